@@ -1,0 +1,53 @@
+# Two commands on a bare machine: `make demo` (the main job) and `make test` (the whole suite).
+# Each installs what it needs first: Debian packages, the virtualenv and the Python packages.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := .make
+DEB_PACKAGES := postgresql redis-server haproxy graphviz wrk
+STACKS := dev staging prod
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install deps-system deps-python demo gate test test-fast lint clean
+
+install: deps-system deps-python
+
+deps-system: $(STAMP)/deb
+
+# Only asks apt when a package is missing, so a prepared machine installs nothing.
+$(STAMP)/deb: Makefile
+	@mkdir -p $(STAMP)
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@touch $@
+
+deps-python: $(STAMP)/venv
+
+$(STAMP)/venv: requirements.txt app/requirements.txt policies/requirements.txt requirements-dev.txt
+	@mkdir -p $(STAMP)
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+gate: install
+	@for s in $(STACKS); do $(PY) -m policies.gate --stack $$s || exit $$?; done
+
+# Until the full local demo lands, the main job is the offline plan and verdict for every stack.
+demo: gate
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+clean:
+	rm -rf $(VENV) $(STAMP) .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
