@@ -1,0 +1,1 @@
+"""The stateless-stack Pulumi program: settings, components and pure helpers."""

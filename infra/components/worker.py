@@ -1,0 +1,330 @@
+"""The order worker as a Lambda function fed by the work queue.
+
+Creates, under one `stateless:worker:Worker` component:
+- a security group for the function's network interfaces (HTTPS egress for AWS APIs, PostgreSQL
+  egress to the database security group, plus the matching ingress rule on that group when given),
+- the CloudWatch log group `/aws/lambda/<function name>` with retention, created before the function
+  so that Lambda never creates an unmanaged one,
+- an execution role with one inline policy scoped to this function's queue, the bucket's `receipts/`
+  prefix, the database secret, the given KMS keys and its own log group,
+- a dependency layer (the wheels of `app/requirements.txt`) unless an existing layer ARN is given,
+- the function itself (zip of `app/`, handler `app.worker.handler`, private-app subnets),
+- the SQS event source mapping with partial batch failures.
+
+Messages that keep failing go to the dead-letter queue through the queue's own redrive policy; the
+function relies on nothing between invocations (no EFS, no /tmp state, default ephemeral storage).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from .k8s_app import check_environment
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_APP_DIR = str(_REPO_ROOT / "app")
+DEFAULT_LAYER_DIR = str(_REPO_ROOT / "build" / "lambda-layer")
+
+_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_RUNTIMES = ("python3.12", "python3.13")
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                       2557, 2922, 3288, 3653)
+# The runtime sets these itself; AWS_REGION carries the function's own region, so a value for it in the
+# shared app environment is simply dropped rather than rejected.
+_DROPPED_ENV = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
+_RESERVED_ENV = re.compile(r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_EXECUTION_ENV|AWS_LAMBDA_.*|AWS_ACCESS_KEY_ID|"
+                           r"AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR)$")
+# Lambda needs these to attach the function to the VPC; they take no resource-level scoping.
+_ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+SQS_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+S3_ACTIONS = ["s3:PutObject", "s3:GetObject"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerArgs:
+    """Inputs of the Lambda worker.
+
+    queue_visibility_timeout_seconds must be the work queue's actual visibility timeout: AWS asks for at
+    least six times the function timeout so that a message is not handed out again while a slow
+    invocation still holds it.
+    """
+
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """private-app subnets, one per availability zone"""
+    queue_arn: pulumi.Input[str]
+    queue_visibility_timeout_seconds: int
+    bucket_arn: pulumi.Input[str]
+    database_secret_arn: pulumi.Input[str]
+    environment: Mapping[str, pulumi.Input[str]]
+    """the app's environment contract (non-secret values and secret ARNs only)"""
+    database_security_group_id: pulumi.Input[str] | None = None
+    """when given, the worker may reach it on database_port and the group gets the matching ingress"""
+    database_port: int = 5432
+    kms_key_arns: Sequence[pulumi.Input[str]] = ()
+    """customer-managed keys behind the queue, bucket or secret (decrypt / generate data key only)"""
+    function_name: str | None = None
+    """defaults to the component's name"""
+    runtime: str = "python3.12"
+    architecture: str = "x86_64"
+    handler: str = "app.worker.handler"
+    app_dir: str = DEFAULT_APP_DIR
+    layer_dir: str | None = DEFAULT_LAYER_DIR
+    """directory holding python/ with the wheels of app/requirements.txt (see infra/MODES.md)"""
+    layer_arn: pulumi.Input[str] | None = None
+    """an already published dependency layer; replaces layer_dir"""
+    memory_mb: int = 512
+    timeout_seconds: int = 60
+    reserved_concurrency: int = 10
+    batch_size: int = 10
+    maximum_batching_window_seconds: int = 0
+    maximum_concurrency: int | None = None
+    """cap on concurrent invocations by the event source (2..1000); None leaves it to Lambda"""
+    log_retention_days: int = 30
+    log_kms_key_arn: pulumi.Input[str] | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.function_name is not None and not _FUNCTION_NAME.match(self.function_name):
+            raise ValueError(f"function name {self.function_name!r} must be 1-64 letters, digits, '-' or '_'")
+        if self.runtime not in _RUNTIMES:
+            raise ValueError(f"runtime {self.runtime!r} is not supported; use one of {', '.join(_RUNTIMES)}")
+        if self.architecture not in ("x86_64", "arm64"):
+            raise ValueError(f"architecture must be x86_64 or arm64, not {self.architecture!r}")
+        if not re.match(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", self.handler):
+            raise ValueError(f"handler {self.handler!r} must look like module.path.function")
+        if (self.layer_dir is None) == (self.layer_arn is None):
+            raise ValueError("give exactly one of layer_dir (a directory to publish as the dependency layer) "
+                             "or layer_arn (an existing layer)")
+        if not 128 <= self.memory_mb <= 10240:
+            raise ValueError(f"memory must be 128..10240 MB, got {self.memory_mb}")
+        if not 1 <= self.timeout_seconds <= 900:
+            raise ValueError(f"function timeout must be 1..900 seconds, got {self.timeout_seconds}")
+        if self.reserved_concurrency < 0:
+            raise ValueError(f"reserved concurrency must be ≥ 0, got {self.reserved_concurrency}")
+        if self.queue_visibility_timeout_seconds < 6 * self.timeout_seconds:
+            raise ValueError(
+                f"the queue's visibility timeout ({self.queue_visibility_timeout_seconds}s) must be at least 6x "
+                f"the function timeout ({self.timeout_seconds}s, so ≥ {6 * self.timeout_seconds}s): raise the "
+                "queue's visibility timeout or lower the function timeout"
+            )
+        if not 1 <= self.batch_size <= 10000:
+            raise ValueError(f"batch size must be 1..10000, got {self.batch_size}")
+        if not 0 <= self.maximum_batching_window_seconds <= 300:
+            raise ValueError(f"maximum batching window must be 0..300 seconds, got "
+                             f"{self.maximum_batching_window_seconds}")
+        if self.batch_size > 10 and self.maximum_batching_window_seconds < 1:
+            raise ValueError("a batch size above 10 needs a maximum batching window of at least 1 second")
+        if self.maximum_concurrency is not None:
+            if not 2 <= self.maximum_concurrency <= 1000:
+                raise ValueError(f"event source maximum concurrency must be 2..1000, got {self.maximum_concurrency}")
+            if self.reserved_concurrency and self.maximum_concurrency > self.reserved_concurrency:
+                raise ValueError(
+                    f"event source maximum concurrency ({self.maximum_concurrency}) above the reserved "
+                    f"concurrency ({self.reserved_concurrency}) would throttle messages back to the queue"
+                )
+        if self.log_retention_days not in _LOG_RETENTION_DAYS:
+            raise ValueError(f"log retention {self.log_retention_days} days is not a CloudWatch value; "
+                             f"use one of {_LOG_RETENTION_DAYS}")
+        if not 1 <= self.database_port <= 65535:
+            raise ValueError(f"database port {self.database_port} is out of range")
+        check_environment(self.environment, "worker environment")
+        for key in self.environment:
+            if _RESERVED_ENV.match(key):
+                raise ValueError(f"worker environment: {key} is reserved by the Lambda runtime")
+
+
+def worker_policy_document(
+    *,
+    queue_arn: str,
+    bucket_arn: str,
+    secret_arn: str,
+    log_group_arn: str,
+    kms_key_arns: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The execution role's permissions: one queue, one bucket prefix, one secret, one log group."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "AttachToVpc", "Effect": "Allow", "Action": _ENI_ACTIONS, "Resource": "*"},
+        {"Sid": "ConsumeWorkQueue", "Effect": "Allow", "Action": SQS_ACTIONS, "Resource": queue_arn},
+        {"Sid": "WriteReceipts", "Effect": "Allow", "Action": S3_ACTIONS, "Resource": f"{bucket_arn}/receipts/*"},
+        {"Sid": "ReadDatabaseSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+         "Resource": secret_arn},
+        {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": [log_group_arn, f"{log_group_arn}:*"]},
+    ]
+    if kms_key_arns:
+        statements.append({"Sid": "UseDataKeys", "Effect": "Allow",
+                           "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": list(kms_key_arns)})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+_LAMBDA_TRUST = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                   "Action": "sts:AssumeRole"}],
+})
+
+
+class Worker(pulumi.ComponentResource):
+    function_name: pulumi.Output[str]
+    function_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    security_group_id: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stateless:worker:Worker", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        fn_name = args.function_name or name
+        tags = {"Component": "worker", **args.tags}
+
+        sg = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            aws.ec2.SecurityGroupArgs(vpc_id=args.vpc_id, description=f"Lambda worker {fn_name}",
+                                      tags={**tags, "Name": f"{fn_name}-worker"}),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-egress-https",
+            aws.vpc.SecurityGroupEgressRuleArgs(
+                security_group_id=sg.id, ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0",
+                description="AWS APIs (SQS, S3, Secrets Manager) through endpoints or NAT",
+            ),
+            opts=child,
+        )
+        if args.database_security_group_id is not None:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-egress-db",
+                aws.vpc.SecurityGroupEgressRuleArgs(
+                    security_group_id=sg.id, ip_protocol="tcp", from_port=args.database_port,
+                    to_port=args.database_port, referenced_security_group_id=args.database_security_group_id,
+                    description="PostgreSQL",
+                ),
+                opts=child,
+            )
+            # Added here rather than in the database component: the database exists before the worker,
+            # so the worker's group can only be named once the worker is built.
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-db-ingress",
+                aws.vpc.SecurityGroupIngressRuleArgs(
+                    security_group_id=args.database_security_group_id, ip_protocol="tcp",
+                    from_port=args.database_port, to_port=args.database_port, referenced_security_group_id=sg.id,
+                    description=f"PostgreSQL from the Lambda worker {fn_name}",
+                ),
+                opts=child,
+            )
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            aws.cloudwatch.LogGroupArgs(name=f"/aws/lambda/{fn_name}", retention_in_days=args.log_retention_days,
+                                        kms_key_id=args.log_kms_key_arn, tags=tags),
+            opts=child,
+        )
+
+        role = aws.iam.Role(
+            f"{name}-role",
+            aws.iam.RoleArgs(assume_role_policy=_LAMBDA_TRUST, description=f"Execution role of {fn_name}",
+                             tags=tags),
+            opts=child,
+        )
+        policy_json = pulumi.Output.all(
+            args.queue_arn, args.bucket_arn, args.database_secret_arn, log_group.arn,
+            pulumi.Output.all(*args.kms_key_arns),
+        ).apply(lambda v: json.dumps(worker_policy_document(
+            queue_arn=v[0], bucket_arn=v[1], secret_arn=v[2], log_group_arn=v[3], kms_key_arns=v[4],
+        )))
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            aws.iam.RolePolicyArgs(role=role.id, policy=policy_json),
+            opts=child,
+        )
+
+        layers: list[pulumi.Input[str]]
+        if args.layer_arn is not None:
+            layers = [args.layer_arn]
+        else:
+            layer = aws.lambda_.LayerVersion(
+                f"{name}-deps",
+                aws.lambda_.LayerVersionArgs(
+                    layer_name=f"{fn_name}-deps",
+                    code=pulumi.FileArchive(str(args.layer_dir)),
+                    compatible_runtimes=[args.runtime],
+                    compatible_architectures=[args.architecture],
+                    description="Python dependencies of the reference app (app/requirements.txt)",
+                ),
+                opts=child,
+            )
+            layers = [layer.arn]
+
+        variables = {k: v for k, v in args.environment.items() if k not in _DROPPED_ENV}
+        function = aws.lambda_.Function(
+            f"{name}-function",
+            aws.lambda_.FunctionArgs(
+                name=fn_name,
+                role=role.arn,
+                runtime=args.runtime,
+                handler=args.handler,
+                architectures=[args.architecture],
+                package_type="Zip",
+                # The archive root holds the `app` package, so the handler path is the same module path
+                # the local worker loop imports.
+                code=pulumi.AssetArchive({"app": pulumi.FileArchive(args.app_dir)}),
+                layers=layers,
+                memory_size=args.memory_mb,
+                timeout=args.timeout_seconds,
+                reserved_concurrent_executions=args.reserved_concurrency,
+                vpc_config=aws.lambda_.FunctionVpcConfigArgs(subnet_ids=args.subnet_ids,
+                                                             security_group_ids=[sg.id]),
+                environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
+                logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON",
+                                                                     log_group=log_group.name),
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, role_policy]),
+        )
+
+        # Creating the mapping checks that the role may already read the queue, hence the dependency.
+        aws.lambda_.EventSourceMapping(
+            f"{name}-queue",
+            aws.lambda_.EventSourceMappingArgs(
+                event_source_arn=args.queue_arn,
+                function_name=function.arn,
+                batch_size=args.batch_size,
+                maximum_batching_window_in_seconds=args.maximum_batching_window_seconds,
+                function_response_types=["ReportBatchItemFailures"],
+                scaling_config=(
+                    aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=args.maximum_concurrency)
+                    if args.maximum_concurrency is not None else None
+                ),
+                enabled=True,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+
+        self.function_name = function.name
+        self.function_arn = function.arn
+        self.role_arn = role.arn
+        self.security_group_id = sg.id
+        self.log_group_name = log_group.name
+        self.register_outputs({
+            "function_name": self.function_name,
+            "function_arn": self.function_arn,
+            "role_arn": self.role_arn,
+            "security_group_id": self.security_group_id,
+            "log_group_name": self.log_group_name,
+        })

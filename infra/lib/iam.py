@@ -1,0 +1,211 @@
+"""IAM and resource-policy documents as plain dicts, built from ARNs the caller already has.
+
+Every document grants named actions on named resources; the only `Resource: "*"` grants are for
+actions AWS does not let you scope (ECR's GetAuthorizationToken), and never with a `*` action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+VERSION = "2012-10-17"
+
+Statement = dict[str, Any]
+Document = dict[str, Any]
+
+# Regions that predate the ELB log-delivery service principal deliver access logs from a
+# regional ELB account; newer regions only know the service principal.
+ELB_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "ca-central-1": "985666609251",
+    "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-west-3": "009996457667",
+    "eu-north-1": "897822967062",
+    "eu-south-1": "635631232127",
+    "ap-east-1": "754344448648",
+    "ap-northeast-1": "582318560864",
+    "ap-northeast-2": "600734575887",
+    "ap-northeast-3": "383597477331",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ap-south-1": "718504428378",
+    "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
+    "af-south-1": "098369216593",
+}
+
+
+def document(statements: Iterable[Statement]) -> Document:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def allow(sid: str, actions: Sequence[str], resources: Sequence[str]) -> Statement:
+    if not actions or not resources:
+        raise ValueError(f"statement {sid}: actions and resources must both be non-empty")
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": list(resources)}
+
+
+def assume_role_policy(service: str) -> Document:
+    """Trust policy letting one AWS service principal assume the role."""
+    return document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    )
+
+
+def flow_logs_policy(log_group_arn: str) -> Document:
+    return document(
+        [
+            allow(
+                "WriteFlowLogs",
+                ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                [log_group_arn, f"{log_group_arn}:*"],
+            )
+        ]
+    )
+
+
+def app_runtime_policy(
+    *,
+    bucket_arn: str,
+    queue_arn: str,
+    secret_arns: Sequence[str],
+    parameter_arns: Sequence[str],
+    log_group_arn: str,
+    repository_arn: str | None = None,
+) -> Document:
+    """What the app (web and worker) needs at run time, scoped to this stack's resources."""
+    statements = [
+        allow(
+            "AppObjects",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            [f"{bucket_arn}/*"],
+        ),
+        allow("AppBucket", ["s3:ListBucket", "s3:GetBucketLocation"], [bucket_arn]),
+        allow(
+            "AppQueue",
+            [
+                "sqs:SendMessage",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+            ],
+            [queue_arn],
+        ),
+        allow("AppSecrets", ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], secret_arns),
+        allow("AppParameters", ["ssm:GetParameter", "ssm:GetParameters"], parameter_arns),
+        allow(
+            "AppLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            [log_group_arn, f"{log_group_arn}:*"],
+        ),
+    ]
+    if repository_arn is not None:
+        statements += [
+            allow(
+                "PullAppImage",
+                ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                [repository_arn],
+            ),
+            # GetAuthorizationToken is account-wide by design; it grants no image access by itself.
+            allow("RegistryLogin", ["ecr:GetAuthorizationToken"], ["*"]),
+        ]
+    return document(statements)
+
+
+def tls_only_statement(bucket_arn: str) -> Statement:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def elb_log_delivery_statements(bucket_arn: str, prefix: str, region: str) -> list[Statement]:
+    """Lets the load balancer write access logs under `prefix/AWSLogs/`."""
+    target = f"{bucket_arn}/{prefix}/AWSLogs/*"
+    statements: list[Statement] = [
+        {
+            "Sid": "ElbLogDeliveryService",
+            "Effect": "Allow",
+            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": target,
+        }
+    ]
+    account = ELB_LOG_ACCOUNTS.get(region)
+    if account is not None:
+        statements.append(
+            {
+                "Sid": "ElbLogDeliveryAccount",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "s3:PutObject",
+                "Resource": target,
+            }
+        )
+    return statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def wildcard_grants(doc: Document) -> list[Statement]:
+    """Allow statements that grant a `*` action (any service) on `*` resources."""
+    found = []
+    for st in _as_list(doc.get("Statement", [])):
+        if st.get("Effect") != "Allow":
+            continue
+        actions = _as_list(st.get("Action", []))
+        resources = _as_list(st.get("Resource", []))
+        if any(a == "*" or a.endswith(":*") for a in actions) and "*" in resources:
+            found.append(st)
+    return found
+
+
+def ecr_lifecycle_policy(*, keep_tagged: int, untagged_days: int) -> Document:
+    """Expire untagged layers quickly and keep the most recent tagged images for rollback."""
+    if keep_tagged < 1 or untagged_days < 1:
+        raise ValueError("keep_tagged and untagged_days must be at least 1")
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"expire untagged images after {untagged_days} days",
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": untagged_days,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": f"keep the last {keep_tagged} tagged images",
+                "selection": {
+                    "tagStatus": "any",
+                    "countType": "imageCountMoreThan",
+                    "countNumber": keep_tagged,
+                },
+                "action": {"type": "expire"},
+            },
+        ]
+    }

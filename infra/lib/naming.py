@@ -1,0 +1,42 @@
+"""Names for components and the few physical names the program sets itself.
+
+Most AWS names are left to Pulumi's auto-naming (a random suffix keeps replacements and parallel
+stacks from colliding); only names AWS needs up front, such as the final DB snapshot, are built here.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+
+# `<environment>-<component>-<role>` plus Pulumi's 8-character random suffix must fit the
+# 32-character limit of load balancer and target group names.
+MAX_ENVIRONMENT_LENGTH = 10
+
+
+def is_label(text: str, max_length: int = MAX_ENVIRONMENT_LENGTH) -> bool:
+    """A short DNS-style label: lowercase letters, digits and single inner hyphens."""
+    return len(text) <= max_length and bool(_LABEL.match(text)) and "--" not in text
+
+
+def child(name: str, role: str) -> str:
+    """The name of a component's child: `<component>-<role>`."""
+    return f"{name}-{role}"
+
+
+def final_snapshot_identifier(name: str) -> str:
+    """RDS snapshot identifiers: letters, digits and single hyphens, starting with a letter."""
+    ident = re.sub(r"[^a-zA-Z0-9-]", "-", f"{name}-final").strip("-")
+    ident = re.sub(r"-{2,}", "-", ident)
+    if not ident or not ident[0].isalpha():
+        ident = f"db-{ident}"
+    return ident[:255]
+
+
+def ssm_path(*parts: str) -> str:
+    """An SSM parameter path: `/part/part/...` (each part a label)."""
+    for part in parts:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", part):
+            raise ValueError(f"{part!r} cannot be part of an SSM parameter name")
+    return "/" + "/".join(parts)
