@@ -104,7 +104,7 @@ class Service:
         self.stop()
 
 
-def _which(binary: str, package: str) -> str:
+def require_binary(binary: str, package: str) -> str:
     path = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin:/sbin:/bin")
     if path is None:
         raise ServiceError(f"{binary} is not installed: run `apt-get install {package}`")
@@ -332,7 +332,7 @@ def _kill_quietly(proc: subprocess.Popen[bytes]) -> None:
 def start_redis(base_dir: Path, *, port: int | None = None, timeout: float = READY_TIMEOUT) -> Service:
     """Start redis-server on 127.0.0.1 without snapshots or an append-only file."""
     base_dir = Path(base_dir).absolute()
-    binary = _which("redis-server", "redis-server")
+    binary = require_binary("redis-server", "redis-server")
     port = port or procs.free_port()
     work_dir = base_dir / "redis"
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,84 @@
+"""Pid ownership: a recorded pid is only ever signalled while it is still the same process."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from local import procs
+from local.procs import Identity
+
+RECORDED = Identity(pid=4242, start_ticks=1000, cmdline=("redis-server", "--port", "6379"))
+
+
+def test_same_process_when_pid_start_and_command_match():
+    assert procs.same_process(RECORDED, Identity(4242, 1000, ("redis-server", "--port", "6379")))
+
+
+@pytest.mark.parametrize(
+    "current",
+    [
+        None,  # no such process any more
+        Identity(4243, 1000, RECORDED.cmdline),  # another pid altogether
+        Identity(4242, 2000, RECORDED.cmdline),  # pid recycled: same number, later start
+        Identity(4242, 1000, ("sleep", "100")),  # different program under the same pid and start
+    ],
+)
+def test_anything_else_is_not_the_recorded_process(current):
+    assert not procs.same_process(RECORDED, current)
+
+
+def test_a_process_on_its_way_out_is_judged_by_start_time():
+    # /proc shows an empty command line for an exiting process; the start time still identifies it.
+    assert procs.same_process(RECORDED, Identity(4242, 1000, ()))
+
+
+def test_identity_json_round_trip_and_bad_records():
+    assert Identity.from_json(RECORDED.to_json()) == RECORDED
+    with pytest.raises(ValueError, match="malformed"):
+        Identity.from_json({"pid": 1, "start_ticks": "x", "cmdline": []})
+
+
+def test_live_child_is_owned_until_it_dies_and_a_zombie_counts_as_gone():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        identity = procs.identify(child.pid)
+        assert identity.cmdline[-1] == "import time; time.sleep(60)"
+        assert procs.owned(identity)
+        assert not procs.owned(Identity(child.pid, identity.start_ticks + 1, identity.cmdline))
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while procs.is_running(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not procs.is_running(child.pid)
+        assert not procs.owned(identity)
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_stop_group_stops_the_whole_group():
+    leader = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess,sys,time; subprocess.Popen(['sleep','60']); time.sleep(60)"],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while len(procs.group_members(leader.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(procs.group_members(leader.pid)) == 2
+        procs.stop_group(leader.pid, timeout=5)
+        assert procs.group_members(leader.pid) == []
+        assert not procs.is_running(leader.pid)
+    finally:
+        leader.kill()
+        leader.wait()
+
+
+def test_free_port_is_free():
+    port = procs.free_port()
+    assert procs.port_is_free(port)
+    assert not procs.port_answers(port)
