@@ -1,0 +1,91 @@
+"""The cart: session state kept in Redis only, one hash per user with a sliding TTL.
+
+Hash fields are SKUs mapped to quantities, plus `_id`, the cart's identity. The id is what an order
+records, so one cart can become at most one order; it changes whenever a checkout completes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import redis
+
+ID_FIELD = "_id"  # SKUs cannot start with "_", so the field never collides with an item.
+MAX_LINES = 100
+
+# Runs after an order committed: removes exactly the lines that were ordered (a line changed
+# meanwhile is kept) and gives what is left a new identity, all in one atomic step.
+_FINISH_CHECKOUT = """
+if redis.call('HGET', KEYS[1], '_id') ~= ARGV[1] then return 0 end
+for i = 4, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+if redis.call('HLEN', KEYS[1]) <= 1 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], '_id', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+end
+return 1
+"""
+
+
+class CartFull(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Cart:
+    cart_id: str | None
+    items: list[dict[str, int | str]]
+
+    def body(self) -> dict[str, list[dict[str, int | str]]]:
+        return {"items": self.items}
+
+
+def _key(user_id: str) -> str:
+    return f"cart:{user_id}"
+
+
+def _to_cart(raw: dict[str, str]) -> Cart:
+    cart_id = raw.pop(ID_FIELD, None)
+    items: list[dict[str, int | str]] = [
+        {"sku": sku, "quantity": int(quantity)} for sku, quantity in sorted(raw.items())
+    ]
+    return Cart(cart_id, items)
+
+
+class CartStore:
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+        self._finish = client.register_script(_FINISH_CHECKOUT)
+
+    def get(self, user_id: str) -> Cart:
+        return _to_cart(dict(self.client.hgetall(_key(user_id))))  # type: ignore[arg-type]
+
+    def set_item(self, user_id: str, sku: str, quantity: int) -> Cart:
+        key = _key(user_id)
+        if not self.client.hexists(key, sku) and self.client.hlen(key) > MAX_LINES:
+            raise CartFull(f"a cart holds at most {MAX_LINES} different SKUs")
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hsetnx(key, ID_FIELD, uuid.uuid4().hex)
+        pipe.hset(key, sku, quantity)
+        pipe.expire(key, self.ttl_seconds)
+        pipe.hgetall(key)
+        return _to_cart(dict(pipe.execute()[-1]))
+
+    def remove_item(self, user_id: str, sku: str) -> Cart:
+        key = _key(user_id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hdel(key, sku)
+        pipe.expire(key, self.ttl_seconds)
+        pipe.hgetall(key)
+        return _to_cart(dict(pipe.execute()[-1]))
+
+    def finish_checkout(self, user_id: str, cart: Cart) -> bool:
+        args: list[str | int] = [str(cart.cart_id), uuid.uuid4().hex, self.ttl_seconds]
+        for item in cart.items:
+            args += [str(item["sku"]), str(item["quantity"])]
+        return bool(self._finish(keys=[_key(user_id)], args=args))

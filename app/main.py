@@ -1,0 +1,89 @@
+"""The web app factory: `uvicorn app.main:create_app --factory`.
+
+Creates the FastAPI app with its routers, error handlers and middleware; at start-up it resolves
+secrets, applies migrations, opens the pools and starts the outbox relay thread, and at shutdown
+flips readiness to 503 and closes everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from app import errors, logs
+from app.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddleware
+from app.outbox import Relay
+from app.routers import auth, cart, health, orders
+from app.runtime import Runtime
+from app.settings import Settings
+from app.state import AppState
+
+log = logging.getLogger("app")
+
+
+def _drain_on_sigterm(state: AppState) -> None:
+    """Chain onto the server's SIGTERM handler so readiness fails the moment shutdown starts."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        state.draining = True
+        log.info("SIGTERM received: draining")
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.check()
+    logs.configure(settings.instance_id, settings.log_level)
+    state = AppState(settings=settings, metrics=Metrics())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt: Runtime = runtime if runtime is not None else await run_in_threadpool(Runtime.build, settings)
+        await run_in_threadpool(rt.open)
+        state.started(rt)
+        state.relay = Relay(
+            rt.pool,
+            rt.sqs,
+            str(settings.sqs_queue_url),
+            settings.outbox_relay_interval_seconds,
+            on_published=state.metrics.outbox_published.inc,
+        )
+        state.relay.start()
+        _drain_on_sigterm(state)
+        log.info("started", extra={"mode": settings.mode, "kid": state.tokens.keys.signing_kid})
+        try:
+            yield
+        finally:
+            state.draining = True
+            state.relay.stop()
+            await run_in_threadpool(rt.close)
+            log.info("stopped")
+
+    app = FastAPI(
+        title="stateless reference app",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.app_state = state
+    errors.install(app, settings.instance_id)
+    for router in (auth.router, cart.router, orders.router, health.router):
+        app.include_router(router)
+    # Added last = outermost: the context middleware sees every response, the 413s included.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, instance_id=settings.instance_id, metrics=state.metrics)
+    return app

@@ -1,0 +1,107 @@
+"""Passwords (argon2id) and access tokens (asymmetric JWT signed by the key ring)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.keys import ALGORITHMS, KeyRing, algorithm_for
+
+# OWASP's argon2id baseline (19 MiB, t=2, p=1): strong, and light enough that a replica's thread
+# pool hashing in parallel does not exhaust memory.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+# Verified against when the user does not exist, so a login takes as long either way.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)
+
+
+class InvalidToken(Exception):
+    """The bearer token is missing, malformed, forged, expired or not meant for this API."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    username: str
+
+
+class TokenService:
+    def __init__(self, keys: KeyRing, issuer: str, audience: str, ttl_seconds: int) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, user_id: str, username: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": user_id,
+            "preferred_username": username,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.ttl_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(
+            claims,
+            self.keys.signing_key,
+            algorithm=self.keys.signing_algorithm,
+            headers={"kid": self.keys.signing_kid, "typ": "JWT"},
+        )
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed token") from None
+        kid = header.get("kid")
+        key = self.keys.verification.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise InvalidToken("unknown signing key")
+        # The accepted algorithm follows the key's type, never the token's header ("alg: none" and
+        # HS256-with-the-public-key are refused here).
+
+        algorithm = algorithm_for(key)
+        if header.get("alg") != algorithm or algorithm not in ALGORITHMS:
+            raise InvalidToken("unexpected signing algorithm")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("token expired") from None
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"invalid token ({type(exc).__name__})") from None
+        subject = claims.get("sub")
+        try:
+            uuid.UUID(str(subject))
+        except ValueError:
+            raise InvalidToken("invalid subject") from None
+        return Principal(user_id=str(subject), username=str(claims.get("preferred_username", "")))

@@ -1,0 +1,113 @@
+"""Settings read from the environment only (12-factor).
+
+Every variable is prefixed APP_ except the two AWS ones boto3 itself understands (AWS_REGION,
+AWS_ENDPOINT_URL). `Settings.check()` refuses unsafe combinations before anything connects.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that must never reach production as a secret, whatever the variable.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "postgres", "default"})
+
+
+class SettingsError(ValueError):
+    """Configuration that the app refuses to start with; the message names the variable."""
+
+
+def _default_instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="APP_", extra="ignore", frozen=True)
+
+    mode: Literal["local", "cloud"] = "cloud"
+    instance_id: str = Field(default_factory=_default_instance_id)
+    log_level: str = "INFO"
+
+    database_url: str | None = None
+    database_host: str | None = None
+    database_port: int = 5432
+    database_name: str = "app"
+    database_secret_arn: str | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=100)
+
+    redis_url: str | None = None
+    redis_auth_secret_arn: str | None = None
+
+    s3_bucket: str | None = None
+    sqs_queue_url: str | None = None
+    sqs_dlq_url: str | None = None
+    sqs_max_receive_count: int | None = Field(default=None, ge=1)
+
+    jwt_private_key: str | None = None
+    jwt_private_key_secret_arn: str | None = None
+    jwt_public_keys: str | None = None
+    jwt_issuer: str = "stateless-stack"
+    jwt_audience: str = "stateless-stack-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
+    cart_ttl_seconds: int = Field(default=7 * 86400, ge=60)
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    outbox_relay_interval_seconds: float = Field(default=2.0, gt=0)
+
+    aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "aws_region"))
+    aws_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url")
+    )
+
+    @field_validator("database_url", "redis_url")
+    @classmethod
+    def _url_scheme(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        allowed = {
+            "database_url": ("postgresql://", "postgres://"),
+            "redis_url": ("redis://", "rediss://"),
+        }[str(info.field_name)]
+        if not value.startswith(allowed):
+            raise ValueError(f"must start with {' or '.join(allowed)}")
+        return value
+
+    def check(self, role: Literal["web", "worker"] = "web") -> None:
+        """Refuse configurations that would run insecurely or cannot work at all.
+
+        The worker needs neither Redis nor the JWT key, so it is not asked for them.
+        """
+        web = role == "web"
+        if not (self.database_url or (self.database_host and self.database_secret_arn)):
+            raise SettingsError("set APP_DATABASE_URL, or APP_DATABASE_HOST with APP_DATABASE_SECRET_ARN")
+        if web and not self.redis_url:
+            raise SettingsError("set APP_REDIS_URL (redis:// or rediss://)")
+        if not self.s3_bucket:
+            raise SettingsError("set APP_S3_BUCKET")
+        if not self.sqs_queue_url:
+            raise SettingsError("set APP_SQS_QUEUE_URL")
+        if self.mode == "local" or not web:
+            return
+        # Cloud mode: every secret must come from somewhere real, never from a default.
+        if not (self.jwt_private_key or self.jwt_private_key_secret_arn):
+            raise SettingsError(
+                "APP_MODE=cloud needs APP_JWT_PRIVATE_KEY_SECRET_ARN (or APP_JWT_PRIVATE_KEY); "
+                "a generated key is only allowed with APP_MODE=local"
+            )
+        if self.jwt_private_key is not None and self.jwt_private_key.strip().lower() in PLACEHOLDER_SECRETS:
+            raise SettingsError("APP_JWT_PRIVATE_KEY holds a placeholder, not a key")
+        if self.database_url:
+            from urllib.parse import urlsplit
+
+            password = urlsplit(self.database_url).password
+            if password is not None and password.lower() in PLACEHOLDER_SECRETS:
+                raise SettingsError("APP_DATABASE_URL carries a default password; use APP_DATABASE_SECRET_ARN")
+        if self.redis_url:
+            from urllib.parse import urlsplit
+
+            password = urlsplit(self.redis_url).password
+            if password is not None and password.lower() in PLACEHOLDER_SECRETS:
+                raise SettingsError("APP_REDIS_URL carries a default password; use APP_REDIS_AUTH_SECRET_ARN")

@@ -1,0 +1,40 @@
+"""What one web process holds between requests: connections, token service, cart store, relay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.cart import CartStore
+from app.middleware import Metrics
+from app.outbox import Relay
+from app.runtime import Runtime
+from app.security import TokenService
+from app.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    metrics: Metrics
+    runtime: Runtime | None = None
+    tokens: TokenService = None  # type: ignore[assignment]
+    carts: CartStore = None  # type: ignore[assignment]
+    relay: Relay | None = None
+    # Set when shutdown begins, so /readyz fails and load balancers stop sending new requests.
+    draining: bool = False
+
+    def started(self, runtime: Runtime) -> None:
+        assert runtime.keys is not None and runtime.redis is not None, "a web runtime was expected"
+        self.runtime = runtime
+        self.tokens = TokenService(
+            runtime.keys,
+            issuer=self.settings.jwt_issuer,
+            audience=self.settings.jwt_audience,
+            ttl_seconds=self.settings.access_token_ttl_seconds,
+        )
+        self.carts = CartStore(runtime.redis, self.settings.cart_ttl_seconds)
+
+    @property
+    def rt(self) -> Runtime:
+        assert self.runtime is not None, "the app has not started"
+        return self.runtime
