@@ -1,0 +1,150 @@
+"""Rules against state kept on EC2 instances: data volumes, attached EBS volumes, lone instances.
+
+An instance that holds data of its own cannot be replaced, scaled in or lost without losing that
+data; in a stateless design every instance is cattle from the same launch template.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from ._core import Rule, get, items, known, truthy, type_set
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
+INSTANCE = "aws:ec2/instance:Instance"
+SPOT_INSTANCE = "aws:ec2/spotInstanceRequest:SpotInstanceRequest"
+EBS_VOLUME = "aws:ebs/volume:Volume"
+VOLUME_ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"
+
+COMPUTE_TYPES = type_set(LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION, INSTANCE, SPOT_INSTANCE)
+
+
+def _device(name: Any) -> str:
+    return str(name).removeprefix("/dev/")
+
+
+def check_data_volumes(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    roots = {_device(d) for d in config.get("rootDeviceNames", [])}
+    found: list[str] = []
+    if resource_type == LAUNCH_TEMPLATE:
+        for mapping in items(props.get("blockDeviceMappings")):
+            if not isinstance(mapping, dict):
+                continue
+            device = mapping.get("deviceName")
+            if not known(device) or (known(mapping.get("noDevice")) and str(mapping.get("noDevice")) != ""):
+                continue
+            if known(mapping.get("virtualName")):
+                found.append(
+                    f"block device {device} maps instance store {mapping['virtualName']}: "
+                    "instance-store disks are state that dies with the instance"
+                )
+            elif _device(device) not in roots:
+                found.append(
+                    f"block device {device} is an extra EBS volume: launch templates may only "
+                    "configure the root volume"
+                )
+        return found
+    for ebs in items(props.get("ebsBlockDevices")):
+        if isinstance(ebs, dict) and not truthy(ebs.get("noDevice")):
+            found.append(
+                f"ebsBlockDevices adds EBS volume {get(ebs, 'deviceName', default='?')}: "
+                "instances may only have a root volume"
+            )
+    for eph in items(props.get("ephemeralBlockDevices")):
+        if isinstance(eph, dict) and not truthy(eph.get("noDevice")):
+            found.append(
+                f"ephemeralBlockDevices maps instance store {get(eph, 'virtualName', default='?')} "
+                f"at {get(eph, 'deviceName', default='?')}: instance-store disks are state that dies "
+                "with the instance"
+            )
+    return found
+
+
+def check_ebs_volumes(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    if resource_type == VOLUME_ATTACHMENT:
+        return [
+            f"attaches an EBS volume to instance {get(props, 'instanceId', default='?')} at "
+            f"{get(props, 'deviceName', default='?')}: data on an instance's disk pins it"
+        ]
+    return ["a standalone EBS volume is disk state bound to one availability zone and instance"]
+
+
+def check_standalone_instances(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    tags = props.get("tags")
+    allowed: dict[str, Any] = config.get("allowedTags") or {}
+    if isinstance(tags, dict):
+        lowered = {str(k).lower(): v for k, v in tags.items()}
+        for key, values in allowed.items():
+            value = lowered.get(str(key).lower())
+            if isinstance(value, str) and value.lower() in {str(v).lower() for v in values}:
+                return []
+    spot = " (spot request)" if resource_type == SPOT_INSTANCE else ""
+    return [
+        f"a standalone EC2 instance{spot} outside an autoscaling group; run app servers from a launch "
+        "template in an autoscaling group, or tag a bastion with an allowed tag"
+    ]
+
+
+NO_INSTANCE_DATA_VOLUMES = Rule(
+    name="no-instance-data-volumes",
+    description="Launch templates, launch configurations and instances may only have a root volume.",
+    severity=Severity.HIGH,
+    enforcement=EnforcementLevel.MANDATORY,
+    why="A data volume or instance-store disk is state on the instance: scale-in, replacement or an "
+    "AZ loss takes the data with it, and instances stop being interchangeable.",
+    remediation="Remove the extra blockDeviceMappings / ebsBlockDevices / ephemeralBlockDevices; keep "
+    "only the encrypted root volume and put data in RDS, ElastiCache, S3 or SQS.",
+    resource_types=COMPUTE_TYPES,
+    check=check_data_volumes,
+    config={
+        "rootDeviceNames": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["/dev/xvda", "/dev/sda1"],
+            "description": "Device names that are the AMI's root volume.",
+        }
+    },
+    references=("—",),
+    tags=("statelessness", "ec2"),
+)
+
+NO_EBS_DATA_VOLUMES = Rule(
+    name="no-ebs-data-volumes",
+    description="No standalone EBS volumes or volume attachments onto compute.",
+    severity=Severity.HIGH,
+    enforcement=EnforcementLevel.MANDATORY,
+    why="An EBS volume attached to an instance makes that instance a pet: it cannot be replaced by "
+    "the autoscaling group without losing or orphaning the data.",
+    remediation="Delete the aws.ebs.Volume / aws.ec2.VolumeAttachment; store the data in a managed "
+    "service (RDS, ElastiCache, S3).",
+    resource_types=type_set(EBS_VOLUME, VOLUME_ATTACHMENT),
+    check=check_ebs_volumes,
+    tags=("statelessness", "ec2"),
+)
+
+NO_STANDALONE_INSTANCES = Rule(
+    name="no-standalone-instances",
+    description="EC2 instances run from launch templates in autoscaling groups, not as standalone instances.",
+    severity=Severity.MEDIUM,
+    enforcement=EnforcementLevel.MANDATORY,
+    why="A hand-made instance is unique: nothing replaces it when it dies, so whatever it holds "
+    "(sessions, files, config drift) becomes state.",
+    remediation="Use aws.ec2.LaunchTemplate + aws.autoscaling.Group; tag genuine bastions with an "
+    "allowed tag (policy config allowedTags).",
+    resource_types=type_set(INSTANCE, SPOT_INSTANCE),
+    check=check_standalone_instances,
+    config={
+        "allowedTags": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "default": {"Role": ["bastion", "nat"]},
+            "description": "Tag key to allowed values (case-insensitive) that exempt an instance.",
+        }
+    },
+    tags=("statelessness", "ec2"),
+)
+
+RULES = (NO_INSTANCE_DATA_VOLUMES, NO_EBS_DATA_VOLUMES, NO_STANDALONE_INSTANCES)

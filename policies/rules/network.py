@@ -1,0 +1,185 @@
+"""Rules for the network edge of compute: IMDSv2 with hop limit 1, security groups closed to the world
+on data and admin ports, and HTTP listeners that redirect to HTTPS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, Severity
+
+from ._core import Rule, as_int, get, items, known, lb_types, type_set
+
+METADATA_TYPES = type_set(
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "aws:ec2/instance:Instance",
+    "aws:ec2/launchConfiguration:LaunchConfiguration",
+    "aws:ec2/spotInstanceRequest:SpotInstanceRequest",
+)
+SECURITY_GROUP_TYPES = type_set(
+    "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+)
+SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+SG_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+LISTENERS = lb_types("Listener")
+
+DATA_PORTS = [22, 23, 1433, 1521, 2049, 2375, 2376, 3306, 3389, 5432, 5601, 5984, 6379, 7000, 7001, 8086,
+              9042, 9200, 9300, 11211, 27017, 27018, 50000]
+_WORLD = {"0.0.0.0/0", "::/0"}
+
+
+def check_imdsv2(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    options = props.get("metadataOptions")
+    if not known(options) and options is not None:
+        return []
+    if get(options, "httpEndpoint") == "disabled":
+        return []
+    found = []
+    tokens = get(options, "httpTokens")
+    if tokens is None or (known(tokens) and tokens != "required"):
+        found.append(
+            f"metadataOptions.httpTokens is {tokens or 'unset'}, not required: IMDSv1 lets SSRF read credentials"
+        )
+    hops = as_int(get(options, "httpPutResponseHopLimit"))
+    limit = int(config.get("maxHopLimit", 1))
+    if hops is not None and hops > limit:
+        found.append(
+            f"metadataOptions.httpPutResponseHopLimit is {hops} (limit {limit}): containers on the host can reach IMDS"
+        )
+    return found
+
+
+def _is_world_cidr(cidr: Any) -> bool:
+    if not isinstance(cidr, str):
+        return False
+    try:
+        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def _open_ports(protocol: Any, from_port: Any, to_port: Any, ports: list[int]) -> list[int]:
+    proto = str(protocol).lower() if known(protocol) else ""
+    if proto in ("-1", "all"):
+        return list(ports)
+    if proto not in ("tcp", "6", "udp", "17"):
+        return []
+    low, high = as_int(from_port), as_int(to_port)
+    if low is None or high is None:
+        return []
+    if low == -1 and high == -1:
+        return list(ports)
+    return [p for p in ports if low <= p <= high]
+
+
+def _describe(ports: list[int]) -> str:
+    shown = ", ".join(str(p) for p in ports[:6])
+    return shown + (f" and {len(ports) - 6} more" if len(ports) > 6 else "")
+
+
+def check_world_open(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    ports = [int(p) for p in config.get("ports", DATA_PORTS)]
+    found = []
+    if resource_type in SECURITY_GROUP_TYPES:
+        for rule in items(props.get("ingress")):
+            if not isinstance(rule, dict):
+                continue
+            world = [c for c in items(rule.get("cidrBlocks")) + items(rule.get("ipv6CidrBlocks")) if _is_world_cidr(c)]
+            open_ = _open_ports(rule.get("protocol"), rule.get("fromPort"), rule.get("toPort"), ports)
+            if world and open_:
+                found.append(f"ingress from {', '.join(world)} opens port(s) {_describe(open_)}")
+        return found
+    if resource_type == SG_RULE:
+        if props.get("type") != "ingress":
+            return []
+        world = [c for c in items(props.get("cidrBlocks")) + items(props.get("ipv6CidrBlocks")) if _is_world_cidr(c)]
+        open_ = _open_ports(props.get("protocol"), props.get("fromPort"), props.get("toPort"), ports)
+        if world and open_:
+            found.append(f"ingress rule from {', '.join(world)} opens port(s) {_describe(open_)}")
+        return found
+    world = [c for c in (props.get("cidrIpv4"), props.get("cidrIpv6")) if _is_world_cidr(c)]
+    protocol = props.get("ipProtocol")
+    from_port, to_port = props.get("fromPort"), props.get("toPort")
+    if str(protocol) in ("-1", "all"):
+        from_port, to_port = -1, -1
+    open_ = _open_ports(protocol, from_port, to_port, ports)
+    if world and open_:
+        found.append(f"ingress rule from {', '.join(world)} opens port(s) {_describe(open_)}")
+    return found
+
+
+def check_https_redirect(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    protocol = props.get("protocol")
+    if not known(protocol) or str(protocol).upper() != "HTTP":
+        return []
+    serving = [
+        a.get("type")
+        for a in items(props.get("defaultActions"))
+        if isinstance(a, dict) and a.get("type") in ("forward", "authenticate-cognito", "authenticate-oidc")
+    ]
+    if not serving:
+        return []
+    return [
+        f"HTTP listener on port {props.get('port', '?')} serves traffic (forward) instead of redirecting to HTTPS"
+    ]
+
+
+IMDSV2_REQUIRED = Rule(
+    name="imdsv2-required",
+    description="Instances and launch templates require IMDSv2 tokens with a hop limit of 1.",
+    severity=Severity.HIGH,
+    enforcement=EnforcementLevel.MANDATORY,
+    why="IMDSv1 hands the instance role's credentials to any SSRF; a hop limit above 1 lets containers "
+    "on the host reach them too.",
+    remediation="Set metadataOptions {httpEndpoint: enabled, httpTokens: required, httpPutResponseHopLimit: 1}.",
+    resource_types=METADATA_TYPES,
+    check=check_imdsv2,
+    config={
+        "maxHopLimit": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 64,
+            "default": 1,
+            "description": "Largest accepted httpPutResponseHopLimit (2 for nodes whose pods need IMDS).",
+        }
+    },
+    tags=("security", "ec2"),
+)
+
+NO_WORLD_OPEN_DATA_PORTS = Rule(
+    name="no-world-open-data-ports",
+    description="Security groups do not open admin or data-store ports to 0.0.0.0/0 or ::/0.",
+    severity=Severity.CRITICAL,
+    enforcement=EnforcementLevel.MANDATORY,
+    why="SSH/RDP and database or cache ports open to the internet are the classic way in; only the load "
+    "balancer's 80/443 face the world.",
+    remediation="Allow these ports only from other security groups (referencedSecurityGroupId / "
+    "sourceSecurityGroupId) or private CIDRs; use SSM Session Manager instead of SSH.",
+    resource_types=SECURITY_GROUP_TYPES | type_set(SG_RULE, SG_INGRESS_RULE),
+    check=check_world_open,
+    config={
+        "ports": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0, "maximum": 65535},
+            "default": DATA_PORTS,
+            "description": "Ports that must never be reachable from anywhere.",
+        }
+    },
+    tags=("security", "network"),
+)
+
+ALB_HTTPS_REDIRECT = Rule(
+    name="alb-https-redirect",
+    description="Load balancer HTTP listeners only redirect to HTTPS where the stack demands it.",
+    severity=Severity.MEDIUM,
+    enforcement=EnforcementLevel.ADVISORY,
+    why="Tokens and session ids travel in headers; over plain HTTP anyone on the path can replay them.",
+    remediation="Serve on an HTTPS listener (TLS 1.2+ policy) and give the HTTP listener a redirect "
+    "action {protocol: HTTPS, port: 443, statusCode: HTTP_301}.",
+    resource_types=LISTENERS,
+    check=check_https_redirect,
+    tags=("security", "load-balancing"),
+)
+
+RULES = (IMDSV2_REQUIRED, NO_WORLD_OPEN_DATA_PORTS, ALB_HTTPS_REDIRECT)
