@@ -1,0 +1,2 @@
+"""The main job: offline plans and verdicts, the local stack under a scripted scenario, and the
+planned resource graph."""

@@ -1,0 +1,172 @@
+"""Plan summaries from the offline gate's JSON report: resources by type, outputs, verdict.
+
+The report shape is the gate's stable one:
+`{"stack", "project", "resources": [{"urn","type","name"}], "violations": [...], "summary": {...}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from demo.graph import short_type
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ReportError(ValueError):
+    """The gate's report is not the documented JSON shape; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    enforcement: str
+    name: str
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    stack: str
+    project: str
+    resources: int
+    by_type: tuple[tuple[str, int], ...]  # most numerous first, then by name
+    mandatory: int
+    advisory: int
+    violations: tuple[Violation, ...]
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.mandatory == 0
+
+
+def _require(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if key not in data:
+        raise ReportError(f"{where}: missing field {key!r}")
+    value = data[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ReportError(f"{where}: field {key!r} must be {names}, got {type(value).__name__}")
+    return value
+
+
+def summarize(report: Mapping[str, Any], outputs: Mapping[str, Any] | None = None) -> PlanSummary:
+    """Turn a gate report into a summary; `outputs` (stack outputs) come from elsewhere when the
+    report has none of its own."""
+    if not isinstance(report, Mapping):
+        raise ReportError("gate report: must be a JSON object")
+    stack = _require(report, "stack", str, "gate report")
+    project = _require(report, "project", str, "gate report")
+    resources = _require(report, "resources", list, "gate report")
+    violations = _require(report, "violations", list, "gate report")
+    summary = _require(report, "summary", dict, "gate report")
+
+    counts: Counter[str] = Counter()
+    for index, item in enumerate(resources):
+        where = f"gate report resources[{index}]"
+        if not isinstance(item, dict):
+            raise ReportError(f"{where}: must be an object")
+        type_token = _require(item, "type", str, where)
+        if type_token.startswith(("pulumi:pulumi:Stack", "pulumi:providers:")):
+            continue
+        counts[type_token] += 1
+    by_type = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    found = []
+    for index, item in enumerate(violations):
+        where = f"gate report violations[{index}]"
+        if not isinstance(item, dict):
+            raise ReportError(f"{where}: must be an object")
+        found.append(
+            Violation(
+                policy=_require(item, "policy", str, where),
+                enforcement=_require(item, "enforcement", str, where),
+                name=str(item.get("name") or ""),
+                type=str(item.get("type") or ""),
+                message=_require(item, "message", str, where),
+            )
+        )
+    mandatory = _require(summary, "mandatory", int, "gate report summary")
+    advisory = _require(summary, "advisory", int, "gate report summary")
+    own_outputs = report.get("outputs")
+    return PlanSummary(
+        stack=stack,
+        project=project,
+        resources=sum(counts.values()),
+        by_type=by_type,
+        mandatory=mandatory,
+        advisory=advisory,
+        violations=tuple(found),
+        outputs=dict(outputs if outputs is not None else own_outputs if isinstance(own_outputs, dict) else {}),
+    )
+
+
+def _wrap(items: Sequence[str], width: int, indent: str) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for item in items:
+        candidate = f"{current}  {item}" if current else item
+        if current and len(indent) + len(candidate) > width:
+            lines.append(indent + current)
+            current = item
+        else:
+            current = candidate
+    if current:
+        lines.append(indent + current)
+    return lines
+
+
+def _show_value(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_summary(plan: PlanSummary, *, width: int = 100, max_violations: int = 5) -> str:
+    """A few lines per stack: totals, counts by type, outputs, verdict and the first violations."""
+    verdict = "PASS" if plan.passed else "FAIL"
+    lines = [
+        f"stack {plan.stack}: {plan.resources} resources of {len(plan.by_type)} types, "
+        f"{len(plan.outputs)} outputs; verdict {verdict} "
+        f"({plan.mandatory} mandatory, {plan.advisory} advisory)",
+    ]
+    lines += _wrap([f"{short_type(t)} x{n}" for t, n in plan.by_type], width, "    ")
+    if plan.outputs:
+        lines.append("  outputs:")
+        for key in sorted(plan.outputs):
+            lines.append(f"    {key} = {_show_value(plan.outputs[key])}")
+    ordered = sorted(plan.violations, key=lambda v: (v.enforcement != "mandatory", v.policy, v.name))
+    for violation in ordered[:max_violations]:
+        lines.append(f"  [{violation.enforcement}] {violation.policy} on {violation.name}: {violation.message}")
+    if len(ordered) > max_violations:
+        lines.append(f"  … and {len(ordered) - max_violations} more")
+    return "\n".join(lines)
+
+
+def run_gate(stack: str, *, program: Path | str = REPO_ROOT, timeout: float = 300.0) -> tuple[int, dict[str, Any]]:
+    """Run `python -m policies.gate --stack STACK --format json`; returns (exit status, report).
+
+    Exit 0 and 1 both carry a report (1 means a mandatory violation); 2 means the program, its
+    config or the arguments are broken, and the gate's message becomes the error.
+    """
+    argv = [sys.executable, "-m", "policies.gate", "--stack", stack, "--program", str(program), "--format", "json"]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ReportError(f"the gate for stack {stack} did not finish within {timeout:.0f}s") from exc
+    if result.returncode not in (0, 1):
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise ReportError(f"the gate for stack {stack} failed (exit {result.returncode}): {' '.join(detail[-3:])}")
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"the gate for stack {stack} printed no JSON report: {exc}") from exc
+    return result.returncode, report
