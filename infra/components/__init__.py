@@ -1,0 +1,1 @@
+"""One ComponentResource per concern; each module's docstring lists what it creates."""

@@ -1,0 +1,235 @@
+"""Compute (autoscaling group): the app on EC2 instances that can be replaced at any moment.
+
+Creates: an ECR repository (scan on push, immutable tags, encrypted) with a lifecycle policy; a
+CloudWatch log group for the container's logs; an instance role with the SSM core managed policy
+and one inline policy scoped to this stack's bucket, queue, secrets, config parameter, log group
+and repository; an instance profile; a launch template (IMDSv2 only with hop limit 1, one
+encrypted gp3 root volume and no other block device, no public IP, user data that runs the
+container with its configuration read from SSM at boot); an autoscaling group over the
+private-app subnets with ELB health checks and rolling instance refresh; its attachment to the
+load balancer's target group; a target-tracking scaling policy on average CPU.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.lib import iam, user_data
+
+SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+ROOT_DEVICE = "/dev/xvda"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComputeAsgArgs:
+    region: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_ids: Sequence[pulumi.Input[str]]
+    target_group_arn: pulumi.Input[str]
+    env_parameter_name: pulumi.Input[str]
+    env_parameter_arn: pulumi.Input[str]
+    secret_arns: Sequence[pulumi.Input[str]]
+    bucket_arn: pulumi.Input[str]
+    queue_arn: pulumi.Input[str]
+    image_tag: str
+    instance_type: str = "t3.small"
+    ami_parameter: str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    root_volume_size_gb: int = 20
+    min_size: int = 2
+    desired_capacity: int = 2
+    max_size: int = 4
+    cpu_target_percent: int = 50
+    log_retention_days: int = 90
+    health_check_grace_seconds: int = 180
+
+    def __post_init__(self) -> None:
+        if len(self.subnet_ids) < 2:
+            raise ValueError("the autoscaling group needs subnets in at least 2 AZs")
+        if not self.security_group_ids:
+            raise ValueError("app instances need a security group")
+        if not self.secret_arns:
+            raise ValueError("secret_arns must list the secrets the app reads")
+        if not 1 <= self.min_size <= self.desired_capacity <= self.max_size:
+            raise ValueError(
+                f"need 1 ≤ min_size ≤ desired_capacity ≤ max_size "
+                f"(got {self.min_size}, {self.desired_capacity}, {self.max_size})"
+            )
+        if not 8 <= self.root_volume_size_gb <= 200:
+            raise ValueError("root_volume_size_gb must be between 8 and 200")
+        if not 10 <= self.cpu_target_percent <= 90:
+            raise ValueError("cpu_target_percent must be between 10 and 90")
+
+
+class ComputeAsg(pulumi.ComponentResource):
+    repository_url: pulumi.Output[str]
+    group_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ComputeAsgArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stateless:compute_asg:ComputeAsg", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        repo = aws.ecr.Repository(
+            f"{name}-repo",
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
+            force_delete=False,
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-repo-lifecycle",
+            repository=repo.name,
+            policy=json.dumps(iam.ecr_lifecycle_policy(keep_tagged=30, untagged_days=7)),
+            opts=child,
+        )
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", retention_in_days=args.log_retention_days, opts=child
+        )
+
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps(iam.assume_role_policy("ec2.amazonaws.com")),
+            opts=child,
+        )
+        # Session Manager replaces SSH: no key pair, no port 22, every session audited.
+        aws.iam.RolePolicyAttachment(
+            f"{name}-ssm-core", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child
+        )
+
+        def runtime_policy(values: list[Any]) -> str:
+            bucket_arn, queue_arn, parameter_arn, log_arn, repo_arn, *secrets = values
+            return json.dumps(
+                iam.app_runtime_policy(
+                    bucket_arn=bucket_arn,
+                    queue_arn=queue_arn,
+                    secret_arns=secrets,
+                    parameter_arns=[parameter_arn],
+                    log_group_arn=log_arn,
+                    repository_arn=repo_arn,
+                )
+            )
+
+        aws.iam.RolePolicy(
+            f"{name}-runtime",
+            role=role.id,
+            policy=pulumi.Output.all(
+                args.bucket_arn, args.queue_arn, args.env_parameter_arn, log_group.arn, repo.arn,
+                *args.secret_arns,
+            ).apply(runtime_policy),
+            opts=child,
+        )
+        profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
+
+        region = args.region
+        script = pulumi.Output.all(repo.repository_url, args.env_parameter_name, log_group.name).apply(
+            lambda v: base64.b64encode(
+                user_data.render_user_data(
+                    region=region, image=f"{v[0]}:{args.image_tag}", parameter_name=v[1], log_group=v[2]
+                ).encode()
+            ).decode()
+        )
+
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            description="stateless app instance",
+            # Resolved by EC2 at launch from AWS's public parameter, so each instance refresh
+            # picks up the latest patched AMI without the program looking it up.
+            image_id=f"resolve:ssm:{args.ami_parameter}",
+            instance_type=args.instance_type,
+            iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=1,
+                instance_metadata_tags="disabled",
+            ),
+            # The root volume is the only disk: instances hold nothing worth keeping.
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name=ROOT_DEVICE,
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=args.root_volume_size_gb,
+                        volume_type="gp3",
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            network_interfaces=[
+                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                    associate_public_ip_address="false",
+                    delete_on_termination="true",
+                    security_groups=list(args.security_group_ids),
+                )
+            ],
+            monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+            user_data=script,
+            update_default_version=True,
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={"Name": f"{name}-app"})
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            opts=child,
+        )
+
+        group = aws.autoscaling.Group(
+            f"{name}-asg",
+            vpc_zone_identifiers=list(args.subnet_ids),
+            min_size=args.min_size,
+            max_size=args.max_size,
+            desired_capacity=args.desired_capacity,
+            health_check_type="ELB",
+            health_check_grace_period=args.health_check_grace_seconds,
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
+            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
+                strategy="Rolling",
+                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+                    min_healthy_percentage=90, instance_warmup=str(args.health_check_grace_seconds)
+                ),
+            ),
+            default_instance_warmup=args.health_check_grace_seconds,
+            termination_policies=["OldestLaunchTemplate", "OldestInstance"],
+            enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTotalInstances"],
+            tags=[aws.autoscaling.GroupTagArgs(key="Name", value=f"{name}-app", propagate_at_launch=True)],
+            # The scaling policy owns the desired capacity once the group exists; re-applying the
+            # configured value on every update would undo scaling decisions.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
+        )
+        aws.autoscaling.Attachment(
+            f"{name}-tg-attachment",
+            autoscaling_group_name=group.name,
+            lb_target_group_arn=args.target_group_arn,
+            opts=child,
+        )
+        aws.autoscaling.Policy(
+            f"{name}-cpu-tracking",
+            autoscaling_group_name=group.name,
+            policy_type="TargetTrackingScaling",
+            target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
+                target_value=float(args.cpu_target_percent),
+                predefined_metric_specification=(
+                    aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type="ASGAverageCPUUtilization"
+                    )
+                ),
+            ),
+            opts=child,
+        )
+
+        self.repository_url = repo.repository_url
+        self.group_name = group.name
+        self.role_arn = role.arn
+        self.register_outputs(
+            {"repositoryUrl": repo.repository_url, "groupName": group.name, "roleArn": role.arn}
+        )

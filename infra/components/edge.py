@@ -1,0 +1,165 @@
+"""Edge: the internet-facing Application Load Balancer.
+
+Creates: an access-log bucket (a SecureBucket with SSE-S3 and the ELB log-delivery grant); an ALB
+in the public subnets that drops invalid header fields and logs every request; a target group
+health-checking `/readyz` with stickiness explicitly off (any replica can serve any request);
+with a certificate, an HTTPS listener on a TLS 1.3/1.2 policy and an HTTP listener that only
+redirects to HTTPS; without one (a stack with no domain), a single plain-HTTP listener.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.storage import SecureBucket, SecureBucketArgs
+from infra.lib import iam
+
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+HEALTH_CHECK_PATH = "/readyz"
+LOG_PREFIX = "alb"
+
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EdgeArgs:
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_ids: Sequence[pulumi.Input[str]]
+    region: str
+    app_port: int = 8000
+    certificate_arn: str | None = None
+    deletion_protection: bool = True
+    idle_timeout_seconds: int = 60
+    log_retention_days: int = 90
+
+    def __post_init__(self) -> None:
+        if len(self.subnet_ids) < 2:
+            raise ValueError("an ALB needs public subnets in at least 2 AZs")
+        if not self.security_group_ids:
+            raise ValueError("the ALB needs a security group")
+        if self.certificate_arn is not None and not _CERT_ARN.match(self.certificate_arn):
+            raise ValueError(f"certificate_arn {self.certificate_arn!r} is not an ACM certificate ARN")
+        if not 1024 <= self.app_port <= 65535:
+            raise ValueError("app_port must be an unprivileged port")
+
+
+class Edge(pulumi.ComponentResource):
+    dns_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+    target_group_arn: pulumi.Output[str]
+    load_balancer_arn: pulumi.Output[str]
+    access_log_bucket: pulumi.Output[str]
+
+    def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stateless:edge:Edge", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        region = args.region
+        logs = SecureBucket(
+            f"{name}-access-logs",
+            SecureBucketArgs(
+                sse_algorithm="AES256",
+                noncurrent_version_days=1,
+                expire_current_days=args.log_retention_days,
+                extra_statements=lambda arn: iam.elb_log_delivery_statements(arn, LOG_PREFIX, region),
+            ),
+            opts=child,
+        )
+
+        alb = aws.lb.LoadBalancer(
+            f"{name}-alb",
+            load_balancer_type="application",
+            internal=False,
+            subnets=list(args.subnet_ids),
+            security_groups=list(args.security_group_ids),
+            drop_invalid_header_fields=True,
+            desync_mitigation_mode="defensive",
+            enable_deletion_protection=args.deletion_protection,
+            idle_timeout=args.idle_timeout_seconds,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.bucket_name, prefix=LOG_PREFIX, enabled=True),
+            # The log bucket's policy must be in place or the ALB refuses to enable access logs.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
+        )
+
+        target_group = aws.lb.TargetGroup(
+            f"{name}-tg",
+            port=args.app_port,
+            protocol="HTTP",
+            target_type="instance",
+            vpc_id=args.vpc_id,
+            deregistration_delay=30,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                path=HEALTH_CHECK_PATH,
+                protocol="HTTP",
+                port="traffic-port",
+                matcher="200",
+                interval=10,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=2,
+            ),
+            # Sessions live in Redis and tokens are self-contained: pinning clients to a replica
+            # would only make scale-in and replica loss visible to users.
+            stickiness=aws.lb.TargetGroupStickinessArgs(type="lb_cookie", enabled=False),
+            opts=child,
+        )
+        forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
+
+        if args.certificate_arn is not None:
+            aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=args.certificate_arn,
+                default_actions=forward,
+                opts=child,
+            )
+            aws.lb.Listener(
+                f"{name}-http-redirect",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="redirect",
+                        redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                            protocol="HTTPS", port="443", status_code="HTTP_301"
+                        ),
+                    )
+                ],
+                opts=child,
+            )
+            scheme = "https"
+        else:
+            aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=forward,
+                opts=child,
+            )
+            scheme = "http"
+
+        self.dns_name = alb.dns_name
+        self.url = alb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
+        self.target_group_arn = target_group.arn
+        self.load_balancer_arn = alb.arn
+        self.access_log_bucket = logs.bucket_name
+        self.register_outputs(
+            {
+                "url": self.url,
+                "dnsName": alb.dns_name,
+                "targetGroupArn": target_group.arn,
+                "accessLogBucket": logs.bucket_name,
+            }
+        )

@@ -1,0 +1,200 @@
+"""Network: the VPC and everything that routes inside it.
+
+Creates: a VPC; per AZ a public, a private-app and a private-data subnet; an internet gateway; NAT
+gateways with Elastic IPs (one shared, or one per AZ); route tables (public → internet gateway,
+app → NAT, data → nowhere outside the VPC); the VPC's default security group emptied of all rules;
+VPC flow logs to a CloudWatch log group with retention, written through a dedicated IAM role.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.lib import cidr, iam
+
+_LOG_RETENTION = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkArgs:
+    vpc_cidr: str
+    public_subnets: tuple[str, ...]
+    app_subnets: tuple[str, ...]
+    data_subnets: tuple[str, ...]
+    nat_gateway_per_az: bool = True
+    flow_log_retention_days: int = 365
+
+    def __post_init__(self) -> None:
+        count = len(self.public_subnets)
+        if count < 2:
+            raise ValueError("a network needs subnets in at least 2 AZs")
+        if len(self.app_subnets) != count or len(self.data_subnets) != count:
+            raise ValueError("public, app and data subnets must each have one CIDR per AZ")
+        problems = cidr.check_plan(
+            self.vpc_cidr,
+            {"public": self.public_subnets, "app": self.app_subnets, "data": self.data_subnets},
+        )
+        if problems:
+            raise ValueError(f"subnet plan is invalid: {problems[0]}")
+        if self.flow_log_retention_days not in _LOG_RETENTION:
+            raise ValueError(f"{self.flow_log_retention_days} is not a CloudWatch Logs retention period")
+
+    @property
+    def az_count(self) -> int:
+        return len(self.public_subnets)
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    public_subnet_ids: list[pulumi.Output[str]]
+    app_subnet_ids: list[pulumi.Output[str]]
+    data_subnet_ids: list[pulumi.Output[str]]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stateless:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self)).names
+        if len(zones) < args.az_count:
+            raise ValueError(f"the region has {len(zones)} available AZs; {args.az_count} were asked for")
+        zones = sorted(zones)[: args.az_count]
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
+
+        # Taking over the default security group with no rules leaves it denying everything, so
+        # nothing that lands in it by accident can talk to anything.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=vpc.id,
+            tags={"Name": f"{name}-default-sg-locked"},
+            opts=child,
+        )
+
+        igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child
+        )
+
+        def subnets(tier: str, cidrs: tuple[str, ...]) -> list[aws.ec2.Subnet]:
+            return [
+                aws.ec2.Subnet(
+                    f"{name}-{tier}-{i}",
+                    vpc_id=vpc.id,
+                    cidr_block=block,
+                    availability_zone=zone,
+                    # No subnet hands out public addresses: the load balancer and NAT gateways
+                    # get theirs explicitly, instances never get one.
+                    map_public_ip_on_launch=False,
+                    tags={"Name": f"{name}-{tier}-{zone}", "tier": tier},
+                    opts=child,
+                )
+                for i, (block, zone) in enumerate(zip(cidrs, zones, strict=True))
+            ]
+
+        public = subnets("public", args.public_subnets)
+        app = subnets("app", args.app_subnets)
+        data = subnets("data", args.data_subnets)
+
+        public_rt = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=vpc.id,
+            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
+            tags={"Name": f"{name}-public-rt"},
+            opts=child,
+        )
+        for i, subnet in enumerate(public):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-rta-{i}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
+            )
+
+        nat_count = args.az_count if args.nat_gateway_per_az else 1
+        nats = []
+        for i in range(nat_count):
+            eip = aws.ec2.Eip(f"{name}-nat-eip-{i}", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child)
+            nats.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.allocation_id,
+                    subnet_id=public[i].id,
+                    connectivity_type="public",
+                    tags={"Name": f"{name}-nat-{i}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                )
+            )
+
+        for i, subnet in enumerate(app):
+            nat = nats[i % nat_count]
+            rt = aws.ec2.RouteTable(
+                f"{name}-app-rt-{i}",
+                vpc_id=vpc.id,
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+                tags={"Name": f"{name}-app-rt-{i}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-app-rta-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child
+            )
+
+        # The data tier only answers the app tier; with no route out, a compromised database or
+        # cache node cannot reach the internet either.
+        data_rt = aws.ec2.RouteTable(
+            f"{name}-data-rt", vpc_id=vpc.id, tags={"Name": f"{name}-data-rt"}, opts=child
+        )
+        for i, subnet in enumerate(data):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-data-rta-{i}", subnet_id=subnet.id, route_table_id=data_rt.id, opts=child
+            )
+
+        flow_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            retention_in_days=args.flow_log_retention_days,
+            opts=child,
+        )
+        flow_role = aws.iam.Role(
+            f"{name}-flow-logs-role",
+            assume_role_policy=json.dumps(iam.assume_role_policy("vpc-flow-logs.amazonaws.com")),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs-policy",
+            role=flow_role.id,
+            policy=flow_log_group.arn.apply(lambda arn: json.dumps(iam.flow_logs_policy(arn))),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log",
+            vpc_id=vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=flow_log_group.arn,
+            iam_role_arn=flow_role.arn,
+            max_aggregation_interval=60,
+            opts=child,
+        )
+
+        self.vpc_id = vpc.id
+        self.vpc_cidr = args.vpc_cidr
+        self.availability_zones = zones
+        self.public_subnet_ids = [s.id for s in public]
+        self.app_subnet_ids = [s.id for s in app]
+        self.data_subnet_ids = [s.id for s in data]
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "publicSubnetIds": self.public_subnet_ids,
+                "appSubnetIds": self.app_subnet_ids,
+                "dataSubnetIds": self.data_subnet_ids,
+            }
+        )
