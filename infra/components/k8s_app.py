@@ -45,6 +45,18 @@ def check_environment(environment: Mapping[str, object], where: str) -> None:
             raise ValueError(f"{where}: {key} carries key material or a password in a URL; use a secret ARN")
 
 
+def checked_environment(
+    environment: pulumi.Input[Mapping[str, pulumi.Input[str]]], where: str
+) -> pulumi.Output[dict[str, str]]:
+    """The environment as an Output, refused (failing the deployment) if it carries a secret."""
+
+    def check(env: Mapping[str, str]) -> dict[str, str]:
+        check_environment(env, where)
+        return dict(env)
+
+    return pulumi.Output.from_input(environment).apply(check)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ResourceSettings:
     cpu_request: str = "250m"
@@ -74,14 +86,14 @@ class AutoscalingSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class KubernetesAppArgs:
-    image: pulumi.Input[str]
-    environment: Mapping[str, pulumi.Input[str]]
-    service_account_role_arn: pulumi.Input[str]
+class AppSettings:
+    """How the app runs on the cluster (everything but the image, its environment and its IAM role)."""
+
     namespace: str = "stateless"
     app_name: str = "app"
     service_account_name: str = "app"
     replicas: int = 2
+    """the Deployment's replica count and the autoscaler's floor"""
     autoscaling: AutoscalingSettings = field(default_factory=AutoscalingSettings)
     resources: ResourceSettings = field(default_factory=ResourceSettings)
     container_port: int = 8000
@@ -105,9 +117,9 @@ class KubernetesAppArgs:
                 f"autoscaler min replicas ({floor}) must be ≥ the Deployment's replicas ({self.replicas}), or the "
                 "autoscaler could scale below the floor the stack asks for"
             )
-        if self.autoscaling.max_replicas < max(self.replicas, floor or 0):
+        if self.autoscaling.max_replicas < self.min_replicas:
             raise ValueError(f"autoscaler max replicas ({self.autoscaling.max_replicas}) must be ≥ min replicas "
-                             f"({max(self.replicas, floor or 0)})")
+                             f"({self.min_replicas})")
         if not 1 <= self.container_port <= 65535:
             raise ValueError(f"container port {self.container_port} is out of range")
         if not 30000 <= self.node_port <= 32767:
@@ -121,11 +133,24 @@ class KubernetesAppArgs:
             )
         if self.run_as_user < 1:
             raise ValueError("run_as_user must be a non-root uid (≥ 1)")
-        check_environment(self.environment, "app environment")
 
     @property
     def min_replicas(self) -> int:
         return self.autoscaling.min_replicas or self.replicas
+
+
+@dataclass(frozen=True, kw_only=True)
+class KubernetesAppArgs:
+    image: pulumi.Input[str]
+    environment: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """the app's environment contract (non-secret values and secret ARNs only); an Output is checked
+    once it resolves"""
+    service_account_role_arn: pulumi.Input[str]
+    settings: AppSettings = field(default_factory=AppSettings)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.environment, Mapping):
+            check_environment(self.environment, "app environment")
 
 
 class KubernetesApp(pulumi.ComponentResource):
@@ -136,15 +161,19 @@ class KubernetesApp(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KubernetesAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:k8s_app:KubernetesApp", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        cfg = args.settings
+        # Children inherit what the component waits for (e.g. the node group): a Deployment can only
+        # become ready once nodes exist, and Pulumi does not pass a component's dependencies down itself.
+        waits_for = opts.depends_on if opts is not None else None
+        child = pulumi.ResourceOptions(parent=self, depends_on=waits_for)
         meta = k8s.meta.v1
         core = k8s.core.v1
-        labels = {"app.kubernetes.io/name": args.app_name, "app.kubernetes.io/part-of": "stateless-stack"}
+        labels = {"app.kubernetes.io/name": cfg.app_name, "app.kubernetes.io/part-of": "stateless-stack"}
 
         namespace = core.Namespace(
             f"{name}-namespace",
             metadata=meta.ObjectMetaArgs(
-                name=args.namespace,
+                name=cfg.namespace,
                 labels={
                     "pod-security.kubernetes.io/enforce": "restricted",
                     "pod-security.kubernetes.io/enforce-version": "latest",
@@ -159,7 +188,7 @@ class KubernetesApp(pulumi.ComponentResource):
         service_account = core.ServiceAccount(
             f"{name}-service-account",
             metadata=meta.ObjectMetaArgs(
-                name=args.service_account_name,
+                name=cfg.service_account_name,
                 namespace=ns,
                 labels=labels,
                 annotations={
@@ -175,16 +204,16 @@ class KubernetesApp(pulumi.ComponentResource):
         config = core.ConfigMap(
             f"{name}-config",
             metadata=meta.ObjectMetaArgs(namespace=ns, labels=labels),
-            data=dict(args.environment),
+            data=checked_environment(args.environment, "app environment"),
             opts=child,
         )
 
         probe_port = "http"
         container = core.ContainerArgs(
-            name=args.app_name,
+            name=cfg.app_name,
             image=args.image,
             image_pull_policy="IfNotPresent",
-            ports=[core.ContainerPortArgs(name="http", container_port=args.container_port, protocol="TCP")],
+            ports=[core.ContainerPortArgs(name="http", container_port=cfg.container_port, protocol="TCP")],
             env_from=[core.EnvFromSourceArgs(config_map_ref=core.ConfigMapEnvSourceArgs(name=config.metadata.name))],
             env=[core.EnvVarArgs(name="PYTHONDONTWRITEBYTECODE", value="1")],
             startup_probe=core.ProbeArgs(
@@ -201,16 +230,16 @@ class KubernetesApp(pulumi.ComponentResource):
             ),
             # The native sleep action needs no shell or sleep binary in the image.
             lifecycle=core.LifecycleArgs(
-                pre_stop=core.LifecycleHandlerArgs(sleep=core.SleepActionArgs(seconds=args.drain_seconds)),
+                pre_stop=core.LifecycleHandlerArgs(sleep=core.SleepActionArgs(seconds=cfg.drain_seconds)),
             ),
             resources=core.ResourceRequirementsArgs(
-                requests={"cpu": args.resources.cpu_request, "memory": args.resources.memory_request},
-                limits={"cpu": args.resources.cpu_limit, "memory": args.resources.memory_limit},
+                requests={"cpu": cfg.resources.cpu_request, "memory": cfg.resources.memory_request},
+                limits={"cpu": cfg.resources.cpu_limit, "memory": cfg.resources.memory_limit},
             ),
             security_context=core.SecurityContextArgs(
                 run_as_non_root=True,
-                run_as_user=args.run_as_user,
-                run_as_group=args.run_as_user,
+                run_as_user=cfg.run_as_user,
+                run_as_group=cfg.run_as_user,
                 read_only_root_filesystem=True,
                 allow_privilege_escalation=False,
                 privileged=False,
@@ -223,11 +252,11 @@ class KubernetesApp(pulumi.ComponentResource):
             service_account_name=service_account.metadata.name,
             automount_service_account_token=False,
             enable_service_links=False,
-            termination_grace_period_seconds=args.termination_grace_seconds,
+            termination_grace_period_seconds=cfg.termination_grace_seconds,
             security_context=core.PodSecurityContextArgs(
                 run_as_non_root=True,
-                run_as_user=args.run_as_user,
-                run_as_group=args.run_as_user,
+                run_as_user=cfg.run_as_user,
+                run_as_group=cfg.run_as_user,
                 seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
             ),
             node_selector={"kubernetes.io/os": "linux"},
@@ -246,9 +275,9 @@ class KubernetesApp(pulumi.ComponentResource):
 
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=meta.ObjectMetaArgs(name=args.app_name, namespace=ns, labels=labels),
+            metadata=meta.ObjectMetaArgs(name=cfg.app_name, namespace=ns, labels=labels),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=args.replicas,
+                replicas=cfg.replicas,
                 revision_history_limit=5,
                 min_ready_seconds=5,
                 selector=selector,
@@ -260,12 +289,12 @@ class KubernetesApp(pulumi.ComponentResource):
                 template=core.PodTemplateSpecArgs(metadata=meta.ObjectMetaArgs(labels=labels), spec=pod_spec),
             ),
             # Once created, the autoscaler owns the replica count; the stack's value is its floor.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["spec.replicas"]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for, ignore_changes=["spec.replicas"]),
         )
 
         service = core.Service(
             f"{name}-service",
-            metadata=meta.ObjectMetaArgs(name=args.app_name, namespace=ns, labels=labels),
+            metadata=meta.ObjectMetaArgs(name=cfg.app_name, namespace=ns, labels=labels),
             spec=core.ServiceSpecArgs(
                 type="NodePort",
                 selector=labels,
@@ -273,7 +302,7 @@ class KubernetesApp(pulumi.ComponentResource):
                 # Any node forwards to any ready pod, so a node without a local pod still serves.
                 external_traffic_policy="Cluster",
                 ports=[core.ServicePortArgs(name="http", protocol="TCP", port=80, target_port="http",
-                                            node_port=args.node_port)],
+                                            node_port=cfg.node_port)],
             ),
             opts=child,
         )
@@ -281,19 +310,19 @@ class KubernetesApp(pulumi.ComponentResource):
         hpa = k8s.autoscaling.v2
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
-            metadata=meta.ObjectMetaArgs(name=args.app_name, namespace=ns, labels=labels),
+            metadata=meta.ObjectMetaArgs(name=cfg.app_name, namespace=ns, labels=labels),
             spec=hpa.HorizontalPodAutoscalerSpecArgs(
                 scale_target_ref=hpa.CrossVersionObjectReferenceArgs(
                     api_version="apps/v1", kind="Deployment", name=deployment.metadata.name,
                 ),
-                min_replicas=args.min_replicas,
-                max_replicas=args.autoscaling.max_replicas,
+                min_replicas=cfg.min_replicas,
+                max_replicas=cfg.autoscaling.max_replicas,
                 metrics=[hpa.MetricSpecArgs(
                     type="Resource",
                     resource=hpa.ResourceMetricSourceArgs(
                         name="cpu",
                         target=hpa.MetricTargetArgs(type="Utilization",
-                                                    average_utilization=args.autoscaling.cpu_target_percent),
+                                                    average_utilization=cfg.autoscaling.cpu_target_percent),
                     ),
                 )],
                 behavior=hpa.HorizontalPodAutoscalerBehaviorArgs(
@@ -305,7 +334,7 @@ class KubernetesApp(pulumi.ComponentResource):
 
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
-            metadata=meta.ObjectMetaArgs(name=args.app_name, namespace=ns, labels=labels),
+            metadata=meta.ObjectMetaArgs(name=cfg.app_name, namespace=ns, labels=labels),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(max_unavailable=1, selector=selector),
             opts=child,
         )

@@ -27,7 +27,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from .k8s_app import check_environment
+from infra.components.k8s_app import check_environment, checked_environment
+from infra.lib import iam
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_APP_DIR = str(_REPO_ROOT / "app")
@@ -71,8 +72,9 @@ class WorkerArgs:
     queue_visibility_timeout_seconds: int
     bucket_arn: pulumi.Input[str]
     database_secret_arn: pulumi.Input[str]
-    environment: Mapping[str, pulumi.Input[str]]
-    """the app's environment contract (non-secret values and secret ARNs only)"""
+    environment: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """the app's environment contract (non-secret values and secret ARNs only); an Output is checked
+    once it resolves"""
     database_security_group_id: pulumi.Input[str] | None = None
     """when given, the worker may reach it on database_port and the group gets the matching ingress"""
     database_port: int = 5432
@@ -143,10 +145,17 @@ class WorkerArgs:
                              f"use one of {_LOG_RETENTION_DAYS}")
         if not 1 <= self.database_port <= 65535:
             raise ValueError(f"database port {self.database_port} is out of range")
-        check_environment(self.environment, "worker environment")
-        for key in self.environment:
-            if _RESERVED_ENV.match(key):
-                raise ValueError(f"worker environment: {key} is reserved by the Lambda runtime")
+        if isinstance(self.environment, Mapping):
+            lambda_environment(self.environment)
+
+
+def lambda_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """The app environment as Lambda accepts it: no secret values, nothing the runtime reserves."""
+    check_environment(environment, "worker environment")
+    for key in environment:
+        if _RESERVED_ENV.match(key):
+            raise ValueError(f"worker environment: {key} is reserved by the Lambda runtime")
+    return {k: v for k, v in environment.items() if k not in _DROPPED_ENV}
 
 
 def worker_policy_document(
@@ -158,26 +167,17 @@ def worker_policy_document(
     kms_key_arns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The execution role's permissions: one queue, one bucket prefix, one secret, one log group."""
-    statements: list[dict[str, Any]] = [
-        {"Sid": "AttachToVpc", "Effect": "Allow", "Action": _ENI_ACTIONS, "Resource": "*"},
-        {"Sid": "ConsumeWorkQueue", "Effect": "Allow", "Action": SQS_ACTIONS, "Resource": queue_arn},
-        {"Sid": "WriteReceipts", "Effect": "Allow", "Action": S3_ACTIONS, "Resource": f"{bucket_arn}/receipts/*"},
-        {"Sid": "ReadDatabaseSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-         "Resource": secret_arn},
-        {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": [log_group_arn, f"{log_group_arn}:*"]},
+    statements = [
+        iam.allow("AttachToVpc", _ENI_ACTIONS, ["*"]),
+        iam.allow("ConsumeWorkQueue", SQS_ACTIONS, [queue_arn]),
+        iam.allow("WriteReceipts", S3_ACTIONS, [f"{bucket_arn}/receipts/*"]),
+        iam.allow("ReadDatabaseSecret", ["secretsmanager:GetSecretValue"], [secret_arn]),
+        iam.allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                  [log_group_arn, f"{log_group_arn}:*"]),
     ]
     if kms_key_arns:
-        statements.append({"Sid": "UseDataKeys", "Effect": "Allow",
-                           "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": list(kms_key_arns)})
-    return {"Version": "2012-10-17", "Statement": statements}
-
-
-_LAMBDA_TRUST = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                   "Action": "sts:AssumeRole"}],
-})
+        statements.append(iam.allow("UseDataKeys", ["kms:Decrypt", "kms:GenerateDataKey"], list(kms_key_arns)))
+    return iam.document(statements)
 
 
 class Worker(pulumi.ComponentResource):
@@ -238,8 +238,8 @@ class Worker(pulumi.ComponentResource):
 
         role = aws.iam.Role(
             f"{name}-role",
-            aws.iam.RoleArgs(assume_role_policy=_LAMBDA_TRUST, description=f"Execution role of {fn_name}",
-                             tags=tags),
+            aws.iam.RoleArgs(assume_role_policy=json.dumps(iam.assume_role_policy("lambda.amazonaws.com")),
+                             description=f"Execution role of {fn_name}", tags=tags),
             opts=child,
         )
         policy_json = pulumi.Output.all(
@@ -271,7 +271,7 @@ class Worker(pulumi.ComponentResource):
             )
             layers = [layer.arn]
 
-        variables = {k: v for k, v in args.environment.items() if k not in _DROPPED_ENV}
+        variables = checked_environment(args.environment, "worker environment").apply(lambda_environment)
         function = aws.lambda_.Function(
             f"{name}-function",
             aws.lambda_.FunctionArgs(

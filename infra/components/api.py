@@ -1,0 +1,268 @@
+"""API Gateway HTTP API in front of the private ALB, with tokens checked at the edge.
+
+Creates, under one `stateless:api:ApiGateway` component:
+- a security group for the VPC link (egress to the internal ALB only) and the matching ingress rule on
+  the ALB's security group,
+- a VPC link in the private-app subnets and one HTTP_PROXY integration to the internal ALB listener,
+- the HTTP API and a JWT authorizer (issuer + audience; API Gateway fetches the issuer's discovery
+  document and JWKS, so the issuer must be publicly reachable over HTTPS),
+- one route per app endpoint: the cart and order routes require the JWT authorizer, registration,
+  login, the JWKS/discovery documents and the health checks are public. Anything else gets 404 from the
+  gateway and never reaches the backend (e.g. /metrics),
+- the `$default` stage (auto deploy) with JSON access logs to its own log group and route throttling.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pulumi
+import pulumi_aws as aws
+
+AUTHENTICATED_ROUTES: tuple[str, ...] = (
+    "GET /cart",
+    "PUT /cart/items/{sku}",
+    "DELETE /cart/items/{sku}",
+    "POST /orders",
+    "GET /orders/{id}",
+)
+PUBLIC_ROUTES: tuple[str, ...] = (
+    "POST /auth/register",
+    "POST /auth/login",
+    "GET /.well-known/jwks.json",
+    "GET /.well-known/openid-configuration",
+    "GET /healthz",
+    "GET /readyz",
+)
+
+ACCESS_LOG_FORMAT = json.dumps({
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "integrationStatus": "$context.integrationStatus",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+    "subject": "$context.authorizer.claims.sub",
+})
+
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                       2557, 2922, 3288, 3653)
+
+
+def _route_role(route_key: str) -> str:
+    """A stable resource name for a route key: 'PUT /cart/items/{sku}' -> 'put-cart-items-sku'."""
+    return re.sub(r"[^a-z0-9]+", "-", route_key.lower()).strip("-")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThrottlingSettings:
+    burst_limit: int = 200
+    rate_limit: float = 100.0
+    """steady-state requests per second for the whole stage"""
+
+    def __post_init__(self) -> None:
+        if self.burst_limit < 0:
+            raise ValueError(f"throttling burst limit must be ≥ 0, got {self.burst_limit}")
+        if self.rate_limit < 0:
+            raise ValueError(f"throttling rate limit must be ≥ 0, got {self.rate_limit}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiGatewayArgs:
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """private-app subnets the VPC link places its interfaces in"""
+    vpc_id: pulumi.Input[str]
+    listener_arn: pulumi.Input[str]
+    """listener of the internal (not internet-facing) ALB"""
+    alb_security_group_id: pulumi.Input[str]
+    issuer: str | None = None
+    """the JWT issuer, an https URL whose /.well-known/openid-configuration API Gateway can fetch"""
+    audiences: Sequence[str] = ()
+    listener_port: int = 443
+    tls_server_name: str | None = None
+    """host name on the listener's certificate, verified by API Gateway when the listener is HTTPS"""
+    throttling: ThrottlingSettings = field(default_factory=ThrottlingSettings)
+    access_log_retention_days: int = 30
+    log_kms_key_arn: pulumi.Input[str] | None = None
+    disable_execute_api_endpoint: bool = False
+    """set once a custom domain fronts the API, so that only the domain is reachable"""
+    integration_timeout_ms: int = 29000
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.issuer:
+            raise ValueError("the JWT authorizer needs an issuer URL (the https address serving "
+                             "/.well-known/openid-configuration and /.well-known/jwks.json)")
+        parts = urlsplit(self.issuer)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError(f"JWT issuer {self.issuer!r} must be an https URL; API Gateway only fetches keys "
+                             "over HTTPS")
+        if parts.query or parts.fragment:
+            raise ValueError(f"JWT issuer {self.issuer!r} must not carry a query or fragment")
+        if isinstance(self.audiences, str):
+            raise ValueError("audiences must be a list of audience values, not one string")
+        if not self.audiences or not all(isinstance(a, str) and a for a in self.audiences):
+            raise ValueError("the JWT authorizer needs at least one non-empty audience")
+        if not 1 <= self.listener_port <= 65535:
+            raise ValueError(f"listener port {self.listener_port} is out of range")
+        if not 50 <= self.integration_timeout_ms <= 30000:
+            raise ValueError(f"integration timeout must be 50..30000 ms, got {self.integration_timeout_ms}")
+        if self.access_log_retention_days not in _LOG_RETENTION_DAYS:
+            raise ValueError(f"access log retention {self.access_log_retention_days} days is not a CloudWatch "
+                             f"value; use one of {_LOG_RETENTION_DAYS}")
+
+
+class ApiGateway(pulumi.ComponentResource):
+    api_id: pulumi.Output[str]
+    api_endpoint: pulumi.Output[str]
+    stage_url: pulumi.Output[str]
+    authorizer_id: pulumi.Output[str]
+    vpc_link_security_group_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ApiGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stateless:api:ApiGateway", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"Component": "api", **args.tags}
+        v2 = aws.apigatewayv2
+
+        link_sg = aws.ec2.SecurityGroup(
+            f"{name}-vpclink-sg",
+            aws.ec2.SecurityGroupArgs(vpc_id=args.vpc_id, description="API Gateway VPC link to the internal ALB",
+                                      tags={**tags, "Name": f"{name}-vpclink"}),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-vpclink-egress",
+            aws.vpc.SecurityGroupEgressRuleArgs(
+                security_group_id=link_sg.id, ip_protocol="tcp", from_port=args.listener_port,
+                to_port=args.listener_port, referenced_security_group_id=args.alb_security_group_id,
+                description="to the internal ALB listener",
+            ),
+            opts=child,
+        )
+        # The ALB exists before the API, so the API adds the ALB's permission for its own link.
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-alb-ingress",
+            aws.vpc.SecurityGroupIngressRuleArgs(
+                security_group_id=args.alb_security_group_id, ip_protocol="tcp", from_port=args.listener_port,
+                to_port=args.listener_port, referenced_security_group_id=link_sg.id,
+                description="from the API Gateway VPC link",
+            ),
+            opts=child,
+        )
+
+        vpc_link = v2.VpcLink(
+            f"{name}-vpclink",
+            v2.VpcLinkArgs(name=f"{name}-vpclink", subnet_ids=args.subnet_ids, security_group_ids=[link_sg.id],
+                           tags=tags),
+            opts=child,
+        )
+
+        api = v2.Api(
+            f"{name}-api",
+            v2.ApiArgs(
+                name=name,
+                protocol_type="HTTP",
+                description="Stateless reference app behind a JWT authorizer",
+                disable_execute_api_endpoint=args.disable_execute_api_endpoint,
+                tags=tags,
+            ),
+            opts=child,
+        )
+
+        authorizer = v2.Authorizer(
+            f"{name}-jwt",
+            v2.AuthorizerArgs(
+                api_id=api.id,
+                name=f"{name}-jwt",
+                authorizer_type="JWT",
+                identity_sources=["$request.header.Authorization"],
+                jwt_configuration=v2.AuthorizerJwtConfigurationArgs(issuer=args.issuer,
+                                                                    audiences=list(args.audiences)),
+            ),
+            opts=child,
+        )
+
+        integration = v2.Integration(
+            f"{name}-backend",
+            v2.IntegrationArgs(
+                api_id=api.id,
+                description="internal ALB through the VPC link",
+                integration_type="HTTP_PROXY",
+                integration_method="ANY",
+                integration_uri=args.listener_arn,
+                connection_type="VPC_LINK",
+                connection_id=vpc_link.id,
+                # Private integrations of HTTP APIs only speak payload format 1.0.
+                payload_format_version="1.0",
+                timeout_milliseconds=args.integration_timeout_ms,
+                tls_config=(v2.IntegrationTlsConfigArgs(server_name_to_verify=args.tls_server_name)
+                            if args.tls_server_name else None),
+            ),
+            opts=child,
+        )
+        target = integration.id.apply(lambda i: f"integrations/{i}")
+
+        routes: list[v2.Route] = []
+        for key in AUTHENTICATED_ROUTES:
+            routes.append(v2.Route(
+                f"{name}-route-{_route_role(key)}",
+                v2.RouteArgs(api_id=api.id, route_key=key, target=target, authorization_type="JWT",
+                             authorizer_id=authorizer.id),
+                opts=child,
+            ))
+        for key in PUBLIC_ROUTES:
+            routes.append(v2.Route(
+                f"{name}-route-{_route_role(key)}",
+                v2.RouteArgs(api_id=api.id, route_key=key, target=target, authorization_type="NONE"),
+                opts=child,
+            ))
+
+        access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            aws.cloudwatch.LogGroupArgs(name=f"/aws/apigateway/{name}",
+                                        retention_in_days=args.access_log_retention_days,
+                                        kms_key_id=args.log_kms_key_arn, tags=tags),
+            opts=child,
+        )
+        stage = v2.Stage(
+            f"{name}-stage",
+            v2.StageArgs(
+                api_id=api.id,
+                name="$default",
+                auto_deploy=True,
+                access_log_settings=v2.StageAccessLogSettingsArgs(destination_arn=access_logs.arn,
+                                                                  format=ACCESS_LOG_FORMAT),
+                default_route_settings=v2.StageDefaultRouteSettingsArgs(
+                    throttling_burst_limit=args.throttling.burst_limit,
+                    throttling_rate_limit=args.throttling.rate_limit,
+                    detailed_metrics_enabled=True,
+                ),
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=routes),
+        )
+
+        self.api_id = api.id
+        self.api_endpoint = api.api_endpoint
+        self.stage_url = stage.invoke_url
+        self.authorizer_id = authorizer.id
+        self.vpc_link_security_group_id = link_sg.id
+        self.register_outputs({
+            "api_id": self.api_id,
+            "api_endpoint": self.api_endpoint,
+            "stage_url": self.stage_url,
+            "authorizer_id": self.authorizer_id,
+            "vpc_link_security_group_id": self.vpc_link_security_group_id,
+        })

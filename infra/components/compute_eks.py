@@ -1,0 +1,435 @@
+"""Kubernetes compute: an EKS cluster with a hardened managed node group, running the reference app.
+
+Creates, under one `stateless:compute_eks:ComputeEks` component:
+- a KMS key (rotation on) that envelope-encrypts Kubernetes Secrets,
+- the control-plane log group `/aws/eks/<cluster>/cluster` with retention, created before the cluster,
+- the cluster role (AmazonEKSClusterPolicy only) and the cluster: private endpoint on, public endpoint
+  only for the given CIDRs (off when none), API access-entry authentication, all control-plane logs,
+- the IAM OIDC provider of the cluster's issuer, and the app's IRSA role: only the app's service account
+  may assume it, and it reaches only the app's bucket prefix, queue, secrets and KMS keys,
+- the node role (AmazonEKSWorkerNodePolicy, AmazonEKS_CNI_Policy, AmazonEC2ContainerRegistryReadOnly
+  only), a launch template (IMDSv2 required with hop limit 1, one encrypted root volume, no data
+  volumes, the cluster security group plus the given app groups) and the managed node group on it,
+- the attachment of the node group's autoscaling group to the edge ALB's target group, whose port is
+  the app's NodePort (every node forwards it to a ready pod),
+- a Kubernetes provider from a kubeconfig of the cluster's endpoint and CA (`aws eks get-token` auth),
+- the app itself through `KubernetesApp` (see k8s_app.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from infra.components.k8s_app import AppSettings, KubernetesApp, KubernetesAppArgs, check_environment
+from infra.lib import iam
+
+CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
+NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+# The root CA behind every regional EKS OIDC endpoint. IAM validates these endpoints against its own
+# trust store, but the provider still records a thumbprint.
+EKS_OIDC_ROOT_CA_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
+_MIN_KUBERNETES = (1, 30)  # the preStop sleep action is on by default from 1.30
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                       2557, 2922, 3288, 3653)
+_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeGroupSettings:
+    min_size: int
+    max_size: int
+    desired_size: int | None = None
+    """defaults to min_size"""
+    instance_types: Sequence[str] = ("t3.medium",)
+    ami_type: str = "AL2023_x86_64_STANDARD"
+    capacity_type: str = "ON_DEMAND"
+    root_volume_gib: int = 20
+    root_volume_kms_key_arn: pulumi.Input[str] | None = None
+    """a customer-managed key for the root volumes; the account's EBS default key when None"""
+
+    def __post_init__(self) -> None:
+        if self.min_size < 1:
+            raise ValueError(f"node group min size must be ≥ 1, got {self.min_size}")
+        if self.max_size < self.min_size:
+            raise ValueError(f"node group max size ({self.max_size}) must be ≥ min size ({self.min_size})")
+        if self.desired_size is not None and not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(f"node group desired size ({self.desired_size}) must lie between min "
+                             f"({self.min_size}) and max ({self.max_size})")
+        if isinstance(self.instance_types, str) or not self.instance_types:
+            raise ValueError("node group instance_types must be a non-empty list of instance types")
+        if self.capacity_type not in ("ON_DEMAND", "SPOT"):
+            raise ValueError(f"capacity type must be ON_DEMAND or SPOT, got {self.capacity_type!r}")
+        if not 8 <= self.root_volume_gib <= 16384:
+            raise ValueError(f"root volume size must be 8..16384 GiB, got {self.root_volume_gib}")
+
+    @property
+    def desired(self) -> int:
+        return self.desired_size if self.desired_size is not None else self.min_size
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComputeEksArgs:
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """private-app subnets in at least two availability zones (control-plane interfaces and nodes)"""
+    node_security_group_ids: Sequence[pulumi.Input[str]]
+    """the app group (admitted by the ALB on the NodePort, and by the cache and database)"""
+    target_group_arn: pulumi.Input[str]
+    """the edge ALB's target group: instance targets on the app's NodePort, stickiness off"""
+    image: pulumi.Input[str]
+    environment: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    """the app's environment contract (non-secret values and secret ARNs only)"""
+    bucket_arn: pulumi.Input[str]
+    queue_arn: pulumi.Input[str]
+    secret_arns: Sequence[pulumi.Input[str]]
+    """every secret the app reads: database, Redis AUTH token, JWT signing key"""
+    nodes: NodeGroupSettings | None = None
+    app: AppSettings = field(default_factory=AppSettings)
+    kms_key_arns: Sequence[pulumi.Input[str]] = ()
+    """customer-managed keys behind the queue, bucket or secrets"""
+    s3_object_prefix: str = "receipts/"
+    cluster_name: str | None = None
+    """defaults to the component's name"""
+    kubernetes_version: str = "1.33"
+    public_access_cidrs: Sequence[str] = ()
+    """who may reach the public API endpoint; empty keeps the endpoint private-only"""
+    log_types: Sequence[str] = CONTROL_PLANE_LOG_TYPES
+    log_retention_days: int = 30
+    oidc_thumbprint: str = EKS_OIDC_ROOT_CA_THUMBPRINT
+    deletion_protection: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.nodes is None:
+            raise ValueError("compute mode eks needs node group sizes (nodes=NodeGroupSettings(min_size=..., "
+                             "max_size=...))")
+        if self.cluster_name is not None and not _CLUSTER_NAME.match(self.cluster_name):
+            raise ValueError(f"cluster name {self.cluster_name!r} must be 1-100 letters, digits, '-' or '_', "
+                             "starting with a letter or digit")
+        match = re.fullmatch(r"(\d+)\.(\d+)", self.kubernetes_version)
+        if match is None:
+            raise ValueError(f"kubernetes version {self.kubernetes_version!r} must look like 1.33")
+        if (int(match[1]), int(match[2])) < _MIN_KUBERNETES:
+            raise ValueError(f"kubernetes version {self.kubernetes_version} is too old: the app's preStop drain "
+                             "uses the sleep action, on by default from 1.30")
+        if isinstance(self.public_access_cidrs, str):
+            raise ValueError("public_access_cidrs must be a list of CIDR blocks, not one string")
+        for cidr in self.public_access_cidrs:
+            try:
+                net = ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"public access CIDR {cidr!r} is not a valid network: {exc}") from None
+            if net.prefixlen == 0:
+                raise ValueError(f"public access CIDR {cidr} opens the Kubernetes API to the internet; list the "
+                                 "networks that deploy (CI runners, operators) or leave it empty")
+        unknown = set(self.log_types) - set(CONTROL_PLANE_LOG_TYPES)
+        if unknown:
+            raise ValueError(f"unknown control-plane log types {sorted(unknown)}; valid: {CONTROL_PLANE_LOG_TYPES}")
+        if self.log_retention_days not in _LOG_RETENTION_DAYS:
+            raise ValueError(f"log retention {self.log_retention_days} days is not a CloudWatch value; "
+                             f"use one of {_LOG_RETENTION_DAYS}")
+        if not re.fullmatch(r"[0-9a-fA-F]{40}", self.oidc_thumbprint):
+            raise ValueError("the OIDC thumbprint must be 40 hex digits (a SHA-1 fingerprint)")
+        if self.s3_object_prefix.startswith("/") or "*" in self.s3_object_prefix:
+            raise ValueError(f"S3 object prefix {self.s3_object_prefix!r} must be a plain key prefix like receipts/")
+        if isinstance(self.secret_arns, str) or not self.secret_arns:
+            raise ValueError("secret_arns must list the secrets the app reads (database, Redis AUTH, JWT key)")
+        if isinstance(self.node_security_group_ids, str) or not self.node_security_group_ids:
+            raise ValueError("nodes need the app security group (the one the ALB, cache and database admit)")
+        if isinstance(self.environment, Mapping):
+            check_environment(self.environment, "app environment")
+
+
+def _field(obj: Any, name: str) -> Any:
+    """A nested output field, whether it arrives as the SDK's output type or as a plain mapping."""
+    if obj is None:
+        return None
+    if type(obj) is dict:
+        camel = re.sub(r"_([a-z])", lambda m: m[1].upper(), name)
+        return obj[name] if name in obj else obj.get(camel)
+    return getattr(obj, name, None)
+
+
+def _first(items: Any) -> Any:
+    return items[0] if items else None
+
+
+def irsa_trust_document(*, provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> dict[str, Any]:
+    """Only tokens issued to this one service account, for STS, may assume the role."""
+    host = issuer_url.removeprefix("https://")
+    return iam.document([{
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {
+            f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+            f"{host}:aud": "sts.amazonaws.com",
+        }},
+    }])
+
+
+def app_policy_document(
+    *,
+    bucket_arn: str,
+    queue_arn: str,
+    secret_arns: Sequence[str],
+    kms_key_arns: Sequence[str] = (),
+    object_prefix: str = "receipts/",
+) -> dict[str, Any]:
+    """What the web app does with AWS: readiness (bucket, queue), receipts, enqueuing orders, its secrets."""
+    statements = [
+        iam.allow("CheckBucket", ["s3:ListBucket"], [bucket_arn]),
+        iam.allow("ReadReceipts", ["s3:GetObject"], [f"{bucket_arn}/{object_prefix}*"]),
+        iam.allow("EnqueueOrders", ["sqs:SendMessage", "sqs:GetQueueAttributes"], [queue_arn]),
+        iam.allow("ReadSecrets", ["secretsmanager:GetSecretValue"], list(secret_arns)),
+    ]
+    if kms_key_arns:
+        statements.append(iam.allow("UseDataKeys", ["kms:Decrypt", "kms:GenerateDataKey"], list(kms_key_arns)))
+    return iam.document(statements)
+
+
+def kubeconfig(*, cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
+    """A kubeconfig that authenticates with `aws eks get-token`: no long-lived credential in it."""
+    return json.dumps({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "users": [{"name": cluster_name, "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
+            "interactiveMode": "Never",
+        }}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+    })
+
+
+class ComputeEks(pulumi.ComponentResource):
+    cluster_name: pulumi.Output[str]
+    cluster_endpoint: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    app_role_arn: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ComputeEksArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stateless:compute_eks:ComputeEks", name, None, opts)
+        assert args.nodes is not None  # checked by ComputeEksArgs
+        nodes = args.nodes
+        child = pulumi.ResourceOptions(parent=self)
+        cluster_name = args.cluster_name or name
+        tags = {"Component": "compute-eks", **args.tags}
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+
+        def managed(policy: str) -> pulumi.Output[str]:
+            return partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{policy}")
+
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets-key",
+            aws.kms.KeyArgs(description=f"Envelope encryption of Kubernetes Secrets in {cluster_name}",
+                            enable_key_rotation=True, deletion_window_in_days=30, tags=tags),
+            opts=child,
+        )
+        control_plane_logs = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            aws.cloudwatch.LogGroupArgs(name=f"/aws/eks/{cluster_name}/cluster",
+                                        retention_in_days=args.log_retention_days, tags=tags),
+            opts=child,
+        )
+
+        cluster_role = aws.iam.Role(
+            f"{name}-cluster-role",
+            aws.iam.RoleArgs(assume_role_policy=json.dumps(iam.assume_role_policy("eks.amazonaws.com")), tags=tags),
+            opts=child,
+        )
+        cluster_attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-cluster-{policy}",
+                aws.iam.RolePolicyAttachmentArgs(role=cluster_role.name, policy_arn=managed(policy)),
+                opts=child,
+            )
+            for policy in CLUSTER_POLICIES
+        ]
+
+        public = bool(args.public_access_cidrs)
+        cluster = aws.eks.Cluster(
+            f"{name}-cluster",
+            aws.eks.ClusterArgs(
+                name=cluster_name,
+                version=args.kubernetes_version,
+                role_arn=cluster_role.arn,
+                vpc_config=aws.eks.ClusterVpcConfigArgs(
+                    subnet_ids=args.subnet_ids,
+                    endpoint_private_access=True,
+                    endpoint_public_access=public,
+                    public_access_cidrs=list(args.public_access_cidrs) if public else None,
+                ),
+                encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                    provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn),
+                    resources=["secrets"],
+                ),
+                enabled_cluster_log_types=list(args.log_types),
+                access_config=aws.eks.ClusterAccessConfigArgs(
+                    authentication_mode="API",
+                    # The identity running `pulumi up` must be able to create the app's objects.
+                    bootstrap_cluster_creator_admin_permissions=True,
+                ),
+                deletion_protection=args.deletion_protection,
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[control_plane_logs, *cluster_attachments]),
+        )
+        issuer = cluster.identities.apply(lambda ids: _field(_first(_field(_first(ids), "oidcs")), "issuer"))
+
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            aws.iam.OpenIdConnectProviderArgs(url=issuer, client_id_lists=["sts.amazonaws.com"],
+                                              thumbprint_lists=[args.oidc_thumbprint], tags=tags),
+            opts=child,
+        )
+        app_role = aws.iam.Role(
+            f"{name}-app-role",
+            aws.iam.RoleArgs(
+                description=f"IRSA role of {args.app.namespace}/{args.app.service_account_name}",
+                assume_role_policy=pulumi.Output.all(oidc.arn, issuer).apply(lambda v: json.dumps(
+                    irsa_trust_document(provider_arn=v[0], issuer_url=v[1], namespace=args.app.namespace,
+                                        service_account=args.app.service_account_name))),
+                tags=tags,
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-app-policy",
+            aws.iam.RolePolicyArgs(
+                role=app_role.id,
+                policy=pulumi.Output.all(
+                    args.bucket_arn, args.queue_arn, pulumi.Output.all(*args.secret_arns),
+                    pulumi.Output.all(*args.kms_key_arns),
+                ).apply(lambda v: json.dumps(app_policy_document(
+                    bucket_arn=v[0], queue_arn=v[1], secret_arns=v[2], kms_key_arns=v[3],
+                    object_prefix=args.s3_object_prefix,
+                ))),
+            ),
+            opts=child,
+        )
+
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            aws.iam.RoleArgs(assume_role_policy=json.dumps(iam.assume_role_policy("ec2.amazonaws.com")), tags=tags),
+            opts=child,
+        )
+        node_attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                aws.iam.RolePolicyAttachmentArgs(role=node_role.name, policy_arn=managed(policy)),
+                opts=child,
+            )
+            for policy in NODE_POLICIES
+        ]
+
+        # A launch template that names security groups replaces EKS's defaults, so the cluster security
+        # group (node <-> control plane, node <-> node, egress) is listed explicitly.
+        node_sgs: list[pulumi.Input[str]] = [
+            cluster.vpc_config.cluster_security_group_id, *args.node_security_group_ids,
+        ]
+        launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-nodes-lt",
+            aws.ec2.LaunchTemplateArgs(
+                description=f"Hardened nodes of {cluster_name}",
+                update_default_version=True,
+                # Hop limit 1 keeps pods off the node's instance role: they authenticate through IRSA.
+                metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                    http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1,
+                    instance_metadata_tags="disabled",
+                ),
+                block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=nodes.root_volume_gib, volume_type="gp3", encrypted="true",
+                        kms_key_id=nodes.root_volume_kms_key_arn, delete_on_termination="true",
+                    ),
+                )],
+                vpc_security_group_ids=node_sgs,
+                tag_specifications=[
+                    aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind,
+                                                               tags={**tags, "Name": f"{cluster_name}-node"})
+                    for kind in ("instance", "volume")
+                ],
+                tags=tags,
+            ),
+            opts=child,
+        )
+
+        node_group = aws.eks.NodeGroup(
+            f"{name}-nodes",
+            aws.eks.NodeGroupArgs(
+                cluster_name=cluster.name,
+                node_role_arn=node_role.arn,
+                subnet_ids=args.subnet_ids,
+                ami_type=nodes.ami_type,
+                capacity_type=nodes.capacity_type,
+                instance_types=list(nodes.instance_types),
+                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                    min_size=nodes.min_size, max_size=nodes.max_size, desired_size=nodes.desired,
+                ),
+                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                    id=launch_template.id, version=launch_template.latest_version.apply(str),
+                ),
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=node_attachments),
+        )
+
+        asg_name = node_group.resources.apply(
+            lambda rs: _field(_first(_field(_first(rs), "autoscaling_groups")), "name")
+        )
+        # Managed node groups take no target groups themselves; their autoscaling group does.
+        aws.autoscaling.Attachment(
+            f"{name}-nodes-tg",
+            aws.autoscaling.AttachmentArgs(autoscaling_group_name=asg_name, lb_target_group_arn=args.target_group_arn),
+            opts=child,
+        )
+
+        config = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority, region).apply(
+            lambda v: kubeconfig(cluster_name=v[0], endpoint=v[1], ca_data=_field(v[2], "data") or "", region=v[3])
+        )
+        provider = k8s.Provider(
+            f"{name}-k8s",
+            k8s.ProviderArgs(kubeconfig=config, enable_server_side_apply=True),
+            opts=child,
+        )
+
+        KubernetesApp(
+            f"{name}-app",
+            KubernetesAppArgs(image=args.image, environment=args.environment, service_account_role_arn=app_role.arn,
+                              settings=args.app),
+            # Pods need nodes to become ready, and the Deployment waits for them.
+            opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider}, depends_on=[node_group]),
+        )
+
+        self.cluster_name = cluster.name
+        self.cluster_endpoint = cluster.endpoint
+        self.oidc_provider_arn = oidc.arn
+        self.app_role_arn = app_role.arn
+        self.node_role_arn = node_role.arn
+        self.kubeconfig = pulumi.Output.secret(config)
+        self.register_outputs({
+            "cluster_name": self.cluster_name,
+            "cluster_endpoint": self.cluster_endpoint,
+            "oidc_provider_arn": self.oidc_provider_arn,
+            "app_role_arn": self.app_role_arn,
+            "node_role_arn": self.node_role_arn,
+            "kubeconfig": self.kubeconfig,
+        })
