@@ -1,0 +1,142 @@
+"""Fixtures for the app tests: real PostgreSQL, Redis and moto (S3 + SQS) started for the session.
+
+Isolation: every module gets its own database, every test that counts messages its own bucket and
+queues, and every test its own users (so carts never collide in the shared Redis).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from app.keys import generate_private_key_pem
+from app.settings import Settings
+from local import services
+from tests.app.support import AppServer
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": services.AWS_REGION,
+}
+
+
+@pytest.fixture(scope="session")
+def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def postgres(services_dir: Path) -> Iterator[services.Service]:
+    service = services.start_postgres(services_dir, durable=False)
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_service(services_dir: Path) -> Iterator[services.Service]:
+    service = services.start_redis(services_dir)
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def moto(services_dir: Path) -> Iterator[services.Service]:
+    saved = {key: os.environ.get(key) for key in AWS_ENV}
+    os.environ.update(AWS_ENV)
+    service = services.start_moto(services_dir)
+    yield service
+    service.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def make_database(postgres: services.Service) -> Callable[[], str]:
+    """Creates an empty database owned by the app role; returns its URL."""
+
+    def create() -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(
+            host=postgres.details["socket_dir"], port=postgres.port, user="postgres", dbname="postgres",
+            autocommit=True,
+        ) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER app").format(sql.Identifier(name)))
+        return postgres.url.rsplit("/", 1)[0] + f"/{name}"
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def jwt_pem() -> str:
+    return generate_private_key_pem()
+
+
+@pytest.fixture(scope="session")
+def make_aws(moto: services.Service) -> Callable[..., services.AwsResources]:
+    def create(**kwargs: Any) -> services.AwsResources:
+        suffix = uuid.uuid4().hex[:10]
+        kwargs.setdefault("bucket", f"receipts-{suffix}")
+        kwargs.setdefault("queue", f"orders-{suffix}")
+        return services.create_aws_resources(moto.url, **kwargs)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def make_settings(
+    redis_service: services.Service, moto: services.Service, jwt_pem: str
+) -> Callable[..., Settings]:
+    def build(database_url: str, aws: services.AwsResources, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "mode": "local",
+            "instance_id": f"test-{uuid.uuid4().hex[:6]}",
+            "database_url": database_url,
+            "database_pool_size": 4,
+            "redis_url": redis_service.url,
+            "s3_bucket": aws.bucket,
+            "sqs_queue_url": aws.queue_url,
+            "sqs_dlq_url": aws.dlq_url,
+            "jwt_private_key": jwt_pem,
+            "aws_endpoint_url": moto.url,
+            "aws_region": services.AWS_REGION,
+            "outbox_relay_interval_seconds": 0.5,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def module_db(make_database: Callable[[], str]) -> str:
+    return make_database()
+
+
+@pytest.fixture(scope="module")
+def module_aws(make_aws: Callable[..., services.AwsResources]) -> services.AwsResources:
+    return make_aws()
+
+
+@pytest.fixture(scope="module")
+def server(
+    module_db: str, module_aws: services.AwsResources, make_settings: Callable[..., Settings]
+) -> Iterator[AppServer]:
+    """One app for the module; tests keep to their own users."""
+    with AppServer(make_settings(module_db, module_aws)) as app_server:
+        yield app_server
+
+
+@pytest.fixture
+def client(server: AppServer) -> Any:
+    return server.client

@@ -1,0 +1,121 @@
+"""Configuration: what local mode allows, what cloud mode refuses, and secrets from Secrets Manager."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from app.keys import generate_private_key_pem
+from app.runtime import aws_client, resolve_secrets
+from app.settings import Settings, SettingsError
+
+BASE: dict[str, Any] = {
+    "database_url": "postgresql://app@db.internal:5432/app",
+    "redis_url": "rediss://cache.internal:6379/0",
+    "s3_bucket": "receipts",
+    "sqs_queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/orders",
+}
+
+
+def test_local_mode_runs_without_a_key_and_generates_one() -> None:
+    settings = Settings(mode="local", **BASE)
+    settings.check()
+    secrets = resolve_secrets(settings)
+    assert secrets.jwt_private_pem is not None and "PRIVATE KEY" in secrets.jwt_private_pem
+
+
+def test_local_mode_uses_the_shared_key_it_is_given() -> None:
+    pem = generate_private_key_pem()
+    assert resolve_secrets(Settings(mode="local", jwt_private_key=pem, **BASE)).jwt_private_pem == pem
+
+
+def test_cloud_is_the_default_and_refuses_a_missing_key() -> None:
+    with pytest.raises(SettingsError, match="APP_JWT_PRIVATE_KEY_SECRET_ARN"):
+        Settings(**BASE).check()
+
+
+@pytest.mark.parametrize("placeholder", ["changeme", "secret", " "])
+def test_cloud_refuses_a_placeholder_key(placeholder: str) -> None:
+    with pytest.raises(SettingsError, match="placeholder"):
+        Settings(mode="cloud", jwt_private_key=placeholder, **BASE).check()
+
+
+def test_cloud_refuses_a_default_database_password() -> None:
+    values = {**BASE, "database_url": "postgresql://app:postgres@db.internal/app"}
+    with pytest.raises(SettingsError, match="APP_DATABASE_URL"):
+        Settings(mode="cloud", jwt_private_key_secret_arn="arn:aws:secretsmanager:x", **values).check()
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [("s3_bucket", "APP_S3_BUCKET"), ("sqs_queue_url", "APP_SQS_QUEUE_URL"), ("redis_url", "APP_REDIS_URL")],
+)
+def test_missing_endpoints_are_named(missing: str, message: str) -> None:
+    values = {k: v for k, v in BASE.items() if k != missing}
+    with pytest.raises(SettingsError, match=message):
+        Settings(mode="local", **values).check()
+
+
+def test_database_needs_a_url_or_host_and_secret() -> None:
+    values = {k: v for k, v in BASE.items() if k != "database_url"}
+    with pytest.raises(SettingsError, match="APP_DATABASE_HOST"):
+        Settings(mode="local", **values).check()
+    Settings(mode="local", database_host="db", database_secret_arn="arn:x", **values).check()
+
+
+def test_worker_needs_neither_redis_nor_a_jwt_key() -> None:
+    values = {k: v for k, v in BASE.items() if k != "redis_url"}
+    Settings(mode="cloud", **values).check(role="worker")
+
+
+@pytest.mark.parametrize(("field", "value"), [("database_url", "mysql://x"), ("redis_url", "http://x")])
+def test_url_schemes_are_checked(field: str, value: str) -> None:
+    with pytest.raises(ValueError, match="must start with"):
+        Settings(mode="local", **{**BASE, field: value})
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_MODE", "local")
+    monkeypatch.setenv("APP_INSTANCE_ID", "replica-7")
+    monkeypatch.setenv("APP_MAX_BODY_BYTES", "2048")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    settings = Settings()
+    assert (settings.mode, settings.instance_id, settings.max_body_bytes) == ("local", "replica-7", 2048)
+    assert (settings.aws_region, settings.aws_endpoint_url) == ("eu-west-1", "http://127.0.0.1:1")
+
+
+@pytest.mark.services
+def test_cloud_secrets_come_from_secrets_manager(moto: Any) -> None:
+    settings = Settings(
+        mode="cloud",
+        database_host="db.internal",
+        database_port=5432,
+        database_name="app",
+        database_secret_arn="placeholder",
+        redis_url="rediss://cache.internal:6379/0",
+        s3_bucket="receipts",
+        sqs_queue_url="https://sqs.example/orders",
+        aws_endpoint_url=moto.url,
+        aws_region="us-east-1",
+    )
+    client = aws_client(settings, "secretsmanager")
+    pem = generate_private_key_pem()
+    db_arn = client.create_secret(Name="db-master", SecretString=json.dumps({"username": "master", "password": "p@ss/w:rd"}))["ARN"]
+    redis_arn = client.create_secret(Name="redis-auth", SecretString="token-with-32-characters-or-more!")["ARN"]
+    jwt_arn = client.create_secret(Name="jwt-key", SecretString=pem)["ARN"]
+    settings = settings.model_copy(
+        update={"database_secret_arn": db_arn, "redis_auth_secret_arn": redis_arn, "jwt_private_key_secret_arn": jwt_arn}
+    )
+    secrets = resolve_secrets(settings, client)
+    assert secrets.database_conninfo == "postgresql://master:p%40ss%2Fw%3Ard@db.internal:5432/app?sslmode=require"
+    assert secrets.redis_url == "rediss://:token-with-32-characters-or-more%21@cache.internal:6379/0"
+    assert secrets.jwt_private_pem == pem
+
+    bad_arn = client.create_secret(Name="db-bad", SecretString="not json")["ARN"]
+    with pytest.raises(SettingsError, match="username and password"):
+        resolve_secrets(settings.model_copy(update={"database_secret_arn": bad_arn}), client)
+    with pytest.raises(SettingsError, match="APP_REDIS_AUTH_SECRET_ARN"):
+        resolve_secrets(settings.model_copy(update={"redis_auth_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing"}), client)
