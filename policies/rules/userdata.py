@@ -93,15 +93,18 @@ def _line_at(text: str, pos: int) -> str:
 
 
 def _first_hit(texts: list[str], patterns: tuple[tuple[re.Pattern[str], str], ...]) -> list[str]:
-    """One message per offending line, naming the first pattern that line trips."""
+    """One message per offending line (in script order), naming the first pattern that line trips."""
     found: list[str] = []
     seen_lines: set[str] = set()
     for text in texts:
+        hits: dict[int, tuple[str, str]] = {}
         for pattern, what in patterns:
             for match in pattern.finditer(text):
-                line = _line_at(text, match.start())
-                if line in seen_lines:
-                    continue
+                start = text.rfind("\n", 0, match.start()) + 1
+                if start not in hits:
+                    hits[start] = (_line_at(text, match.start()), what)
+        for _, (line, what) in sorted(hits.items()):
+            if line not in seen_lines:
                 seen_lines.add(line)
                 found.append(f"user data {what}: `{line[:80]}`")
     return found

@@ -1,0 +1,136 @@
+"""The offline gate: runs a Pulumi Python program under the mock engine and judges every resource with
+the stateless-guard pack, without the Pulumi CLI or cloud credentials.
+
+    python -m policies.gate --stack STACK [--program DIR] [--config-file FILE]
+                            [--format text|json|sarif] [--output FILE]
+                            [--policy-config FILE] [--debug]
+
+Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, the policy
+config or the arguments are broken (one message on stderr; --debug adds the traceback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import PolicyConfigError, PolicySettings, read_policy_config, reconcile
+from .evaluate import Judged, PolicyCrash, Violation, evaluate
+
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+class GateError(Exception):
+    """Anything that makes the verdict impossible: exit status 2."""
+
+
+@dataclass(frozen=True)
+class GateResult:
+    project: str
+    stack: str
+    program_dir: Path
+    main_file: str
+    resources: list[Judged]
+    violations: list[Violation]
+    settings: Mapping[str, PolicySettings]
+    policy_config: Path | None
+
+    @property
+    def mandatory(self) -> int:
+        return sum(1 for v in self.violations if v.enforcement == "mandatory")
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.mandatory else 0
+
+
+def _judged(captured: Any) -> Judged:
+    return Judged(
+        urn=captured.urn,
+        type=captured.type,
+        name=captured.name,
+        inputs=captured.inputs or {},
+        outputs=captured.outputs or {},
+        parent=captured.parent,
+        dependencies=tuple(captured.dependencies),
+        property_dependencies=dict(captured.property_dependencies),
+        provider=captured.provider,
+        protect=bool(getattr(captured, "protect", False)),
+        options=dict(getattr(captured, "options", {}) or {}),
+    )
+
+
+def default_policy_config(stack_config_dir: Path, stack: str) -> Path | None:
+    candidate = stack_config_dir / f"policy.{stack}.json"
+    return candidate if candidate.is_file() else None
+
+
+def _check_stack(project: Any, stack: str, config_file: Path | None) -> None:
+    if not _STACK_NAME.match(stack):
+        raise GateError(f"invalid stack name {stack!r}: use letters, digits, '-', '_' or '.'")
+    if config_file is not None or project.stack_file(stack).is_file():
+        return
+    # A project without any stack file runs on its declared defaults; one that has stack files but
+    # none for this name was most likely given a typo.
+    known = sorted(
+        p.name[len("Pulumi.") : -len(".yaml")]
+        for p in project.stack_config_dir.glob("Pulumi.*.yaml")
+        if p.is_file()
+    )
+    if known:
+        raise GateError(
+            f"unknown stack {stack!r}: {project.stack_config_dir} has no Pulumi.{stack}.yaml "
+            f"(stacks: {', '.join(known)})"
+        )
+
+
+def run_gate(
+    stack: str,
+    program_dir: Path | str = ".",
+    *,
+    config_file: Path | str | None = None,
+    policy_config: Path | str | None = None,
+    policies: Sequence[Any] | None = None,
+) -> GateResult:
+    from policies import mockengine
+    from policies.pack import PACK_ENFORCEMENT, POLICIES
+
+    pack = list(policies) if policies is not None else POLICIES
+    program = Path(program_dir).resolve()
+    try:
+        project = mockengine.load_project(program)
+        cfg_file = Path(config_file) if config_file is not None else None
+        _check_stack(project, stack, cfg_file)
+        policy_path = Path(policy_config) if policy_config is not None else default_policy_config(
+            project.stack_config_dir, stack
+        )
+        if policy_path is not None and not policy_path.is_file():
+            raise GateError(f"{policy_path}: policy config file not found")
+        given = read_policy_config(policy_path) if policy_path is not None else None
+        settings = reconcile(pack, PACK_ENFORCEMENT, given, str(policy_path) if policy_path else "policy config")
+        # The program's own prints must not end up in a JSON or SARIF report on stdout.
+        with contextlib.redirect_stdout(sys.stderr):
+            run = mockengine.run_program(program, stack, config_file=cfg_file)
+    except (mockengine.ProjectError, PolicyConfigError) as exc:
+        raise GateError(str(exc)) from exc
+    except mockengine.ProgramError as exc:
+        raise GateError(f"the program failed: {exc}") from exc
+
+    resources = [_judged(r) for r in run.resources if r.type != "pulumi:pulumi:Stack"]
+    try:
+        violations = evaluate(resources, pack, settings, run.project, stack)
+    except PolicyCrash as exc:
+        raise GateError(str(exc)) from exc
+    try:
+        main_file = str((project.main_dir / "__main__.py").relative_to(program))
+    except ValueError:
+        main_file = "__main__.py"
+    return GateResult(run.project, stack, program, main_file, resources, violations, settings, policy_path)
+
+
+__all__ = ["GateError", "GateResult", "Judged", "Violation", "run_gate"]

@@ -1,0 +1,210 @@
+"""Runs the pack's policies over a captured program the way pulumi_policy's analyzer server does.
+
+Resource policies get a `ResourceValidationArgs` per resource (inputs behind the same unknown-checking
+proxy, options, provider, the policy's reconciled config); stack policies get `PolicyResource`
+objects for every resource (outputs, parent and dependency links resolved to objects). Disabled
+policies are skipped; remediate counts as mandatory; a property not known during preview becomes an
+advisory "can't run policy" note as in the analyzer; not_applicable() is honoured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.policy import _NotApplicableError
+from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+
+from .config import PolicySettings
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+class PolicyCrash(Exception):
+    """A policy raised while judging a resource: a defect in the pack, not in the program."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    enforcement: str
+    urn: str
+    type: str
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A resource as the gate reports it."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    parent: str | None
+    dependencies: tuple[str, ...]
+    property_dependencies: Mapping[str, tuple[str, ...]]
+    provider: str | None
+    protect: bool
+    options: Mapping[str, Any]
+
+
+def stack_urn(project: str, stack: str) -> str:
+    return f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
+
+
+def _options(r: Judged) -> PolicyResourceOptions:
+    opts = r.options
+    dbr = opts.get("deleteBeforeReplace")
+    return PolicyResourceOptions(
+        protect=r.protect,
+        ignore_changes=list(opts.get("ignoreChanges") or []),
+        delete_before_replace=bool(dbr) if dbr else None,
+        aliases=list(opts.get("aliases") or []),
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=list(opts.get("additionalSecretOutputs") or []),
+        parent=r.parent,
+    )
+
+
+def _provider(r: Judged, by_urn: Mapping[str, Judged]) -> PolicyProviderResource | None:
+    if not r.provider:
+        return None
+    urn = r.provider.rsplit("::", 1)[0] if r.provider.count("::") > 3 else r.provider
+    ref = by_urn.get(urn)
+    if ref is None:
+        return None
+    return PolicyProviderResource(ref.type, unknown_checking_proxy(dict(ref.inputs)), ref.urn, ref.name)
+
+
+def _run(result: Any) -> None:
+    if isawaitable(result):
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(result)
+        finally:
+            loop.close()
+
+
+def _effective(settings: PolicySettings) -> EnforcementLevel:
+    return EnforcementLevel.MANDATORY if settings.enforcement == EnforcementLevel.REMEDIATE else settings.enforcement
+
+
+def evaluate(
+    resources: Sequence[Judged],
+    policies: Sequence[Policy],
+    settings: Mapping[str, PolicySettings],
+    project: str,
+    stack: str,
+) -> list[Violation]:
+    by_urn = {r.urn: r for r in resources}
+    root_urn = stack_urn(project, stack)
+    violations: list[Violation] = []
+
+    def reporter(policy: Policy, level: EnforcementLevel, default: Judged | None) -> Any:
+        def report_violation(message: str, urn: str | None = None) -> None:
+            if message and not isinstance(message, str):
+                raise TypeError("Expected message to be a string")
+            target = default if default is not None else by_urn.get(urn or "")
+            if target is None:
+                violations.append(
+                    Violation(policy.name, level.value, urn or root_urn, STACK_TYPE, f"{project}-{stack}", message)
+                )
+            else:
+                violations.append(Violation(policy.name, level.value, target.urn, target.type, target.name, message))
+
+        return report_violation
+
+    def preview_note(policy: Policy, err: UnknownValueError, subject: Judged | None) -> None:
+        violations.append(
+            Violation(
+                policy.name,
+                EnforcementLevel.ADVISORY.value,
+                subject.urn if subject else root_urn,
+                subject.type if subject else STACK_TYPE,
+                subject.name if subject else f"{project}-{stack}",
+                f"can't run policy '{policy.name}' during preview: {err.message}",
+            )
+        )
+
+    active = [
+        (p, _effective(settings[p.name]))
+        for p in policies
+        if settings[p.name].enforcement != EnforcementLevel.DISABLED
+    ]
+    resource_policies = [(p, lvl) for p, lvl in active if isinstance(p, ResourceValidationPolicy)]
+    stack_policies = [(p, lvl) for p, lvl in active if isinstance(p, StackValidationPolicy)]
+
+    for r in resources:
+        options = _options(r)
+        provider = _provider(r, by_urn)
+        # One proxy per resource: the pack's policies only read props, so sharing it is equivalent to
+        # the analyzer's fresh copy per policy and keeps evaluation linear in the number of resources.
+        props = unknown_checking_proxy(dict(r.inputs))
+        for policy, level in resource_policies:
+            config = settings[policy.name].properties
+            args = ResourceValidationArgs(
+                r.type, props, r.urn, r.name, options, provider, dict(config) if config else None, {}
+            )
+            try:
+                _run(policy.validate(args, reporter(policy, level, r)))
+            except UnknownValueError as err:
+                preview_note(policy, err, r)
+            except _NotApplicableError:
+                continue
+            except Exception as exc:
+                raise PolicyCrash(f"policy {policy.name} failed on {r.urn}: {exc}") from exc
+
+    if stack_policies:
+        stack_resources = _policy_resources(resources, project, stack, by_urn)
+        for policy, level in stack_policies:
+            config = settings[policy.name].properties
+            args = StackValidationArgs(stack_resources, dict(config) if config else None, {})
+            try:
+                _run(policy.validate(args, reporter(policy, level, None)))
+            except UnknownValueError as err:
+                preview_note(policy, err, None)
+            except _NotApplicableError:
+                continue
+            except Exception as exc:
+                raise PolicyCrash(f"policy {policy.name} failed on the stack: {exc}") from exc
+    return violations
+
+
+def _policy_resources(
+    resources: Sequence[Judged], project: str, stack: str, by_urn: Mapping[str, Judged]
+) -> list[PolicyResource]:
+    root_urn = stack_urn(project, stack)
+    root_opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+    root = PolicyResource(STACK_TYPE, unknown_checking_proxy({}), root_urn, f"{project}-{stack}",
+                          root_opts, None, None, [], {})
+    out: dict[str, PolicyResource] = {root_urn: root}
+    for r in resources:
+        # Stack policies see what the engine knows after the step: the outputs (inputs plus computed).
+        props = dict(r.outputs) if r.outputs else dict(r.inputs)
+        out[r.urn] = PolicyResource(
+            r.type, unknown_checking_proxy(props), r.urn, r.name, _options(r), _provider(r, by_urn), None, [], {}
+        )
+    for r in resources:
+        pr = out[r.urn]
+        pr.parent = out.get(r.parent or root_urn)
+        pr.dependencies = [out[d] for d in r.dependencies if d in out]
+        pr.property_dependencies = {k: [out[d] for d in v if d in out] for k, v in r.property_dependencies.items()}
+    return list(out.values())
