@@ -95,7 +95,7 @@ def check_plan(vpc_cidr: str, tiers: dict[str, Sequence[str]]) -> list[str]:
                 problems.append(f"{tier}: {net} is smaller than /28, the smallest AWS subnet")
             for other_tier, other in seen:
                 if net.overlaps(other):
-                    problems.append(f"{tier}: {net} overlaps {other_tier} subnet {other}")
+                    problems.append(f"{tier}: {net} overlaps {other} ({other_tier})")
             seen.append((tier, net))
     return problems
 

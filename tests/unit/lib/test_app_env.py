@@ -1,0 +1,56 @@
+"""The app's environment contract: every variable, secrets only as ARNs."""
+
+import dataclasses
+
+import pytest
+
+from infra.lib import app_env
+
+SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}"
+
+
+def endpoints(**changes: object) -> app_env.AppEndpoints:
+    base = {
+        "region": "us-east-1",
+        "database_host": "db.example.internal",
+        "database_port": 5432,
+        "database_name": "app",
+        "database_secret_arn": SECRET.format("rds!db"),
+        "redis_host": "master.cache.example.internal",
+        "redis_port": 6379,
+        "redis_auth_secret_arn": SECRET.format("redis"),
+        "bucket": "bucket",
+        "queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+        "jwt_private_key_secret_arn": SECRET.format("jwt"),
+        "jwt_issuer": "https://issuer.example.com",
+        "jwt_audience": "stateless-app",
+    }
+    base.update(changes)
+    return app_env.AppEndpoints(**base)  # type: ignore[arg-type]
+
+
+def test_environment_has_exactly_the_contract_keys() -> None:
+    env = app_env.app_environment(endpoints())
+    assert tuple(env) == app_env.APP_ENV_KEYS
+    assert env["APP_MODE"] == "cloud"
+    assert env["APP_REDIS_URL"] == "rediss://master.cache.example.internal:6379"
+    assert env["APP_DATABASE_PORT"] == "5432"
+    assert all(env[k].startswith("arn:aws:secretsmanager:") for k in app_env.SECRET_ARN_KEYS)
+
+
+@pytest.mark.parametrize("field", ["database_secret_arn", "redis_auth_secret_arn", "jwt_private_key_secret_arn"])
+def test_a_secret_value_instead_of_an_arn_is_refused(field: str) -> None:
+    with pytest.raises(ValueError, match="Secrets Manager ARN"):
+        endpoints(**{field: "hunter2-plaintext"})
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(app_env.AppEndpoints)])
+def test_empty_values_are_refused(field: str) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        endpoints(**{field: ""})
+
+
+def test_env_file_lines_and_newline_refusal() -> None:
+    assert app_env.env_file({"A": "1", "B": "x y"}) == "A=1\nB=x y\n"
+    with pytest.raises(ValueError, match="newline"):
+        app_env.env_file({"A": "1\nB=2"})
