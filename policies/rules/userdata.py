@@ -74,6 +74,7 @@ _DAEMON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "installs a database/cache server",
     ),
+    (re.compile(rf"^\s*-\s*{_PACKAGES}\s*$", re.MULTILINE), "installs a database/cache server (cloud-init packages)"),
     (
         re.compile(r"(?<![\w/.-])(redis-server|mongod|mysqld|mysqld_safe|memcached|pg_ctl|pg_ctlcluster|initdb)(?![\w-])"),
         "runs a database/cache daemon",
@@ -82,7 +83,6 @@ _DAEMON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"\bdocker\s+run\b[^\n]*?\s(postgres|mysql|mariadb|redis|mongo|memcached)(:[\w.-]+)?(\s|$)"),
         "runs a database/cache container on the instance",
     ),
-    (re.compile(rf"^\s*-\s*{_PACKAGES}\s*$", re.MULTILINE), "installs a database/cache server (cloud-init packages)"),
 )
 
 

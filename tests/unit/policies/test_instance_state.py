@@ -1,0 +1,110 @@
+"""no-instance-data-volumes, no-ebs-data-volumes, no-standalone-instances."""
+
+import copy
+
+import pytest
+
+from policies.rules import UNKNOWN
+from policies.rules.instance_state import (
+    NO_EBS_DATA_VOLUMES,
+    NO_INSTANCE_DATA_VOLUMES,
+    NO_STANDALONE_INSTANCES,
+)
+
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+LC = "aws:ec2/launchConfiguration:LaunchConfiguration"
+INSTANCE = "aws:ec2/instance:Instance"
+
+ROOT_ONLY_LT = {
+    "imageId": "ami-1",
+    "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": 20, "encrypted": "true"}}],
+}
+
+
+def test_launch_template_with_only_a_root_volume_passes(via_policy):
+    assert NO_INSTANCE_DATA_VOLUMES.evaluate(LT, ROOT_ONLY_LT) == []
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, ROOT_ONLY_LT) == []
+
+
+def test_launch_template_extra_ebs_mapping_is_flagged(via_policy):
+    props = copy.deepcopy(ROOT_ONLY_LT)
+    props["blockDeviceMappings"].append({"deviceName": "/dev/xvdb", "ebs": {"volumeSize": 500}})
+    expected = ["block device /dev/xvdb is an extra EBS volume: launch templates may only configure the root volume"]
+    assert NO_INSTANCE_DATA_VOLUMES.evaluate(LT, props) == expected
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, props) == expected
+
+
+def test_launch_template_instance_store_mapping_is_flagged():
+    props = copy.deepcopy(ROOT_ONLY_LT)
+    props["blockDeviceMappings"].append({"deviceName": "/dev/sdb", "virtualName": "ephemeral0"})
+    assert NO_INSTANCE_DATA_VOLUMES.evaluate(LT, props) == [
+        "block device /dev/sdb maps instance store ephemeral0: instance-store disks are state that dies with the instance"
+    ]
+
+
+def test_suppressed_device_and_unknown_device_names_are_not_flagged():
+    props = copy.deepcopy(ROOT_ONLY_LT)
+    props["blockDeviceMappings"] += [{"deviceName": "/dev/sdb", "noDevice": "true"}, {"deviceName": UNKNOWN}]
+    assert NO_INSTANCE_DATA_VOLUMES.evaluate(LT, props) == []
+
+
+def test_root_device_names_are_configurable(via_policy):
+    props = {"blockDeviceMappings": [{"deviceName": "/dev/sda1", "ebs": {"volumeSize": 8}}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, props) == []
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, props, {"rootDeviceNames": ["/dev/xvda"]}) == [
+        "block device /dev/sda1 is an extra EBS volume: launch templates may only configure the root volume"
+    ]
+
+
+@pytest.mark.parametrize("resource_type", [INSTANCE, LC, "aws:ec2/spotInstanceRequest:SpotInstanceRequest"])
+def test_instances_and_launch_configurations(resource_type, via_policy):
+    ok = {"rootBlockDevice": {"volumeSize": 20, "encrypted": True}}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, resource_type, ok) == []
+    ebs = {**ok, "ebsBlockDevices": [{"deviceName": "/dev/sdf", "volumeSize": 100}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, resource_type, ebs) == [
+        "ebsBlockDevices adds EBS volume /dev/sdf: instances may only have a root volume"
+    ]
+    eph = {**ok, "ephemeralBlockDevices": [{"deviceName": "/dev/sdb", "virtualName": "ephemeral0"}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, resource_type, eph) == [
+        "ephemeralBlockDevices maps instance store ephemeral0 at /dev/sdb: instance-store disks are state that "
+        "dies with the instance"
+    ]
+    suppressed = {**ok, "ephemeralBlockDevices": [{"deviceName": "/dev/sdb", "noDevice": True}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, resource_type, suppressed) == []
+
+
+def test_other_types_are_not_judged():
+    assert NO_INSTANCE_DATA_VOLUMES.evaluate("aws:autoscaling/group:Group", {"ebsBlockDevices": [{}]}) == []
+
+
+def test_ebs_volume_and_attachment(via_policy):
+    assert via_policy(NO_EBS_DATA_VOLUMES, "aws:ebs/volume:Volume", {"size": 100}) == [
+        "a standalone EBS volume is disk state bound to one availability zone and instance"
+    ]
+    assert via_policy(
+        NO_EBS_DATA_VOLUMES,
+        "aws:ec2/volumeAttachment:VolumeAttachment",
+        {"instanceId": "i-1", "volumeId": "vol-1", "deviceName": "/dev/sdh"},
+    ) == ["attaches an EBS volume to instance i-1 at /dev/sdh: data on an instance's disk pins it"]
+    assert via_policy(NO_EBS_DATA_VOLUMES, "aws:ec2/launchTemplate:LaunchTemplate", {}) == []
+
+
+STANDALONE = (
+    "a standalone EC2 instance outside an autoscaling group; run app servers from a launch template in an "
+    "autoscaling group, or tag a bastion with an allowed tag"
+)
+
+
+def test_standalone_instance_is_flagged_unless_allow_listed(via_policy):
+    assert via_policy(NO_STANDALONE_INSTANCES, INSTANCE, {"ami": "ami-1"}) == [STANDALONE]
+    assert via_policy(NO_STANDALONE_INSTANCES, INSTANCE, {"tags": {"Name": "app"}}) == [STANDALONE]
+    assert via_policy(NO_STANDALONE_INSTANCES, INSTANCE, {"tags": {"role": "Bastion"}}) == []
+    assert via_policy(NO_STANDALONE_INSTANCES, INSTANCE, {"tags": {"Role": "nat"}}) == []
+
+
+def test_standalone_allow_list_is_configurable(via_policy):
+    props = {"tags": {"purpose": "jumpbox"}}
+    assert via_policy(NO_STANDALONE_INSTANCES, INSTANCE, props) == [STANDALONE]
+    assert via_policy(NO_STANDALONE_INSTANCES, INSTANCE, props, {"allowedTags": {"purpose": ["jumpbox"]}}) == []
+    spot = via_policy(NO_STANDALONE_INSTANCES, "aws:ec2/spotInstanceRequest:SpotInstanceRequest", {})
+    assert spot == [STANDALONE.replace("instance outside", "instance (spot request) outside")]

@@ -1,0 +1,109 @@
+"""no-lambda-efs, lambda-ephemeral-storage and no-plaintext-secrets."""
+
+import base64
+import json
+
+import pytest
+
+from policies.rules.lambda_ import LAMBDA_EPHEMERAL_STORAGE, NO_LAMBDA_EFS
+from policies.rules.secrets import NO_PLAINTEXT_SECRETS
+
+FN = "aws:lambda/function:Function"
+FUNCTION = {
+    "runtime": "python3.12",
+    "handler": "app.handler",
+    "environment": {"variables": {
+        "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+        "JWT_SIGNING_KEY_PARAM": "/app/jwt",
+        "TOKEN_TTL_SECONDS": "900",
+        "LOG_LEVEL": "INFO",
+        "API_KEY": "{{resolve:secretsmanager:api}}",
+    }},
+}
+
+
+def test_compliant_function_passes(via_policy):
+    for rule in (NO_LAMBDA_EFS, LAMBDA_EPHEMERAL_STORAGE, NO_PLAINTEXT_SECRETS):
+        assert via_policy(rule, FN, FUNCTION) == []
+
+
+def test_efs_mount(via_policy):
+    props = {**FUNCTION, "fileSystemConfig": {"arn": "arn:aws:elasticfilesystem:...:access-point/fsap-1",
+                                              "localMountPath": "/mnt/data"}}
+    assert via_policy(NO_LAMBDA_EFS, FN, props) == [
+        "mounts an EFS file system at /mnt/data: functions keep no files between invocations"
+    ]
+
+
+def test_ephemeral_storage(via_policy):
+    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, {**FUNCTION, "ephemeralStorage": {"size": 512}}) == []
+    big = {**FUNCTION, "ephemeralStorage": {"size": 4096}}
+    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, big) == [
+        "ephemeralStorage.size is 4096 MB (limit 512 MB): /tmp is not storage between invocations"
+    ]
+    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, big, {"maxEphemeralStorageMb": 4096}) == []
+    assert LAMBDA_EPHEMERAL_STORAGE.enforcement.value == "advisory"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DB_PASSWORD", "hunter2", "DB_PASSWORD is set to a literal value"),
+        ("STRIPE_API_KEY", "sk_live_abc", "STRIPE_API_KEY is set to a literal value"),
+        ("JWT_SECRET", "s3cr3t-s3cr3t", "JWT_SECRET is set to a literal value"),
+        ("GITHUB_TOKEN", "ghp_xxxxxxxxxxxxxxxxxxxx", "GITHUB_TOKEN is set to a literal value"),
+        ("UPSTREAM", "AKIAIOSFODNN7EXAMPLE", "UPSTREAM holds an AWS access key id"),
+        ("DATABASE_URL", "postgres://app:hunter2@db:5432/app", "DATABASE_URL embeds a password in a URL"),
+    ],
+)
+def test_plaintext_lambda_environment(name, value, message, via_policy):
+    props = {**FUNCTION, "environment": {"variables": {**FUNCTION["environment"]["variables"], name: value}}}
+    assert via_policy(NO_PLAINTEXT_SECRETS, FN, props) == [
+        f"environment variable: {message}; pass a Secrets Manager/SSM reference and read it at runtime"
+    ]
+
+
+def test_database_url_without_password_passes():
+    props = {"environment": {"variables": {"DATABASE_URL": "postgres://db.internal:5432/app"}}}
+    assert NO_PLAINTEXT_SECRETS.evaluate(FN, props) == []
+
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def _deployment(env):
+    return {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:1", "env": env}]}}}}
+
+
+def test_kubernetes_env(via_policy):
+    ok = [
+        {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+        {"name": "LOG_LEVEL", "value": "info"},
+    ]
+    assert via_policy(NO_PLAINTEXT_SECRETS, DEPLOYMENT, _deployment(ok)) == []
+    bad = [*ok, {"name": "REDIS_AUTH_TOKEN", "value": "abc123abc123"}]
+    assert via_policy(NO_PLAINTEXT_SECRETS, DEPLOYMENT, _deployment(bad)) == [
+        "container web env: REDIS_AUTH_TOKEN is set to a literal value; pass a Secrets Manager/SSM reference and "
+        "read it at runtime"
+    ]
+
+
+def test_ecs_container_definitions(via_policy):
+    defs = [{"name": "web", "environment": [{"name": "ADMIN_PASSWORD", "value": "letmein"}],
+             "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:..."}]}]
+    assert via_policy(NO_PLAINTEXT_SECRETS, "aws:ecs/taskDefinition:TaskDefinition",
+                      {"containerDefinitions": json.dumps(defs)}) == [
+        "container environment: ADMIN_PASSWORD is set to a literal value; pass a Secrets Manager/SSM reference and "
+        "read it at runtime"
+    ]
+
+
+def test_user_data_secrets(via_policy):
+    ok = "#!/bin/bash\nDB_PASSWORD=$(aws secretsmanager get-secret-value --secret-id db --query SecretString)\n"
+    assert via_policy(NO_PLAINTEXT_SECRETS, "aws:ec2/instance:Instance", {"userData": ok}) == []
+    bad = "#!/bin/bash\nexport DB_PASSWORD=hunter2\nexport AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n"
+    lt_props = {"userData": base64.b64encode(bad.encode()).decode()}
+    assert via_policy(NO_PLAINTEXT_SECRETS, "aws:ec2/launchTemplate:LaunchTemplate", lt_props) == [
+        "user data contains an AWS access key id (AKIAIOSF...)",
+        "user data: DB_PASSWORD is set to a literal value; fetch it from Secrets Manager/SSM at boot",
+    ]

@@ -1,0 +1,100 @@
+"""imdsv2-required, no-world-open-data-ports, alb-https-redirect."""
+
+import pytest
+
+from policies.rules import UNKNOWN
+from policies.rules.network import ALB_HTTPS_REDIRECT, IMDSV2_REQUIRED, NO_WORLD_OPEN_DATA_PORTS
+
+IMDS_OK = {"metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}}
+
+
+@pytest.mark.parametrize(
+    "resource_type",
+    ["aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance",
+     "aws:ec2/launchConfiguration:LaunchConfiguration"],
+)
+def test_imdsv2(resource_type, via_policy):
+    assert via_policy(IMDSV2_REQUIRED, resource_type, IMDS_OK) == []
+    assert via_policy(IMDSV2_REQUIRED, resource_type, {}) == [
+        "metadataOptions.httpTokens is unset, not required: IMDSv1 lets SSRF read credentials"
+    ]
+    optional = {"metadataOptions": {**IMDS_OK["metadataOptions"], "httpTokens": "optional"}}
+    assert via_policy(IMDSV2_REQUIRED, resource_type, optional) == [
+        "metadataOptions.httpTokens is optional, not required: IMDSv1 lets SSRF read credentials"
+    ]
+    hops = {"metadataOptions": {**IMDS_OK["metadataOptions"], "httpPutResponseHopLimit": 2}}
+    assert via_policy(IMDSV2_REQUIRED, resource_type, hops) == [
+        "metadataOptions.httpPutResponseHopLimit is 2 (limit 1): containers on the host can reach IMDS"
+    ]
+    assert via_policy(IMDSV2_REQUIRED, resource_type, hops, {"maxHopLimit": 2}) == []
+    disabled = {"metadataOptions": {"httpEndpoint": "disabled"}}
+    assert via_policy(IMDSV2_REQUIRED, resource_type, disabled) == []
+
+
+def test_imds_unknown_tokens_are_not_flagged():
+    assert IMDSV2_REQUIRED.evaluate("aws:ec2/instance:Instance", {"metadataOptions": {"httpTokens": UNKNOWN}}) == []
+
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+
+
+def _ingress(port_from, port_to, cidrs=("0.0.0.0/0",), protocol="tcp", v6=()):
+    return {"protocol": protocol, "fromPort": port_from, "toPort": port_to, "cidrBlocks": list(cidrs),
+            "ipv6CidrBlocks": list(v6)}
+
+
+def test_security_group_inline_rules(via_policy):
+    ok = {"ingress": [_ingress(443, 443), _ingress(80, 80), _ingress(5432, 5432, cidrs=["10.0.0.0/16"])]}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, SG, ok) == []
+    ssh = {"ingress": [*ok["ingress"], _ingress(22, 22)]}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, SG, ssh) == ["ingress from 0.0.0.0/0 opens port(s) 22"]
+    v6 = {"ingress": [_ingress(6379, 6379, cidrs=[], v6=["::/0"])]}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, SG, v6) == ["ingress from ::/0 opens port(s) 6379"]
+    everything = {"ingress": [_ingress(0, 0, protocol="-1")]}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, SG, everything) == [
+        "ingress from 0.0.0.0/0 opens port(s) 22, 23, 1433, 1521, 2049, 2375 and 17 more"
+    ]
+    span = {"ingress": [_ingress(3000, 3400)]}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, SG, span) == ["ingress from 0.0.0.0/0 opens port(s) 3306, 3389"]
+
+
+def test_security_group_rule_resources(via_policy):
+    rule = "aws:ec2/securityGroupRule:SecurityGroupRule"
+    props = {"type": "ingress", "protocol": "tcp", "fromPort": 3389, "toPort": 3389, "cidrBlocks": ["0.0.0.0/0"]}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, rule, props) == ["ingress rule from 0.0.0.0/0 opens port(s) 3389"]
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, rule, {**props, "type": "egress"}) == []
+    vpc_rule = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    ingress = {"ipProtocol": "tcp", "fromPort": 27017, "toPort": 27017, "cidrIpv4": "0.0.0.0/0"}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, vpc_rule, ingress) == [
+        "ingress rule from 0.0.0.0/0 opens port(s) 27017"
+    ]
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, vpc_rule, {**ingress, "cidrIpv4": "10.0.0.0/8"}) == []
+    https = {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, vpc_rule, https) == []
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, vpc_rule, {"ipProtocol": "-1", "cidrIpv6": "::/0"})[0].startswith(
+        "ingress rule from ::/0 opens port(s) 22, 23"
+    )
+
+
+def test_port_list_is_configurable(via_policy):
+    props = {"ingress": [_ingress(8080, 8080)]}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, SG, props) == []
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, SG, props, {"ports": [8080]}) == [
+        "ingress from 0.0.0.0/0 opens port(s) 8080"
+    ]
+
+
+@pytest.mark.parametrize("listener", ["aws:lb/listener:Listener", "aws:alb/listener:Listener"])
+def test_https_redirect(listener, via_policy):
+    redirect = {"protocol": "HTTP", "port": 80, "defaultActions": [
+        {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]}
+    assert via_policy(ALB_HTTPS_REDIRECT, listener, redirect) == []
+    https = {"protocol": "HTTPS", "port": 443, "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}
+    assert via_policy(ALB_HTTPS_REDIRECT, listener, https) == []
+    plain = {"protocol": "HTTP", "port": 80, "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}
+    assert via_policy(ALB_HTTPS_REDIRECT, listener, plain) == [
+        "HTTP listener on port 80 serves traffic (forward) instead of redirecting to HTTPS"
+    ]
+    nlb = {"protocol": "TCP", "port": 5432, "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}
+    assert via_policy(ALB_HTTPS_REDIRECT, listener, nlb) == []
+    assert ALB_HTTPS_REDIRECT.enforcement.value == "advisory"

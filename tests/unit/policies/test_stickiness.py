@@ -1,0 +1,98 @@
+"""no-sticky-sessions across load balancers, classic ELB, Global Accelerator and Kubernetes."""
+
+import pytest
+
+from policies.rules import UNKNOWN
+from policies.rules.stickiness import NO_STICKY_SESSIONS
+
+TG_TYPES = ["aws:lb/targetGroup:TargetGroup", "aws:alb/targetGroup:TargetGroup"]
+LISTENER_TYPES = ["aws:lb/listener:Listener", "aws:alb/listener:Listener"]
+
+
+@pytest.mark.parametrize("tg", TG_TYPES)
+def test_target_group_stickiness(tg, via_policy):
+    ok = {"port": 80, "protocol": "HTTP"}
+    assert via_policy(NO_STICKY_SESSIONS, tg, ok) == []
+    assert via_policy(NO_STICKY_SESSIONS, tg, {**ok, "stickiness": {"type": "lb_cookie", "enabled": False}}) == []
+    sticky = {**ok, "stickiness": {"type": "lb_cookie", "cookieDuration": 3600}}
+    expected = ["target group stickiness is enabled (lb_cookie): sessions get pinned to one instance"]
+    assert via_policy(NO_STICKY_SESSIONS, tg, sticky) == expected
+    assert NO_STICKY_SESSIONS.evaluate(tg, {**ok, "stickiness": {"type": "source_ip", "enabled": True}}) == [
+        "target group stickiness is enabled (source_ip): sessions get pinned to one instance"
+    ]
+
+
+def test_unknown_enabled_is_not_a_violation():
+    assert NO_STICKY_SESSIONS.evaluate(TG_TYPES[0], {"stickiness": {"type": "lb_cookie", "enabled": UNKNOWN}}) == []
+
+
+@pytest.mark.parametrize("listener", LISTENER_TYPES)
+def test_listener_forward_stickiness(listener, via_policy):
+    forward = {"type": "forward", "forward": {"targetGroups": [{"arn": "tg"}], "stickiness": {"duration": 60}}}
+    assert via_policy(NO_STICKY_SESSIONS, listener, {"defaultActions": [forward]}) == []
+    forward["forward"]["stickiness"]["enabled"] = True
+    assert via_policy(NO_STICKY_SESSIONS, listener, {"defaultActions": [forward]}) == [
+        "listener default forward action enables target-group stickiness"
+    ]
+    rule_type = listener.replace("listener:Listener", "listenerRule:ListenerRule")
+    assert via_policy(NO_STICKY_SESSIONS, rule_type, {"actions": [forward]}) == [
+        "listener rule forward action enables target-group stickiness"
+    ]
+
+
+def test_classic_elb_cookie_policies(via_policy):
+    assert via_policy(
+        NO_STICKY_SESSIONS, "aws:elb/loadBalancerCookieStickinessPolicy:LoadBalancerCookieStickinessPolicy", {}
+    ) == ["classic ELB load-balancer cookie stickiness policy pins sessions to one instance"]
+    assert via_policy(NO_STICKY_SESSIONS, "aws:elb/appCookieStickinessPolicy:AppCookieStickinessPolicy", {}) == [
+        "classic ELB application cookie stickiness policy pins sessions to one instance"
+    ]
+    policy = "aws:elb/loadBalancerPolicy:LoadBalancerPolicy"
+    assert via_policy(NO_STICKY_SESSIONS, policy, {"policyTypeName": "LBCookieStickinessPolicyType"}) == [
+        "classic ELB policy of type LBCookieStickinessPolicyType pins sessions to one instance"
+    ]
+    assert via_policy(NO_STICKY_SESSIONS, policy, {"policyTypeName": "SSLNegotiationPolicyType"}) == []
+
+
+def test_global_accelerator_client_affinity():
+    ga = "aws:globalaccelerator/listener:Listener"
+    assert NO_STICKY_SESSIONS.evaluate(ga, {"clientAffinity": "NONE"}) == []
+    assert NO_STICKY_SESSIONS.evaluate(ga, {"clientAffinity": "SOURCE_IP"}) == [
+        "Global Accelerator listener clientAffinity SOURCE_IP pins clients to one endpoint"
+    ]
+
+
+def test_kubernetes_service_affinity(via_policy):
+    svc = "kubernetes:core/v1:Service"
+    ok = {"spec": {"selector": {"app": "web"}, "sessionAffinity": "None"}}
+    assert via_policy(NO_STICKY_SESSIONS, svc, ok) == []
+    sticky = {"spec": {"selector": {"app": "web"}, "sessionAffinity": "ClientIP"}}
+    assert via_policy(NO_STICKY_SESSIONS, svc, sticky) == [
+        "Service sessionAffinity is ClientIP: each client is pinned to one pod"
+    ]
+    nlb = {"metadata": {"annotations": {
+        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "stickiness.enabled=true,stickiness.type=source_ip"
+    }}}
+    assert via_policy(NO_STICKY_SESSIONS, svc, nlb) == [
+        "annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes enables stickiness "
+        "(stickiness.enabled=true,stickiness.type=source_ip)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "ingress", ["kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:extensions/v1beta1:Ingress"]
+)
+def test_ingress_annotations(ingress, via_policy):
+    key = "alb.ingress.kubernetes.io/target-group-attributes"
+    ok = {"metadata": {"annotations": {key: "deregistration_delay.timeout_seconds=30"}}}
+    assert via_policy(NO_STICKY_SESSIONS, ingress, ok) == []
+    value = "stickiness.enabled=true,stickiness.lb_cookie.duration_seconds=60"
+    assert via_policy(NO_STICKY_SESSIONS, ingress, {"metadata": {"annotations": {key: value}}}) == [
+        f"annotation {key} enables stickiness ({value})"
+    ]
+    off = {"metadata": {"annotations": {key: "stickiness.enabled=false"}}}
+    assert via_policy(NO_STICKY_SESSIONS, ingress, off) == []
+    nginx = {"metadata": {"annotations": {"nginx.ingress.kubernetes.io/affinity": "cookie"}}}
+    assert via_policy(NO_STICKY_SESSIONS, ingress, nginx) == [
+        "annotation nginx.ingress.kubernetes.io/affinity=cookie enables sticky sessions"
+    ]
