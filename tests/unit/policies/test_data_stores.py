@@ -174,7 +174,10 @@ def test_work_queue_with_dlq_passes_and_dlq_is_exempt(via_stack_policy):
     ]
     assert via_stack_policy(SQS_DEAD_LETTER_QUEUE, resources) == []
     # Matched by property dependency alone, when the ARN is not known.
-    by_dep = [resources[0][:2] + ({},) + ({},), (QUEUE, "orders", {"redrivePolicy": "{}"}, {"redrivePolicy": ["orders-dlq"]})]
+    by_dep = [
+        (QUEUE, "orders-dlq", {}, {}),
+        (QUEUE, "orders", {"redrivePolicy": "{}"}, {"redrivePolicy": ["orders-dlq"]}),
+    ]
     assert via_stack_policy(SQS_DEAD_LETTER_QUEUE, by_dep) == []
 
 

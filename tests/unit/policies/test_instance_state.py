@@ -38,7 +38,8 @@ def test_launch_template_instance_store_mapping_is_flagged():
     props = copy.deepcopy(ROOT_ONLY_LT)
     props["blockDeviceMappings"].append({"deviceName": "/dev/sdb", "virtualName": "ephemeral0"})
     assert NO_INSTANCE_DATA_VOLUMES.evaluate(LT, props) == [
-        "block device /dev/sdb maps instance store ephemeral0: instance-store disks are state that dies with the instance"
+        "block device /dev/sdb maps instance store ephemeral0: instance-store disks are state that dies with "
+        "the instance"
     ]
 
 

@@ -59,7 +59,8 @@ def test_account_level_block_covers_every_bucket(via_stack_policy):
 def test_missing_encryption_and_versioning(via_stack_policy):
     stack = [r for r in _bucket_stack() if r[0] not in (SSE, VERSIONING)]
     assert via_stack_policy(S3_ENCRYPTION, stack) == [
-        ("urn:pulumi:t::p::aws:s3/bucket:Bucket::receipts", "bucket receipts has no server-side encryption configuration")
+        ("urn:pulumi:t::p::aws:s3/bucket:Bucket::receipts",
+         "bucket receipts has no server-side encryption configuration")
     ]
     assert via_stack_policy(S3_VERSIONING, stack) == [
         ("urn:pulumi:t::p::aws:s3/bucket:Bucket::receipts", "bucket receipts does not have versioning enabled")

@@ -70,9 +70,8 @@ def test_kubernetes_service_affinity(via_policy):
     assert via_policy(NO_STICKY_SESSIONS, svc, sticky) == [
         "Service sessionAffinity is ClientIP: each client is pinned to one pod"
     ]
-    nlb = {"metadata": {"annotations": {
-        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "stickiness.enabled=true,stickiness.type=source_ip"
-    }}}
+    key = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
+    nlb = {"metadata": {"annotations": {key: "stickiness.enabled=true,stickiness.type=source_ip"}}}
     assert via_policy(NO_STICKY_SESSIONS, svc, nlb) == [
         "annotation service.beta.kubernetes.io/aws-load-balancer-target-group-attributes enables stickiness "
         "(stickiness.enabled=true,stickiness.type=source_ip)"

@@ -41,22 +41,25 @@ def test_clean_user_data_passes(resource_type, props, via_policy):
     assert via_policy(NO_LOCAL_DATASTORE_IN_USER_DATA, resource_type, props) == []
 
 
+def _message(line: str, what: str) -> str:
+    return f"user data {what}: `{line}`"
+
+
 DISK_CASES = [
-    ("mkfs -t xfs /dev/nvme1n1", "user data formats a disk (mkfs): `mkfs -t xfs /dev/nvme1n1`"),
-    ("mkfs.ext4 /dev/xvdf", "user data formats a disk (mkfs): `mkfs.ext4 /dev/xvdf`"),
-    ("mount /dev/xvdf /data", "user data mounts a disk: `mount /dev/xvdf /data`"),
-    ("mount -t xfs -o noatime /dev/nvme1n1 /data", "user data mounts a disk: `mount -t xfs -o noatime /dev/nvme1n1 /data`"),
-    ("mount -a", "user data mounts a disk: `mount -a`"),
-    ("echo 'UUID=x /data xfs defaults 0 2' >> /etc/fstab",
-     "user data edits /etc/fstab to mount a disk at boot: `echo 'UUID=x /data xfs defaults 0 2' >> /etc/fstab`"),
-    ("parted -s /dev/xvdf mklabel gpt", "user data partitions a disk: `parted -s /dev/xvdf mklabel gpt`"),
-    ("mdadm --create /dev/md0 --level=0 /dev/nvme1n1 /dev/nvme2n1",
-     "user data builds a RAID array (mdadm --create): `mdadm --create /dev/md0 --level=0 /dev/nvme1n1 /dev/nvme2n1`"),
+    ("mkfs -t xfs /dev/nvme1n1", "formats a disk (mkfs)"),
+    ("mkfs.ext4 /dev/xvdf", "formats a disk (mkfs)"),
+    ("mount /dev/xvdf /data", "mounts a disk"),
+    ("mount -t xfs -o noatime /dev/nvme1n1 /data", "mounts a disk"),
+    ("mount -a", "mounts a disk"),
+    ("echo 'UUID=x /data xfs defaults 0 2' >> /etc/fstab", "edits /etc/fstab to mount a disk at boot"),
+    ("parted -s /dev/xvdf mklabel gpt", "partitions a disk"),
+    ("mdadm --create /dev/md0 --level=0 /dev/nvme1n1 /dev/nvme2n1", "builds a RAID array (mdadm --create)"),
 ]
 
 
-@pytest.mark.parametrize(("line", "message"), DISK_CASES)
-def test_disk_setup_is_flagged_in_every_encoding(line, message, via_policy):
+@pytest.mark.parametrize(("line", "what"), DISK_CASES)
+def test_disk_setup_is_flagged_in_every_encoding(line, what, via_policy):
+    message = _message(line, what)
     script = CLEAN + line + "\n"
     for resource_type, props in _encodings(script):
         assert via_policy(NO_DISK_SETUP_IN_USER_DATA, resource_type, props) == [message]
@@ -70,21 +73,21 @@ def test_cloud_init_disk_setup():
 
 
 DAEMON_CASES = [
-    ("apt-get install -y redis-server", "user data installs a database/cache server: `apt-get install -y redis-server`"),
-    ("apt-get install -y postgresql", "user data installs a database/cache server: `apt-get install -y postgresql`"),
-    ("yum install -y postgresql15-server", "user data installs a database/cache server: `yum install -y postgresql15-server`"),
-    ("dnf install -y mariadb105-server", "user data installs a database/cache server: `dnf install -y mariadb105-server`"),
-    ("systemctl start mongod", "user data starts a local database/cache service: `systemctl start mongod`"),
-    ("service mysql start", "user data starts a local database/cache service: `service mysql start`"),
-    ("redis-server --daemonize yes", "user data runs a database/cache daemon: `redis-server --daemonize yes`"),
-    ("memcached -d -m 64", "user data runs a database/cache daemon: `memcached -d -m 64`"),
-    ("docker run -d -p 5432:5432 postgres:16", "user data runs a database/cache container on the instance: "
-     "`docker run -d -p 5432:5432 postgres:16`"),
+    ("apt-get install -y redis-server", "installs a database/cache server"),
+    ("apt-get install -y postgresql", "installs a database/cache server"),
+    ("yum install -y postgresql15-server", "installs a database/cache server"),
+    ("dnf install -y mariadb105-server", "installs a database/cache server"),
+    ("systemctl start mongod", "starts a local database/cache service"),
+    ("service mysql start", "starts a local database/cache service"),
+    ("redis-server --daemonize yes", "runs a database/cache daemon"),
+    ("memcached -d -m 64", "runs a database/cache daemon"),
+    ("docker run -d -p 5432:5432 postgres:16", "runs a database/cache container on the instance"),
 ]
 
 
-@pytest.mark.parametrize(("line", "message"), DAEMON_CASES)
-def test_local_datastores_are_flagged(line, message, via_policy):
+@pytest.mark.parametrize(("line", "what"), DAEMON_CASES)
+def test_local_datastores_are_flagged(line, what, via_policy):
+    message = _message(line, what)
     script = CLEAN + line + "\n"
     for resource_type, props in _encodings(script):
         assert via_policy(NO_LOCAL_DATASTORE_IN_USER_DATA, resource_type, props) == [message]
