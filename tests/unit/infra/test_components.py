@@ -1,0 +1,246 @@
+"""Components one at a time under `pulumi.runtime.set_mocks`, and their argument checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from infra.components.cache import Cache, CacheArgs
+from infra.components.compute_asg import ComputeAsgArgs
+from infra.components.database import DatabaseArgs, parameter_group_family
+from infra.components.edge import Edge, EdgeArgs
+from infra.components.network import Network, NetworkArgs
+from infra.components.queue import QueueArgs
+from infra.components.security import SecurityArgs
+from infra.components.storage import SecureBucket, SecureBucketArgs
+from infra.lib import cidr
+
+CERT = "arn:aws:acm:us-east-1:111122223333:certificate/2b7c1e4d-0a5f-4c3e-9d81-5f0e6a7b8c9d"
+
+
+class Recorder(pulumi.runtime.Mocks):
+    def __init__(self, zones: int = 3) -> None:
+        self.zones = zones
+        self.resources: list[tuple[str, str, dict[str, Any]]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append((args.typ, args.name, dict(args.inputs)))
+        state = dict(args.inputs)
+        state.setdefault("arn", f"arn:aws:mock:us-east-1:123456789012:{args.name}")
+        if args.typ == "aws:s3/bucket:Bucket":
+            state["bucket"] = args.name
+            state["arn"] = f"arn:aws:s3:::{args.name}"
+        if args.typ == "aws:lb/loadBalancer:LoadBalancer":
+            state["dnsName"] = f"{args.name}.elb.amazonaws.com"
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": [f"us-east-1{c}" for c in "abcdef"[: self.zones]], "id": "us-east-1"}
+        return {}
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [inputs for t, _, inputs in self.resources if t == type_]
+
+    def names(self) -> list[str]:
+        return [name for _, name, _ in self.resources]
+
+
+def use(recorder: Recorder) -> Recorder:
+    pulumi.runtime.set_mocks(recorder, project="stateless-stack", stack="unit", preview=False)
+    return recorder
+
+
+def build(recorder: Recorder, program: Any) -> Recorder:
+    """Run `program` under mocks and wait until every resource it starts is registered."""
+    use(recorder)
+    pulumi.runtime.test(program)()
+    return recorder
+
+
+def network_args(**changes: Any) -> NetworkArgs:
+    plan = cidr.plan_subnets("10.0.0.0/16", 3)
+    base = {"vpc_cidr": plan.vpc, "public_subnets": plan.public, "app_subnets": plan.app, "data_subnets": plan.data}
+    return NetworkArgs(**{**base, **changes})
+
+
+# ----------------------------------------------------------------------------- components under mocks
+
+
+def test_network_single_nat_routes_every_app_subnet_through_it() -> None:
+    rec = build(Recorder(), lambda: Network("t-net", network_args(nat_gateway_per_az=False)))
+    assert len(rec.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    assert len(rec.of_type("aws:ec2/subnet:Subnet")) == 9
+    assert {s["availabilityZone"] for s in rec.of_type("aws:ec2/subnet:Subnet")} == {
+        "us-east-1a", "us-east-1b", "us-east-1c"
+    }
+    assert all(name.startswith("t-net-") for name in rec.names() if name != "t-net")
+
+
+def test_network_refuses_more_azs_than_the_region_has() -> None:
+    use(Recorder(zones=2))
+    with pytest.raises(ValueError, match="2 available AZs; 3 were asked for"):
+        Network("t-net", network_args())
+
+
+def test_edge_without_certificate_serves_plain_http_only() -> None:
+    urls: list[str] = []
+
+    def program() -> None:
+        edge = Edge("t-edge", EdgeArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], security_group_ids=["sg"],
+                                       region="us-east-1"))
+        edge.url.apply(urls.append)
+
+    rec = build(Recorder(), program)
+    listeners = rec.of_type("aws:lb/listener:Listener")
+    assert [(lst["protocol"], lst["port"]) for lst in listeners] == [("HTTP", 80)]
+    assert urls == ["http://t-edge-alb.elb.amazonaws.com"]
+
+
+def test_edge_with_certificate_redirects_http_to_https() -> None:
+    urls: list[str] = []
+
+    def program() -> None:
+        edge = Edge(
+            "t-edge",
+            EdgeArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], security_group_ids=["sg"], region="us-east-1",
+                     certificate_arn=CERT),
+        )
+        edge.url.apply(urls.append)
+
+    rec = build(Recorder(), program)
+    url = urls[0]
+    listeners = {lst["protocol"]: lst for lst in rec.of_type("aws:lb/listener:Listener")}
+    assert listeners["HTTPS"]["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert listeners["HTTP"]["defaultActions"][0]["type"] == "redirect"
+    assert url.startswith("https://")
+    assert rec.of_type("aws:lb/loadBalancer:LoadBalancer")[0]["enableDeletionProtection"] is True
+
+
+def test_secure_bucket_adds_extra_statements_after_the_tls_deny() -> None:
+    rec = build(Recorder(), lambda: SecureBucket(
+        "t-logs",
+        SecureBucketArgs(
+            sse_algorithm="AES256",
+            expire_current_days=30,
+            extra_statements=lambda arn: [{"Sid": "Extra", "Effect": "Allow", "Action": "s3:PutObject",
+                                           "Resource": f"{arn}/x/*", "Principal": {"Service": "x"}}],
+        ),
+    ))
+    [policy] = rec.of_type("aws:s3/bucketPolicy:BucketPolicy")
+    sids = [s["Sid"] for s in json.loads(policy["policy"])["Statement"]]
+    assert sids == ["DenyInsecureTransport", "Extra"]
+    [lifecycle] = rec.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    assert lifecycle["rules"][0]["expiration"] == {"days": 30}
+    [sse] = rec.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse["rules"][0]["bucketKeyEnabled"] is False
+
+
+def test_cache_is_encrypted_with_a_generated_token() -> None:
+    rec = build(Recorder(), lambda: Cache("t-cache", CacheArgs(subnet_ids=["a", "b"], security_group_ids=["sg"])))
+    [group] = rec.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    assert group["transitEncryptionEnabled"] is True and group["atRestEncryptionEnabled"] is True
+    [password] = rec.of_type("random:index/randomPassword:RandomPassword")
+    assert password["special"] is False and password["length"] >= 16
+    [version] = rec.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    assert "secretString" in version
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: network_args(public_subnets=("10.0.192.0/20",)), "at least 2 AZs"),
+        (lambda: network_args(data_subnets=("10.0.0.0/20", "10.0.144.0/20", "10.0.160.0/20")), "overlaps"),
+        (lambda: network_args(flow_log_retention_days=10), "retention period"),
+        (lambda: SecurityArgs(vpc_id="v", public_ports=(443, 22)), "only ports 80 and 443"),
+        (lambda: SecurityArgs(vpc_id="v", app_port=443), "must differ"),
+        (lambda: SecureBucketArgs(sse_algorithm="none"), "sse_algorithm"),
+        (lambda: QueueArgs(max_receive_count=0), "max_receive_count"),
+        (lambda: CacheArgs(subnet_ids=["a", "b"], security_group_ids=["s"], num_nodes=1), "at least 2 nodes"),
+        (
+            lambda: CacheArgs(subnet_ids=["a", "b"], security_group_ids=["s"], automatic_failover=False),
+            "Multi-AZ needs automatic failover",
+        ),
+        (lambda: DatabaseArgs(subnet_ids=["a", "b"], security_group_ids=["s"], backup_retention_days=0), "backups"),
+        (lambda: DatabaseArgs(subnet_ids=["a"], security_group_ids=["s"]), "at least 2 AZs"),
+        (
+            lambda: EdgeArgs(vpc_id="v", subnet_ids=["a", "b"], security_group_ids=["s"], region="us-east-1",
+                             certificate_arn="arn:aws:iam::1:server-certificate/x"),
+            "not an ACM certificate ARN",
+        ),
+        (lambda: compute_args(min_size=3, desired_capacity=2), "min_size ≤ desired_capacity"),
+        (lambda: compute_args(secret_arns=[]), "secret_arns"),
+    ],
+)
+def test_component_args_refuse_unsafe_or_inconsistent_values(build: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def compute_args(**changes: Any) -> ComputeAsgArgs:
+    base: dict[str, Any] = {
+        "region": "us-east-1", "subnet_ids": ["a", "b"], "security_group_ids": ["s"], "target_group_arn": "tg",
+        "env_parameter_name": "/p", "env_parameter_arn": "arn:p", "secret_arns": ["arn:s"],
+        "bucket_arn": "arn:b", "queue_arn": "arn:q", "image_tag": "1.0",
+    }
+    return ComputeAsgArgs(**{**base, **changes})
+
+
+def test_secure_defaults() -> None:
+    db = DatabaseArgs(subnet_ids=["a", "b"], security_group_ids=["s"])
+    assert (db.multi_az, db.deletion_protection, db.backup_retention_days >= 7) == (True, True, True)
+    cache = CacheArgs(subnet_ids=["a", "b"], security_group_ids=["s"])
+    assert (cache.multi_az, cache.automatic_failover) == (True, True)
+    assert EdgeArgs(vpc_id="v", subnet_ids=["a", "b"], security_group_ids=["s"], region="r").deletion_protection
+    assert network_args().nat_gateway_per_az is True
+    assert compute_args().min_size >= 2
+    assert parameter_group_family("16.4") == "postgres16"
+
+
+# ----------------------------------------------------------------------------- typed arguments catch typos
+
+
+@pytest.mark.parametrize(
+    "args_class", [NetworkArgs, SecurityArgs, SecureBucketArgs, QueueArgs, CacheArgs, DatabaseArgs, EdgeArgs,
+                   ComputeAsgArgs],
+)
+def test_component_args_are_frozen_keyword_only_dataclasses(args_class: type) -> None:
+    params = args_class.__dataclass_params__
+    assert params.frozen
+    assert all(f.kw_only for f in dataclasses.fields(args_class))
+
+
+def test_a_misspelt_component_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="nat_gateways_per_az"):
+        network_args(nat_gateways_per_az=True)
+
+
+def test_a_missing_required_component_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="security_group_ids"):
+        CacheArgs(subnet_ids=["a", "b"])  # type: ignore[call-arg]
+
+
+def test_a_misspelt_sdk_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="http_token"):
+        aws.ec2.LaunchTemplateMetadataOptionsArgs(http_token="required")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="enable"):
+        aws.lb.TargetGroupStickinessArgs(type="lb_cookie", enable=False)  # type: ignore[call-arg]
+
+
+def test_a_misspelt_resource_argument_is_a_type_error_under_mocks() -> None:
+    use(Recorder())
+    with pytest.raises(TypeError, match="stickyness"):
+        aws.lb.TargetGroup("t-tg", port=8000, protocol="HTTP", stickyness=None)  # type: ignore[call-arg]
+
+
+def test_a_missing_required_sdk_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="strategy"):
+        aws.autoscaling.GroupInstanceRefreshArgs()  # type: ignore[call-arg]
