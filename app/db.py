@@ -29,10 +29,12 @@ def make_pool(conninfo: str, max_size: int, name: str = "app") -> ConnectionPool
         max_size=max_size,
         open=False,
         name=name,
-        timeout=3.0,
+        timeout=2.0,
         check=ConnectionPool.check_connection,
         kwargs={"autocommit": True, "connect_timeout": 3, "application_name": f"stateless-{name}"},
-        reconnect_timeout=60 * 60 * 24,
+        # Give up a failed (re)connection quickly: the next request starts a fresh attempt, so the
+        # pool recovers as soon as PostgreSQL is back instead of after an ever longer back-off.
+        reconnect_timeout=2.0,
         max_idle=300,
     )
 

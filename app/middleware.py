@@ -59,11 +59,14 @@ class RequestContextMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500
+        response_started = False
         started = time.perf_counter()
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
+                nonlocal response_started
+                response_started = True
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OWN_HEADERS]
                 headers += [(b"x-instance-id", self.instance_id), (b"x-request-id", request_id.encode())]
@@ -72,6 +75,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # The last resort: a JSON 500 with this replica's headers instead of a bare error page.
+            log.exception("unhandled error")
+            if response_started:
+                raise
+            await _reply(send_with_headers, 500, "internal error")
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

@@ -68,7 +68,10 @@ def make_database(postgres: services.Service) -> Callable[[], str]:
     def create() -> str:
         name = f"t_{uuid.uuid4().hex[:16]}"
         with psycopg.connect(
-            host=postgres.details["socket_dir"], port=postgres.port, user="postgres", dbname="postgres",
+            host=postgres.details["socket_dir"],
+            port=postgres.port,
+            user="postgres",
+            dbname="postgres",
             autocommit=True,
         ) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER app").format(sql.Identifier(name)))
@@ -94,9 +97,7 @@ def make_aws(moto: services.Service) -> Callable[..., services.AwsResources]:
 
 
 @pytest.fixture(scope="session")
-def make_settings(
-    redis_service: services.Service, moto: services.Service, jwt_pem: str
-) -> Callable[..., Settings]:
+def make_settings(redis_service: services.Service, moto: services.Service, jwt_pem: str) -> Callable[..., Settings]:
     def build(database_url: str, aws: services.AwsResources, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "mode": "local",

@@ -79,7 +79,10 @@ def test_login_with_wrong_credentials_is_401(client: Any, which: str) -> None:
 
 
 def test_login_with_malformed_body_is_422(client: Any) -> None:
-    assert client.post("/auth/login", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+    assert (
+        client.post("/auth/login", content=b"{not json", headers={"content-type": "application/json"}).status_code
+        == 422
+    )
     assert client.post("/auth/login", json={"username": "a", "password": "b", "x": 1}).status_code == 422
 
 
@@ -130,8 +133,13 @@ def test_forged_expired_and_misdirected_tokens_are_401_over_http(client: Any, se
     user = register(client)
     keys = server.state.tokens.keys
     now = int(time.time())
-    good = {"iss": server.settings.jwt_issuer, "aud": server.settings.jwt_audience, "sub": user["id"],
-            "iat": now, "exp": now + 60}
+    good = {
+        "iss": server.settings.jwt_issuer,
+        "aud": server.settings.jwt_audience,
+        "sub": user["id"],
+        "iat": now,
+        "exp": now + 60,
+    }
     signing_pem = server.settings.jwt_private_key
     forged = [
         jwt.encode(good, generate_private_key_pem(), algorithm="RS256", headers={"kid": keys.signing_kid}),

@@ -88,9 +88,7 @@ def test_bad_quantities_are_422(client: Any, auth: dict[str, str], body: Any) ->
     "raw", [b"", b"{", b'{"quantity": 1', b"\xff\xfe\x00", b"null", b'{"quantity": NaN}', b'{"quantity": 1e400}']
 )
 def test_malformed_json_is_422(client: Any, auth: dict[str, str], raw: bytes) -> None:
-    response = client.put(
-        "/cart/items/SKU-1", content=raw, headers={**auth, "content-type": "application/json"}
-    )
+    response = client.put("/cart/items/SKU-1", content=raw, headers={**auth, "content-type": "application/json"})
     assert response.status_code == 422, response.text
     assert isinstance(response.json()["detail"], (str, list))
 
@@ -124,9 +122,7 @@ def test_body_over_the_limit_is_413_when_streamed_without_length(
             yield b"x" * 1024
         yield b'"}'
 
-    response = client.put(
-        "/cart/items/SKU-1", content=chunks(), headers={**auth, "content-type": "application/json"}
-    )
+    response = client.put("/cart/items/SKU-1", content=chunks(), headers={**auth, "content-type": "application/json"})
     assert response.status_code == 413
     assert "content-length" not in {k.lower() for k in response.request.headers}
     assert client.get("/cart", headers=auth).json() == {"items": []}
@@ -159,4 +155,3 @@ def test_absurd_content_length_is_refused_before_reading(server: AppServer, auth
         )
         reply = sock.recv(4096)
     assert reply.startswith(b"HTTP/1.1 413") or reply.startswith(b"HTTP/1.1 400")
-

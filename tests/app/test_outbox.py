@@ -78,7 +78,7 @@ def test_a_failed_send_keeps_the_rows(make_database: Callable[[], str], moto: An
     database = make_database()
     migrate(database)
     with psycopg.connect(database, autocommit=True) as conn:
-        conn.execute("INSERT INTO outbox (payload) VALUES ('{\"order_id\": \"x\"}')")
+        conn.execute('INSERT INTO outbox (payload) VALUES (\'{"order_id": "x"}\')')
     sqs = aws_client("sqs", moto.url)
     pool = make_pool(database, 1, name="relay-test")
     pool.open(wait=True)

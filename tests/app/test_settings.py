@@ -103,11 +103,17 @@ def test_cloud_secrets_come_from_secrets_manager(moto: Any) -> None:
     )
     client = aws_client(settings, "secretsmanager")
     pem = generate_private_key_pem()
-    db_arn = client.create_secret(Name="db-master", SecretString=json.dumps({"username": "master", "password": "p@ss/w:rd"}))["ARN"]
+    db_arn = client.create_secret(
+        Name="db-master", SecretString=json.dumps({"username": "master", "password": "p@ss/w:rd"})
+    )["ARN"]
     redis_arn = client.create_secret(Name="redis-auth", SecretString="token-with-32-characters-or-more!")["ARN"]
     jwt_arn = client.create_secret(Name="jwt-key", SecretString=pem)["ARN"]
     settings = settings.model_copy(
-        update={"database_secret_arn": db_arn, "redis_auth_secret_arn": redis_arn, "jwt_private_key_secret_arn": jwt_arn}
+        update={
+            "database_secret_arn": db_arn,
+            "redis_auth_secret_arn": redis_arn,
+            "jwt_private_key_secret_arn": jwt_arn,
+        }
     )
     secrets = resolve_secrets(settings, client)
     assert secrets.database_conninfo == "postgresql://master:p%40ss%2Fw%3Ard@db.internal:5432/app?sslmode=require"
@@ -118,4 +124,9 @@ def test_cloud_secrets_come_from_secrets_manager(moto: Any) -> None:
     with pytest.raises(SettingsError, match="username and password"):
         resolve_secrets(settings.model_copy(update={"database_secret_arn": bad_arn}), client)
     with pytest.raises(SettingsError, match="APP_REDIS_AUTH_SECRET_ARN"):
-        resolve_secrets(settings.model_copy(update={"redis_auth_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing"}), client)
+        resolve_secrets(
+            settings.model_copy(
+                update={"redis_auth_secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing"}
+            ),
+            client,
+        )

@@ -37,9 +37,7 @@ def tokens(pem: str) -> TokenService:
 
 def _public_pem(private_pem: str) -> bytes:
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _claims(**overrides: object) -> dict[str, object]:

@@ -1,0 +1,208 @@
+"""Dependency outages (503, then success on retry), readiness, metrics, X-Instance-Id, shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from local.procs import free_port
+from tests.app.support import AppServer, new_user, new_username, wait_until
+from tests.app.tcpproxy import TcpProxy
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def redis_proxy(redis_service: Any) -> Iterator[TcpProxy]:
+    proxy = TcpProxy(redis_service.port)
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def pg_proxy(postgres: Any) -> Iterator[TcpProxy]:
+    proxy = TcpProxy(postgres.port)
+    yield proxy
+    proxy.close()
+
+
+def _via(url: str, proxy: TcpProxy) -> str:
+    parts = urlsplit(url)
+    return url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{proxy.port}", 1)
+
+
+def test_readyz_is_200_with_every_dependency_up(client: Any) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"redis": "ok", "postgres": "ok", "s3": "ok", "sqs": "ok"}}
+
+
+def test_redis_outage_is_a_503_json_and_readyz_names_it(
+    module_db: str, module_aws: Any, make_settings: Callable[..., Any], redis_proxy: TcpProxy, redis_service: Any
+) -> None:
+    settings = make_settings(module_db, module_aws, redis_url=_via(redis_service.url, redis_proxy))
+    with AppServer(settings) as server:
+        _, auth = new_user(server.client)
+        assert server.client.put("/cart/items/R1", json={"quantity": 1}, headers=auth).status_code == 200
+        redis_proxy.cut()
+        ready = server.client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["failed"] == ["redis"] and "redis" in ready.json()["detail"]
+        for method, path in [("GET", "/cart"), ("PUT", "/cart/items/R2"), ("POST", "/orders")]:
+            response = server.client.request(method, path, headers=auth, json={"quantity": 1})
+            assert response.status_code == 503, response.text
+            assert response.json() == {"detail": "session store (Redis) unavailable, retry later"}
+            assert response.headers["retry-after"] == "1"
+            assert response.headers["x-instance-id"] == settings.instance_id
+        assert server.client.get("/healthz").status_code == 200
+        redis_proxy.restore()
+        retried = wait_until(lambda: server.client.get("/cart", headers=auth).status_code == 200, timeout=10)
+        assert retried
+        assert server.client.get("/cart", headers=auth).json() == {"items": [{"sku": "R1", "quantity": 1}]}
+        assert server.client.get("/readyz").status_code == 200
+
+
+def test_postgres_outage_is_a_503_json_and_a_retry_succeeds_once_it_is_back(
+    module_db: str, module_aws: Any, make_settings: Callable[..., Any], pg_proxy: TcpProxy
+) -> None:
+    settings = make_settings(_via(module_db, pg_proxy), module_aws)
+    with AppServer(settings) as server:
+        _, auth = new_user(server.client)
+        server.client.put("/cart/items/P1", json={"quantity": 2}, headers=auth)
+        pg_proxy.cut()
+        username = new_username()
+        register = server.client.post("/auth/register", json={"username": username, "password": "long enough pw"})
+        assert register.status_code == 503
+        assert register.json() == {"detail": "database (PostgreSQL) unavailable, retry later"}
+        checkout = server.client.post("/orders", headers={**auth, "Idempotency-Key": "during-outage"})
+        assert checkout.status_code == 503
+        assert server.client.get("/readyz").json()["failed"] == ["postgres"]
+        # Nothing was lost: the cart is intact (it lives in Redis).
+        assert server.client.get("/cart", headers=auth).json()["items"] == [{"sku": "P1", "quantity": 2}]
+        pg_proxy.restore()
+
+        def retry_checkout() -> Any:
+            response = server.client.post("/orders", headers={**auth, "Idempotency-Key": "during-outage"})
+            return response if response.status_code == 201 else None
+
+        created = wait_until(retry_checkout, timeout=20, interval=0.5)
+        assert created, "checkout did not succeed after PostgreSQL came back"
+        assert created.json()["items"] == [{"sku": "P1", "quantity": 2}]
+        again = server.client.post("/auth/register", json={"username": username, "password": "long enough pw"})
+        assert again.status_code == 201
+
+
+def test_readyz_fails_while_draining_and_healthz_does_not(server: AppServer) -> None:
+    server.state.draining = True
+    try:
+        response = server.client.get("/readyz")
+        assert response.status_code == 503 and response.json()["status"] == "draining"
+        assert server.client.get("/healthz").status_code == 200
+    finally:
+        server.state.draining = False
+
+
+def test_every_response_carries_the_instance_id(server: AppServer) -> None:
+    client = server.client
+    _, auth = new_user(client)
+
+    def boom() -> None:
+        raise RuntimeError("unexpected")
+
+    server.app.add_api_route("/__boom", boom)
+    responses = {
+        "200": client.get("/healthz"),
+        "201": client.post("/auth/register", json={"username": new_username(), "password": "long enough pw"}),
+        "401": client.get("/cart"),
+        "404 route": client.get("/no/such/route"),
+        "404 order": client.get("/orders/none", headers=auth),
+        "405": client.delete("/healthz"),
+        "409": client.post("/orders", headers=auth),
+        "413": client.put("/cart/items/A", content=b"x" * (server.settings.max_body_bytes + 10), headers=auth),
+        "422": client.put("/cart/items/A", json={"quantity": 0}, headers=auth),
+        "500": client.get("/__boom"),
+    }
+    for name, response in responses.items():
+        assert response.headers.get("x-instance-id") == server.settings.instance_id, name
+        assert response.headers["content-type"].startswith("application/json"), name
+        assert response.headers.get("x-request-id"), name
+        if response.status_code >= 400:
+            assert "detail" in response.json(), name
+    assert responses["500"].status_code == 500
+    assert responses["500"].json() == {"detail": "internal error"}
+
+
+def test_request_id_is_propagated_when_given(client: Any) -> None:
+    assert client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert client.get("/healthz", headers={"X-Request-Id": "bad id!"}).headers["x-request-id"] != "bad id!"
+
+
+def test_metrics_count_requests_by_route_and_status(client: Any) -> None:
+    client.get("/healthz")
+    client.get("/no/such/thing")
+    client.get("/cart")
+    text = client.get("/metrics").text
+    assert 'http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert 'http_requests_total{method="GET",route="<unmatched>",status="404"}' in text
+    assert 'http_requests_total{method="GET",route="/cart",status="401"}' in text
+    assert 'http_request_duration_seconds_bucket{le="0.1",method="GET",route="/healthz"}' in text
+    assert client.get("/metrics").headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port", "{port}"],
+        ["-m", "app", "--host", "127.0.0.1", "--port", "{port}"],
+    ],
+    ids=["uvicorn-factory", "python-m-app"],
+)
+def test_the_server_process_starts_from_the_environment_and_stops_cleanly_on_sigterm(
+    module_db: str, module_aws: Any, make_settings: Callable[..., Any], command: list[str]
+) -> None:
+    settings = make_settings(module_db, module_aws)
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("APP_")}
+    env.update(
+        APP_MODE="local",
+        APP_INSTANCE_ID="proc-1",
+        APP_DATABASE_URL=module_db,
+        APP_REDIS_URL=settings.redis_url,
+        APP_S3_BUCKET=settings.s3_bucket,
+        APP_SQS_QUEUE_URL=settings.sqs_queue_url,
+        APP_JWT_PRIVATE_KEY=settings.jwt_private_key,
+        AWS_ENDPOINT_URL=settings.aws_endpoint_url,
+        AWS_REGION=settings.aws_region,
+    )
+    argv = [sys.executable, *[part.format(port=port) for part in command]]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return proc.poll() is not None
+
+        assert wait_until(ready, timeout=30) and proc.poll() is None
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz")
+        assert response.headers["x-instance-id"] == "proc-1"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    # uvicorn re-raises the signal once shutdown is complete, so the exit reads "terminated by SIGTERM".
+    assert proc.returncode in (0, -signal.SIGTERM), output.decode()
+    entries = [json.loads(line) for line in output.decode().splitlines() if line.startswith("{")]
+    messages = [entry["msg"] for entry in entries]
+    assert "SIGTERM received: draining" in messages
+    assert messages.index("stopped") < messages.index("Application shutdown complete.")
+    assert any(entry.get("route") == "/readyz" and entry.get("request_id") for entry in entries)
