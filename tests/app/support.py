@@ -67,8 +67,9 @@ def new_username(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def register(client: httpx.Client, username: str | None = None, password: str = "a long enough secret") -> dict:
+def register(client: httpx.Client, username: str | None = None, password: str | None = None) -> dict:
     username = username or new_username()
+    password = password or "a long enough secret"
     response = client.post("/auth/register", json={"username": username, "password": password})
     assert response.status_code == 201, response.text
     return {"username": username, "password": password, **response.json()}
