@@ -78,9 +78,7 @@ def _check_stack(project: Any, stack: str, config_file: Path | None) -> None:
     # A project without any stack file runs on its declared defaults; one that has stack files but
     # none for this name was most likely given a typo.
     known = sorted(
-        p.name[len("Pulumi.") : -len(".yaml")]
-        for p in project.stack_config_dir.glob("Pulumi.*.yaml")
-        if p.is_file()
+        p.name[len("Pulumi.") : -len(".yaml")] for p in project.stack_config_dir.glob("Pulumi.*.yaml") if p.is_file()
     )
     if known:
         raise GateError(
@@ -106,8 +104,8 @@ def run_gate(
         project = mockengine.load_project(program)
         cfg_file = Path(config_file) if config_file is not None else None
         _check_stack(project, stack, cfg_file)
-        policy_path = Path(policy_config) if policy_config is not None else default_policy_config(
-            project.stack_config_dir, stack
+        policy_path = (
+            Path(policy_config) if policy_config is not None else default_policy_config(project.stack_config_dir, stack)
         )
         if policy_path is not None and not policy_path.is_file():
             raise GateError(f"{policy_path}: policy config file not found")

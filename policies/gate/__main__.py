@@ -60,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         report = as_json(result.project, result.stack, result.resources, result.violations)
     elif args.format == "sarif":
         report = as_sarif(
-            result.project, result.stack, result.violations, POLICIES, result.settings, RULE_FOR_POLICY,
+            result.project,
+            result.stack,
+            result.violations,
+            POLICIES,
+            result.settings,
+            RULE_FOR_POLICY,
             result.main_file,
         )
     else:

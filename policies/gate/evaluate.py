@@ -145,9 +145,7 @@ def evaluate(
         )
 
     active = [
-        (p, _effective(settings[p.name]))
-        for p in policies
-        if settings[p.name].enforcement != EnforcementLevel.DISABLED
+        (p, _effective(settings[p.name])) for p in policies if settings[p.name].enforcement != EnforcementLevel.DISABLED
     ]
     resource_policies = [(p, lvl) for p, lvl in active if isinstance(p, ResourceValidationPolicy)]
     stack_policies = [(p, lvl) for p, lvl in active if isinstance(p, StackValidationPolicy)]
@@ -174,17 +172,17 @@ def evaluate(
 
     if stack_policies:
         stack_resources = _policy_resources(resources, project, stack, by_urn)
-        for policy, level in stack_policies:
-            config = settings[policy.name].properties
-            args = StackValidationArgs(stack_resources, dict(config) if config else None, {})
+        for stack_policy, level in stack_policies:
+            config = settings[stack_policy.name].properties
+            stack_args = StackValidationArgs(stack_resources, dict(config) if config else None, {})
             try:
-                _run(policy.validate(args, reporter(policy, level, None)))
+                _run(stack_policy.validate(stack_args, reporter(stack_policy, level, None)))
             except UnknownValueError as err:
-                preview_note(policy, err, None)
+                preview_note(stack_policy, err, None)
             except _NotApplicableError:
                 continue
             except Exception as exc:
-                raise PolicyCrash(f"policy {policy.name} failed on the stack: {exc}") from exc
+                raise PolicyCrash(f"policy {stack_policy.name} failed on the stack: {exc}") from exc
     return violations
 
 
@@ -193,8 +191,9 @@ def _policy_resources(
 ) -> list[PolicyResource]:
     root_urn = stack_urn(project, stack)
     root_opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
-    root = PolicyResource(STACK_TYPE, unknown_checking_proxy({}), root_urn, f"{project}-{stack}",
-                          root_opts, None, None, [], {})
+    root = PolicyResource(
+        STACK_TYPE, unknown_checking_proxy({}), root_urn, f"{project}-{stack}", root_opts, None, None, [], {}
+    )
     out: dict[str, PolicyResource] = {root_urn: root}
     for r in resources:
         # Stack policies see what the engine knows after the step: the outputs (inputs plus computed).

@@ -43,8 +43,7 @@ def check_data_volumes(resource_type: str, props: dict[str, Any], config: dict[s
                 )
             elif _device(device) not in roots:
                 found.append(
-                    f"block device {device} is an extra EBS volume: launch templates may only "
-                    "configure the root volume"
+                    f"block device {device} is an extra EBS volume: launch templates may only configure the root volume"
                 )
         return found
     for ebs in items(props.get("ebsBlockDevices")):

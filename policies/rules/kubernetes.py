@@ -21,8 +21,15 @@ PERSISTENT_VOLUME = "kubernetes:core/v1:PersistentVolume"
 PERSISTENT_VOLUME_CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
 
 WORKLOAD_KINDS = (
-    "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Pod", "Job", "CronJob",
-    "ReplicationController", "PodTemplate",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Pod",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+    "PodTemplate",
 )
 
 
@@ -84,9 +91,7 @@ def check_host_storage(resource_type: str, props: dict[str, Any], config: dict[s
         if known(get(props, "spec", "local")):
             found.append(f"PersistentVolume uses a node-local disk (local.path {get(props, 'spec', 'local', 'path')})")
         if known(get(props, "spec", "hostPath")):
-            found.append(
-                f"PersistentVolume uses hostPath {get(props, 'spec', 'hostPath', 'path')} on the node"
-            )
+            found.append(f"PersistentVolume uses hostPath {get(props, 'spec', 'hostPath', 'path')} on the node")
         return found
     return [
         f"volume {v.get('name', '?')} mounts hostPath {get(v, 'hostPath', 'path', default='?')}: "

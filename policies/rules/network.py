@@ -24,8 +24,31 @@ SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 SG_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LISTENERS = lb_types("Listener")
 
-DATA_PORTS = [22, 23, 1433, 1521, 2049, 2375, 2376, 3306, 3389, 5432, 5601, 5984, 6379, 7000, 7001, 8086,
-              9042, 9200, 9300, 11211, 27017, 27018, 50000]
+DATA_PORTS = [
+    22,
+    23,
+    1433,
+    1521,
+    2049,
+    2375,
+    2376,
+    3306,
+    3389,
+    5432,
+    5601,
+    5984,
+    6379,
+    7000,
+    7001,
+    8086,
+    9042,
+    9200,
+    9300,
+    11211,
+    27017,
+    27018,
+    50000,
+]
 _WORLD = {"0.0.0.0/0", "::/0"}
 
 
@@ -120,9 +143,7 @@ def check_https_redirect(resource_type: str, props: dict[str, Any], config: dict
     ]
     if not serving:
         return []
-    return [
-        f"HTTP listener on port {props.get('port', '?')} serves traffic (forward) instead of redirecting to HTTPS"
-    ]
+    return [f"HTTP listener on port {props.get('port', '?')} serves traffic (forward) instead of redirecting to HTTPS"]
 
 
 IMDSV2_REQUIRED = Rule(

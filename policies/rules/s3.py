@@ -26,14 +26,17 @@ SSE = type_set(
     "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
 )
 ACLS = type_set("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2")
-OBJECTS = type_set("aws:s3/bucketObject:BucketObject", "aws:s3/bucketObjectv2:BucketObjectv2",
-                   "aws:s3/BucketObject:BucketObject")
+OBJECTS = type_set(
+    "aws:s3/bucketObject:BucketObject", "aws:s3/bucketObjectv2:BucketObjectv2", "aws:s3/BucketObject:BucketObject"
+)
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 
 BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
-PUBLIC_GROUPS = ("http://acs.amazonaws.com/groups/global/AllUsers",
-                 "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")
+PUBLIC_GROUPS = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
 
 
 def _bucket_keys(bucket: StackResource) -> set[str]:
@@ -45,9 +48,7 @@ def _bucket_keys(bucket: StackResource) -> set[str]:
     return keys
 
 
-def _companions(
-    resources: list[StackResource], types: frozenset[str] | set[str]
-) -> dict[str, list[StackResource]]:
+def _companions(resources: list[StackResource], types: frozenset[str] | set[str]) -> dict[str, list[StackResource]]:
     """Bucket URN -> the companion resources of `types` that configure it."""
     buckets = [r for r in resources if r.resource_type in BUCKETS]
     by_key: dict[str, str] = {}
@@ -69,16 +70,21 @@ def _companions(
 
 def _unmatched_companions(resources: list[StackResource], types: frozenset[str] | set[str]) -> bool:
     """A companion whose bucket is not known yet might belong to any bucket."""
-    return any(r.resource_type in types and r.props.get("bucket") is not None and not known(r.props.get("bucket"))
-               for r in resources)
+    return any(
+        r.resource_type in types and r.props.get("bucket") is not None and not known(r.props.get("bucket"))
+        for r in resources
+    )
 
 
 def check_public_access_block(resources: list[StackResource], config: dict[str, Any]) -> list[tuple[str | None, str]]:
     found: list[tuple[str | None, str]] = []
     for block in resources:
         if block.resource_type in (PUBLIC_ACCESS_BLOCK, ACCOUNT_PUBLIC_ACCESS_BLOCK):
-            missing = [f for f in BLOCK_FLAGS if block.props.get(f) is None or (known(block.props.get(f))
-                                                                                  and not truthy(block.props.get(f)))]
+            missing = [
+                f
+                for f in BLOCK_FLAGS
+                if block.props.get(f) is None or (known(block.props.get(f)) and not truthy(block.props.get(f)))
+            ]
             if missing:
                 found.append((block.urn, f"public access block leaves {', '.join(missing)} off"))
     account_blocks = [r for r in resources if r.resource_type == ACCOUNT_PUBLIC_ACCESS_BLOCK]
@@ -160,7 +166,7 @@ def check_public_acl_or_policy(resource_type: str, props: dict[str, Any], config
         if uri in PUBLIC_GROUPS:
             found.append(f"ACL grant to {uri.rsplit('/', 1)[-1]}")
     for sid in _public_statements(props.get("policy")):
-        found.append(f"bucket policy allows everyone (Principal \"*\") without a condition ({sid})")
+        found.append(f'bucket policy allows everyone (Principal "*") without a condition ({sid})')
     return found
 
 
@@ -182,7 +188,7 @@ S3_NO_PUBLIC_ACCESS = Rule(
     description="No public-read ACLs, public grants or bucket policies that allow everyone.",
     severity=Severity.CRITICAL,
     enforcement=EnforcementLevel.MANDATORY,
-    why="A public ACL or an Allow for Principal \"*\" publishes the bucket's content to the internet.",
+    why='A public ACL or an Allow for Principal "*" publishes the bucket\'s content to the internet.',
     remediation="Use BucketOwnerEnforced ownership (no ACLs); grant access to specific principals or via "
     "CloudFront origin access control with a condition.",
     resource_types=BUCKETS | ACLS | OBJECTS | type_set(BUCKET_POLICY),

@@ -76,7 +76,9 @@ _DAEMON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(rf"^\s*-\s*{_PACKAGES}\s*$", re.MULTILINE), "installs a database/cache server (cloud-init packages)"),
     (
-        re.compile(r"(?<![\w/.-])(redis-server|mongod|mysqld|mysqld_safe|memcached|pg_ctl|pg_ctlcluster|initdb)(?![\w-])"),
+        re.compile(
+            r"(?<![\w/.-])(redis-server|mongod|mysqld|mysqld_safe|memcached|pg_ctl|pg_ctlcluster|initdb)(?![\w-])"
+        ),
         "runs a database/cache daemon",
     ),
     (
@@ -125,8 +127,7 @@ NO_DISK_SETUP_IN_USER_DATA = Rule(
     enforcement=EnforcementLevel.MANDATORY,
     why="Formatting and mounting a disk at boot is how a data volume gets used; the instance becomes "
     "the only holder of whatever lands there.",
-    remediation="Remove mkfs/mount/fstab/cloud-init disk setup from user data; write data to S3, RDS or "
-    "ElastiCache.",
+    remediation="Remove mkfs/mount/fstab/cloud-init disk setup from user data; write data to S3, RDS or ElastiCache.",
     resource_types=USER_DATA_TYPES,
     check=check_disk_setup,
     tags=("statelessness", "ec2"),

@@ -22,19 +22,28 @@ def _opts() -> PolicyResourceOptions:
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
 
 
-def validate_resource(rule: Rule, resource_type: str, props: Mapping[str, Any], config: Mapping[str, Any] | None = None
-                      ) -> list[str]:
+def validate_resource(
+    rule: Rule, resource_type: str, props: Mapping[str, Any], config: Mapping[str, Any] | None = None
+) -> list[str]:
     reported: list[str] = []
     args = ResourceValidationArgs(
-        resource_type, unknown_checking_proxy(dict(props)), f"urn:pulumi:t::p::{resource_type}::r", "r", _opts(),
-        None, rule.settings(config),
+        resource_type,
+        unknown_checking_proxy(dict(props)),
+        f"urn:pulumi:t::p::{resource_type}::r",
+        "r",
+        _opts(),
+        None,
+        rule.settings(config),
     )
     rule.policy().validate(args, lambda message, urn=None: reported.append(message))
     return reported
 
 
-def validate_stack(rule: Rule, resources: list[tuple[str, str, dict[str, Any], dict[str, list[str]]]],
-                   config: Mapping[str, Any] | None = None) -> list[tuple[str | None, str]]:
+def validate_stack(
+    rule: Rule,
+    resources: list[tuple[str, str, dict[str, Any], dict[str, list[str]]]],
+    config: Mapping[str, Any] | None = None,
+) -> list[tuple[str | None, str]]:
     """resources: (type, name, props, property_dependencies by name)."""
     objs: dict[str, PolicyResource] = {}
     for type_, name, props, _ in resources:

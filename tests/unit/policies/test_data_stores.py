@@ -39,8 +39,14 @@ AURORA_OK = {
     "backupRetentionPeriod": 7,
     "deletionProtection": True,
 }
-RDS_RULES = (RDS_STORAGE_ENCRYPTED, RDS_NOT_PUBLIC, RDS_BACKUPS_ENABLED, RDS_MANAGED_MASTER_PASSWORD, RDS_MULTI_AZ,
-             RDS_DELETION_PROTECTION)
+RDS_RULES = (
+    RDS_STORAGE_ENCRYPTED,
+    RDS_NOT_PUBLIC,
+    RDS_BACKUPS_ENABLED,
+    RDS_MANAGED_MASTER_PASSWORD,
+    RDS_MULTI_AZ,
+    RDS_DELETION_PROTECTION,
+)
 
 
 @pytest.mark.parametrize(("resource_type", "props"), [(RDS, RDS_OK), (AURORA, AURORA_OK)])
@@ -56,13 +62,19 @@ def test_compliant_databases_pass(resource_type, props, via_policy):
         (RDS_STORAGE_ENCRYPTED, {"storageEncrypted": None}, "RDS instance storageEncrypted is not true"),
         (RDS_NOT_PUBLIC, {"publiclyAccessible": True}, "RDS instance is publicly accessible"),
         (RDS_BACKUPS_ENABLED, {"backupRetentionPeriod": 0}, "RDS instance backupRetentionPeriod is 0 (minimum 1 days)"),
-        (RDS_MANAGED_MASTER_PASSWORD, {"password": "hunter2hunter2"},
-         "RDS instance sets password in the program; set manageMasterUserPassword so RDS keeps the master password "
-         "in Secrets Manager"),
+        (
+            RDS_MANAGED_MASTER_PASSWORD,
+            {"password": "hunter2hunter2"},
+            "RDS instance sets password in the program; set manageMasterUserPassword so RDS keeps the master password "
+            "in Secrets Manager",
+        ),
         (RDS_MULTI_AZ, {"multiAz": False}, "RDS instance multiAz is not true: one AZ outage takes the database down"),
         (RDS_DELETION_PROTECTION, {"deletionProtection": False}, "RDS instance deletionProtection is not true"),
-        (RDS_DELETION_PROTECTION, {"skipFinalSnapshot": True},
-         "RDS instance skipFinalSnapshot is true: deleting it loses the data"),
+        (
+            RDS_DELETION_PROTECTION,
+            {"skipFinalSnapshot": True},
+            "RDS instance skipFinalSnapshot is true: deleting it loses the data",
+        ),
     ],
 )
 def test_rds_instance_one_property_broken(rule, change, message, via_policy):
@@ -123,16 +135,31 @@ def test_compliant_replication_group(via_policy):
 @pytest.mark.parametrize(
     ("rule", "change", "message"),
     [
-        (ELASTICACHE_ENCRYPTION, {"transitEncryptionEnabled": False},
-         "replication group transitEncryptionEnabled is not true: cache data is not encrypted in transit"),
-        (ELASTICACHE_ENCRYPTION, {"atRestEncryptionEnabled": None},
-         "replication group atRestEncryptionEnabled is not true: cache data is not encrypted at rest"),
-        (ELASTICACHE_AUTH, {"authToken": None},
-         "replication group has neither an authToken nor RBAC userGroupIds: any client in the network can connect"),
-        (ELASTICACHE_AUTOMATIC_FAILOVER, {"automaticFailoverEnabled": False},
-         "replication group automaticFailoverEnabled is not true: a primary failure means downtime"),
-        (ELASTICACHE_AUTOMATIC_FAILOVER, {"multiAzEnabled": False},
-         "replication group multiAzEnabled is not true: replicas may share the primary's AZ"),
+        (
+            ELASTICACHE_ENCRYPTION,
+            {"transitEncryptionEnabled": False},
+            "replication group transitEncryptionEnabled is not true: cache data is not encrypted in transit",
+        ),
+        (
+            ELASTICACHE_ENCRYPTION,
+            {"atRestEncryptionEnabled": None},
+            "replication group atRestEncryptionEnabled is not true: cache data is not encrypted at rest",
+        ),
+        (
+            ELASTICACHE_AUTH,
+            {"authToken": None},
+            "replication group has neither an authToken nor RBAC userGroupIds: any client in the network can connect",
+        ),
+        (
+            ELASTICACHE_AUTOMATIC_FAILOVER,
+            {"automaticFailoverEnabled": False},
+            "replication group automaticFailoverEnabled is not true: a primary failure means downtime",
+        ),
+        (
+            ELASTICACHE_AUTOMATIC_FAILOVER,
+            {"multiAzEnabled": False},
+            "replication group multiAzEnabled is not true: replicas may share the primary's AZ",
+        ),
     ],
 )
 def test_replication_group_one_property_broken(rule, change, message, via_policy):
@@ -169,8 +196,12 @@ DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:orders-dlq"
 def test_work_queue_with_dlq_passes_and_dlq_is_exempt(via_stack_policy):
     resources = [
         (QUEUE, "orders-dlq", {"arn": DLQ_ARN}, {}),
-        (QUEUE, "orders", {"redrivePolicy": json.dumps({"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 5})},
-         {"redrivePolicy": ["orders-dlq"]}),
+        (
+            QUEUE,
+            "orders",
+            {"redrivePolicy": json.dumps({"deadLetterTargetArn": DLQ_ARN, "maxReceiveCount": 5})},
+            {"redrivePolicy": ["orders-dlq"]},
+        ),
     ]
     assert via_stack_policy(SQS_DEAD_LETTER_QUEUE, resources) == []
     # Matched by property dependency alone, when the ARN is not known.
@@ -184,8 +215,10 @@ def test_work_queue_with_dlq_passes_and_dlq_is_exempt(via_stack_policy):
 def test_work_queue_without_dlq_is_flagged(via_stack_policy):
     reported = via_stack_policy(SQS_DEAD_LETTER_QUEUE, [(QUEUE, "jobs", {"arn": "arn:aws:sqs:::jobs"}, {})])
     assert reported == [
-        ("urn:pulumi:t::p::aws:sqs/queue:Queue::jobs",
-         "queue jobs has no redrivePolicy: poison messages are retried forever and never set aside")
+        (
+            "urn:pulumi:t::p::aws:sqs/queue:Queue::jobs",
+            "queue jobs has no redrivePolicy: poison messages are retried forever and never set aside",
+        )
     ]
 
 
@@ -193,8 +226,11 @@ def test_separate_redrive_policy_resource(via_stack_policy):
     resources = [
         (QUEUE, "dlq", {"arn": DLQ_ARN}, {}),
         (QUEUE, "jobs", {"url": "https://sqs/jobs"}, {}),
-        ("aws:sqs/redrivePolicy:RedrivePolicy", "jobs-redrive",
-         {"queueUrl": "https://sqs/jobs", "redrivePolicy": json.dumps({"deadLetterTargetArn": DLQ_ARN})},
-         {"queueUrl": ["jobs"], "redrivePolicy": ["dlq"]}),
+        (
+            "aws:sqs/redrivePolicy:RedrivePolicy",
+            "jobs-redrive",
+            {"queueUrl": "https://sqs/jobs", "redrivePolicy": json.dumps({"deadLetterTargetArn": DLQ_ARN})},
+            {"queueUrl": ["jobs"], "redrivePolicy": ["dlq"]},
+        ),
     ]
     assert via_stack_policy(SQS_DEAD_LETTER_QUEUE, resources) == []

@@ -12,13 +12,15 @@ FN = "aws:lambda/function:Function"
 FUNCTION = {
     "runtime": "python3.12",
     "handler": "app.handler",
-    "environment": {"variables": {
-        "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
-        "JWT_SIGNING_KEY_PARAM": "/app/jwt",
-        "TOKEN_TTL_SECONDS": "900",
-        "LOG_LEVEL": "INFO",
-        "API_KEY": "{{resolve:secretsmanager:api}}",
-    }},
+    "environment": {
+        "variables": {
+            "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+            "JWT_SIGNING_KEY_PARAM": "/app/jwt",
+            "TOKEN_TTL_SECONDS": "900",
+            "LOG_LEVEL": "INFO",
+            "API_KEY": "{{resolve:secretsmanager:api}}",
+        }
+    },
 }
 
 
@@ -28,8 +30,10 @@ def test_compliant_function_passes(via_policy):
 
 
 def test_efs_mount(via_policy):
-    props = {**FUNCTION, "fileSystemConfig": {"arn": "arn:aws:elasticfilesystem:...:access-point/fsap-1",
-                                              "localMountPath": "/mnt/data"}}
+    props = {
+        **FUNCTION,
+        "fileSystemConfig": {"arn": "arn:aws:elasticfilesystem:...:access-point/fsap-1", "localMountPath": "/mnt/data"},
+    }
     assert via_policy(NO_LAMBDA_EFS, FN, props) == [
         "mounts an EFS file system at /mnt/data: functions keep no files between invocations"
     ]
@@ -89,10 +93,16 @@ def test_kubernetes_env(via_policy):
 
 
 def test_ecs_container_definitions(via_policy):
-    defs = [{"name": "web", "environment": [{"name": "ADMIN_PASSWORD", "value": "letmein"}],
-             "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:..."}]}]
-    assert via_policy(NO_PLAINTEXT_SECRETS, "aws:ecs/taskDefinition:TaskDefinition",
-                      {"containerDefinitions": json.dumps(defs)}) == [
+    defs = [
+        {
+            "name": "web",
+            "environment": [{"name": "ADMIN_PASSWORD", "value": "letmein"}],
+            "secrets": [{"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:..."}],
+        }
+    ]
+    assert via_policy(
+        NO_PLAINTEXT_SECRETS, "aws:ecs/taskDefinition:TaskDefinition", {"containerDefinitions": json.dumps(defs)}
+    ) == [
         "container environment: ADMIN_PASSWORD is set to a literal value; pass a Secrets Manager/SSM reference and "
         "read it at runtime"
     ]

@@ -10,8 +10,11 @@ IMDS_OK = {"metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "require
 
 @pytest.mark.parametrize(
     "resource_type",
-    ["aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance",
-     "aws:ec2/launchConfiguration:LaunchConfiguration"],
+    [
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/instance:Instance",
+        "aws:ec2/launchConfiguration:LaunchConfiguration",
+    ],
 )
 def test_imdsv2(resource_type, via_policy):
     assert via_policy(IMDSV2_REQUIRED, resource_type, IMDS_OK) == []
@@ -39,8 +42,13 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 
 
 def _ingress(port_from, port_to, cidrs=("0.0.0.0/0",), protocol="tcp", v6=()):
-    return {"protocol": protocol, "fromPort": port_from, "toPort": port_to, "cidrBlocks": list(cidrs),
-            "ipv6CidrBlocks": list(v6)}
+    return {
+        "protocol": protocol,
+        "fromPort": port_from,
+        "toPort": port_to,
+        "cidrBlocks": list(cidrs),
+        "ipv6CidrBlocks": list(v6),
+    }
 
 
 def test_security_group_inline_rules(via_policy):
@@ -86,8 +94,13 @@ def test_port_list_is_configurable(via_policy):
 
 @pytest.mark.parametrize("listener", ["aws:lb/listener:Listener", "aws:alb/listener:Listener"])
 def test_https_redirect(listener, via_policy):
-    redirect = {"protocol": "HTTP", "port": 80, "defaultActions": [
-        {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]}
+    redirect = {
+        "protocol": "HTTP",
+        "port": 80,
+        "defaultActions": [
+            {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
+        ],
+    }
     assert via_policy(ALB_HTTPS_REDIRECT, listener, redirect) == []
     https = {"protocol": "HTTPS", "port": 443, "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}
     assert via_policy(ALB_HTTPS_REDIRECT, listener, https) == []

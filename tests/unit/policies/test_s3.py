@@ -18,8 +18,12 @@ def _bucket_stack(bucket_type="aws:s3/bucket:Bucket", flags=FLAGS, link="depende
     return [
         (bucket_type, "receipts", {"bucket": "receipts-abc"}, {}),
         (PAB, "receipts-pab", {**ref, **flags}, deps),
-        (SSE, "receipts-sse", {**ref, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]},
-         deps),
+        (
+            SSE,
+            "receipts-sse",
+            {**ref, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]},
+            deps,
+        ),
         (VERSIONING, "receipts-versioning", {**ref, "versioningConfiguration": {"status": "Enabled"}}, deps),
     ]
 
@@ -35,8 +39,10 @@ def test_fully_configured_bucket_passes(bucket_type, link, via_stack_policy):
 def test_bucket_without_public_access_block(via_stack_policy):
     stack = [r for r in _bucket_stack() if r[0] != PAB]
     assert via_stack_policy(S3_PUBLIC_ACCESS_BLOCK, stack) == [
-        ("urn:pulumi:t::p::aws:s3/bucket:Bucket::receipts",
-         "bucket receipts has no BucketPublicAccessBlock with all four flags true")
+        (
+            "urn:pulumi:t::p::aws:s3/bucket:Bucket::receipts",
+            "bucket receipts has no BucketPublicAccessBlock with all four flags true",
+        )
     ]
 
 
@@ -59,17 +65,27 @@ def test_account_level_block_covers_every_bucket(via_stack_policy):
 def test_missing_encryption_and_versioning(via_stack_policy):
     stack = [r for r in _bucket_stack() if r[0] not in (SSE, VERSIONING)]
     assert via_stack_policy(S3_ENCRYPTION, stack) == [
-        ("urn:pulumi:t::p::aws:s3/bucket:Bucket::receipts",
-         "bucket receipts has no server-side encryption configuration")
+        (
+            "urn:pulumi:t::p::aws:s3/bucket:Bucket::receipts",
+            "bucket receipts has no server-side encryption configuration",
+        )
     ]
     assert via_stack_policy(S3_VERSIONING, stack) == [
         ("urn:pulumi:t::p::aws:s3/bucket:Bucket::receipts", "bucket receipts does not have versioning enabled")
     ]
-    suspended = [*stack, (VERSIONING, "v", {"bucket": "receipts-abc",
-                                            "versioningConfiguration": {"status": "Suspended"}}, {})]
+    suspended = [
+        *stack,
+        (VERSIONING, "v", {"bucket": "receipts-abc", "versioningConfiguration": {"status": "Suspended"}}, {}),
+    ]
     assert len(via_stack_policy(S3_VERSIONING, suspended)) == 1
-    inline = [("aws:s3/bucket:Bucket", "old", {"versioning": {"enabled": True},
-                                               "serverSideEncryptionConfiguration": {"rule": {}}}, {})]
+    inline = [
+        (
+            "aws:s3/bucket:Bucket",
+            "old",
+            {"versioning": {"enabled": True}, "serverSideEncryptionConfiguration": {"rule": {}}},
+            {},
+        )
+    ]
     assert via_stack_policy(S3_VERSIONING, inline) == []
     assert via_stack_policy(S3_ENCRYPTION, inline) == []
 
@@ -80,8 +96,16 @@ def test_public_acls(acl_type, via_policy):
     assert via_policy(S3_NO_PUBLIC_ACCESS, acl_type, {"bucket": "b", "acl": "public-read"}) == [
         "canned ACL public-read makes the content public"
     ]
-    grants = {"accessControlPolicy": {"grants": [{"permission": "READ", "grantee": {
-        "type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers"}}]}}
+    grants = {
+        "accessControlPolicy": {
+            "grants": [
+                {
+                    "permission": "READ",
+                    "grantee": {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                }
+            ]
+        }
+    }
     assert via_policy(S3_NO_PUBLIC_ACCESS, acl_type, grants) == ["ACL grant READ to AllUsers"]
 
 
@@ -100,8 +124,13 @@ def _policy(statement):
 
 def test_bucket_policies(via_policy):
     policy = "aws:s3/bucketPolicy:BucketPolicy"
-    tls_only = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*",
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    tls_only = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": "*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
     assert via_policy(S3_NO_PUBLIC_ACCESS, policy, _policy(tls_only)) == []
     cloudfront = {"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject"}
     assert via_policy(S3_NO_PUBLIC_ACCESS, policy, _policy(cloudfront)) == []

@@ -1,0 +1,408 @@
+"""The offline gate's command line on fixture programs and on this repository's stacks.
+
+Every run is a fresh `python -m policies.gate` process: the real entry point, and no Pulumi runtime
+state shared between programs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+PROGRAMS = ROOT / "tests" / "fixtures" / "programs"
+
+GATE_JSON_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["stack", "project", "resources", "violations", "summary"],
+    "properties": {
+        "stack": {"type": "string"},
+        "project": {"type": "string"},
+        "resources": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["urn", "type", "name"],
+                "properties": {"urn": {"type": "string"}, "type": {"type": "string"}, "name": {"type": "string"}},
+            },
+        },
+        "violations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["policy", "enforcement", "urn", "type", "name", "message"],
+                "properties": {
+                    "policy": {"type": "string"},
+                    "enforcement": {"enum": ["mandatory", "advisory"]},
+                    "urn": {"type": "string"},
+                    "type": {"type": "string"},
+                    "name": {"type": "string"},
+                    "message": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+        "summary": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["resources", "mandatory", "advisory"],
+            "properties": {
+                "resources": {"type": "integer", "minimum": 0},
+                "mandatory": {"type": "integer", "minimum": 0},
+                "advisory": {"type": "integer", "minimum": 0},
+            },
+        },
+    },
+}
+
+# The parts of SARIF 2.1.0 (sarif-schema-2.1.0.json) that this report uses, with their required members.
+SARIF_SCHEMA = {
+    "type": "object",
+    "required": ["version", "runs"],
+    "properties": {
+        "version": {"const": "2.1.0"},
+        "$schema": {"type": "string", "format": "uri"},
+        "runs": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["tool"],
+                "properties": {
+                    "tool": {
+                        "type": "object",
+                        "required": ["driver"],
+                        "properties": {
+                            "driver": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "rules": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["id"],
+                                            "properties": {
+                                                "id": {"type": "string"},
+                                                "shortDescription": {"$ref": "#/$defs/message"},
+                                                "fullDescription": {"$ref": "#/$defs/message"},
+                                                "help": {"$ref": "#/$defs/message"},
+                                                "defaultConfiguration": {
+                                                    "type": "object",
+                                                    "properties": {"level": {"$ref": "#/$defs/level"}},
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "results": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["message"],
+                            "properties": {
+                                "ruleId": {"type": "string"},
+                                "ruleIndex": {"type": "integer", "minimum": -1},
+                                "level": {"$ref": "#/$defs/level"},
+                                "message": {"$ref": "#/$defs/message"},
+                                "locations": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "physicalLocation": {
+                                                "type": "object",
+                                                "properties": {
+                                                    "artifactLocation": {
+                                                        "type": "object",
+                                                        "properties": {"uri": {"type": "string"}},
+                                                    },
+                                                    "region": {
+                                                        "type": "object",
+                                                        "properties": {"startLine": {"type": "integer", "minimum": 1}},
+                                                    },
+                                                },
+                                            },
+                                            "logicalLocations": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "fullyQualifiedName": {"type": "string"},
+                                                        "name": {"type": "string"},
+                                                        "kind": {"type": "string"},
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "$defs": {
+        "message": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
+        "level": {"enum": ["none", "note", "warning", "error"]},
+    },
+}
+
+
+def gate(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "policies.gate", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def gate_json(program: str, *args: str) -> tuple[int, dict]:
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / program), "--format", "json", *args)
+    assert out.returncode in (0, 1), out.stderr
+    doc = json.loads(out.stdout)
+    jsonschema.validate(doc, GATE_JSON_SCHEMA)
+    return out.returncode, doc
+
+
+def found(doc: dict) -> set[tuple[str, str, str]]:
+    return {(v["policy"], v["name"], v["enforcement"]) for v in doc["violations"]}
+
+
+@pytest.mark.parametrize("program", ["compliant_web", "compliant_k8s"])
+def test_compliant_programs_pass_with_no_violation_at_all(program):
+    code, doc = gate_json(program)
+    assert code == 0
+    assert doc["violations"] == []
+    assert doc["summary"]["mandatory"] == doc["summary"]["advisory"] == 0
+    assert doc["summary"]["resources"] == len(doc["resources"]) > 0
+    assert all(r["type"] != "pulumi:pulumi:Stack" for r in doc["resources"])
+
+
+def test_compliant_web_resources_are_all_listed():
+    _, doc = gate_json("compliant_web")
+    types = {r["type"] for r in doc["resources"]}
+    assert {
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:autoscaling/group:Group",
+        "aws:rds/instance:Instance",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:alb/listener:Listener",
+    } <= types
+    assert doc["project"] == "compliant-web" and doc["stack"] == "dev"
+
+
+@pytest.mark.parametrize(
+    ("program", "expected"),
+    [
+        (
+            "instance_state",
+            {
+                ("no-instance-data-volumes", "app-server", "mandatory"),
+                ("no-instance-data-volumes", "workers", "mandatory"),
+                ("no-standalone-instances", "app-server", "mandatory"),
+                ("no-ebs-data-volumes", "data", "mandatory"),
+            },
+        ),
+        ("sticky_sessions", {("no-sticky-sessions", "web", "mandatory")}),
+        (
+            "k8s_state",
+            {
+                ("no-k8s-host-storage", "web", "mandatory"),
+                ("no-app-statefulsets", "sessions", "mandatory"),
+                ("no-k8s-persistent-volumes", "sessions", "mandatory"),
+            },
+        ),
+        (
+            "userdata_disk",
+            {
+                ("no-disk-setup-in-user-data", "app", "mandatory"),
+                ("no-local-datastore-in-user-data", "app", "mandatory"),
+            },
+        ),
+        (
+            "public_bucket",
+            {
+                ("s3-public-access-block", "site", "mandatory"),
+                ("s3-no-public-access", "site", "mandatory"),
+                ("s3-encryption", "site", "advisory"),
+                ("s3-versioning", "site", "advisory"),
+            },
+        ),
+        (
+            "plaintext_db_password",
+            {
+                ("rds-managed-master-password", "db", "mandatory"),
+                ("rds-not-public", "db", "mandatory"),
+                ("rds-backups-enabled", "db", "mandatory"),
+                ("rds-storage-encrypted", "db", "mandatory"),
+                ("rds-multi-az", "db", "advisory"),
+            },
+        ),
+    ],
+)
+def test_violating_programs_fail(program, expected):
+    code, doc = gate_json(program)
+    assert code == 1
+    assert expected <= found(doc)
+    assert doc["summary"]["mandatory"] == sum(v["enforcement"] == "mandatory" for v in doc["violations"])
+    urns = {r["urn"] for r in doc["resources"]}
+    assert all(v["urn"] in urns for v in doc["violations"])
+
+
+@pytest.mark.parametrize(
+    ("program", "fragment"),
+    [
+        ("raises", "the program failed: stateless-stack:minSize must not exceed maxSize (got 5 > 2)"),
+        ("no_project", "no Pulumi.yaml"),
+        ("bad_stack_config", "Pulumi.dev.yaml: not valid YAML (line 3)"),
+    ],
+)
+def test_broken_programs_exit_2_with_one_clear_line(program, fragment):
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / program), "--format", "json")
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert fragment in out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0
+
+
+def test_debug_shows_the_traceback():
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "raises"), "--debug")
+    assert out.returncode == 2
+    assert "Traceback" in out.stderr and "ValueError" in out.stderr
+
+
+def test_unknown_stack_when_the_project_has_stack_files():
+    out = gate("--stack", "qa", "--program", str(PROGRAMS / "compliant_web"))
+    assert out.returncode == 2
+    assert "unknown stack 'qa'" in out.stderr and "(stacks: dev)" in out.stderr
+
+
+def test_program_without_any_stack_file_runs_on_declared_defaults():
+    out = gate("--stack", "anything", "--program", str(PROGRAMS / "compliant_k8s"), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["stack"] == "anything"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--stack", "dev", "--format", "xml"], ["--stack", "dev", "--bogus"]],
+)
+def test_bad_arguments_exit_2(args):
+    out = gate(*args)
+    assert out.returncode == 2
+    assert "usage:" in out.stderr
+
+
+def test_missing_config_file_and_bad_stack_name_exit_2():
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "compliant_web"), "--config-file", "/nonexistent.yaml")
+    assert out.returncode == 2 and "config file not found" in out.stderr
+    out = gate("--stack", "dev/../x", "--program", str(PROGRAMS / "compliant_web"))
+    assert out.returncode == 2 and "invalid stack name" in out.stderr
+
+
+def test_explicit_config_file_replaces_the_stack_file(tmp_path):
+    cfg = tmp_path / "other.yaml"
+    cfg.write_text("config:\n  compliant-web:dbInstanceClass: db.r6g.large\n")
+    out = gate("--stack", "qa", "--program", str(PROGRAMS / "compliant_web"), "--config-file", str(cfg))
+    assert out.returncode == 0, out.stderr
+
+
+def test_policy_config_overrides_enforcement(tmp_path):
+    config = tmp_path / "policy.json"
+    config.write_text(
+        json.dumps(
+            {
+                "no-instance-data-volumes": "advisory",
+                "no-ebs-data-volumes": {"enforcementLevel": "advisory"},
+                "no-standalone-instances": "disabled",
+            }
+        )
+    )
+    code, doc = gate_json("instance_state", "--policy-config", str(config))
+    assert code == 0
+    assert {v["enforcement"] for v in doc["violations"]} == {"advisory"}
+    assert "no-standalone-instances" not in {v["policy"] for v in doc["violations"]}
+
+    config.write_text(json.dumps({"all": "mandatory"}))
+    code, doc = gate_json("public_bucket", "--policy-config", str(config))
+    assert code == 1
+    assert ("s3-versioning", "site", "mandatory") in found(doc)
+
+    config.write_text(json.dumps({"no-standalone-instances": {"allowedTags": {"Name": ["app-server"]}}}))
+    code, doc = gate_json("instance_state", "--policy-config", str(config))
+    assert code == 1  # the data volumes still fail
+    assert "no-standalone-instances" in {v["policy"] for v in doc["violations"]}
+
+
+def test_bad_policy_config_exits_2(tmp_path):
+    config = tmp_path / "policy.json"
+    config.write_text(json.dumps({"rds-backups-enabled": {"minRetentionDays": "a week"}}))
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "compliant_web"), "--policy-config", str(config))
+    assert out.returncode == 2
+    assert "rds-backups-enabled.minRetentionDays: 'a week' is not of type 'integer'" in out.stderr
+
+
+def test_sarif_report():
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "public_bucket"), "--format", "sarif")
+    assert out.returncode == 1
+    doc = json.loads(out.stdout)
+    jsonschema.validate(doc, SARIF_SCHEMA)
+    run = doc["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    ids = [r["id"] for r in rules]
+    assert "s3-public-access-block" in ids and len(ids) == len(set(ids))
+    assert all(r["help"]["text"] and r["shortDescription"]["text"] for r in rules)
+    levels = {(r["ruleId"], r["level"]) for r in run["results"]}
+    assert ("s3-public-access-block", "error") in levels and ("s3-versioning", "warning") in levels
+    for result in run["results"]:
+        assert ids[result["ruleIndex"]] == result["ruleId"]
+        logical = result["locations"][0]["logicalLocations"][0]
+        assert logical["fullyQualifiedName"].startswith("urn:pulumi:dev::public_bucket::")
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "__main__.py"
+
+
+def test_text_report_groups_by_resource_and_ends_with_the_summary():
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "plaintext_db_password"))
+    assert out.returncode == 1
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "aws:rds/instance:Instance  db"
+    assert lines[1].strip().startswith("urn:pulumi:dev::plaintext_db_password::")
+    assert "  [mandatory] rds-not-public: RDS instance is publicly accessible" in lines
+    assert (
+        lines[-1] == "FAIL stateless-guard plaintext_db_password/dev: 1 resources, 4 mandatory, 3 advisory violation(s)"
+    )
+
+
+def test_output_file(tmp_path):
+    target = tmp_path / "report.json"
+    out = gate(
+        "--stack", "dev", "--program", str(PROGRAMS / "sticky_sessions"), "--format", "json", "--output", str(target)
+    )
+    assert out.returncode == 1
+    assert out.stdout == ""
+    assert json.loads(target.read_text())["summary"]["mandatory"] == 2
+    assert "report in" in out.stderr
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_repository_stacks_have_no_mandatory_violation(stack):
+    out = gate("--stack", stack, "--format", "json")
+    assert out.returncode == 0, out.stderr + out.stdout[-2000:]
+    doc = json.loads(out.stdout)
+    jsonschema.validate(doc, GATE_JSON_SCHEMA)
+    assert doc["project"] == "stateless-stack"
+    assert doc["summary"]["mandatory"] == 0
+    assert doc["summary"]["resources"] > 20

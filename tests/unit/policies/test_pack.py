@@ -1,0 +1,89 @@
+"""The pack's assembly: rule metadata, the adapters' handling of unknowns, and how the CLI loads __main__."""
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+from policies.pack import PACK_NAME, POLICIES
+from policies.rules import ALL_RULES, UNKNOWN, plain
+from policies.rules.stickiness import NO_STICKY_SESSIONS
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_every_rule_is_named_described_and_remediable():
+    names = [r.name for r in ALL_RULES]
+    assert len(names) == len(set(names))
+    for rule in ALL_RULES:
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.name), rule.name
+        assert rule.description and rule.remediation and rule.why, rule.name
+        assert rule.enforcement in (EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY)
+        for knob, spec in rule.config.items():
+            assert "default" in spec and "description" in spec, (rule.name, knob)
+
+
+def test_policies_mirror_the_rules():
+    assert [p.name for p in POLICIES] == [r.name for r in ALL_RULES]
+    for policy, rule in zip(POLICIES, ALL_RULES, strict=True):
+        kind = StackValidationPolicy if rule.is_stack else ResourceValidationPolicy
+        assert isinstance(policy, kind)
+        assert policy.enforcement_level == rule.enforcement
+        assert policy.remediation_steps == rule.remediation
+        assert (policy.config_schema is None) == (not rule.config)
+
+
+def test_plain_unwraps_proxies_and_marks_unknowns():
+    raw = {"a": UNKNOWN_STRING_VALUE, "b": [1, {"c": UNKNOWN_BOOLEAN_VALUE}], "d": "x"}
+    assert plain(unknown_checking_proxy(raw)) == {"a": UNKNOWN, "b": [1, {"c": UNKNOWN}], "d": "x"}
+    assert plain(raw) == {"a": UNKNOWN, "b": [1, {"c": UNKNOWN}], "d": "x"}
+
+
+def test_adapter_does_not_raise_on_unknown_properties(via_policy):
+    props = {"stickiness": {"type": "lb_cookie", "enabled": UNKNOWN_BOOLEAN_VALUE}}
+    assert via_policy(NO_STICKY_SESSIONS, "aws:lb/targetGroup:TargetGroup", props) == []
+    props = {"stickiness": UNKNOWN_STRING_VALUE}
+    assert via_policy(NO_STICKY_SESSIONS, "aws:lb/targetGroup:TargetGroup", props) == []
+
+
+@pytest.mark.parametrize("cwd", ["policies", "."])
+def test_main_assembles_the_pack_from_the_pack_directory_and_the_root(cwd):
+    # The CLI runs the pack directory with runpy and its own cwd; PolicyPack is replaced so nothing serves.
+    script = textwrap.dedent(
+        f"""
+        import runpy, sys
+        sys.path[:] = [p for p in sys.path if p not in ("", {str(ROOT)!r})]
+        import pulumi_policy
+        seen = {{}}
+        def fake(name, policies, **kwargs):
+            seen.update(name=name, count=len(policies), level=kwargs.get("enforcement_level"))
+        pulumi_policy.PolicyPack = fake
+        runpy.run_path({str(ROOT / "policies")!r}, run_name="__main__")
+        print(seen["name"], seen["count"], seen["level"].value)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT / cwd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [PACK_NAME, str(len(ALL_RULES)), "advisory"]
+
+
+def test_nothing_imports_the_pack_entry_point():
+    offenders = []
+    for path in [*ROOT.joinpath("policies").rglob("*.py"), *ROOT.joinpath("tests").rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        if re.search(
+            r"^\s*(from policies\.__main__|import policies\.__main__|from policies import __main__)", text, re.MULTILINE
+        ):
+            offenders.append(str(path))
+    assert offenders == []
+
+
+def test_policy_pack_yaml_declares_python():
+    text = (ROOT / "policies" / "PulumiPolicy.yaml").read_text(encoding="utf-8")
+    assert re.search(r"^runtime:\s*python\s*$", text, re.MULTILINE)
+    assert re.search(r"^description:", text, re.MULTILINE)
