@@ -221,6 +221,7 @@ class ComputeEks(pulumi.ComponentResource):
     app_role_arn: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
+    app: KubernetesApp
 
     def __init__(self, name: str, args: ComputeEksArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:compute_eks:ComputeEks", name, None, opts)
@@ -411,7 +412,7 @@ class ComputeEks(pulumi.ComponentResource):
             opts=child,
         )
 
-        KubernetesApp(
+        self.app = KubernetesApp(
             f"{name}-app",
             KubernetesAppArgs(image=args.image, environment=args.environment, service_account_role_arn=app_role.arn,
                               settings=args.app),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -50,7 +51,7 @@ def checked_environment(
 ) -> pulumi.Output[dict[str, str]]:
     """The environment as an Output, refused (failing the deployment) if it carries a secret."""
 
-    def check(env: Mapping[str, str]) -> dict[str, str]:
+    def check(env: Mapping[str, Any]) -> dict[str, str]:
         check_environment(env, where)
         return dict(env)
 

@@ -149,7 +149,7 @@ class WorkerArgs:
             lambda_environment(self.environment)
 
 
-def lambda_environment(environment: Mapping[str, str]) -> dict[str, str]:
+def lambda_environment(environment: Mapping[str, Any]) -> dict[str, Any]:
     """The app environment as Lambda accepts it: no secret values, nothing the runtime reserves."""
     check_environment(environment, "worker environment")
     for key in environment:
