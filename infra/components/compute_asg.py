@@ -200,7 +200,11 @@ class ComputeAsg(pulumi.ComponentResource):
             ),
             default_instance_warmup=args.health_check_grace_seconds,
             termination_policies=["OldestLaunchTemplate", "OldestInstance"],
-            enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupTotalInstances"],
+            enabled_metrics=[
+                aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
+                aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
+                aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES,
+            ],
             tags=[aws.autoscaling.GroupTagArgs(key="Name", value=f"{name}-app", propagate_at_launch=True)],
             # The scaling policy owns the desired capacity once the group exists; re-applying the
             # configured value on every update would undo scaling decisions.

@@ -57,11 +57,13 @@ class DatabaseArgs:
             raise ValueError(f"db_name {self.db_name!r} is not a PostgreSQL identifier")
 
 
-def _first_secret_arn(secrets: Any) -> str | None:
-    if not secrets:
-        return None
-    first = secrets[0]
-    return first.get("secret_arn") if isinstance(first, dict) else first.secret_arn
+def _first_secret_arn(secrets: Sequence[Any]) -> str:
+    arn = secrets[0].secret_arn if secrets else None
+    if not arn:
+        # RDS always reports the secret once it manages the password; its absence means the
+        # instance was changed outside the program.
+        raise ValueError("RDS reported no managed master-user secret for the database")
+    return str(arn)
 
 
 class Database(pulumi.ComponentResource):

@@ -286,3 +286,9 @@ def test_every_stack_file_only_uses_declared_keys() -> None:
     for stack in ("dev", "staging", "prod"):
         raw, _ = stack_values(stack)
         assert set(raw) <= declared, stack
+
+
+def test_infra_readme_documents_every_key() -> None:
+    readme = (ROOT / "infra" / "README.md").read_text()
+    missing = [k.name for k in settings.SCHEMA if f"| `{k.name}` |" not in readme]
+    assert missing == []
