@@ -6,6 +6,7 @@ data; in a stateless design every instance is cattle from the same launch templa
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
@@ -18,8 +19,10 @@ INSTANCE = "aws:ec2/instance:Instance"
 SPOT_INSTANCE = "aws:ec2/spotInstanceRequest:SpotInstanceRequest"
 EBS_VOLUME = "aws:ebs/volume:Volume"
 VOLUME_ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"
+SPOT_FLEET = "aws:ec2/spotFleetRequest:SpotFleetRequest"
+ECS_TASK = "aws:ecs/taskDefinition:TaskDefinition"
 
-COMPUTE_TYPES = type_set(LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION, INSTANCE, SPOT_INSTANCE)
+COMPUTE_TYPES = type_set(LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION, INSTANCE, SPOT_INSTANCE, SPOT_FLEET)
 
 
 def _device(name: Any) -> str:
@@ -45,6 +48,11 @@ def check_data_volumes(resource_type: str, props: dict[str, Any], config: dict[s
                 found.append(
                     f"block device {device} is an extra EBS volume: launch templates may only configure the root volume"
                 )
+        return found
+    if resource_type == SPOT_FLEET:
+        for spec in items(props.get("launchSpecifications")):
+            if isinstance(spec, dict):
+                found.extend(check_data_volumes(INSTANCE, spec, config))
         return found
     for ebs in items(props.get("ebsBlockDevices")):
         if isinstance(ebs, dict) and not truthy(ebs.get("noDevice")):
@@ -78,13 +86,26 @@ def check_standalone_instances(resource_type: str, props: dict[str, Any], config
         lowered = {str(k).lower(): v for k, v in tags.items()}
         for key, values in allowed.items():
             value = lowered.get(str(key).lower())
-            if isinstance(value, str) and value.lower() in {str(v).lower() for v in values}:
+            if isinstance(value, str) and any(fnmatchcase(value.lower(), str(v).lower()) for v in values):
                 return []
     spot = " (spot request)" if resource_type == SPOT_INSTANCE else ""
     return [
         f"a standalone EC2 instance{spot} outside an autoscaling group; run app servers from a launch "
         "template in an autoscaling group, or tag a bastion with an allowed tag"
     ]
+
+
+def check_ecs_host_volumes(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    found = []
+    for volume in items(props.get("volumes")):
+        if not isinstance(volume, dict):
+            continue
+        name = volume.get("name", "?")
+        if known(volume.get("hostPath")):
+            found.append(f"task volume {name} bind-mounts host path {volume['hostPath']} on the container instance")
+        if get(volume, "dockerVolumeConfiguration", "scope") == "shared":
+            found.append(f"task volume {name} is a shared Docker volume that outlives the task on the instance")
+    return found
 
 
 NO_INSTANCE_DATA_VOLUMES = Rule(
@@ -106,7 +127,6 @@ NO_INSTANCE_DATA_VOLUMES = Rule(
             "description": "Device names that are the AMI's root volume.",
         }
     },
-    references=("—",),
     tags=("statelessness", "ec2"),
 )
 
@@ -139,11 +159,26 @@ NO_STANDALONE_INSTANCES = Rule(
         "allowedTags": {
             "type": "object",
             "additionalProperties": {"type": "array", "items": {"type": "string"}},
-            "default": {"Role": ["bastion", "nat"]},
-            "description": "Tag key to allowed values (case-insensitive) that exempt an instance.",
+            "default": {"Role": ["bastion", "nat"], "Name": ["*bastion*"]},
+            "description": "Tag key to allowed values (case-insensitive, shell-style wildcards) that exempt an "
+            "instance.",
         }
     },
     tags=("statelessness", "ec2"),
 )
 
-RULES = (NO_INSTANCE_DATA_VOLUMES, NO_EBS_DATA_VOLUMES, NO_STANDALONE_INSTANCES)
+NO_ECS_HOST_VOLUMES = Rule(
+    name="no-ecs-host-volumes",
+    description="ECS task definitions do not keep data on the container instance (host paths, shared Docker volumes).",
+    severity=Severity.HIGH,
+    enforcement=EnforcementLevel.MANDATORY,
+    why="A bind mount or shared Docker volume leaves data on one container instance: the next task may land "
+    "elsewhere and the data dies with the instance.",
+    remediation="Drop hostPath / shared dockerVolumeConfiguration volumes; use S3 or a managed data store, "
+    "and task-scoped volumes for scratch space.",
+    resource_types=type_set(ECS_TASK),
+    check=check_ecs_host_volumes,
+    tags=("statelessness", "ecs"),
+)
+
+RULES = (NO_INSTANCE_DATA_VOLUMES, NO_EBS_DATA_VOLUMES, NO_STANDALONE_INSTANCES, NO_ECS_HOST_VOLUMES)

@@ -7,6 +7,7 @@ import pytest
 from policies.rules import UNKNOWN
 from policies.rules.instance_state import (
     NO_EBS_DATA_VOLUMES,
+    NO_ECS_HOST_VOLUMES,
     NO_INSTANCE_DATA_VOLUMES,
     NO_STANDALONE_INSTANCES,
 )
@@ -109,3 +110,31 @@ def test_standalone_allow_list_is_configurable(via_policy):
     assert via_policy(NO_STANDALONE_INSTANCES, INSTANCE, props, {"allowedTags": {"purpose": ["jumpbox"]}}) == []
     spot = via_policy(NO_STANDALONE_INSTANCES, "aws:ec2/spotInstanceRequest:SpotInstanceRequest", {})
     assert spot == [STANDALONE.replace("instance outside", "instance (spot request) outside")]
+
+
+def test_standalone_allow_list_wildcards(via_policy):
+    assert via_policy(NO_STANDALONE_INSTANCES, INSTANCE, {"tags": {"Name": "prod-Bastion-1"}}) == []
+    assert via_policy(NO_STANDALONE_INSTANCES, INSTANCE, {"tags": {"Name": "prod-app-1"}}) == [STANDALONE]
+
+
+def test_spot_fleet_launch_specifications(via_policy):
+    fleet = "aws:ec2/spotFleetRequest:SpotFleetRequest"
+    ok = {"launchSpecifications": [{"ami": "ami-1", "rootBlockDevice": {"volumeSize": 20}}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, fleet, ok) == []
+    bad = {"launchSpecifications": [{"ami": "ami-1", "ebsBlockDevices": [{"deviceName": "/dev/sdf"}]}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, fleet, bad) == [
+        "ebsBlockDevices adds EBS volume /dev/sdf: instances may only have a root volume"
+    ]
+
+
+def test_ecs_host_volumes(via_policy):
+    task = "aws:ecs/taskDefinition:TaskDefinition"
+    ok = {"volumes": [{"name": "scratch"}, {"name": "task", "dockerVolumeConfiguration": {"scope": "task"}}]}
+    assert via_policy(NO_ECS_HOST_VOLUMES, task, ok) == []
+    assert via_policy(NO_ECS_HOST_VOLUMES, task, {"volumes": [{"name": "data", "hostPath": "/ecs/data"}]}) == [
+        "task volume data bind-mounts host path /ecs/data on the container instance"
+    ]
+    shared = {"volumes": [{"name": "pg", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": True}}]}
+    assert via_policy(NO_ECS_HOST_VOLUMES, task, shared) == [
+        "task volume pg is a shared Docker volume that outlives the task on the instance"
+    ]
