@@ -219,15 +219,15 @@ class Traffic:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._started = 0.0
-        self._ended = 0.0
+        self._report: TrafficReport | None = None
+        self.started_at = 0.0
 
     def start(self) -> Traffic:
         for _ in range(self.users):
             client = AppClient(self.base_url, timeout=self.timeout).sign_up()
             self.clients.append(client)
             self.expected.append({})
-        self._started = time.monotonic()
+        self.started_at = time.monotonic()
         for index in range(self.users):
             thread = threading.Thread(target=self._run, args=(index,), name=f"traffic-{index}", daemon=True)
             thread.start()
@@ -248,21 +248,36 @@ class Traffic:
                 raise ScenarioError(f"traffic did not complete {count} requests within {timeout:.0f}s")
             time.sleep(0.02)
 
+    def wait_served_by(self, instance: str, since: float, timeout: float = 15.0) -> float:
+        """Block until a request started after `since` (time.monotonic()) was answered by `instance`;
+        returns how long that took from `since`."""
+        deadline = time.monotonic() + timeout
+        relative = since - self.started_at
+        while True:
+            with self._lock:
+                hit = next((s for s in self._samples if s.at >= relative and s.instance == instance), None)
+            if hit is not None:
+                return hit.at - relative
+            if time.monotonic() > deadline:
+                raise ScenarioError(f"no request reached {instance} within {timeout:.0f}s")
+            time.sleep(0.02)
+
     def stop(self) -> TrafficReport:
         self._stop.set()
         for thread in self._threads:
             thread.join(self.timeout + 5)
-        self._ended = time.monotonic()
-        for client in self.clients:
-            client.close()
-        with self._lock:
-            return TrafficReport(
-                list(self._samples), list(self._mismatches), self._ended - self._started, self.users
-            )
+        if self._report is None:
+            for client in self.clients:
+                client.close()
+            with self._lock:
+                self._report = TrafficReport(
+                    list(self._samples), list(self._mismatches), time.monotonic() - self.started_at, self.users
+                )
+        return self._report
 
     def _record(self, method: str, started: float, response: httpx.Response | None, error: str | None) -> None:
         sample = Sample(
-            at=started - self._started,
+            at=started - self.started_at,
             method=method,
             status=response.status_code if response is not None else 0,
             latency=time.monotonic() - started,

@@ -20,11 +20,16 @@ CART = {"espresso-beans": 2, "milk-frother": 1, "ceramic-cup": 4, "descaler": 1,
 
 
 def s3_client(moto_url: str) -> Any:
+    return aws_client("s3", moto_url)
+
+
+def aws_client(service: str, moto_url: str) -> Any:
+    """A boto3 client for the moto server (test credentials; never a real AWS endpoint)."""
     import boto3
     from botocore.config import Config
 
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=moto_url,
         region_name="us-east-1",
         aws_access_key_id="testing",
