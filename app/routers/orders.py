@@ -28,6 +28,11 @@ def checkout(user: UserDep, app: StateDep, idempotency_key: IdempotencyKey = Non
             return JSONResponse(earlier.created_body(), status_code=201)
     cart = app.carts.get(user.user_id)
     if not cart.items or cart.cart_id is None:
+        # A concurrent retry with this key may have ordered the cart since the look-up above.
+        if idempotency_key is not None:
+            earlier = orders.find_by_idempotency_key(rt.pool, user.user_id, idempotency_key)
+            if earlier:
+                return JSONResponse(earlier.created_body(), status_code=201)
         raise HTTPException(409, "the cart is empty")
     try:
         order = orders.place(rt.pool, user.user_id, cart, idempotency_key)
