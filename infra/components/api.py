@@ -9,7 +9,9 @@ Creates, under one `stateless:api:ApiGateway` component:
 - one route per app endpoint: the cart and order routes require the JWT authorizer, registration,
   login, the JWKS/discovery documents and the health checks are public. Anything else gets 404 from the
   gateway and never reaches the backend (e.g. /metrics),
-- the `$default` stage (auto deploy) with JSON access logs to its own log group and route throttling.
+- the `$default` stage (auto deploy) with JSON access logs to its own log group and route throttling,
+- with a custom domain: the regional domain name (TLS 1.2) and its mapping to the stage; point DNS at
+  `domain_target` (the issuer's host is usually this domain, see infra/MODES.md).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ ACCESS_LOG_FORMAT = json.dumps({
     "subject": "$context.authorizer.claims.sub",
 })
 
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                        2557, 2922, 3288, 3653)
 
@@ -98,6 +102,9 @@ class ApiGatewayArgs:
     disable_execute_api_endpoint: bool = False
     """set once a custom domain fronts the API, so that only the domain is reachable"""
     integration_timeout_ms: int = 29000
+    domain_name: str | None = None
+    """custom domain for the API (e.g. the issuer's host); needs certificate_arn in the same region"""
+    certificate_arn: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -118,6 +125,15 @@ class ApiGatewayArgs:
             raise ValueError(f"listener port {self.listener_port} is out of range")
         if not 50 <= self.integration_timeout_ms <= 30000:
             raise ValueError(f"integration timeout must be 50..30000 ms, got {self.integration_timeout_ms}")
+        if (self.domain_name is None) != (self.certificate_arn is None):
+            raise ValueError("a custom domain needs both domain_name and certificate_arn (an ACM certificate "
+                             "for that name in the API's region)")
+        if self.domain_name is not None and not _HOSTNAME.match(self.domain_name):
+            raise ValueError(f"domain name {self.domain_name!r} is not a lowercase DNS host name")
+        if self.certificate_arn is not None and not _CERT_ARN.match(self.certificate_arn):
+            raise ValueError(f"certificate_arn {self.certificate_arn!r} is not an ACM certificate ARN")
+        if self.disable_execute_api_endpoint and self.domain_name is None:
+            raise ValueError("disabling the execute-api endpoint without a custom domain leaves the API unreachable")
         if self.access_log_retention_days not in _LOG_RETENTION_DAYS:
             raise ValueError(f"access log retention {self.access_log_retention_days} days is not a CloudWatch "
                              f"value; use one of {_LOG_RETENTION_DAYS}")
@@ -129,6 +145,7 @@ class ApiGateway(pulumi.ComponentResource):
     stage_url: pulumi.Output[str]
     authorizer_id: pulumi.Output[str]
     vpc_link_security_group_id: pulumi.Output[str]
+    domain_target: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: ApiGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:api:ApiGateway", name, None, opts)
@@ -254,12 +271,36 @@ class ApiGateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=routes),
         )
 
+        domain_target: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        if args.domain_name is not None and args.certificate_arn is not None:
+            domain = v2.DomainName(
+                f"{name}-domain",
+                v2.DomainNameArgs(
+                    domain_name=args.domain_name,
+                    domain_name_configuration=v2.DomainNameDomainNameConfigurationArgs(
+                        certificate_arn=args.certificate_arn, endpoint_type="REGIONAL", security_policy="TLS_1_2",
+                    ),
+                    tags=tags,
+                ),
+                opts=child,
+            )
+            v2.ApiMapping(
+                f"{name}-mapping",
+                v2.ApiMappingArgs(api_id=api.id, domain_name=domain.id, stage=stage.id),
+                opts=child,
+            )
+            domain_target = domain.domain_name_configuration.apply(
+                lambda c: c.get("targetDomainName") if type(c) is dict else getattr(c, "target_domain_name", None)
+            )
+
         self.api_id = api.id
         self.api_endpoint = api.api_endpoint
         self.stage_url = stage.invoke_url
         self.authorizer_id = authorizer.id
         self.vpc_link_security_group_id = link_sg.id
+        self.domain_target = domain_target
         self.register_outputs({
+            "domain_target": self.domain_target,
             "api_id": self.api_id,
             "api_endpoint": self.api_endpoint,
             "stage_url": self.stage_url,

@@ -5,8 +5,9 @@ Creates, under one `stateless:worker:Worker` component:
   egress to the database security group, plus the matching ingress rule on that group when given),
 - the CloudWatch log group `/aws/lambda/<function name>` with retention, created before the function
   so that Lambda never creates an unmanaged one,
-- an execution role with one inline policy scoped to this function's queue, the bucket's `receipts/`
-  prefix, the database secret, the given KMS keys and its own log group,
+- an execution role with one inline policy scoped to this function's queue (consume, and send for the
+  orders outbox relay), the bucket's `receipts/` prefix, the database secret, the given KMS keys and
+  its own log group (no managed policy: AWSLambdaVPCAccessExecutionRole would grant logs on every group),
 - a dependency layer (the wheels of `app/requirements.txt`) unless an existing layer ARN is given,
 - the function itself (zip of `app/`, handler `app.worker.handler`, private-app subnets),
 - the SQS event source mapping with partial batch failures.
@@ -52,7 +53,12 @@ _ENI_ACTIONS = [
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 ]
-SQS_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+# Receive/Delete/ChangeVisibility/GetAttributes for the event source mapping; SendMessage because the
+# handler also relays the orders outbox to the same queue after each batch.
+SQS_ACTIONS = [
+    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+    "sqs:SendMessage",
+]
 S3_ACTIONS = ["s3:PutObject", "s3:GetObject"]
 
 

@@ -135,6 +135,25 @@ def test_plain_http_listener_needs_no_tls_config() -> None:
     assert (egress["fromPort"], egress["toPort"]) == (80, 80)
 
 
+def test_custom_domain_is_regional_tls12_and_mapped_to_the_stage() -> None:
+    cert = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/8d3f6a2e-71c4-4b9a-a0e5-3c2d1b0f9e8a"
+    run = run_component(lambda: ApiGateway("d", make_args(
+        domain_name="api.example.com", certificate_arn=cert, disable_execute_api_endpoint=True,
+    )))
+    domain = plain(run.one("aws:apigatewayv2/domainName:DomainName").inputs)
+    assert domain["domainName"] == "api.example.com"
+    assert domain["domainNameConfiguration"] == {
+        "certificateArn": cert, "endpointType": "REGIONAL", "securityPolicy": "TLS_1_2"}
+    mapping = plain(run.one("aws:apigatewayv2/apiMapping:ApiMapping").inputs)
+    assert mapping["apiId"] == resolve(run.component.api_id)
+    assert plain(run.one("aws:apigatewayv2/api:Api").inputs)["disableExecuteApiEndpoint"] is True
+
+
+def test_without_a_domain_no_domain_resources(api: Run) -> None:
+    assert api.of_type("aws:apigatewayv2/domainName:DomainName") == []
+    assert api.of_type("aws:apigatewayv2/apiMapping:ApiMapping") == []
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -148,6 +167,12 @@ def test_plain_http_listener_needs_no_tls_config() -> None:
         ({"listener_port": 0}, "listener port 0 is out of range"),
         ({"integration_timeout_ms": 60000}, "integration timeout must be 50..30000 ms"),
         ({"access_log_retention_days": 8}, "not a CloudWatch value"),
+        ({"domain_name": "api.example.com"}, "needs both domain_name and certificate_arn"),
+        ({"domain_name": "API.example.com", "certificate_arn": f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/abc"},
+         "not a lowercase DNS host name"),
+        ({"domain_name": "api.example.com", "certificate_arn": "arn:aws:iam::123:server-certificate/x"},
+         "is not an ACM certificate ARN"),
+        ({"disable_execute_api_endpoint": True}, "leaves the API unreachable"),
     ],
 )
 def test_bad_args_fail_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:

@@ -159,7 +159,8 @@ def test_role_policy_is_scoped_to_its_queue_receipts_prefix_secret_and_log_group
     for action, resources in grants.items():
         if action.split(":")[0] in ("sqs", "s3", "secretsmanager", "logs", "kms"):
             assert "*" not in resources, f"{action} granted on *"
-    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"):
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+                   "sqs:SendMessage"):  # send: the handler relays the orders outbox
         assert grants[action] == {QUEUE_ARN}
     assert grants["s3:PutObject"] == grants["s3:GetObject"] == {f"{BUCKET_ARN}/receipts/*"}
     assert grants["secretsmanager:GetSecretValue"] == {DB_SECRET_ARN}
@@ -168,7 +169,7 @@ def test_role_policy_is_scoped_to_its_queue_receipts_prefix_secret_and_log_group
     assert grants["kms:Decrypt"] == {KMS_ARN}
     star_actions = {a for a, r in grants.items() if "*" in r}
     assert star_actions and all(a.startswith("ec2:") for a in star_actions)
-    assert not any(a.startswith(("sqs:Send", "s3:Delete", "secretsmanager:Put")) for a in grants)
+    assert not any(a.startswith(("sqs:DeleteQueue", "sqs:Purge", "s3:Delete", "secretsmanager:Put")) for a in grants)
 
 
 def test_environment_carries_the_contract_without_secrets_or_reserved_keys(worker: Run) -> None:
