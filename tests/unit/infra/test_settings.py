@@ -292,3 +292,34 @@ def test_infra_readme_documents_every_key() -> None:
     readme = (ROOT / "infra" / "README.md").read_text()
     missing = [k.name for k in settings.SCHEMA if f"| `{k.name}` |" not in readme]
     assert missing == []
+
+
+def test_bad_config_stops_the_program_before_any_resource_is_registered() -> None:
+    import runpy
+
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    registered: list[str] = []
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            registered.append(args.name)
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+            return {"names": ["us-east-1a", "us-east-1b"]}
+
+    raw, region = stack_values("prod")
+    values = {f"stateless-stack:{k}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw.items()}
+    values.update({"aws:region": region, "stateless-stack:dbMultiAz": "false"})
+    runtime_config.set_all_config(values, [])
+    pulumi.runtime.set_mocks(Mocks(), project="stateless-stack", stack="prod", preview=False)
+    try:
+        with pytest.raises(ConfigError, match="dbMultiAz must be true because requireMultiAz is true"):
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "infra"), run_name="__main__")))
+    finally:
+        runtime_config.set_all_config({}, [])
+    assert registered == []
