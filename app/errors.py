@@ -72,6 +72,10 @@ def install(app: FastAPI, instance_id: str) -> None:
             {"detail": "database (PostgreSQL) unavailable, retry later"}, status_code=503, headers=RETRY_AFTER
         )
 
+    async def unstorable(request: Request, exc: Exception) -> JSONResponse:
+        # e.g. a NUL character in a string: bad input, not a server fault.
+        return JSONResponse({"detail": "the input contains characters that cannot be stored"}, status_code=422)
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Runs outside the app's middleware, so the instance header is added here too.
         log.error("unhandled error", exc_info=exc)
@@ -88,4 +92,5 @@ def install(app: FastAPI, instance_id: str) -> None:
         app.add_exception_handler(redis_error, redis_down)
     app.add_exception_handler(psycopg.OperationalError, database_down)
     app.add_exception_handler(PoolTimeout, database_down)
+    app.add_exception_handler(psycopg.DataError, unstorable)
     app.add_exception_handler(Exception, unexpected)

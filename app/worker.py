@@ -7,7 +7,8 @@ the outbox. Delivery is at-least-once, so processing is idempotent: an order tha
 
 Failure accounting: a message whose ApproximateReceiveCount has reached the queue's maxReceiveCount
 (read from its RedrivePolicy, or APP_SQS_MAX_RECEIVE_COUNT) marks its order failed before the
-failure is reported, so when SQS moves it to the DLQ the order already says so.
+failure is reported, so when SQS moves it to the DLQ the order already says so. With APP_SQS_DLQ_URL
+set, the local loop also sweeps the DLQ as a backstop (see Worker.sweep_dlq).
 """
 
 from __future__ import annotations
@@ -103,8 +104,9 @@ class Worker:
         if row is None:
             raise PoisonMessage(f"unknown order {order_id}")
         order = dict(zip(("id", "user_id", "status", "items", "created_at"), row, strict=True))
-        if order["status"] != "pending":
-            return f"already {order['status']}"
+        if order["status"] == "ready":
+            return "already ready"
+        # A failed order is tried again: a message redriven from the DLQ after a fix completes it.
         key = receipt_key(order_id)
         self.rt.s3.put_object(
             Bucket=self.settings.s3_bucket,
@@ -114,8 +116,8 @@ class Worker:
         )
         with self.rt.pool.connection() as conn:
             conn.execute(
-                "UPDATE orders SET status = 'ready', receipt_key = %s, updated_at = now()"
-                " WHERE id = %s AND status = 'pending'",
+                "UPDATE orders SET status = 'ready', receipt_key = %s, failure_reason = NULL, updated_at = now()"
+                " WHERE id = %s AND status <> 'ready'",
                 (key, order_id),
             )
         return "ready"
@@ -167,6 +169,25 @@ class Worker:
             )
         return outcomes
 
+    def sweep_dlq(self) -> int:
+        """Mark failed the orders of dead-lettered messages that are still pending.
+
+        A backstop for the receive-count accounting (which cannot mark an order while PostgreSQL is
+        down). Messages stay in the DLQ for inspection and redrive, hidden for the maximum visibility
+        timeout so the sweep does not spin on them.
+        """
+        if not self.settings.sqs_dlq_url:
+            return 0
+        messages = self.rt.sqs.receive_message(
+            QueueUrl=self.settings.sqs_dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=43200
+        ).get("Messages", [])
+        marked = 0
+        for message in messages:
+            if self.mark_failed(message["Body"], "dead-lettered: processing kept failing"):
+                marked += 1
+                log.warning("order marked failed from the DLQ", extra={"message_id": message["MessageId"]})
+        return marked
+
     def relay_outbox(self) -> int:
         try:
             return outbox.relay_all(self.rt.pool, self.rt.sqs, str(self.settings.sqs_queue_url))
@@ -195,11 +216,15 @@ class Worker:
             )
         return outcomes
 
-    def run(self, stop: threading.Event, wait_seconds: int = 10) -> None:
+    def run(self, stop: threading.Event, wait_seconds: int = 10, dlq_every: float = 60.0) -> None:
         errors = 0
+        next_sweep = 0.0
         while not stop.is_set():
             self.relay_outbox()
             try:
+                if time.monotonic() >= next_sweep:
+                    self.sweep_dlq()
+                    next_sweep = time.monotonic() + dlq_every
                 self.poll_once(wait_seconds)
                 errors = 0
             except Exception as exc:

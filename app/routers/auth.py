@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import psycopg
@@ -14,6 +15,7 @@ from app.routers.deps import StateDep
 router = APIRouter()
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$"
+_USERNAME = re.compile(USERNAME_PATTERN)
 
 
 class Registration(BaseModel):
@@ -45,6 +47,10 @@ def register(body: Registration, app: StateDep) -> dict[str, str]:
 
 @router.post("/auth/login")
 def login(body: Login, app: StateDep) -> dict[str, str | int]:
+    if not _USERNAME.match(body.username):
+        # No such user can exist; answered like any wrong password, after the same amount of work.
+        security.verify_password(None, body.password)
+        raise HTTPException(401, "invalid username or password", headers={"WWW-Authenticate": "Bearer"})
     with app.rt.pool.connection() as conn:
         row = conn.execute(
             "SELECT id::text, username, password_hash FROM users WHERE lower(username) = lower(%s)",

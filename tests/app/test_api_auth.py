@@ -78,6 +78,18 @@ def test_login_with_wrong_credentials_is_401(client: Any, which: str) -> None:
     assert response.json() == {"detail": "invalid username or password"}
 
 
+@pytest.mark.parametrize("username", ["nul\x00byte", "ab", "x" * 63 + "!", "späce"])
+def test_login_with_a_username_that_cannot_exist_is_401(client: Any, username: str) -> None:
+    response = client.post("/auth/login", json={"username": username, "password": "whatever it is"})
+    assert response.status_code == 401
+
+
+def test_register_with_nul_in_username_is_422_and_in_password_is_fine(client: Any) -> None:
+    assert client.post("/auth/register", json={"username": "nul\x00x", "password": "long enough"}).status_code == 422
+    user = register(client, password="with\x00nul inside")
+    assert login(client, user["username"], "with\x00nul inside")
+
+
 def test_login_with_malformed_body_is_422(client: Any) -> None:
     assert (
         client.post("/auth/login", content=b"{not json", headers={"content-type": "application/json"}).status_code

@@ -197,3 +197,30 @@ def test_the_long_poll_loop_processes_orders_and_stops_on_sigterm(stack: dict) -
     lines = [json.loads(line) for line in output.decode().splitlines() if line.startswith("{")]
     assert any(entry["msg"] == "worker stopped" for entry in lines)
     assert all(entry["instance"] == "worker-test" for entry in lines)
+
+
+def test_dlq_sweep_fails_pending_orders_and_keeps_the_messages(stack: dict, make_worker: Any) -> None:
+    order_id = _place_order(stack["server"], S1=1)
+    worker = make_worker(stack["settings"])
+    stack["sqs"].send_message(QueueUrl=stack["aws"].dlq_url, MessageBody=json.dumps({"order_id": order_id}))
+    assert worker.sweep_dlq() == 1
+    assert _status(stack["database"], order_id)[0] == "failed"
+    # The message is still there (hidden), for inspection or a redrive.
+    attributes = stack["sqs"].get_queue_attributes(
+        QueueUrl=stack["aws"].dlq_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
+    assert worker.sweep_dlq() == 0
+
+
+def test_a_redriven_message_completes_a_failed_order(stack: dict, make_worker: Any) -> None:
+    order_id = _place_order(stack["server"], F1=1)
+    worker = make_worker(stack["settings"])
+    assert worker.mark_failed(json.dumps({"order_id": order_id}), "test")
+    record = {
+        "messageId": "redriven",
+        "body": json.dumps({"order_id": order_id}),
+        "attributes": {"ApproximateReceiveCount": "1"},
+    }
+    assert handler({"Records": [record]}, None, worker=worker) == {"batchItemFailures": []}
+    assert _status(stack["database"], order_id) == ("ready", None)
