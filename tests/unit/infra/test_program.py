@@ -481,3 +481,10 @@ def test_stack_files_hold_no_plaintext_secret() -> None:
             lowered = key.lower()
             if any(word in lowered for word in ("password", "secret", "token", "privatekey")):
                 assert isinstance(value, dict) and set(value) == {"secure"}, f"{path.name}: {key}"
+
+
+def test_no_deprecated_resource_names(run: ProgramRun) -> None:
+    # pulumi-aws v7 keeps the old `*V2` S3 names and `aws:alb/*` aliases alive; the program uses neither.
+    for resource in run.resources:
+        assert not resource.type.split(":")[-1].endswith("V2"), resource.type
+        assert not resource.type.startswith("aws:alb/"), resource.type
