@@ -1,0 +1,1 @@
+"""Benchmarks of the offline gate (run with `python -m bench.gate`)."""

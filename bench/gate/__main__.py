@@ -1,0 +1,214 @@
+"""Offline gate benchmark: prints figures and writes bench/results/gate.json.
+
+- cold: `python -m policies.gate --stack prod` in a fresh process, wall time and peak RSS (median of runs);
+- warm: the pack's evaluation of an already captured program, per resource;
+- growth: synthetic programs of N = 100, 300, 1000 resources, cold wall time and warm evaluation per N.
+
+Usage: python -m bench.gate [--runs 3] [--sizes 100,300,1000] [--stack prod]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results" / "gate.json"
+
+SYNTHETIC_MAIN = """
+import json
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+N = {n}
+made = 0
+i = 0
+while made < N:
+    kind = i % 6
+    if kind == 0:
+        aws.ec2.SecurityGroup(f"sg-{{i}}", ingress=[aws.ec2.SecurityGroupIngressArgs(
+            protocol="tcp", from_port=443, to_port=443, cidr_blocks=["0.0.0.0/0"])])
+    elif kind == 1:
+        dlq = aws.sqs.Queue(f"dlq-{{i}}")
+        made += 1
+        if made < N:
+            aws.sqs.Queue(f"q-{{i}}", redrive_policy=dlq.arn.apply(
+                lambda arn: json.dumps({{"deadLetterTargetArn": arn, "maxReceiveCount": 5}})))
+    elif kind == 2:
+        aws.lb.TargetGroup(f"tg-{{i}}", port=8000, protocol="HTTP", vpc_id="vpc-1")
+    elif kind == 3:
+        bucket = aws.s3.Bucket(f"b-{{i}}")
+        made += 1
+        if made < N:
+            aws.s3.BucketPublicAccessBlock(f"pab-{{i}}", bucket=bucket.id, block_public_acls=True,
+                block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
+    elif kind == 4:
+        aws.ec2.LaunchTemplate(f"lt-{{i}}", image_id="ami-1", metadata_options={{
+            "http_tokens": "required", "http_put_response_hop_limit": 1}},
+            user_data="IyEvYmluL3NoCmVjaG8gaGVsbG8K")
+    else:
+        k8s.apps.v1.Deployment(f"d-{{i}}", spec={{"selector": {{"matchLabels": {{"app": "x"}}}},
+            "template": {{"metadata": {{"labels": {{"app": "x"}}}},
+                         "spec": {{"containers": [{{"name": "c", "image": "x:1"}}]}}}}}})
+    made += 1
+    i += 1
+"""
+
+
+def _cold(args: list[str], runs: int) -> dict[str, Any]:
+    walls: list[float] = []
+    cpus: list[float] = []
+    rss: list[float] = []
+    codes: set[int] = set()
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "policies.gate", *args, "--format", "json"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        walls.append(time.perf_counter() - start)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+        rss.append(usage.ru_maxrss / 1024)  # Linux reports KiB
+        codes.add(os.waitstatus_to_exitcode(status))
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return {
+        "wall_s_median": round(statistics.median(walls), 3),
+        "wall_s_min": round(min(walls), 3),
+        # CPU seconds do not depend on what else the machine runs; on an idle machine wall ~ CPU.
+        "cpu_s_median": round(statistics.median(cpus), 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "peak_rss_mb": round(max(rss), 1),
+        "exit_codes": sorted(codes),
+        "runs": runs,
+    }
+
+
+def _warm(program: Path, stack: str, repeats: int) -> dict[str, Any]:
+    """Program capture once, then the pack's evaluation repeated; returns per-resource cost."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from policies.gate import _judged
+    from policies.gate.config import reconcile
+    from policies.gate.evaluate import evaluate
+    from policies.mockengine import run_program
+    from policies.pack import PACK_ENFORCEMENT, POLICIES
+
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - the program's prints are not part of the figures
+    saved, sys.stdout = sys.stdout, devnull
+    try:
+        start = time.perf_counter()
+        run = run_program(program, stack)
+        capture = time.perf_counter() - start
+    finally:
+        sys.stdout = saved
+        devnull.close()
+    resources = [_judged(r) for r in run.resources]
+    settings = reconcile(POLICIES, PACK_ENFORCEMENT, None)
+    evaluate(resources, POLICIES, settings, run.project, stack)  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        evaluate(resources, POLICIES, settings, run.project, stack)
+        times.append(time.perf_counter() - start)
+    best = min(times)
+    return {
+        "resources": len(resources),
+        "capture_s": round(capture, 3),
+        "evaluate_s": round(best, 4),
+        "evaluate_ms_per_resource": round(best * 1000 / max(len(resources), 1), 4),
+    }
+
+
+def _synthetic(directory: Path, n: int) -> Path:
+    program = directory / f"synthetic-{n}"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text(f"name: synthetic-{n}\nruntime: python\n")
+    (program / "__main__.py").write_text(SYNTHETIC_MAIN.format(n=n))
+    return program
+
+
+def _warm_in_child(program: Path, stack: str, repeats: int) -> dict[str, Any]:
+    # Each program's capture runs in its own process: the Pulumi runtime keeps global state.
+    code = (
+        "import json, sys; from pathlib import Path; from bench.gate.__main__ import _warm; "
+        f"print(json.dumps(_warm(Path({str(program)!r}), {stack!r}, {repeats})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.gate")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sizes", default="100,300,1000")
+    parser.add_argument("--stack", default="prod")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+
+    results: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+    }
+    repo_program = ROOT if (ROOT / "Pulumi.yaml").is_file() else None
+    if repo_program is not None:
+        cold = _cold(["--stack", args.stack], args.runs)
+        warm = _warm_in_child(ROOT, args.stack, args.repeats)
+        results["repository"] = {"stack": args.stack, "cold": cold, "warm": warm}
+        print(
+            f"repository stack {args.stack}: {warm['resources']} resources; cold gate "
+            f"{cold['wall_s_median']:.2f} s median (min {cold['wall_s_min']:.2f} s, CPU {cold['cpu_s_median']:.2f} s, "
+            f"load {cold['load_average_1m']}), peak RSS "
+            f"{cold['peak_rss_mb']:.0f} MB; capture {warm['capture_s']:.2f} s; evaluation "
+            f"{warm['evaluate_s'] * 1000:.1f} ms = {warm['evaluate_ms_per_resource']:.3f} ms/resource"
+        )
+
+    growth = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            program = _synthetic(Path(tmp), n)
+            cold = _cold(["--stack", "bench", "--program", str(program)], args.runs)
+            warm = _warm_in_child(program, "bench", args.repeats)
+            row = {"n": n, "cold": cold, "warm": warm}
+            growth.append(row)
+            print(
+                f"synthetic N={n:5d}: cold gate {cold['wall_s_median']:.2f} s (CPU {cold['cpu_s_median']:.2f} s), "
+                f"peak RSS {cold['peak_rss_mb']:.0f} MB; "
+                f"capture {warm['capture_s']:.2f} s ({warm['capture_s'] * 1000 / n:.2f} ms/resource); evaluation "
+                f"{warm['evaluate_s'] * 1000:.1f} ms ({warm['evaluate_ms_per_resource']:.3f} ms/resource)"
+            )
+    if len(growth) >= 2:
+        first, last = growth[0], growth[-1]
+        size_ratio = last["n"] / first["n"]
+        eval_ratio = last["warm"]["evaluate_s"] / max(first["warm"]["evaluate_s"], 1e-9)
+        capture_ratio = last["warm"]["capture_s"] / max(first["warm"]["capture_s"], 1e-9)
+        results["growth_summary"] = {
+            "size_ratio": size_ratio,
+            "evaluation_time_ratio": round(eval_ratio, 2),
+            "capture_time_ratio": round(capture_ratio, 2),
+        }
+        print(
+            f"growth N={first['n']}->{last['n']} (x{size_ratio:.0f}): evaluation x{eval_ratio:.1f}, "
+            f"program capture x{capture_ratio:.1f}"
+        )
+    results["synthetic"] = growth
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
