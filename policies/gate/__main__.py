@@ -30,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message: str) -> str:
+    # SDK errors sometimes carry a hint on a second line; CI logs read better with one.
+    return " ".join(part.strip() for part in message.strip().splitlines() if part.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.debug:
@@ -48,12 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     except GateError as exc:
         if args.debug:
             traceback.print_exception(exc)
-        print(f"policies.gate: error: {exc}", file=sys.stderr)
+        print(f"policies.gate: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BROKEN
     except Exception as exc:  # a defect in the gate itself still gets one clear line
         if args.debug:
             traceback.print_exception(exc)
-        print(f"policies.gate: error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        print(f"policies.gate: error: {exc.__class__.__name__}: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BROKEN
 
     if args.format == "json":

@@ -406,3 +406,14 @@ def test_repository_stacks_have_no_mandatory_violation(stack):
     assert doc["project"] == "stateless-stack"
     assert doc["summary"]["mandatory"] == 0
     assert doc["summary"]["resources"] > 20
+
+
+def test_missing_required_config_is_one_line(tmp_path):
+    program = tmp_path / "needs-config"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: needs-config\nruntime: python\n")
+    (program / "__main__.py").write_text('import pulumi\n\npulumi.Config().require("minSize")\n')
+    out = gate("--stack", "dev", "--program", str(program))
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1
+    assert "Missing required configuration variable 'needs-config:minSize'" in out.stderr
