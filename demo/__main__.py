@@ -51,8 +51,8 @@ class Progress:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def header(self, title: str) -> None:
-        self.step += 1
+    def header(self, title: str, step: int | None = None) -> None:
+        self.step = step if step is not None else self.step + 1
         print(f"\n[{self.step}/{self.total}] {title}  (t={self.elapsed():.1f}s)", file=self.out, flush=True)
 
     def say(self, message: str) -> None:
@@ -86,44 +86,45 @@ def shielded() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def step_plans(progress: Progress, stacks: Sequence[str], program: Path) -> list[plans.PlanSummary]:
-    summaries = []
+def step_plans(progress: Progress, stacks: Sequence[str], program: Path, graph_stack: str) -> Any:
+    """Gate every stack and print its summary; returns the mock run of `graph_stack` (for the graph)."""
+    from policies.mockengine import ProgramError, ProjectError, run_program
+
+    kept = None
+    failed = []
     for stack in stacks:
         started = time.monotonic()
         try:
-            status, report = plans.run_gate(stack, program=program)
-            summary = plans.summarize(report, outputs=_outputs_for(report, stack, program))
-        except (plans.ReportError, graphs.GraphError) as exc:
+            status, report = plans.gate_report(stack, program=program)
+            # The gate's report has no stack outputs; a mock run of the same program has them.
+            run = run_program(program, stack)
+        except plans.ReportError as exc:
             raise StepFailed(f"offline gate: {exc}") from exc
+        except (ProgramError, ProjectError) as exc:
+            raise StepFailed(f"offline gate: stack {stack}: {exc}") from exc
+        summary = plans.summarize(report, outputs=run.outputs)
         progress.say(plans.render_summary(summary) + f"\n  ({time.monotonic() - started:.1f}s)")
         if status != 0 or not summary.passed:
-            raise StepFailed(
-                f"offline gate: stack {stack} has {summary.mandatory} mandatory violation(s); the plan may not ship"
-            )
-        summaries.append(summary)
-    return summaries
+            failed.append(f"{stack} ({summary.mandatory} mandatory)")
+        if stack == graph_stack:
+            kept = run
+    if failed:
+        raise StepFailed(f"offline gate: mandatory violations in {', '.join(failed)}; the plan may not ship")
+    return kept
 
 
-def _outputs_for(report: dict[str, Any], stack: str, program: Path) -> dict[str, Any] | None:
-    """The stack outputs: from the gate's report when it carries them, else from a mock run."""
-    if isinstance(report.get("outputs"), dict):
-        return None
+def step_graph(progress: Progress, stack: str, program: Path, outputs: Sequence[Path], run: Any = None) -> None:
     from policies.mockengine import ProgramError, ProjectError, run_program
 
     try:
-        return run_program(program, stack).outputs
-    except (ProgramError, ProjectError) as exc:
-        raise graphs.GraphError(f"stack {stack}: {exc}") from exc
-
-
-def step_graph(progress: Progress, stack: str, program: Path, outputs: Sequence[Path]) -> None:
-    try:
-        graph, project = graphs.plan_graph(stack, program)
-        title = f"{project} / {stack}: {len(graph.nodes)} resources in {len(graph.clusters)} components"
+        if run is None:
+            run = run_program(program, stack)
+        graph = graphs.build_graph(run.resources)
+        title = f"{run.project} / {stack}: {len(graph.nodes)} resources in {len(graph.clusters)} components"
         dot_text = graphs.to_dot(graph, title=title)
         for output in outputs:
             graphs.render(dot_text, output)
-    except graphs.GraphError as exc:
+    except (graphs.GraphError, ProgramError, ProjectError) as exc:
         raise StepFailed(f"resource graph: {exc}") from exc
     shown = ", ".join(str(_relative(p)) for p in outputs)
     progress.say(f"{stack} resource graph: {len(graph.nodes)} resources, {len(graph.edges)} dependencies -> {shown}")
@@ -141,8 +142,8 @@ def run_demo(args: argparse.Namespace, progress: Progress) -> list[tuple[str, st
 
     program = Path(args.program).absolute()
     progress.header("offline plan and policy verdict for every stack (mock engine, no cloud)")
-    step_plans(progress, args.stacks, program)
-    step_graph(progress, args.graph_stack, program, args.graph_output)
+    kept = step_plans(progress, args.stacks, program, args.graph_stack)
+    step_graph(progress, args.graph_stack, program, args.graph_output, kept)
 
     progress.header(f"local environment: {args.replicas} replicas behind HAProxy")
     state_dir = Path(args.state_dir).absolute()
@@ -163,12 +164,12 @@ def run_demo(args: argparse.Namespace, progress: Progress) -> list[tuple[str, st
             raise StepFailed(f"scenario: {type(exc).__name__}: {exc}") from exc
     finally:
         with shielded():
-            progress.header("teardown")
+            progress.header("teardown", step=progress.total)
             if run is not None or (state_dir / "run.json").exists():
                 for line in env.down(state_dir=state_dir):
                     progress.say(line)
             else:
-                progress.say("nothing was started")
+                progress.say("nothing left to stop")
     rows = result.rows()
     if result.failed or result.lost_sessions:
         raise StepFailed(

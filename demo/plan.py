@@ -7,8 +7,6 @@ The report shape is the gate's stable one:
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -151,22 +149,18 @@ def render_summary(plan: PlanSummary, *, width: int = 100, max_violations: int =
     return "\n".join(lines)
 
 
-def run_gate(stack: str, *, program: Path | str = REPO_ROOT, timeout: float = 300.0) -> tuple[int, dict[str, Any]]:
-    """Run `python -m policies.gate --stack STACK --format json`; returns (exit status, report).
+def gate_report(stack: str, *, program: Path | str = REPO_ROOT) -> tuple[int, dict[str, Any]]:
+    """The offline gate for one stack, in-process: (exit status it would give, its JSON report).
 
-    Exit 0 and 1 both carry a report (1 means a mandatory violation); 2 means the program, its
-    config or the arguments are broken, and the gate's message becomes the error.
+    Exit 0 and 1 both carry a report (1 means a mandatory violation); a broken program, config or
+    policy config raises ReportError with the gate's own message.
     """
-    argv = [sys.executable, "-m", "policies.gate", "--stack", stack, "--program", str(program), "--format", "json"]
+    from policies.gate import GateError, run_gate
+    from policies.gate.report import as_json
+
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise ReportError(f"the gate for stack {stack} did not finish within {timeout:.0f}s") from exc
-    if result.returncode not in (0, 1):
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        raise ReportError(f"the gate for stack {stack} failed (exit {result.returncode}): {' '.join(detail[-3:])}")
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"the gate for stack {stack} printed no JSON report: {exc}") from exc
-    return result.returncode, report
+        result = run_gate(stack, program)
+    except GateError as exc:
+        raise ReportError(f"the gate for stack {stack} cannot judge it: {exc}") from exc
+    report: dict[str, Any] = json.loads(as_json(result.project, stack, result.resources, result.violations))
+    return result.exit_code, report
