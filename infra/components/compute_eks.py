@@ -5,6 +5,8 @@ Creates, under one `stateless:compute_eks:ComputeEks` component:
 - the control-plane log group `/aws/eks/<cluster>/cluster` with retention, created before the cluster,
 - the cluster role (AmazonEKSClusterPolicy only) and the cluster: private endpoint on, public endpoint
   only for the given CIDRs (off when none), API access-entry authentication, all control-plane logs,
+- for each given admin principal, an access entry with the cluster-admin access policy (the identity
+  that creates the cluster is admin already; list the others that run `pulumi up`, e.g. per-env CI roles),
 - the IAM OIDC provider of the cluster's issuer, and the app's IRSA role: only the app's service account
   may assume it, and it reaches only the app's bucket prefix, queue, secrets and KMS keys,
 - the node role (AmazonEKSWorkerNodePolicy, AmazonEKS_CNI_Policy, AmazonEC2ContainerRegistryReadOnly
@@ -34,6 +36,7 @@ from infra.lib import iam
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+CLUSTER_ADMIN = "AmazonEKSClusterAdminPolicy"
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # The root CA behind every regional EKS OIDC endpoint. IAM validates these endpoints against its own
 # trust store, but the provider still records a thumbprint.
@@ -41,6 +44,7 @@ EKS_OIDC_ROOT_CA_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 _MIN_KUBERNETES = (1, 30)  # the preStop sleep action is on by default from 1.30
 _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                        2557, 2922, 3288, 3653)
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
 
 
@@ -105,6 +109,8 @@ class ComputeEksArgs:
     log_types: Sequence[str] = CONTROL_PLANE_LOG_TYPES
     log_retention_days: int = 30
     oidc_thumbprint: str = EKS_OIDC_ROOT_CA_THUMBPRINT
+    admin_principal_arns: Sequence[str] = ()
+    """IAM roles or users given cluster-admin through access entries, besides the cluster's creator"""
     deletion_protection: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -141,6 +147,11 @@ class ComputeEksArgs:
             raise ValueError("the OIDC thumbprint must be 40 hex digits (a SHA-1 fingerprint)")
         if self.s3_object_prefix.startswith("/") or "*" in self.s3_object_prefix:
             raise ValueError(f"S3 object prefix {self.s3_object_prefix!r} must be a plain key prefix like receipts/")
+        if isinstance(self.admin_principal_arns, str):
+            raise ValueError("admin_principal_arns must be a list of IAM role or user ARNs, not one string")
+        for arn in self.admin_principal_arns:
+            if not _PRINCIPAL_ARN.match(arn):
+                raise ValueError(f"admin principal {arn!r} is not an IAM role or user ARN")
         if isinstance(self.secret_arns, str) or not self.secret_arns:
             raise ValueError("secret_arns must list the secrets the app reads (database, Redis AUTH, JWT key)")
         if isinstance(self.node_security_group_ids, str) or not self.node_security_group_ids:
@@ -291,6 +302,24 @@ class ComputeEks(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[control_plane_logs, *cluster_attachments]),
         )
+        admin_associations = []
+        for index, principal in enumerate(args.admin_principal_arns):
+            entry = aws.eks.AccessEntry(
+                f"{name}-admin-{index}",
+                aws.eks.AccessEntryArgs(cluster_name=cluster.name, principal_arn=principal, type="STANDARD", tags=tags),
+                opts=child,
+            )
+            admin_associations.append(aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{index}-policy",
+                aws.eks.AccessPolicyAssociationArgs(
+                    cluster_name=cluster.name,
+                    principal_arn=entry.principal_arn,
+                    policy_arn=partition.apply(lambda p: f"arn:{p}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN}"),
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                ),
+                opts=child,
+            ))
+
         issuer = cluster.identities.apply(lambda ids: _field(_first(_field(_first(ids), "oidcs")), "issuer"))
 
         oidc = aws.iam.OpenIdConnectProvider(
@@ -416,8 +445,10 @@ class ComputeEks(pulumi.ComponentResource):
             f"{name}-app",
             KubernetesAppArgs(image=args.image, environment=args.environment, service_account_role_arn=app_role.arn,
                               settings=args.app),
-            # Pods need nodes to become ready, and the Deployment waits for them.
-            opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider}, depends_on=[node_group]),
+            # Pods need nodes to become ready, and the Deployment waits for them; a deployer that is not the
+            # cluster's creator needs its access entry first.
+            opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider},
+                                        depends_on=[node_group, *admin_associations]),
         )
 
         self.cluster_name = cluster.name

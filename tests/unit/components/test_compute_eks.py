@@ -180,6 +180,23 @@ def _role(run: Run, name: str) -> dict[str, Any]:
     return plain(run.named(name).inputs)
 
 
+def test_no_extra_admins_by_default(eks: Run) -> None:
+    assert eks.of_type("aws:eks/accessEntry:AccessEntry") == []
+
+
+def test_listed_admins_get_cluster_admin_through_access_entries() -> None:
+    roles = [f"arn:aws:iam::{ACCOUNT}:role/ci-deploy-prod", f"arn:aws:iam::{ACCOUNT}:role/platform-oncall"]
+    run = run_component(lambda: ComputeEks("adm", make_args(admin_principal_arns=roles)))
+    entries = [plain(r.inputs) for r in run.of_type("aws:eks/accessEntry:AccessEntry")]
+    assert sorted(e["principalArn"] for e in entries) == sorted(roles)
+    assert {e["type"] for e in entries} == {"STANDARD"}
+    associations = [plain(r.inputs) for r in run.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")]
+    assert sorted(a["principalArn"] for a in associations) == sorted(roles)
+    for a in associations:
+        assert a["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        assert a["accessScope"] == {"type": "cluster"}
+
+
 # ----------------------------------------------------------------------------- nodes
 
 
@@ -432,6 +449,8 @@ def test_stateless_guard_rules_find_nothing(eks: Run) -> None:
         ({"environment": {**ENV, "APP_REDIS_URL": "rediss://user:hunter2@cache:6379"}}, "password in a URL"),
         ({"cluster_name": "-bad"}, "cluster name '-bad'"),
         ({"oidc_thumbprint": "abc"}, "40 hex digits"),
+        ({"admin_principal_arns": ["arn:aws:iam::123456789012:policy/x"]}, "is not an IAM role or user ARN"),
+        ({"admin_principal_arns": "arn:aws:iam::123456789012:role/x"}, "not one string"),
     ],
 )
 def test_bad_args_fail_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
