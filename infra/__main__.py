@@ -24,6 +24,7 @@ from infra.components.database import Database, DatabaseArgs
 from infra.components.edge import Edge, EdgeArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.queue import QueueArgs, WorkQueue
+from infra.components.registry import ImageRepository, ImageRepositoryArgs
 from infra.components.security import Security, SecurityArgs
 from infra.components.storage import SecureBucket, SecureBucketArgs
 from infra.settings import load_settings
@@ -125,9 +126,11 @@ edge = Edge(
     ),
 )
 
+registry = ImageRepository(f"{env}-image", ImageRepositoryArgs(image_tag=s.compute.image_tag))
+
 # settings.IMPLEMENTED_COMPUTE_MODES has already refused any mode not built here.
 if s.compute.mode == "asg":
-    compute = ComputeAsg(
+    ComputeAsg(
         f"{env}-app",
         ComputeAsgArgs(
             region=s.region,
@@ -139,7 +142,8 @@ if s.compute.mode == "asg":
             secret_arns=[database.master_secret_arn, cache.auth_secret_arn, jwt_key.secret_arn],
             bucket_arn=bucket.bucket_arn,
             queue_arn=queue.queue_arn,
-            image_tag=s.compute.image_tag,
+            image=registry.image,
+            repository_arn=registry.repository_arn,
             instance_type=s.compute.instance_type,
             ami_parameter=s.compute.ami_parameter,
             root_volume_size_gb=s.compute.root_volume_size_gb,
@@ -150,8 +154,8 @@ if s.compute.mode == "asg":
             log_retention_days=s.log_retention_days,
         ),
     )
-    pulumi.export("ecrRepositoryUrl", compute.repository_url)
 
+pulumi.export("ecrRepositoryUrl", registry.repository_url)
 pulumi.export("appUrl", edge.url)
 pulumi.export("bucketName", bucket.bucket_name)
 pulumi.export("queueUrl", queue.queue_url)

@@ -1,7 +1,6 @@
 """Compute (autoscaling group): the app on EC2 instances that can be replaced at any moment.
 
-Creates: an ECR repository (scan on push, immutable tags, encrypted) with a lifecycle policy; a
-CloudWatch log group for the container's logs; an instance role with the SSM core managed policy
+Creates: a CloudWatch log group for the container's logs; an instance role with the SSM core managed policy
 and one inline policy scoped to this stack's bucket, queue, secrets, config parameter, log group
 and repository; an instance profile; a launch template (IMDSv2 only with hop limit 1, one
 encrypted gp3 root volume and no other block device, no public IP, user data that runs the
@@ -38,7 +37,9 @@ class ComputeAsgArgs:
     secret_arns: Sequence[pulumi.Input[str]]
     bucket_arn: pulumi.Input[str]
     queue_arn: pulumi.Input[str]
-    image_tag: str
+    # Full image reference (`<repository url>:<tag>`) and the repository it lives in.
+    image: pulumi.Input[str]
+    repository_arn: pulumi.Input[str]
     instance_type: str = "t3.small"
     ami_parameter: str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
     root_volume_size_gb: int = 20
@@ -68,28 +69,12 @@ class ComputeAsgArgs:
 
 
 class ComputeAsg(pulumi.ComponentResource):
-    repository_url: pulumi.Output[str]
     group_name: pulumi.Output[str]
     role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: ComputeAsgArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:compute_asg:ComputeAsg", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-
-        repo = aws.ecr.Repository(
-            f"{name}-repo",
-            image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
-            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
-            force_delete=False,
-            opts=child,
-        )
-        aws.ecr.LifecyclePolicy(
-            f"{name}-repo-lifecycle",
-            repository=repo.name,
-            policy=json.dumps(iam.ecr_lifecycle_policy(keep_tagged=30, untagged_days=7)),
-            opts=child,
-        )
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", retention_in_days=args.log_retention_days, opts=child
@@ -122,7 +107,7 @@ class ComputeAsg(pulumi.ComponentResource):
             f"{name}-runtime",
             role=role.id,
             policy=pulumi.Output.all(
-                args.bucket_arn, args.queue_arn, args.env_parameter_arn, log_group.arn, repo.arn,
+                args.bucket_arn, args.queue_arn, args.env_parameter_arn, log_group.arn, args.repository_arn,
                 *args.secret_arns,
             ).apply(runtime_policy),
             opts=child,
@@ -130,11 +115,9 @@ class ComputeAsg(pulumi.ComponentResource):
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
 
         region = args.region
-        script = pulumi.Output.all(repo.repository_url, args.env_parameter_name, log_group.name).apply(
+        script = pulumi.Output.all(args.image, args.env_parameter_name, log_group.name).apply(
             lambda v: base64.b64encode(
-                user_data.render_user_data(
-                    region=region, image=f"{v[0]}:{args.image_tag}", parameter_name=v[1], log_group=v[2]
-                ).encode()
+                user_data.render_user_data(region=region, image=v[0], parameter_name=v[1], log_group=v[2]).encode()
             ).decode()
         )
 
@@ -231,9 +214,8 @@ class ComputeAsg(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.repository_url = repo.repository_url
         self.group_name = group.name
         self.role_arn = role.arn
         self.register_outputs(
-            {"repositoryUrl": repo.repository_url, "groupName": group.name, "roleArn": role.arn}
+            {"groupName": group.name, "roleArn": role.arn}
         )

@@ -16,6 +16,7 @@ from infra.components.database import DatabaseArgs, parameter_group_family
 from infra.components.edge import Edge, EdgeArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.queue import QueueArgs
+from infra.components.registry import ImageRepositoryArgs
 from infra.components.security import SecurityArgs
 from infra.components.storage import SecureBucket, SecureBucketArgs
 from infra.lib import cidr
@@ -178,6 +179,7 @@ def test_cache_is_encrypted_with_a_generated_token() -> None:
         ),
         (lambda: compute_args(min_size=3, desired_capacity=2), "min_size ≤ desired_capacity"),
         (lambda: compute_args(secret_arns=[]), "secret_arns"),
+        (lambda: ImageRepositoryArgs(image_tag="latest tag"), "not a container image tag"),
     ],
 )
 def test_component_args_refuse_unsafe_or_inconsistent_values(build: Any, message: str) -> None:
@@ -189,7 +191,8 @@ def compute_args(**changes: Any) -> ComputeAsgArgs:
     base: dict[str, Any] = {
         "region": "us-east-1", "subnet_ids": ["a", "b"], "security_group_ids": ["s"], "target_group_arn": "tg",
         "env_parameter_name": "/p", "env_parameter_arn": "arn:p", "secret_arns": ["arn:s"],
-        "bucket_arn": "arn:b", "queue_arn": "arn:q", "image_tag": "1.0",
+        "bucket_arn": "arn:b", "queue_arn": "arn:q", "image": "1.dkr.ecr.us-east-1.amazonaws.com/r:1.0",
+        "repository_arn": "arn:r",
     }
     return ComputeAsgArgs(**{**base, **changes})
 
@@ -210,7 +213,7 @@ def test_secure_defaults() -> None:
 
 @pytest.mark.parametrize(
     "args_class", [NetworkArgs, SecurityArgs, SecureBucketArgs, QueueArgs, CacheArgs, DatabaseArgs, EdgeArgs,
-                   ComputeAsgArgs],
+                   ComputeAsgArgs, ImageRepositoryArgs],
 )
 def test_component_args_are_frozen_keyword_only_dataclasses(args_class: type) -> None:
     params = args_class.__dataclass_params__
