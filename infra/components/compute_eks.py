@@ -152,12 +152,19 @@ class ComputeEksArgs:
         for arn in self.admin_principal_arns:
             if not _PRINCIPAL_ARN.match(arn):
                 raise ValueError(f"admin principal {arn!r} is not an IAM role or user ARN")
+        if len({_admin_role(a) for a in self.admin_principal_arns}) != len(self.admin_principal_arns):
+            raise ValueError("admin_principal_arns lists a principal twice (or two with the same name)")
         if isinstance(self.secret_arns, str) or not self.secret_arns:
             raise ValueError("secret_arns must list the secrets the app reads (database, Redis AUTH, JWT key)")
         if isinstance(self.node_security_group_ids, str) or not self.node_security_group_ids:
             raise ValueError("nodes need the app security group (the one the ALB, cache and database admit)")
         if isinstance(self.environment, Mapping):
             check_environment(self.environment, "app environment")
+
+
+def _admin_role(principal_arn: str) -> str:
+    """Named after the principal, not its position, so reordering the list replaces nothing."""
+    return "admin-" + re.sub(r"[^a-z0-9]+", "-", principal_arn.rsplit("/", 1)[-1].lower()).strip("-")
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -303,14 +310,15 @@ class ComputeEks(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[control_plane_logs, *cluster_attachments]),
         )
         admin_associations = []
-        for index, principal in enumerate(args.admin_principal_arns):
+        for principal in args.admin_principal_arns:
+            role = _admin_role(principal)
             entry = aws.eks.AccessEntry(
-                f"{name}-admin-{index}",
+                f"{name}-{role}",
                 aws.eks.AccessEntryArgs(cluster_name=cluster.name, principal_arn=principal, type="STANDARD", tags=tags),
                 opts=child,
             )
             admin_associations.append(aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{index}-policy",
+                f"{name}-{role}-policy",
                 aws.eks.AccessPolicyAssociationArgs(
                     cluster_name=cluster.name,
                     principal_arn=entry.principal_arn,

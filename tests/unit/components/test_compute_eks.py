@@ -189,6 +189,8 @@ def test_listed_admins_get_cluster_admin_through_access_entries() -> None:
     run = run_component(lambda: ComputeEks("adm", make_args(admin_principal_arns=roles)))
     entries = [plain(r.inputs) for r in run.of_type("aws:eks/accessEntry:AccessEntry")]
     assert sorted(e["principalArn"] for e in entries) == sorted(roles)
+    assert sorted(r.name for r in run.of_type("aws:eks/accessEntry:AccessEntry")) == [
+        "adm-admin-ci-deploy-prod", "adm-admin-platform-oncall"]
     assert {e["type"] for e in entries} == {"STANDARD"}
     associations = [plain(r.inputs) for r in run.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")]
     assert sorted(a["principalArn"] for a in associations) == sorted(roles)
@@ -451,6 +453,7 @@ def test_stateless_guard_rules_find_nothing(eks: Run) -> None:
         ({"oidc_thumbprint": "abc"}, "40 hex digits"),
         ({"admin_principal_arns": ["arn:aws:iam::123456789012:policy/x"]}, "is not an IAM role or user ARN"),
         ({"admin_principal_arns": "arn:aws:iam::123456789012:role/x"}, "not one string"),
+        ({"admin_principal_arns": ["arn:aws:iam::123456789012:role/x"] * 2}, "lists a principal twice"),
     ],
 )
 def test_bad_args_fail_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
