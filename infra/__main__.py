@@ -56,6 +56,7 @@ queue = WorkQueue(
     QueueArgs(
         max_receive_count=s.queue.max_receive_count,
         visibility_timeout_seconds=s.queue.visibility_timeout_seconds,
+        alarm_actions=(s.alarm_topic_arn,) if s.alarm_topic_arn else (),
     ),
 )
 

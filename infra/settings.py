@@ -101,6 +101,10 @@ SCHEMA: tuple[Key, ...] = (
     Key("logRetentionDays", "integer",
         "Retention of CloudWatch log groups (VPC flow logs, app logs) and of ALB access logs, in days.",
         default=30, allowed=LOG_RETENTION_DAYS),
+    Key("alarmTopicArn", "string",
+        "SNS topic notified by the stack's alarms (dead-letter queue depth); empty raises alarms without notifying.",
+        default="", pattern=r"^$|^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$",
+        pattern_hint="an SNS topic ARN or empty"),
     # --- edge
     Key("certificateArn", "string",
         "ACM certificate ARN for the HTTPS listener; empty serves plain HTTP only (dev without a domain).",
@@ -256,6 +260,7 @@ class Settings:
     region: str
     require_multi_az: bool
     log_retention_days: int
+    alarm_topic_arn: str | None
     network: NetworkSettings
     edge: EdgeSettings
     compute: ComputeSettings
@@ -388,6 +393,7 @@ def parse_settings(
         region=region,
         require_multi_az=v["requireMultiAz"],
         log_retention_days=v["logRetentionDays"],
+        alarm_topic_arn=v["alarmTopicArn"] or None,
         network=network,
         edge=EdgeSettings(
             certificate_arn=cert,

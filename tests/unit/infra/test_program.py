@@ -488,3 +488,9 @@ def test_no_deprecated_resource_names(run: ProgramRun) -> None:
     for resource in run.resources:
         assert not resource.type.split(":")[-1].endswith("V2"), resource.type
         assert not resource.type.startswith("aws:alb/"), resource.type
+
+
+def test_dlq_alarm_notifies_the_configured_topic(run: ProgramRun) -> None:
+    topic = stack_config(run.stack).get("alarmTopicArn") or None
+    alarm = run.one("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarm.inputs.get("alarmActions", []) == ([topic] if topic else [])

@@ -183,6 +183,7 @@ def test_unknown_key_gets_a_suggestion() -> None:
         ({"cacheNumNodes": 1}, "cacheAutomaticFailover needs cacheNumNodes ≥ 2"),
         ({"dbBackupRetentionDays": 0}, "dbBackupRetentionDays must be ≥ 1 (got 0)"),
         ({"instanceType": "large"}, "instanceType must be an EC2 instance type"),
+        ({"alarmTopicArn": "oncall"}, "alarmTopicArn must be an SNS topic ARN or empty (got 'oncall')"),
     ],
 )
 def test_range_and_format_errors(changes: dict[str, Any], fragment: str) -> None:
