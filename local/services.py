@@ -217,6 +217,7 @@ def start_postgres(
     def launch() -> subprocess.Popen[bytes]:
         if not procs.port_is_free(port):
             raise ServiceError(f"postgres: port {port} on 127.0.0.1 is already in use")
+        _remove_stale_locks(data_dir, socket_dir)
         try:
             proc = procs.spawn(argv, log_path=log_path, env=env, user=run_as)
         except procs.ProcessError as exc:
@@ -256,6 +257,21 @@ def start_postgres(
         details={"data_dir": str(data_dir), "socket_dir": str(socket_dir), "durable": durable},
     )
     return service.start()
+
+
+def _remove_stale_locks(data_dir: Path, socket_dir: Path) -> None:
+    """Drop postmaster.pid and socket lock files whose postmaster is dead.
+
+    PostgreSQL treats any existing pid as alive, including an unreaped zombie: after a SIGKILL on a
+    machine whose init does not reap orphans, the old locks would otherwise block every restart.
+    """
+    for lock in [data_dir / "postmaster.pid", *socket_dir.glob(".s.PGSQL.*.lock")]:
+        try:
+            first_line = lock.read_text().splitlines()[0].strip()
+        except (FileNotFoundError, IndexError):
+            continue
+        if first_line.lstrip("-").isdigit() and not procs.is_running(abs(int(first_line))):
+            lock.unlink(missing_ok=True)
 
 
 def _initdb(bindir: Path, data_dir: Path, run_as: str | None, log_path: Path) -> None:
