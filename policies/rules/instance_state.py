@@ -11,7 +11,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, get, items, known, truthy, type_set
+from ._core import Rule, falsy, get, items, known, truthy, type_set
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
@@ -48,12 +48,16 @@ def check_data_volumes(resource_type: str, props: dict[str, Any], config: dict[s
                 found.append(
                     f"block device {device} is an extra EBS volume: launch templates may only configure the root volume"
                 )
+            elif falsy(get(mapping, "ebs", "deleteOnTermination")):
+                found.append(f"root volume {device} has deleteOnTermination false: it outlives the instance")
         return found
     if resource_type == SPOT_FLEET:
         for spec in items(props.get("launchSpecifications")):
             if isinstance(spec, dict):
                 found.extend(check_data_volumes(INSTANCE, spec, config))
         return found
+    if falsy(get(props, "rootBlockDevice", "deleteOnTermination")):
+        found.append("rootBlockDevice has deleteOnTermination false: the root volume outlives the instance")
     for ebs in items(props.get("ebsBlockDevices")):
         if isinstance(ebs, dict) and not truthy(ebs.get("noDevice")):
             found.append(

@@ -138,3 +138,17 @@ def test_ecs_host_volumes(via_policy):
     assert via_policy(NO_ECS_HOST_VOLUMES, task, shared) == [
         "task volume pg is a shared Docker volume that outlives the task on the instance"
     ]
+
+
+def test_root_volume_kept_after_termination(via_policy):
+    props = copy.deepcopy(ROOT_ONLY_LT)
+    props["blockDeviceMappings"][0]["ebs"]["deleteOnTermination"] = "false"
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, props) == [
+        "root volume /dev/xvda has deleteOnTermination false: it outlives the instance"
+    ]
+    props["blockDeviceMappings"][0]["ebs"]["deleteOnTermination"] = "true"
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, props) == []
+    kept = {"rootBlockDevice": {"volumeSize": 20, "deleteOnTermination": False}}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, INSTANCE, kept) == [
+        "rootBlockDevice has deleteOnTermination false: the root volume outlives the instance"
+    ]
