@@ -63,9 +63,8 @@ class RequestContextMiddleware:
         started = time.perf_counter()
 
         async def send_with_headers(message: dict[str, Any]) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
-                nonlocal response_started
                 response_started = True
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OWN_HEADERS]
@@ -82,6 +81,8 @@ class RequestContextMiddleware:
                 raise
             await _reply(send_with_headers, 500, "internal error")
         finally:
+            if not response_started and status == 500:
+                status = 499  # the client went away before an answer was sent (nginx's convention)
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
