@@ -6,16 +6,11 @@ restarts and a worker crash. One environment serves the whole module; each test 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
-import socket
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,71 +18,11 @@ import psycopg
 import pytest
 
 from demo.client import AppClient, Traffic, TrafficReport, new_client
+from demo.environment import Stack, throwaway
 from demo.scenario import aws_client, s3_client
-from local import env, procs, runinfo
+from local import env, procs
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Stack:
-    """The running environment; `run` is replaced whenever a part is restarted on a new pid."""
-
-    run: runinfo.RunInfo
-    state_dir: Path
-
-    @property
-    def lb(self) -> str:
-        return self.run.lb_url
-
-    def replica_running(self, replica_id: str) -> bool:
-        replica = self.run.replica(replica_id)
-        identity = self.run.identities.get(replica_id)
-        return identity is not None and identity.pid == replica.pid and procs.owned(identity)
-
-    def restart_replica(self, replica_id: str, sig: int) -> None:
-        env.kill_replica(self.run, replica_id, sig, timeout=30)
-        self.start_replica(replica_id)
-
-    def start_replica(self, replica_id: str) -> None:
-        self.run = env.start_replica(self.run, replica_id, state_dir=self.state_dir)
-
-    def worker_running(self) -> bool:
-        identity = self.run.identities.get("worker")
-        return identity is not None and procs.owned(identity)
-
-    def start_worker(self) -> None:
-        service = env.app_process(
-            "worker", env.worker_command(), self.app_env(), self.state_dir, url=None, timeout=60
-        )
-        service.start()
-        assert service.identity is not None
-        self.adopt_worker(service.identity)
-
-    def adopt_worker(self, identity: procs.Identity) -> None:
-        self.run = replace(self.run, worker_pid=identity.pid, identities={**self.run.identities, "worker": identity})
-        runinfo.write(self.state_dir, self.run)
-
-    def app_env(self) -> dict[str, str]:
-        assert self.run.app_env, "the run records the app's environment"
-        return {**self.run.app_env, "APP_INSTANCE_ID": "worker"}
-
-    def heal(self) -> None:
-        """Bring back whatever an earlier (failed) test left stopped."""
-        for replica in self.run.replicas:
-            if not self.replica_running(replica.id):
-                self.start_replica(replica.id)
-        if not self.worker_running():
-            self.start_worker()
-        wait_for(lambda: status_of(self.lb + "/readyz") == 200, "the load balancer to be ready", 30)
-
-
-def status_of(url: str) -> int:
-    try:
-        with httpx.Client(timeout=3, trust_env=False) as http:
-            return http.get(url).status_code
-    except httpx.HTTPError:
-        return 0
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float, interval: float = 0.05) -> float:
@@ -101,32 +36,8 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float, interval: flo
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    # A directory of its own rather than pytest's numbered temp dirs, which a concurrent pytest run
-    # may prune while PostgreSQL still uses them.
-    state_dir = Path(tempfile.mkdtemp(prefix="stateless-faults-"))
-    patch = pytest.MonkeyPatch()
-    # A restarted server reclaims its port while the previous process's closed connections sit in
-    # TIME_WAIT; the servers bind with SO_REUSEADDR, so the free-port probe must too.
-    patch.setattr(procs, "port_is_free", port_is_free_for_a_server)
-    try:
-        run = env.up(replicas=3, state_dir=state_dir, durable=False)
-        try:
-            yield Stack(run, state_dir)
-        finally:
-            env.down(state_dir=state_dir)
-    finally:
-        patch.undo()
-        shutil.rmtree(state_dir, ignore_errors=True)
-
-
-def port_is_free_for_a_server(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    with throwaway(replicas=3, prefix="stateless-faults-") as running:
+        yield running
 
 
 @pytest.fixture
@@ -243,7 +154,7 @@ def outage(stack: Stack, name: str, down_for: float) -> Iterator[None]:
 
     def restart() -> None:
         try:
-            stack.run = env.restart_service(stack.run, name, down_for=down_for, state_dir=stack.state_dir)
+            stack.restart_service(name, down_for=down_for)
         except BaseException as exc:
             errors.append(exc)
 
@@ -371,7 +282,7 @@ def test_postgres_restart_fails_cleanly_and_the_outbox_delivers_afterwards(
 
 def test_worker_killed_mid_batch_gives_every_order_exactly_one_receipt(whole: Stack, show: Callable[[str], None]):
     orders_total = 40
-    env.stop_role(whole.run, "worker", kill=True)
+    whole.stop_worker(kill=True)
     shoppers = [AppClient(whole.lb).sign_up() for _ in range(4)]
     order_ids = []
     for index in range(orders_total):
