@@ -160,6 +160,11 @@ class ComputeEksArgs:
             raise ValueError("nodes need the app security group (the one the ALB, cache and database admit)")
         if isinstance(self.environment, Mapping):
             check_environment(self.environment, "app environment")
+            granted = {a for a in self.secret_arns if isinstance(a, str)}
+            if len(granted) == len(self.secret_arns):
+                for key, value in self.environment.items():
+                    if key.endswith("_SECRET_ARN") and isinstance(value, str) and value not in granted:
+                        raise ValueError(f"{key} names a secret that secret_arns does not grant to the app's role")
 
 
 def _admin_role(principal_arn: str) -> str:

@@ -92,8 +92,9 @@ class WorkerArgs:
     architecture: str = "x86_64"
     handler: str = "app.worker.handler"
     app_dir: str = DEFAULT_APP_DIR
-    layer_dir: str | None = DEFAULT_LAYER_DIR
-    """directory holding python/ with the wheels of app/requirements.txt (see infra/MODES.md)"""
+    layer_dir: str | None = None
+    """directory holding python/ with the wheels of app/requirements.txt (see infra/MODES.md);
+    build/lambda-layer at the repository root unless layer_arn is given"""
     layer_arn: pulumi.Input[str] | None = None
     """an already published dependency layer; replaces layer_dir"""
     memory_mb: int = 512
@@ -116,8 +117,8 @@ class WorkerArgs:
             raise ValueError(f"architecture must be x86_64 or arm64, not {self.architecture!r}")
         if not re.match(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", self.handler):
             raise ValueError(f"handler {self.handler!r} must look like module.path.function")
-        if (self.layer_dir is None) == (self.layer_arn is None):
-            raise ValueError("give exactly one of layer_dir (a directory to publish as the dependency layer) "
+        if self.layer_dir is not None and self.layer_arn is not None:
+            raise ValueError("give only one of layer_dir (a directory to publish as the dependency layer) "
                              "or layer_arn (an existing layer)")
         if not 128 <= self.memory_mb <= 10240:
             raise ValueError(f"memory must be 128..10240 MB, got {self.memory_mb}")
@@ -153,6 +154,13 @@ class WorkerArgs:
             raise ValueError(f"database port {self.database_port} is out of range")
         if isinstance(self.environment, Mapping):
             lambda_environment(self.environment)
+            named = self.environment.get("APP_DATABASE_SECRET_ARN")
+            granted = self.database_secret_arn
+            if isinstance(named, str) and isinstance(granted, str) and named != granted:
+                raise ValueError(
+                    "APP_DATABASE_SECRET_ARN in the environment differs from database_secret_arn: the role "
+                    "would grant a different secret than the one the worker reads"
+                )
 
 
 def lambda_environment(environment: Mapping[str, Any]) -> dict[str, Any]:
@@ -268,7 +276,7 @@ class Worker(pulumi.ComponentResource):
                 f"{name}-deps",
                 aws.lambda_.LayerVersionArgs(
                     layer_name=f"{fn_name}-deps",
-                    code=pulumi.FileArchive(str(args.layer_dir)),
+                    code=pulumi.FileArchive(args.layer_dir or DEFAULT_LAYER_DIR),
                     compatible_runtimes=[args.runtime],
                     compatible_architectures=[args.architecture],
                     description="Python dependencies of the reference app (app/requirements.txt)",

@@ -447,6 +447,7 @@ def test_stateless_guard_rules_find_nothing(eks: Run) -> None:
         ({"log_types": ["api", "kubelet"]}, "unknown control-plane log types ['kubelet']"),
         ({"node_security_group_ids": []}, "nodes need the app security group"),
         ({"secret_arns": []}, "secret_arns must list the secrets"),
+        ({"secret_arns": SECRET_ARNS[:2]}, "APP_JWT_PRIVATE_KEY_SECRET_ARN names a secret that secret_arns does not"),
         ({"environment": {**ENV, "APP_JWT_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----"}}, "looks like a secret"),
         ({"environment": {**ENV, "APP_REDIS_URL": "rediss://user:hunter2@cache:6379"}}, "password in a URL"),
         ({"cluster_name": "-bad"}, "cluster name '-bad'"),

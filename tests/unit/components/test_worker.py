@@ -84,6 +84,8 @@ def test_function_runs_the_app_worker_handler_on_python(worker: Run) -> None:
     assert fn["name"] == "prod-worker"
     layer = plain(worker.one("aws:lambda/layerVersion:LayerVersion").inputs)
     assert fn["layers"] == [f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{layer['layerName']}:1"]
+    code = worker.one("aws:lambda/layerVersion:LayerVersion").inputs["code"]
+    assert isinstance(code, pulumi.FileArchive) and code.path.endswith("build/lambda-layer")
     assert layer["compatibleRuntimes"] == ["python3.12"]
 
 
@@ -185,7 +187,7 @@ def test_stateless_guard_rules_find_nothing(worker: Run) -> None:
 def test_existing_layer_and_output_environment_are_accepted() -> None:
     layer = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:deps:7"
     run = run_component(lambda: Worker("w", make_args(
-        layer_dir=None, layer_arn=layer, environment=pulumi.Output.from_input(ENV),
+        layer_arn=layer, environment=pulumi.Output.from_input(ENV),
         database_security_group_id=None, kms_key_arns=(),
     )))
     assert run.of_type("aws:lambda/layerVersion:LayerVersion") == []
@@ -203,8 +205,10 @@ def test_existing_layer_and_output_environment_are_accepted() -> None:
         ({"reserved_concurrency": -1}, "reserved concurrency must be ≥ 0"),
         ({"queue_visibility_timeout_seconds": 300, "timeout_seconds": 60}, "at least 6x the function timeout"),
         ({"timeout_seconds": 0}, "function timeout must be 1..900"),
-        ({"layer_arn": "arn:aws:lambda:eu-west-1:123456789012:layer:x:1"}, "exactly one of layer_dir"),
-        ({"layer_dir": None}, "exactly one of layer_dir"),
+        ({"layer_arn": "arn:aws:lambda:eu-west-1:123456789012:layer:x:1", "layer_dir": "/build/layer"},
+         "give only one of layer_dir"),
+        ({"database_secret_arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:other-AbCdEf"},
+         "differs from database_secret_arn"),
         ({"batch_size": 50, "maximum_batching_window_seconds": 0}, "batching window of at least 1 second"),
         ({"maximum_concurrency": 8}, "above the reserved concurrency"),
         ({"maximum_concurrency": 1, "reserved_concurrency": 0}, "maximum concurrency must be 2..1000"),
