@@ -247,3 +247,35 @@ def test_a_misspelt_resource_argument_is_a_type_error_under_mocks() -> None:
 def test_a_missing_required_sdk_argument_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="strategy"):
         aws.autoscaling.GroupInstanceRefreshArgs()  # type: ignore[call-arg]
+
+
+def test_app_environment_output_resolves_inputs_into_the_contract() -> None:
+    from infra.components.app_config import AppRuntimeInputs, app_environment_output
+    from infra.lib.app_env import APP_ENV_KEYS
+
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}"
+    seen: list[dict[str, str]] = []
+
+    def program() -> None:
+        inputs = AppRuntimeInputs(
+            region="us-east-1",
+            database_host=pulumi.Output.from_input("db.internal"),
+            database_port=pulumi.Output.from_input(5432),
+            database_name="app",
+            database_secret_arn=pulumi.Output.from_input(arn.format("db")),
+            redis_host="cache.internal",
+            redis_port=6379,
+            redis_auth_secret_arn=arn.format("redis"),
+            bucket="bucket",
+            queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q",
+            jwt_private_key_secret_arn=arn.format("jwt"),
+            jwt_issuer="issuer",
+            jwt_audience="audience",
+        )
+        app_environment_output(inputs).apply(seen.append)
+
+    build(Recorder(), program)
+    [env] = seen
+    assert tuple(env) == APP_ENV_KEYS
+    assert env["APP_DATABASE_HOST"] == "db.internal" and env["APP_DATABASE_PORT"] == "5432"
+    assert env["APP_REDIS_URL"] == "rediss://cache.internal:6379"
