@@ -410,15 +410,17 @@ def test_disruption_budget_lets_one_pod_go_at_a_time(eks: Run) -> None:
     assert pdb == {"maxUnavailable": 1, "selector": k8s(eks, "Deployment")["spec"]["selector"]}
 
 
+@pytest.mark.parametrize("version", [KUBERNETES_VERSION, kubernetes_validate.latest_version()])
 @pytest.mark.parametrize(
     "kind",
     ["Namespace", "ServiceAccount", "ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler",
      "PodDisruptionBudget"],
 )
-def test_rendered_manifest_is_valid_against_the_kubernetes_schema(eks: Run, kind: str) -> None:
+def test_rendered_manifest_is_valid_against_the_kubernetes_schema(eks: Run, kind: str, version: str) -> None:
+    """The cluster's own version and the newest schema kubernetes-validate ships."""
     doc = k8s(eks, kind)
     assert doc["kind"] == kind
-    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    kubernetes_validate.validate(doc, version, strict=True)
 
 
 def test_schema_validation_rejects_a_broken_manifest(eks: Run) -> None:
