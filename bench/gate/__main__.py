@@ -175,13 +175,13 @@ def main() -> int:
             f"{warm['evaluate_s'] * 1000:.1f} ms = {warm['evaluate_ms_per_resource']:.3f} ms/resource"
         )
 
-    growth = []
+    growth: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             program = _synthetic(Path(tmp), n)
             cold = _cold(["--stack", "bench", "--program", str(program)], args.runs)
             warm = _warm_in_child(program, "bench", args.repeats)
-            row = {"n": n, "cold": cold, "warm": warm}
+            row: dict[str, Any] = {"n": n, "cold": cold, "warm": warm}
             growth.append(row)
             print(
                 f"synthetic N={n:5d}: cold gate {cold['wall_s_median']:.2f} s (CPU {cold['cpu_s_median']:.2f} s), "
