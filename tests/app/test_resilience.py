@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +17,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from app.keys import KeyRing
+from app.security import TokenService
 from local.procs import free_port
 from tests.app.support import AppServer, new_user, new_username, wait_until
 from tests.app.tcpproxy import TcpProxy
@@ -196,6 +201,28 @@ def test_the_server_process_starts_from_the_environment_and_stops_cleanly_on_sig
         assert wait_until(ready, timeout=30) and proc.poll() is None
         response = httpx.get(f"http://127.0.0.1:{port}/healthz")
         assert response.headers["x-instance-id"] == "proc-1"
+        # A request in flight when SIGTERM arrives is still answered.
+        tokens = TokenService(KeyRing.build(settings.jwt_private_key), settings.jwt_issuer, settings.jwt_audience, 60)
+        token = tokens.issue(str(uuid.uuid4()), "inflight")
+        body = b'{"quantity": 3}'
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"PUT /cart/items/INFLIGHT HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body[:5]
+            )
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            sock.sendall(body[5:])
+            reply = b""
+            while not reply.endswith(b"}"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200"), reply
+        assert b'"quantity":3' in reply
     finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
