@@ -94,6 +94,44 @@ def check_rds_multi_az(resource_type: str, props: dict[str, Any], config: dict[s
     return []
 
 
+def check_aurora_multi_az(resources: list[StackResource], config: dict[str, Any]) -> list[tuple[str | None, str]]:
+    clusters = [
+        r
+        for r in resources
+        if r.resource_type == RDS_CLUSTER
+        and str(r.props.get("engine", "")).startswith("aurora")
+        and str(r.props.get("engineMode", "provisioned")) != "serverless"
+        and not known(r.props.get("replicationSourceIdentifier"))
+    ]
+    if not clusters:
+        return []
+    keys: dict[str, str] = {}
+    for c in clusters:
+        for key in ("clusterIdentifier", "id"):
+            value = c.props.get(key)
+            if isinstance(value, str) and value:
+                keys[value] = c.urn
+    counts = {c.urn: 0 for c in clusters}
+    for r in resources:
+        if r.resource_type != RDS_CLUSTER_INSTANCE:
+            continue
+        owners = {u for u in r.property_dependencies.get("clusterIdentifier", ()) if u in counts}
+        value = r.props.get("clusterIdentifier")
+        if not owners and isinstance(value, str) and value in keys:
+            owners = {keys[value]}
+        for urn in owners:
+            counts[urn] += 1
+    minimum = int(config.get("minInstances", 2))
+    return [
+        (
+            c.urn,
+            f"Aurora cluster {c.name} has {counts[c.urn]} instance(s) (minimum {minimum}): no replica to fail over to",
+        )
+        for c in clusters
+        if counts[c.urn] < minimum
+    ]
+
+
 def check_rds_deletion_protection(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
     found = []
     value = props.get("deletionProtection")
@@ -277,6 +315,27 @@ RDS_MULTI_AZ = Rule(
     tags=("durability", "rds"),
 )
 
+AURORA_MULTI_AZ = Rule(
+    name="aurora-multi-az",
+    description="Aurora clusters run at least two instances (a writer and a replica in another AZ) where the "
+    "stack demands it.",
+    severity=Severity.MEDIUM,
+    enforcement=EnforcementLevel.ADVISORY,
+    why="An Aurora cluster with a single instance has nothing to fail over to when its AZ or host fails.",
+    remediation="Add a second aws.rds.ClusterInstance (Aurora places replicas across AZs).",
+    stack_check=check_aurora_multi_az,
+    config={
+        "minInstances": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 15,
+            "default": 2,
+            "description": "Fewest cluster instances accepted per Aurora cluster.",
+        }
+    },
+    tags=("durability", "rds"),
+)
+
 RDS_DELETION_PROTECTION = Rule(
     name="rds-deletion-protection",
     description="RDS instances and Aurora clusters have deletion protection and keep a final snapshot.",
@@ -377,6 +436,7 @@ RULES = (
     RDS_BACKUPS_ENABLED,
     RDS_MANAGED_MASTER_PASSWORD,
     RDS_MULTI_AZ,
+    AURORA_MULTI_AZ,
     RDS_DELETION_PROTECTION,
     ELASTICACHE_ENCRYPTION,
     ELASTICACHE_AUTH,

@@ -6,6 +6,7 @@ import pytest
 
 from policies.rules import UNKNOWN
 from policies.rules.data_stores import (
+    AURORA_MULTI_AZ,
     ELASTICACHE_AUTH,
     ELASTICACHE_AUTOMATIC_FAILOVER,
     ELASTICACHE_ENCRYPTION,
@@ -234,3 +235,22 @@ def test_separate_redrive_policy_resource(via_stack_policy):
         ),
     ]
     assert via_stack_policy(SQS_DEAD_LETTER_QUEUE, resources) == []
+
+
+CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
+
+
+def test_aurora_cluster_instances(via_stack_policy):
+    cluster = (AURORA, "orders", {**AURORA_OK, "clusterIdentifier": "orders-db"}, {})
+    writer = (CLUSTER_INSTANCE, "orders-1", {"clusterIdentifier": "orders-db"}, {"clusterIdentifier": ["orders"]})
+    reader = (CLUSTER_INSTANCE, "orders-2", {"clusterIdentifier": "orders-db"}, {})
+    assert via_stack_policy(AURORA_MULTI_AZ, [cluster, writer, reader]) == []
+    assert via_stack_policy(AURORA_MULTI_AZ, [cluster, writer]) == [
+        (
+            f"urn:pulumi:t::p::{AURORA}::orders",
+            "Aurora cluster orders has 1 instance(s) (minimum 2): no replica to fail over to",
+        )
+    ]
+    assert via_stack_policy(AURORA_MULTI_AZ, [cluster, writer], {"minInstances": 1}) == []
+    multi_az_db_cluster = (AURORA, "pg", {"engine": "postgres", "dbClusterInstanceClass": "db.m6gd.large"}, {})
+    assert via_stack_policy(AURORA_MULTI_AZ, [multi_az_db_cluster]) == []

@@ -19,8 +19,8 @@ FUNCTION = {
             "TOKEN_TTL_SECONDS": "900",
             "LOG_LEVEL": "INFO",
             "API_KEY": "{{resolve:secretsmanager:api}}",
-        "SECRETS_MANAGER_PREFIX": "app/",
-        "PASSWORD_POLICY": "strict",
+            "SECRETS_MANAGER_PREFIX": "app/",
+            "PASSWORD_POLICY": "strict",
         }
     },
 }
