@@ -35,7 +35,7 @@ REFERENCE_NAME = re.compile(
     re.IGNORECASE,
 )
 REFERENCE_VALUE = re.compile(
-    r"^(arn:aws[\w-]*:|/|\{\{resolve:|\$|secretsmanager:|ssm:|vault:|projects/)", re.IGNORECASE
+    r"^(arn:aws[\w-]*:|/|\{\{resolve:|\$|`|secretsmanager:|ssm:|vault:|projects/)", re.IGNORECASE
 )
 ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
 URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/:@]+:([^\s/@$]+)@", re.IGNORECASE)

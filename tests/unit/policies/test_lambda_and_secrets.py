@@ -111,7 +111,10 @@ def test_ecs_container_definitions(via_policy):
 
 
 def test_user_data_secrets(via_policy):
-    ok = "#!/bin/bash\nDB_PASSWORD=$(aws secretsmanager get-secret-value --secret-id db --query SecretString)\n"
+    ok = (
+        "#!/bin/bash\nDB_PASSWORD=$(aws secretsmanager get-secret-value --secret-id db --query SecretString)\n"
+        'TOKEN=`curl -s -X PUT "http://169.254.169.254/latest/api/token"`\n'
+    )
     assert via_policy(NO_PLAINTEXT_SECRETS, "aws:ec2/instance:Instance", {"userData": ok}) == []
     bad = "#!/bin/bash\nexport DB_PASSWORD=hunter2\nexport AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n"
     lt_props = {"userData": base64.b64encode(bad.encode()).decode()}
