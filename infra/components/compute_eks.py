@@ -31,7 +31,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.components.k8s_app import AppSettings, KubernetesApp, KubernetesAppArgs, check_environment
+from infra.components.k8s_app import KubernetesApp, KubernetesAppArgs, WorkloadSettings, check_environment
 from infra.lib import iam
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
@@ -97,7 +97,7 @@ class ComputeEksArgs:
     secret_arns: Sequence[pulumi.Input[str]]
     """every secret the app reads: database, Redis AUTH token, JWT signing key"""
     nodes: NodeGroupSettings | None = None
-    app: AppSettings = field(default_factory=AppSettings)
+    workload: WorkloadSettings = field(default_factory=WorkloadSettings)
     kms_key_arns: Sequence[pulumi.Input[str]] = ()
     """customer-managed keys behind the queue, bucket or secrets"""
     s3_object_prefix: str = "receipts/"
@@ -344,10 +344,10 @@ class ComputeEks(pulumi.ComponentResource):
         app_role = aws.iam.Role(
             f"{name}-app-role",
             aws.iam.RoleArgs(
-                description=f"IRSA role of {args.app.namespace}/{args.app.service_account_name}",
+                description=f"IRSA role of {args.workload.namespace}/{args.workload.service_account_name}",
                 assume_role_policy=pulumi.Output.all(oidc.arn, issuer).apply(lambda v: json.dumps(
-                    irsa_trust_document(provider_arn=v[0], issuer_url=v[1], namespace=args.app.namespace,
-                                        service_account=args.app.service_account_name))),
+                    irsa_trust_document(provider_arn=v[0], issuer_url=v[1], namespace=args.workload.namespace,
+                                        service_account=args.workload.service_account_name))),
                 tags=tags,
             ),
             opts=child,
@@ -457,7 +457,7 @@ class ComputeEks(pulumi.ComponentResource):
         self.app = KubernetesApp(
             f"{name}-app",
             KubernetesAppArgs(image=args.image, environment=args.environment, service_account_role_arn=app_role.arn,
-                              settings=args.app),
+                              settings=args.workload),
             # Pods need nodes to become ready, and the Deployment waits for them; a deployer that is not the
             # cluster's creator needs its access entry first.
             opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider},

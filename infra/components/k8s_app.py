@@ -87,7 +87,7 @@ class AutoscalingSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AppSettings:
+class WorkloadSettings:
     """How the app runs on the cluster (everything but the image, its environment and its IAM role)."""
 
     namespace: str = "stateless"
@@ -147,7 +147,7 @@ class KubernetesAppArgs:
     """the app's environment contract (non-secret values and secret ARNs only); an Output is checked
     once it resolves"""
     service_account_role_arn: pulumi.Input[str]
-    settings: AppSettings = field(default_factory=AppSettings)
+    settings: WorkloadSettings = field(default_factory=WorkloadSettings)
 
     def __post_init__(self) -> None:
         if isinstance(self.environment, Mapping):

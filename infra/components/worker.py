@@ -98,7 +98,7 @@ class WorkerArgs:
     layer_arn: pulumi.Input[str] | None = None
     """an already published dependency layer; replaces layer_dir"""
     memory_mb: int = 512
-    timeout_seconds: int = 60
+    timeout_seconds: int = 30
     reserved_concurrency: int = 10
     batch_size: int = 10
     maximum_batching_window_seconds: int = 0

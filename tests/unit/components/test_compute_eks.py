@@ -21,7 +21,7 @@ from infra.components.compute_eks import (
     ComputeEksArgs,
     NodeGroupSettings,
 )
-from infra.components.k8s_app import AppSettings, AutoscalingSettings, ResourceSettings
+from infra.components.k8s_app import AutoscalingSettings, ResourceSettings, WorkloadSettings
 from tests.unit.components.conftest import (
     ACCOUNT,
     REGION,
@@ -74,7 +74,7 @@ def make_args(**overrides: Any) -> ComputeEksArgs:
         queue_arn=QUEUE_ARN,
         secret_arns=SECRET_ARNS,
         nodes=NodeGroupSettings(min_size=3, max_size=6, desired_size=3, instance_types=["m6i.large"]),
-        app=AppSettings(replicas=3, autoscaling=AutoscalingSettings(max_replicas=9, cpu_target_percent=65),
+        workload=WorkloadSettings(replicas=3, autoscaling=AutoscalingSettings(max_replicas=9, cpu_target_percent=65),
                         resources=ResourceSettings(cpu_request="500m", memory_request="384Mi")),
         kubernetes_version=KUBERNETES_VERSION,
         public_access_cidrs=["203.0.113.0/24", "198.51.100.7/32"],
@@ -472,15 +472,15 @@ def test_bad_args_fail_with_a_clear_message(overrides: dict[str, Any], message: 
         (lambda: NodeGroupSettings(min_size=2, max_size=4, desired_size=5), "desired size (5) must lie between"),
         (lambda: NodeGroupSettings(min_size=2, max_size=4, instance_types=[]), "non-empty list of instance types"),
         (lambda: NodeGroupSettings(min_size=2, max_size=4, root_volume_gib=4), "root volume size must be 8..16384"),
-        (lambda: AppSettings(replicas=0), "replicas must be ≥ 1"),
-        (lambda: AppSettings(replicas=3, autoscaling=AutoscalingSettings(min_replicas=2)),
+        (lambda: WorkloadSettings(replicas=0), "replicas must be ≥ 1"),
+        (lambda: WorkloadSettings(replicas=3, autoscaling=AutoscalingSettings(min_replicas=2)),
          "autoscaler min replicas (2) must be ≥ the Deployment's replicas (3)"),
-        (lambda: AppSettings(replicas=3, autoscaling=AutoscalingSettings(max_replicas=2)),
+        (lambda: WorkloadSettings(replicas=3, autoscaling=AutoscalingSettings(max_replicas=2)),
          "autoscaler max replicas (2) must be ≥ min replicas (3)"),
         (lambda: AutoscalingSettings(cpu_target_percent=0), "CPU target must be 1..100"),
-        (lambda: AppSettings(drain_seconds=30, termination_grace_seconds=30), "must exceed the preStop drain"),
-        (lambda: AppSettings(node_port=8080), "NodePort range 30000-32767"),
-        (lambda: AppSettings(namespace="Stateless"), "must be a DNS label"),
+        (lambda: WorkloadSettings(drain_seconds=30, termination_grace_seconds=30), "must exceed the preStop drain"),
+        (lambda: WorkloadSettings(node_port=8080), "NodePort range 30000-32767"),
+        (lambda: WorkloadSettings(namespace="Stateless"), "must be a DNS label"),
         (lambda: ResourceSettings(memory_limit="lots"), "not a Kubernetes quantity"),
     ],
 )
