@@ -98,24 +98,31 @@ def is_running(pid: int) -> bool:
     return stat is not None and stat[0] not in ("Z", "X")
 
 
-def identify(pid: int) -> Identity:
-    stat = _read_stat(pid)
-    if stat is None or stat[0] in ("Z", "X"):
-        raise ProcessError(f"process {pid} is not running")
-    return Identity(pid=pid, start_ticks=stat[1], cmdline=_read_cmdline(pid))
+def identify(pid: int, *, settle: float = 1.0) -> Identity:
+    """What pid is now. Just after exec the kernel may still show an empty command line, so wait
+    up to `settle` seconds for one to appear."""
+    deadline = time.monotonic() + settle
+    while True:
+        stat = _read_stat(pid)
+        if stat is None or stat[0] in ("Z", "X"):
+            raise ProcessError(f"process {pid} is not running")
+        cmdline = _read_cmdline(pid)
+        if cmdline or time.monotonic() >= deadline:
+            return Identity(pid=pid, start_ticks=stat[1], cmdline=cmdline)
+        time.sleep(0.005)
 
 
 def same_process(recorded: Identity, current: Identity | None) -> bool:
     """Pure check: is `current` (what /proc shows now) the process that was recorded?
 
     The start time is what makes this safe against a recycled pid. The command line is compared too,
-    except when /proc no longer shows one (a process on its way out).
+    except when /proc shows none (a process just exec'd or on its way out).
     """
     if current is None or current.pid != recorded.pid:
         return False
     if current.start_ticks != recorded.start_ticks:
         return False
-    return not current.cmdline or current.cmdline == recorded.cmdline
+    return not current.cmdline or not recorded.cmdline or current.cmdline == recorded.cmdline
 
 
 def owned(recorded: Identity) -> bool:

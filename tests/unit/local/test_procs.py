@@ -36,6 +36,20 @@ def test_a_process_on_its_way_out_is_judged_by_start_time():
     assert procs.same_process(RECORDED, Identity(4242, 1000, ()))
 
 
+def test_a_record_taken_right_after_exec_is_judged_by_start_time():
+    assert procs.same_process(Identity(4242, 1000, ()), RECORDED)
+    assert not procs.same_process(Identity(4242, 999, ()), RECORDED)
+
+
+def test_identify_records_the_command_line_of_a_fresh_process():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        assert procs.identify(child.pid).cmdline == (sys.executable, "-c", "import time; time.sleep(60)")
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_identity_json_round_trip_and_bad_records():
     assert Identity.from_json(RECORDED.to_json()) == RECORDED
     with pytest.raises(ValueError, match="malformed"):
