@@ -21,6 +21,9 @@ from typing import Any
 
 import httpx
 
+# HAProxy's log lines about servers going in and out of rotation.
+HAPROXY_STATE = (" is UP", " is DOWN", "no server available")
+
 
 def status_of(url: str, timeout: float = 3.0) -> int:
     """HTTP status of a GET on url, 0 when nothing answered."""
@@ -51,6 +54,7 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(mem_kib / 1024 / 1024, 1),
         "python": platform.python_version(),
         "kernel": platform.release(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "note": "load generator, HAProxy, replicas, worker and stores share these CPUs",
     }
 
@@ -153,6 +157,16 @@ class Stack:
         from local import env
 
         self.run = env.restart_service(self.run, name, down_for=down_for, kill=kill, state_dir=self.state_dir)
+
+    def log_tail(self, name: str, lines: int = 12, containing: tuple[str, ...] = ()) -> str:
+        """The end of one part's log (haproxy, replica-1, worker, ...), optionally only the lines
+        holding one of `containing`, for failure messages."""
+        try:
+            text = (self.state_dir / "logs" / f"{name}.log").read_text(errors="replace")
+        except OSError:
+            return f"(no {name} log)"
+        kept = [line for line in text.splitlines() if not containing or any(c in line for c in containing)]
+        return "\n".join(kept[-lines:])
 
     def heal(self, timeout: float = 30.0) -> None:
         """Bring back whatever an earlier step left stopped, and wait for the load balancer."""

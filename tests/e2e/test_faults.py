@@ -17,8 +17,8 @@ import httpx
 import psycopg
 import pytest
 
-from demo.client import AppClient, Traffic, TrafficReport, new_client
-from demo.environment import Stack, throwaway
+from demo.client import AppClient, ScenarioError, Traffic, TrafficReport, new_client
+from demo.environment import HAPROXY_STATE, Stack, throwaway
 from demo.scenario import aws_client, s3_client
 from local import env, procs
 
@@ -85,7 +85,11 @@ def test_rolling_restart_under_traffic_loses_no_request_and_no_cart(whole: Stack
             began = time.monotonic()
             whole.restart_replica(replica.id, signal.SIGTERM)
             # The replacement counts only once HAProxy's health check has put it back in rotation.
-            traffic.wait_served_by(replica.id, since=time.monotonic(), timeout=20)
+            try:
+                traffic.wait_served_by(replica.id, since=time.monotonic(), timeout=45)
+            except ScenarioError as exc:
+                states = whole.log_tail("haproxy", containing=HAPROXY_STATE)
+                raise AssertionError(f"{exc}\n--- haproxy server states ---\n{states}") from exc
             back_after[replica.id] = round(time.monotonic() - began, 2)
         traffic.wait_requests(60)
     finally:

@@ -1,0 +1,1 @@
+"""Replica cold start to ready and resident memory per process (`python -m bench.replica`)."""
