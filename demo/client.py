@@ -78,7 +78,7 @@ class AppClient:
 
     def register(self) -> dict[str, Any]:
         body = {"username": self.username, "password": self.password}
-        return self.expect(self.request("POST", "/auth/register", json=body), 201, "register")  # type: ignore[no-any-return]
+        return self.expect(self.request("POST", "/auth/register", json=body), 201, "register")
 
     def login(self) -> str:
         body = {"username": self.username, "password": self.password}
@@ -103,10 +103,10 @@ class AppClient:
 
     def checkout(self, idempotency_key: str | None = None) -> dict[str, Any]:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self.expect(self.request("POST", "/orders", headers=headers), 201, "check out")  # type: ignore[no-any-return]
+        return self.expect(self.request("POST", "/orders", headers=headers), 201, "check out")
 
     def order(self, order_id: str | int) -> dict[str, Any]:
-        return self.expect(self.request("GET", f"/orders/{order_id}"), 200, f"read order {order_id}")  # type: ignore[no-any-return]
+        return self.expect(self.request("GET", f"/orders/{order_id}"), 200, f"read order {order_id}")
 
     def wait_order(self, order_id: str | int, status: str = "ready", timeout: float = 30.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

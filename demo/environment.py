@@ -84,11 +84,11 @@ def restartable_ports() -> Iterator[None]:
     from local import procs
 
     original = procs.port_is_free
-    procs.port_is_free = _port_is_free_for_a_server  # type: ignore[assignment]
+    procs.port_is_free = _port_is_free_for_a_server
     try:
         yield
     finally:
-        procs.port_is_free = original  # type: ignore[assignment]
+        procs.port_is_free = original
 
 
 @dataclass

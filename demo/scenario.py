@@ -44,7 +44,7 @@ def wait_receipt(s3: Any, bucket: str, key: str, timeout: float = 30.0) -> dict[
     last = ""
     while time.monotonic() < deadline:
         try:
-            return s3.head_object(Bucket=bucket, Key=key)  # type: ignore[no-any-return]
+            return s3.head_object(Bucket=bucket, Key=key)
         except Exception as exc:  # 404 until the worker has written it
             last = type(exc).__name__
         time.sleep(0.25)
