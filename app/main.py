@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
@@ -53,6 +54,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt: Runtime = runtime if runtime is not None else await run_in_threadpool(Runtime.build, settings)
         await run_in_threadpool(rt.open)
+        # Sync endpoints run in this thread pool; no more of them at once than there are database
+        # connections, so a busy replica queues requests instead of timing out on the pool and
+        # answering 503 as if PostgreSQL were down.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.database_pool_size
         state.started(rt)
         state.relay = Relay(
             rt.pool,

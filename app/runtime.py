@@ -1,8 +1,9 @@
 """Connections shared by the web app and the worker, built once per process from Settings.
 
-Creates: the PostgreSQL pool, the Redis client, the S3 and SQS clients (plus quick-failing twins
-for readiness probes) and the JWT key ring. Secrets named by *_SECRET_ARN variables are fetched
-from Secrets Manager here, at start-up, and never logged.
+Creates: the PostgreSQL pool, the Redis client, the S3 and SQS clients, the JWT key ring, and for
+readiness probes a one-connection pool plus quick-failing client twins (so a busy replica is not
+reported unready). Secrets named by *_SECRET_ARN variables are fetched from Secrets Manager here,
+at start-up, and never logged.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class Runtime:
     sqs: Any
     s3_probe: Any = None
     sqs_probe: Any = None
+    db_probe: ConnectionPool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -142,13 +144,18 @@ class Runtime:
             sqs=aws_client(settings, "sqs"),
             s3_probe=aws_client(settings, "s3", PROBE_CONFIG),
             sqs_probe=aws_client(settings, "sqs", PROBE_CONFIG),
+            db_probe=db.make_pool(secrets.database_conninfo, 1, name=f"{role}-probe") if role == "web" else None,
         )
 
     def open(self) -> None:
         db.migrate_with_retry(self.secrets.database_conninfo)
         self.pool.open(wait=False)
+        if self.db_probe is not None:
+            self.db_probe.open(wait=False)
 
     def close(self) -> None:
         self.pool.close(timeout=5)
+        if self.db_probe is not None:
+            self.db_probe.close(timeout=5)
         if self.redis is not None:
             self.redis.close()

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     database_port: int = 5432
     database_name: str = "app"
     database_secret_arn: str | None = None
-    database_pool_size: int = Field(default=10, ge=1, le=100)
+    database_pool_size: int = Field(default=16, ge=2, le=100)
 
     redis_url: str | None = None
     redis_auth_secret_arn: str | None = None

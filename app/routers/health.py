@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -9,12 +10,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.routers.deps import StateDep
+from app.state import AppState
 
 router = APIRouter()
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     # Liveness touches nothing: a dependency outage must not make the orchestrator kill replicas.
     return {"status": "ok"}
 
@@ -28,7 +30,13 @@ def _check(name: str, probe: Any, checks: dict[str, str]) -> None:
 
 
 @router.get("/readyz")
-def readyz(app: StateDep) -> JSONResponse:
+async def readyz(app: StateDep) -> JSONResponse:
+    # The probes block, so they run on the event loop's own executor rather than the endpoint
+    # thread pool: a replica busy with requests still answers its health checks.
+    return await asyncio.get_running_loop().run_in_executor(None, _readiness, app)
+
+
+def _readiness(app: AppState) -> JSONResponse:
     if app.draining or app.runtime is None:
         return JSONResponse({"detail": "not ready: shutting down", "status": "draining", "checks": {}}, 503)
     rt = app.rt
@@ -36,7 +44,7 @@ def readyz(app: StateDep) -> JSONResponse:
     checks: dict[str, str] = {}
 
     def postgres() -> None:
-        with rt.pool.connection(timeout=2) as conn:
+        with (rt.db_probe or rt.pool).connection(timeout=2) as conn:
             conn.execute("SELECT 1")
 
     _check("redis", app.carts.client.ping, checks)
@@ -58,5 +66,5 @@ def readyz(app: StateDep) -> JSONResponse:
 
 
 @router.get("/metrics")
-def metrics(app: StateDep) -> Response:
+async def metrics(app: StateDep) -> Response:
     return Response(generate_latest(app.metrics.registry), media_type=CONTENT_TYPE_LATEST)
