@@ -163,23 +163,42 @@ def test_metrics_count_requests_by_route_and_status(client: Any) -> None:
     assert client.get("/metrics").headers["content-type"].startswith("text/plain")
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port", "{port}"],
-        ["-m", "app", "--host", "127.0.0.1", "--port", "{port}"],
-    ],
-    ids=["uvicorn-factory", "python-m-app"],
-)
-def test_the_server_process_starts_from_the_environment_and_stops_cleanly_on_sigterm(
-    module_db: str, module_aws: Any, make_settings: Callable[..., Any], command: list[str]
+COMMANDS = {
+    # The image's command, and the entry point the local environment uses.
+    "uvicorn-factory": ["-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port", "{port}"],
+    "python-m-app": ["-m", "app", "--host", "127.0.0.1", "--port", "{port}"],
+}
+
+
+def _in_flight_put(port: int, token: str, proc: subprocess.Popen[bytes]) -> bytes:
+    """Starts a request, sends SIGTERM half-way through its body, then finishes it."""
+    body = b'{"quantity": 3}'
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"PUT /cart/items/INFLIGHT HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body[:5]
+        )
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        sock.sendall(body[5:])
+        reply = b""
+        while not reply.endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    return reply
+
+
+def test_server_processes_start_from_the_environment_and_finish_in_flight_requests_on_sigterm(
+    module_db: str, module_aws: Any, make_settings: Callable[..., Any]
 ) -> None:
     settings = make_settings(module_db, module_aws)
-    port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("APP_")}
     env.update(
         APP_MODE="local",
-        APP_INSTANCE_ID="proc-1",
         APP_DATABASE_URL=module_db,
         APP_REDIS_URL=settings.redis_url,
         APP_S3_BUCKET=settings.s3_bucket,
@@ -188,48 +207,42 @@ def test_the_server_process_starts_from_the_environment_and_stops_cleanly_on_sig
         AWS_ENDPOINT_URL=settings.aws_endpoint_url,
         AWS_REGION=settings.aws_region,
     )
-    argv = [sys.executable, *[part.format(port=port) for part in command]]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Both start at once, to share the start-up time.
+    procs: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
+    for name, command in COMMANDS.items():
+        port = free_port()
+        argv = [sys.executable, *[part.format(port=port) for part in command]]
+        procs[name] = (
+            port,
+            subprocess.Popen(
+                argv, env={**env, "APP_INSTANCE_ID": name}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            ),
+        )
+    tokens = TokenService(KeyRing.build(settings.jwt_private_key), settings.jwt_issuer, settings.jwt_audience, 60)
+    outputs: dict[str, bytes] = {}
     try:
+        for name, (port, proc) in procs.items():
 
-        def ready() -> bool:
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return proc.poll() is not None
+            def ready(port: int = port, proc: subprocess.Popen[bytes] = proc) -> bool:
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+                except httpx.HTTPError:
+                    return proc.poll() is not None
 
-        assert wait_until(ready, timeout=30) and proc.poll() is None
-        response = httpx.get(f"http://127.0.0.1:{port}/healthz")
-        assert response.headers["x-instance-id"] == "proc-1"
-        # A request in flight when SIGTERM arrives is still answered.
-        tokens = TokenService(KeyRing.build(settings.jwt_private_key), settings.jwt_issuer, settings.jwt_audience, 60)
-        token = tokens.issue(str(uuid.uuid4()), "inflight")
-        body = b'{"quantity": 3}'
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(
-                b"PUT /cart/items/INFLIGHT HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                + f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-                + body[:5]
-            )
-            time.sleep(0.3)
-            proc.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
-            sock.sendall(body[5:])
-            reply = b""
-            while not reply.endswith(b"}"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                reply += chunk
-        assert reply.startswith(b"HTTP/1.1 200"), reply
-        assert b'"quantity":3' in reply
+            assert wait_until(ready, timeout=30) and proc.poll() is None, name
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz").headers["x-instance-id"] == name
+            reply = _in_flight_put(port, tokens.issue(str(uuid.uuid4()), "inflight"), proc)
+            assert reply.startswith(b"HTTP/1.1 200"), (name, reply)
+            assert b'"quantity":3' in reply, name
     finally:
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=30)
-    # uvicorn re-raises the signal once shutdown is complete, so the exit reads "terminated by SIGTERM".
-    assert proc.returncode in (0, -signal.SIGTERM), output.decode()
-    entries = [json.loads(line) for line in output.decode().splitlines() if line.startswith("{")]
-    messages = [entry["msg"] for entry in entries]
-    assert "SIGTERM received: draining" in messages
-    assert messages.index("stopped") < messages.index("Application shutdown complete.")
-    assert any(entry.get("route") == "/readyz" and entry.get("request_id") for entry in entries)
+        for name, (_, proc) in procs.items():
+            proc.send_signal(signal.SIGTERM)
+            outputs[name] = proc.communicate(timeout=30)[0]
+    for name, (_, proc) in procs.items():
+        # uvicorn re-raises the signal once shutdown is complete, so the exit reads "terminated by SIGTERM".
+        assert proc.returncode in (0, -signal.SIGTERM), outputs[name].decode()
+        entries = [json.loads(line) for line in outputs[name].decode().splitlines() if line.startswith("{")]
+        messages = [entry["msg"] for entry in entries]
+        assert "SIGTERM received: draining" in messages, name
+        assert messages.index("stopped") < messages.index("Application shutdown complete."), name
+        assert any(entry.get("route") == "/readyz" and entry.get("request_id") for entry in entries), name
