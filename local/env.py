@@ -484,6 +484,21 @@ def start_replica(
     return updated
 
 
+def start_worker(run: RunInfo, *, state_dir: Path = DEFAULT_STATE_DIR, timeout: float = 60.0) -> RunInfo:
+    """Start the worker again after it was stopped or killed; returns (and records) the updated run."""
+    if _verified(run, "worker", run.worker_pid):
+        raise procs.ProcessError(f"the worker is still running (pid {run.worker_pid}); stop it first")
+    env = dict(run.app_env or _environment_of(run))
+    env["APP_INSTANCE_ID"] = "worker"
+    state_dir = Path(state_dir).absolute()
+    service = app_process("worker", worker_command(), env, state_dir, url=None, timeout=timeout)
+    service.start()
+    assert service.identity is not None
+    updated = replace(run, worker_pid=service.pid, identities={**run.identities, "worker": service.identity})
+    runinfo.write(state_dir, updated)
+    return updated
+
+
 def restart_service(
     run: RunInfo,
     name: str,

@@ -71,6 +71,8 @@ def render_config(
         "global",
         "    log stdout format raw local0",
         "    maxconn 4096",
+        # A soft stop waits for open client connections; idle keep-alive clients must not hold `down` up.
+        "    hard-stop-after 5s",
         "",
         "defaults",
         "    mode http",
