@@ -33,9 +33,8 @@ def user_data_texts(props: dict[str, Any]) -> list[str]:
 
 
 def _scripts(props: dict[str, Any]) -> list[str]:
-    # The decoded form is the one the instance runs; scanning the raw base64 too finds nothing new.
-    texts = user_data_texts(props)
-    return texts[1:] if len(texts) > 1 else texts
+    # Both the raw value and its decoding are scanned: a plain script can happen to be valid base64.
+    return user_data_texts(props)
 
 
 _DISK_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
