@@ -263,7 +263,6 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) ->
     state.setdefault("arn", _arn(service, region, f"{kind.lower()}/{physical}"))
     if "name" not in inputs and package == "aws":
         state["name"] = physical
-    state["id"] = rid
     if module.startswith("s3/bucket") and kind in ("Bucket", "BucketV2"):
         state.setdefault("bucket", physical)
         state["arn"] = f"arn:aws:s3:::{physical}"
@@ -309,6 +308,10 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) ->
         rid = f"vpc-{_short_hash(name)}"
         state.setdefault("defaultSecurityGroupId", f"sg-{_short_hash(name + 'default')}")
         state.setdefault("mainRouteTableId", f"rtb-{_short_hash(name + 'main')}")
+    elif module == "ec2/eip":
+        rid = f"eipalloc-{_short_hash(name)}"
+        state["allocationId"] = rid
+        state["publicIp"] = "203.0.113." + str(int(_short_hash(name)[:2], 16) % 250 + 1)
     elif module == "ec2/subnet":
         rid = f"subnet-{_short_hash(name)}"
     elif module == "ec2/securityGroup":
@@ -347,6 +350,8 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) ->
         meta = dict(inputs.get("metadata") or {})
         meta.setdefault("name", name)
         state["metadata"] = meta
+    # The id the engine hands to dependents is the one returned here; the state agrees with it.
+    state["id"] = rid
     return rid, state
 
 

@@ -122,3 +122,10 @@ def test_missing_project_file_and_bad_yaml_are_project_errors(tmp_path: Path, pr
 def test_a_stack_without_a_file_runs_on_declared_defaults(program: Path) -> None:
     config = load_stack_config(load_project(program), "ci")
     assert config.path is None and config.values["demo:subnets"] == 2
+
+
+def test_recorded_ids_are_the_ids_dependents_receive(program: Path) -> None:
+    run = run_program(program, "dev")
+    vpc = run.one("aws:ec2/vpc:Vpc")
+    assert vpc.outputs["id"].startswith("vpc-")
+    assert {s.inputs["vpcId"] for s in run.of_type("aws:ec2/subnet:Subnet")} == {vpc.outputs["id"]}
