@@ -24,11 +24,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.config import Config
+
 from app import logs, outbox
-from app.runtime import Runtime
+from app.runtime import Runtime, aws_client
 from app.settings import Settings
 
 log = logging.getLogger("app.worker")
+MAX_WAIT_SECONDS = 20  # SQS's longest long poll
 
 
 class PoisonMessage(Exception):
@@ -77,6 +80,15 @@ class Worker:
         self.settings = runtime.settings
         self._max_receive_count: int | None = self.settings.sqs_max_receive_count
         self._looked_up_redrive = self._max_receive_count is not None
+        # Long polls hold the response for up to 20 s: the receiving client must wait longer than
+        # that, or every empty poll would end in a read timeout.
+        self.receiver = aws_client(
+            self.settings,
+            "sqs",
+            Config(
+                connect_timeout=2, read_timeout=MAX_WAIT_SECONDS + 10, retries={"mode": "standard", "max_attempts": 3}
+            ),
+        )
 
     @property
     def max_receive_count(self) -> int | None:
@@ -196,7 +208,7 @@ class Worker:
             return 0
 
     def poll_once(self, wait_seconds: int) -> list[Outcome]:
-        response = self.rt.sqs.receive_message(
+        response = self.receiver.receive_message(
             QueueUrl=self.settings.sqs_queue_url,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=wait_seconds,
@@ -280,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("worker started", extra={"queue": settings.sqs_queue_url})
     started = time.monotonic()
     try:
-        Worker(runtime).run(stop, wait_seconds=max(1, min(args.wait_seconds, 20)))
+        Worker(runtime).run(stop, wait_seconds=max(1, min(args.wait_seconds, MAX_WAIT_SECONDS)))
     finally:
         runtime.close()
         log.info("worker stopped", extra={"uptime_s": round(time.monotonic() - started, 1)})

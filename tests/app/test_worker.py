@@ -224,3 +224,9 @@ def test_a_redriven_message_completes_a_failed_order(stack: dict, make_worker: A
     }
     assert handler({"Records": [record]}, None, worker=worker) == {"batchItemFailures": []}
     assert _status(stack["database"], order_id) == ("ready", None)
+
+
+def test_a_long_poll_longer_than_the_default_read_timeout_returns_empty(stack: dict, make_worker: Any) -> None:
+    worker = make_worker(stack["settings"])
+    # Longer than the 5 s read timeout of the app's ordinary AWS clients.
+    assert worker.poll_once(6) == []
