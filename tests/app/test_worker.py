@@ -230,3 +230,40 @@ def test_a_long_poll_longer_than_the_default_read_timeout_returns_empty(stack: d
     worker = make_worker(stack["settings"])
     # Longer than the 5 s read timeout of the app's ordinary AWS clients.
     assert worker.poll_once(6) == []
+
+
+def test_the_lambda_entry_point_builds_its_worker_from_the_environment(
+    stack: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.worker as worker_module
+
+    settings: Settings = stack["settings"]
+    for key in [k for k in os.environ if k.startswith("APP_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("APP_MODE", "cloud")  # the worker needs no JWT key or Redis, even in cloud mode
+    monkeypatch.setenv("APP_DATABASE_URL", stack["database"])
+    monkeypatch.setenv("APP_S3_BUCKET", settings.s3_bucket or "")
+    monkeypatch.setenv("APP_SQS_QUEUE_URL", settings.sqs_queue_url or "")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", settings.aws_endpoint_url or "")
+    monkeypatch.setattr(worker_module, "_lambda_worker", None)
+    order_id = _place_order(stack["server"], L1=1)
+    event = {
+        "Records": [
+            {
+                "messageId": "lambda-1",
+                "body": json.dumps({"order_id": order_id}),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "eventSource": "aws:sqs",
+            }
+        ]
+    }
+    try:
+        assert worker_module.handler(event, object()) == {"batchItemFailures": []}
+        assert _status(stack["database"], order_id)[0] == "ready"
+        built = worker_module._lambda_worker
+        assert built is not None
+        assert worker_module.handler({"Records": []}, object()) == {"batchItemFailures": []}
+        assert worker_module._lambda_worker is built  # reused across invocations
+    finally:
+        if worker_module._lambda_worker is not None:
+            worker_module._lambda_worker.rt.close()
