@@ -10,7 +10,9 @@ from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import JSONResponse
 
 from app import orders
+from app.cart import Cart
 from app.routers.deps import StateDep, UserDep
+from app.state import AppState
 
 router = APIRouter()
 log = logging.getLogger("app.orders")
@@ -45,7 +47,7 @@ def checkout(user: UserDep, app: StateDep, idempotency_key: IdempotencyKey = Non
     return JSONResponse(order.created_body(), status_code=201)
 
 
-def _finish_cart(app: Any, user_id: str, cart: Any) -> None:
+def _finish_cart(app: AppState, user_id: str, cart: Cart) -> None:
     # The order is committed; emptying the cart is best effort. If Redis fails here the cart keeps
     # its identity, and a retried checkout is answered from the existing order instead of a new one.
     try:
