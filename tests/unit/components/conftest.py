@@ -7,7 +7,9 @@ call (region, partition, caller identity).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gc
 import hashlib
 import json
 from collections.abc import Callable
@@ -129,6 +131,10 @@ class Run:
         return found[0]
 
 
+class ProgramFailed(Exception):
+    """The component's program failed under the mocks (the message is the original error)."""
+
+
 def run_component(build: Callable[[], Any]) -> Run:
     """Builds the component under fresh mocks and waits until every registration has been answered."""
     mocks = CaptureMocks()
@@ -138,7 +144,25 @@ def run_component(build: Callable[[], Any]) -> Run:
     def program() -> None:
         holder["component"] = build()
 
-    _sync_await(run_pulumi_func(program))
+    failure: str | None = None
+    try:
+        _sync_await(run_pulumi_func(program))
+    except Exception as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None:
+        # Outputs downstream of the failure hold futures whose exception nobody reads; when they are
+        # collected, asyncio logs each with a traceback, and Python 3.11 parses source lines to format
+        # one. If that collection happens inside another ast.parse (pytest rewriting a module it
+        # imports later), CPython fails with "AST constructor recursion depth mismatch". The failure is
+        # reported here: let the registrations still in flight finish, then mark those exceptions as read.
+        loop = asyncio.get_event_loop()
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        for obj in gc.get_objects():
+            if isinstance(obj, asyncio.Future) and obj.done() and not obj.cancelled():
+                obj.exception()
+        raise ProgramFailed(failure)
     return Run(mocks.resources, holder["component"], mocks.invokes)
 
 
