@@ -46,7 +46,9 @@ def register(body: Registration, app: StateDep) -> dict[str, str]:
 
 
 @router.post("/auth/login")
-def login(body: Login, app: StateDep) -> dict[str, str | int]:
+def login(body: Login, app: StateDep, response: Response) -> dict[str, str | int]:
+    # A token response must never be cached by a proxy (RFC 6749, section 5.1).
+    response.headers["Cache-Control"] = "no-store"
     if not _USERNAME.match(body.username):
         # No such user can exist; answered like any wrong password, after the same amount of work.
         security.verify_password(None, body.password)

@@ -15,7 +15,7 @@ from app.state import AppState
 router = APIRouter()
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 async def healthz() -> dict[str, str]:
     # Liveness touches nothing: a dependency outage must not make the orchestrator kill replicas.
     return {"status": "ok"}
@@ -29,7 +29,7 @@ def _check(name: str, probe: Any, checks: dict[str, str]) -> None:
         checks[name] = f"unavailable ({type(exc).__name__})"
 
 
-@router.get("/readyz")
+@router.api_route("/readyz", methods=["GET", "HEAD"])
 async def readyz(app: StateDep) -> JSONResponse:
     # The probes block, so they run on the event loop's own executor rather than the endpoint
     # thread pool: a replica busy with requests still answers its health checks.

@@ -7,6 +7,7 @@ queues, and every test its own users (so carts never collide in the shared Redis
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +29,16 @@ AWS_ENV = {
 }
 
 
+def _start(starter: Callable[..., services.Service], base: Path, **kwargs: Any) -> services.Service:
+    """Start a service, trying once more on failure: on a busy machine a free port found a moment
+    ago can be taken by another process before the server binds it."""
+    try:
+        return starter(base, **kwargs)
+    except services.ServiceError as exc:
+        sys.stderr.write(f"service start failed, retrying once: {exc}\n")
+        return starter(base / "retry", **kwargs)
+
+
 @pytest.fixture(scope="session")
 def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("services")
@@ -35,14 +46,14 @@ def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres(services_dir: Path) -> Iterator[services.Service]:
-    service = services.start_postgres(services_dir, durable=False)
+    service = _start(services.start_postgres, services_dir, durable=False)
     yield service
     service.stop()
 
 
 @pytest.fixture(scope="session")
 def redis_service(services_dir: Path) -> Iterator[services.Service]:
-    service = services.start_redis(services_dir)
+    service = _start(services.start_redis, services_dir)
     yield service
     service.stop()
 
@@ -51,7 +62,7 @@ def redis_service(services_dir: Path) -> Iterator[services.Service]:
 def moto(services_dir: Path) -> Iterator[services.Service]:
     saved = {key: os.environ.get(key) for key in AWS_ENV}
     os.environ.update(AWS_ENV)
-    service = services.start_moto(services_dir)
+    service = _start(services.start_moto, services_dir)
     yield service
     service.stop()
     for key, value in saved.items():

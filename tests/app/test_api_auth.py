@@ -63,6 +63,7 @@ def test_login_returns_a_bearer_token(client: Any, server: AppServer) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer"
+    assert response.headers["cache-control"] == "no-store"
     assert body["expires_in"] == server.settings.access_token_ttl_seconds
     claims = jwt.decode(body["access_token"], options={"verify_signature": False})
     assert claims["sub"] == user["id"]

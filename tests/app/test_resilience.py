@@ -106,6 +106,11 @@ def test_postgres_outage_is_a_503_json_and_a_retry_succeeds_once_it_is_back(
         assert again.status_code == 201
 
 
+def test_probes_answer_head_requests_for_load_balancers(client: Any) -> None:
+    assert client.head("/healthz").status_code == 200
+    assert client.head("/readyz").status_code == 200
+
+
 def test_readyz_fails_while_draining_and_healthz_does_not(server: AppServer) -> None:
     server.state.draining = True
     try:
