@@ -1,4 +1,9 @@
-"""The stateless-stack program: read the settings, wire the components, export the outputs."""
+"""The stateless-stack program: read the settings, wire the components, export the outputs.
+
+The stack file picks the compute mode (an autoscaling group, or EKS), the ingress mode (an
+internet-facing ALB, or API Gateway in front of an internal ALB) and the worker (a Lambda function
+fed by the work queue, in every mode); see infra/README.md.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
 
+from infra.components.api import ApiGateway, ApiGatewayArgs, ThrottlingSettings
 from infra.components.app_config import (
     AppEnvironment,
     AppEnvironmentArgs,
@@ -20,17 +26,36 @@ from infra.components.app_config import (
 )
 from infra.components.cache import Cache, CacheArgs
 from infra.components.compute_asg import ComputeAsg, ComputeAsgArgs
+from infra.components.compute_eks import ComputeEks, ComputeEksArgs, NodeGroupSettings
 from infra.components.database import Database, DatabaseArgs
 from infra.components.edge import Edge, EdgeArgs
+from infra.components.k8s_app import AutoscalingSettings, WorkloadSettings
 from infra.components.network import Network, NetworkArgs
 from infra.components.queue import QueueArgs, WorkQueue
 from infra.components.registry import ImageRepository, ImageRepositoryArgs
 from infra.components.security import Security, SecurityArgs
 from infra.components.storage import SecureBucket, SecureBucketArgs
+from infra.components.worker import Worker, WorkerArgs
 from infra.settings import load_settings
 
 s = load_settings()
 env = s.environment
+behind_api = s.ingress.mode == "apigateway"
+
+# On EKS the ALB reaches the pods through the Service's NodePort on every node, so that port is the
+# one the ALB security group and target group use; the pods themselves listen on appPort.
+workload: WorkloadSettings | None = None
+if s.eks is not None:
+    workload = WorkloadSettings(
+        replicas=s.eks.replicas,
+        container_port=s.compute.app_port,
+        autoscaling=AutoscalingSettings(
+            min_replicas=s.eks.hpa_min_replicas,
+            max_replicas=s.eks.hpa_max_replicas,
+            cpu_target_percent=s.eks.hpa_cpu_target_percent,
+        ),
+    )
+target_port = workload.node_port if workload is not None else s.compute.app_port
 
 network = Network(
     f"{env}-net",
@@ -44,7 +69,11 @@ network = Network(
     ),
 )
 
-security = Security(f"{env}-sg", SecurityArgs(vpc_id=network.vpc_id, app_port=s.compute.app_port))
+security = Security(
+    f"{env}-sg",
+    # Behind API Gateway nothing reaches the ALB from the internet; the API adds its VPC link's rule.
+    SecurityArgs(vpc_id=network.vpc_id, app_port=target_port, public_ports=() if behind_api else (443, 80)),
+)
 
 bucket = SecureBucket(
     f"{env}-data",
@@ -116,10 +145,11 @@ edge = Edge(
     f"{env}-edge",
     EdgeArgs(
         vpc_id=network.vpc_id,
-        subnet_ids=network.public_subnet_ids,
+        subnet_ids=network.app_subnet_ids if behind_api else network.public_subnet_ids,
         security_group_ids=[security.alb_sg_id],
         region=s.region,
-        app_port=s.compute.app_port,
+        internet_facing=not behind_api,
+        app_port=target_port,
         certificate_arn=s.edge.certificate_arn,
         deletion_protection=s.edge.deletion_protection,
         idle_timeout_seconds=s.edge.idle_timeout_seconds,
@@ -129,8 +159,39 @@ edge = Edge(
 
 registry = ImageRepository(f"{env}-image", ImageRepositoryArgs(image_tag=s.compute.image_tag))
 
-# settings.IMPLEMENTED_COMPUTE_MODES has already refused any mode not built here.
-if s.compute.mode == "asg":
+app_secret_arns = [database.master_secret_arn, cache.auth_secret_arn, jwt_key.secret_arn]
+
+if s.eks is not None and workload is not None:
+    eks = ComputeEks(
+        f"{env}-app",
+        ComputeEksArgs(
+            cluster_name=f"{s.project}-{env}",
+            subnet_ids=network.app_subnet_ids,
+            node_security_group_ids=[security.app_sg_id],
+            target_group_arn=edge.target_group_arn,
+            image=registry.image,
+            environment=app_environment.environment,
+            bucket_arn=bucket.bucket_arn,
+            queue_arn=queue.queue_arn,
+            secret_arns=app_secret_arns,
+            nodes=NodeGroupSettings(
+                min_size=s.eks.node_min_size,
+                desired_size=s.eks.node_desired_size,
+                max_size=s.eks.node_max_size,
+                instance_types=s.eks.node_instance_types,
+                root_volume_gib=s.compute.root_volume_size_gb,
+            ),
+            workload=workload,
+            kubernetes_version=s.eks.kubernetes_version,
+            public_access_cidrs=s.eks.public_access_cidrs,
+            admin_principal_arns=s.eks.admin_principal_arns,
+            deletion_protection=s.eks.deletion_protection,
+            log_retention_days=s.log_retention_days,
+        ),
+    )
+    pulumi.export("clusterName", eks.cluster_name)
+    pulumi.export("clusterEndpoint", eks.cluster_endpoint)
+else:
     ComputeAsg(
         f"{env}-app",
         ComputeAsgArgs(
@@ -140,7 +201,7 @@ if s.compute.mode == "asg":
             target_group_arn=edge.target_group_arn,
             env_parameter_name=app_environment.parameter_name,
             env_parameter_arn=app_environment.parameter_arn,
-            secret_arns=[database.master_secret_arn, cache.auth_secret_arn, jwt_key.secret_arn],
+            secret_arns=app_secret_arns,
             bucket_arn=bucket.bucket_arn,
             queue_arn=queue.queue_arn,
             image=registry.image,
@@ -156,8 +217,60 @@ if s.compute.mode == "asg":
         ),
     )
 
+# settings.WORKER_MODES has only "lambda": the worker is the same function whatever runs the web tier.
+worker = Worker(
+    f"{env}-worker",
+    WorkerArgs(
+        function_name=f"{s.project}-{env}-worker",
+        vpc_id=network.vpc_id,
+        subnet_ids=network.app_subnet_ids,
+        queue_arn=queue.queue_arn,
+        queue_visibility_timeout_seconds=s.queue.visibility_timeout_seconds,
+        bucket_arn=bucket.bucket_arn,
+        database_secret_arn=database.master_secret_arn,
+        database_security_group_id=security.db_sg_id,
+        environment=app_environment.environment,
+        memory_mb=s.worker.memory_mb,
+        timeout_seconds=s.worker.timeout_seconds,
+        reserved_concurrency=s.worker.reserved_concurrency,
+        batch_size=s.worker.batch_size,
+        maximum_batching_window_seconds=s.worker.batching_window_seconds,
+        log_retention_days=s.log_retention_days,
+    ),
+)
+
+app_url = edge.url
+if behind_api:
+    domain = s.ingress.domain_name
+    api = ApiGateway(
+        f"{env}-api",
+        ApiGatewayArgs(
+            vpc_id=network.vpc_id,
+            subnet_ids=network.app_subnet_ids,
+            listener_arn=edge.listener_arn,
+            listener_port=edge.listener_port,
+            alb_security_group_id=security.alb_sg_id,
+            issuer=s.app.jwt_issuer,
+            audiences=[s.app.jwt_audience],
+            # The internal ALB's certificate is the stack's, which covers the API's own domain.
+            tls_server_name=domain if s.edge.certificate_arn else None,
+            throttling=ThrottlingSettings(
+                burst_limit=s.ingress.throttling_burst_limit,
+                rate_limit=float(s.ingress.throttling_rate_limit),
+            ),
+            access_log_retention_days=s.log_retention_days,
+            domain_name=domain,
+            certificate_arn=s.edge.certificate_arn if domain else None,
+        ),
+    )
+    app_url = pulumi.Output.from_input(f"https://{domain}") if domain else api.api_endpoint
+    pulumi.export("apiEndpoint", api.api_endpoint)
+    if domain:
+        pulumi.export("apiDomainTarget", api.domain_target)
+
 pulumi.export("ecrRepositoryUrl", registry.repository_url)
-pulumi.export("appUrl", edge.url)
+pulumi.export("appUrl", app_url)
+pulumi.export("loadBalancerUrl", edge.url)
 pulumi.export("bucketName", bucket.bucket_name)
 pulumi.export("queueUrl", queue.queue_url)
 pulumi.export("dlqUrl", queue.dlq_url)
@@ -165,3 +278,4 @@ pulumi.export("dbEndpoint", database.address)
 pulumi.export("redisEndpoint", cache.primary_endpoint)
 pulumi.export("appEnvironmentParameter", app_environment.parameter_name)
 pulumi.export("jwtSigningKeySecretArn", jwt_key.secret_arn)
+pulumi.export("workerFunctionName", worker.function_name)

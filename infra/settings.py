@@ -12,11 +12,13 @@ Multi-AZ" are themselves values (`requireMultiAz`), never a test on the stack's 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from infra.lib import cidr, naming
 
@@ -24,8 +26,17 @@ PROJECT = "stateless-stack"
 STACK_CONFIG_DIR = "stacks"
 
 COMPUTE_MODES = ("asg", "eks")
+INGRESS_MODES = ("alb", "apigateway")
+WORKER_MODES = ("lambda",)
 # The modes this program can build today; the one place to widen when a mode lands.
-IMPLEMENTED_COMPUTE_MODES = frozenset({"asg"})
+IMPLEMENTED_COMPUTE_MODES = frozenset(COMPUTE_MODES)
+
+# The app's preStop drain uses the Kubernetes sleep action, on by default from 1.30.
+MIN_KUBERNETES_VERSION = (1, 30)
+# The broadest network allowed to reach a public Kubernetes API endpoint.
+MIN_PUBLIC_ACCESS_PREFIX = 16
+# AWS's rule for SQS event sources: a message must stay hidden for 6 function timeouts.
+VISIBILITY_TO_TIMEOUT_RATIO = 6
 
 # The values CloudWatch Logs accepts for retention_in_days.
 LOG_RETENTION_DAYS = (
@@ -85,6 +96,11 @@ SCHEMA: tuple[Key, ...] = (
         "Multi-AZ and the instance group must keep at least 2 instances.", default=False),
     Key("computeMode", "string", "Where the app runs: an EC2 autoscaling group (asg) or EKS (eks).",
         default="asg", choices=COMPUTE_MODES),
+    Key("ingressMode", "string",
+        "How requests reach the app: an internet-facing ALB (alb), or API Gateway with a JWT authorizer in "
+        "front of an internal ALB through a VPC link (apigateway).", default="alb", choices=INGRESS_MODES),
+    Key("workerMode", "string", "Where the order worker runs: a Lambda function fed by the work queue (lambda).",
+        default="lambda", choices=WORKER_MODES),
     # --- network
     Key("vpcCidr", "string", "IPv4 CIDR block of the VPC (at least a /24).", default="10.0.0.0/16"),
     Key("availabilityZoneCount", "integer", "How many availability zones to spread subnets over.",
@@ -119,7 +135,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("amiParameter", "string", "Public SSM parameter that names the app instances' AMI.",
         default="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
         pattern=r"^/[A-Za-z0-9_./-]+$", pattern_hint="an SSM parameter path"),
-    Key("rootVolumeSizeGb", "integer", "Size of the (only, encrypted) root volume in GiB.",
+    Key("rootVolumeSizeGb", "integer",
+        "Size of the (only, encrypted) root volume of app instances and EKS nodes in GiB.",
         default=20, minimum=8, maximum=200),
     Key("asgMinSize", "integer", "Minimum number of app instances.", default=2, minimum=1, maximum=100),
     Key("asgDesiredCapacity", "integer", "Initial number of app instances (scaling adjusts it).",
@@ -131,6 +148,33 @@ SCHEMA: tuple[Key, ...] = (
         default="0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", pattern_hint="a container image tag"),
     Key("appPort", "integer", "Port the app listens on (load balancer target port).",
         default=8000, minimum=1024, maximum=65535),
+    # --- compute (eks); 0 means "not set" for the sizes, which computeMode eks requires
+    Key("eksKubernetesVersion", "string", "Kubernetes version of the EKS cluster (1.30 or newer).",
+        default="1.33", pattern=r"^\d+\.\d+$", pattern_hint="a major.minor version such as 1.33"),
+    Key("eksNodeInstanceTypes", "array", "EC2 instance types of the EKS managed node group.",
+        default=["t3.medium"]),
+    Key("eksNodeMinSize", "integer", "Minimum number of EKS nodes; required (≥ 1) when computeMode is eks.",
+        default=0, minimum=0, maximum=100),
+    Key("eksNodeDesiredSize", "integer", "Initial number of EKS nodes; 0 starts at eksNodeMinSize.",
+        default=0, minimum=0, maximum=100),
+    Key("eksNodeMaxSize", "integer",
+        "Maximum number of EKS nodes; required (≥ eksNodeMinSize) when computeMode is eks.",
+        default=0, minimum=0, maximum=100),
+    Key("eksPublicAccessCidrs", "array",
+        "Networks (public IPv4, /16 or narrower) allowed to reach the Kubernetes API endpoint from outside "
+        "the VPC; empty keeps the endpoint private-only.", default=[]),
+    Key("eksAdminPrincipalArns", "array",
+        "IAM roles or users given cluster-admin access besides the identity that creates the cluster "
+        "(e.g. the deploying CI role).", default=[]),
+    Key("eksDeletionProtection", "boolean", "Protect the EKS cluster against deletion.", default=True),
+    Key("k8sReplicas", "integer",
+        "Pods of the app on EKS (the Deployment's replicas and the autoscaler's floor).",
+        default=2, minimum=1, maximum=500),
+    Key("k8sHpaMinReplicas", "integer", "Autoscaler minimum pods; 0 uses k8sReplicas.",
+        default=0, minimum=0, maximum=500),
+    Key("k8sHpaMaxReplicas", "integer", "Autoscaler maximum pods.", default=6, minimum=1, maximum=500),
+    Key("k8sHpaCpuTargetPercent", "integer", "Average pod CPU the autoscaler aims for, in percent of the request.",
+        default=60, minimum=10, maximum=100),
     # --- cache
     Key("cacheNodeType", "string", "ElastiCache node type.", default="cache.t4g.small",
         pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$", pattern_hint="an ElastiCache node type such as cache.t4g.small"),
@@ -162,16 +206,42 @@ SCHEMA: tuple[Key, ...] = (
     # --- queue
     Key("queueMaxReceiveCount", "integer", "Receives before a message moves to the dead-letter queue.",
         default=5, minimum=1, maximum=1000),
-    Key("queueVisibilityTimeoutSeconds", "integer", "How long a received message stays hidden.",
-        default=60, minimum=0, maximum=43200),
+    Key("queueVisibilityTimeoutSeconds", "integer",
+        "How long a received message stays hidden (at least 6x workerTimeoutSeconds).",
+        default=180, minimum=0, maximum=43200),
+    # --- worker (lambda)
+    Key("workerTimeoutSeconds", "integer", "Timeout of one worker invocation in seconds.",
+        default=30, minimum=1, maximum=900),
+    Key("workerMemoryMb", "integer", "Memory of the worker function in MB.", default=512, minimum=128, maximum=10240),
+    Key("workerReservedConcurrency", "integer",
+        "Concurrent worker invocations reserved (and capped) for the function (≥ 1; 0 would stop it).",
+        default=10, maximum=1000),
+    Key("workerBatchSize", "integer", "Messages handed to one worker invocation.",
+        default=10, minimum=1, maximum=10000),
+    Key("workerBatchingWindowSeconds", "integer",
+        "How long the event source gathers messages before invoking (needed above 10 per batch).",
+        default=0, minimum=0, maximum=300),
     # --- storage
     Key("bucketNoncurrentVersionDays", "integer", "Days before old object versions are deleted.",
         default=30, minimum=1, maximum=3650),
     # --- app
-    Key("jwtIssuer", "string", "The `iss` claim of the app's tokens.", default="stateless-stack",
+    Key("jwtIssuer", "string",
+        "The `iss` claim of the app's tokens; an https URL serving /.well-known/openid-configuration "
+        "when ingressMode is apigateway.", default="stateless-stack",
         pattern=r"^\S+$", pattern_hint="a non-empty string without spaces"),
     Key("jwtAudience", "string", "The `aud` claim of the app's tokens.", default="stateless-app",
         pattern=r"^\S+$", pattern_hint="a non-empty string without spaces"),
+    # --- api (apigateway)
+    Key("apiThrottlingBurstLimit", "integer", "API Gateway burst limit (requests) for the whole stage.",
+        default=200, minimum=0, maximum=10000),
+    Key("apiThrottlingRateLimit", "integer",
+        "API Gateway steady-state limit (requests per second) for the whole stage.",
+        default=100, minimum=0, maximum=10000),
+    Key("apiDomainName", "string",
+        "Custom domain of the API (needs certificateArn covering it; also the name checked on the internal "
+        "ALB's certificate); empty uses the execute-api endpoint.", default="",
+        pattern=r"^$|^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        pattern_hint="a lowercase DNS name or empty"),
 )
 
 KEYS: dict[str, Key] = {k.name: k for k in SCHEMA}
@@ -209,6 +279,42 @@ class ComputeSettings:
     cpu_target_percent: int
     image_tag: str
     app_port: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksSettings:
+    """Read only when computeMode is eks (Settings.eks is None otherwise)."""
+
+    kubernetes_version: str
+    node_instance_types: tuple[str, ...]
+    node_min_size: int
+    node_desired_size: int
+    node_max_size: int
+    public_access_cidrs: tuple[str, ...]
+    admin_principal_arns: tuple[str, ...]
+    deletion_protection: bool
+    replicas: int
+    hpa_min_replicas: int
+    hpa_max_replicas: int
+    hpa_cpu_target_percent: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngressSettings:
+    mode: str
+    throttling_burst_limit: int
+    throttling_rate_limit: int
+    domain_name: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerSettings:
+    mode: str
+    timeout_seconds: int
+    memory_mb: int
+    reserved_concurrency: int
+    batch_size: int
+    batching_window_seconds: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,7 +369,10 @@ class Settings:
     alarm_topic_arn: str | None
     network: NetworkSettings
     edge: EdgeSettings
+    ingress: IngressSettings
     compute: ComputeSettings
+    eks: EksSettings | None
+    worker: WorkerSettings
     cache: CacheSettings
     database: DatabaseSettings
     queue: QueueSettings
@@ -379,6 +488,9 @@ def parse_settings(
     network = _network(v, fail)
     _check_ranges(v, fail)
     _check_multi_az(v, fail)
+    eks = _eks(v, fail) if v["computeMode"] == "eks" else None
+    _check_worker(v, fail)
+    _check_ingress(v, fail)
 
     cert = v["certificateArn"] or None
     if cert is not None and cert.split(":")[3] != region:
@@ -399,6 +511,21 @@ def parse_settings(
             certificate_arn=cert,
             deletion_protection=v["albDeletionProtection"],
             idle_timeout_seconds=v["albIdleTimeoutSeconds"],
+        ),
+        ingress=IngressSettings(
+            mode=v["ingressMode"],
+            throttling_burst_limit=v["apiThrottlingBurstLimit"],
+            throttling_rate_limit=v["apiThrottlingRateLimit"],
+            domain_name=v["apiDomainName"] or None,
+        ),
+        eks=eks,
+        worker=WorkerSettings(
+            mode=v["workerMode"],
+            timeout_seconds=v["workerTimeoutSeconds"],
+            memory_mb=v["workerMemoryMb"],
+            reserved_concurrency=v["workerReservedConcurrency"],
+            batch_size=v["workerBatchSize"],
+            batching_window_seconds=v["workerBatchingWindowSeconds"],
         ),
         compute=ComputeSettings(
             mode=v["computeMode"],
@@ -498,6 +625,122 @@ def _check_multi_az(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) 
         raise fail("asgMinSize", f"must be ≥ 2 {why} (got {v['asgMinSize']})")
 
 
+def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> EksSettings:
+    """The EKS group; its sizes have no usable default, so computeMode eks must set them."""
+    why = "because requireMultiAz is true"
+    lo, want, hi = v["eksNodeMinSize"], v["eksNodeDesiredSize"], v["eksNodeMaxSize"]
+    for key, value in (("eksNodeMinSize", lo), ("eksNodeMaxSize", hi)):
+        if value == 0:
+            raise fail(key, f"is required: computeMode eks needs {key} (a node count of at least 1)")
+    if lo > hi:
+        raise fail("eksNodeMinSize", f"must be ≤ eksNodeMaxSize (got {lo} > {hi})")
+    if want and not lo <= want <= hi:
+        raise fail("eksNodeDesiredSize", f"must be between eksNodeMinSize and eksNodeMaxSize "
+                   f"(got {want}, allowed {lo}..{hi}), or 0 to start at eksNodeMinSize")
+    if v["requireMultiAz"] and lo < 2:
+        raise fail("eksNodeMinSize", f"must be ≥ 2 {why} (got {lo})")
+
+    types = v["eksNodeInstanceTypes"]
+    if not types:
+        raise fail("eksNodeInstanceTypes", "must list at least one EC2 instance type when computeMode is eks")
+    for t in types:
+        if not re.fullmatch(_INSTANCE_TYPE, t):
+            raise fail("eksNodeInstanceTypes", f"must list EC2 instance types such as t3.medium (got {t!r})")
+
+    version = tuple(int(p) for p in v["eksKubernetesVersion"].split("."))
+    if version < MIN_KUBERNETES_VERSION:
+        raise fail("eksKubernetesVersion", f"must be 1.30 or newer: the app's preStop drain uses the "
+                   f"sleep action (got {v['eksKubernetesVersion']})")
+
+    for block in v["eksPublicAccessCidrs"]:
+        problem = _public_access_problem(block)
+        if problem:
+            raise fail("eksPublicAccessCidrs", problem)
+    if len(set(v["eksPublicAccessCidrs"])) != len(v["eksPublicAccessCidrs"]):
+        raise fail("eksPublicAccessCidrs", "lists a network twice")
+
+    principals = v["eksAdminPrincipalArns"]
+    for arn in principals:
+        if not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+", arn):
+            raise fail("eksAdminPrincipalArns", f"must list IAM role or user ARNs (got {arn!r})")
+    names = [arn.rsplit("/", 1)[-1].lower() for arn in principals]
+    if len(set(names)) != len(names):
+        raise fail("eksAdminPrincipalArns", "lists a principal twice (or two with the same name)")
+
+    replicas = v["k8sReplicas"]
+    if v["requireMultiAz"] and replicas < 2:
+        raise fail("k8sReplicas", f"must be ≥ 2 {why} (got {replicas})")
+    floor = v["k8sHpaMinReplicas"] or replicas
+    if floor < replicas:
+        raise fail("k8sHpaMinReplicas", f"must be ≥ k8sReplicas (got {floor} < {replicas}), or 0 to use "
+                   "k8sReplicas: the autoscaler must not go below the stack's replica count")
+    if v["k8sHpaMaxReplicas"] < floor:
+        raise fail("k8sHpaMaxReplicas", f"must be ≥ the autoscaler's minimum (got {v['k8sHpaMaxReplicas']} < {floor})")
+
+    return EksSettings(
+        kubernetes_version=v["eksKubernetesVersion"],
+        node_instance_types=tuple(types),
+        node_min_size=lo,
+        node_desired_size=want or lo,
+        node_max_size=hi,
+        public_access_cidrs=tuple(v["eksPublicAccessCidrs"]),
+        admin_principal_arns=tuple(principals),
+        deletion_protection=v["eksDeletionProtection"],
+        replicas=replicas,
+        hpa_min_replicas=floor,
+        hpa_max_replicas=v["k8sHpaMaxReplicas"],
+        hpa_cpu_target_percent=v["k8sHpaCpuTargetPercent"],
+    )
+
+
+def _public_access_problem(block: str) -> str | None:
+    try:
+        net = ipaddress.ip_network(block, strict=True)
+    except ValueError as exc:
+        return f"must list CIDR blocks (got {block!r}: {exc})"
+    if net.version != 4:
+        return f"must list IPv4 networks (got {block})"
+    if net.prefixlen < MIN_PUBLIC_ACCESS_PREFIX:
+        return (f"must list networks of /{MIN_PUBLIC_ACCESS_PREFIX} or narrower (got {block}): name the "
+                "deployers' addresses (CI runners, operators); a broad range opens the Kubernetes API to the internet")
+    if not net.is_global:
+        return (f"must list public networks (got {block}): addresses inside the VPC already reach the private "
+                "endpoint")
+    return None
+
+
+def _check_worker(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
+    reserved = v["workerReservedConcurrency"]
+    if reserved < 1:
+        reason = (": with 0 Lambda never runs the worker, and every throttled delivery counts as a receive, "
+                  "so the work queue would move its messages to the dead-letter queue") if reserved == 0 else ""
+        raise fail("workerReservedConcurrency", f"must be ≥ 1 (got {reserved}){reason}")
+    timeout, visibility = v["workerTimeoutSeconds"], v["queueVisibilityTimeoutSeconds"]
+    need = VISIBILITY_TO_TIMEOUT_RATIO * timeout
+    if visibility < need:
+        raise fail("queueVisibilityTimeoutSeconds", f"must be ≥ 6x workerTimeoutSeconds (got {visibility} < "
+                   f"6 x {timeout} = {need}): a message must stay hidden while a slow invocation still holds it; "
+                   "raise queueVisibilityTimeoutSeconds or lower workerTimeoutSeconds")
+    if v["workerBatchSize"] > 10 and v["workerBatchingWindowSeconds"] < 1:
+        raise fail("workerBatchingWindowSeconds", f"must be ≥ 1 when workerBatchSize is above 10 "
+                   f"(got workerBatchSize {v['workerBatchSize']})")
+
+
+def _check_ingress(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
+    domain = v["apiDomainName"]
+    if v["ingressMode"] != "apigateway":
+        if domain:
+            raise fail("apiDomainName", "is only used when ingressMode is apigateway (got "
+                       f"{domain!r} with ingressMode {v['ingressMode']})")
+        return
+    issuer = urlsplit(v["jwtIssuer"])
+    if issuer.scheme != "https" or not issuer.hostname or issuer.query or issuer.fragment:
+        raise fail("jwtIssuer", f"must be an https URL when ingressMode is apigateway (got {v['jwtIssuer']!r}): "
+                   "the JWT authorizer fetches <jwtIssuer>/.well-known/openid-configuration")
+    if domain and not v["certificateArn"]:
+        raise fail("apiDomainName", "needs certificateArn, an ACM certificate for that name in the stack's region")
+
+
 # ----------------------------------------------------------------------------- the Pulumi side
 
 
@@ -510,6 +753,23 @@ def _project_values(project: str) -> dict[str, Any]:
     merged.update(runtime_config.get_config_env())
     merged.update(runtime_config.CONFIG.get())
     return {k[len(prefix):]: v for k, v in merged.items() if k.startswith(prefix)}
+
+
+def pulumi_yaml_declarations() -> str:
+    """The `config:` block of Pulumi.yaml, rendered from SCHEMA (the one place keys are declared).
+
+    `python -m infra.settings` prints it; paste it over the block in Pulumi.yaml after changing SCHEMA.
+    """
+    lines = ["config:"]
+    for key in SCHEMA:
+        lines.append(f"  {PROJECT}:{key.name}:")
+        lines.append(f"    type: {key.type}")
+        if key.type == "array":
+            lines += ["    items:", "      type: string"]
+        lines.append(f"    description: {json.dumps(key.description, ensure_ascii=False)}")
+        if not key.required:
+            lines.append(f"    default: {json.dumps(key.default, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
 
 
 def load_settings() -> Settings:
@@ -526,3 +786,7 @@ def load_settings() -> Settings:
             raw[key.name] = value
     region = pulumi.Config("aws").get("region")
     return parse_settings(raw, stack=stack, region=region, project=project)
+
+
+if __name__ == "__main__":
+    print(pulumi_yaml_declarations(), end="")

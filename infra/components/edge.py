@@ -1,10 +1,12 @@
-"""Edge: the internet-facing Application Load Balancer.
+"""Edge: the Application Load Balancer in front of the app.
 
 Creates: an access-log bucket (a SecureBucket with SSE-S3 and the ELB log-delivery grant); an ALB
-in the public subnets that drops invalid header fields and logs every request; a target group
-health-checking `/readyz` with stickiness explicitly off (any replica can serve any request);
-with a certificate, an HTTPS listener on a TLS 1.3/1.2 policy and an HTTP listener that only
-redirects to HTTPS; without one (a stack with no domain), a single plain-HTTP listener.
+that drops invalid header fields and logs every request, internal (private subnets, reachable only
+from inside the VPC, e.g. through an API Gateway VPC link) unless `internet_facing` asks for a public
+one in the public subnets; a target group health-checking `/readyz` with stickiness explicitly off
+(any replica can serve any request); with a certificate, an HTTPS listener on a TLS 1.3/1.2 policy
+and an HTTP listener that only redirects to HTTPS; without one (a stack with no domain), a single
+plain-HTTP listener.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class EdgeArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_ids: Sequence[pulumi.Input[str]]
     region: str
+    internet_facing: bool = False
+    """a public ALB (subnet_ids must then be public subnets); the default keeps it inside the VPC"""
     app_port: int = 8000
     certificate_arn: str | None = None
     deletion_protection: bool = True
@@ -40,7 +44,7 @@ class EdgeArgs:
 
     def __post_init__(self) -> None:
         if len(self.subnet_ids) < 2:
-            raise ValueError("an ALB needs public subnets in at least 2 AZs")
+            raise ValueError("an ALB needs subnets in at least 2 AZs")
         if not self.security_group_ids:
             raise ValueError("the ALB needs a security group")
         if self.certificate_arn is not None and not _CERT_ARN.match(self.certificate_arn):
@@ -54,6 +58,9 @@ class Edge(pulumi.ComponentResource):
     url: pulumi.Output[str]
     target_group_arn: pulumi.Output[str]
     load_balancer_arn: pulumi.Output[str]
+    listener_arn: pulumi.Output[str]
+    """the listener that forwards to the app (HTTPS with a certificate, else HTTP)"""
+    listener_port: int
     access_log_bucket: pulumi.Output[str]
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -75,7 +82,7 @@ class Edge(pulumi.ComponentResource):
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",
-            internal=False,
+            internal=not args.internet_facing,
             subnets=list(args.subnet_ids),
             security_groups=list(args.security_group_ids),
             drop_invalid_header_fields=True,
@@ -113,7 +120,7 @@ class Edge(pulumi.ComponentResource):
         forward = [aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)]
 
         if args.certificate_arn is not None:
-            aws.lb.Listener(
+            listener = aws.lb.Listener(
                 f"{name}-https",
                 load_balancer_arn=alb.arn,
                 port=443,
@@ -140,7 +147,7 @@ class Edge(pulumi.ComponentResource):
             )
             scheme = "https"
         else:
-            aws.lb.Listener(
+            listener = aws.lb.Listener(
                 f"{name}-http",
                 load_balancer_arn=alb.arn,
                 port=80,
@@ -154,12 +161,15 @@ class Edge(pulumi.ComponentResource):
         self.url = alb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
         self.target_group_arn = target_group.arn
         self.load_balancer_arn = alb.arn
+        self.listener_arn = listener.arn
+        self.listener_port = 443 if args.certificate_arn is not None else 80
         self.access_log_bucket = logs.bucket_name
         self.register_outputs(
             {
                 "url": self.url,
                 "dnsName": alb.dns_name,
                 "targetGroupArn": target_group.arn,
+                "listenerArn": listener.arn,
                 "accessLogBucket": logs.bucket_name,
             }
         )

@@ -45,8 +45,13 @@ def ref(resource: CapturedResource, prop: str) -> str:
 
 
 def sg_roles(run: ProgramRun) -> dict[str, str]:
-    """Security group URN → role (alb, app, cache, db)."""
-    return {r.urn: r.name.rsplit("-", 1)[1] for r in run.of_type(SG)}
+    """Security group URN → role (alb, app, cache, db; the Lambda worker's own group is `worker`)."""
+    roles = {}
+    for r in run.of_type(SG):
+        owner = component_of(run, r)
+        roles[r.urn] = "worker" if owner is not None and owner.type == "stateless:worker:Worker" \
+            else r.name.rsplit("-", 1)[1]
+    return roles
 
 
 def subnets_by_tier(run: ProgramRun) -> dict[str, set[str]]:
@@ -210,13 +215,14 @@ def test_flow_logs_capture_all_traffic_with_retention(run: ProgramRun) -> None:
 
 def test_security_groups_chain_internet_alb_app_data(run: ProgramRun) -> None:
     roles = sg_roles(run)
-    assert sorted(roles.values()) == ["alb", "app", "cache", "db"]
+    assert sorted(roles.values()) == ["alb", "app", "cache", "db", "worker"]
     allowed_ingress = {
         ("alb", "0.0.0.0/0", 443),
         ("alb", "0.0.0.0/0", 80),
         ("app", "alb", stack_config(run.stack).get("appPort", 8000)),
         ("cache", "app", 6379),
         ("db", "app", 5432),
+        ("db", "worker", 5432),
     }
     seen = set()
     for rule in run.of_type(INGRESS):
@@ -240,6 +246,7 @@ def test_only_the_alb_and_app_groups_have_egress_and_it_is_narrow(run: ProgramRu
     assert by_group == {
         "alb": {("app", port)},
         "app": {("cache", 6379), ("db", 5432), ("0.0.0.0/0", 443)},
+        "worker": {("db", 5432), ("0.0.0.0/0", 443)},
     }
     for group in run.of_type(SG):
         assert not group.inputs.get("ingress") and not group.inputs.get("egress")

@@ -37,7 +37,7 @@ def error(stack: str = "prod", region: str | None = None, **changes: Any) -> str
 # ----------------------------------------------------------------------------- the stacks as written
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod", "dev-eks"])
 def test_every_stack_file_is_valid(stack: str) -> None:
     s = parse(stack)
     assert s.stack == stack and s.environment == stack
@@ -84,11 +84,16 @@ def test_unknown_enum_value() -> None:
     )
 
 
-def test_declared_but_not_yet_built_mode() -> None:
-    assert error(computeMode="eks") == (
-        "stacks/Pulumi.prod.yaml: stateless-stack:computeMode 'eks' is not supported by this program yet "
-        "(supported: asg)"
-    )
+def test_every_declared_mode_is_built() -> None:
+    assert frozenset(settings.COMPUTE_MODES) == settings.IMPLEMENTED_COMPUTE_MODES
+    s = parse("dev", computeMode="eks", eksNodeMinSize=1, eksNodeMaxSize=2)
+    assert s.compute.mode == "eks" and s.eks is not None and s.eks.node_desired_size == 1
+    assert parse("dev").eks is None
+
+
+def test_pulumi_yaml_block_is_rendered_from_the_schema() -> None:
+    text = (ROOT / "Pulumi.yaml").read_text()
+    assert text[text.index("config:\n"):] == settings.pulumi_yaml_declarations()
 
 
 def test_malformed_cidr() -> None:
@@ -284,7 +289,7 @@ def test_declared_defaults_pass_their_own_validation() -> None:
 
 def test_every_stack_file_only_uses_declared_keys() -> None:
     declared = {k.name for k in settings.SCHEMA}
-    for stack in ("dev", "staging", "prod"):
+    for stack in ("dev", "staging", "prod", "dev-eks"):
         raw, _ = stack_values(stack)
         assert set(raw) <= declared, stack
 
