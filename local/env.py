@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -210,7 +210,16 @@ def _check_not_running(state_dir: Path) -> None:
 
 def _fresh_state(state_dir: Path) -> None:
     """Each `up` starts with empty stores and fresh logs; nothing of a previous run leaks in."""
-    for sub in ("postgres", "redis", "logs"):
+    lock = (state_dir / "postgres").resolve() / "data" / "postmaster.pid"
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        pid = int(lock.read_text().splitlines()[0])
+        if procs.is_running(pid):
+            # An `up` that was killed outright never wrote run.json; its PostgreSQL may still be there.
+            raise AlreadyUpError(
+                f"PostgreSQL (pid {pid}) still runs on {lock.parent} without a run.json; stop it first"
+            )
+    services.remove_postgres_data(state_dir)
+    for sub in ("redis", "logs"):
         shutil.rmtree(state_dir / sub, ignore_errors=True)
     (state_dir / "haproxy.cfg").unlink(missing_ok=True)
 
@@ -244,21 +253,15 @@ def up(
     part = "services"
     try:
         say("starting PostgreSQL, Redis and moto")
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            futures = {
-                "postgres": pool.submit(services.start_postgres, state_dir, durable=durable, timeout=timeout),
-                "redis": pool.submit(services.start_redis, state_dir, timeout=timeout),
-                "moto": pool.submit(services.start_moto, state_dir, timeout=timeout),
-            }
-            errors = []
-            for future in futures.values():
-                try:
-                    started.append(future.result())
-                except Exception as exc:
-                    errors.append(str(exc))
-            if errors:
-                raise ServiceError("; ".join(errors))
-        pg, redis, moto = (next(s for s in started if s.name == n) for n in ("postgres", "redis", "moto"))
+        stores = _start_concurrently(
+            {
+                "postgres": lambda: services.start_postgres(state_dir, durable=durable, timeout=timeout),
+                "redis": lambda: services.start_redis(state_dir, timeout=timeout),
+                "moto": lambda: services.start_moto(state_dir, timeout=timeout),
+            },
+            started,
+        )
+        pg, redis, moto = stores["postgres"], stores["redis"], stores["moto"]
         part = "moto"
         resources = services.provision_aws(moto, max_receive_count=max_receive_count)
 
@@ -295,7 +298,7 @@ def up(
                     timeout=timeout,
                 )
             )
-        _start_all(replica_services, started)
+        _start_concurrently({s.name: s.start for s in replica_services}, started)
 
         part = "worker"
         say("starting the worker")
@@ -338,19 +341,27 @@ def up(
         raise
 
 
-def _start_all(to_start: list[Service], started: list[Service]) -> None:
-    """Start services concurrently; all of them are recorded in `started` (for clean-up) even on failure."""
-    with ThreadPoolExecutor(max_workers=len(to_start)) as pool:
-        futures = [pool.submit(service.start) for service in to_start]
-        errors = []
-        for service, future in zip(to_start, futures, strict=True):
-            try:
-                future.result()
-                started.append(service)
-            except Exception as exc:
-                errors.append(str(exc))
+def _start_concurrently(starters: Mapping[str, Callable[[], Service]], started: list[Service]) -> dict[str, Service]:
+    """Run the starters in parallel. Every service that did start is appended to `started`, even when
+    another failed or Ctrl-C arrived meanwhile, so that the caller can stop it again."""
+    pool = ThreadPoolExecutor(max_workers=len(starters))
+    futures = {name: pool.submit(starter) for name, starter in starters.items()}
+    results: dict[str, Service] = {}
+    errors: list[str] = []
+    try:
+        wait(futures.values())
+    finally:
+        pool.shutdown(wait=True)
+        for name, future in futures.items():
+            error = future.exception()
+            if error is None:
+                results[name] = future.result()
+                started.append(results[name])
+            else:
+                errors.append(str(error))
     if errors:
         raise ServiceError("; ".join(errors))
+    return {name: results[name] for name in starters}
 
 
 # --- inspecting and stopping -------------------------------------------------------------------------

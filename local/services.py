@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import json
 import os
 import pwd
@@ -21,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -132,23 +134,75 @@ def postgres_bindir() -> Path:
     return found[-1].parent
 
 
-def _make_traversable(path: Path, uid: int) -> None:
-    """Let the postgres user walk down to `path`.
+# Where clusters go when the postgres user cannot reach the base directory: world-searchable but not
+# listable, one owner-only directory per base directory inside.
+POSTGRES_SCRATCH = Path(tempfile.gettempdir()) / "stateless-postgres"
 
-    Temporary directories (pytest's among them) are often mode 0700; PostgreSQL must run as its own
-    user, so the directories on the way get the search bit only (no listing), and only those this
-    process owns.
-    """
-    for parent in reversed(path.resolve().parents):
+
+def _reachable_by(path: Path, uid: int, gid: int) -> bool:
+    """Can uid/gid walk down to `path`? (Every directory on the way needs the search bit for them.)"""
+    for parent in path.resolve().parents:
         st = parent.stat()
-        if st.st_mode & 0o001 or st.st_uid == uid:
+        if st.st_uid == uid:
+            needed = 0o100
+        elif st.st_gid == gid:
+            needed = 0o010
+        else:
+            needed = 0o001
+        if not st.st_mode & needed:
+            return False
+    return True
+
+
+def _prune_scratch() -> None:
+    """Remove relocated clusters whose base directory is gone and whose postmaster no longer runs."""
+    for home in POSTGRES_SCRATCH.iterdir():
+        try:
+            origin = Path((home / "origin").read_text().strip())
+        except OSError:
             continue
-        if st.st_uid != os.getuid():
-            raise ServiceError(
-                f"postgres: the postgres user cannot enter {parent} (owned by uid {st.st_uid}); "
-                "choose a base directory outside it"
-            )
-        parent.chmod(st.st_mode | 0o001)
+        link = origin / "postgres"
+        if link.is_symlink() and link.resolve() == home.resolve():
+            continue
+        lock = home / "data" / "postmaster.pid"
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if procs.is_running(int(lock.read_text().splitlines()[0])):
+                continue
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def postgres_home(base_dir: Path, uid: int | None = None, gid: int | None = None) -> Path:
+    """The directory holding the cluster (data/) and its socket (run/): base_dir/postgres itself, or,
+    when the postgres user cannot reach base_dir (pytest's and mkdtemp's directories are owner-only,
+    and pytest resets those modes), a directory under POSTGRES_SCRATCH that base_dir/postgres links to."""
+    base_dir.mkdir(parents=True, exist_ok=True)
+    link = base_dir / "postgres"
+    if link.is_symlink():
+        return link.resolve()
+    if uid is None or gid is None or _reachable_by(link, uid, gid):
+        return link
+    POSTGRES_SCRATCH.mkdir(mode=0o711, exist_ok=True)
+    POSTGRES_SCRATCH.chmod(0o711)
+    _prune_scratch()
+    home = POSTGRES_SCRATCH / hashlib.sha256(str(base_dir).encode()).hexdigest()[:20]
+    home.mkdir(exist_ok=True)
+    if link.exists():
+        shutil.rmtree(link)  # a cluster from when base_dir was reachable; it no longer is
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(home)
+    # Written last: pruning skips a directory without an origin, so a cluster being set up is safe.
+    (home / "origin").write_text(f"{base_dir}\n")
+    return home
+
+
+def remove_postgres_data(base_dir: Path) -> None:
+    """Delete the cluster of base_dir, wherever it lives (the caller has stopped it)."""
+    link = Path(base_dir).absolute() / "postgres"
+    if link.is_symlink():
+        shutil.rmtree(link.resolve(), ignore_errors=True)
+        link.unlink()
+    else:
+        shutil.rmtree(link, ignore_errors=True)
 
 
 def start_postgres(
@@ -168,9 +222,8 @@ def start_postgres(
     base_dir = Path(base_dir).absolute()
     bindir = postgres_bindir()
     port = port or procs.free_port()
-    home = base_dir / "postgres"
-    data_dir, socket_dir = home / "data", home / "run"
     log_path = _log_path(base_dir, "postgres")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     run_as: str | None = None
     if os.geteuid() == 0:
         # PostgreSQL refuses to run as root.
@@ -179,11 +232,13 @@ def start_postgres(
             pw = pwd.getpwnam(run_as)
         except KeyError as exc:
             raise ServiceError("postgres: no `postgres` user: run `apt-get install postgresql`") from exc
+        home = postgres_home(base_dir, pw.pw_uid, pw.pw_gid)
+    else:
+        home = postgres_home(base_dir)
+    data_dir, socket_dir = home / "data", home / "run"
     home.mkdir(parents=True, exist_ok=True)
     socket_dir.mkdir(exist_ok=True)
-    (base_dir / "logs").mkdir(exist_ok=True)
     if run_as is not None:
-        _make_traversable(home, pw.pw_uid)
         for path in (home, socket_dir):
             os.chown(path, pw.pw_uid, pw.pw_gid)
         home.chmod(0o700)

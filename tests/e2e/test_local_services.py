@@ -17,8 +17,10 @@ from local import env, procs, services
 pytestmark = pytest.mark.services
 
 
-def processes_mentioning(text: str) -> list[str]:
-    """Live processes whose command line contains text (a state directory: nothing else names it)."""
+def processes_mentioning(base_dir: Path) -> list[str]:
+    """Live processes whose command line names base_dir or its PostgreSQL cluster (which may live
+    elsewhere when the postgres user cannot reach base_dir): nothing else names those."""
+    needles = {str(base_dir), str((base_dir / "postgres").resolve())}
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and procs.is_running(int(entry.name)):
@@ -26,7 +28,7 @@ def processes_mentioning(text: str) -> list[str]:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-            if text in cmdline and int(entry.name) != os.getpid():
+            if any(n in cmdline for n in needles) and int(entry.name) != os.getpid():
                 found.append(f"{entry.name}: {cmdline}")
     return found
 
@@ -38,7 +40,7 @@ def test_postgres_keeps_committed_rows_through_a_sigkill_restart(tmp_path: Path)
             conn.execute("CREATE TABLE orders (id int PRIMARY KEY)")
             conn.execute("INSERT INTO orders VALUES (1), (2)")
         first_pid, port = pg.pid, pg.port
-        assert processes_mentioning(str(tmp_path))  # the scan used below does find live services
+        assert processes_mentioning(tmp_path)  # the scan used below does find live services
         pg.restart(kill=True)
         assert pg.pid != first_pid
         assert pg.port == port
@@ -111,7 +113,7 @@ def test_a_failed_up_says_which_part_failed_and_stops_everything(tmp_path: Path,
         env.up(replicas=2, state_dir=state_dir, durable=False)
     assert "replica cannot start: no such module" in str(failure.value)
     assert not (state_dir / "run.json").exists()
-    assert processes_mentioning(str(state_dir)) == []
+    assert processes_mentioning(state_dir) == []
 
 
 def test_up_refuses_a_taken_port_before_starting_anything(tmp_path: Path, running_redis: services.Service):
