@@ -13,8 +13,10 @@ The offline gate and the infrastructure tests both run programs through `run_pro
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import gc
 import hashlib
 import json
 import logging
@@ -579,14 +581,33 @@ def run_program(
             _sync_await(run_pulumi_func(program))
             outputs = _resolve_outputs(root, _sync_await)
     except SystemExit as exc:
+        settle_failed_run()
         raise ProgramError(f"the program exited with status {exc.code}") from exc
     except pulumi.RunError as exc:
+        settle_failed_run()
         raise ProgramError(str(exc)) from exc
     except Exception as exc:
+        settle_failed_run()
         raise ProgramError(_describe(exc)) from exc
     if errors.messages:
         raise ProgramError(errors.messages[0])
     return ProgramRun(project.name, stack, list(monitor.captured), outputs, config)
+
+
+def settle_failed_run() -> None:
+    """Finishes what a failed program left in flight and marks its errors as read.
+
+    Registrations still running when a program fails hold futures whose exceptions nobody awaits;
+    left to the garbage collector, CPython 3.11 can later fail in unrelated code ("AST constructor
+    recursion depth mismatch"), so a failed run is settled before the next one starts.
+    """
+    loop = asyncio.get_event_loop()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    for obj in gc.get_objects():
+        if isinstance(obj, asyncio.Future) and obj.done() and not obj.cancelled():
+            obj.exception()
 
 
 def _resolve_outputs(root: Any, sync_await: Any) -> dict[str, Any]:

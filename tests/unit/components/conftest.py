@@ -7,9 +7,7 @@ call (region, partition, caller identity).
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import gc
 import hashlib
 import json
 from collections.abc import Callable
@@ -21,6 +19,8 @@ import pytest
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from policies.mockengine import settle_failed_run
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -150,18 +150,8 @@ def run_component(build: Callable[[], Any]) -> Run:
     except Exception as exc:
         failure = f"{type(exc).__name__}: {exc}"
     if failure is not None:
-        # Outputs downstream of the failure hold futures whose exception nobody reads; when they are
-        # collected, asyncio logs each with a traceback, and Python 3.11 parses source lines to format
-        # one. If that collection happens inside another ast.parse (pytest rewriting a module it
-        # imports later), CPython fails with "AST constructor recursion depth mismatch". The failure is
-        # reported here: let the registrations still in flight finish, then mark those exceptions as read.
-        loop = asyncio.get_event_loop()
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        for obj in gc.get_objects():
-            if isinstance(obj, asyncio.Future) and obj.done() and not obj.cancelled():
-                obj.exception()
+        # Futures downstream of the failure must not be left for the garbage collector.
+        settle_failed_run()
         raise ProgramFailed(failure)
     return Run(mocks.resources, holder["component"], mocks.invokes)
 
