@@ -214,7 +214,6 @@ class Rule:
     check: ResourceCheck | None = None
     stack_check: StackCheck | None = None
     config: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    references: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
