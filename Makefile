@@ -9,7 +9,7 @@ DEB_PACKAGES := postgresql redis-server haproxy graphviz wrk
 STACKS := dev staging prod
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install deps-system deps-python demo gate test test-fast lint clean
+.PHONY: install deps-system deps-python demo gate test lint lambda-layer clean
 
 install: deps-system deps-python
 
@@ -45,9 +45,16 @@ demo: gate
 test: install
 	$(PY) -m pytest
 
+# The Lambda worker's dependency layer, built for the function's runtime before `pulumi up`.
+LAYER_DIR := build/lambda-layer
+lambda-layer: deps-python
+	rm -rf $(LAYER_DIR)
+	$(PY) -m pip install -q --target $(LAYER_DIR)/python --platform manylinux2014_x86_64 \
+	  --implementation cp --python-version 3.12 --only-binary=:all: -r app/requirements.txt
+
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) $(STAMP) .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
+	rm -rf $(VENV) $(STAMP) build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
