@@ -63,6 +63,9 @@ def _up(args: argparse.Namespace) -> int:
     except env.UpError as exc:
         print(f"error: up failed, everything it started was stopped again: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("up: interrupted; everything it started was stopped again", file=sys.stderr)
+        return 130
     print(f"up: ready at {run.lb_url}")
     for replica in run.replicas:
         print(f"  {replica.id:<12} pid {replica.pid:<8} {replica.url}")

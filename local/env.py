@@ -266,6 +266,8 @@ def up(
         resources = services.provision_aws(moto, max_receive_count=max_receive_count)
 
         ports = _Ports()
+        if port is not None:
+            ports.taken.add(port)
         lb_port = port or ports.take()
         lb_url = f"http://127.0.0.1:{lb_port}"
         key = generate_jwt_private_key()
