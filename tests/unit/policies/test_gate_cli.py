@@ -397,7 +397,13 @@ def test_output_file(tmp_path):
     assert "report in" in out.stderr
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+REPOSITORY_STACKS = sorted(
+    {"dev", "staging", "prod"}
+    | {p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml")}
+)
+
+
+@pytest.mark.parametrize("stack", REPOSITORY_STACKS)
 def test_repository_stacks_have_no_mandatory_violation(stack):
     out = gate("--stack", stack, "--format", "json")
     assert out.returncode == 0, out.stderr + out.stdout[-2000:]

@@ -1,6 +1,7 @@
 """Policy config reconciliation: schema defaults, `all`, per-policy levels and properties, validation."""
 
 import json
+from pathlib import Path
 
 import pytest
 from pulumi_policy import EnforcementLevel
@@ -76,11 +77,15 @@ def test_reading_files(tmp_path):
         read_policy_config(array)
 
 
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_repository_policy_configs_are_valid(stack):
-    from pathlib import Path
+STACKS_DIR = Path(__file__).resolve().parents[3] / "stacks"
+POLICY_CONFIG_STACKS = sorted(
+    {"dev", "staging", "prod"} | {p.name[len("policy.") : -len(".json")] for p in STACKS_DIR.glob("policy.*.json")}
+)
 
-    path = Path(__file__).resolve().parents[3] / "stacks" / f"policy.{stack}.json"
+
+@pytest.mark.parametrize("stack", POLICY_CONFIG_STACKS)
+def test_repository_policy_configs_are_valid(stack):
+    path = STACKS_DIR / f"policy.{stack}.json"
     settings = reconcile(POLICIES, PACK_ENFORCEMENT, read_policy_config(path), str(path))
     demanded = {"rds-multi-az", "rds-deletion-protection", "alb-https-redirect", "elasticache-automatic-failover"}
     levels = {name: settings[name].enforcement for name in demanded}
