@@ -170,6 +170,11 @@ def test_up_serves_survives_a_sigkill_and_down_leaves_nothing(state_dir: Path, c
     # A response already on its way when the signal landed may be counted just after it.
     assert set(after_kill[10:]) == {r.id for r in run.replicas} - {victim.id}
 
+    status = local_cli("status", "--state-dir", str(state_dir))
+    assert status.returncode == 1, status.stdout
+    assert f"DOWN {victim.id}" in status.stdout
+    assert status.stdout.count("ok  ") == len(recorded) - 1
+
     cart = lb.get("/cart", headers=auth)
     assert cart.status_code == 200
     assert {i["sku"]: i["quantity"] for i in cart.json()["items"]} == background.expected
