@@ -1,0 +1,88 @@
+"""A mode selected with missing or unsafe values stops in settings, before any resource, with one message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.settings import ConfigError
+from policies.mockengine import ProgramError, run_program
+
+from .conftest import ROOT
+
+CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("dev", {"computeMode": "eks"},
+     "stacks/Pulumi.dev.yaml: stateless-stack:eksNodeMinSize is required: computeMode eks needs eksNodeMinSize "
+     "(a node count of at least 1)"),
+    ("dev", {"computeMode": "eks", "eksNodeMinSize": 1},
+     "stacks/Pulumi.dev.yaml: stateless-stack:eksNodeMaxSize is required: computeMode eks needs eksNodeMaxSize "
+     "(a node count of at least 1)"),
+    ("dev-eks", {"eksNodeMinSize": 3, "eksNodeMaxSize": 2},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksNodeMinSize must be ≤ eksNodeMaxSize (got 3 > 2)"),
+    ("dev-eks", {"requireMultiAz": True, "natGatewayPerAz": True, "dbMultiAz": True, "cacheMultiAz": True,
+                 "cacheAutomaticFailover": True, "cacheNumNodes": 2, "asgMinSize": 2, "asgDesiredCapacity": 2,
+                 "k8sReplicas": 1},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:k8sReplicas must be ≥ 2 because requireMultiAz is true (got 1)"),
+    ("dev-eks", {"k8sHpaMaxReplicas": 1},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:k8sHpaMaxReplicas must be ≥ the autoscaler's minimum (got 1 < 2)"),
+    ("dev-eks", {"eksKubernetesVersion": "1.29"},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksKubernetesVersion must be 1.30 or newer: the app's preStop "
+     "drain uses the sleep action (got 1.29)"),
+    ("dev-eks", {"eksPublicAccessCidrs": ["0.0.0.0/0"]},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksPublicAccessCidrs must list networks of /16 or narrower "
+     "(got 0.0.0.0/0): name the deployers' addresses (CI runners, operators); a broad range opens the Kubernetes "
+     "API to the internet"),
+    ("dev-eks", {"eksPublicAccessCidrs": ["10.40.0.0/24"]},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksPublicAccessCidrs must list public networks (got 10.40.0.0/24): "
+     "addresses inside the VPC already reach the private endpoint"),
+    ("dev", {"ingressMode": "apigateway", "jwtIssuer": "stateless-stack"},
+     "stacks/Pulumi.dev.yaml: stateless-stack:jwtIssuer must be an https URL when ingressMode is apigateway "
+     "(got 'stateless-stack'): the JWT authorizer fetches <jwtIssuer>/.well-known/openid-configuration"),
+    ("dev", {"ingressMode": "apigateway", "jwtIssuer": "http://dev.stateless.example.com"},
+     "stacks/Pulumi.dev.yaml: stateless-stack:jwtIssuer must be an https URL when ingressMode is apigateway "
+     "(got 'http://dev.stateless.example.com'): the JWT authorizer fetches "
+     "<jwtIssuer>/.well-known/openid-configuration"),
+    ("dev", {"ingressMode": "apigateway", "apiDomainName": "api.example.com"},
+     "stacks/Pulumi.dev.yaml: stateless-stack:apiDomainName needs certificateArn, an ACM certificate for that name "
+     "in the stack's region"),
+    ("dev", {"ingressMode": "gateway"},
+     "stacks/Pulumi.dev.yaml: stateless-stack:ingressMode must be one of alb, apigateway (got 'gateway')"),
+    ("dev", {"workerReservedConcurrency": -1},
+     "stacks/Pulumi.dev.yaml: stateless-stack:workerReservedConcurrency must be ≥ 1 (got -1)"),
+    ("dev", {"workerReservedConcurrency": 0},
+     "stacks/Pulumi.dev.yaml: stateless-stack:workerReservedConcurrency must be ≥ 1 (got 0): with 0 Lambda never "
+     "runs the worker, and every throttled delivery counts as a receive, so the work queue would move its messages "
+     "to the dead-letter queue"),
+    ("dev", {"workerTimeoutSeconds": 60},
+     "stacks/Pulumi.dev.yaml: stateless-stack:queueVisibilityTimeoutSeconds must be ≥ 6x workerTimeoutSeconds "
+     "(got 180 < 6 x 60 = 360): a message must stay hidden while a slow invocation still holds it; raise "
+     "queueVisibilityTimeoutSeconds or lower workerTimeoutSeconds"),
+    ("dev-eks", {"queueVisibilityTimeoutSeconds": 179},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:queueVisibilityTimeoutSeconds must be ≥ 6x workerTimeoutSeconds "
+     "(got 179 < 6 x 30 = 180): a message must stay hidden while a slow invocation still holds it; raise "
+     "queueVisibilityTimeoutSeconds or lower workerTimeoutSeconds"),
+    ("dev", {"workerBatchSize": 100},
+     "stacks/Pulumi.dev.yaml: stateless-stack:workerBatchingWindowSeconds must be ≥ 1 when workerBatchSize is above 10 "
+     "(got workerBatchSize 100)"),
+    ("dev", {"workerMode": "container"},
+     "stacks/Pulumi.dev.yaml: stateless-stack:workerMode must be one of lambda (got 'container')"),
+]
+
+
+@pytest.mark.parametrize(("stack", "overrides", "message"), CASES, ids=[str(c[1]) for c in CASES])
+def test_bad_mode_settings_stop_the_program_with_one_message(
+    stack: str, overrides: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ProgramError) as info:
+        run_program(ROOT, stack, config_overrides=overrides)
+    assert isinstance(info.value.__cause__, ConfigError)
+    assert str(info.value) == message
+
+
+def test_the_same_values_are_accepted_once_fixed() -> None:
+    run = run_program(ROOT, "dev", config_overrides={"workerTimeoutSeconds": 60, "queueVisibilityTimeoutSeconds": 360,
+                                                     "workerBatchSize": 100, "workerBatchingWindowSeconds": 5})
+    assert run.one("aws:lambda/function:Function").inputs["timeout"] == 60
+    mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs
+    assert (mapping["batchSize"], mapping["maximumBatchingWindowInSeconds"]) == (100, 5)

@@ -1,0 +1,204 @@
+"""computeMode eks: the cluster, its nodes, IRSA and every Kubernetes object replace the autoscaling group."""
+
+from __future__ import annotations
+
+import json
+
+from policies.mockengine import ProgramRun
+
+from .conftest import as_list, config_of, name_of, owned_by, policy, program_run, refs, subnet_tier
+
+EKS_COMPONENT = "stateless:compute_eks:ComputeEks"
+K8S_KINDS = {
+    "kubernetes:core/v1:Namespace",
+    "kubernetes:core/v1:ServiceAccount",
+    "kubernetes:core/v1:ConfigMap",
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:core/v1:Service",
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+    "kubernetes:policy/v1:PodDisruptionBudget",
+}
+NODE_PORT = 30080
+
+
+def test_cluster_is_private_encrypted_logged_and_versioned_from_config(eks_run: ProgramRun) -> None:
+    cfg = config_of(name_of(eks_run))
+    cluster = eks_run.one("aws:eks/cluster:Cluster")
+    vpc = cluster.inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is bool(cfg.get("eksPublicAccessCidrs"))
+    assert {subnet_tier(eks_run)[s] for s in refs(cluster, "vpcConfig") if s in subnet_tier(eks_run)} == {"app"}
+    assert cluster.inputs["version"] == str(cfg.get("eksKubernetesVersion", "1.33"))
+    assert cluster.inputs["encryptionConfig"]["resources"] == ["secrets"]
+    assert refs(cluster, "encryptionConfig") == {eks_run.one("aws:kms/key:Key").urn}
+    assert set(cluster.inputs["enabledClusterLogTypes"]) == {"api", "audit", "authenticator", "controllerManager",
+                                                            "scheduler"}
+    assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
+    assert cluster.inputs["deletionProtection"] is cfg.get("eksDeletionProtection", True)
+    assert cluster.inputs["name"] == f"stateless-stack-{cfg['environment']}"
+
+
+def test_node_group_sizes_and_types_come_from_config(eks_run: ProgramRun) -> None:
+    cfg = config_of(name_of(eks_run))
+    group = eks_run.one("aws:eks/nodeGroup:NodeGroup")
+    scaling = group.inputs["scalingConfig"]
+    assert scaling["minSize"] == cfg["eksNodeMinSize"]
+    assert scaling["maxSize"] == cfg["eksNodeMaxSize"]
+    assert scaling["desiredSize"] == (cfg.get("eksNodeDesiredSize") or cfg["eksNodeMinSize"])
+    assert group.inputs["instanceTypes"] == cfg.get("eksNodeInstanceTypes", ["t3.medium"])
+    assert {subnet_tier(eks_run)[s] for s in refs(group, "subnetIds")} == {"app"}
+    assert refs(group, "launchTemplate") == {eks_run.one("aws:ec2/launchTemplate:LaunchTemplate").urn}
+
+
+def test_the_only_launch_template_is_the_hardened_node_template(eks_run: ProgramRun) -> None:
+    lt = eks_run.one("aws:ec2/launchTemplate:LaunchTemplate")
+    assert owned_by(eks_run, EKS_COMPONENT, lt.type) == [lt]
+    meta = lt.inputs["metadataOptions"]
+    assert (meta["httpTokens"], meta["httpPutResponseHopLimit"], meta["httpEndpoint"]) == ("required", 1, "enabled")
+    [root] = lt.inputs["blockDeviceMappings"]
+    assert root["deviceName"] == "/dev/xvda" and "virtualName" not in root
+    assert root["ebs"]["encrypted"] == "true" and root["ebs"]["deleteOnTermination"] == "true"
+    assert root["ebs"]["volumeSize"] == config_of(name_of(eks_run)).get("rootVolumeSizeGb", 20)
+    app_sg = eks_run.one("aws:ec2/securityGroup:SecurityGroup", f"{config_of(name_of(eks_run))['environment']}-sg-app")
+    assert app_sg.urn in refs(lt, "vpcSecurityGroupIds")
+
+
+def test_no_autoscaling_group_or_instance_role_of_the_asg_path(eks_run: ProgramRun) -> None:
+    assert eks_run.of_type("aws:autoscaling/group:Group") == []
+    assert eks_run.of_type("stateless:compute_asg:ComputeAsg") == []
+    assert eks_run.of_type("aws:iam/instanceProfile:InstanceProfile") == []
+    assert eks_run.of_type("aws:autoscaling/policy:Policy") == []
+
+
+def test_nodes_join_the_alb_target_group_on_the_node_port(eks_run: ProgramRun) -> None:
+    tg = eks_run.one("aws:lb/targetGroup:TargetGroup")
+    assert tg.inputs["port"] == NODE_PORT and tg.inputs["targetType"] == "instance"
+    assert tg.inputs["stickiness"]["enabled"] is False
+    attachment = eks_run.one("aws:autoscaling/attachment:Attachment")
+    assert refs(attachment, "lbTargetGroupArn") == {tg.urn}
+    env = config_of(name_of(eks_run))["environment"]
+    app_sg = eks_run.one("aws:ec2/securityGroup:SecurityGroup", f"{env}-sg-app")
+    alb_sg = eks_run.one("aws:ec2/securityGroup:SecurityGroup", f"{env}-sg-alb")
+    into_app = [r for r in eks_run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+                if refs(r, "securityGroupId") == {app_sg.urn}]
+    assert [(r.inputs["fromPort"], r.inputs["toPort"], refs(r, "referencedSecurityGroupId")) for r in into_app] == [
+        (NODE_PORT, NODE_PORT, {alb_sg.urn})
+    ]
+
+
+def test_irsa_role_is_assumable_only_by_the_app_service_account(eks_run: ProgramRun) -> None:
+    oidc = eks_run.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    assert refs(oidc, "url") == {eks_run.one("aws:eks/cluster:Cluster").urn}
+    [role] = [r for r in eks_run.of_type("aws:iam/role:Role") if oidc.urn in refs(r, "assumeRolePolicy")]
+    [statement] = policy(role)
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"] == {"Federated": oidc.outputs["arn"]}
+    host = oidc.inputs["url"].removeprefix("https://")
+    assert statement["Condition"]["StringEquals"] == {
+        f"{host}:sub": "system:serviceaccount:stateless:app",
+        f"{host}:aud": "sts.amazonaws.com",
+    }
+    sa = eks_run.one("kubernetes:core/v1:ServiceAccount")
+    assert sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role.outputs["arn"]
+    [inline] = [p for p in eks_run.of_type("aws:iam/rolePolicy:RolePolicy") if refs(p, "role") == {role.urn}]
+    for st in policy(inline):
+        assert "*" not in as_list(st["Resource"]), st
+    bucket_arn = eks_run.outputs["bucketName"]
+    assert {"Sid": "ReadReceipts", "Effect": "Allow", "Action": ["s3:GetObject"],
+            "Resource": [f"arn:aws:s3:::{bucket_arn}/receipts/*"]} in policy(inline)
+
+
+def test_node_role_holds_only_the_three_eks_node_policies(eks_run: ProgramRun) -> None:
+    node_role = eks_run.one("aws:iam/role:Role", f"{config_of(name_of(eks_run))['environment']}-app-node-role")
+    attached = [a for a in eks_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if refs(a, "role") == {node_role.urn}]
+    assert sorted(a.inputs["policyArn"].rsplit("/", 1)[1] for a in attached) == [
+        "AmazonEC2ContainerRegistryReadOnly", "AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
+    ]
+    assert [p for p in eks_run.of_type("aws:iam/rolePolicy:RolePolicy") if refs(p, "role") == {node_role.urn}] == []
+
+
+def test_every_kubernetes_object_goes_through_the_cluster_provider(eks_run: ProgramRun) -> None:
+    objects = [r for r in eks_run.resources if r.type.startswith("kubernetes:")]
+    assert {r.type for r in objects} == K8S_KINDS
+    assert len(objects) == len(K8S_KINDS)
+    provider = eks_run.one("pulumi:providers:kubernetes")
+    assert refs(provider, "kubeconfig") == {eks_run.one("aws:eks/cluster:Cluster").urn}
+    kubeconfig = json.loads(provider.inputs["kubeconfig"])
+    assert kubeconfig["users"][0]["user"]["exec"]["command"] == "aws"  # a token per call, no stored credential
+    for obj in objects:
+        assert obj.provider is not None and obj.provider.startswith(provider.urn + "::"), obj.name
+    assert "kubeconfig" not in eks_run.outputs
+
+
+def test_deployment_probes_drain_and_runs_read_only_as_non_root(eks_run: ProgramRun) -> None:
+    cfg = config_of(name_of(eks_run))
+    deployment = eks_run.one("kubernetes:apps/v1:Deployment")
+    spec = deployment.inputs["spec"]
+    assert spec["replicas"] == cfg.get("k8sReplicas", 2)
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pod = spec["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    drain = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert drain >= 5 and pod["terminationGracePeriodSeconds"] > drain
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["runAsNonRoot"] is True and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert container["ports"][0]["containerPort"] == cfg.get("appPort", 8000)
+    assert container["image"].startswith(eks_run.outputs["ecrRepositoryUrl"] + ":")
+    assert not pod.get("volumes")  # no hostPath, no PVC: nothing on the pod outlives it
+    zones = [c for c in pod["topologySpreadConstraints"] if c["topologyKey"] == "topology.kubernetes.io/zone"]
+    assert zones and zones[0]["whenUnsatisfiable"] == "DoNotSchedule"
+    config_map = eks_run.one("kubernetes:core/v1:ConfigMap")
+    assert container["envFrom"] == [{"configMapRef": {"name": config_map.outputs["metadata"]["name"]}}]
+    assert not any(r.type.endswith(("StatefulSet", "PersistentVolumeClaim")) for r in eks_run.resources)
+
+
+def test_config_map_carries_secret_arns_never_secret_values(eks_run: ProgramRun) -> None:
+    data = eks_run.one("kubernetes:core/v1:ConfigMap").inputs["data"]
+    secrets = {k: v for k, v in data.items() if "SECRET" in k}
+    assert set(secrets) == {"APP_DATABASE_SECRET_ARN", "APP_REDIS_AUTH_SECRET_ARN", "APP_JWT_PRIVATE_KEY_SECRET_ARN"}
+    assert all(v.startswith("arn:aws:secretsmanager:") for v in secrets.values())
+    assert data["APP_JWT_ISSUER"] == config_of(name_of(eks_run))["jwtIssuer"]
+
+
+def test_service_autoscaler_and_disruption_budget(eks_run: ProgramRun) -> None:
+    cfg = config_of(name_of(eks_run))
+    spec = eks_run.one("kubernetes:core/v1:Service").inputs["spec"]
+    assert spec["type"] == "NodePort" and spec["sessionAffinity"] == "None"
+    assert [p["nodePort"] for p in spec["ports"]] == [NODE_PORT]
+    hpa = eks_run.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
+    replicas = cfg.get("k8sReplicas", 2)
+    assert hpa["minReplicas"] == (cfg.get("k8sHpaMinReplicas") or replicas) >= replicas
+    assert hpa["maxReplicas"] == cfg.get("k8sHpaMaxReplicas", 6)
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"}
+    [metric] = hpa["metrics"]
+    assert metric["resource"]["target"]["averageUtilization"] == cfg.get("k8sHpaCpuTargetPercent", 60)
+    pdb = eks_run.one("kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
+    assert pdb["maxUnavailable"] == 1
+    assert pdb["selector"] == eks_run.one("kubernetes:apps/v1:Deployment").inputs["spec"]["selector"]
+
+
+def test_prod_shaped_eks_keeps_two_pods_and_nodes_and_is_protected() -> None:
+    run = program_run("prod-eks")
+    assert run.one("kubernetes:apps/v1:Deployment").inputs["spec"]["replicas"] >= 2
+    assert run.one("aws:eks/nodeGroup:NodeGroup").inputs["scalingConfig"]["minSize"] >= 2
+    assert run.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is True
+
+
+def test_eks_exports_the_cluster_name_and_endpoint_but_no_kubeconfig(eks_run: ProgramRun) -> None:
+    cluster = eks_run.one("aws:eks/cluster:Cluster")
+    assert eks_run.outputs["clusterName"] == cluster.inputs["name"]
+    assert eks_run.outputs["clusterEndpoint"].startswith("https://")
+
+
+def test_asg_path_registers_no_eks_or_kubernetes_resource(asg_run: ProgramRun) -> None:
+    assert [r.type for r in asg_run.resources if r.type.startswith(("aws:eks/", "kubernetes:", "pulumi:providers:k"))
+            ] == []
+    assert asg_run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
+    assert len(asg_run.of_type("aws:autoscaling/group:Group")) == 1
+    assert "clusterName" not in asg_run.outputs and "clusterEndpoint" not in asg_run.outputs
