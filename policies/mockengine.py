@@ -73,6 +73,7 @@ class Project:
     stack_config_dir: Path
     declarations: Mapping[str, ConfigDeclaration]
     project_values: Mapping[str, Any]
+    entry: Path  # what the language host runs: the main directory (its __main__.py) or a .py file
 
     def stack_file(self, stack: str) -> Path:
         return self.stack_config_dir / f"Pulumi.{stack}.yaml"
@@ -143,11 +144,14 @@ def load_project(program_dir: Path | str) -> Project:
     runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
     if runtime_name != "python":
         raise ProjectError(f"{path}: runtime is {runtime_name!r}; only Python programs can be run offline")
-    main_dir = directory / str(doc.get("main") or ".")
-    if main_dir.is_file():
-        main_dir = main_dir.parent
-    if not (main_dir / "__main__.py").is_file():
-        raise ProjectError(f"{path}: main {str(doc.get('main') or '.')!r} has no __main__.py")
+    main = directory / str(doc.get("main") or ".")
+    if main.is_file():
+        entry, main_dir = main, main.parent
+    elif (main / "__main__.py").is_file():
+        entry, main_dir = main, main
+    else:
+        given = str(doc.get("main") or ".")
+        raise ProjectError(f"{path}: main {given!r} is neither a .py file nor a directory with __main__.py")
     stack_dir = directory / str(doc.get("stackConfigDir") or ".")
 
     declarations: dict[str, ConfigDeclaration] = {}
@@ -173,7 +177,7 @@ def load_project(program_dir: Path | str) -> Project:
             values[key] = spec["value"]
         else:
             values[key] = spec
-    return Project(name, directory, main_dir, stack_dir, declarations, values)
+    return Project(name, directory, main_dir, stack_dir, declarations, values, entry)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -452,8 +456,8 @@ class _Mocks(Mocks):
     def __init__(self, region: str) -> None:
         self.region = region
 
-    def call(self, args: Any) -> dict[str, Any]:
-        return _mock_invoke(args.token, args.args, self.region)
+    def call(self, args: Any) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return _mock_invoke(args.token, args.args, self.region), []
 
     def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
         return _mock_outputs(args.typ, args.name, args.inputs, self.region)
@@ -574,7 +578,7 @@ def run_program(
     root = runtime_settings.get_root_resource()
 
     def program() -> None:
-        runpy.run_path(str(project.main_dir), run_name="__main__")
+        runpy.run_path(str(project.entry), run_name="__main__")
 
     try:
         with _program_context(project.main_dir):

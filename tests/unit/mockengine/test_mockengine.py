@@ -129,3 +129,14 @@ def test_recorded_ids_are_the_ids_dependents_receive(program: Path) -> None:
     vpc = run.one("aws:ec2/vpc:Vpc")
     assert vpc.outputs["id"].startswith("vpc-")
     assert {s.inputs["vpcId"] for s in run.of_type("aws:ec2/subnet:Subnet")} == {vpc.outputs["id"]}
+
+
+def test_main_may_name_a_python_file(program: Path) -> None:
+    (program / "src" / "__main__.py").rename(program / "src" / "stack.py")
+    project_file = program / "Pulumi.yaml"
+    project_file.write_text(project_file.read_text().replace("main: src/", "main: src/stack.py"))
+    run = run_program(program, "dev")
+    assert len(run.of_type("aws:ec2/subnet:Subnet")) == 2
+    project_file.write_text(project_file.read_text().replace("src/stack.py", "src/"))
+    with pytest.raises(ProjectError, match="neither a .py file nor a directory with __main__.py"):
+        load_project(program)
