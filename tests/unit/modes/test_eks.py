@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from policies.mockengine import ProgramRun
+import kubernetes_validate
+
+from policies.mockengine import CapturedResource, ProgramRun
 
 from .conftest import as_list, config_of, name_of, owned_by, policy, program_run, refs, subnet_tier
 
@@ -202,3 +205,22 @@ def test_asg_path_registers_no_eks_or_kubernetes_resource(asg_run: ProgramRun) -
     assert asg_run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") == []
     assert len(asg_run.of_type("aws:autoscaling/group:Group")) == 1
     assert "clusterName" not in asg_run.outputs and "clusterEndpoint" not in asg_run.outputs
+
+
+def manifest(resource: CapturedResource) -> dict[str, Any]:
+    """A captured registration as the manifest it applies (numbers arrive as JSON doubles)."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+    return plain(resource.inputs)
+
+
+def test_rendered_manifests_are_valid_for_the_cluster_version(eks_run: ProgramRun) -> None:
+    version = f"{eks_run.one('aws:eks/cluster:Cluster').inputs['version']}.0"
+    for obj in (r for r in eks_run.resources if r.type.startswith("kubernetes:")):
+        doc = manifest(obj)
+        doc.setdefault("metadata", {}).setdefault("name", obj.outputs["metadata"]["name"])
+        kubernetes_validate.validate(doc, version, strict=True)
