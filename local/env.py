@@ -396,8 +396,9 @@ def stop_role(run: RunInfo, role: str, *, kill: bool = False, timeout: float = 1
     return f"{role}: stopped (pid {pid})"
 
 
-# Traffic first, then what produces work, then what holds state.
-_DOWN_ORDER = ("haproxy", "replicas", "worker", "moto", "redis", "postgres")
+# Traffic first, then the app (the worker finishes its current batch, which needs moto and the stores),
+# then the stores. Parts within a stage stop in parallel.
+_DOWN_STAGES = (("haproxy",), ("replicas", "worker"), ("moto", "redis", "postgres"))
 
 
 def down(*, state_dir: Path = DEFAULT_STATE_DIR, timeout: float = 10.0) -> list[str]:
@@ -407,8 +408,8 @@ def down(*, state_dir: Path = DEFAULT_STATE_DIR, timeout: float = 10.0) -> list[
     if run is None:
         return ["nothing to stop (no run.json)"]
     report: list[str] = []
-    for stage in _DOWN_ORDER:
-        roles = [r.id for r in run.replicas] if stage == "replicas" else [stage]
+    for stage in _DOWN_STAGES:
+        roles = [role for part in stage for role in ([r.id for r in run.replicas] if part == "replicas" else [part])]
         with ThreadPoolExecutor(max_workers=len(roles)) as pool:
             report += pool.map(lambda role: stop_role(run, role, timeout=timeout), roles)
     stuck = [line for line in report if "could not be stopped" in line]
