@@ -199,4 +199,8 @@ def throwaway(replicas: int = 3, *, durable: bool = False, prefix: str = "statel
             finally:
                 env.down(state_dir=state_dir)
     finally:
-        shutil.rmtree(state_dir, ignore_errors=True)
+        # STATELESS_KEEP_STATE=1 keeps the logs and data for a post-mortem.
+        if os.environ.get("STATELESS_KEEP_STATE") == "1":
+            print(f"kept the local environment's state and logs in {state_dir}", flush=True)
+        else:
+            shutil.rmtree(state_dir, ignore_errors=True)
