@@ -727,11 +727,9 @@ def _check_worker(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) ->
 
 
 def _check_ingress(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
+    # Like the eks keys, the api keys are read only in their mode, so switching modes is one setting.
     domain = v["apiDomainName"]
     if v["ingressMode"] != "apigateway":
-        if domain:
-            raise fail("apiDomainName", "is only used when ingressMode is apigateway (got "
-                       f"{domain!r} with ingressMode {v['ingressMode']})")
         return
     issuer = urlsplit(v["jwtIssuer"])
     if issuer.scheme != "https" or not issuer.hostname or issuer.query or issuer.fragment:

@@ -81,8 +81,40 @@ def test_stage_logs_access_and_throttles_from_config(api_run: ProgramRun) -> Non
     assert routes["throttlingRateLimit"] == cfg.get("apiThrottlingRateLimit", 100)
 
 
-def test_app_url_is_the_api_endpoint(api_run: ProgramRun) -> None:
-    assert api_run.outputs["appUrl"] == api_run.outputs["apiEndpoint"]
+def test_the_backend_hop_uses_the_stack_certificate_when_there_is_one(api_run: ProgramRun) -> None:
+    cfg = config_of(name_of(api_run))
+    integration = api_run.one("aws:apigatewayv2/integration:Integration")
+    listener = next(r for r in api_run.of_type("aws:lb/listener:Listener")
+                    if r.urn in refs(integration, "integrationUri"))
+    env = cfg["environment"]
+    alb_sg = api_run.one("aws:ec2/securityGroup:SecurityGroup", f"{env}-sg-alb")
+    [from_link] = [r for r in api_run.of_type(INGRESS) if refs(r, "securityGroupId") == {alb_sg.urn}]
+    if cfg.get("certificateArn"):
+        assert (listener.inputs["protocol"], listener.inputs["port"]) == ("HTTPS", 443)
+        assert listener.inputs["certificateArn"] == cfg["certificateArn"]
+        assert integration.inputs["tlsConfig"] == {"serverNameToVerify": cfg["apiDomainName"]}
+    else:
+        assert (listener.inputs["protocol"], listener.inputs["port"]) == ("HTTP", 80)
+        assert not integration.inputs.get("tlsConfig")
+    assert from_link.inputs["fromPort"] == from_link.inputs["toPort"] == listener.inputs["port"]
+
+
+def test_app_url_is_the_api_custom_domain_or_endpoint(api_run: ProgramRun) -> None:
+    cfg = config_of(name_of(api_run))
+    domains = api_run.of_type("aws:apigatewayv2/domainName:DomainName")
+    if cfg.get("apiDomainName"):
+        [domain] = domains
+        assert domain.inputs["domainName"] == cfg["apiDomainName"]
+        assert domain.inputs["domainNameConfiguration"] == {
+            "certificateArn": cfg["certificateArn"], "endpointType": "REGIONAL", "securityPolicy": "TLS_1_2",
+        }
+        mapping = api_run.one("aws:apigatewayv2/apiMapping:ApiMapping")
+        assert refs(mapping, "domainName") == {domain.urn}
+        assert api_run.outputs["appUrl"] == f"https://{cfg['apiDomainName']}"
+        assert "apiDomainTarget" in api_run.outputs
+    else:
+        assert domains == []
+        assert api_run.outputs["appUrl"] == api_run.outputs["apiEndpoint"]
     assert api_run.outputs["apiEndpoint"].startswith("https://")
     assert api_run.outputs["loadBalancerUrl"] != api_run.outputs["appUrl"]
 
