@@ -123,6 +123,34 @@ def test_edge_with_certificate_redirects_http_to_https() -> None:
     assert rec.of_type("aws:lb/loadBalancer:LoadBalancer")[0]["enableDeletionProtection"] is True
 
 
+@pytest.mark.parametrize(("certificate", "port", "protocol"), [(None, 80, "HTTP"), (CERT, 443, "HTTPS")])
+def test_edge_is_internal_unless_asked_and_exposes_its_forwarding_listener(
+    certificate: str | None, port: int, protocol: str
+) -> None:
+    arns: list[str] = []
+    ports: list[int] = []
+
+    def program() -> None:
+        def args(internet_facing: bool | None = None) -> EdgeArgs:
+            base = EdgeArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], security_group_ids=["sg"], region="us-east-1",
+                            certificate_arn=certificate)
+            return base if internet_facing is None else dataclasses.replace(base, internet_facing=internet_facing)
+
+        internal = Edge("t-in", args())
+        Edge("t-out", args(internet_facing=True))
+        internal.listener_arn.apply(arns.append)
+        ports.append(internal.listener_port)
+
+    rec = build(Recorder(), program)
+    albs = {name: inputs for t, name, inputs in rec.resources if t == "aws:lb/loadBalancer:LoadBalancer"}
+    assert albs["t-in-alb"]["internal"] is True and albs["t-out-alb"]["internal"] is False
+    listeners = {name: inputs for t, name, inputs in rec.resources if t == "aws:lb/listener:Listener"}
+    forwarding = listeners[f"t-in-{protocol.lower()}"]
+    assert (forwarding["protocol"], forwarding["port"]) == (protocol, port)
+    assert forwarding["defaultActions"][0]["type"] == "forward"
+    assert arns == [f"arn:aws:mock:us-east-1:123456789012:t-in-{protocol.lower()}"] and ports == [port]
+
+
 def test_secure_bucket_adds_extra_statements_after_the_tls_deny() -> None:
     rec = build(Recorder(), lambda: SecureBucket(
         "t-logs",
