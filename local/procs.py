@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,7 +219,7 @@ def tail(path: Path, lines: int = 15) -> str:
 
 
 def wait_for(
-    check: object,
+    check: Callable[[], object],
     *,
     what: str,
     timeout: float,
@@ -228,7 +228,6 @@ def wait_for(
     interval: float = 0.1,
 ) -> None:
     """Poll check() until it returns truthy; fail with the log's tail if the process dies or time runs out."""
-    assert callable(check)
     deadline = time.monotonic() + timeout
     last_error = ""
     while True:
