@@ -235,6 +235,7 @@ worker = Worker(
         reserved_concurrency=s.worker.reserved_concurrency,
         batch_size=s.worker.batch_size,
         maximum_batching_window_seconds=s.worker.batching_window_seconds,
+        layer_arn=s.worker.layer_arn,
         log_retention_days=s.log_retention_days,
     ),
 )

@@ -221,6 +221,11 @@ SCHEMA: tuple[Key, ...] = (
     Key("workerBatchingWindowSeconds", "integer",
         "How long the event source gathers messages before invoking (needed above 10 per batch).",
         default=0, minimum=0, maximum=300),
+    Key("workerLayerArn", "string",
+        "A published Lambda layer version with the app's dependencies; empty publishes build/lambda-layer "
+        "(make lambda-layer) with the stack.", default="",
+        pattern=r"^$|^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$",
+        pattern_hint="a Lambda layer version ARN (arn:aws:lambda:<region>:<account>:layer:<name>:<version>) or empty"),
     # --- storage
     Key("bucketNoncurrentVersionDays", "integer", "Days before old object versions are deleted.",
         default=30, minimum=1, maximum=3650),
@@ -315,6 +320,7 @@ class WorkerSettings:
     reserved_concurrency: int
     batch_size: int
     batching_window_seconds: int
+    layer_arn: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -526,6 +532,7 @@ def parse_settings(
             reserved_concurrency=v["workerReservedConcurrency"],
             batch_size=v["workerBatchSize"],
             batching_window_seconds=v["workerBatchingWindowSeconds"],
+            layer_arn=v["workerLayerArn"] or None,
         ),
         compute=ComputeSettings(
             mode=v["computeMode"],

@@ -65,6 +65,10 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"workerBatchSize": 100},
      "stacks/Pulumi.dev.yaml: stateless-stack:workerBatchingWindowSeconds must be ≥ 1 when workerBatchSize is above 10 "
      "(got workerBatchSize 100)"),
+    ("dev", {"workerLayerArn": "arn:aws:lambda:us-east-1:111122223333:layer:deps"},
+     "stacks/Pulumi.dev.yaml: stateless-stack:workerLayerArn must be a Lambda layer version ARN "
+     "(arn:aws:lambda:<region>:<account>:layer:<name>:<version>) or empty "
+     "(got 'arn:aws:lambda:us-east-1:111122223333:layer:deps')"),
     ("dev", {"workerMode": "container"},
      "stacks/Pulumi.dev.yaml: stateless-stack:workerMode must be one of lambda (got 'container')"),
 ]

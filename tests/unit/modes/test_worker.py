@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from policies.mockengine import CapturedResource, ProgramRun
+from policies.mockengine import CapturedResource, ProgramRun, run_program
 
-from .conftest import as_list, config_of, name_of, owned_by, policy, refs, subnet_tier
+from .conftest import ROOT, as_list, config_of, name_of, owned_by, policy, refs, subnet_tier
 
 WORKER = "stateless:worker:Worker"
 FUNCTION = "aws:lambda/function:Function"
@@ -89,3 +89,16 @@ def test_worker_environment_names_secrets_by_arn_only(any_run: ProgramRun) -> No
         if "SECRET" in key:
             assert key.endswith("_SECRET_ARN") and value.startswith("arn:aws:secretsmanager:"), key
     assert variables["APP_SQS_QUEUE_URL"] == any_run.outputs["queueUrl"]
+
+
+def test_dependencies_come_from_the_layer_built_with_the_stack(any_run: ProgramRun) -> None:
+    [built] = any_run.of_type("aws:lambda/layerVersion:LayerVersion")
+    assert refs(any_run.one(FUNCTION), "layers") == {built.urn}
+    assert built.inputs["compatibleRuntimes"] == [any_run.one(FUNCTION).inputs["runtime"]]
+
+
+def test_a_published_layer_replaces_the_one_built_with_the_stack() -> None:
+    layer = "arn:aws:lambda:us-east-1:111122223333:layer:stateless-app-deps:7"
+    run = run_program(ROOT, "dev", config_overrides={"workerLayerArn": layer})
+    assert run.of_type("aws:lambda/layerVersion:LayerVersion") == []
+    assert run.one(FUNCTION).inputs["layers"] == [layer]
