@@ -243,8 +243,9 @@ SCHEMA: tuple[Key, ...] = (
         "API Gateway steady-state limit (requests per second) for the whole stage.",
         default=100, minimum=0, maximum=10000),
     Key("apiDomainName", "string",
-        "Custom domain of the API (needs certificateArn covering it; also the name checked on the internal "
-        "ALB's certificate); empty uses the execute-api endpoint.", default="",
+        "Custom domain of the API, served with certificateArn; also the name API Gateway verifies on the "
+        "internal ALB's certificate, so required when certificateArn is set. Empty (no certificate) uses the "
+        "execute-api endpoint.", default="",
         pattern=r"^$|^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
         pattern_hint="a lowercase DNS name or empty"),
 )
@@ -744,6 +745,11 @@ def _check_ingress(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -
                    "the JWT authorizer fetches <jwtIssuer>/.well-known/openid-configuration")
     if domain and not v["certificateArn"]:
         raise fail("apiDomainName", "needs certificateArn, an ACM certificate for that name in the stack's region")
+    if v["certificateArn"] and not domain:
+        # Private integrations speak HTTPS only when given a name to verify; without one the VPC link
+        # would send plain HTTP to the internal ALB's HTTPS listener.
+        raise fail("apiDomainName", "is required when ingressMode is apigateway and certificateArn is set: it is "
+                   "the API's domain and the name API Gateway verifies on the internal ALB's certificate")
 
 
 # ----------------------------------------------------------------------------- the Pulumi side

@@ -46,6 +46,10 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"ingressMode": "apigateway", "apiDomainName": "api.example.com"},
      "stacks/Pulumi.dev.yaml: stateless-stack:apiDomainName needs certificateArn, an ACM certificate for that name "
      "in the stack's region"),
+    ("staging", {"ingressMode": "apigateway"},
+     "stacks/Pulumi.staging.yaml: stateless-stack:apiDomainName is required when ingressMode is apigateway and "
+     "certificateArn is set: it is the API's domain and the name API Gateway verifies on the internal ALB's "
+     "certificate"),
     ("dev", {"ingressMode": "gateway"},
      "stacks/Pulumi.dev.yaml: stateless-stack:ingressMode must be one of alb, apigateway (got 'gateway')"),
     ("dev", {"workerReservedConcurrency": -1},
