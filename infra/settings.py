@@ -657,8 +657,10 @@ def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> EksSetti
 
     version = tuple(int(p) for p in v["eksKubernetesVersion"].split("."))
     if version < MIN_KUBERNETES_VERSION:
+        # YAML reads an unquoted 1.30 as the number 1.3.
+        hint = "; quote the version in the stack file, e.g. \"1.30\"" if version[1] < 10 else ""
         raise fail("eksKubernetesVersion", f"must be 1.30 or newer: the app's preStop drain uses the "
-                   f"sleep action (got {v['eksKubernetesVersion']})")
+                   f"sleep action (got {v['eksKubernetesVersion']}{hint})")
 
     for block in v["eksPublicAccessCidrs"]:
         problem = _public_access_problem(block)

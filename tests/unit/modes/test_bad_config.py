@@ -29,6 +29,9 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("dev-eks", {"eksKubernetesVersion": "1.29"},
      "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksKubernetesVersion must be 1.30 or newer: the app's preStop "
      "drain uses the sleep action (got 1.29)"),
+    ("dev-eks", {"eksKubernetesVersion": "1.3"},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksKubernetesVersion must be 1.30 or newer: the app's preStop "
+     "drain uses the sleep action (got 1.3; quote the version in the stack file, e.g. \"1.30\")"),
     ("dev-eks", {"eksPublicAccessCidrs": ["0.0.0.0/0"]},
      "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksPublicAccessCidrs must list networks of /16 or narrower "
      "(got 0.0.0.0/0): name the deployers' addresses (CI runners, operators); a broad range opens the Kubernetes "
