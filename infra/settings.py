@@ -714,8 +714,8 @@ def _public_access_problem(block: str) -> str | None:
         return (f"must list networks of /{MIN_PUBLIC_ACCESS_PREFIX} or narrower (got {block}): name the "
                 "deployers' addresses (CI runners, operators); a broad range opens the Kubernetes API to the internet")
     if not net.is_global:
-        return (f"must list public networks (got {block}): addresses inside the VPC already reach the private "
-                "endpoint")
+        return (f"must list public networks (got {block}): the public endpoint only sees public source addresses, "
+                "and the VPC already reaches the private endpoint")
     return None
 
 

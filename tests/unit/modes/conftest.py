@@ -24,8 +24,15 @@ CONFIGURATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "staging": ("staging", {}),
     "prod": ("prod", {}),
     "dev-eks": ("dev-eks", {}),
-    "eks-alb": ("dev-eks", {"ingressMode": "alb"}),
-    "asg-apigateway": ("dev", {"ingressMode": "apigateway"}),
+    # The override configurations also move every mode knob off its default, so a value that the
+    # program dropped on the way to a component would show.
+    "eks-alb": ("dev-eks", {"ingressMode": "alb", "k8sReplicas": 3, "k8sHpaMinReplicas": 4, "k8sHpaMaxReplicas": 8,
+                            "k8sHpaCpuTargetPercent": 70, "eksNodeDesiredSize": 3, "eksKubernetesVersion": "1.32",
+                            "eksNodeInstanceTypes": ["t3.large", "m6i.large"], "rootVolumeSizeGb": 40,
+                            "eksPublicAccessCidrs": ["34.200.0.0/24"]}),
+    "asg-apigateway": ("dev", {"ingressMode": "apigateway", "workerBatchSize": 5, "workerTimeoutSeconds": 20,
+                               "workerMemoryMb": 1024, "workerReservedConcurrency": 3,
+                               "apiThrottlingBurstLimit": 30, "apiThrottlingRateLimit": 15}),
     "prod-eks": ("prod", {"computeMode": "eks", "eksNodeMinSize": 3, "eksNodeMaxSize": 9,
                           "eksNodeInstanceTypes": ["m6i.large"], "k8sReplicas": 3, "k8sHpaMaxReplicas": 12}),
 }

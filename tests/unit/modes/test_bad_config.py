@@ -38,7 +38,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
      "API to the internet"),
     ("dev-eks", {"eksPublicAccessCidrs": ["10.40.0.0/24"]},
      "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksPublicAccessCidrs must list public networks (got 10.40.0.0/24): "
-     "addresses inside the VPC already reach the private endpoint"),
+     "the public endpoint only sees public source addresses, and the VPC already reaches the private endpoint"),
     ("dev", {"ingressMode": "apigateway", "jwtIssuer": "stateless-stack"},
      "stacks/Pulumi.dev.yaml: stateless-stack:jwtIssuer must be an https URL when ingressMode is apigateway "
      "(got 'stateless-stack'): the JWT authorizer fetches <jwtIssuer>/.well-known/openid-configuration"),

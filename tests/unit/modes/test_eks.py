@@ -30,6 +30,7 @@ def test_cluster_is_private_encrypted_logged_and_versioned_from_config(eks_run: 
     vpc = cluster.inputs["vpcConfig"]
     assert vpc["endpointPrivateAccess"] is True
     assert vpc["endpointPublicAccess"] is bool(cfg.get("eksPublicAccessCidrs"))
+    assert vpc.get("publicAccessCidrs") == (cfg.get("eksPublicAccessCidrs") or None)
     assert {subnet_tier(eks_run)[s] for s in refs(cluster, "vpcConfig") if s in subnet_tier(eks_run)} == {"app"}
     assert cluster.inputs["version"] == str(cfg.get("eksKubernetesVersion", "1.33"))
     assert cluster.inputs["encryptionConfig"]["resources"] == ["secrets"]
