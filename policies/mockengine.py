@@ -306,6 +306,14 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) ->
             {"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/{_short_hash(name).upper()}"}]}
         ]
         state.setdefault("version", "1.31")
+        vpc_config = dict(inputs.get("vpcConfig") or {})
+        vpc_config["clusterSecurityGroupId"] = f"sg-{_short_hash(name + 'cluster')}"
+        vpc_config.setdefault("vpcId", "vpc-0mock")
+        state["vpcConfig"] = vpc_config
+    elif module == "eks/nodeGroup":
+        state["resources"] = [{"autoscalingGroups": [{"name": f"eks-{physical}-{_short_hash(name)}"}],
+                               "remoteAccessSecurityGroupId": None}]
+        state["status"] = "ACTIVE"
     elif module == "ec2/launchTemplate":
         state["latestVersion"] = 1
         state["defaultVersion"] = 1

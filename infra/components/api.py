@@ -123,6 +123,10 @@ class ApiGatewayArgs:
             raise ValueError("the JWT authorizer needs at least one non-empty audience")
         if not 1 <= self.listener_port <= 65535:
             raise ValueError(f"listener port {self.listener_port} is out of range")
+        if self.listener_port == 443 and not self.tls_server_name:
+            # Without a TLS config a private integration speaks plain HTTP, which an HTTPS listener refuses.
+            raise ValueError("an HTTPS listener (port 443) needs tls_server_name, the name its certificate covers: "
+                             "without it API Gateway sends plain HTTP through the VPC link")
         if not 50 <= self.integration_timeout_ms <= 30000:
             raise ValueError(f"integration timeout must be 50..30000 ms, got {self.integration_timeout_ms}")
         if (self.domain_name is None) != (self.certificate_arn is None):

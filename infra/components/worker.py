@@ -99,7 +99,8 @@ class WorkerArgs:
     """an already published dependency layer; replaces layer_dir"""
     memory_mb: int = 512
     timeout_seconds: int = 30
-    reserved_concurrency: int = 10
+    reserved_concurrency: int | None = 10
+    """concurrent executions set aside for the worker; None draws from the account's unreserved pool"""
     batch_size: int = 10
     maximum_batching_window_seconds: int = 0
     maximum_concurrency: int | None = None
@@ -124,8 +125,12 @@ class WorkerArgs:
             raise ValueError(f"memory must be 128..10240 MB, got {self.memory_mb}")
         if not 1 <= self.timeout_seconds <= 900:
             raise ValueError(f"function timeout must be 1..900 seconds, got {self.timeout_seconds}")
-        if self.reserved_concurrency < 0:
-            raise ValueError(f"reserved concurrency must be ≥ 0, got {self.reserved_concurrency}")
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
+            # 0 stops the function: every delivery is throttled, counts as a receive, and drains to the DLQ.
+            raise ValueError(
+                f"reserved concurrency must be ≥ 1 (got {self.reserved_concurrency}): 0 would stop the worker "
+                "and send every message to the dead-letter queue; use None for no reservation"
+            )
         if self.queue_visibility_timeout_seconds < 6 * self.timeout_seconds:
             raise ValueError(
                 f"the queue's visibility timeout ({self.queue_visibility_timeout_seconds}s) must be at least 6x "
@@ -142,7 +147,7 @@ class WorkerArgs:
         if self.maximum_concurrency is not None:
             if not 2 <= self.maximum_concurrency <= 1000:
                 raise ValueError(f"event source maximum concurrency must be 2..1000, got {self.maximum_concurrency}")
-            if self.reserved_concurrency and self.maximum_concurrency > self.reserved_concurrency:
+            if self.reserved_concurrency is not None and self.maximum_concurrency > self.reserved_concurrency:
                 raise ValueError(
                     f"event source maximum concurrency ({self.maximum_concurrency}) above the reserved "
                     f"concurrency ({self.reserved_concurrency}) would throttle messages back to the queue"

@@ -165,6 +165,7 @@ def test_without_a_domain_no_domain_resources(api: Run) -> None:
         ({"audiences": []}, "at least one non-empty audience"),
         ({"audiences": "stateless-app"}, "not one string"),
         ({"listener_port": 0}, "listener port 0 is out of range"),
+        ({"listener_port": 443, "tls_server_name": None}, "an HTTPS listener (port 443) needs tls_server_name"),
         ({"integration_timeout_ms": 60000}, "integration timeout must be 50..30000 ms"),
         ({"access_log_retention_days": 8}, "not a CloudWatch value"),
         ({"domain_name": "api.example.com"}, "needs both domain_name and certificate_arn"),

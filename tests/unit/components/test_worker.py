@@ -202,7 +202,8 @@ def test_existing_layer_and_output_environment_are_accepted() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"reserved_concurrency": -1}, "reserved concurrency must be ≥ 0"),
+        ({"reserved_concurrency": -1}, "reserved concurrency must be ≥ 1"),
+        ({"reserved_concurrency": 0}, "0 would stop the worker"),
         ({"queue_visibility_timeout_seconds": 300, "timeout_seconds": 60}, "at least 6x the function timeout"),
         ({"timeout_seconds": 0}, "function timeout must be 1..900"),
         ({"layer_arn": "arn:aws:lambda:eu-west-1:123456789012:layer:x:1", "layer_dir": "/build/layer"},
@@ -211,7 +212,7 @@ def test_existing_layer_and_output_environment_are_accepted() -> None:
          "differs from database_secret_arn"),
         ({"batch_size": 50, "maximum_batching_window_seconds": 0}, "batching window of at least 1 second"),
         ({"maximum_concurrency": 8}, "above the reserved concurrency"),
-        ({"maximum_concurrency": 1, "reserved_concurrency": 0}, "maximum concurrency must be 2..1000"),
+        ({"maximum_concurrency": 1, "reserved_concurrency": None}, "maximum concurrency must be 2..1000"),
         ({"runtime": "python3.8"}, "runtime 'python3.8' is not supported"),
         ({"function_name": "bad name"}, "function name 'bad name'"),
         ({"log_retention_days": 10}, "not a CloudWatch value"),

@@ -80,6 +80,10 @@ def test_nodes_join_the_alb_target_group_on_the_node_port(eks_run: ProgramRun) -
     assert tg.inputs["stickiness"]["enabled"] is False
     attachment = eks_run.one("aws:autoscaling/attachment:Attachment")
     assert refs(attachment, "lbTargetGroupArn") == {tg.urn}
+    node_group = eks_run.one("aws:eks/nodeGroup:NodeGroup")
+    assert refs(attachment, "autoscalingGroupName") == {node_group.urn}
+    (asg,) = node_group.outputs["resources"][0]["autoscalingGroups"]
+    assert attachment.inputs["autoscalingGroupName"] == asg["name"]
     env = config_of(name_of(eks_run))["environment"]
     app_sg = eks_run.one("aws:ec2/securityGroup:SecurityGroup", f"{env}-sg-app")
     alb_sg = eks_run.one("aws:ec2/securityGroup:SecurityGroup", f"{env}-sg-alb")
