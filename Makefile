@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := .make
 DEB_PACKAGES := postgresql redis-server haproxy graphviz wrk
-STACKS := dev staging prod
+STACKS := dev staging prod dev-eks
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install deps-system deps-python demo gate test lint lambda-layer clean

@@ -11,6 +11,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[3]
 WORKFLOWS = ROOT / ".github" / "workflows"
 STACKS = ("dev", "staging", "prod")
+# Every stack file is gated and previewed; only the three environments are promoted.
+GATED = (*STACKS, "dev-eks")
 
 
 def actionlint() -> str:
@@ -53,16 +55,22 @@ def test_pull_requests_are_tested_gated_and_previewed_per_stack() -> None:
     assert "pull_request" in pipeline["on"]
     jobs = pipeline["jobs"]
     assert "make test" in str(jobs["test"]["steps"])
-    assert jobs["gate"]["strategy"]["matrix"]["stack"] == list(STACKS)
+    assert jobs["gate"]["strategy"]["matrix"]["stack"] == list(GATED)
     gate_steps = str(jobs["gate"]["steps"])
     assert "python -m policies.gate" in gate_steps and "--format sarif" in gate_steps
     assert "upload-sarif" in gate_steps
     preview = jobs["preview"]
-    assert preview["strategy"]["matrix"]["stack"] == list(STACKS)
+    assert preview["strategy"]["matrix"]["stack"] == list(GATED)
     action = next(s for s in preview["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
     assert action["with"]["command"] == "preview"
     assert action["with"]["policyPacks"] == "policies"
     assert action["with"]["policyPackConfigs"] == "stacks/policy.${{ matrix.stack }}.json"
+
+
+def test_every_stack_file_is_gated_and_has_its_policy_config() -> None:
+    stack_files = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+    assert sorted(GATED) == stack_files
+    assert all((ROOT / "stacks" / f"policy.{s}.json").is_file() for s in stack_files)
 
 
 def test_main_is_promoted_dev_then_staging_then_prod_behind_environments() -> None:
