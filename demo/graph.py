@@ -187,8 +187,8 @@ def to_dot(graph: Graph, *, title: str = "") -> str:
 
     lines = [
         "digraph stack {",
-        "  graph [rankdir=LR, compound=true, fontname=Helvetica, fontsize=12, nodesep=0.25, ranksep=0.6,"
-        " newrank=true" + (f", label={_quote(title)}, labelloc=t, fontsize=16" if title else "") + "];",
+        "  graph [rankdir=LR, compound=true, fontname=Helvetica, fontsize=12, nodesep=0.25, ranksep=0.6"
+        + (f", label={_quote(title)}, labelloc=t, fontsize=16" if title else "") + "];",
         "  node [shape=box, style=\"rounded,filled\", fontname=Helvetica, fontsize=10, color=\"#6b7280\"];",
         "  edge [color=\"#6b728099\", arrowsize=0.6];",
     ]
