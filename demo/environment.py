@@ -12,7 +12,6 @@ import contextlib
 import os
 import platform
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -65,30 +64,6 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise ValueError(f"/proc/{pid}/status has no VmRSS line")
-
-
-def _port_is_free_for_a_server(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-@contextlib.contextmanager
-def restartable_ports() -> Iterator[None]:
-    """Let a restarted server reclaim its port while the previous process's closed connections sit in
-    TIME_WAIT: the servers themselves bind with SO_REUSEADDR, so the free-port probe must as well."""
-    from local import procs
-
-    original = procs.port_is_free
-    procs.port_is_free = _port_is_free_for_a_server
-    try:
-        yield
-    finally:
-        procs.port_is_free = original
 
 
 @dataclass
@@ -192,12 +167,11 @@ def throwaway(replicas: int = 3, *, durable: bool = False, prefix: str = "statel
 
     state_dir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        with restartable_ports():
-            run = env.up(replicas=replicas, state_dir=state_dir, durable=durable)
-            try:
-                yield Stack(run, state_dir)
-            finally:
-                env.down(state_dir=state_dir)
+        run = env.up(replicas=replicas, state_dir=state_dir, durable=durable)
+        try:
+            yield Stack(run, state_dir)
+        finally:
+            env.down(state_dir=state_dir)
     finally:
         # STATELESS_KEEP_STATE=1 keeps the logs and data for a post-mortem.
         if os.environ.get("STATELESS_KEEP_STATE") == "1":
