@@ -6,6 +6,7 @@ restarts and a worker crash. One environment serves the whole module; each test 
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import threading
 import time
@@ -77,6 +78,7 @@ def final_carts_match(traffic: Traffic) -> list[str]:
 
 
 def test_rolling_restart_under_traffic_loses_no_request_and_no_cart(whole: Stack, show: Callable[[str], None]):
+    states_before = len(haproxy_states(whole))
     traffic = Traffic(whole.lb, users=3, pause=0.01).start()
     back_after = {}
     try:
@@ -99,6 +101,22 @@ def test_rolling_restart_under_traffic_loses_no_request_and_no_cart(whole: Stack
     assert report.mismatches == []
     assert final_carts_match(traffic) == []
     assert len(report.instances) == 3
+    # HAProxy itself took each draining replica out of rotation and put its replacement back.
+    changes = haproxy_states(whole)[states_before:]
+    for replica in whole.run.replicas:
+        mine = [state for name, state in changes if name == replica.id]
+        assert "DOWN" in mine and "UP" in mine[mine.index("DOWN") :], (replica.id, changes)
+
+
+def haproxy_states(stack: Stack) -> list[tuple[str, str]]:
+    """(server, UP or DOWN) for every state change in HAProxy's log, oldest first (an event may be
+    listed twice: HAProxy echoes it as a warning too)."""
+    found = []
+    for line in stack.log_tail("haproxy", lines=100_000, containing=(" is UP", " is DOWN")).splitlines():
+        match = re.search(r"Server app/(\S+) is (UP|DOWN)", line)
+        if match:
+            found.append((match.group(1), match.group(2)))
+    return found
 
 
 def test_sigkill_of_a_replica_under_load_loses_no_request_and_no_session(
