@@ -24,7 +24,7 @@ from typing import Any
 from demo import graph as graphs
 from demo import plan as plans
 from demo.client import ScenarioError
-from demo.report import render_table
+from demo.report import render_table, verdicts_cell
 from demo.scenario import run_scenario, sigkill
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -86,12 +86,16 @@ def shielded() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def step_plans(progress: Progress, stacks: Sequence[str], program: Path, graph_stack: str) -> Any:
-    """Gate every stack and print its summary; returns the mock run of `graph_stack` (for the graph)."""
+def step_plans(
+    progress: Progress, stacks: Sequence[str], program: Path, graph_stack: str
+) -> tuple[Any, list[plans.PlanSummary]]:
+    """Gate every stack and print its summary; returns the mock run of `graph_stack` (for the graph)
+    and the summaries."""
     from policies.mockengine import ProgramError, ProjectError, run_program
 
     kept = None
     failed = []
+    summaries = []
     for stack in stacks:
         started = time.monotonic()
         try:
@@ -103,6 +107,7 @@ def step_plans(progress: Progress, stacks: Sequence[str], program: Path, graph_s
         except (ProgramError, ProjectError) as exc:
             raise StepFailed(f"offline gate: stack {stack}: {exc}") from exc
         summary = plans.summarize(report, outputs=run.outputs)
+        summaries.append(summary)
         progress.say(plans.render_summary(summary) + f"\n  ({time.monotonic() - started:.1f}s)")
         if status != 0 or not summary.passed:
             failed.append(f"{stack} ({summary.mandatory} mandatory)")
@@ -110,7 +115,7 @@ def step_plans(progress: Progress, stacks: Sequence[str], program: Path, graph_s
             kept = run
     if failed:
         raise StepFailed(f"offline gate: mandatory violations in {', '.join(failed)}; the plan may not ship")
-    return kept
+    return kept, summaries
 
 
 def step_graph(progress: Progress, stack: str, program: Path, outputs: Sequence[Path], run: Any = None) -> None:
@@ -142,7 +147,7 @@ def run_demo(args: argparse.Namespace, progress: Progress) -> list[tuple[str, st
 
     program = Path(args.program).absolute()
     progress.header("offline plan and policy verdict for every stack (mock engine, no cloud)")
-    kept = step_plans(progress, args.stacks, program, args.graph_stack)
+    kept, summaries = step_plans(progress, args.stacks, program, args.graph_stack)
     step_graph(progress, args.graph_stack, program, args.graph_output, kept)
 
     progress.header(f"local environment: {args.replicas} replicas behind HAProxy")
@@ -170,7 +175,7 @@ def run_demo(args: argparse.Namespace, progress: Progress) -> list[tuple[str, st
                     progress.say(line)
             else:
                 progress.say("nothing left to stop")
-    rows = result.rows()
+    rows = [("offline verdicts", verdicts_cell(summaries)), *result.rows()]
     if result.failed or result.lost_sessions:
         raise StepFailed(
             f"scenario: {result.failed} failed request(s), {result.lost_sessions} lost session(s) after the SIGKILL\n"

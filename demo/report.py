@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,12 @@ class ScenarioResult:
             ("order status", self.order_status),
             ("receipt key", self.receipt_key),
         ]
+
+
+def verdicts_cell(summaries: Sequence[Any]) -> str:
+    """`dev PASS 0/4, prod FAIL 1/0 (mandatory/advisory)` from plan summaries."""
+    cells = [f"{p.stack} {'PASS' if p.mandatory == 0 else 'FAIL'} {p.mandatory}/{p.advisory}" for p in summaries]
+    return ", ".join(cells) + " (mandatory/advisory)"
 
 
 def render_table(rows: Sequence[tuple[str, str]], *, title: str | None = None) -> str:

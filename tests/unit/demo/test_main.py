@@ -47,7 +47,8 @@ def mock_plans(monkeypatch):
 
 
 def test_every_stack_is_summarised_and_the_graph_stack_run_is_kept(mock_plans, progress):
-    kept = step_plans(progress, ["dev", "staging", "prod"], Path("."), "prod")
+    kept, summaries = step_plans(progress, ["dev", "staging", "prod"], Path("."), "prod")
+    assert [s.stack for s in summaries] == ["dev", "staging", "prod"]
     text = progress.out.getvalue()
     assert kept.outputs == {"url": "https://prod"}
     for stack in ("dev", "staging", "prod"):

@@ -3,7 +3,8 @@
 import pytest
 
 from demo.client import Sample, ScenarioError, TrafficReport, cart_items, percentile
-from demo.report import ScenarioResult, render_table
+from demo.plan import summarize
+from demo.report import ScenarioResult, render_table, verdicts_cell
 
 
 def test_table_aligns_both_columns_in_a_box():
@@ -81,3 +82,18 @@ def test_cart_items_reads_the_documented_shape_and_refuses_others():
         cart_items({"cart": []})
     with pytest.raises(ScenarioError, match="sku and quantity"):
         cart_items({"items": [{"sku": "a"}]})
+
+
+def test_verdicts_cell_names_every_stack_and_fails_on_a_mandatory_violation():
+    def plan(stack, mandatory, advisory):
+        report = {
+            "stack": stack,
+            "project": "p",
+            "resources": [],
+            "violations": [],
+            "summary": {"resources": 0, "mandatory": mandatory, "advisory": advisory},
+        }
+        return summarize(report)
+
+    cell = verdicts_cell([plan("dev", 0, 4), plan("prod", 1, 0)])
+    assert cell == "dev PASS 0/4, prod FAIL 1/0 (mandatory/advisory)"
