@@ -16,7 +16,7 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -153,6 +153,7 @@ def run_demo(args: argparse.Namespace, progress: Progress) -> list[tuple[str, st
     progress.header(f"local environment: {args.replicas} replicas behind HAProxy")
     state_dir = Path(args.state_dir).absolute()
     run = None
+    teardown_error = None
     try:
         try:
             run = env.up(replicas=args.replicas, state_dir=state_dir, progress=progress.say)
@@ -171,10 +172,16 @@ def run_demo(args: argparse.Namespace, progress: Progress) -> list[tuple[str, st
         with shielded():
             progress.header("teardown", step=progress.total)
             if run is not None or (state_dir / "run.json").exists():
-                for line in env.down(state_dir=state_dir):
-                    progress.say(line)
+                try:
+                    for line in env.down(state_dir=state_dir):
+                        progress.say(line)
+                except Exception as exc:  # reported, without hiding an earlier failure
+                    teardown_error = f"{type(exc).__name__}: {exc}"
+                    progress.say(f"teardown incomplete: {teardown_error}; run `python -m local down`")
             else:
                 progress.say("nothing left to stop")
+    if teardown_error is not None:
+        raise StepFailed(f"teardown: {teardown_error}")
     rows = [("offline verdicts", verdicts_cell(summaries)), *result.rows()]
     if result.failed or result.lost_sessions:
         raise StepFailed(
@@ -184,7 +191,7 @@ def run_demo(args: argparse.Namespace, progress: Progress) -> list[tuple[str, st
     return rows
 
 
-def main(argv: Sequence[str] | None = None, *, say: Callable[[str], None] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stacks", nargs="+", default=list(STACKS), help="stacks to plan and judge")
     parser.add_argument("--program", default=str(REPO_ROOT), help="Pulumi project directory")

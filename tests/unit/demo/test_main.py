@@ -115,6 +115,23 @@ def test_the_environment_is_torn_down_when_the_scenario_fails_or_is_interrupted(
     assert "[4/4] teardown" in progress.out.getvalue()
 
 
+def test_a_failed_teardown_fails_the_demo_and_says_how_to_finish(monkeypatch, mock_plans, progress, tmp_path):
+    import local.env
+
+    class StuckEnv(FakeEnv):
+        def down(self, **kwargs):
+            self.calls.append("down")
+            raise RuntimeError("replica-1: could not be stopped")
+
+    fake = StuckEnv()
+    monkeypatch.setattr(local, "env", fake)
+    monkeypatch.setattr(demo_main, "sigkill", lambda run: None)
+    monkeypatch.setattr(demo_main, "run_scenario", lambda run, **kwargs: None)
+    with pytest.raises(StepFailed, match="teardown: RuntimeError: replica-1: could not be stopped"):
+        run_demo(demo_args(tmp_path), progress)
+    assert "run `python -m local down`" in progress.out.getvalue()
+
+
 def test_sigint_and_sigterm_become_an_exception_and_handlers_are_restored():
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Interrupted, match="SIGTERM"), interrupts_raise():
