@@ -256,7 +256,7 @@ def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) -> tuple[str, dict[str, Any]]:
+def mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) -> tuple[str, dict[str, Any]]:
     """An id and the state a provider would plausibly return: inputs plus the computed attributes
     programs commonly read (ARNs, endpoints, URLs, generated names)."""
     state = dict(inputs)
@@ -285,6 +285,7 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) ->
         state["arnSuffix"] = f"app/{physical}/{_short_hash(name)}"
     elif service in ("lb", "alb") and kind == "TargetGroup":
         state["arnSuffix"] = f"targetgroup/{physical}/{_short_hash(name)}"
+        state["arn"] = _arn("elasticloadbalancing", region, state["arnSuffix"])
     elif module == "rds/instance" or module == "rds/cluster":
         host = f"{physical}.{_short_hash(name)}.{region}.rds.amazonaws.com"
         state["address"] = host
@@ -344,12 +345,23 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) ->
         state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:policy/{physical}"
     elif module == "iam/openIdConnectProvider":
         state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:oidc-provider/{str(inputs.get('url', '')).removeprefix('https://')}"
+    elif module == "lambda/layerVersion":
+        state["arn"] = _arn("lambda", region, f"layer:{inputs.get('layerName', physical)}:1")
+        state["version"] = "1"
     elif module == "lambda/function":
+        state["arn"] = _arn("lambda", region, f"function:{physical}")
         state["invokeArn"] = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"
         state.setdefault("version", "$LATEST")
     elif module == "apigatewayv2/api":
-        state["apiEndpoint"] = f"https://{_short_hash(name)[:10]}.execute-api.{region}.amazonaws.com"
-        state["executionArn"] = _arn("execute-api", region, _short_hash(name)[:10])
+        rid = _short_hash(name)[:10]
+        state["apiEndpoint"] = f"https://{rid}.execute-api.{region}.amazonaws.com"
+        state["executionArn"] = _arn("execute-api", region, rid)
+    elif module == "apigatewayv2/vpcLink":
+        rid = f"vpclink-{_short_hash(name)[:6]}"
+    elif module == "apigatewayv2/authorizer":
+        rid = f"auth-{_short_hash(name)[:6]}"
+    elif module == "apigatewayv2/integration":
+        rid = f"integ-{_short_hash(name)[:6]}"
     elif module == "apigatewayv2/stage":
         state["invokeUrl"] = f"https://{_short_hash(name)[:10]}.execute-api.{region}.amazonaws.com/"
     elif module == "secretsmanager/secret":
@@ -361,8 +373,9 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) ->
         length = int(inputs.get("length") or 32)
         state["result"] = ("Mock0" * (length // 5 + 1))[:length]
     elif type_.startswith("kubernetes:"):
+        # Pulumi auto-names Kubernetes objects that have no explicit name.
         meta = dict(inputs.get("metadata") or {})
-        meta.setdefault("name", name)
+        meta.setdefault("name", f"{name}-{_short_hash(name)[:8]}")
         state["metadata"] = meta
     # The id the engine hands to dependents is the one returned here; the state agrees with it.
     state["id"] = rid
@@ -388,7 +401,7 @@ def _policy_document(args: Mapping[str, Any]) -> dict[str, Any]:
     return {"json": json.dumps(doc), "minifiedJson": json.dumps(doc, separators=(",", ":")), "id": "mock"}
 
 
-def _mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, Any]:
+def mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, Any]:
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
         zones = [f"{region}{s}" for s in "abc"]
         return {"names": zones, "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)], "id": region,
@@ -465,10 +478,10 @@ class _Mocks(Mocks):
         self.region = region
 
     def call(self, args: Any) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return _mock_invoke(args.token, args.args, self.region), []
+        return mock_invoke(args.token, args.args, self.region), []
 
     def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
-        return _mock_outputs(args.typ, args.name, args.inputs, self.region)
+        return mock_outputs(args.typ, args.name, args.inputs, self.region)
 
 
 def _make_monitor(mocks: Mocks) -> Any:

@@ -7,8 +7,6 @@ call (region, partition, caller identity).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,14 +18,10 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from policies.mockengine import settle_failed_run
+from policies.mockengine import MOCK_ACCOUNT_ID, mock_invoke, mock_outputs, settle_failed_run
 
 REGION = "eu-west-1"
-ACCOUNT = "123456789012"
-
-
-def short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+ACCOUNT = MOCK_ACCOUNT_ID
 
 
 @dataclass
@@ -39,76 +33,34 @@ class Captured:
 
 
 class CaptureMocks(pulumi.runtime.Mocks):
+    """The offline gate's provider answers, plus a record of what was registered and invoked; an
+    invoke the components are not expected to make fails the test."""
+
+    EXPECTED_INVOKES = frozenset({
+        "aws:index/getRegion:getRegion",
+        "aws:index/getPartition:getPartition",
+        "aws:index/getCallerIdentity:getCallerIdentity",
+    })
+
     def __init__(self) -> None:
         self.resources: list[Captured] = []
         self.invokes: list[str] = []
 
-    def call(self, args: MockCallArgs) -> dict[str, Any]:
+    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         self.invokes.append(args.token)
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"name": REGION, "region": REGION, "id": REGION}
-        if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/ci", "userId": "X", "id": ACCOUNT}
-        raise AssertionError(f"unexpected invoke {args.token}")
+        if args.token not in self.EXPECTED_INVOKES:
+            raise AssertionError(f"unexpected invoke {args.token}")
+        return mock_invoke(args.token, args.args, REGION), []
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        inputs = dict(args.inputs)
-        self.resources.append(Captured(args.typ, args.name, inputs, args.provider))
-        state = dict(inputs)
-        typ, name = args.typ, args.name
-        physical = inputs.get("name") if isinstance(inputs.get("name"), str) else f"{name}-{short_hash(name)[:7]}"
-        rid = f"{name}-id"
-        service = typ.split(":")[1].split("/")[0] if typ.count(":") >= 2 else ""
-        state.setdefault("arn", f"arn:aws:{service}:{REGION}:{ACCOUNT}:{physical}")
-        if typ == "aws:eks/cluster:Cluster":
-            state["endpoint"] = f"https://{short_hash(name).upper()}.gr7.{REGION}.eks.amazonaws.com"
-            state["certificateAuthority"] = {"data": base64.b64encode(b"mock-ca").decode()}
-            state["identities"] = [{"oidcs": [{"issuer": f"https://oidc.eks.{REGION}.amazonaws.com/id/{short_hash(name).upper()}"}]}]
-            state["vpcConfig"] = {**inputs["vpcConfig"], "clusterSecurityGroupId": "sg-cluster0000"}
-            state["name"] = physical
-        elif typ == "aws:eks/nodeGroup:NodeGroup":
-            state["resources"] = [{"autoscalingGroups": [{"name": f"eks-{name}-asg"}]}]
-        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
-            state["latestVersion"] = 1
-            rid = f"lt-{short_hash(name)}"
-        elif typ == "aws:ec2/securityGroup:SecurityGroup":
-            rid = f"sg-{short_hash(name)}"
-        elif typ == "aws:iam/role:Role":
-            state["arn"] = f"arn:aws:iam::{ACCOUNT}:role/{physical}"
-            state["name"] = physical
-            rid = physical
-        elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-            state["arn"] = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{inputs['url'].removeprefix('https://')}"
-        elif typ == "aws:kms/key:Key":
-            state["arn"] = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{short_hash(name)}"
-        elif typ == "aws:cloudwatch/logGroup:LogGroup":
-            state["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{physical}"
-        elif typ == "aws:lambda/function:Function":
-            state["arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical}"
-        elif typ == "aws:lambda/layerVersion:LayerVersion":
-            state["arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{inputs['layerName']}:1"
-        elif typ == "aws:lb/targetGroup:TargetGroup":
-            state["arn"] = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{physical}/{short_hash(name)}"
-        elif typ == "aws:apigatewayv2/api:Api":
-            rid = short_hash(name)[:10]
-            state["apiEndpoint"] = f"https://{rid}.execute-api.{REGION}.amazonaws.com"
-            state["executionArn"] = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{rid}"
-        elif typ == "aws:apigatewayv2/vpcLink:VpcLink":
-            rid = f"vpclink-{short_hash(name)[:6]}"
-        elif typ == "aws:apigatewayv2/authorizer:Authorizer":
-            rid = f"auth-{short_hash(name)[:6]}"
-        elif typ == "aws:apigatewayv2/integration:Integration":
-            rid = f"integ-{short_hash(name)[:6]}"
-        elif typ == "aws:apigatewayv2/stage:Stage":
-            state["invokeUrl"] = f"https://{short_hash(name)[:10]}.execute-api.{REGION}.amazonaws.com/"
-        elif typ.startswith("kubernetes:"):
-            # Pulumi auto-names Kubernetes objects without an explicit name.
-            meta = dict(inputs.get("metadata") or {})
-            meta.setdefault("name", f"{name}-{short_hash(name)[:8]}")
-            state["metadata"] = meta
+        self.resources.append(Captured(args.typ, args.name, dict(args.inputs), args.provider))
+        rid, state = mock_outputs(args.typ, args.name, dict(args.inputs), REGION)
         return rid, state
+
+
+def answered(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The state the mocks gave a resource: what dependents saw of it."""
+    return mock_outputs(type_, name, dict(inputs), REGION)[1]
 
 
 @dataclass

@@ -26,6 +26,7 @@ from tests.unit.components.conftest import (
     ACCOUNT,
     REGION,
     Run,
+    answered,
     as_list,
     document,
     manifest,
@@ -33,7 +34,6 @@ from tests.unit.components.conftest import (
     policy_findings,
     resolve,
     run_component,
-    short_hash,
     statements,
 )
 
@@ -133,7 +133,7 @@ def test_secrets_are_encrypted_with_a_rotating_kms_key(eks: Run) -> None:
     key = eks.one("aws:kms/key:Key")
     assert cluster["encryptionConfig"] == {
         "resources": ["secrets"],
-        "provider": {"keyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{short_hash(key.name)}"},
+        "provider": {"keyArn": answered(key.type, key.name, key.inputs)["arn"]},
     }
     assert plain(key.inputs)["enableKeyRotation"] is True
 
@@ -222,7 +222,9 @@ def test_launch_template_has_one_encrypted_root_volume_and_no_data_volumes(eks: 
 
 def test_nodes_carry_the_cluster_group_and_the_app_group(eks: Run) -> None:
     lt = one(eks, "aws:ec2/launchTemplate:LaunchTemplate")
-    assert lt["vpcSecurityGroupIds"] == ["sg-cluster0000", "sg-app"]
+    cluster = eks.one("aws:eks/cluster:Cluster")
+    cluster_sg = answered(cluster.type, cluster.name, cluster.inputs)["vpcConfig"]["clusterSecurityGroupId"]
+    assert lt["vpcSecurityGroupIds"] == [cluster_sg, "sg-app"]
 
 
 def test_managed_node_group_uses_the_template_and_the_configured_sizes(eks: Run) -> None:
@@ -239,7 +241,9 @@ def test_managed_node_group_uses_the_template_and_the_configured_sizes(eks: Run)
 def test_node_group_instances_are_registered_in_the_alb_target_group(eks: Run) -> None:
     attachment = one(eks, "aws:autoscaling/attachment:Attachment")
     assert attachment["lbTargetGroupArn"] == TARGET_GROUP_ARN
-    assert attachment["autoscalingGroupName"] == "eks-prod-eks-nodes-asg"
+    ng = eks.one("aws:eks/nodeGroup:NodeGroup")
+    (asg,) = answered(ng.type, ng.name, ng.inputs)["resources"][0]["autoscalingGroups"]
+    assert attachment["autoscalingGroupName"] == asg["name"] and asg["name"].startswith("eks-")
 
 
 # ----------------------------------------------------------------------------- IRSA
