@@ -217,6 +217,7 @@ def assert_clean_503(response: httpx.Response, store: str) -> None:
 
 
 def receipts_of(stack: Stack, order_ids: list[str]) -> dict[str, int]:
+    """How many receipt objects each order has in the bucket (0 or 1: the key is the order id)."""
     s3 = s3_client(str(stack.run.services["moto"]["url"]))
     bucket = stack.run.services["moto"]["bucket"]
     keys: dict[str, int] = {}
@@ -224,6 +225,17 @@ def receipts_of(stack: Stack, order_ids: list[str]) -> dict[str, int]:
         for item in page.get("Contents", []):
             keys[item["Key"]] = keys.get(item["Key"], 0) + 1
     return {oid: keys.get(f"receipts/{oid}.json", 0) for oid in order_ids}
+
+
+def receipt_writes(stack: Stack, order_ids: list[str]) -> dict[str, int]:
+    """How many times each order's receipt was written (object versions; the bucket must be versioned)."""
+    s3 = s3_client(str(stack.run.services["moto"]["url"]))
+    bucket = stack.run.services["moto"]["bucket"]
+    writes: dict[str, int] = {}
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix="receipts/"):
+        for version in page.get("Versions", []):
+            writes[version["Key"]] = writes.get(version["Key"], 0) + 1
+    return {oid: writes.get(f"receipts/{oid}.json", 0) for oid in order_ids}
 
 
 def dead_letters(stack: Stack) -> int:
@@ -304,6 +316,11 @@ def test_postgres_restart_fails_cleanly_and_the_outbox_delivers_afterwards(
 
 def test_worker_killed_mid_batch_gives_every_order_exactly_one_receipt(whole: Stack, show: Callable[[str], None]):
     orders_total = 40
+    moto = whole.run.services["moto"]
+    # Versioning keeps every write, so a receipt written twice (at-least-once delivery) shows up.
+    s3_client(str(moto["url"])).put_bucket_versioning(
+        Bucket=moto["bucket"], VersioningConfiguration={"Status": "Enabled"}
+    )
     whole.stop_worker(kill=True)
     shoppers = [AppClient(whole.lb).sign_up() for _ in range(4)]
     order_ids = []
@@ -348,8 +365,14 @@ def test_worker_killed_mid_batch_gives_every_order_exactly_one_receipt(whole: St
     assert not pending, f"{len(pending)} orders never became ready"
     assert all(row[2] == f"receipts/{row[0]}.json" for row in rows)
     assert receipts_of(whole, order_ids) == dict.fromkeys(order_ids, 1)
+    writes = receipt_writes(whole, order_ids)
+    # The worker skips orders that are already ready, so only an order it was writing at the kill can
+    # have been written twice; everything else exactly once.
+    assert all(count >= 1 for count in writes.values())
+    rewritten = {oid: count for oid, count in writes.items() if count > 1}
+    assert len(rewritten) <= 1 and all(count == 2 for count in rewritten.values()), rewritten
     assert dead_letters(whole) == 0
     show(
         f"[worker SIGKILL mid-batch] {done_at_kill}/{orders_total} ready at the kill, all {orders_total} ready "
-        f"{finished:.1f}s after the restart, one receipt each"
+        f"{finished:.1f}s after the restart, one receipt each ({sum(writes.values())} receipt writes in all)"
     )
