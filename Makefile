@@ -39,8 +39,10 @@ $(STAMP)/venv: requirements.txt app/requirements.txt policies/requirements.txt r
 gate: install
 	@for s in $(STACKS); do $(PY) -m policies.gate --stack $$s || exit $$?; done
 
-# Until the full local demo lands, the main job is the offline plan and verdict for every stack.
-demo: gate
+# The main job: offline plan and verdict for every stack, then the local stack with a replica killed
+# under traffic, checkout and receipt, and teardown (also on Ctrl-C or failure).
+demo: install
+	$(PY) -m demo
 
 test: install
 	$(PY) -m pytest
