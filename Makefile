@@ -9,7 +9,7 @@ DEB_PACKAGES := postgresql redis-server haproxy graphviz wrk
 STACKS := dev staging prod dev-eks
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install deps-system deps-python demo gate test lint lambda-layer clean
+.PHONY: install deps-system deps-python demo gate test bench lint lambda-layer clean
 
 install: deps-system deps-python
 
@@ -46,6 +46,13 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# Benchmarks print their figures and write bench/results/*.json; none of them is a test.
+bench: install
+	$(PY) -m bench.gate
+	$(PY) -m bench.replica
+	$(PY) -m bench.app
+	$(PY) -m bench.failover
 
 # The Lambda worker's dependency layer, built for the function's runtime before `pulumi up`.
 LAYER_DIR := build/lambda-layer
