@@ -124,7 +124,8 @@ def build_graph(resources: Iterable[ResourceLike]) -> Graph:
     children are lifted to the nearest visible ancestor."""
     every = list(resources)
     by_urn = {r.urn: r for r in every}
-    visible = [r for r in every if not _hidden(r.type)]
+    # Sorted so that the same plan always gives the same DOT (registration order varies between runs).
+    visible = sorted((r for r in every if not _hidden(r.type)), key=lambda r: r.urn)
     visible_urns = {r.urn for r in visible}
 
     def enclosing(urn: str | None) -> str | None:
@@ -154,7 +155,7 @@ def build_graph(resources: Iterable[ResourceLike]) -> Graph:
                 seen_edges.add(edge)
                 edges.append(edge)
     labels = {r.urn: (r.name, r.type) for r in visible}
-    return Graph(nodes=nodes, clusters=clusters, parent=parent, edges=tuple(edges), labels=labels)
+    return Graph(nodes=nodes, clusters=clusters, parent=parent, edges=tuple(sorted(edges)), labels=labels)
 
 
 def _is_ancestor(candidate: str, urn: str, parent: dict[str, str | None]) -> bool:

@@ -131,3 +131,7 @@ def test_cli_draws_a_program_and_reports_a_broken_one(tmp_path: Path, capsys):
     assert main(["--stack", "broken", "--program", str(tmp_path), "--output", str(tmp_path / "x.dot")]) == 2
     assert "stack broken: stacks/Pulumi.broken.yaml: tiny:fail is set" in capsys.readouterr().err
     assert not (tmp_path / "x.dot").exists()
+
+
+def test_the_dot_does_not_depend_on_registration_order(resources):
+    assert to_dot(build_graph(resources)) == to_dot(build_graph(list(reversed(resources))))
