@@ -83,7 +83,8 @@ def replica_command(port: int) -> list[str]:
 
 
 def worker_command() -> list[str]:
-    return [sys.executable, "-m", "app.worker"]
+    # A short long-poll keeps SIGTERM prompt: the worker finishes its current poll before it stops.
+    return [sys.executable, "-m", "app.worker", "--wait-seconds", "2"]
 
 
 def app_environment(

@@ -91,6 +91,16 @@ def render_config(
         f"    retries {retries}",
         "    option redispatch 1",
         "    retry-on all-retryable-errors",
+        # When no replica can answer, clients still get the app's JSON error shape and a retry hint.
+        *[
+            f"    http-error status {code} content-type application/json "
+            f"string '{{\"detail\":\"{why}\"}}' hdr Retry-After 2 hdr X-Instance-Id haproxy"
+            for code, why in (
+                (502, "bad gateway: the replica failed to answer; retry"),
+                (503, "no replica is ready; retry shortly"),
+                (504, "the replica timed out; retry"),
+            )
+        ],
         "",
         "frontend web",
         f"    bind {bind_host}:{bind_port}",

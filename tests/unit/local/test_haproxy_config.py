@@ -4,11 +4,13 @@ import re
 import shutil
 import subprocess
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from local.haproxy import HealthCheck, Server, render_config
+from local import procs
+from local.haproxy import HealthCheck, Server, render_config, start_haproxy
 
 SERVERS = [Server("replica-1", 41001), Server("replica-2", 41002), Server("replica-3", 41003)]
 
@@ -112,3 +114,17 @@ def test_haproxy_accepts_the_rendered_configuration(tmp_path):
     result = subprocess.run([binary, "-c", "-f", str(path)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WARNING" not in result.stdout + result.stderr
+
+
+def test_with_no_replica_ready_clients_get_a_json_503_with_a_retry_hint(tmp_path):
+    # A real HAProxy in front of a replica that is not there: its own error page must keep the API's shape.
+    lb = start_haproxy(tmp_path, [Server("replica-1", procs.free_port())], port=procs.free_port(), timeout=20)
+    try:
+        response = httpx.get(f"{lb.url}/cart", timeout=10)
+    finally:
+        lb.stop()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["retry-after"] == "2"
+    assert response.headers["x-instance-id"] == "haproxy"
+    assert response.json() == {"detail": "no replica is ready; retry shortly"}
