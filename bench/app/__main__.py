@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.results_file import write_results
 from demo.client import AppClient
 from demo.environment import machine, throwaway
 from demo.report import render_table
@@ -143,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": found,
         "wall_s": round(time.monotonic() - started, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"written to {args.output}")
+    write_results(args.output, document)
     return 0
 
 

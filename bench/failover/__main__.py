@@ -14,13 +14,13 @@ Usage: python -m bench.failover [--users 4] [--seconds 5]
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.results_file import write_results
 from demo.client import ScenarioError, Traffic, TrafficReport, percentile
 from demo.environment import HAPROXY_STATE, Stack, machine, throwaway
 from demo.report import render_table
@@ -110,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios": scenarios,
         "wall_s": round(time.monotonic() - started, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"written to {args.output}")
+    write_results(args.output, document)
     return 0
 
 

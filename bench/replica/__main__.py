@@ -12,7 +12,6 @@ Usage: python -m bench.replica [--runs 5]
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import statistics
 import sys
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.results_file import write_results
 from demo.client import Traffic
 from demo.environment import Stack, machine, rss_kib, status_of, throwaway
 from demo.report import render_table
@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
         "wall_s": round(time.monotonic() - started, 1),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"written to {args.output}")
+    write_results(args.output, document)
     return 0
 
 
