@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from local import procs
-from local.services import READY_TIMEOUT, Service, ServiceError, require_binary
+from local.services import READY_TIMEOUT, Service, ServiceError, launch_on_port, require_binary
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
@@ -148,24 +148,10 @@ def start_haproxy(
     url = f"http://127.0.0.1:{port}"
 
     def launch() -> subprocess.Popen[bytes]:
-        if not procs.port_is_free(port):
-            raise ServiceError(f"haproxy: port {port} on 127.0.0.1 is already in use")
-        try:
-            proc = procs.spawn([binary, "-db", "-f", str(config_path)], log_path=log_path)
-        except procs.ProcessError as exc:
-            raise ServiceError(f"haproxy: {exc}") from exc
-        try:
-            procs.wait_for(
-                lambda: procs.port_answers(port),
-                what=f"haproxy on 127.0.0.1:{port}",
-                timeout=timeout,
-                proc_pid=proc.pid,
-                log_path=log_path,
-            )
-        except procs.ProcessError as exc:
-            procs.stop_group(proc.pid, first=signal.SIGKILL, timeout=5)
-            raise ServiceError(f"haproxy: {exc}") from exc
-        return proc
+        return launch_on_port(
+            "haproxy", port, [binary, "-db", "-f", str(config_path)], log_path=log_path,
+            ready=lambda: procs.port_answers(port), what=f"haproxy on 127.0.0.1:{port}", timeout=timeout,
+        )
 
     service = Service(
         name="haproxy",

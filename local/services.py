@@ -390,6 +390,34 @@ def _pg_create_app_db(socket_dir: Path, port: int, user: str, password: str, dat
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(user)))
 
 
+def launch_on_port(
+    name: str,
+    port: int,
+    argv: list[str],
+    *,
+    log_path: Path,
+    ready: Callable[[], bool],
+    what: str,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    hint: str = "",
+) -> subprocess.Popen[bytes]:
+    """Spawn a loopback server on `port` and wait, bounded, until `ready()`; a failed start leaves nothing
+    running and says which part failed and why."""
+    if not procs.port_is_free(port):
+        raise ServiceError(f"{name}: port {port} on 127.0.0.1 is already in use")
+    try:
+        proc = procs.spawn(argv, log_path=log_path, env=env)
+    except procs.ProcessError as exc:
+        raise ServiceError(f"{name}: {exc}") from exc
+    try:
+        procs.wait_for(ready, what=what, timeout=timeout, proc_pid=proc.pid, log_path=log_path)
+    except procs.ProcessError as exc:
+        _kill_quietly(proc)
+        raise ServiceError(f"{name}: {exc}{hint}") from exc
+    return proc
+
+
 def _kill_quietly(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(procs.ProcessError):
         procs.stop_group(proc.pid, first=signal.SIGKILL, timeout=5)
@@ -422,24 +450,10 @@ def start_redis(base_dir: Path, *, port: int | None = None, timeout: float = REA
     url = f"redis://127.0.0.1:{port}/0"
 
     def launch() -> subprocess.Popen[bytes]:
-        if not procs.port_is_free(port):
-            raise ServiceError(f"redis: port {port} on 127.0.0.1 is already in use")
-        try:
-            proc = procs.spawn(argv, log_path=log_path, env={"PATH": "/usr/bin:/bin"})
-        except procs.ProcessError as exc:
-            raise ServiceError(f"redis: {exc}") from exc
-        try:
-            procs.wait_for(
-                lambda: _redis_ping(url),
-                what=f"redis on 127.0.0.1:{port}",
-                timeout=timeout,
-                proc_pid=proc.pid,
-                log_path=log_path,
-            )
-        except procs.ProcessError as exc:
-            _kill_quietly(proc)
-            raise ServiceError(f"redis: {exc}") from exc
-        return proc
+        return launch_on_port(
+            "redis", port, argv, log_path=log_path, env={"PATH": "/usr/bin:/bin"},
+            ready=lambda: _redis_ping(url), what=f"redis on 127.0.0.1:{port}", timeout=timeout,
+        )
 
     service = Service(name="redis", port=port, url=url, base_dir=base_dir, log_path=log_path, _launch=launch)
     return service.start()
@@ -488,24 +502,11 @@ def start_moto(base_dir: Path, *, port: int | None = None, timeout: float = READ
     env.update(AWS_TEST_CREDENTIALS, AWS_DEFAULT_REGION=AWS_REGION)
 
     def launch() -> subprocess.Popen[bytes]:
-        if not procs.port_is_free(port):
-            raise ServiceError(f"moto: port {port} on 127.0.0.1 is already in use")
-        try:
-            proc = procs.spawn(argv, log_path=log_path, env=env)
-        except procs.ProcessError as exc:
-            raise ServiceError(f"moto: {exc}") from exc
-        try:
-            procs.wait_for(
-                lambda: _http_answers(url + "/moto-api/"),
-                what=f"moto server on 127.0.0.1:{port}",
-                timeout=timeout,
-                proc_pid=proc.pid,
-                log_path=log_path,
-            )
-        except procs.ProcessError as exc:
-            _kill_quietly(proc)
-            raise ServiceError(f"moto: {exc} (is moto[server] installed in this virtualenv?)") from exc
-        return proc
+        return launch_on_port(
+            "moto", port, argv, log_path=log_path, env=env,
+            ready=lambda: _http_answers(url + "/moto-api/"), what=f"moto server on 127.0.0.1:{port}",
+            timeout=timeout, hint=" (is moto[server] installed in this virtualenv?)",
+        )
 
     service = Service(name="moto", port=port, url=url, base_dir=base_dir, log_path=log_path, _launch=launch)
     return service.start()
