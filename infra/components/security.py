@@ -61,33 +61,29 @@ class Security(pulumi.ComponentResource):
         cache = group("cache", "Redis: from the app only")
         db = group("db", "PostgreSQL: from the app only")
 
-        def ingress(role: str, sg: aws.ec2.SecurityGroup, port: int, *, source: aws.ec2.SecurityGroup | None = None,
-                    cidr: str | None = None, description: str) -> None:
-            aws.vpc.SecurityGroupIngressRule(
+        def rule(kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule], role: str,
+                 sg: aws.ec2.SecurityGroup, port: int, *, peer: aws.ec2.SecurityGroup | None = None,
+                 cidr: str | None = None, description: str) -> None:
+            # One TCP port per rule, to a peer group or a CIDR: the shape of every flow in the chain.
+            kind(
                 f"{name}-{role}",
                 security_group_id=sg.id,
                 ip_protocol="tcp",
                 from_port=port,
                 to_port=port,
-                referenced_security_group_id=source.id if source is not None else None,
+                referenced_security_group_id=peer.id if peer is not None else None,
                 cidr_ipv4=cidr,
                 description=description,
                 opts=child,
             )
 
+        def ingress(role: str, sg: aws.ec2.SecurityGroup, port: int, *, source: aws.ec2.SecurityGroup | None = None,
+                    cidr: str | None = None, description: str) -> None:
+            rule(aws.vpc.SecurityGroupIngressRule, role, sg, port, peer=source, cidr=cidr, description=description)
+
         def egress(role: str, sg: aws.ec2.SecurityGroup, port: int, *, target: aws.ec2.SecurityGroup | None = None,
                    cidr: str | None = None, description: str) -> None:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-{role}",
-                security_group_id=sg.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                referenced_security_group_id=target.id if target is not None else None,
-                cidr_ipv4=cidr,
-                description=description,
-                opts=child,
-            )
+            rule(aws.vpc.SecurityGroupEgressRule, role, sg, port, peer=target, cidr=cidr, description=description)
 
         for port in args.public_ports:
             ingress(f"alb-in-{port}", alb, port, cidr=ANYWHERE, description=f"public traffic on {port}")
