@@ -5,6 +5,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
+
+from app.settings import Settings
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for a replica behind a load balancer (also used by the keep-alive test)."""
+    return {
+        "proxy_headers": True,
+        "forwarded_allow_ips": "127.0.0.1",
+        "timeout_keep_alive": settings.keepalive_timeout_seconds,
+        "timeout_graceful_shutdown": 20,
+        "access_log": False,
+        "log_config": None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         from app import db, logs
         from app.runtime import resolve_secrets
-        from app.settings import Settings
 
         settings = Settings()
         logs.configure(settings.instance_id, settings.log_level)
@@ -36,23 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from app.main import create_app
-    from app.settings import Settings, SettingsError
+    from app.settings import SettingsError
 
     try:
-        app = create_app(Settings())
+        settings = Settings()
+        app = create_app(settings)
     except (SettingsError, ValueError) as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         return 2
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-        timeout_graceful_shutdown=20,
-        access_log=False,
-        log_config=None,
-    )
+    uvicorn.run(app, host=args.host, port=args.port, **server_options(settings))
     return 0
 
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+import anyio
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from app.logs import request_id_var
@@ -125,6 +126,7 @@ class BodyLimitMiddleware:
                 await _reply(send, 400, "invalid Content-Length header")
                 return
             if too_big:
+                await _drain(receive, int(declared))
                 await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
                 return
         chunks: list[bytes] = []
@@ -136,6 +138,8 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
+                if message.get("more_body", False):
+                    await _drain(receive, None)
                 await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
                 return
             chunks.append(chunk)
@@ -151,6 +155,28 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+# A body over the limit is still read (and dropped) up to this size before the 413 goes out: a server
+# that closes a connection with unread bytes in its receive buffer sends a TCP reset, which the client
+# (or the load balancer in front) sees instead of the 413. Beyond it, or after DRAIN_SECONDS, the
+# connection is closed right after the answer.
+DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 10.0
+
+
+async def _drain(receive: Any, declared: int | None) -> None:
+    if declared is not None and declared > DRAIN_LIMIT_BYTES:
+        return
+    drained = 0
+    with anyio.move_on_after(DRAIN_SECONDS):
+        while drained <= DRAIN_LIMIT_BYTES:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
 
 async def _reply(send: Any, status: int, detail: str) -> None:

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     mode: Literal["local", "cloud"] = "cloud"
     instance_id: str = Field(default_factory=_default_instance_id)
     log_level: str = "INFO"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Longer than the load balancer's idle timeout (the ALB's default is 60 s), so the load balancer,
+    # never the app, closes an idle connection: otherwise it may send a request on a connection the
+    # app is closing, and answer 502.
+    keepalive_timeout_seconds: int = Field(default=65, ge=1, le=4100)
 
     database_url: str | None = None
     database_host: str | None = None

@@ -72,14 +72,14 @@ def generate_jwt_private_key() -> str:
     ).decode()
 
 
-def replica_command(port: int) -> list[str]:
-    """How to run one web replica: the app's own entry point when it has one, uvicorn otherwise."""
-    if (REPO_ROOT / "app" / "__main__.py").exists():
-        return [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(port)]
-    return [
-        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-    ]  # fmt: skip
+def replica_command() -> list[str]:
+    """How to run one web replica: the app's own entry point, its port and keep-alive from the
+    environment (APP_PORT, APP_KEEPALIVE_TIMEOUT_SECONDS) as in the cloud."""
+    return [sys.executable, "-m", "app", "--host", "127.0.0.1"]
+
+
+def replica_environment(env: Mapping[str, str], instance_id: str, port: int) -> dict[str, str]:
+    return {**env, "APP_INSTANCE_ID": instance_id, "APP_PORT": str(port)}
 
 
 def worker_command() -> list[str]:
@@ -117,6 +117,9 @@ def app_environment(
             "APP_JWT_PRIVATE_KEY": jwt_private_key,
             "APP_JWT_ISSUER": lb_url,
             "APP_JWT_AUDIENCE": JWT_AUDIENCE,
+            # The load balancer, never the app, closes idle connections (as infra sets it from the
+            # stack's ALB idle timeout).
+            "APP_KEEPALIVE_TIMEOUT_SECONDS": str(haproxy.app_keepalive_for(haproxy.stack_idle_timeout())),
             "AWS_ENDPOINT_URL": moto_url,
             "AWS_REGION": services.AWS_REGION,
             "AWS_DEFAULT_REGION": services.AWS_REGION,
@@ -294,8 +297,8 @@ def up(
             replica_services.append(
                 app_process(
                     rid,
-                    replica_command(rport),
-                    env_for(rid),
+                    replica_command(),
+                    replica_environment(env_for(rid), rid, rport),
                     state_dir,
                     url=f"http://127.0.0.1:{rport}",
                     timeout=timeout,
@@ -315,6 +318,8 @@ def up(
             state_dir,
             [haproxy.Server(s.name, s.port) for s in replica_services],
             port=lb_port,
+            health=haproxy.HealthCheck.from_target_group(),
+            idle_timeout_s=haproxy.stack_idle_timeout(),
             timeout=timeout,
         )
         started.append(lb)
@@ -485,11 +490,10 @@ def start_replica(
     replica = run.replica(replica_id)
     if _verified(run, replica_id, replica.pid):
         raise procs.ProcessError(f"{replica_id} is still running (pid {replica.pid}); stop it first")
-    env = dict(run.app_env or _environment_of(run))
-    env["APP_INSTANCE_ID"] = replica_id
     port = int(replica.url.rsplit(":", 1)[1])
+    env = replica_environment(run.app_env or _environment_of(run), replica_id, port)
     service = app_process(
-        replica_id, replica_command(port), env, Path(state_dir).absolute(), url=replica.url, timeout=timeout
+        replica_id, replica_command(), env, Path(state_dir).absolute(), url=replica.url, timeout=timeout
     )
     service.start()
     assert service.identity is not None

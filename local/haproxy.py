@@ -1,12 +1,25 @@
-"""HAProxy in front of the app replicas.
+"""HAProxy in front of the app replicas, configured the way the stack's ALB behaves where it matters.
 
 Creates the HAProxy configuration (rendered by a pure function) and runs Debian's haproxy in the
-foreground as a child process: round-robin over every replica, active health checks on /readyz,
-layer-7 retries with redispatch, no stickiness of any kind.
+foreground as a child process: round-robin over every replica, no stickiness of any kind, active
+health checks on /readyz with the target group's timing, server-side keep-alive connections reused
+across clients for the ALB's idle timeout, no replay of a request that reached a replica, and the
+load balancer's own error answers in the API's JSON shape.
+
+Where the ALB's behaviour comes from (AWS documentation):
+- target group health checks (interval, timeout, healthy/unhealthy thresholds):
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
+- idle timeout, and "configure the idle timeout of your application to be larger than the idle timeout
+  configured for the load balancer ... Otherwise ... the load balancer sends an HTTP 502":
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html
+- the load balancer's own 502/503/504 (target closed the connection with a request outstanding, no
+  healthy target, connection not established within 10 s):
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import signal
 import subprocess
@@ -18,6 +31,26 @@ from local import procs
 from local.services import READY_TIMEOUT, Service, ServiceError, launch_on_port, require_binary
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The component that declares the stack's target group, and the project file with the stack defaults.
+EDGE_COMPONENT = REPO_ROOT / "infra" / "components" / "edge.py"
+PROJECT_FILE = REPO_ROOT / "Pulumi.yaml"
+IDLE_TIMEOUT_KEY = "stateless-stack:albIdleTimeoutSeconds"
+# The ALB gives up establishing a connection to a target after 10 s and answers 504 (troubleshooting
+# page above); it is not configurable.
+ALB_CONNECT_TIMEOUT_S = 10
+
+# HAProxy's own answers, in the API's shape {"detail": ...}. HAProxy 2.6 (Debian 12) sends the 400 of a
+# request its HTTP/1 parser rejects, and the 408 of a request not received in time, from the parser
+# itself with its built-in HTML page, whatever the configuration says (haproxy/haproxy#3032, fixed in
+# 3.2); the 400/408 entries here apply where the stream exists (e.g. a rule that denies a request).
+LB_ERRORS = (
+    (400, "bad request: the load balancer could not parse it", None),
+    (408, "request timeout: the request was not received in time", None),
+    (502, "bad gateway: the replica failed to answer; retry", 2),
+    (503, "no replica is ready; retry shortly", 2),
+    (504, "the replica timed out; retry", 2),
+)
 
 
 @dataclass(frozen=True)
@@ -35,16 +68,98 @@ class Server:
 
 @dataclass(frozen=True)
 class HealthCheck:
+    """A target group's health check: HealthCheckIntervalSeconds, HealthCheckTimeoutSeconds,
+    HealthyThresholdCount (rise), UnhealthyThresholdCount (fall)."""
+
     path: str = "/readyz"
-    interval_ms: int = 500
+    interval_s: int = 10
+    timeout_s: int = 5
+    rise: int = 2
     fall: int = 2
-    rise: int = 1
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/") or any(c.isspace() for c in self.path):
             raise ValueError(f"health check path {self.path!r} must start with '/' and hold no spaces")
-        if self.interval_ms < 50 or self.fall < 1 or self.rise < 1:
-            raise ValueError("health check needs interval_ms >= 50, fall >= 1 and rise >= 1")
+        if self.interval_s < 1 or self.timeout_s < 1 or self.fall < 1 or self.rise < 1:
+            raise ValueError("health check needs interval_s, timeout_s, fall and rise of at least 1")
+        # AWS refuses a target group whose check timeout is not below its interval; so does this.
+        if self.timeout_s >= self.interval_s:
+            raise ValueError(
+                f"health check timeout ({self.timeout_s}s) must be less than its interval ({self.interval_s}s)"
+            )
+
+    @classmethod
+    def from_target_group(cls, edge_source: Path = EDGE_COMPONENT) -> HealthCheck:
+        """The health check the stack's target group declares (infra/components/edge.py)."""
+        found = _call_keywords(edge_source, "TargetGroupHealthCheckArgs")
+
+        def number(key: str) -> int:
+            value = found.get(key)
+            if not isinstance(value, int):
+                raise ValueError(f"{edge_source}: the target group health check sets no literal {key}")
+            return value
+
+        return cls(
+            path=str(found.get("path", "/")),
+            interval_s=number("interval"),
+            timeout_s=number("timeout"),
+            rise=number("healthy_threshold"),
+            fall=number("unhealthy_threshold"),
+        )
+
+
+def _call_keywords(source: Path, callee: str) -> dict[str, object]:
+    """The literal keyword arguments of the one call to `callee` in a module; names bound to literals at
+    module level are resolved (e.g. `path=HEALTH_CHECK_PATH`)."""
+    tree = ast.parse(source.read_text(), filename=str(source))
+    constants: dict[str, object] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    constants[target.id] = node.value.value
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (getattr(node.func, "attr", None) == callee or getattr(node.func, "id", None) == callee)
+    ]
+    if len(calls) != 1:
+        raise ValueError(f"{source}: expected one {callee}(...) call, found {len(calls)}")
+    found: dict[str, object] = {}
+    for keyword in calls[0].keywords:
+        value = keyword.value
+        if isinstance(value, ast.Constant):
+            found[str(keyword.arg)] = value.value
+        elif isinstance(value, ast.Name) and value.id in constants:
+            found[str(keyword.arg)] = constants[value.id]
+    return found
+
+
+def stack_idle_timeout(project_file: Path = PROJECT_FILE) -> int:
+    """The ALB idle timeout every stack gets unless it sets its own (Pulumi.yaml's declared default)."""
+    import yaml
+
+    config = (yaml.safe_load(project_file.read_text()) or {}).get("config", {})
+    try:
+        return int(config[IDLE_TIMEOUT_KEY]["default"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{project_file}: {IDLE_TIMEOUT_KEY} has no integer default") from None
+
+
+def app_keepalive_for(idle_timeout_s: int) -> int:
+    """The app's keep-alive for a load balancer idle timeout: longer, so the LB always closes first."""
+    return idle_timeout_s + 5
+
+
+def _error_answers() -> list[str]:
+    return [
+        f"    http-error status {code} content-type application/json "
+        f"string '{{\"detail\":\"{why}\"}}'"
+        + (f" hdr Retry-After {retry}" if retry else "")
+        + " hdr X-Instance-Id haproxy"
+        for code, why, retry in LB_ERRORS
+    ]
 
 
 def render_config(
@@ -53,8 +168,8 @@ def render_config(
     bind_port: int,
     bind_host: str = "127.0.0.1",
     health: HealthCheck | None = None,
-    retries: int = 3,
-    timeout_server_s: int = 30,
+    idle_timeout_s: int = 60,
+    connect_retries: int = 2,
 ) -> str:
     """The complete haproxy.cfg for one frontend and the app backend."""
     if not servers:
@@ -64,8 +179,10 @@ def render_config(
         raise ValueError(f"server names must be unique, got {names}")
     if not 0 < bind_port < 65536:
         raise ValueError(f"bind port {bind_port} is outside 1-65535")
-    if retries < 1:
-        raise ValueError(f"retries must be at least 1, got {retries}")
+    if connect_retries < 0:
+        raise ValueError(f"connect_retries must not be negative, got {connect_retries}")
+    if not 1 <= idle_timeout_s <= 4000:
+        raise ValueError(f"idle timeout must be 1-4000 s (the ALB's range), got {idle_timeout_s}")
     health = health or HealthCheck()
     lines = [
         "global",
@@ -79,41 +196,46 @@ def render_config(
         "    log global",
         "    option httplog",
         "    option dontlognull",
-        "    timeout connect 1s",
-        "    timeout client 30s",
-        f"    timeout server {timeout_server_s}s",
+        f"    timeout connect {ALB_CONNECT_TIMEOUT_S}s",
+        # The ALB's idle timeout bounds every quiet period: a client or a target sending nothing for
+        # that long is cut off (504 when the target is the silent one).
+        f"    timeout client {idle_timeout_s}s",
+        f"    timeout server {idle_timeout_s}s",
+        f"    timeout http-keep-alive {idle_timeout_s}s",
         "    timeout http-request 10s",
         "    timeout queue 10s",
-        # A request can only be replayed if HAProxy still holds all of it, body included.
-        "    option http-buffer-request",
-        # Connection-level retries alone would still fail the requests in flight on a replica that dies;
-        # layer-7 retries replay them, and redispatch sends every retry to another replica.
-        f"    retries {retries}",
+        # Without it HAProxy uses the interval as the whole check's budget (configuration.txt, "timeout
+        # check"); the target group fails a check that has no answer after HealthCheckTimeoutSeconds.
+        f"    timeout check {health.timeout_s}s",
+        # A request that reached a replica is never sent again (configuration.txt, "retry-on": every
+        # keyword but "none" and "conn-failure" replays a request the server may have acted on). Only a
+        # connection that could not be established, so that nothing was sent, is tried again, on
+        # another replica.
+        "    retry-on conn-failure",
+        f"    retries {connect_retries}",
         "    option redispatch 1",
-        "    retry-on all-retryable-errors",
-        # When no replica can answer, clients still get the app's JSON error shape and a retry hint.
-        *[
-            f"    http-error status {code} content-type application/json "
-            f"string '{{\"detail\":\"{why}\"}}' hdr Retry-After 2 hdr X-Instance-Id haproxy"
-            for code, why in (
-                (502, "bad gateway: the replica failed to answer; retry"),
-                (503, "no replica is ready; retry shortly"),
-                (504, "the replica timed out; retry"),
-            )
-        ],
+        *_error_answers(),
         "",
         "frontend web",
         f"    bind {bind_host}:{bind_port}",
+        # The errors of a request that never reached a backend (400, 408) are the frontend's own.
+        *_error_answers(),
         "    default_backend app",
         "",
         "backend app",
         "    balance roundrobin",
+        # Connections to replicas stay open after a response and any request, from any client, may use
+        # them, as the ALB multiplexes requests over its target connections ("http-reuse always"). An
+        # idle one is kept for about the idle timeout (half of the idle ones are closed every
+        # pool-purge-delay), so a replica whose keep-alive is shorter closes connections HAProxy is
+        # about to use: the 502s an ALB shows in that case.
+        "    http-reuse always",
         f"    option httpchk GET {health.path}",
         "    http-check expect status 200",
-        # A refused or reset connection marks the replica down at once instead of after `fall` checks.
-        f"    default-server inter {health.interval_ms}ms fastinter {max(50, health.interval_ms // 2)}ms "
-        f"downinter {health.interval_ms}ms fall {health.fall} rise {health.rise} "
-        "observe layer4 error-limit 1 on-error mark-down",
+        # Only the active check decides a replica's health, as on a target group: no passive
+        # observation marks a replica down between checks.
+        f"    default-server inter {health.interval_s}s fall {health.fall} rise {health.rise} "
+        f"pool-purge-delay {idle_timeout_s}s",
     ]
     lines += [f"    server {s.name} {s.host}:{s.port} check" for s in servers]
     return "\n".join(lines) + "\n"
@@ -135,6 +257,7 @@ def start_haproxy(
     *,
     port: int,
     health: HealthCheck | None = None,
+    idle_timeout_s: int = 60,
     timeout: float = READY_TIMEOUT,
 ) -> Service:
     """Render the configuration into base_dir, check it, run haproxy in the foreground (-db)."""
@@ -142,7 +265,7 @@ def start_haproxy(
     binary = require_binary("haproxy", "haproxy")
     config_path = base_dir / "haproxy.cfg"
     config_path.parent.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(render_config(servers, bind_port=port, health=health))
+    config_path.write_text(render_config(servers, bind_port=port, health=health, idle_timeout_s=idle_timeout_s))
     check_config(config_path)
     log_path = base_dir / "logs" / "haproxy.log"
     url = f"http://127.0.0.1:{port}"

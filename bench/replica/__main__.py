@@ -36,7 +36,10 @@ def cold_start(stack: Stack, index: int, timeout: float = 60.0) -> dict[str, Any
     log_path = stack.state_dir / "logs" / f"cold-{index}.log"
     began = time.monotonic()
     proc = procs.spawn(
-        env.replica_command(port), log_path=log_path, env=stack.app_env(f"cold-{index}"), cwd=env.REPO_ROOT
+        env.replica_command(),
+        log_path=log_path,
+        env=env.replica_environment(stack.app_env(), f"cold-{index}", port),
+        cwd=env.REPO_ROOT,
     )
     try:
         while status_of(url + "/readyz", timeout=1) != 200:

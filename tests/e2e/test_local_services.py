@@ -107,7 +107,7 @@ def test_a_second_server_on_a_taken_port_is_refused(tmp_path: Path, running_redi
 
 def test_a_failed_up_says_which_part_failed_and_stops_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     broken = [sys.executable, "-c", "import sys; sys.exit('replica cannot start: no such module')"]
-    monkeypatch.setattr(env, "replica_command", lambda port: broken)
+    monkeypatch.setattr(env, "replica_command", lambda: broken)
     state_dir = tmp_path / "state"
     with pytest.raises(env.UpError, match=r"replicas failed: .*replica-1 exited before it was ready") as failure:
         env.up(replicas=2, state_dir=state_dir, durable=False)

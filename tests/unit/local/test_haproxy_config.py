@@ -1,4 +1,5 @@
-"""The rendered HAProxy configuration: balancing, health checks, retries, and no stickiness."""
+"""The rendered HAProxy configuration: balancing, health checks from the target group, no replay of a
+request that reached a replica, server-side keep-alive, JSON error answers, and no stickiness."""
 
 import re
 import shutil
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from local import procs
-from local.haproxy import HealthCheck, Server, render_config, start_haproxy
+from local.haproxy import HealthCheck, Server, render_config, stack_idle_timeout, start_haproxy
 
 SERVERS = [Server("replica-1", 41001), Server("replica-2", 41002), Server("replica-3", 41003)]
 
@@ -46,13 +47,25 @@ def test_round_robin_without_any_stickiness():
         assert sticky not in config
 
 
-def test_layer7_retries_with_redispatch_and_buffered_bodies():
-    defaults = directives(render_config(SERVERS, bind_port=8080, retries=3), "defaults")
-    assert "retries 3" in defaults
-    assert "retry-on all-retryable-errors" in defaults
+def test_only_a_connection_that_was_never_established_is_tried_again():
+    defaults = directives(render_config(SERVERS, bind_port=8080), "defaults")
+    retry_on = [line for line in defaults if line.startswith("retry-on")]
+    # Any other keyword replays a request that a replica may already have acted on.
+    assert retry_on == ["retry-on conn-failure"]
     assert "option redispatch 1" in defaults
-    # Without the buffered body a POST or PUT could not be replayed on another replica.
-    assert "option http-buffer-request" in defaults
+    assert not any("http-buffer-request" in line for line in defaults)
+
+
+def test_connections_to_replicas_are_kept_and_shared_for_the_idle_timeout():
+    config = render_config(SERVERS, bind_port=8080, idle_timeout_s=45)
+    backend = directives(config, "backend app")
+    defaults = directives(config, "defaults")
+    assert "http-reuse always" in backend
+    assert not any(line.startswith(("option http-server-close", "option httpclose")) for line in defaults + backend)
+    default_server = next(line for line in backend if line.startswith("default-server"))
+    assert "pool-purge-delay 45s" in default_server
+    for timeout in ("client", "server", "http-keep-alive"):
+        assert f"timeout {timeout} 45s" in defaults
 
 
 def test_frontend_binds_loopback_only():
@@ -60,15 +73,47 @@ def test_frontend_binds_loopback_only():
     assert frontend[0] == "bind 127.0.0.1:18080"
 
 
-def test_fast_health_check_timing_is_rendered():
-    backend = directives(
-        render_config(SERVERS, bind_port=8080, health=HealthCheck(interval_ms=300, fall=3, rise=2)), "backend app"
-    )
+def test_health_check_timing_is_the_target_groups():
+    health = HealthCheck.from_target_group()
+    config = render_config(SERVERS, bind_port=8080, health=health)
+    backend = directives(config, "backend app")
     default_server = next(line for line in backend if line.startswith("default-server"))
-    assert "inter 300ms" in default_server
-    assert "fall 3" in default_server
-    assert "rise 2" in default_server
-    assert "on-error mark-down" in default_server
+    assert f"inter {health.interval_s}s" in default_server
+    assert f"fall {health.fall}" in default_server
+    assert f"rise {health.rise}" in default_server
+    # Only the active check decides, as on a target group.
+    assert "observe" not in default_server and "on-error" not in default_server
+    assert f"timeout check {health.timeout_s}s" in directives(config, "defaults")
+
+
+def test_the_target_group_settings_are_what_the_edge_component_registers():
+    from infra.components.edge import Edge, EdgeArgs
+    from tests.unit.components.conftest import plain, run_component
+
+    run = run_component(
+        lambda: Edge("t-edge", EdgeArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], security_group_ids=["sg"],
+                                        region="us-east-1"))
+    )
+    target_group = run.one("aws:lb/targetGroup:TargetGroup")
+    registered = plain(target_group.inputs)["healthCheck"]
+    health = HealthCheck.from_target_group()
+    assert (health.path, health.interval_s, health.timeout_s, health.rise, health.fall) == (
+        registered["path"],
+        registered["interval"],
+        registered["timeout"],
+        registered["healthyThreshold"],
+        registered["unhealthyThreshold"],
+    )
+    assert registered["matcher"] == "200"
+    import dataclasses
+
+    idle = {f.name: f.default for f in dataclasses.fields(EdgeArgs)}["idle_timeout_seconds"]
+    assert stack_idle_timeout() == idle
+
+
+def test_a_check_timeout_not_below_the_interval_is_refused():
+    with pytest.raises(ValueError, match="less than its interval"):
+        HealthCheck(interval_s=5, timeout_s=5)
 
 
 @pytest.mark.parametrize(
@@ -77,7 +122,8 @@ def test_fast_health_check_timing_is_rendered():
         ([], {"bind_port": 8080}, "at least one server"),
         ([Server("a", 1), Server("a", 2)], {"bind_port": 8080}, "unique"),
         (SERVERS, {"bind_port": 0}, "bind port"),
-        (SERVERS, {"bind_port": 8080, "retries": 0}, "retries"),
+        (SERVERS, {"bind_port": 8080, "connect_retries": -1}, "connect_retries"),
+        (SERVERS, {"bind_port": 8080, "idle_timeout_s": 0}, "idle timeout"),
     ],
 )
 def test_bad_arguments_are_refused(servers, kwargs, message):
@@ -91,7 +137,7 @@ def test_bad_arguments_are_refused(servers, kwargs, message):
         (lambda: Server("bad name", 80), "server name"),
         (lambda: Server("ok", 70000), "port"),
         (lambda: HealthCheck(path="readyz"), "must start with"),
-        (lambda: HealthCheck(interval_ms=1), "interval_ms"),
+        (lambda: HealthCheck(interval_s=0), "interval_s"),
     ],
 )
 def test_bad_server_or_check_is_refused(make, message):
@@ -128,3 +174,4 @@ def test_with_no_replica_ready_clients_get_a_json_503_with_a_retry_hint(tmp_path
     assert response.headers["retry-after"] == "2"
     assert response.headers["x-instance-id"] == "haproxy"
     assert response.json() == {"detail": "no replica is ready; retry shortly"}
+
