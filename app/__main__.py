@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in (parser, serve):
         p.add_argument("--host", default=os.environ.get("APP_HOST", "127.0.0.1"))
         p.add_argument("--port", type=int, default=int(os.environ.get("APP_PORT", "8000")))
-    sub.add_parser("migrate", help="apply database migrations and exit")
+    sub.add_parser("migrate", help="apply database migrations, create or update the app's role, and exit")
     sub.add_parser("genkey", help="print a new RS256 private key (PEM) for APP_JWT_PRIVATE_KEY")
     args = parser.parse_args(argv)
 
@@ -39,12 +39,16 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(generate_private_key_pem())
         return 0
     if args.command == "migrate":
-        from app import db, logs
-        from app.runtime import resolve_secrets
+        from app import logs, migrate
+        from app.settings import SettingsError
 
         settings = Settings()
         logs.configure(settings.instance_id, settings.log_level)
-        db.migrate_with_retry(resolve_secrets(settings).database_conninfo)
+        try:
+            migrate.run(settings)
+        except SettingsError as exc:
+            sys.stderr.write(f"configuration error: {exc}\n")
+            return 2
         return 0
 
     import uvicorn

@@ -14,6 +14,7 @@ from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException
 
 from app.security import InvalidToken
+from app.unavailable import DependencyUnavailable
 
 log = logging.getLogger("app.errors")
 
@@ -72,6 +73,11 @@ def install(app: FastAPI, instance_id: str) -> None:
             {"detail": "database (PostgreSQL) unavailable, retry later"}, status_code=503, headers=RETRY_AFTER
         )
 
+    async def dependency_down(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DependencyUnavailable)
+        log.warning("dependency unavailable", extra={"dependency": exc.dependency, "error": str(exc)})
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers=RETRY_AFTER)
+
     async def unstorable(request: Request, exc: Exception) -> JSONResponse:
         # e.g. a NUL character in a string: bad input, not a server fault.
         return JSONResponse({"detail": "the input contains characters that cannot be stored"}, status_code=422)
@@ -93,4 +99,5 @@ def install(app: FastAPI, instance_id: str) -> None:
     app.add_exception_handler(psycopg.OperationalError, database_down)
     app.add_exception_handler(PoolTimeout, database_down)
     app.add_exception_handler(psycopg.DataError, unstorable)
+    app.add_exception_handler(DependencyUnavailable, dependency_down)
     app.add_exception_handler(Exception, unexpected)

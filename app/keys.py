@@ -1,8 +1,12 @@
 """The JWT key ring: one signing key, any number of verification keys, each known by its `kid`.
 
-The kid is the RFC 7638 thumbprint of the public key, so every replica given the same PEM derives
+The kid is the RFC 7638 thumbprint of the public key, so every replica given the same key derives
 the same kid without coordination, and a retired key keeps its kid when listed in
 APP_JWT_PUBLIC_KEYS.
+
+The signing key is either an asymmetric KMS key (APP_JWT_KMS_KEY_ID: the private key never leaves
+KMS; tokens are signed with kms:Sign and the public key comes from kms:GetPublicKey) or, as the
+documented fallback, a PEM private key.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from app.unavailable import DependencyUnavailable
+
 ALGORITHMS = ("RS256", "ES256")
+# RS256 is RSASSA-PKCS1-v1_5 with SHA-256, KMS's RSASSA_PKCS1_V1_5_SHA_256
+# (https://docs.aws.amazon.com/kms/latest/APIReference/API_Sign.html).
+KMS_RS256 = "RSASSA_PKCS1_V1_5_SHA_256"
+# kms:Sign takes a RAW message of up to 4096 bytes (same page); a JWT's signing input is far smaller.
+KMS_MAX_RAW_MESSAGE = 4096
 
 
 class KeyConfigError(ValueError):
@@ -71,6 +82,75 @@ def load_private_key(pem: str) -> Any:
         raise KeyConfigError("RSA JWT keys must be at least 2048 bits")
     public_jwk(key.public_key())  # rejects unsupported key types
     return key
+
+
+class SigningUnavailable(DependencyUnavailable):
+    """The signing service (KMS) did not answer; a login can be retried."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("signing service (KMS)", f"signing service (KMS) unavailable, retry later ({detail})")
+
+
+class KmsSigningKey(rsa.RSAPrivateKey):
+    """An RSA private key that lives in KMS: `sign` calls kms:Sign, everything else that would need
+    the private key refuses. PyJWT signs with any RSAPrivateKey, so tokens are made as with a PEM."""
+
+    def __init__(self, kms: Any, key_id: str, public: rsa.RSAPublicKey) -> None:
+        self._kms = kms
+        self._key_id = key_id
+        self._public = public
+
+    @classmethod
+    def load(cls, kms: Any, key_id: str) -> KmsSigningKey:
+        try:
+            answer = kms.get_public_key(KeyId=key_id)
+        except Exception as exc:
+            raise KeyConfigError(f"cannot read the public key of APP_JWT_KMS_KEY_ID ({type(exc).__name__})") from None
+        if answer.get("KeyUsage") != "SIGN_VERIFY" or KMS_RS256 not in answer.get("SigningAlgorithms", []):
+            raise KeyConfigError(
+                f"APP_JWT_KMS_KEY_ID must be an RSA SIGN_VERIFY key that offers {KMS_RS256} "
+                f"(got usage {answer.get('KeyUsage')}, algorithms {answer.get('SigningAlgorithms')})"
+            )
+        public = serialization.load_der_public_key(answer["PublicKey"])
+        if not isinstance(public, rsa.RSAPublicKey) or public.key_size < 2048:
+            raise KeyConfigError("APP_JWT_KMS_KEY_ID must be an RSA key of at least 2048 bits (RSA_2048)")
+        return cls(kms, key_id, public)
+
+    def sign(self, data: bytes, padding: Any, algorithm: Any) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+
+        if not isinstance(padding, PKCS1v15) or not isinstance(algorithm, hashes.SHA256):
+            raise KeyConfigError("the KMS signing key signs RS256 (PKCS#1 v1.5 with SHA-256) only")
+        if len(data) > KMS_MAX_RAW_MESSAGE:
+            raise KeyConfigError(f"a token's signing input is over {KMS_MAX_RAW_MESSAGE} bytes")
+        try:
+            answer = self._kms.sign(
+                KeyId=self._key_id, Message=data, MessageType="RAW", SigningAlgorithm=KMS_RS256
+            )
+        except Exception as exc:
+            raise SigningUnavailable(f"KMS did not sign ({type(exc).__name__})") from None
+        return bytes(answer["Signature"])
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self._public
+
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size
+
+    def _no_private_material(self, *args: Any, **kwargs: Any) -> Any:
+        raise KeyConfigError("the private key stays in KMS")
+
+    decrypt = _no_private_material
+    private_numbers = _no_private_material
+    private_bytes = _no_private_material
+
+    def __copy__(self) -> KmsSigningKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> KmsSigningKey:
+        return self
 
 
 def _split_pems(text: str) -> list[str]:
@@ -134,7 +214,14 @@ class KeyRing:
 
     @classmethod
     def build(cls, private_pem: str, extra_public: str | None = None) -> KeyRing:
-        private_key = load_private_key(private_pem)
+        return cls.around(load_private_key(private_pem), extra_public)
+
+    @classmethod
+    def from_kms(cls, kms: Any, key_id: str, extra_public: str | None = None) -> KeyRing:
+        return cls.around(KmsSigningKey.load(kms, key_id), extra_public)
+
+    @classmethod
+    def around(cls, private_key: Any, extra_public: str | None = None) -> KeyRing:
         kid = thumbprint(private_key.public_key())
         verification = {kid: private_key.public_key()}
         for given_kid, public_key in parse_public_keys(extra_public):

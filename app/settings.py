@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     database_port: int = 5432
     database_name: str = "app"
     database_secret_arn: str | None = None
+    # Read by the migration runner only (`python -m app migrate`); web and worker never get it.
+    database_master_secret_arn: str | None = None
+    database_sslmode: Literal["disable", "require", "verify-ca", "verify-full"] = "verify-full"
+    database_sslrootcert: str | None = None
+    # The app's database secret is re-read before a new connection once it is this old (and at once
+    # when PostgreSQL refuses the password).
+    database_secret_ttl_seconds: float = Field(default=300, gt=0)
     database_pool_size: int = Field(default=16, ge=2, le=100)
 
     redis_url: str | None = None
@@ -52,6 +59,7 @@ class Settings(BaseSettings):
     sqs_dlq_url: str | None = None
     sqs_max_receive_count: int | None = Field(default=None, ge=1)
 
+    jwt_kms_key_id: str | None = None
     jwt_private_key: str | None = None
     jwt_private_key_secret_arn: str | None = None
     jwt_public_keys: str | None = None
@@ -97,9 +105,9 @@ class Settings(BaseSettings):
         if self.mode == "local" or not web:
             return
         # Cloud mode: every secret must come from somewhere real, never from a default.
-        if not (self.jwt_private_key or self.jwt_private_key_secret_arn):
+        if not (self.jwt_kms_key_id or self.jwt_private_key or self.jwt_private_key_secret_arn):
             raise SettingsError(
-                "APP_MODE=cloud needs APP_JWT_PRIVATE_KEY_SECRET_ARN (or APP_JWT_PRIVATE_KEY); "
+                "APP_MODE=cloud needs APP_JWT_KMS_KEY_ID (or APP_JWT_PRIVATE_KEY_SECRET_ARN / APP_JWT_PRIVATE_KEY); "
                 "a generated key is only allowed with APP_MODE=local"
             )
         if self.jwt_private_key is not None and self.jwt_private_key.strip().lower() in PLACEHOLDER_SECRETS:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.routers.deps import StateDep
-from app.state import AppState
 
 router = APIRouter()
 
@@ -21,48 +17,19 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _check(name: str, probe: Any, checks: dict[str, str]) -> None:
-    try:
-        probe()
-        checks[name] = "ok"
-    except Exception as exc:
-        checks[name] = f"unavailable ({type(exc).__name__})"
-
-
 @router.api_route("/readyz", methods=["GET", "HEAD"])
 async def readyz(app: StateDep) -> JSONResponse:
-    # The probes block, so they run on the event loop's own executor rather than the endpoint
-    # thread pool: a replica busy with requests still answers its health checks.
-    return await asyncio.get_running_loop().run_in_executor(None, _readiness, app)
-
-
-def _readiness(app: AppState) -> JSONResponse:
-    if app.draining or app.runtime is None:
-        return JSONResponse({"detail": "not ready: shutting down", "status": "draining", "checks": {}}, 503)
-    rt = app.rt
-    settings = app.settings
-    checks: dict[str, str] = {}
-
-    def postgres() -> None:
-        with (rt.db_probe or rt.pool).connection(timeout=2) as conn:
-            conn.execute("SELECT 1")
-
-    _check("redis", app.carts.client.ping, checks)
-    _check("postgres", postgres, checks)
-    _check("s3", lambda: rt.s3_probe.head_bucket(Bucket=settings.s3_bucket), checks)
-    _check(
-        "sqs",
-        lambda: rt.sqs_probe.get_queue_attributes(QueueUrl=settings.sqs_queue_url, AttributeNames=["QueueArn"]),
-        checks,
-    )
-    failed = sorted(name for name, result in checks.items() if result != "ok")
-    if failed:
-        return JSONResponse(
-            {"detail": f"not ready: {', '.join(failed)}", "status": "unavailable", "failed": failed, "checks": checks},
-            status_code=503,
-            headers={"Retry-After": "1"},
-        )
-    return JSONResponse({"status": "ready", "checks": checks})
+    # The replica's own state only: started, pools open, not draining. Dependencies are never probed
+    # here: a Redis or PostgreSQL outage would take every replica out of service at once (and get the
+    # whole fleet replaced), while each request can answer for itself, 503 on the routes that need
+    # the missing dependency and normally on the others.
+    if app.draining:
+        return JSONResponse({"detail": "not ready: shutting down", "status": "draining"}, 503)
+    if app.runtime is None:
+        return JSONResponse({"detail": "not ready: starting", "status": "starting"}, 503)
+    if not app.runtime.opened:
+        return JSONResponse({"detail": "not ready: connection pools closed", "status": "closed"}, 503)
+    return JSONResponse({"status": "ready"})
 
 
 @router.get("/metrics")

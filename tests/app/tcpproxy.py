@@ -10,6 +10,7 @@ import contextlib
 import select
 import socket
 import threading
+import time
 
 
 class TcpProxy:
@@ -19,6 +20,9 @@ class TcpProxy:
         self.port: int = self._listener.getsockname()[1]
         self._up = threading.Event()
         self._up.set()
+        # Stalled: connections stay open and new ones are accepted, but nothing is forwarded, like a
+        # server that was paused (SIGSTOP) rather than stopped.
+        self._stalled = threading.Event()
         self._closed = False
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -33,7 +37,11 @@ class TcpProxy:
                 sock.close()
             self._open.clear()
 
+    def stall(self) -> None:
+        self._stalled.set()
+
     def restore(self) -> None:
+        self._stalled.clear()
         self._up.set()
 
     def close(self) -> None:
@@ -63,7 +71,12 @@ class TcpProxy:
         peers = {a: b, b: a}
         try:
             while True:
-                readable, _, _ = select.select([a, b], [], [], 1.0)
+                if self._stalled.is_set():
+                    time.sleep(0.05)
+                    if not self._up.is_set():
+                        return
+                    continue
+                readable, _, _ = select.select([a, b], [], [], 0.2)
                 if not self._up.is_set():
                     return
                 for sock in readable:
