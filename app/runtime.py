@@ -62,7 +62,10 @@ class Secrets:
 
 def _fetch_secret(client: Any, arn: str, variable: str) -> str:
     try:
-        value = client.get_secret_value(SecretId=arn)["SecretString"]
+        # AWSCURRENT is GetSecretValue's default on AWS; asked for by name because moto answers a request
+        # without a stage with the version created first, even after a rotation moved AWSCURRENT away
+        # from it (tests/app/test_secrets.py checks the rotated value is what the app reads).
+        value = client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
     except Exception as exc:
         raise SettingsError(f"cannot read the secret named by {variable}: {type(exc).__name__}") from None
     if not isinstance(value, str) or value.strip().lower() in PLACEHOLDER_SECRETS:

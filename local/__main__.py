@@ -1,4 +1,5 @@
-"""`python -m local up [--replicas N] [--port PORT] | status | down`: the local environment's CLI.
+"""`python -m local up [--replicas N] [--port PORT] | status | down | rotate-db-password [--terminate-sessions]`:
+the local environment's CLI.
 
 Exit status: 0 done; 1 a part failed to start, is down (status), or could not be stopped; 2 bad usage.
 """
@@ -8,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from local import env, procs, runinfo
+from local import env, procs, rotation, runinfo
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m local",
         description="Run the reference app on one machine on real PostgreSQL, Redis, moto and HAProxy.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{up,status,down}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{up,status,down,rotate-db-password}")
     up = commands.add_parser("up", parents=[common], help="start everything and wait until it answers")
     up.add_argument(
         "--replicas",
@@ -40,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("status", parents=[common], help="show each part and whether it answers")
     commands.add_parser("down", parents=[common], help="stop exactly what `up` started")
+    rotate = commands.add_parser(
+        "rotate-db-password",
+        parents=[common],
+        help="rotate the app role's database password as Secrets Manager / RDS managed rotation does",
+    )
+    rotate.add_argument(
+        "--terminate-sessions",
+        action="store_true",
+        help="also end the app's open database sessions, so every connection logs in again",
+    )
     return parser
 
 
@@ -71,9 +83,16 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  {replica.id:<12} pid {replica.pid:<8} {replica.url}")
     print(f"  {'worker':<12} pid {run.worker_pid}")
     for name, entry in run.services.items():
-        print(f"  {name:<12} pid {entry['pid']:<8} {entry.get('url', '')}")
+        print(f"  {name:<12} pid {entry['pid']:<8} {_without_password(str(entry.get('url', '')))}")
     print(f"recorded in {args.state_dir.absolute() / runinfo.RUN_FILE}; stop with `python -m local down`")
     return 0
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -95,9 +114,26 @@ def _down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate(args: argparse.Namespace) -> int:
+    run = runinfo.read(args.state_dir)
+    if run is None:
+        print("error: the local environment is not up (no run.json)", file=sys.stderr)
+        return 1
+    try:
+        done = rotation.rotate(run, terminate_sessions=args.terminate_sessions)
+    except rotation.RotationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"rotated the password of database role {done.username}: {done.secret_arn}")
+    print(f"  AWSCURRENT is now version {done.new_version} (was {done.previous_version})")
+    if args.terminate_sessions:
+        print(f"  ended {done.sessions_terminated} open sessions of {done.username}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"up": _up, "status": _status, "down": _down}
+    handlers = {"up": _up, "status": _status, "down": _down, "rotate-db-password": _rotate}
     try:
         return handlers[args.command](args)
     except (runinfo.RunFileError, procs.ProcessError) as exc:

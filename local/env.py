@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -23,9 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from urllib.parse import urlsplit
 
 from local import haproxy, procs, runinfo, services
 from local.runinfo import Replica, RunInfo
@@ -36,6 +35,9 @@ DEFAULT_STATE_DIR = REPO_ROOT / ".local"
 DEFAULT_REPLICAS = 3
 MAX_REPLICAS = 32
 JWT_AUDIENCE = "stateless-stack-api"
+DATABASE_NAME = "app"
+# The local cluster's superuser stands in for the RDS master user.
+MASTER_USER = "postgres"
 # Variables a replica inherits from the caller; everything else it gets is set explicitly here.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV")
 
@@ -64,12 +66,9 @@ class PartStatus:
 # --- pieces -----------------------------------------------------------------------------------------
 
 
-def generate_jwt_private_key() -> str:
-    """One RSA signing key for every replica, so each verifies the tokens the others issue."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+def generate_master_password() -> str:
+    """The local cluster's master password (RDS generates and keeps its own in Secrets Manager)."""
+    return secrets.token_urlsafe(24)
 
 
 def replica_command() -> list[str]:
@@ -90,15 +89,17 @@ def worker_command() -> list[str]:
 def app_environment(
     *,
     instance_id: str,
-    postgres_url: str,
+    postgres: Service,
     redis_url: str,
     moto_url: str,
     resources: services.AwsResources,
-    jwt_private_key: str,
+    cloud: services.CloudSecrets,
     lb_url: str,
     inherited: Mapping[str, str],
 ) -> dict[str, str]:
-    """The environment of a replica or the worker: the app's whole configuration, nothing on disk."""
+    """The environment of a replica or the worker: the app's whole configuration, nothing on disk. The
+    database password and the signing key are not in it: the app reads the one from Secrets Manager and
+    signs with the other in KMS, as in the cloud."""
     env = {key: inherited[key] for key in _INHERITED if key in inherited}
     env.update(
         {
@@ -108,13 +109,18 @@ def app_environment(
             "PYTHONDONTWRITEBYTECODE": "1",
             "APP_MODE": "local",
             "APP_INSTANCE_ID": instance_id,
-            "APP_DATABASE_URL": postgres_url,
+            "APP_DATABASE_HOST": "127.0.0.1",
+            "APP_DATABASE_PORT": str(postgres.port),
+            "APP_DATABASE_NAME": DATABASE_NAME,
+            "APP_DATABASE_SECRET_ARN": cloud.database_secret_arn,
+            # Loopback; the cloud uses verify-full with the RDS CA bundle.
+            "APP_DATABASE_SSLMODE": "disable",
             "APP_REDIS_URL": redis_url,
             "APP_S3_BUCKET": resources.bucket,
             "APP_SQS_QUEUE_URL": resources.queue_url,
             "APP_SQS_DLQ_URL": resources.dlq_url,
             "APP_SQS_MAX_RECEIVE_COUNT": str(resources.max_receive_count),
-            "APP_JWT_PRIVATE_KEY": jwt_private_key,
+            "APP_JWT_KMS_KEY_ID": cloud.jwt_kms_key_id,
             "APP_JWT_ISSUER": lb_url,
             "APP_JWT_AUDIENCE": JWT_AUDIENCE,
             # The load balancer, never the app, closes idle connections (as infra sets it from the
@@ -127,6 +133,26 @@ def app_environment(
         }
     )
     return env
+
+
+def run_migrations(env: Mapping[str, str], master_secret_arn: str, state_dir: Path, timeout: float) -> None:
+    """`python -m app migrate` with the master secret, as the cloud's migration runner does before any
+    replica starts: the schema, and the app's own role with the password from its secret."""
+    log_path = state_dir / "logs" / "migrate.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "migrate"],
+            env={**env, "APP_INSTANCE_ID": "migrate", "APP_DATABASE_MASTER_SECRET_ARN": master_secret_arn},
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise ServiceError(f"migrate: `python -m app migrate` exited {result.returncode}\n{procs.tail(log_path)}")
 
 
 def _http_status(url: str, timeout: float = 2.0) -> int:
@@ -259,7 +285,14 @@ def up(
         say("starting PostgreSQL, Redis and moto")
         stores = _start_concurrently(
             {
-                "postgres": lambda: services.start_postgres(state_dir, durable=durable, timeout=timeout),
+                "postgres": lambda: services.start_postgres(
+                    state_dir,
+                    user=MASTER_USER,
+                    password=generate_master_password(),
+                    database=DATABASE_NAME,
+                    durable=durable,
+                    timeout=timeout,
+                ),
                 "redis": lambda: services.start_redis(state_dir, timeout=timeout),
                 "moto": lambda: services.start_moto(state_dir, timeout=timeout),
             },
@@ -268,25 +301,36 @@ def up(
         pg, redis, moto = stores["postgres"], stores["redis"], stores["moto"]
         part = "moto"
         resources = services.provision_aws(moto, max_receive_count=max_receive_count)
+        cloud = services.create_cloud_secrets(
+            moto.url,
+            master_user=MASTER_USER,
+            master_password=str(urlsplit(pg.url).password),
+            host="127.0.0.1",
+            port=pg.port,
+            dbname=DATABASE_NAME,
+        )
 
         ports = _Ports()
         if port is not None:
             ports.taken.add(port)
         lb_port = port or ports.take()
         lb_url = f"http://127.0.0.1:{lb_port}"
-        key = generate_jwt_private_key()
 
         def env_for(instance_id: str) -> dict[str, str]:
             return app_environment(
                 instance_id=instance_id,
-                postgres_url=pg.url,
+                postgres=pg,
                 redis_url=redis.url,
                 moto_url=moto.url,
                 resources=resources,
-                jwt_private_key=key,
+                cloud=cloud,
                 lb_url=lb_url,
                 inherited=os.environ,
             )
+
+        part = "migrate"
+        say("migrating the database as the master user")
+        run_migrations(env_for("migrate"), cloud.master_secret_arn, state_dir, timeout)
 
         part = "replicas"
         say(f"starting {replicas} app replicas")
@@ -332,7 +376,7 @@ def up(
             services={
                 "redis": {"url": redis.url, "pid": redis.pid},
                 "postgres": {"url": pg.url, "pid": pg.pid},
-                "moto": {"url": moto.url, "pid": moto.pid, **resources.to_json()},
+                "moto": {"url": moto.url, "pid": moto.pid, **resources.to_json(), **cloud.to_json()},
                 "haproxy": {"pid": lb.pid, "url": lb_url},
             },
             identities={s.name: s.identity for s in started if s.identity is not None},
@@ -540,7 +584,16 @@ def restart_service(
     if name == "postgres":
         identity = run.identities.get(name)
         durable = identity is None or "fsync=off" not in identity.cmdline
-        service = services.start_postgres(state_dir, port=port, durable=durable, timeout=timeout)
+        url = urlsplit(str(entry["url"]))
+        service = services.start_postgres(
+            state_dir,
+            port=port,
+            user=str(url.username),
+            password=str(url.password),
+            database=url.path.lstrip("/"),
+            durable=durable,
+            timeout=timeout,
+        )
     else:
         service = services.start_redis(state_dir, port=port, timeout=timeout)
     assert service.identity is not None

@@ -381,10 +381,11 @@ def _pg_create_app_db(socket_dir: Path, port: int, user: str, password: str, dat
 
     with psycopg.connect(host=str(socket_dir), port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,)).fetchone()
-        if not exists:
-            conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(user), sql.Literal(password))
-            )
+        # The role may already exist (the cluster's own superuser, standing in for the RDS master).
+        verb = sql.SQL("ALTER" if exists else "CREATE")
+        conn.execute(
+            sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(verb, sql.Identifier(user), sql.Literal(password))
+        )
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(user)))
@@ -557,6 +558,49 @@ def create_aws_resources(
         Attributes={"RedrivePolicy": redrive, "VisibilityTimeout": str(visibility_timeout)},
     )["QueueUrl"]
     return AwsResources(bucket=bucket, queue_url=queue_url, dlq_url=dlq_url, max_receive_count=max_receive_count)
+
+
+@dataclass(frozen=True)
+class CloudSecrets:
+    """What the stack creates for the app's identity: the master secret (for the migration runner only),
+    the app role's secret, and the asymmetric KMS key tokens are signed with."""
+
+    master_secret_arn: str
+    database_secret_arn: str
+    jwt_kms_key_id: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "master_secret_arn": self.master_secret_arn,
+            "database_secret_arn": self.database_secret_arn,
+            "jwt_kms_key_id": self.jwt_kms_key_id,
+        }
+
+
+APP_DB_ROLE = "app"
+
+
+def create_cloud_secrets(
+    moto_url: str, *, master_user: str, master_password: str, host: str, port: int, dbname: str
+) -> CloudSecrets:
+    """Secrets Manager secrets in the JSON shape RDS and the rotation templates use, and a KMS RSA_2048
+    SIGN_VERIFY key, as the stack creates them in the cloud."""
+    sm = aws_client("secretsmanager", moto_url)
+    kms = aws_client("kms", moto_url)
+    common = {"engine": "postgres", "host": host, "port": port, "dbname": dbname}
+    master = sm.create_secret(
+        Name="stateless/database/master",
+        SecretString=json.dumps({"username": master_user, "password": master_password, **common}),
+    )["ARN"]
+    # A password as Secrets Manager generates one for a rotation (GetRandomPassword), without the
+    # characters the rotation templates exclude.
+    password = sm.get_random_password(PasswordLength=32, ExcludeCharacters="/@\"'\\")["RandomPassword"]
+    app = sm.create_secret(
+        Name="stateless/database/app",
+        SecretString=json.dumps({"username": APP_DB_ROLE, "password": password, **common}),
+    )["ARN"]
+    key = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY", Description="stateless JWT signing key")
+    return CloudSecrets(master, app, key["KeyMetadata"]["KeyId"])
 
 
 def provision_aws(moto: Service, **kwargs: Any) -> AwsResources:
