@@ -231,11 +231,17 @@ def ensure_app_role(conn: psycopg.Connection[Any], username: str, password: str)
     role = sql.Identifier(username)
     with conn.transaction():
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (username,)).fetchone()
+        # CREATE ROLE's defaults are NOSUPERUSER NOREPLICATION NOBYPASSRLS; only a superuser may even
+        # name those attributes (an RDS master is not one), so they are checked below instead.
         verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-        attributes = sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS")
         conn.execute(
-            sql.SQL("{} ROLE {} {} PASSWORD {}").format(verb, role, attributes, sql.Literal(password))
+            sql.SQL("{} ROLE {} LOGIN NOCREATEDB NOCREATEROLE PASSWORD {}").format(verb, role, sql.Literal(password))
         )
+        flags = conn.execute(
+            "SELECT rolsuper OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = %s", (username,)
+        ).fetchone()
+        if flags is None or flags[0]:
+            raise ValueError(f"database role {username} is privileged (superuser, replication or bypassrls)")
         database = conn.execute("SELECT current_database()").fetchone()
         assert database is not None
         conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database[0])))
