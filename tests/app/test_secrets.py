@@ -156,7 +156,9 @@ def test_a_rotated_password_is_read_again_without_a_restart(
             rotated = json.dumps({"username": role, "password": "second-password"})
             old = sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["VersionId"]
             token = str(uuid.uuid4())
-            sm.put_secret_value(SecretId=arn, ClientRequestToken=token, SecretString=rotated, VersionStages=["AWSPENDING"])
+            sm.put_secret_value(
+                SecretId=arn, ClientRequestToken=token, SecretString=rotated, VersionStages=["AWSPENDING"]
+            )
             sm.update_secret_version_stage(
                 SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=old
             )
