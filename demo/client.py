@@ -1,9 +1,13 @@
 """An HTTP client for the reference app, and background traffic that checks sessions as it goes.
 
-`AppClient` speaks the app's API through the load balancer. `Traffic` runs a few threads, each a
-user of its own, that keep changing and reading their carts: every response is recorded (status,
-latency, replica) and every cart read is compared with what that user put in, so a lost session
-shows up as a mismatch, not just as a slower request.
+`AppClient` speaks the app's API through the load balancer the way a careful client of an ALB does:
+the load balancer never replays a request that reached a replica, so a replica that dies answers its
+in-flight requests with 502, and the client repeats a request that can safely be repeated (GET, PUT,
+DELETE, and a POST carrying an Idempotency-Key) after a 502/503/504 or a broken connection, with a
+short back-off that honours Retry-After. `Traffic` runs a few threads, each a user of its own, that
+keep changing and reading their carts: every request is recorded (status, latency, replica, and how
+many of its attempts failed) and every cart read is compared with what that user put in, so a lost
+session shows up as a mismatch, not just as a slower request.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from typing import Any
 import httpx
 
 INSTANCE_HEADER = "X-Instance-Id"
+# Answers after which a request that is safe to repeat is tried again (the request did not complete).
+RETRYABLE_STATUS = frozenset({502, 503, 504})
+SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 
 class ScenarioError(RuntimeError):
@@ -53,6 +60,10 @@ class AppClient:
     token: str | None = None
     instances: Counter[str] = field(default_factory=Counter)
     requests: int = 0
+    # Attempts per request when the request is safe to repeat; 1 turns the client's retries off.
+    attempts: int = 6
+    # Attempts that failed (5xx from the load balancer or a replica, or no answer), retried or not.
+    failed_attempts: int = 0
 
     def __post_init__(self) -> None:
         self._http = new_client(self.base_url, self.timeout)
@@ -61,15 +72,32 @@ class AppClient:
         self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request, repeated while it failed in a way that left nothing done or is safe to redo."""
         headers = dict(kwargs.pop("headers", None) or {})
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         self.requests += 1
-        response = self._http.request(method, path, headers=headers, **kwargs)
-        instance = response.headers.get(INSTANCE_HEADER)
-        if instance:
-            self.instances[instance] += 1
-        return response
+        repeatable = method.upper() in SAFE_METHODS or "Idempotency-Key" in headers
+        tries = self.attempts if repeatable else 1
+        for attempt in range(1, tries + 1):
+            try:
+                response = self._http.request(method, path, headers=headers, **kwargs)
+            except httpx.TransportError:
+                self.failed_attempts += 1
+                if attempt == tries:
+                    raise
+                time.sleep(backoff(attempt, None))
+                continue
+            instance = response.headers.get(INSTANCE_HEADER)
+            if instance:
+                self.instances[instance] += 1
+            if response.status_code not in RETRYABLE_STATUS:
+                return response
+            self.failed_attempts += 1
+            if attempt == tries:
+                return response
+            time.sleep(backoff(attempt, response.headers.get("Retry-After")))
+        raise AssertionError("unreachable")
 
     def expect(self, response: httpx.Response, status: int, what: str) -> Any:
         if response.status_code != status:
@@ -123,6 +151,14 @@ class AppClient:
         raise ScenarioError(f"order {order_id} was not {status} within {timeout:.0f}s (last seen: {last or 'nothing'})")
 
 
+def backoff(attempt: int, retry_after: str | None) -> float:
+    """Exponential from 50 ms, capped at 1 s; a Retry-After in seconds is honoured up to 2 s."""
+    wait = min(0.05 * 2 ** (attempt - 1), 1.0)
+    if retry_after and retry_after.isdigit():
+        wait = max(wait, min(float(retry_after), 2.0))
+    return wait
+
+
 def cart_items(body: Any) -> dict[str, int]:
     """`{"items": [{"sku", "quantity"}]}` -> {sku: quantity}."""
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
@@ -144,6 +180,8 @@ class Sample:
     latency: float
     instance: str | None
     error: str | None = None
+    # Attempts of this request that failed before the answer above (0 without a retry).
+    failed_attempts: int = 0
 
     @property
     def failed(self) -> bool:
@@ -163,7 +201,17 @@ class TrafficReport:
 
     @property
     def failed(self) -> int:
+        """Requests that failed as the user saw them, after the client's own retries."""
         return sum(1 for s in self.samples if s.failed)
+
+    @property
+    def failed_first_attempt(self) -> int:
+        """Requests whose first attempt failed: what a client without retries would have seen."""
+        return sum(1 for s in self.samples if s.failed_attempts or s.failed)
+
+    @property
+    def retried(self) -> int:
+        return sum(1 for s in self.samples if s.failed_attempts)
 
     @property
     def instances(self) -> list[str]:
@@ -186,6 +234,8 @@ class TrafficReport:
             "duration_s": round(self.duration, 2),
             "users": self.users,
             "requests": self.sent,
+            "failed_first_attempt": self.failed_first_attempt,
+            "retried": self.retried,
             "failed": self.failed,
             "rps": round(self.sent / self.duration, 1) if self.duration else 0.0,
             "p50_ms": round(self.latency(0.5) * 1000, 1),
@@ -205,10 +255,13 @@ class Traffic:
     successful write counts as a lost session.
     """
 
-    def __init__(self, base_url: str, users: int = 2, pause: float = 0.01, timeout: float = 10.0) -> None:
+    def __init__(
+        self, base_url: str, users: int = 2, pause: float = 0.01, timeout: float = 10.0, attempts: int = 6
+    ) -> None:
         if users < 1:
             raise ValueError("Traffic needs at least one user")
         self.base_url = base_url
+        self.attempts = attempts
         self.users = users
         self.pause = pause
         self.timeout = timeout
@@ -225,6 +278,7 @@ class Traffic:
     def start(self) -> Traffic:
         for _ in range(self.users):
             client = AppClient(self.base_url, timeout=self.timeout).sign_up()
+            client.attempts = self.attempts
             self.clients.append(client)
             self.expected.append({})
         self.started_at = time.monotonic()
@@ -275,7 +329,9 @@ class Traffic:
                 )
         return self._report
 
-    def _record(self, method: str, started: float, response: httpx.Response | None, error: str | None) -> None:
+    def _record(
+        self, method: str, started: float, response: httpx.Response | None, error: str | None, failed_attempts: int = 0
+    ) -> None:
         sample = Sample(
             at=started - self.started_at,
             method=method,
@@ -283,18 +339,22 @@ class Traffic:
             latency=time.monotonic() - started,
             instance=response.headers.get(INSTANCE_HEADER) if response is not None else None,
             error=error,
+            failed_attempts=failed_attempts,
         )
         with self._lock:
             self._samples.append(sample)
 
     def _call(self, client: AppClient, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
         started = time.monotonic()
+        before = client.failed_attempts
         try:
             response = client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            self._record(f"{method} {path}", started, None, type(exc).__name__)
+            # The last attempt is the request's failure itself, counted by `failed`.
+            self._record(f"{method} {path}", started, None, type(exc).__name__, client.failed_attempts - before - 1)
             return None
-        self._record(f"{method} {path}", started, response, None)
+        retried = client.failed_attempts - before - (1 if response.status_code in RETRYABLE_STATUS else 0)
+        self._record(f"{method} {path}", started, response, None, retried)
         return response
 
     def _run(self, index: int) -> None:

@@ -44,7 +44,8 @@ def test_scenario_result_rows():
     )
     rows = dict(result.rows())
     assert rows["requests sent"] == "300"
-    assert rows["failed"] == "1"
+    assert rows["failed after the client's retries"] == "1"
+    assert rows["failed at the load balancer (first attempt)"] == "0"
     assert rows["replicas seen"] == "3 (replica-1, replica-2, replica-3)"
     assert rows["p99 latency"] == "12.3 ms"
     assert rows["receipt key"] == "receipts/42.json"
