@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from demo.client import AppClient
 from local import env, procs, runinfo, services
 
 pytestmark = pytest.mark.e2e
@@ -51,10 +52,11 @@ def poll(check, what: str, timeout: float, interval: float = 0.2):
 
 
 class Background:
-    """One client re-reading the cart and re-setting one line, until stopped; counts what failed."""
+    """One client re-reading the cart and re-setting one line, until stopped; counts what failed after
+    its own retries (the load balancer replays nothing, as an ALB)."""
 
     def __init__(self, lb_url: str, token: str, expected: dict[str, int]) -> None:
-        self.client = httpx.Client(base_url=lb_url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        self.client = AppClient(lb_url, token=token)
         self.expected = dict(expected)
         self.requests = 0
         self.failures: list[str] = []
@@ -73,9 +75,9 @@ class Background:
             quantity = step % 7 + 1
             try:
                 if step % 2:
-                    response = self.client.put("/cart/items/BG-1", json={"quantity": quantity})
+                    response = self.client.request("PUT", "/cart/items/BG-1", json={"quantity": quantity})
                 else:
-                    response = self.client.get("/cart")
+                    response = self.client.request("GET", "/cart")
                 self.requests += 1
                 if response.status_code != 200:
                     request = response.request
@@ -162,8 +164,8 @@ def test_up_serves_survives_a_sigkill_and_down_leaves_nothing(state_dir: Path, c
     with capsys.disabled():
         print(
             f"\n[local e2e] up took {up_seconds:.1f}s; background requests {background.requests} "
-            f"({len(after_kill)} after SIGKILL of {victim.id}); failed requests during the kill: "
-            f"{len(background.failures)}",
+            f"({len(after_kill)} after SIGKILL of {victim.id}); attempts failed at the load balancer: "
+            f"{background.client.failed_attempts}; failed after the client's retries: {len(background.failures)}",
             flush=True,
         )
     assert background.failures == []
