@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -104,7 +105,7 @@ def test_cloud_secrets_come_from_secrets_manager(moto: Any) -> None:
     client = aws_client(settings, "secretsmanager")
     pem = generate_private_key_pem()
     db_arn = client.create_secret(
-        Name="db-master", SecretString=json.dumps({"username": "master", "password": "p@ss/w:rd"})
+        Name="db-app", SecretString=json.dumps({"username": "app", "password": "p@ss/w:rd"})
     )["ARN"]
     redis_arn = client.create_secret(Name="redis-auth", SecretString="token-with-32-characters-or-more!")["ARN"]
     jwt_arn = client.create_secret(Name="jwt-key", SecretString=pem)["ARN"]
@@ -116,7 +117,11 @@ def test_cloud_secrets_come_from_secrets_manager(moto: Any) -> None:
         }
     )
     secrets = resolve_secrets(settings, client)
-    assert secrets.database_conninfo == "postgresql://master:p%40ss%2Fw%3Ard@db.internal:5432/app?sslmode=require"
+    # Where to connect, with TLS verified; who and with which password comes from the secret at each
+    # new connection (and never sits in the connection string).
+    assert secrets.database_conninfo == "host=db.internal port=5432 dbname=app sslmode=verify-full"
+    assert secrets.database_credentials is not None
+    assert secrets.database_credentials.current() == ("app", "p@ss/w:rd")
     assert secrets.redis_url == "rediss://:token-with-32-characters-or-more%21@cache.internal:6379/0"
     assert secrets.jwt_private_pem == pem
 
@@ -130,3 +135,31 @@ def test_cloud_secrets_come_from_secrets_manager(moto: Any) -> None:
             ),
             client,
         )
+
+
+def test_cloud_accepts_a_kms_signing_key_and_asks_for_it_by_name() -> None:
+    with pytest.raises(SettingsError, match="APP_JWT_KMS_KEY_ID"):
+        Settings(**BASE).check()
+    Settings(jwt_kms_key_id="1234abcd-12ab-34cd-56ef-1234567890ab", **BASE).check()
+
+
+def test_secure_defaults_for_the_database_connection_and_keepalive() -> None:
+    settings = Settings(**BASE)
+    # Cloud: TLS with the server's certificate checked against the RDS CA bundle.
+    assert settings.database_sslmode == "verify-full"
+    # Longer than the ALB's default idle timeout of 60 s.
+    assert settings.keepalive_timeout_seconds == 65
+    assert settings.port == 8000
+    with pytest.raises(ValueError, match="database_sslmode"):
+        Settings(database_sslmode="prefer", **BASE)
+
+
+def test_the_database_secret_must_carry_username_and_password(moto: Any) -> None:
+    sm = aws_client(Settings(aws_endpoint_url=moto.url), "secretsmanager")
+    arn = sm.create_secret(Name=f"t/{uuid.uuid4().hex}", SecretString=json.dumps({"username": "app"}))["ARN"]
+    values = {k: v for k, v in BASE.items() if k != "database_url"}
+    settings = Settings(
+        mode="local", database_host="db.internal", database_secret_arn=arn, aws_endpoint_url=moto.url, **values
+    )
+    with pytest.raises(SettingsError, match="APP_DATABASE_SECRET_ARN must be JSON with username and password"):
+        resolve_secrets(settings)

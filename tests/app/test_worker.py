@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import psycopg
@@ -88,7 +89,10 @@ def test_worker_renders_the_receipt_and_marks_the_order_ready(stack: dict, make_
     assert receipt["total_quantity"] == 3
     body = server.client.get(f"/orders/{order_id}", headers=server.auth).json()
     assert body["status"] == "ready"
-    # The receipt URL is a presigned link the client can fetch directly.
+    # The receipt URL is a presigned link the client can fetch directly, signed with SigV4 (S3 refuses
+    # SigV2 for SSE-KMS objects; botocore would otherwise presign SigV2 in us-east-1).
+    query = parse_qs(urlsplit(body["receipt_url"]).query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and "X-Amz-Signature" in query
     fetched = httpx.get(body["receipt_url"])
     assert fetched.status_code == 200 and fetched.json()["order_id"] == order_id
     # The message was deleted: nothing is left to redeliver.
