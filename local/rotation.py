@@ -26,9 +26,6 @@ import psycopg
 from local import services
 from local.runinfo import RunInfo
 
-# The characters AWS's rotation templates exclude from generated database passwords.
-EXCLUDED = "/@\"'\\"
-
 
 class RotationError(RuntimeError):
     """A rotation step failed; the message names the step. AWSCURRENT still holds a working password."""
@@ -61,7 +58,8 @@ def rotate(run: RunInfo, *, terminate_sessions: bool = False) -> Rotation:
     secret = json.loads(current["SecretString"])
     username, old_password = secret["username"], secret["password"]
     token = str(uuid.uuid4())
-    password = sm.get_random_password(PasswordLength=32, ExcludeCharacters=EXCLUDED)["RandomPassword"]
+    generated = sm.get_random_password(PasswordLength=32, ExcludeCharacters=services.PASSWORD_EXCLUDED_CHARACTERS)
+    password = generated["RandomPassword"]
     sm.put_secret_value(
         SecretId=arn,
         ClientRequestToken=token,

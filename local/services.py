@@ -578,6 +578,8 @@ class CloudSecrets:
 
 
 APP_DB_ROLE = "app"
+# The characters AWS's rotation templates exclude from generated database passwords.
+PASSWORD_EXCLUDED_CHARACTERS = "/@\"'\\"
 
 
 def create_cloud_secrets(
@@ -592,9 +594,10 @@ def create_cloud_secrets(
         Name="stateless/database/master",
         SecretString=json.dumps({"username": master_user, "password": master_password, **common}),
     )["ARN"]
-    # A password as Secrets Manager generates one for a rotation (GetRandomPassword), without the
-    # characters the rotation templates exclude.
-    password = sm.get_random_password(PasswordLength=32, ExcludeCharacters="/@\"'\\")["RandomPassword"]
+    # A password as Secrets Manager generates one for a rotation (GetRandomPassword).
+    password = sm.get_random_password(PasswordLength=32, ExcludeCharacters=PASSWORD_EXCLUDED_CHARACTERS)[
+        "RandomPassword"
+    ]
     app = sm.create_secret(
         Name="stateless/database/app",
         SecretString=json.dumps({"username": APP_DB_ROLE, "password": password, **common}),

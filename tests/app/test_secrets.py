@@ -192,3 +192,26 @@ def test_credentials_are_read_again_after_their_ttl_and_kept_when_the_secret_is_
     # A failed re-read keeps the last value rather than failing every new connection.
     assert credentials.current() == ("u", "p2")
     assert len(calls) == 3
+
+
+def test_a_login_while_kms_does_not_answer_is_a_503_for_that_route_only(moto: services.Service) -> None:
+    from app.keys import KmsSigningKey
+    from app.unavailable import DependencyUnavailable
+
+    kms = aws_client(moto_settings(moto), "kms")
+    key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    ring = KeyRing.from_kms(kms, key_id)
+    issued = TokenService(ring, issuer="iss", audience="aud", ttl_seconds=60).issue(str(uuid.uuid4()), "bob")
+
+    class Unreachable:
+        def sign(self, **kwargs: Any) -> Any:
+            raise ConnectionError("KMS endpoint unreachable")
+
+    assert isinstance(ring.signing_key, KmsSigningKey)
+    ring.signing_key._kms = Unreachable()
+    tokens = TokenService(ring, issuer="iss", audience="aud", ttl_seconds=60)
+    # Issuing a token needs KMS and says so (answered 503 with Retry-After by the app's error handler)...
+    with pytest.raises(DependencyUnavailable, match="KMS"):
+        tokens.issue(str(uuid.uuid4()), "bob")
+    # ...verifying one does not: every other route keeps working.
+    assert tokens.verify(issued).username == "bob"
