@@ -66,16 +66,17 @@ class Server:
             raise ValueError(f"server {self.name}: port {self.port} is outside 1-65535")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HealthCheck:
     """A target group's health check: HealthCheckIntervalSeconds, HealthCheckTimeoutSeconds,
-    HealthyThresholdCount (rise), UnhealthyThresholdCount (fall)."""
+    HealthyThresholdCount (rise), UnhealthyThresholdCount (fall). No defaults: the values are the
+    stack's (`from_target_group`), never a second copy of them."""
 
     path: str = "/readyz"
-    interval_s: int = 10
-    timeout_s: int = 5
-    rise: int = 2
-    fall: int = 2
+    interval_s: int
+    timeout_s: int
+    rise: int
+    fall: int
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/") or any(c.isspace() for c in self.path):
@@ -183,7 +184,7 @@ def render_config(
         raise ValueError(f"connect_retries must not be negative, got {connect_retries}")
     if not 1 <= idle_timeout_s <= 4000:
         raise ValueError(f"idle timeout must be 1-4000 s (the ALB's range), got {idle_timeout_s}")
-    health = health or HealthCheck()
+    health = health or HealthCheck.from_target_group()
     lines = [
         "global",
         "    log stdout format raw local0",

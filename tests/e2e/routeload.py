@@ -6,7 +6,8 @@ Route classes and what they need:
 - order_read: GET /orders/{id} (PostgreSQL);
 - checkout: PUT a line, then POST /orders with an Idempotency-Key (Redis, then PostgreSQL; SQS only
   later, through the outbox); 409s (another thread's checkout took the line first) are not failures;
-- register: POST /auth/register (PostgreSQL).
+- register: POST /auth/register (PostgreSQL);
+- login: POST /auth/login (PostgreSQL, and KMS to sign the token), a few times a second.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import httpx
 
 from demo.client import AppClient
 
-CLASSES = ("cart", "order_read", "checkout", "register")
+CLASSES = ("cart", "order_read", "checkout", "register", "login")
 
 
 @dataclass
@@ -130,10 +131,15 @@ class RouteLoad:
                         if placed is not None and placed.status_code == 201:
                             with self._lock:
                                 self.placed.append(str(placed.json()["id"]))
-                else:
+                elif route == "register":
                     body = {"username": f"u{uuid.uuid4().hex[:12]}", "password": f"pw-{uuid.uuid4().hex}"}
                     self._call(route, user, "POST", "/auth/register", json=body)
                     self._stop.wait(0.1)
+                else:
+                    owner = self.users[index]
+                    body = {"username": owner.username, "password": owner.password}
+                    self._call(route, user, "POST", "/auth/login", json=body)
+                    self._stop.wait(0.3)
                 self._stop.wait(self.pause)
         finally:
             user.close()

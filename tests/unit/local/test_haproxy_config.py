@@ -113,7 +113,7 @@ def test_the_target_group_settings_are_what_the_edge_component_registers():
 
 def test_a_check_timeout_not_below_the_interval_is_refused():
     with pytest.raises(ValueError, match="less than its interval"):
-        HealthCheck(interval_s=5, timeout_s=5)
+        HealthCheck(interval_s=5, timeout_s=5, rise=2, fall=2)
 
 
 @pytest.mark.parametrize(
@@ -136,8 +136,8 @@ def test_bad_arguments_are_refused(servers, kwargs, message):
     [
         (lambda: Server("bad name", 80), "server name"),
         (lambda: Server("ok", 70000), "port"),
-        (lambda: HealthCheck(path="readyz"), "must start with"),
-        (lambda: HealthCheck(interval_s=0), "interval_s"),
+        (lambda: HealthCheck(path="readyz", interval_s=10, timeout_s=5, rise=2, fall=2), "must start with"),
+        (lambda: HealthCheck(interval_s=0, timeout_s=5, rise=2, fall=2), "interval_s"),
     ],
 )
 def test_bad_server_or_check_is_refused(make, message):
