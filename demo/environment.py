@@ -167,7 +167,14 @@ def throwaway(replicas: int = 3, *, durable: bool = False, prefix: str = "statel
 
     state_dir = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        run = env.up(replicas=replicas, state_dir=state_dir, durable=durable)
+        try:
+            run = env.up(replicas=replicas, state_dir=state_dir, durable=durable)
+        except env.UpError as exc:
+            # A free port found a moment ago can be taken by another program on a busy machine before
+            # the server binds it; `up` stopped everything, so once more from scratch.
+            if "already in use" not in str(exc):
+                raise
+            run = env.up(replicas=replicas, state_dir=state_dir, durable=durable)
         try:
             yield Stack(run, state_dir)
         finally:

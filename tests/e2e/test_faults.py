@@ -321,7 +321,8 @@ def test_postgres_restart_fails_cleanly_and_the_outbox_delivers_afterwards(
 
 # What each store's stall may fail; every other route class must not see a single failure.
 NEEDS = {
-    "redis": {"cart", "checkout"},
+    # Login throttling keeps its counters in Redis (they must hold across replicas).
+    "redis": {"cart", "checkout", "login"},
     "postgres": {"order_read", "checkout", "register", "login"},
     # KMS signs tokens at login. S3 and SQS are not needed by any request (the outbox delivers later),
     # nor Secrets Manager (the database credentials are cached).
