@@ -28,7 +28,7 @@ class NetworkArgs:
     app_subnets: tuple[str, ...]
     data_subnets: tuple[str, ...]
     nat_gateway_per_az: bool = True
-    flow_log_retention_days: int = 365
+    flow_log_retention_days: int = 30
 
     def __post_init__(self) -> None:
         count = len(self.public_subnets)
