@@ -138,10 +138,14 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
         identifier = suffix.hex.apply(lambda h: naming.db_identifier(name, h))
+
+        def log_group_name(kind: str) -> pulumi.Output[str]:
+            return identifier.apply(lambda i: f"/aws/rds/instance/{i}/{kind}")
+
         log_groups = [
             aws.cloudwatch.LogGroup(
                 f"{name}-{kind}-logs",
-                name=identifier.apply(lambda i, kind=kind: f"/aws/rds/instance/{i}/{kind}"),
+                name=log_group_name(kind),
                 retention_in_days=args.log_retention_days,
                 opts=child,
             )
@@ -195,11 +199,12 @@ class Database(pulumi.ComponentResource):
         app_secret_value = aws.secretsmanager.SecretVersion(
             f"{name}-app-secret-value",
             secret_id=app_secret.id,
-            secret_string=pulumi.Output.secret(pulumi.Output.all(
-                password.result, instance.address, instance.port,
-            ).apply(lambda v: app_secret_document(
-                username=args.app_username, password=v[0], host=v[1], port=v[2], dbname=args.db_name,
-            ))),
+            # The password output is already secret, and so is everything computed from it.
+            secret_string=pulumi.Output.all(password.result, instance.address, instance.port).apply(
+                lambda v: app_secret_document(
+                    username=args.app_username, password=v[0], host=v[1], port=v[2], dbname=args.db_name,
+                )
+            ),
             opts=child,
         )
 

@@ -209,7 +209,8 @@ def test_cache_is_encrypted_with_a_generated_token() -> None:
         (lambda: compute_args(secret_arns=[]), "secret_arns"),
         (lambda: ImageRepositoryArgs(image_label="latest tag"), "not usable as the start of a container image tag"),
         (lambda: ImageRepositoryArgs(image_label="1.0", dockerfile="/nonexistent/Dockerfile"), "does not exist"),
-        (lambda: compute_args(refresh_min_healthy_percent=90, refresh_max_healthy_percent=150), "terminates instances before their replacements"),
+        (lambda: compute_args(refresh_min_healthy_percent=90, refresh_max_healthy_percent=150),
+         "terminates instances before their replacements"),
         (lambda: compute_args(refresh_max_healthy_percent=100), "max healthy must exceed min healthy"),
     ],
 )

@@ -352,9 +352,8 @@ def test_target_group_checks_readiness_and_is_not_sticky(run: ProgramRun) -> Non
 def test_listeners_follow_the_certificate(run: ProgramRun) -> None:
     listeners = {(lst.inputs["protocol"], lst.inputs["port"]): lst for lst in run.of_type("aws:lb/listener:Listener")}
     cfg = stack_config(run.stack)
-    cert = cfg.get("certificateArn") or (
-        mock_invoke("aws:acm/getCertificate:getCertificate", {}, "us-east-1")["arn"] if cfg.get("certificateDomain") else None
-    )
+    looked_up = mock_invoke("aws:acm/getCertificate:getCertificate", {}, "us-east-1")["arn"]
+    cert = cfg.get("certificateArn") or (looked_up if cfg.get("certificateDomain") else None)
     if cert is None:
         assert set(listeners) == {("HTTP", 80)}
         assert listeners["HTTP", 80].inputs["defaultActions"][0]["type"] == "forward"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from typing import Any
 
 import kubernetes_validate
@@ -47,7 +46,8 @@ def test_cluster_is_private_encrypted_logged_and_versioned_from_config(eks_run: 
     assert {subnet_tier(eks_run)[s] for s in refs(cluster, "vpcConfig") if s in subnet_tier(eks_run)} == {"app"}
     assert cluster.inputs["version"] == str(cfg.get("eksKubernetesVersion", "1.33"))
     assert cluster.inputs["encryptionConfig"]["resources"] == ["secrets"]
-    assert refs(cluster, "encryptionConfig") == {eks_run.one("aws:kms/key:Key", f"{cfg['environment']}-app-secrets-key").urn}
+    secrets_key = eks_run.one("aws:kms/key:Key", f"{cfg['environment']}-app-secrets-key")
+    assert refs(cluster, "encryptionConfig") == {secrets_key.urn}
     assert set(cluster.inputs["enabledClusterLogTypes"]) == {"api", "audit", "authenticator", "controllerManager",
                                                             "scheduler"}
     assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
@@ -257,7 +257,8 @@ def test_pods_scale_on_metrics_server_and_nodes_on_the_cluster_autoscaler(eks_ru
     assert addon.inputs["addonName"] == "metrics-server"
     assert refs(addon, "clusterName") == {cluster.urn}
     assert eks_run.one("aws:eks/nodeGroup:NodeGroup").urn in addon.dependencies
-    [autoscaler] = [r for r in eks_run.of_type("kubernetes:apps/v1:Deployment") if r.name.endswith("-autoscaler-deployment")]
+    [autoscaler] = [r for r in eks_run.of_type("kubernetes:apps/v1:Deployment")
+                    if r.name.endswith("-autoscaler-deployment")]
     container = autoscaler.inputs["spec"]["template"]["spec"]["containers"][0]
     version = str(config_of(name_of(eks_run)).get("eksKubernetesVersion", "1.33"))
     assert container["image"] == f"registry.k8s.io/autoscaling/cluster-autoscaler:v{version}.0"

@@ -145,7 +145,8 @@ def test_migration_runner_is_the_same_image_with_the_master_secret_alone(any_run
     [role] = [r for r in any_run.of_type("aws:iam/role:Role") if r.urn in refs(fn, "role")]
     [inline] = [p for p in any_run.of_type("aws:iam/rolePolicy:RolePolicy") if refs(p, "role") == {role.urn}]
     statements = {st["Sid"]: st for st in policy(inline)}
-    assert set(as_list(statements["ReadDatabaseSecrets"]["Resource"])) == {master, any_run.outputs["appDatabaseSecretArn"]}
+    readable = set(as_list(statements["ReadDatabaseSecrets"]["Resource"]))
+    assert readable == {master, any_run.outputs["appDatabaseSecretArn"]}
     # Nobody else may read the master secret.
     for other in any_run.of_type("aws:iam/rolePolicy:RolePolicy"):
         if other is not inline:
