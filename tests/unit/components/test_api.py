@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 
 from infra.components.api import AUTHENTICATED_ROUTES, PUBLIC_ROUTES, ApiGateway, ApiGatewayArgs, ThrottlingSettings
-from tests.unit.components.conftest import ACCOUNT, REGION, Run, plain, policy_findings, resolve, run_component
+from tests.unit.components.conftest import (
+    ACCOUNT,
+    REGION,
+    Run,
+    answered,
+    plain,
+    policy_findings,
+    resolve,
+    run_component,
+)
 
 LISTENER_ARN = (
     f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/prod-internal/50dc6c495c0c9188/f2f7dc8efc522ab2"
