@@ -1,7 +1,8 @@
 """Registry: the ECR repository of the app image, and the image itself, built and pushed by `pulumi up`.
 
 Creates: an ECR repository (scan on push, immutable tags, encrypted, never force-deleted); a lifecycle
-policy that expires untagged layers and keeps the most recent tagged images; the app image
+policy that expires untagged layers and keeps the most recent tagged images; a repository policy that
+lets Lambda pull for this account's functions only; the app image
 (`app/Dockerfile`, one image for the web tier, the Lambda worker and the migration runner) built with
 BuildKit by `pulumi_docker_build.Image` and pushed to the repository under a content tag.
 
@@ -62,6 +63,16 @@ class ImageRepositoryArgs:
         return image.content_tag(self.image_label, Path(self.context_dir), Path(self.dockerfile), self.dockerignore)
 
 
+def lambda_pull_policy(*, partition: str, region: str, account_id: str) -> dict[str, Any]:
+    return iam.document([{
+        "Sid": "LambdaPullForThisAccount",
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Condition": {"StringLike": {"aws:sourceArn": f"arn:{partition}:lambda:{region}:{account_id}:function:*"}},
+    }])
+
+
 def _registry_login(token: Any) -> tuple[str, str]:
     user = getattr(token, "user_name", None) or "AWS"
     return user, getattr(token, "password", None) or ""
@@ -98,6 +109,23 @@ class ImageRepository(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Lambda pulls container images with its own service principal; the pull is allowed for this
+        # account's functions only (aws:SourceArn), and written here rather than left to Lambda's implicit
+        # policy update so that the plan shows it:
+        # https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#configuration-images-permissions
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+        region = aws.get_region_output(opts=invoke).region
+        lambda_pull = aws.ecr.RepositoryPolicy(
+            f"{name}-lambda-pull",
+            repository=repo.name,
+            policy=pulumi.Output.all(partition, region, account).apply(
+                lambda v: json.dumps(lambda_pull_policy(partition=v[0], region=v[1], account_id=v[2]))
+            ),
+            opts=child,
+        )
+
         token = aws.ecr.get_authorization_token_output(
             registry_id=repo.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
         )
@@ -126,7 +154,8 @@ class ImageRepository(pulumi.ComponentResource):
         self.repository_arn = repo.arn
         self.tag = tag
         self.image_digest = built.digest
-        self.image = pulumi.Output.all(repo.repository_url, built.digest).apply(
+        # Consumers of the image (functions above all) wait for the pull policy too.
+        self.image = pulumi.Output.all(repo.repository_url, built.digest, lambda_pull.id).apply(
             lambda v: image.digest_reference(v[0], v[1])
         )
         self.register_outputs({

@@ -564,3 +564,44 @@ def test_dlq_alarm_notifies_the_configured_topic(run: ProgramRun) -> None:
     topic = stack_config(run.stack).get("alarmTopicArn") or None
     alarm = run.one("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert alarm.inputs.get("alarmActions", []) == ([topic] if topic else [])
+
+
+def test_the_app_role_secret_is_generated_json_for_the_app_user_only(run: ProgramRun) -> None:
+    [version] = [v for v in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+                 if v.name.endswith("-app-secret-value")]
+    assert "secretString" in version.secret_paths
+    value = json.loads(version.inputs["secretString"])
+    db = run.one("aws:rds/instance:Instance")
+    assert value["username"] == "app" != db.inputs["username"]
+    assert (value["engine"], value["host"], value["port"], value["dbname"]) == (
+        "postgres", db.outputs["address"], 5432, db.inputs["dbName"])
+    [password] = [p for p in run.of_type("random:index/randomPassword:RandomPassword")
+                  if p.urn in refs(version, "secretString")]
+    assert value["password"] == password.outputs["result"]
+    assert password.inputs["keepers"] == {"version": str(stack_config(run.stack).get("dbAppPasswordVersion", 1))}
+
+
+def test_the_signing_key_exists_before_compute_and_only_the_web_grant_uses_it(run: ProgramRun) -> None:
+    key = next(k for k in run.of_type("aws:kms/key:Key") if k.inputs.get("keyUsage") == "SIGN_VERIFY")
+    web = next(p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-app-app"))
+    assert key.urn in refs(web, "policy")
+    users = [p.name for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if key.outputs["arn"] in p.inputs["policy"]]
+    assert users == [web.name]
+
+
+def test_the_program_needs_no_prebuilt_local_artifact(run: ProgramRun) -> None:
+    # No FileArchive/AssetArchive anywhere: the image is the only package, built by `pulumi up`.
+    archive_sigs = ("0def7320c3a5731c473e5ecbe6d01bc7", "c44067f5952c0a294b673a41bacd8c17")
+    for resource in run.resources:
+        dumped = json.dumps(resource.inputs)
+        assert not any(sig in dumped for sig in archive_sigs), resource.name
+    assert run.of_type("aws:lambda/layerVersion:LayerVersion") == []
+
+
+def test_lambda_may_pull_the_image_for_this_accounts_functions_only(run: ProgramRun) -> None:
+    policy = run.one("aws:ecr/repositoryPolicy:RepositoryPolicy")
+    assert ref(policy, "repository") == run.one("aws:ecr/repository:Repository").urn
+    [st] = json.loads(policy.inputs["policy"])["Statement"]
+    assert st["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert sorted(st["Action"]) == ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    assert st["Condition"]["StringLike"]["aws:sourceArn"] == "arn:aws:lambda:us-east-1:123456789012:function:*"

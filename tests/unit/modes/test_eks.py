@@ -294,3 +294,11 @@ def test_the_deployer_and_each_admin_get_an_access_entry(eks_run: ProgramRun) ->
 def test_the_app_starts_only_after_the_migration(eks_run: ProgramRun) -> None:
     [run] = eks_run.of_type("aws:lambda/invocation:Invocation")
     assert run.urn in app_object(eks_run, "kubernetes:apps/v1:Deployment").dependencies
+
+
+def test_pods_get_the_keepalive_and_port_the_load_balancer_needs(eks_run: ProgramRun) -> None:
+    cfg = config_of(name_of(eks_run))
+    data = app_object(eks_run, "kubernetes:core/v1:ConfigMap").inputs["data"]
+    assert data["APP_KEEPALIVE_TIMEOUT_SECONDS"] == str(cfg.get("albIdleTimeoutSeconds", 60) + 5)
+    container = app_object(eks_run, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    assert data["APP_PORT"] == str(container["ports"][0]["containerPort"]) == str(cfg.get("appPort", 8000))
