@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.context import aws_context
 from infra.lib import app_env, iam, naming
 
 
@@ -124,9 +125,7 @@ class JwtSigningKey(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: JwtSigningKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:app_config:JwtSigningKey", name, None, opts)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        account = aws.get_caller_identity_output(opts=invoke).account_id
-        partition = aws.get_partition_output(opts=invoke).partition
+        where = aws_context(self)
         key = aws.kms.Key(
             f"{name}-key",
             aws.kms.KeyArgs(
@@ -134,7 +133,7 @@ class JwtSigningKey(pulumi.ComponentResource):
                 customer_master_key_spec=KEY_SPEC,
                 key_usage=KEY_USAGE,
                 deletion_window_in_days=args.deletion_window_days,
-                policy=pulumi.Output.all(account, partition).apply(
+                policy=pulumi.Output.all(where.account_id, where.partition).apply(
                     lambda v: json.dumps(signing_key_policy(v[0], v[1]))
                 ),
             ),

@@ -39,6 +39,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from infra.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from infra.components.context import aws_context
 from infra.components.k8s_app import KubernetesApp, KubernetesAppArgs, WorkloadSettings, check_environment
 from infra.lib import iam
 
@@ -248,12 +249,12 @@ class ComputeEks(pulumi.ComponentResource):
         # them (e.g. the migration that creates the app's database role).
         waits_for = list(opts.depends_on) if opts is not None and isinstance(opts.depends_on, list) else []
         tags = {"Component": "compute-eks", **args.tags}
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        partition = aws.get_partition_output(opts=invoke).partition
-        region = aws.get_region_output(opts=invoke).region
-        caller = aws.get_caller_identity_output(opts=invoke)
+        where = aws_context(self)
+        partition, region = where.partition, where.region
         # An assumed role's caller ARN is its session; the access entry needs the role itself.
-        deployer = aws.iam.get_session_context_output(arn=caller.arn, opts=invoke).issuer_arn
+        deployer = aws.iam.get_session_context_output(
+            arn=where.caller_arn, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).issuer_arn
 
         prefix = args.cluster_name or name
         suffix = random.RandomId(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.context import aws_context
 from infra.lib import cidr, iam
 
 _LOG_RETENTION = frozenset(
@@ -162,21 +163,18 @@ class Network(pulumi.ComponentResource):
             retention_in_days=args.flow_log_retention_days,
             opts=child,
         )
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        account = aws.get_caller_identity_output(opts=invoke).account_id
-        partition = aws.get_partition_output(opts=invoke).partition
-        region = aws.get_region_output(opts=invoke).region
+        where = aws_context(self)
         # The flow-logs service may assume the role only for this account's flow logs (confused deputy):
         # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
         flow_role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=pulumi.Output.all(account, partition, region).apply(lambda v: json.dumps(
-                iam.assume_role_policy(
+            assume_role_policy=pulumi.Output.all(where.account_id, where.partition, where.region).apply(
+                lambda v: json.dumps(iam.assume_role_policy(
                     "vpc-flow-logs.amazonaws.com",
                     source_account=v[0],
                     source_arn=f"arn:{v[1]}:ec2:{v[2]}:{v[0]}:vpc-flow-log/*",
-                )
-            )),
+                ))
+            ),
             opts=child,
         )
         aws.iam.RolePolicy(

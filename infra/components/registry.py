@@ -25,6 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
+from infra.components.context import aws_context
 from infra.lib import iam, image
 
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,115}$")
@@ -113,14 +114,11 @@ class ImageRepository(pulumi.ComponentResource):
         # account's functions only (aws:SourceArn), and written here rather than left to Lambda's implicit
         # policy update so that the plan shows it:
         # https://docs.aws.amazon.com/lambda/latest/dg/images-create.html#configuration-images-permissions
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        account = aws.get_caller_identity_output(opts=invoke).account_id
-        partition = aws.get_partition_output(opts=invoke).partition
-        region = aws.get_region_output(opts=invoke).region
+        where = aws_context(self)
         lambda_pull = aws.ecr.RepositoryPolicy(
             f"{name}-lambda-pull",
             repository=repo.name,
-            policy=pulumi.Output.all(partition, region, account).apply(
+            policy=pulumi.Output.all(where.partition, where.region, where.account_id).apply(
                 lambda v: json.dumps(lambda_pull_policy(partition=v[0], region=v[1], account_id=v[2]))
             ),
             opts=child,
