@@ -134,6 +134,10 @@ class ImageRepository(pulumi.ComponentResource):
             docker_build.ImageArgs(
                 context=docker_build.BuildContextArgs(location=args.context_dir),
                 dockerfile=docker_build.DockerfileArgs(location=args.dockerfile),
+                # One platform and no provenance attestation, so the tag names a single image manifest:
+                # Lambda refuses image indexes ("media type ... is not supported", docker/buildx#1533,
+                # aws/aws-lambda-roadmap#82). The provider leaves provenance out of every build
+                # (pulumi/pulumi-docker-build provider/internal/client.go:270-273 at 7bad76a).
                 platforms=[PLATFORM],
                 tags=[repo.repository_url.apply(lambda url: f"{url}:{tag}")],
                 push=True,
