@@ -16,6 +16,7 @@ tags never collide.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,8 +133,12 @@ class ImageRepository(pulumi.ComponentResource):
         built = docker_build.Image(
             f"{name}-app",
             docker_build.ImageArgs(
-                context=docker_build.BuildContextArgs(location=args.context_dir),
-                dockerfile=docker_build.DockerfileArgs(location=args.dockerfile),
+                # Paths relative to the working directory, which the engine sets to the program's main
+                # directory for the program and its provider plugins alike (pulumi/pulumi
+                # pkg/engine/project.go getPwdMain, sdk/go/common/resource/plugin/plugin.go:569,599): an
+                # absolute path would differ between clones (a CI runner, a laptop) and force a rebuild.
+                context=docker_build.BuildContextArgs(location=os.path.relpath(args.context_dir)),
+                dockerfile=docker_build.DockerfileArgs(location=os.path.relpath(args.dockerfile)),
                 # One platform and no provenance attestation, so the tag names a single image manifest:
                 # Lambda refuses image indexes ("media type ... is not supported", docker/buildx#1533,
                 # aws/aws-lambda-roadmap#82). The provider leaves provenance out of every build

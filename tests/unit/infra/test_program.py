@@ -193,6 +193,9 @@ def test_bootstrap_order_image_then_migration_then_compute(run: ProgramRun) -> N
     assert image.inputs["push"] is True
     assert all(t.startswith(repo.outputs["repositoryUrl"] + ":") for t in image.inputs["tags"])
     assert image.inputs["platforms"] == ["linux/amd64"]
+    # Relative to the program's directory (infra/), the same in every clone.
+    assert image.inputs["context"] == {"location": ".."}
+    assert image.inputs["dockerfile"] == {"location": "../app/Dockerfile"}
 
 
 def test_instance_refresh_launches_before_it_terminates_and_health_is_the_instances_own(run: ProgramRun) -> None:
