@@ -27,7 +27,7 @@ import pulumi_aws as aws
 
 from infra.components.k8s_app import checked_environment
 from infra.components.worker import (
-    _ENI_ACTIONS,
+    ENI_ACTIONS,
     check_image_reference,
     check_log_retention,
     image_config,
@@ -42,7 +42,7 @@ INVOCATION_INPUT = {"action": "migrate"}
 
 def migration_policy_document(*, master_secret_arn: str, app_secret_arn: str, log_group_arn: str) -> dict[str, Any]:
     return iam.document([
-        iam.allow("AttachToVpc", _ENI_ACTIONS, ["*"]),
+        iam.allow("AttachToVpc", ENI_ACTIONS, ["*"]),
         iam.allow("ReadDatabaseSecrets", ["secretsmanager:GetSecretValue"], [master_secret_arn, app_secret_arn]),
         iam.allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
                   [log_group_arn, f"{log_group_arn}:*"]),

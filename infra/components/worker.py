@@ -52,7 +52,7 @@ _RESERVED_ENV = re.compile(r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_EXECUTION_ENV|AWS_L
                            r"AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR)$")
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
 # Lambda needs these to attach the function to the VPC; they take no resource-level scoping.
-_ENI_ACTIONS = [
+ENI_ACTIONS = [
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSubnets",
@@ -203,7 +203,7 @@ def worker_policy_document(
 ) -> dict[str, Any]:
     """The execution role's permissions: one queue, one bucket prefix, one secret, one log group."""
     statements = [
-        iam.allow("AttachToVpc", _ENI_ACTIONS, ["*"]),
+        iam.allow("AttachToVpc", ENI_ACTIONS, ["*"]),
         iam.allow("ConsumeWorkQueue", SQS_ACTIONS, [queue_arn]),
         iam.allow("WriteReceipts", S3_ACTIONS, [f"{bucket_arn}/receipts/*"]),
         iam.allow("ReadDatabaseSecret", ["secretsmanager:GetSecretValue"], [secret_arn]),
@@ -331,6 +331,9 @@ class Worker(pulumi.ComponentResource):
         )
 
         variables = checked_environment(args.environment, "worker environment").apply(lambda_environment)
+        # No `name`: Pulumi auto-names the function (logical name plus a random suffix), so a replacement is
+        # created next to the old function instead of colliding with it
+        # (https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming).
         function = aws.lambda_.Function(
             f"{name}-function",
             aws.lambda_.FunctionArgs(

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from infra.components.api import AUTHENTICATED_ROUTES, PUBLIC_ROUTES, ApiGateway, ApiGatewayArgs, ThrottlingSettings
+from infra.components.api import (
+    AUTHENTICATED_ROUTES,
+    NOT_ROUTED,
+    PUBLIC_ROUTES,
+    ApiGateway,
+    ApiGatewayArgs,
+    ThrottlingSettings,
+)
 from tests.unit.components.conftest import (
     ACCOUNT,
     REGION,
@@ -92,6 +99,7 @@ def test_nothing_else_is_routed(api: Run) -> None:
     assert not any("/metrics" in key for key in routes(api))
     # Readiness belongs to the load balancer's health check, not to the internet.
     assert not any("/readyz" in key for key in routes(api))
+    assert set(NOT_ROUTED) == {"GET /readyz", "GET /metrics"} and not set(NOT_ROUTED) & set(routes(api))
 
 
 def test_every_route_targets_the_vpc_link_integration_to_the_internal_listener(api: Run) -> None:
