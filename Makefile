@@ -9,7 +9,7 @@ DEB_PACKAGES := postgresql redis-server haproxy graphviz wrk
 STACKS := dev staging prod dev-eks
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install deps-system deps-python demo gate test bench lint lambda-layer clean
+.PHONY: install deps-system deps-python demo gate test bench lint clean
 
 install: deps-system deps-python
 
@@ -53,13 +53,6 @@ bench: install
 	$(PY) -m bench.replica
 	$(PY) -m bench.app
 	$(PY) -m bench.failover
-
-# The Lambda worker's dependency layer, built for the function's runtime before `pulumi up`.
-LAYER_DIR := build/lambda-layer
-lambda-layer: deps-python
-	rm -rf $(LAYER_DIR)
-	$(PY) -m pip install -q --target $(LAYER_DIR)/python --platform manylinux2014_x86_64 \
-	  --implementation cp --python-version 3.12 --only-binary=:all: -r app/requirements.txt
 
 lint: install
 	$(PY) -m ruff check .

@@ -3,6 +3,10 @@
 The stack file picks the compute mode (an autoscaling group, or EKS), the ingress mode (an
 internet-facing ALB, or API Gateway in front of an internal ALB) and the worker (a Lambda function
 fed by the work queue, in every mode); see infra/README.md.
+
+One `pulumi up` on an empty account ends serving the API: the program builds and pushes the app image,
+creates the JWT signing key in KMS and the app role's secret, runs the migration function (schema and
+the app's database role) and only then starts compute, all from the same image by digest.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
+import pulumi_aws as aws
 
 from infra.components.api import ApiGateway, ApiGatewayArgs, ThrottlingSettings
 from infra.components.app_config import (
@@ -30,12 +35,14 @@ from infra.components.compute_eks import ComputeEks, ComputeEksArgs, NodeGroupSe
 from infra.components.database import Database, DatabaseArgs
 from infra.components.edge import Edge, EdgeArgs
 from infra.components.k8s_app import AutoscalingSettings, WorkloadSettings
+from infra.components.migration import Migration, MigrationArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.queue import QueueArgs, WorkQueue
 from infra.components.registry import ImageRepository, ImageRepositoryArgs
 from infra.components.security import Security, SecurityArgs
 from infra.components.storage import SecureBucket, SecureBucketArgs
 from infra.components.worker import Worker, WorkerArgs
+from infra.lib import app_env
 from infra.settings import load_settings
 
 s = load_settings()
@@ -117,25 +124,39 @@ database = Database(
         backup_retention_days=s.database.backup_retention_days,
         deletion_protection=s.database.deletion_protection,
         performance_insights=s.database.performance_insights,
+        log_retention_days=s.log_retention_days,
+        app_password_version=s.database.app_password_version,
     ),
 )
 
 jwt_key = JwtSigningKey(f"{env}-jwt", JwtSigningKeyArgs(project=s.project, environment=env))
+
+# The certificate by ARN, or looked up by domain in the deploying account (no account-specific ARN in
+# the stack file); None serves plain HTTP.
+certificate: pulumi.Input[str] | None = s.edge.certificate_arn
+if s.edge.certificate_domain is not None:
+    certificate = aws.acm.get_certificate_output(
+        domain=s.edge.certificate_domain, statuses=["ISSUED"], most_recent=True,
+    ).arn
 
 runtime = AppRuntimeInputs(
     region=s.region,
     database_host=database.address,
     database_port=database.port,
     database_name=database.db_name,
-    database_secret_arn=database.master_secret_arn,
+    # The app's own least-privilege role; the master secret goes to the migration runner alone.
+    database_secret_arn=database.app_secret_arn,
     redis_host=cache.primary_endpoint,
     redis_port=cache.port,
     redis_auth_secret_arn=cache.auth_secret_arn,
     bucket=bucket.bucket_name,
     queue_url=queue.queue_url,
-    jwt_private_key_secret_arn=jwt_key.secret_arn,
+    jwt_kms_key_id=jwt_key.key_arn,
     jwt_issuer=s.app.jwt_issuer,
     jwt_audience=s.app.jwt_audience,
+    app_port=s.compute.app_port,
+    # The ALB reuses idle connections for its idle timeout; the app must keep them open longer.
+    keepalive_timeout_seconds=app_env.keepalive_timeout(s.edge.idle_timeout_seconds),
 )
 app_environment = AppEnvironment(
     f"{env}-app-env", AppEnvironmentArgs(project=s.project, environment=env, runtime=runtime)
@@ -150,16 +171,33 @@ edge = Edge(
         region=s.region,
         internet_facing=not behind_api,
         app_port=target_port,
-        certificate_arn=s.edge.certificate_arn,
+        certificate_arn=certificate,
         deletion_protection=s.edge.deletion_protection,
         idle_timeout_seconds=s.edge.idle_timeout_seconds,
         log_retention_days=s.log_retention_days,
     ),
 )
 
-registry = ImageRepository(f"{env}-image", ImageRepositoryArgs(image_tag=s.compute.image_tag))
+registry = ImageRepository(f"{env}-image", ImageRepositoryArgs(image_label=s.compute.image_tag))
 
-app_secret_arns = [database.master_secret_arn, cache.auth_secret_arn, jwt_key.secret_arn]
+# Schema and the app's database role, before anything runs the app (compute and worker wait for it).
+migration = Migration(
+    f"{env}-migrate",
+    MigrationArgs(
+        vpc_id=network.vpc_id,
+        subnet_ids=network.app_subnet_ids,
+        image=registry.image,
+        environment=app_environment.environment,
+        master_secret_arn=database.master_secret_arn,
+        app_secret_arn=database.app_secret_arn,
+        app_secret_version=database.app_secret_version,
+        database_security_group_id=security.db_sg_id,
+        log_retention_days=s.log_retention_days,
+    ),
+)
+after_migration = pulumi.ResourceOptions(depends_on=[migration.invocation])
+
+app_secret_arns = [database.app_secret_arn, cache.auth_secret_arn]
 
 if s.eks is not None and workload is not None:
     eks = ComputeEks(
@@ -174,6 +212,7 @@ if s.eks is not None and workload is not None:
             bucket_arn=bucket.bucket_arn,
             queue_arn=queue.queue_arn,
             secret_arns=app_secret_arns,
+            signing_key_arn=jwt_key.key_arn,
             nodes=NodeGroupSettings(
                 min_size=s.eks.node_min_size,
                 desired_size=s.eks.node_desired_size,
@@ -188,6 +227,7 @@ if s.eks is not None and workload is not None:
             deletion_protection=s.eks.deletion_protection,
             log_retention_days=s.log_retention_days,
         ),
+        opts=after_migration,
     )
     pulumi.export("clusterName", eks.cluster_name)
     pulumi.export("clusterEndpoint", eks.cluster_endpoint)
@@ -202,6 +242,7 @@ else:
             env_parameter_name=app_environment.parameter_name,
             env_parameter_arn=app_environment.parameter_arn,
             secret_arns=app_secret_arns,
+            signing_key_arn=jwt_key.key_arn,
             bucket_arn=bucket.bucket_arn,
             queue_arn=queue.queue_arn,
             image=registry.image,
@@ -215,29 +256,32 @@ else:
             cpu_target_percent=s.compute.cpu_target_percent,
             log_retention_days=s.log_retention_days,
         ),
+        opts=after_migration,
     )
 
 # settings.WORKER_MODES has only "lambda": the worker is the same function whatever runs the web tier.
 worker = Worker(
     f"{env}-worker",
     WorkerArgs(
-        function_name=f"{s.project}-{env}-worker",
         vpc_id=network.vpc_id,
         subnet_ids=network.app_subnet_ids,
+        image=registry.image,
         queue_arn=queue.queue_arn,
         queue_visibility_timeout_seconds=s.queue.visibility_timeout_seconds,
         bucket_arn=bucket.bucket_arn,
-        database_secret_arn=database.master_secret_arn,
+        database_secret_arn=database.app_secret_arn,
         database_security_group_id=security.db_sg_id,
         environment=app_environment.environment,
         memory_mb=s.worker.memory_mb,
         timeout_seconds=s.worker.timeout_seconds,
         reserved_concurrency=s.worker.reserved_concurrency,
+        maximum_concurrency=s.worker.max_concurrency,
         batch_size=s.worker.batch_size,
         maximum_batching_window_seconds=s.worker.batching_window_seconds,
-        layer_arn=s.worker.layer_arn,
         log_retention_days=s.log_retention_days,
     ),
+    # The worker connects as the app role the migration creates.
+    opts=after_migration,
 )
 
 app_url = edge.url
@@ -254,14 +298,14 @@ if behind_api:
             issuer=s.app.jwt_issuer,
             audiences=[s.app.jwt_audience],
             # The internal ALB's certificate is the stack's, which covers the API's own domain.
-            tls_server_name=domain if s.edge.certificate_arn else None,
+            tls_server_name=domain if s.edge.has_certificate else None,
             throttling=ThrottlingSettings(
                 burst_limit=s.ingress.throttling_burst_limit,
                 rate_limit=float(s.ingress.throttling_rate_limit),
             ),
             access_log_retention_days=s.log_retention_days,
             domain_name=domain,
-            certificate_arn=s.edge.certificate_arn if domain else None,
+            certificate_arn=certificate if domain else None,
         ),
     )
     app_url = pulumi.Output.from_input(f"https://{domain}") if domain else api.api_endpoint
@@ -278,5 +322,8 @@ pulumi.export("dlqUrl", queue.dlq_url)
 pulumi.export("dbEndpoint", database.address)
 pulumi.export("redisEndpoint", cache.primary_endpoint)
 pulumi.export("appEnvironmentParameter", app_environment.parameter_name)
-pulumi.export("jwtSigningKeySecretArn", jwt_key.secret_arn)
+pulumi.export("jwtSigningKeyArn", jwt_key.key_arn)
+pulumi.export("appImage", registry.image)
+pulumi.export("appDatabaseSecretArn", database.app_secret_arn)
+pulumi.export("migrationFunctionName", migration.function_name)
 pulumi.export("workerFunctionName", worker.function_name)

@@ -35,8 +35,15 @@ IMPLEMENTED_COMPUTE_MODES = frozenset(COMPUTE_MODES)
 MIN_KUBERNETES_VERSION = (1, 30)
 # The broadest network allowed to reach a public Kubernetes API endpoint.
 MIN_PUBLIC_ACCESS_PREFIX = 16
-# AWS's rule for SQS event sources: a message must stay hidden for 6 function timeouts.
+# AWS's rule for SQS event sources: a message stays hidden for 6 function timeouts plus the batching window.
 VISIBILITY_TO_TIMEOUT_RATIO = 6
+# The account AWS's documentation uses in example ARNs; a stack that names it cannot deploy.
+DOCUMENTATION_ACCOUNT = "111122223333"
+# Keys this program no longer reads, and what replaced them.
+REMOVED_KEYS = {
+    "workerLayerArn": "is no longer used: the worker runs the app image as a container-image function "
+                      "(one image for web and worker, built by `pulumi up`); remove the key from the stack file",
+}
 
 # The values CloudWatch Logs accepts for retention_in_days.
 LOG_RETENTION_DAYS = (
@@ -106,7 +113,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("availabilityZoneCount", "integer", "How many availability zones to spread subnets over.",
         default=2, minimum=2, maximum=6),
     Key("natGatewayPerAz", "boolean",
-        "One NAT gateway per AZ (survives an AZ outage) instead of a single shared one.", default=False),
+        "One NAT gateway per AZ (survives an AZ outage) instead of a single shared one.", default=True),
     Key("publicSubnetCidrs", "array",
         "Explicit public subnet CIDRs, one per AZ; empty plans them from vpcCidr.", default=[]),
     Key("appSubnetCidrs", "array",
@@ -123,11 +130,18 @@ SCHEMA: tuple[Key, ...] = (
         pattern_hint="an SNS topic ARN or empty"),
     # --- edge
     Key("certificateArn", "string",
-        "ACM certificate ARN for the HTTPS listener; empty serves plain HTTP only (dev without a domain).",
+        "ACM certificate ARN for the HTTPS listener; empty (and no certificateDomain) serves plain HTTP only "
+        "(dev without a domain).",
         default="", pattern=r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
         pattern_hint="an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>) or empty"),
+    Key("certificateDomain", "string",
+        "Domain of an issued ACM certificate in the stack's account and region, looked up at deploy time "
+        "instead of naming its ARN (so the stack file holds no account-specific ARN); empty uses certificateArn.",
+        default="", pattern=r"^$|^(\*\.)?(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        pattern_hint="a lowercase DNS name (or *.name) or empty"),
     Key("albDeletionProtection", "boolean", "Protect the load balancer against deletion.", default=True),
-    Key("albIdleTimeoutSeconds", "integer", "Load balancer idle timeout in seconds.",
+    Key("albIdleTimeoutSeconds", "integer",
+        "Load balancer idle timeout in seconds; the app's keep-alive is set 5 s longer.",
         default=60, minimum=1, maximum=4000),
     # --- compute (asg)
     Key("instanceType", "string", "EC2 instance type of the app instances.", default="t3.small",
@@ -144,9 +158,11 @@ SCHEMA: tuple[Key, ...] = (
     Key("asgMaxSize", "integer", "Maximum number of app instances.", default=4, minimum=1, maximum=100),
     Key("scalingCpuTargetPercent", "integer", "Average CPU the target-tracking policy aims for, in percent.",
         default=50, minimum=10, maximum=90),
-    Key("appImageTag", "string", "Tag of the app image in the stack's ECR repository (tags are immutable).",
-        default="0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", pattern_hint="a container image tag"),
-    Key("appPort", "integer", "Port the app listens on (load balancer target port).",
+    Key("appImageTag", "string",
+        "Label the app image's tag starts with; `pulumi up` builds the image, tags it <label>-<hash of the "
+        "sources> (tags are immutable) and runs it by digest.",
+        default="0.1.0", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,115}$", pattern_hint="a container image tag"),
+    Key("appPort", "integer", "Port the app listens on (APP_PORT; the load balancer's target port).",
         default=8000, minimum=1024, maximum=65535),
     # --- compute (eks); 0 means "not set" for the sizes, which computeMode eks requires
     Key("eksKubernetesVersion", "string", "Kubernetes version of the EKS cluster (1.30 or newer).",
@@ -162,10 +178,13 @@ SCHEMA: tuple[Key, ...] = (
         default=0, minimum=0, maximum=100),
     Key("eksPublicAccessCidrs", "array",
         "Networks (public IPv4, /16 or narrower) allowed to reach the Kubernetes API endpoint from outside "
-        "the VPC; empty keeps the endpoint private-only.", default=[]),
+        "the VPC; empty keeps the endpoint private-only, which needs eksDeployFromVpc.", default=[]),
+    Key("eksDeployFromVpc", "boolean",
+        "`pulumi up` runs inside the VPC (a runner in the private subnets), so the Kubernetes API endpoint may "
+        "be private-only; otherwise eksPublicAccessCidrs must list the deployers' networks.", default=False),
     Key("eksAdminPrincipalArns", "array",
-        "IAM roles or users given cluster-admin access besides the identity that creates the cluster "
-        "(e.g. the deploying CI role).", default=[]),
+        "IAM roles or users given cluster-admin access besides the identity that runs `pulumi up` (which gets "
+        "its own access entry), e.g. the other environments' CI roles or an operator role.", default=[]),
     Key("eksDeletionProtection", "boolean", "Protect the EKS cluster against deletion.", default=True),
     Key("k8sReplicas", "integer",
         "Pods of the app on EKS (the Deployment's replicas and the autoscaler's floor).",
@@ -203,29 +222,32 @@ SCHEMA: tuple[Key, ...] = (
         default=7, minimum=1, maximum=35),
     Key("dbDeletionProtection", "boolean", "Protect the database against deletion.", default=True),
     Key("dbPerformanceInsights", "boolean", "Enable Performance Insights.", default=False),
+    Key("dbAppPasswordVersion", "integer",
+        "Generation of the app database role's password: raise it to rotate the password (`pulumi up` writes "
+        "a new one to the app's secret and the migration runner sets it on the role).",
+        default=1, minimum=1, maximum=1000000),
     # --- queue
     Key("queueMaxReceiveCount", "integer", "Receives before a message moves to the dead-letter queue.",
         default=5, minimum=1, maximum=1000),
     Key("queueVisibilityTimeoutSeconds", "integer",
-        "How long a received message stays hidden (at least 6x workerTimeoutSeconds).",
+        "How long a received message stays hidden (at least 6x workerTimeoutSeconds + workerBatchingWindowSeconds).",
         default=180, minimum=0, maximum=43200),
     # --- worker (lambda)
     Key("workerTimeoutSeconds", "integer", "Timeout of one worker invocation in seconds.",
         default=30, minimum=1, maximum=900),
     Key("workerMemoryMb", "integer", "Memory of the worker function in MB.", default=512, minimum=128, maximum=10240),
     Key("workerReservedConcurrency", "integer",
-        "Concurrent worker invocations reserved (and capped) for the function (≥ 1; 0 would stop it).",
-        default=10, maximum=1000),
+        "Concurrent worker invocations reserved (and capped) for the function; 0 reserves none (an account at "
+        "the default concurrency quota of 10 cannot reserve any).",
+        default=0, minimum=0, maximum=1000),
+    Key("workerMaxConcurrency", "integer",
+        "Most concurrent worker invocations the queue's event source starts (2-1000; at most "
+        "workerReservedConcurrency when that is set).", default=5, minimum=2, maximum=1000),
     Key("workerBatchSize", "integer", "Messages handed to one worker invocation.",
         default=10, minimum=1, maximum=10000),
     Key("workerBatchingWindowSeconds", "integer",
         "How long the event source gathers messages before invoking (needed above 10 per batch).",
         default=0, minimum=0, maximum=300),
-    Key("workerLayerArn", "string",
-        "A published Lambda layer version with the app's dependencies; empty publishes build/lambda-layer "
-        "(make lambda-layer) with the stack.", default="",
-        pattern=r"^$|^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$",
-        pattern_hint="a Lambda layer version ARN (arn:aws:lambda:<region>:<account>:layer:<name>:<version>) or empty"),
     # --- storage
     Key("bucketNoncurrentVersionDays", "integer", "Days before old object versions are deleted.",
         default=30, minimum=1, maximum=3650),
@@ -269,8 +291,14 @@ class NetworkSettings:
 @dataclass(frozen=True, kw_only=True)
 class EdgeSettings:
     certificate_arn: str | None
+    certificate_domain: str | None
+    """look the certificate up by domain at deploy time (exclusive with certificate_arn)"""
     deletion_protection: bool
     idle_timeout_seconds: int
+
+    @property
+    def has_certificate(self) -> bool:
+        return self.certificate_arn is not None or self.certificate_domain is not None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -297,6 +325,7 @@ class EksSettings:
     node_desired_size: int
     node_max_size: int
     public_access_cidrs: tuple[str, ...]
+    deploy_from_vpc: bool
     admin_principal_arns: tuple[str, ...]
     deletion_protection: bool
     replicas: int
@@ -318,10 +347,10 @@ class WorkerSettings:
     mode: str
     timeout_seconds: int
     memory_mb: int
-    reserved_concurrency: int
+    reserved_concurrency: int | None
+    max_concurrency: int
     batch_size: int
     batching_window_seconds: int
-    layer_arn: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -345,6 +374,7 @@ class DatabaseSettings:
     backup_retention_days: int
     deletion_protection: bool
     performance_insights: bool
+    app_password_version: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -464,6 +494,8 @@ def parse_settings(
     fail = checker.fail
 
     for name in sorted(raw):
+        if name in REMOVED_KEYS:
+            raise fail(name, REMOVED_KEYS[name])
         if name not in KEYS:
             close = difflib.get_close_matches(name, KEYS, n=1)
             hint = f"; did you mean {project}:{close[0]}?" if close else ""
@@ -499,10 +531,13 @@ def parse_settings(
     _check_worker(v, fail)
     _check_ingress(v, fail)
 
+    _check_placeholders(v, fail)
     cert = v["certificateArn"] or None
     if cert is not None and cert.split(":")[3] != region:
         raise fail("certificateArn", f"must be in the stack's region {region} (got a certificate in "
                    f"{cert.split(':')[3]}); a load balancer can only use certificates from its own region")
+    if cert is not None and v["certificateDomain"]:
+        raise fail("certificateDomain", "and certificateArn name the certificate twice: set only one")
 
     return Settings(
         project=project,
@@ -516,6 +551,7 @@ def parse_settings(
         network=network,
         edge=EdgeSettings(
             certificate_arn=cert,
+            certificate_domain=v["certificateDomain"] or None,
             deletion_protection=v["albDeletionProtection"],
             idle_timeout_seconds=v["albIdleTimeoutSeconds"],
         ),
@@ -530,10 +566,10 @@ def parse_settings(
             mode=v["workerMode"],
             timeout_seconds=v["workerTimeoutSeconds"],
             memory_mb=v["workerMemoryMb"],
-            reserved_concurrency=v["workerReservedConcurrency"],
+            reserved_concurrency=v["workerReservedConcurrency"] or None,
+            max_concurrency=v["workerMaxConcurrency"],
             batch_size=v["workerBatchSize"],
             batching_window_seconds=v["workerBatchingWindowSeconds"],
-            layer_arn=v["workerLayerArn"] or None,
         ),
         compute=ComputeSettings(
             mode=v["computeMode"],
@@ -565,6 +601,7 @@ def parse_settings(
             backup_retention_days=v["dbBackupRetentionDays"],
             deletion_protection=v["dbDeletionProtection"],
             performance_insights=v["dbPerformanceInsights"],
+            app_password_version=v["dbAppPasswordVersion"],
         ),
         queue=QueueSettings(
             max_receive_count=v["queueMaxReceiveCount"],
@@ -668,6 +705,13 @@ def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> EksSetti
             raise fail("eksPublicAccessCidrs", problem)
     if len(set(v["eksPublicAccessCidrs"])) != len(v["eksPublicAccessCidrs"]):
         raise fail("eksPublicAccessCidrs", "lists a network twice")
+    if not v["eksPublicAccessCidrs"] and not v["eksDeployFromVpc"]:
+        # The same program creates the Kubernetes objects through the API endpoint, so whoever runs
+        # `pulumi up` must reach it.
+        raise fail("eksPublicAccessCidrs", "is empty, so the Kubernetes API endpoint is private-only and `pulumi up` "
+                   "from outside the VPC cannot create the app's objects: list the deployers' public networks "
+                   "(e.g. pulumi config set --path 'eksPublicAccessCidrs[0]' <your address>/32), or set "
+                   "eksDeployFromVpc: true if pulumi up runs inside the VPC")
 
     principals = v["eksAdminPrincipalArns"]
     for arn in principals:
@@ -694,6 +738,7 @@ def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> EksSetti
         node_desired_size=want or lo,
         node_max_size=hi,
         public_access_cidrs=tuple(v["eksPublicAccessCidrs"]),
+        deploy_from_vpc=v["eksDeployFromVpc"],
         admin_principal_arns=tuple(principals),
         deletion_protection=v["eksDeletionProtection"],
         replicas=replicas,
@@ -720,20 +765,32 @@ def _public_access_problem(block: str) -> str | None:
 
 
 def _check_worker(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
-    reserved = v["workerReservedConcurrency"]
-    if reserved < 1:
-        reason = (": with 0 Lambda never runs the worker, and every throttled delivery counts as a receive, "
-                  "so the work queue would move its messages to the dead-letter queue") if reserved == 0 else ""
-        raise fail("workerReservedConcurrency", f"must be ≥ 1 (got {reserved}){reason}")
-    timeout, visibility = v["workerTimeoutSeconds"], v["queueVisibilityTimeoutSeconds"]
-    need = VISIBILITY_TO_TIMEOUT_RATIO * timeout
+    reserved, most = v["workerReservedConcurrency"], v["workerMaxConcurrency"]
+    if reserved and most > reserved:
+        raise fail("workerMaxConcurrency", f"must be ≤ workerReservedConcurrency (got {most} > {reserved}): the event "
+                   "source would start invocations the reservation throttles, and throttled deliveries count as "
+                   "receives toward the dead-letter queue")
+    timeout, window = v["workerTimeoutSeconds"], v["workerBatchingWindowSeconds"]
+    visibility = v["queueVisibilityTimeoutSeconds"]
+    need = VISIBILITY_TO_TIMEOUT_RATIO * timeout + window
     if visibility < need:
-        raise fail("queueVisibilityTimeoutSeconds", f"must be ≥ 6x workerTimeoutSeconds (got {visibility} < "
-                   f"6 x {timeout} = {need}): a message must stay hidden while a slow invocation still holds it; "
-                   "raise queueVisibilityTimeoutSeconds or lower workerTimeoutSeconds")
-    if v["workerBatchSize"] > 10 and v["workerBatchingWindowSeconds"] < 1:
+        raise fail("queueVisibilityTimeoutSeconds", f"must be ≥ 6 x workerTimeoutSeconds + workerBatchingWindowSeconds "
+                   f"(got {visibility} < 6 x {timeout} + {window} = {need}): a message must stay hidden while a slow "
+                   "or throttled invocation still holds it; raise queueVisibilityTimeoutSeconds or lower "
+                   "workerTimeoutSeconds")
+    if v["workerBatchSize"] > 10 and window < 1:
         raise fail("workerBatchingWindowSeconds", f"must be ≥ 1 when workerBatchSize is above 10 "
                    f"(got workerBatchSize {v['workerBatchSize']})")
+
+
+def _check_placeholders(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
+    """ARNs of AWS's documentation account are examples copied from docs: refuse them before any deploy."""
+    for key in SCHEMA:
+        values = v[key.name] if key.type == "array" else (v[key.name],)
+        for value in values:
+            if isinstance(value, str) and f":{DOCUMENTATION_ACCOUNT}:" in value:
+                raise fail(key.name, f"names AWS's documentation account {DOCUMENTATION_ACCOUNT} ({value}): it is "
+                           "an example, not a resource of yours; set your own value or leave the key unset")
 
 
 def _check_ingress(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:
@@ -745,9 +802,11 @@ def _check_ingress(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -
     if issuer.scheme != "https" or not issuer.hostname or issuer.query or issuer.fragment:
         raise fail("jwtIssuer", f"must be an https URL when ingressMode is apigateway (got {v['jwtIssuer']!r}): "
                    "the JWT authorizer fetches <jwtIssuer>/.well-known/openid-configuration")
-    if domain and not v["certificateArn"]:
-        raise fail("apiDomainName", "needs certificateArn, an ACM certificate for that name in the stack's region")
-    if v["certificateArn"] and not domain:
+    has_certificate = bool(v["certificateArn"] or v["certificateDomain"])
+    if domain and not has_certificate:
+        raise fail("apiDomainName", "needs certificateArn or certificateDomain, an ACM certificate for that name in "
+                   "the stack's region")
+    if has_certificate and not domain:
         # Private integrations speak HTTPS only when given a name to verify; without one the VPC link
         # would send plain HTTP to the internal ALB's HTTPS listener.
         raise fail("apiDomainName", "is required when ingressMode is apigateway and certificateArn is set: it is "

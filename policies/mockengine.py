@@ -263,6 +263,9 @@ def mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
     package, module, kind = [*type_.split(":"), "", ""][:3]
     service = module.split("/")[0] if module else package
     physical = inputs.get("name") or inputs.get("bucket") or f"{name}-{_short_hash(type_ + name)[:7]}"
+    if not inputs.get("name") and isinstance(inputs.get("namePrefix"), str):
+        # The provider appends a unique suffix to name_prefix (terraform-provider-aws create.Name).
+        physical = inputs["namePrefix"] + _short_hash(type_ + name)[:12]
     if not isinstance(physical, str):
         physical = name
     rid = f"{name}-id"
@@ -300,6 +303,7 @@ def mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
         state.setdefault("port", 6379)
     elif module == "ecr/repository":
         state["repositoryUrl"] = f"{MOCK_ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{physical}"
+        state["registryId"] = MOCK_ACCOUNT_ID
     elif module == "eks/cluster":
         state["endpoint"] = f"https://{_short_hash(name).upper()}.gr7.{region}.eks.amazonaws.com"
         state["certificateAuthority"] = {"data": base64.b64encode(b"mock-ca").decode()}
@@ -364,11 +368,30 @@ def mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
         rid = f"integ-{_short_hash(name)[:6]}"
     elif module == "apigatewayv2/stage":
         state["invokeUrl"] = f"https://{_short_hash(name)[:10]}.execute-api.{region}.amazonaws.com/"
+    elif module == "secretsmanager/secretVersion":
+        state["versionId"] = _short_hash(json.dumps(inputs, sort_keys=True, default=str))
+        rid = f"{inputs.get('secretId')}|{state['versionId']}"
     elif module == "secretsmanager/secret":
         state["arn"] = _arn("secretsmanager", region, f"secret:{physical}-AbCdEf")
         rid = state["arn"]
     elif module == "cloudwatch/logGroup":
         state["arn"] = _arn("logs", region, f"log-group:{physical}")
+    elif type_ == "docker-build:index:Image":
+        # The provider reports the pushed manifest's digest and a tag@digest reference.
+        digest = "sha256:" + hashlib.sha256(json.dumps(inputs.get("tags") or [name]).encode()).hexdigest()
+        state["digest"] = digest
+        tags = inputs.get("tags") or []
+        state["ref"] = f"{tags[0]}@{digest}" if tags else digest
+        state["contextHash"] = _short_hash(json.dumps(inputs.get("context") or {}))
+        rid = state["ref"]
+    elif type_ == "random:index/randomId:RandomId":
+        raw = hashlib.sha256(name.encode()).digest()[: int(inputs.get("byteLength") or 8)]
+        state["hex"] = raw.hex()
+        state["b64Url"] = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        state["dec"] = str(int.from_bytes(raw, "big"))
+        rid = state["b64Url"]
+    elif module == "lambda/invocation":
+        state["result"] = json.dumps({"status": "ok"})
     elif type_.startswith("random:"):
         length = int(inputs.get("length") or 32)
         state["result"] = ("Mock0" * (length // 5 + 1))[:length]
@@ -423,6 +446,19 @@ def mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, A
         return _policy_document(args)
     if token == "aws:elb/getServiceAccount:getServiceAccount":
         return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
+    if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+        token_value = base64.b64encode(b"AWS:mock-ecr-password").decode()
+        return {"userName": "AWS", "password": "mock-ecr-password", "authorizationToken": token_value,
+                "proxyEndpoint": f"https://{MOCK_ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com",
+                "expiresAt": "2030-01-01T00:00:00Z", "id": region}
+    if token == "aws:iam/getSessionContext:getSessionContext":
+        # An IAM user's or role's own ARN comes back as its issuer; an assumed-role session maps to its role.
+        arn = str(args.get("arn") or "")
+        issuer = arn
+        if ":assumed-role/" in arn:
+            role = arn.split(":assumed-role/", 1)[1].rsplit("/", 1)[0]
+            issuer = f"arn:aws:iam::{arn.split(':')[4]}:role/{role}"
+        return {"arn": arn, "issuerArn": issuer, "issuerName": issuer.rsplit("/", 1)[-1], "id": arn}
     if token == "aws:eks/getClusterAuth:getClusterAuth":
         return {"token": "k8s-aws-v1.mock", "name": args.get("name"), "id": args.get("name")}
     if token == "aws:index/getDefaultTags:getDefaultTags":

@@ -38,8 +38,10 @@ PUBLIC_ROUTES: tuple[str, ...] = (
     "GET /.well-known/jwks.json",
     "GET /.well-known/openid-configuration",
     "GET /healthz",
-    "GET /readyz",
 )
+# Readiness is the load balancer's business (it checks the targets directly); through the API it would only
+# tell the internet which replica is draining.
+NOT_ROUTED: tuple[str, ...] = ("GET /readyz", "GET /metrics")
 
 ACCESS_LOG_FORMAT = json.dumps({
     "requestId": "$context.requestId",
@@ -100,11 +102,12 @@ class ApiGatewayArgs:
     access_log_retention_days: int = 30
     log_kms_key_arn: pulumi.Input[str] | None = None
     disable_execute_api_endpoint: bool = False
-    """set once a custom domain fronts the API, so that only the domain is reachable"""
+    """also forced on whenever a custom domain fronts the API, so that only the domain is reachable (the
+    execute-api URL would bypass anything attached to the domain)"""
     integration_timeout_ms: int = 29000
     domain_name: str | None = None
     """custom domain for the API (e.g. the issuer's host); needs certificate_arn in the same region"""
-    certificate_arn: str | None = None
+    certificate_arn: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -134,7 +137,7 @@ class ApiGatewayArgs:
                              "for that name in the API's region)")
         if self.domain_name is not None and not _HOSTNAME.match(self.domain_name):
             raise ValueError(f"domain name {self.domain_name!r} is not a lowercase DNS host name")
-        if self.certificate_arn is not None and not _CERT_ARN.match(self.certificate_arn):
+        if isinstance(self.certificate_arn, str) and not _CERT_ARN.match(self.certificate_arn):
             raise ValueError(f"certificate_arn {self.certificate_arn!r} is not an ACM certificate ARN")
         if self.disable_execute_api_endpoint and self.domain_name is None:
             raise ValueError("disabling the execute-api endpoint without a custom domain leaves the API unreachable")
@@ -196,7 +199,8 @@ class ApiGateway(pulumi.ComponentResource):
                 name=name,
                 protocol_type="HTTP",
                 description="Stateless reference app behind a JWT authorizer",
-                disable_execute_api_endpoint=args.disable_execute_api_endpoint,
+                # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-disable-default-endpoint.html
+                disable_execute_api_endpoint=args.disable_execute_api_endpoint or args.domain_name is not None,
                 tags=tags,
             ),
             opts=child,
@@ -252,7 +256,7 @@ class ApiGateway(pulumi.ComponentResource):
 
         access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            aws.cloudwatch.LogGroupArgs(name=f"/aws/apigateway/{name}",
+            aws.cloudwatch.LogGroupArgs(name_prefix=f"/aws/apigateway/{name}-",
                                         retention_in_days=args.access_log_retention_days,
                                         kms_key_id=args.log_kms_key_arn, tags=tags),
             opts=child,

@@ -1,8 +1,9 @@
 """App config: the reference app's runtime configuration, published once for every compute flavour.
 
-Creates: a Secrets Manager secret for the JWT signing key (its value is put there out of band, see
-infra/README.md, so the private key never passes through the program or its state); one SSM
-String parameter holding the app's environment as JSON (non-secret values and secret ARNs only).
+Creates: the JWT signing key as an asymmetric KMS key (RSA_2048, SIGN_VERIFY; the private half never
+leaves KMS, so no program, state file or secret holds it) with a key policy that leaves access to IAM
+and refuses any signing algorithm but RS256; one SSM String parameter holding the app's environment
+as JSON (non-secret values, secret ARNs and the key's ARN only).
 
 `app_environment_output` turns the stack's endpoints into the environment map; instances read it
 from the parameter at boot, and pods or functions can take the same map directly.
@@ -17,7 +18,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.lib import app_env, naming
+from infra.components.context import aws_context
+from infra.lib import app_env, iam, naming
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,16 +36,18 @@ class AppRuntimeInputs:
     redis_auth_secret_arn: pulumi.Input[str]
     bucket: pulumi.Input[str]
     queue_url: pulumi.Input[str]
-    jwt_private_key_secret_arn: pulumi.Input[str]
+    jwt_kms_key_id: pulumi.Input[str]
     jwt_issuer: str
     jwt_audience: str
+    app_port: int = 8000
+    keepalive_timeout_seconds: int = app_env.keepalive_timeout(60)
 
 
 def app_environment_output(inputs: AppRuntimeInputs) -> pulumi.Output[dict[str, str]]:
     """The app's environment variables (see `lib.app_env.APP_ENV_KEYS`) once every input is known."""
     names = [
         "database_host", "database_port", "database_secret_arn", "redis_host", "redis_port",
-        "redis_auth_secret_arn", "bucket", "queue_url", "jwt_private_key_secret_arn",
+        "redis_auth_secret_arn", "bucket", "queue_url", "jwt_kms_key_id",
     ]
 
     def build(values: list[Any]) -> dict[str, str]:
@@ -54,6 +58,8 @@ def app_environment_output(inputs: AppRuntimeInputs) -> pulumi.Output[dict[str, 
                 database_name=inputs.database_name,
                 jwt_issuer=inputs.jwt_issuer,
                 jwt_audience=inputs.jwt_audience,
+                app_port=inputs.app_port,
+                keepalive_timeout_seconds=inputs.keepalive_timeout_seconds,
                 **resolved,
             )
         )
@@ -61,33 +67,81 @@ def app_environment_output(inputs: AppRuntimeInputs) -> pulumi.Output[dict[str, 
     return pulumi.Output.all(*(getattr(inputs, n) for n in names)).apply(build)
 
 
+# The one algorithm the app signs with (RS256); the key policy refuses every other.
+SIGNING_ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"
+KEY_SPEC = "RSA_2048"
+KEY_USAGE = "SIGN_VERIFY"
+
+
+def signing_key_policy(account_id: str, partition: str = "aws") -> dict[str, Any]:
+    """The key policy: the account (and so IAM policies) administers and uses the key; nobody may sign
+    with any other algorithm than RS256.
+
+    Without the account statement IAM grants would not apply and the key could become unmanageable
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html); the web tier's
+    role gets kms:Sign and kms:GetPublicKey on this key alone through its own IAM policy.
+    """
+    return iam.document([
+        {
+            "Sid": "AccountAdministersThroughIam",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-signing-algorithm
+            "Sid": "OnlyRs256Signatures",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:Sign",
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"kms:SigningAlgorithm": SIGNING_ALGORITHM}},
+        },
+    ])
+
+
 @dataclass(frozen=True, kw_only=True)
 class JwtSigningKeyArgs:
     project: str
     environment: str
+    deletion_window_days: int = 30
 
     def __post_init__(self) -> None:
         naming.ssm_path(self.project, self.environment)
+        if not 7 <= self.deletion_window_days <= 30:
+            raise ValueError(f"KMS deletion window must be 7..30 days, got {self.deletion_window_days}")
 
 
 class JwtSigningKey(pulumi.ComponentResource):
-    """The secret that holds the app's JWT private key; created empty, filled out of band."""
+    """The asymmetric KMS key the app signs access tokens with (kms:Sign) and publishes (kms:GetPublicKey).
 
-    secret_arn: pulumi.Output[str]
+    Asymmetric keys cannot rotate automatically; a new key is a new resource whose public half the app
+    publishes next to the old one (see infra/README.md).
+    """
+
+    key_arn: pulumi.Output[str]
+    key_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: JwtSigningKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:app_config:JwtSigningKey", name, None, opts)
-        secret = aws.secretsmanager.Secret(
-            f"{name}-secret",
-            description=(
-                f"JWT signing key (PEM private key) for {args.project}/{args.environment}; "
-                "set with `aws secretsmanager put-secret-value`, never through Pulumi"
+        where = aws_context(self)
+        key = aws.kms.Key(
+            f"{name}-key",
+            aws.kms.KeyArgs(
+                description=f"JWT signing key (RS256) of {args.project}/{args.environment}",
+                customer_master_key_spec=KEY_SPEC,
+                key_usage=KEY_USAGE,
+                deletion_window_in_days=args.deletion_window_days,
+                policy=pulumi.Output.all(where.account_id, where.partition).apply(
+                    lambda v: json.dumps(signing_key_policy(v[0], v[1]))
+                ),
             ),
-            recovery_window_in_days=7,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.secret_arn = secret.arn
-        self.register_outputs({"secretArn": secret.arn})
+        self.key_arn = key.arn
+        self.key_id = key.key_id
+        self.register_outputs({"keyArn": key.arn, "keyId": key.key_id})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,12 +1,17 @@
 """Compute (autoscaling group): the app on EC2 instances that can be replaced at any moment.
 
-Creates: a CloudWatch log group for the container's logs; an instance role with the SSM core managed policy
-and one inline policy scoped to this stack's bucket, queue, secrets, config parameter, log group
-and repository; an instance profile; a launch template (IMDSv2 only with hop limit 1, one
-encrypted gp3 root volume and no other block device, no public IP, user data that runs the
-container with its configuration read from SSM at boot); an autoscaling group over the
-private-app subnets with ELB health checks and rolling instance refresh; its attachment to the
-load balancer's target group; a target-tracking scaling policy on average CPU.
+Creates: a CloudWatch log group for the container's logs; an instance role with the SSM core managed policy,
+the web tier's one grant (`iam.web_app_policy`, the same document the EKS pods get) and the host's own
+needs (`iam.instance_host_policy`: the config parameter, the image, the log group); an instance profile;
+a launch template (IMDSv2 only with hop limit 1, one encrypted gp3 root volume and no other block
+device, no public IP, user data that runs the image by digest with its configuration read from SSM at
+boot); an autoscaling group over the private-app subnets with ELB health checks and an instance refresh
+that launches before it terminates (min healthy 100 %, max healthy 200 %); its attachment to the load
+balancer's target group; a target-tracking scaling policy on average CPU.
+
+ELB health checks are safe here because the target group checks `/readyz`, which reports only the
+instance's own state (started, pools open, not draining) and never a dependency: a database failover
+makes requests fail with 503, it never makes the group replace its instances.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -35,9 +39,11 @@ class ComputeAsgArgs:
     env_parameter_name: pulumi.Input[str]
     env_parameter_arn: pulumi.Input[str]
     secret_arns: Sequence[pulumi.Input[str]]
+    """the secrets the web app reads: its database role's secret and the Redis AUTH token"""
+    signing_key_arn: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     queue_arn: pulumi.Input[str]
-    # Full image reference (`<repository url>:<tag>`) and the repository it lives in.
+    # The image by digest (`<repository url>@sha256:...`) and the repository it lives in.
     image: pulumi.Input[str]
     repository_arn: pulumi.Input[str]
     instance_type: str = "t3.small"
@@ -47,8 +53,11 @@ class ComputeAsgArgs:
     desired_capacity: int = 2
     max_size: int = 4
     cpu_target_percent: int = 50
-    log_retention_days: int = 90
+    log_retention_days: int = 30
     health_check_grace_seconds: int = 180
+    """time for a new instance to install Docker, pull the image and pass /readyz before ELB health counts"""
+    refresh_min_healthy_percent: int = 100
+    refresh_max_healthy_percent: int = 200
 
     def __post_init__(self) -> None:
         if len(self.subnet_ids) < 2:
@@ -66,6 +75,19 @@ class ComputeAsgArgs:
             raise ValueError("root_volume_size_gb must be between 8 and 200")
         if not 10 <= self.cpu_target_percent <= 90:
             raise ValueError("cpu_target_percent must be between 10 and 90")
+        if not 60 <= self.health_check_grace_seconds <= 900:
+            raise ValueError("health_check_grace_seconds must be between 60 and 900: shorter replaces instances "
+                             "that are still pulling the image")
+        lo, hi = self.refresh_min_healthy_percent, self.refresh_max_healthy_percent
+        # AWS: max 100..200, min 0..100, and they may differ by at most 100; min 100 needs max > 100
+        # (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html).
+        if not (0 <= lo <= 100 and 100 <= hi <= 200 and hi - lo <= 100):
+            raise ValueError(f"instance refresh needs 0 ≤ min ≤ 100 ≤ max ≤ 200 and max - min ≤ 100 (got {lo}, {hi})")
+        if lo < 100:
+            raise ValueError(f"instance refresh min healthy {lo} % terminates instances before their replacements "
+                             "serve: keep 100 (launch before terminate)")
+        if hi <= lo:
+            raise ValueError("instance refresh max healthy must exceed min healthy, or nothing can be launched first")
 
 
 class ComputeAsg(pulumi.ComponentResource):
@@ -75,6 +97,9 @@ class ComputeAsg(pulumi.ComponentResource):
     def __init__(self, name: str, args: ComputeAsgArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:compute_asg:ComputeAsg", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Pulumi does not hand a component's dependencies to its children; the group must not launch
+        # instances before them (e.g. the migration that creates the app's database role).
+        waits_for = opts.depends_on if opts is not None else None
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", retention_in_days=args.log_retention_days, opts=child
@@ -90,26 +115,23 @@ class ComputeAsg(pulumi.ComponentResource):
             f"{name}-ssm-core", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child
         )
 
-        def runtime_policy(values: list[Any]) -> str:
-            bucket_arn, queue_arn, parameter_arn, log_arn, repo_arn, *secrets = values
-            return json.dumps(
-                iam.app_runtime_policy(
-                    bucket_arn=bucket_arn,
-                    queue_arn=queue_arn,
-                    secret_arns=secrets,
-                    parameter_arns=[parameter_arn],
-                    log_group_arn=log_arn,
-                    repository_arn=repo_arn,
-                )
-            )
-
         aws.iam.RolePolicy(
-            f"{name}-runtime",
+            f"{name}-app",
             role=role.id,
             policy=pulumi.Output.all(
-                args.bucket_arn, args.queue_arn, args.env_parameter_arn, log_group.arn, args.repository_arn,
-                *args.secret_arns,
-            ).apply(runtime_policy),
+                args.bucket_arn, args.queue_arn, args.signing_key_arn, pulumi.Output.all(*args.secret_arns),
+            ).apply(lambda v: json.dumps(iam.web_app_policy(
+                bucket_arn=v[0], queue_arn=v[1], signing_key_arn=v[2], secret_arns=v[3],
+            ))),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-host",
+            role=role.id,
+            policy=pulumi.Output.all(args.env_parameter_arn, log_group.arn, args.repository_arn).apply(
+                lambda v: json.dumps(iam.instance_host_policy(parameter_arns=[v[0]], log_group_arn=v[1],
+                                                              repository_arn=v[2]))
+            ),
             opts=child,
         )
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
@@ -170,6 +192,7 @@ class ComputeAsg(pulumi.ComponentResource):
             min_size=args.min_size,
             max_size=args.max_size,
             desired_capacity=args.desired_capacity,
+            # Replaced only for their own failure: /readyz never reflects a dependency (see module doc).
             health_check_type="ELB",
             health_check_grace_period=args.health_check_grace_seconds,
             launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
@@ -177,8 +200,11 @@ class ComputeAsg(pulumi.ComponentResource):
             ),
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
+                # Launch before terminate: capacity never dips below the desired count during a rollout.
                 preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    min_healthy_percentage=90, instance_warmup=str(args.health_check_grace_seconds)
+                    min_healthy_percentage=args.refresh_min_healthy_percent,
+                    max_healthy_percentage=args.refresh_max_healthy_percent,
+                    instance_warmup=str(args.health_check_grace_seconds),
                 ),
             ),
             default_instance_warmup=args.health_check_grace_seconds,
@@ -190,8 +216,9 @@ class ComputeAsg(pulumi.ComponentResource):
             ],
             tags=[aws.autoscaling.GroupTagArgs(key="Name", value=f"{name}-app", propagate_at_launch=True)],
             # The scaling policy owns the desired capacity once the group exists; re-applying the
-            # configured value on every update would undo scaling decisions.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
+            # configured value on every update would undo scaling decisions. Instances start only once
+            # what the component waits for (the database migration) is done.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"], depends_on=waits_for),
         )
         aws.autoscaling.Attachment(
             f"{name}-tg-attachment",

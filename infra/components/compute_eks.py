@@ -2,13 +2,19 @@
 
 Creates, under one `stateless:compute_eks:ComputeEks` component:
 - a KMS key (rotation on) that envelope-encrypts Kubernetes Secrets,
+- a random suffix for the cluster name (`<name>-<8 hex>`): the control-plane log group must be named
+  before the cluster exists, yet a replaced cluster must not collide with the old one,
 - the control-plane log group `/aws/eks/<cluster>/cluster` with retention, created before the cluster,
 - the cluster role (AmazonEKSClusterPolicy only) and the cluster: private endpoint on, public endpoint
   only for the given CIDRs (off when none), API access-entry authentication, all control-plane logs,
-- for each given admin principal, an access entry with the cluster-admin access policy (the identity
-  that creates the cluster is admin already; list the others that run `pulumi up`, e.g. per-env CI roles),
+- an access entry with the cluster-admin access policy for the identity running `pulumi up` (its IAM role
+  as STS reports it), and one for each given admin principal (e.g. per-environment CI roles): the access
+  the program needs is a resource the plan shows, not an implicit creator grant,
 - the IAM OIDC provider of the cluster's issuer, and the app's IRSA role: only the app's service account
-  may assume it, and it reaches only the app's bucket prefix, queue, secrets and KMS keys,
+  may assume it, and it holds the web tier's one grant (`iam.web_app_policy`, the same as on instances),
+- the `metrics-server` EKS add-on, which the HorizontalPodAutoscaler reads CPU from
+  (https://docs.aws.amazon.com/eks/latest/userguide/community-addons.html#kubernetes-metrics-server),
+- the Cluster Autoscaler (see cluster_autoscaler.py), which grows and shrinks the node group,
 - the node role (AmazonEKSWorkerNodePolicy, AmazonEKS_CNI_Policy, AmazonEC2ContainerRegistryReadOnly
   only), a launch template (IMDSv2 required with hop limit 1, one encrypted root volume, no data
   volumes, the cluster security group plus the given app groups) and the managed node group on it,
@@ -30,7 +36,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
+from infra.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from infra.components.context import aws_context
 from infra.components.k8s_app import KubernetesApp, KubernetesAppArgs, WorkloadSettings, check_environment
 from infra.lib import iam
 
@@ -95,14 +104,16 @@ class ComputeEksArgs:
     bucket_arn: pulumi.Input[str]
     queue_arn: pulumi.Input[str]
     secret_arns: Sequence[pulumi.Input[str]]
-    """every secret the app reads: database, Redis AUTH token, JWT signing key"""
+    """every secret the app reads: its database role's secret and the Redis AUTH token"""
+    signing_key_arn: pulumi.Input[str]
+    """the KMS key the app signs tokens with"""
     nodes: NodeGroupSettings | None = None
     workload: WorkloadSettings = field(default_factory=WorkloadSettings)
     kms_key_arns: Sequence[pulumi.Input[str]] = ()
     """customer-managed keys behind the queue, bucket or secrets"""
     s3_object_prefix: str = "receipts/"
     cluster_name: str | None = None
-    """defaults to the component's name"""
+    """prefix of the cluster's name (a random suffix is added); defaults to the component's name"""
     kubernetes_version: str = "1.33"
     public_access_cidrs: Sequence[str] = ()
     """who may reach the public API endpoint; empty keeps the endpoint private-only"""
@@ -111,16 +122,19 @@ class ComputeEksArgs:
     oidc_thumbprint: str = EKS_OIDC_ROOT_CA_THUMBPRINT
     admin_principal_arns: Sequence[str] = ()
     """IAM roles or users given cluster-admin through access entries, besides the cluster's creator"""
-    deletion_protection: bool = False
+    deletion_protection: bool = True
+    node_autoscaling: bool = True
+    """run the Cluster Autoscaler on the node group (between its min and max size)"""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.nodes is None:
             raise ValueError("compute mode eks needs node group sizes (nodes=NodeGroupSettings(min_size=..., "
                              "max_size=...))")
-        if self.cluster_name is not None and not _CLUSTER_NAME.match(self.cluster_name):
-            raise ValueError(f"cluster name {self.cluster_name!r} must be 1-100 letters, digits, '-' or '_', "
-                             "starting with a letter or digit")
+        prefix = self.cluster_name
+        if prefix is not None and (not _CLUSTER_NAME.match(prefix) or len(prefix) > 91):
+            raise ValueError(f"cluster name {self.cluster_name!r} must be 1-91 letters, digits, '-' or '_', "
+                             "starting with a letter or digit (a 9-character suffix is added)")
         match = re.fullmatch(r"(\d+)\.(\d+)", self.kubernetes_version)
         if match is None:
             raise ValueError(f"kubernetes version {self.kubernetes_version!r} must look like 1.33")
@@ -200,26 +214,6 @@ def irsa_trust_document(*, provider_arn: str, issuer_url: str, namespace: str, s
     }])
 
 
-def app_policy_document(
-    *,
-    bucket_arn: str,
-    queue_arn: str,
-    secret_arns: Sequence[str],
-    kms_key_arns: Sequence[str] = (),
-    object_prefix: str = "receipts/",
-) -> dict[str, Any]:
-    """What the web app does with AWS: readiness (bucket, queue), receipts, enqueuing orders, its secrets."""
-    statements = [
-        iam.allow("CheckBucket", ["s3:ListBucket"], [bucket_arn]),
-        iam.allow("ReadReceipts", ["s3:GetObject"], [f"{bucket_arn}/{object_prefix}*"]),
-        iam.allow("EnqueueOrders", ["sqs:SendMessage", "sqs:GetQueueAttributes"], [queue_arn]),
-        iam.allow("ReadSecrets", ["secretsmanager:GetSecretValue"], list(secret_arns)),
-    ]
-    if kms_key_arns:
-        statements.append(iam.allow("UseDataKeys", ["kms:Decrypt", "kms:GenerateDataKey"], list(kms_key_arns)))
-    return iam.document(statements)
-
-
 def kubeconfig(*, cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
     """A kubeconfig that authenticates with `aws eks get-token`: no long-lived credential in it."""
     return json.dumps({
@@ -251,23 +245,39 @@ class ComputeEks(pulumi.ComponentResource):
         assert args.nodes is not None  # checked by ComputeEksArgs
         nodes = args.nodes
         child = pulumi.ResourceOptions(parent=self)
-        cluster_name = args.cluster_name or name
+        # Pulumi does not hand a component's dependencies to its children; the app must not start before
+        # them (e.g. the migration that creates the app's database role).
+        waits_for = list(opts.depends_on) if opts is not None and isinstance(opts.depends_on, list) else []
         tags = {"Component": "compute-eks", **args.tags}
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        where = aws_context(self)
+        partition, region = where.partition, where.region
+        # An assumed role's caller ARN is its session; the access entry needs the role itself.
+        deployer = aws.iam.get_session_context_output(
+            arn=where.caller_arn, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).issuer_arn
+
+        prefix = args.cluster_name or name
+        suffix = random.RandomId(
+            f"{name}-cluster-id", byte_length=4,
+            # Inputs that replace the cluster: a new suffix comes with them, so create-before-replace
+            # never meets "already exists".
+            keepers={"prefix": prefix, "secretsEncryption": "kms"},
+            opts=child,
+        )
+        cluster_name = suffix.hex.apply(lambda h: f"{prefix}-{h}")
 
         def managed(policy: str) -> pulumi.Output[str]:
             return partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{policy}")
 
         secrets_key = aws.kms.Key(
             f"{name}-secrets-key",
-            aws.kms.KeyArgs(description=f"Envelope encryption of Kubernetes Secrets in {cluster_name}",
+            aws.kms.KeyArgs(description=f"Envelope encryption of Kubernetes Secrets in {prefix}",
                             enable_key_rotation=True, deletion_window_in_days=30, tags=tags),
             opts=child,
         )
         control_plane_logs = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
-            aws.cloudwatch.LogGroupArgs(name=f"/aws/eks/{cluster_name}/cluster",
+            aws.cloudwatch.LogGroupArgs(name=cluster_name.apply(lambda c: f"/aws/eks/{c}/cluster"),
                                         retention_in_days=args.log_retention_days, tags=tags),
             opts=child,
         )
@@ -306,17 +316,20 @@ class ComputeEks(pulumi.ComponentResource):
                 enabled_cluster_log_types=list(args.log_types),
                 access_config=aws.eks.ClusterAccessConfigArgs(
                     authentication_mode="API",
-                    # The identity running `pulumi up` must be able to create the app's objects.
-                    bootstrap_cluster_creator_admin_permissions=True,
+                    # The deployer gets an explicit access entry below instead of this implicit one (the
+                    # two would collide on the same principal).
+                    bootstrap_cluster_creator_admin_permissions=False,
                 ),
                 deletion_protection=args.deletion_protection,
                 tags=tags,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[control_plane_logs, *cluster_attachments]),
         )
+        admin_policy = partition.apply(lambda p: f"arn:{p}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN}")
         admin_associations = []
-        for principal in args.admin_principal_arns:
-            role = _admin_role(principal)
+        principals: list[tuple[str, pulumi.Input[str]]] = [("deployer", deployer)]
+        principals += [(_admin_role(p), p) for p in args.admin_principal_arns]
+        for role, principal in principals:
             entry = aws.eks.AccessEntry(
                 f"{name}-{role}",
                 aws.eks.AccessEntryArgs(cluster_name=cluster.name, principal_arn=principal, type="STANDARD", tags=tags),
@@ -327,7 +340,7 @@ class ComputeEks(pulumi.ComponentResource):
                 aws.eks.AccessPolicyAssociationArgs(
                     cluster_name=cluster.name,
                     principal_arn=entry.principal_arn,
-                    policy_arn=partition.apply(lambda p: f"arn:{p}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN}"),
+                    policy_arn=admin_policy,
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 ),
                 opts=child,
@@ -357,10 +370,10 @@ class ComputeEks(pulumi.ComponentResource):
             aws.iam.RolePolicyArgs(
                 role=app_role.id,
                 policy=pulumi.Output.all(
-                    args.bucket_arn, args.queue_arn, pulumi.Output.all(*args.secret_arns),
+                    args.bucket_arn, args.queue_arn, pulumi.Output.all(*args.secret_arns), args.signing_key_arn,
                     pulumi.Output.all(*args.kms_key_arns),
-                ).apply(lambda v: json.dumps(app_policy_document(
-                    bucket_arn=v[0], queue_arn=v[1], secret_arns=v[2], kms_key_arns=v[3],
+                ).apply(lambda v: json.dumps(iam.web_app_policy(
+                    bucket_arn=v[0], queue_arn=v[1], secret_arns=v[2], signing_key_arn=v[3], kms_key_arns=v[4],
                     object_prefix=args.s3_object_prefix,
                 ))),
             ),
@@ -389,7 +402,7 @@ class ComputeEks(pulumi.ComponentResource):
         launch_template = aws.ec2.LaunchTemplate(
             f"{name}-nodes-lt",
             aws.ec2.LaunchTemplateArgs(
-                description=f"Hardened nodes of {cluster_name}",
+                description=f"Hardened nodes of {prefix}",
                 update_default_version=True,
                 # Hop limit 1 keeps pods off the node's instance role: they authenticate through IRSA.
                 metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
@@ -406,7 +419,7 @@ class ComputeEks(pulumi.ComponentResource):
                 vpc_security_group_ids=node_sgs,
                 tag_specifications=[
                     aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind,
-                                                               tags={**tags, "Name": f"{cluster_name}-node"})
+                                                               tags={**tags, "Name": f"{prefix}-node"})
                     for kind in ("instance", "volume")
                 ],
                 tags=tags,
@@ -454,14 +467,32 @@ class ComputeEks(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Managed add-on: AWS keeps it compatible with the cluster version; it needs nodes to run on.
+        metrics_server = aws.eks.Addon(
+            f"{name}-metrics-server",
+            aws.eks.AddonArgs(cluster_name=cluster.name, addon_name="metrics-server",
+                              resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+                              tags=tags),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group]),
+        )
+        k8s_opts = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider},
+                                          depends_on=[node_group, *admin_associations])
+        if args.node_autoscaling:
+            ClusterAutoscaler(
+                f"{name}-autoscaler",
+                ClusterAutoscalerArgs(cluster_name=cluster.name, kubernetes_version=args.kubernetes_version,
+                                      oidc_provider_arn=oidc.arn, oidc_issuer_url=issuer, region=region),
+                opts=k8s_opts,
+            )
+
         self.app = KubernetesApp(
             f"{name}-app",
             KubernetesAppArgs(image=args.image, environment=args.environment, service_account_role_arn=app_role.arn,
                               settings=args.workload),
-            # Pods need nodes to become ready, and the Deployment waits for them; a deployer that is not the
-            # cluster's creator needs its access entry first.
+            # Pods need nodes to become ready, and the Deployment waits for them; the deployer needs its
+            # access entry first; the autoscaler needs metrics; the app needs its database role.
             opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider},
-                                        depends_on=[node_group, *admin_associations]),
+                                        depends_on=[node_group, metrics_server, *admin_associations, *waits_for]),
         )
 
         self.cluster_name = cluster.name

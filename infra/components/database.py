@@ -1,14 +1,20 @@
-"""Database: the app's PostgreSQL on RDS, private and encrypted.
+"""Database: the app's PostgreSQL on RDS, private and encrypted, and the app's own database role secret.
 
 Creates: a DB subnet group over the private-data subnets; a parameter group that forces TLS
-(`rds.force_ssl`) and logs slow statements; a PostgreSQL instance with encrypted gp3 storage,
-no public address, an AWS-managed master password (kept by RDS in Secrets Manager, never seen by
-the program), automated backups, deletion protection, a final snapshot on deletion, optional
-Multi-AZ and Performance Insights.
+(`rds.force_ssl`) and logs slow statements; a random suffix for the instance identifier; the CloudWatch
+log groups RDS exports to (`/aws/rds/instance/<identifier>/postgresql` and `/upgrade`) with retention,
+created before the instance so that RDS never creates unmanaged, never-expiring ones; a PostgreSQL
+instance with encrypted gp3 storage, no public address, an AWS-managed master password (kept and
+rotated by RDS in Secrets Manager, never seen by the program; only the migration runner reads it),
+automated backups, deletion protection, a final snapshot named after the instance, optional Multi-AZ
+and Performance Insights; the password of the app's least-privilege role `app` (pulumi_random) and its
+Secrets Manager secret (JSON in the layout of AWS's rotation templates: engine, host, port, dbname,
+username, password). The migration runner creates or updates the role from that secret.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,10 +22,17 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from infra.lib import naming
 
 POSTGRES_PORT = 5432
+APP_ROLE = "app"
+# What RDS exports for PostgreSQL; each goes to /aws/rds/instance/<identifier>/<type>:
+# https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Procedural.UploadtoCloudWatch.html
+LOG_EXPORTS = ("postgresql", "upgrade")
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                       2557, 2922, 3288, 3653)
 
 
 def parameter_group_family(engine_version: str) -> str:
@@ -41,8 +54,19 @@ class DatabaseArgs:
     backup_retention_days: int = 7
     deletion_protection: bool = True
     performance_insights: bool = False
+    log_retention_days: int = 30
+    app_username: str = APP_ROLE
+    app_password_version: int = 1
+    """bumping it makes a new app-role password (see infra/README.md, rotating the app's password)"""
 
     def __post_init__(self) -> None:
+        if self.log_retention_days not in _LOG_RETENTION_DAYS:
+            raise ValueError(f"log retention {self.log_retention_days} days is not a CloudWatch value")
+        if self.app_username == self.master_username or not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", self.app_username):
+            raise ValueError(f"app_username {self.app_username!r} must be a PostgreSQL identifier other than "
+                             "the master user")
+        if self.app_password_version < 1:
+            raise ValueError(f"app_password_version must be ≥ 1, got {self.app_password_version}")
         if len(self.subnet_ids) < 2:
             raise ValueError("RDS needs a subnet group over at least 2 AZs")
         if not self.security_group_ids:
@@ -66,11 +90,21 @@ def _first_secret_arn(secrets: Sequence[Any]) -> str:
     return str(arn)
 
 
+def app_secret_document(*, username: str, password: str, host: str, port: int, dbname: str) -> str:
+    """The app role's secret in the JSON layout AWS's PostgreSQL rotation functions read and write."""
+    return json.dumps({"engine": "postgres", "host": host, "port": int(port), "dbname": dbname,
+                       "username": username, "password": password})
+
+
 class Database(pulumi.ComponentResource):
     address: pulumi.Output[str]
     port: pulumi.Output[int]
     db_name: str
+    identifier: pulumi.Output[str]
     master_secret_arn: pulumi.Output[str]
+    app_secret_arn: pulumi.Output[str]
+    app_secret_version: pulumi.Output[str]
+    """changes whenever the app role's password does (the migration runner re-runs on it)"""
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:database:Database", name, None, opts)
@@ -92,8 +126,34 @@ class Database(pulumi.ComponentResource):
             ],
             opts=child,
         )
+        # An explicit identifier (the log groups must be named before the instance exists) that is still
+        # unique per instance: the suffix is new whenever an input that replaces the instance changes, so
+        # Pulumi's create-before-replace never meets "already exists", and each instance's final
+        # snapshot has a name of its own.
+        suffix = random.RandomId(
+            f"{name}-id",
+            byte_length=4,
+            keepers={"engine": "postgres", "dbName": args.db_name, "username": args.master_username,
+                     "storageEncrypted": "true"},
+            opts=child,
+        )
+        identifier = suffix.hex.apply(lambda h: naming.db_identifier(name, h))
+
+        def log_group_name(kind: str) -> pulumi.Output[str]:
+            return identifier.apply(lambda i: f"/aws/rds/instance/{i}/{kind}")
+
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{kind}-logs",
+                name=log_group_name(kind),
+                retention_in_days=args.log_retention_days,
+                opts=child,
+            )
+            for kind in LOG_EXPORTS
+        ]
         instance = aws.rds.Instance(
             f"{name}-postgres",
+            identifier=identifier,
             engine="postgres",
             engine_version=args.engine_version,
             instance_class=args.instance_class,
@@ -116,19 +176,49 @@ class Database(pulumi.ComponentResource):
             copy_tags_to_snapshot=True,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=False,
-            final_snapshot_identifier=naming.final_snapshot_identifier(name),
+            final_snapshot_identifier=identifier.apply(naming.final_snapshot_identifier),
             delete_automated_backups=False,
             auto_minor_version_upgrade=True,
             performance_insights_enabled=args.performance_insights,
             performance_insights_retention_period=7 if args.performance_insights else None,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
+        )
+
+        # Letters and digits only: no quoting problem in a libpq connection string or in ALTER ROLE.
+        password = random.RandomPassword(
+            f"{name}-app-password", length=40, special=False,
+            keepers={"version": str(args.app_password_version)}, opts=child,
+        )
+        app_secret = aws.secretsmanager.Secret(
+            f"{name}-app-secret",
+            description=f"PostgreSQL role {args.app_username} of the app (least privilege; not the master user)",
+            recovery_window_in_days=7,
+            opts=child,
+        )
+        app_secret_value = aws.secretsmanager.SecretVersion(
+            f"{name}-app-secret-value",
+            secret_id=app_secret.id,
+            # The password output is already secret, and so is everything computed from it.
+            secret_string=pulumi.Output.all(password.result, instance.address, instance.port).apply(
+                lambda v: app_secret_document(
+                    username=args.app_username, password=v[0], host=v[1], port=v[2], dbname=args.db_name,
+                )
+            ),
             opts=child,
         )
 
         self.address = instance.address
         self.port = instance.port
         self.db_name = args.db_name
+        self.identifier = instance.identifier
         self.master_secret_arn = instance.master_user_secrets.apply(_first_secret_arn)
-        self.register_outputs(
-            {"address": instance.address, "port": instance.port, "masterSecretArn": self.master_secret_arn}
-        )
+        self.app_secret_arn = app_secret.arn
+        self.app_secret_version = app_secret_value.version_id
+        self.register_outputs({
+            "address": instance.address,
+            "port": instance.port,
+            "identifier": instance.identifier,
+            "masterSecretArn": self.master_secret_arn,
+            "appSecretArn": app_secret.arn,
+        })

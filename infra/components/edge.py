@@ -37,20 +37,23 @@ class EdgeArgs:
     internet_facing: bool = False
     """a public ALB (subnet_ids must then be public subnets); the default keeps it inside the VPC"""
     app_port: int = 8000
-    certificate_arn: str | None = None
+    certificate_arn: pulumi.Input[str] | None = None
     deletion_protection: bool = True
     idle_timeout_seconds: int = 60
-    log_retention_days: int = 90
+    """the app's keep-alive must exceed it (app_env.keepalive_timeout)"""
+    log_retention_days: int = 30
 
     def __post_init__(self) -> None:
         if len(self.subnet_ids) < 2:
             raise ValueError("an ALB needs subnets in at least 2 AZs")
         if not self.security_group_ids:
             raise ValueError("the ALB needs a security group")
-        if self.certificate_arn is not None and not _CERT_ARN.match(self.certificate_arn):
+        if isinstance(self.certificate_arn, str) and not _CERT_ARN.match(self.certificate_arn):
             raise ValueError(f"certificate_arn {self.certificate_arn!r} is not an ACM certificate ARN")
         if not 1024 <= self.app_port <= 65535:
             raise ValueError("app_port must be an unprivileged port")
+        if not 1 <= self.idle_timeout_seconds <= 4000:
+            raise ValueError(f"idle timeout must be 1..4000 seconds, got {self.idle_timeout_seconds}")
 
 
 class Edge(pulumi.ComponentResource):

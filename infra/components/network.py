@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.context import aws_context
 from infra.lib import cidr, iam
 
 _LOG_RETENTION = frozenset(
@@ -28,7 +29,7 @@ class NetworkArgs:
     app_subnets: tuple[str, ...]
     data_subnets: tuple[str, ...]
     nat_gateway_per_az: bool = True
-    flow_log_retention_days: int = 365
+    flow_log_retention_days: int = 30
 
     def __post_init__(self) -> None:
         count = len(self.public_subnets)
@@ -162,9 +163,18 @@ class Network(pulumi.ComponentResource):
             retention_in_days=args.flow_log_retention_days,
             opts=child,
         )
+        where = aws_context(self)
+        # The flow-logs service may assume the role only for this account's flow logs (confused deputy):
+        # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
         flow_role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=json.dumps(iam.assume_role_policy("vpc-flow-logs.amazonaws.com")),
+            assume_role_policy=pulumi.Output.all(where.account_id, where.partition, where.region).apply(
+                lambda v: json.dumps(iam.assume_role_policy(
+                    "vpc-flow-logs.amazonaws.com",
+                    source_account=v[0],
+                    source_arn=f"arn:{v[1]}:ec2:{v[2]}:{v[0]}:vpc-flow-log/*",
+                ))
+            ),
             opts=child,
         )
         aws.iam.RolePolicy(

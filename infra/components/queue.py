@@ -19,7 +19,7 @@ FOURTEEN_DAYS = 14 * 24 * 3600
 @dataclass(frozen=True, kw_only=True)
 class QueueArgs:
     max_receive_count: int = 5
-    visibility_timeout_seconds: int = 60
+    visibility_timeout_seconds: int = 180
     message_retention_seconds: int = 4 * 24 * 3600
     alarm_actions: tuple[pulumi.Input[str], ...] = ()
 

@@ -1,16 +1,19 @@
-"""The order worker as a Lambda function fed by the work queue.
+"""The order worker as a Lambda function fed by the work queue, and the pieces every VPC function shares.
 
 Creates, under one `stateless:worker:Worker` component:
 - a security group for the function's network interfaces (HTTPS egress for AWS APIs, PostgreSQL
   egress to the database security group, plus the matching ingress rule on that group when given),
-- the CloudWatch log group `/aws/lambda/<function name>` with retention, created before the function
-  so that Lambda never creates an unmanaged one,
+- a CloudWatch log group with retention (`/aws/lambda/<component>-` plus a unique suffix), named in the
+  function's logging config, so Lambda never creates an unmanaged one and no fixed name blocks a
+  replacement,
 - an execution role with one inline policy scoped to this function's queue (consume, and send for the
   orders outbox relay), the bucket's `receipts/` prefix, the database secret, the given KMS keys and
   its own log group (no managed policy: AWSLambdaVPCAccessExecutionRole would grant logs on every group),
-- a dependency layer (the wheels of `app/requirements.txt`) unless an existing layer ARN is given,
-- the function itself (zip of `app/`, handler `app.worker.handler`, private-app subnets),
-- the SQS event source mapping with partial batch failures.
+- the function itself: a container-image function (package type Image) from the app image by digest,
+  the same image the web tier runs, with the Lambda runtime interface client as entry point and
+  `app.worker.handler` as command; auto-named, in the private-app subnets; no reserved concurrency
+  unless asked,
+- the SQS event source mapping with partial batch failures and a maximum concurrency.
 
 Messages that keep failing go to the dead-letter queue through the queue's own redrive policy; the
 function relies on nothing between invocations (no EFS, no /tmp state, default ephemeral storage).
@@ -22,21 +25,24 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.components.k8s_app import check_environment, checked_environment
-from infra.lib import iam
+from infra.lib import app_env, iam, image
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_APP_DIR = str(_REPO_ROOT / "app")
-DEFAULT_LAYER_DIR = str(_REPO_ROOT / "build" / "lambda-layer")
-
-_FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_RUNTIMES = ("python3.12", "python3.13")
+# The app image's default command is the web app; Lambda starts the runtime interface client instead and
+# hands it the handler (image_config overrides ENTRYPOINT and CMD):
+# https://docs.aws.amazon.com/lambda/latest/dg/images-parms.html
+LAMBDA_ENTRY_POINT = ("python", "-m", "awslambdaric")
+IMAGE_WORKDIR = "/srv"
+WORKER_HANDLER = "app.worker.handler"
+# AWS's rule for SQS event sources: the queue's visibility timeout is at least six times the function
+# timeout plus the batching window:
+# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+VISIBILITY_TO_TIMEOUT_RATIO = 6
 _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                        2557, 2922, 3288, 3653)
 # The runtime sets these itself; AWS_REGION carries the function's own region, so a value for it in the
@@ -44,8 +50,9 @@ _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
 _DROPPED_ENV = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
 _RESERVED_ENV = re.compile(r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_EXECUTION_ENV|AWS_LAMBDA_.*|AWS_ACCESS_KEY_ID|"
                            r"AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR)$")
+_HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
 # Lambda needs these to attach the function to the VPC; they take no resource-level scoping.
-_ENI_ACTIONS = [
+ENI_ACTIONS = [
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeSubnets",
@@ -62,22 +69,40 @@ SQS_ACTIONS = [
 S3_ACTIONS = ["s3:PutObject", "s3:GetObject"]
 
 
+def check_image_reference(value: object, what: str) -> None:
+    if isinstance(value, str) and not image.DIGEST_REF.match(value):
+        raise ValueError(f"{what} must be an image by digest (<repository>@sha256:<64 hex>), got {value!r}: "
+                         "a tag can move, a digest names exactly what was pushed")
+
+
+def check_log_retention(days: int) -> None:
+    if days not in _LOG_RETENTION_DAYS:
+        raise ValueError(f"log retention {days} days is not a CloudWatch value; use one of {_LOG_RETENTION_DAYS}")
+
+
+def minimum_visibility_timeout(timeout_seconds: int, batching_window_seconds: int) -> int:
+    return VISIBILITY_TO_TIMEOUT_RATIO * timeout_seconds + batching_window_seconds
+
+
 @dataclass(frozen=True, kw_only=True)
 class WorkerArgs:
     """Inputs of the Lambda worker.
 
     queue_visibility_timeout_seconds must be the work queue's actual visibility timeout: AWS asks for at
-    least six times the function timeout so that a message is not handed out again while a slow
-    invocation still holds it.
+    least six times the function timeout plus the batching window, so that a message is not handed out
+    again while a slow (or throttled and retried) invocation still holds it.
     """
 
     vpc_id: pulumi.Input[str]
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """private-app subnets, one per availability zone"""
+    image: pulumi.Input[str]
+    """the app image by digest (`<repository>@sha256:...`), the one the web tier runs"""
     queue_arn: pulumi.Input[str]
     queue_visibility_timeout_seconds: int
     bucket_arn: pulumi.Input[str]
     database_secret_arn: pulumi.Input[str]
+    """the app role's secret (never the master secret)"""
     environment: pulumi.Input[Mapping[str, pulumi.Input[str]]]
     """the app's environment contract (non-secret values and secret ARNs only); an Output is checked
     once it resolves"""
@@ -86,41 +111,30 @@ class WorkerArgs:
     database_port: int = 5432
     kms_key_arns: Sequence[pulumi.Input[str]] = ()
     """customer-managed keys behind the queue, bucket or secret (decrypt / generate data key only)"""
-    function_name: str | None = None
-    """defaults to the component's name"""
-    runtime: str = "python3.12"
+    command: str = WORKER_HANDLER
     architecture: str = "x86_64"
-    handler: str = "app.worker.handler"
-    app_dir: str = DEFAULT_APP_DIR
-    layer_dir: str | None = None
-    """directory holding python/ with the wheels of app/requirements.txt (see infra/MODES.md);
-    build/lambda-layer at the repository root unless layer_arn is given"""
-    layer_arn: pulumi.Input[str] | None = None
-    """an already published dependency layer; replaces layer_dir"""
     memory_mb: int = 512
     timeout_seconds: int = 30
-    reserved_concurrency: int | None = 10
-    """concurrent executions set aside for the worker; None draws from the account's unreserved pool"""
+    reserved_concurrency: int | None = None
+    """concurrent executions set aside (and capped) for the worker; None draws from the account's
+    unreserved pool, which is what an account still at the default quota of 10 can afford
+    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html)"""
     batch_size: int = 10
     maximum_batching_window_seconds: int = 0
-    maximum_concurrency: int | None = None
-    """cap on concurrent invocations by the event source (2..1000); None leaves it to Lambda"""
+    maximum_concurrency: int = 5
+    """cap on concurrent invocations by the event source (2..1000): Lambda stops polling above it instead
+    of invoking and being throttled, so throttles never count as receives toward the DLQ
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html)"""
     log_retention_days: int = 30
     log_kms_key_arn: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.function_name is not None and not _FUNCTION_NAME.match(self.function_name):
-            raise ValueError(f"function name {self.function_name!r} must be 1-64 letters, digits, '-' or '_'")
-        if self.runtime not in _RUNTIMES:
-            raise ValueError(f"runtime {self.runtime!r} is not supported; use one of {', '.join(_RUNTIMES)}")
+        check_image_reference(self.image, "the worker image")
+        if not _HANDLER.match(self.command):
+            raise ValueError(f"command {self.command!r} must name a handler like module.path.function")
         if self.architecture not in ("x86_64", "arm64"):
             raise ValueError(f"architecture must be x86_64 or arm64, not {self.architecture!r}")
-        if not re.match(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$", self.handler):
-            raise ValueError(f"handler {self.handler!r} must look like module.path.function")
-        if self.layer_dir is not None and self.layer_arn is not None:
-            raise ValueError("give only one of layer_dir (a directory to publish as the dependency layer) "
-                             "or layer_arn (an existing layer)")
         if not 128 <= self.memory_mb <= 10240:
             raise ValueError(f"memory must be 128..10240 MB, got {self.memory_mb}")
         if not 1 <= self.timeout_seconds <= 900:
@@ -131,30 +145,29 @@ class WorkerArgs:
                 f"reserved concurrency must be ≥ 1 (got {self.reserved_concurrency}): 0 would stop the worker "
                 "and send every message to the dead-letter queue; use None for no reservation"
             )
-        if self.queue_visibility_timeout_seconds < 6 * self.timeout_seconds:
-            raise ValueError(
-                f"the queue's visibility timeout ({self.queue_visibility_timeout_seconds}s) must be at least 6x "
-                f"the function timeout ({self.timeout_seconds}s, so ≥ {6 * self.timeout_seconds}s): raise the "
-                "queue's visibility timeout or lower the function timeout"
-            )
         if not 1 <= self.batch_size <= 10000:
             raise ValueError(f"batch size must be 1..10000, got {self.batch_size}")
         if not 0 <= self.maximum_batching_window_seconds <= 300:
             raise ValueError(f"maximum batching window must be 0..300 seconds, got "
                              f"{self.maximum_batching_window_seconds}")
+        need = minimum_visibility_timeout(self.timeout_seconds, self.maximum_batching_window_seconds)
+        if self.queue_visibility_timeout_seconds < need:
+            raise ValueError(
+                f"the queue's visibility timeout ({self.queue_visibility_timeout_seconds}s) must be at least 6x "
+                f"the function timeout plus the batching window (6 x {self.timeout_seconds}s + "
+                f"{self.maximum_batching_window_seconds}s = {need}s): raise the queue's visibility timeout or "
+                "lower the function timeout"
+            )
         if self.batch_size > 10 and self.maximum_batching_window_seconds < 1:
             raise ValueError("a batch size above 10 needs a maximum batching window of at least 1 second")
-        if self.maximum_concurrency is not None:
-            if not 2 <= self.maximum_concurrency <= 1000:
-                raise ValueError(f"event source maximum concurrency must be 2..1000, got {self.maximum_concurrency}")
-            if self.reserved_concurrency is not None and self.maximum_concurrency > self.reserved_concurrency:
-                raise ValueError(
-                    f"event source maximum concurrency ({self.maximum_concurrency}) above the reserved "
-                    f"concurrency ({self.reserved_concurrency}) would throttle messages back to the queue"
-                )
-        if self.log_retention_days not in _LOG_RETENTION_DAYS:
-            raise ValueError(f"log retention {self.log_retention_days} days is not a CloudWatch value; "
-                             f"use one of {_LOG_RETENTION_DAYS}")
+        if not 2 <= self.maximum_concurrency <= 1000:
+            raise ValueError(f"event source maximum concurrency must be 2..1000, got {self.maximum_concurrency}")
+        if self.reserved_concurrency is not None and self.maximum_concurrency > self.reserved_concurrency:
+            raise ValueError(
+                f"event source maximum concurrency ({self.maximum_concurrency}) above the reserved "
+                f"concurrency ({self.reserved_concurrency}) would throttle messages back to the queue"
+            )
+        check_log_retention(self.log_retention_days)
         if not 1 <= self.database_port <= 65535:
             raise ValueError(f"database port {self.database_port} is out of range")
         if isinstance(self.environment, Mapping):
@@ -166,6 +179,9 @@ class WorkerArgs:
                     "APP_DATABASE_SECRET_ARN in the environment differs from database_secret_arn: the role "
                     "would grant a different secret than the one the worker reads"
                 )
+            if app_env.MASTER_SECRET_KEY in self.environment:
+                raise ValueError(f"the worker environment carries {app_env.MASTER_SECRET_KEY}: the worker "
+                                 "connects as the app's own role, only the migration runner reads the master secret")
 
 
 def lambda_environment(environment: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,7 +203,7 @@ def worker_policy_document(
 ) -> dict[str, Any]:
     """The execution role's permissions: one queue, one bucket prefix, one secret, one log group."""
     statements = [
-        iam.allow("AttachToVpc", _ENI_ACTIONS, ["*"]),
+        iam.allow("AttachToVpc", ENI_ACTIONS, ["*"]),
         iam.allow("ConsumeWorkQueue", SQS_ACTIONS, [queue_arn]),
         iam.allow("WriteReceipts", S3_ACTIONS, [f"{bucket_arn}/receipts/*"]),
         iam.allow("ReadDatabaseSecret", ["secretsmanager:GetSecretValue"], [secret_arn]),
@@ -199,6 +215,89 @@ def worker_policy_document(
     return iam.document(statements)
 
 
+@dataclass(frozen=True)
+class VpcFunctionBase:
+    """What every function of the app in the VPC has: its security group, log group and role."""
+
+    security_group: aws.ec2.SecurityGroup
+    log_group: aws.cloudwatch.LogGroup
+    role: aws.iam.Role
+
+
+def vpc_function_base(
+    name: str,
+    parent: pulumi.Resource,
+    *,
+    vpc_id: pulumi.Input[str],
+    purpose: str,
+    database_security_group_id: pulumi.Input[str] | None,
+    database_port: int,
+    log_retention_days: int,
+    log_kms_key_arn: pulumi.Input[str] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> VpcFunctionBase:
+    """The security group (HTTPS out, PostgreSQL to the database group and its matching ingress), the log
+    group (auto-named under /aws/lambda/) and the Lambda-assumable role of one function, as children of
+    `parent` named `<name>-<role>`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    tags = dict(tags or {})
+    sg = aws.ec2.SecurityGroup(
+        f"{name}-sg",
+        aws.ec2.SecurityGroupArgs(vpc_id=vpc_id, description=f"Lambda {purpose}", tags={**tags, "Name": name}),
+        opts=child,
+    )
+    aws.vpc.SecurityGroupEgressRule(
+        f"{name}-egress-https",
+        aws.vpc.SecurityGroupEgressRuleArgs(
+            security_group_id=sg.id, ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0",
+            description="AWS APIs (SQS, S3, Secrets Manager, KMS) through endpoints or NAT",
+        ),
+        opts=child,
+    )
+    if database_security_group_id is not None:
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-egress-db",
+            aws.vpc.SecurityGroupEgressRuleArgs(
+                security_group_id=sg.id, ip_protocol="tcp", from_port=database_port,
+                to_port=database_port, referenced_security_group_id=database_security_group_id,
+                description="PostgreSQL",
+            ),
+            opts=child,
+        )
+        # Added here rather than in the database component: the database exists before the function,
+        # so the function's group can only be named once the function is built.
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-db-ingress",
+            aws.vpc.SecurityGroupIngressRuleArgs(
+                security_group_id=database_security_group_id, ip_protocol="tcp",
+                from_port=database_port, to_port=database_port, referenced_security_group_id=sg.id,
+                description=f"PostgreSQL from the Lambda {purpose}",
+            ),
+            opts=child,
+        )
+    # Lambda writes to the group named in the function's logging config, so the group needs no fixed
+    # name; a prefix keeps it recognisable and a replacement never collides with the old group.
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-logs",
+        aws.cloudwatch.LogGroupArgs(name_prefix=f"/aws/lambda/{name}-", retention_in_days=log_retention_days,
+                                    kms_key_id=log_kms_key_arn, tags=tags),
+        opts=child,
+    )
+    role = aws.iam.Role(
+        f"{name}-role",
+        aws.iam.RoleArgs(assume_role_policy=json.dumps(iam.assume_role_policy("lambda.amazonaws.com")),
+                         description=f"Execution role of the {purpose}", tags=tags),
+        opts=child,
+    )
+    return VpcFunctionBase(sg, log_group, role)
+
+
+def image_config(command: str) -> aws.lambda_.FunctionImageConfigArgs:
+    return aws.lambda_.FunctionImageConfigArgs(
+        entry_points=list(LAMBDA_ENTRY_POINT), commands=[command], working_directory=IMAGE_WORKDIR,
+    )
+
+
 class Worker(pulumi.ComponentResource):
     function_name: pulumi.Output[str]
     function_arn: pulumi.Output[str]
@@ -208,59 +307,17 @@ class Worker(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:worker:Worker", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        fn_name = args.function_name or name
+        # Pulumi does not hand a component's dependencies to its children: the mapping, which starts the
+        # processing, waits for them (the migration that creates the role the worker connects as).
+        waits_for = list(opts.depends_on) if opts is not None and isinstance(opts.depends_on, list) else []
         tags = {"Component": "worker", **args.tags}
+        base = vpc_function_base(
+            name, self, vpc_id=args.vpc_id, purpose="order worker",
+            database_security_group_id=args.database_security_group_id, database_port=args.database_port,
+            log_retention_days=args.log_retention_days, log_kms_key_arn=args.log_kms_key_arn, tags=tags,
+        )
+        sg, log_group, role = base.security_group, base.log_group, base.role
 
-        sg = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            aws.ec2.SecurityGroupArgs(vpc_id=args.vpc_id, description=f"Lambda worker {fn_name}",
-                                      tags={**tags, "Name": f"{fn_name}-worker"}),
-            opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-egress-https",
-            aws.vpc.SecurityGroupEgressRuleArgs(
-                security_group_id=sg.id, ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0",
-                description="AWS APIs (SQS, S3, Secrets Manager) through endpoints or NAT",
-            ),
-            opts=child,
-        )
-        if args.database_security_group_id is not None:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-egress-db",
-                aws.vpc.SecurityGroupEgressRuleArgs(
-                    security_group_id=sg.id, ip_protocol="tcp", from_port=args.database_port,
-                    to_port=args.database_port, referenced_security_group_id=args.database_security_group_id,
-                    description="PostgreSQL",
-                ),
-                opts=child,
-            )
-            # Added here rather than in the database component: the database exists before the worker,
-            # so the worker's group can only be named once the worker is built.
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-db-ingress",
-                aws.vpc.SecurityGroupIngressRuleArgs(
-                    security_group_id=args.database_security_group_id, ip_protocol="tcp",
-                    from_port=args.database_port, to_port=args.database_port, referenced_security_group_id=sg.id,
-                    description=f"PostgreSQL from the Lambda worker {fn_name}",
-                ),
-                opts=child,
-            )
-
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            aws.cloudwatch.LogGroupArgs(name=f"/aws/lambda/{fn_name}", retention_in_days=args.log_retention_days,
-                                        kms_key_id=args.log_kms_key_arn, tags=tags),
-            opts=child,
-        )
-
-        role = aws.iam.Role(
-            f"{name}-role",
-            aws.iam.RoleArgs(assume_role_policy=json.dumps(iam.assume_role_policy("lambda.amazonaws.com")),
-                             description=f"Execution role of {fn_name}", tags=tags),
-            opts=child,
-        )
         policy_json = pulumi.Output.all(
             args.queue_arn, args.bucket_arn, args.database_secret_arn, log_group.arn,
             pulumi.Output.all(*args.kms_key_arns),
@@ -270,40 +327,21 @@ class Worker(pulumi.ComponentResource):
         role_policy = aws.iam.RolePolicy(
             f"{name}-policy",
             aws.iam.RolePolicyArgs(role=role.id, policy=policy_json),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
-        layers: list[pulumi.Input[str]]
-        if args.layer_arn is not None:
-            layers = [args.layer_arn]
-        else:
-            layer = aws.lambda_.LayerVersion(
-                f"{name}-deps",
-                aws.lambda_.LayerVersionArgs(
-                    layer_name=f"{fn_name}-deps",
-                    code=pulumi.FileArchive(args.layer_dir or DEFAULT_LAYER_DIR),
-                    compatible_runtimes=[args.runtime],
-                    compatible_architectures=[args.architecture],
-                    description="Python dependencies of the reference app (app/requirements.txt)",
-                ),
-                opts=child,
-            )
-            layers = [layer.arn]
-
         variables = checked_environment(args.environment, "worker environment").apply(lambda_environment)
+        # No `name`: Pulumi auto-names the function (logical name plus a random suffix), so a replacement is
+        # created next to the old function instead of colliding with it
+        # (https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming).
         function = aws.lambda_.Function(
             f"{name}-function",
             aws.lambda_.FunctionArgs(
-                name=fn_name,
                 role=role.arn,
-                runtime=args.runtime,
-                handler=args.handler,
+                package_type="Image",
+                image_uri=pulumi.Output.from_input(args.image).apply(_checked_image),
+                image_config=image_config(args.command),
                 architectures=[args.architecture],
-                package_type="Zip",
-                # The archive root holds the `app` package, so the handler path is the same module path
-                # the local worker loop imports.
-                code=pulumi.AssetArchive({"app": pulumi.FileArchive(args.app_dir)}),
-                layers=layers,
                 memory_size=args.memory_mb,
                 timeout=args.timeout_seconds,
                 reserved_concurrent_executions=args.reserved_concurrency,
@@ -312,6 +350,7 @@ class Worker(pulumi.ComponentResource):
                 environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
                 logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON",
                                                                      log_group=log_group.name),
+                description="Order worker (SQS): the app image with app.worker.handler",
                 tags=tags,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, role_policy]),
@@ -326,13 +365,12 @@ class Worker(pulumi.ComponentResource):
                 batch_size=args.batch_size,
                 maximum_batching_window_in_seconds=args.maximum_batching_window_seconds,
                 function_response_types=["ReportBatchItemFailures"],
-                scaling_config=(
-                    aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=args.maximum_concurrency)
-                    if args.maximum_concurrency is not None else None
+                scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
+                    maximum_concurrency=args.maximum_concurrency,
                 ),
                 enabled=True,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, *waits_for]),
         )
 
         self.function_name = function.name
@@ -347,3 +385,8 @@ class Worker(pulumi.ComponentResource):
             "security_group_id": self.security_group_id,
             "log_group_name": self.log_group_name,
         })
+
+
+def _checked_image(ref: str) -> str:
+    check_image_reference(ref, "the function image")
+    return ref

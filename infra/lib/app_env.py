@@ -2,7 +2,8 @@
 
 This is the one place that knows the variable names. Every compute flavour (instances, pods,
 functions) builds its environment from `app_environment`, so they cannot drift apart. Secrets are
-never values here: the app receives Secrets Manager ARNs and resolves them itself at start-up.
+never values here: the app receives Secrets Manager ARNs (and the KMS key it signs with) and resolves
+them itself.
 """
 
 from __future__ import annotations
@@ -20,17 +21,40 @@ APP_ENV_KEYS = (
     "APP_REDIS_AUTH_SECRET_ARN",
     "APP_S3_BUCKET",
     "APP_SQS_QUEUE_URL",
-    "APP_JWT_PRIVATE_KEY_SECRET_ARN",
+    "APP_JWT_KMS_KEY_ID",
     "APP_JWT_ISSUER",
     "APP_JWT_AUDIENCE",
     "AWS_REGION",
+    "APP_PORT",
+    "APP_KEEPALIVE_TIMEOUT_SECONDS",
+    "APP_DATABASE_SSLMODE",
+    "APP_DATABASE_SSLROOTCERT",
 )
 
-SECRET_ARN_KEYS = frozenset(
-    {"APP_DATABASE_SECRET_ARN", "APP_REDIS_AUTH_SECRET_ARN", "APP_JWT_PRIVATE_KEY_SECRET_ARN"}
-)
+# The app's own least-privilege database role and the Redis AUTH token. The RDS master secret is never
+# part of this map: only the migration runner receives it, as MASTER_SECRET_KEY.
+SECRET_ARN_KEYS = frozenset({"APP_DATABASE_SECRET_ARN", "APP_REDIS_AUTH_SECRET_ARN"})
+MASTER_SECRET_KEY = "APP_DATABASE_MASTER_SECRET_ARN"
+
+# Where app/Dockerfile puts the RDS certificate bundle (all regions), so verify-full can check the server.
+RDS_CA_BUNDLE = "/etc/ssl/certs/rds-global-bundle.pem"
+DATABASE_SSLMODE = "verify-full"
+
+# The ALB keeps idle connections to a target open for its idle timeout and reuses them; a target that
+# closes first races the next request on that connection and the ALB answers 502. AWS asks for a target
+# keep-alive longer than the load balancer's idle timeout:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout
+KEEPALIVE_MARGIN_SECONDS = 5
 
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+
+
+def keepalive_timeout(idle_timeout_seconds: int) -> int:
+    """The app's keep-alive for a load balancer with this idle timeout."""
+    if idle_timeout_seconds < 1:
+        raise ValueError(f"idle timeout must be ≥ 1 second, got {idle_timeout_seconds}")
+    return idle_timeout_seconds + KEEPALIVE_MARGIN_SECONDS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,20 +71,29 @@ class AppEndpoints:
     redis_auth_secret_arn: str
     bucket: str
     queue_url: str
-    jwt_private_key_secret_arn: str
+    jwt_kms_key_id: str
     jwt_issuer: str
     jwt_audience: str
+    app_port: int
+    keepalive_timeout_seconds: int
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if value in ("", None):
                 raise ValueError(f"app endpoint {f.name} is empty")
-        for name in ("database_secret_arn", "redis_auth_secret_arn", "jwt_private_key_secret_arn"):
+        for name in ("database_secret_arn", "redis_auth_secret_arn"):
             if not _SECRET_ARN.match(getattr(self, name)):
                 raise ValueError(
                     f"{name} must be a Secrets Manager ARN (the app resolves it), got {getattr(self, name)!r}"
                 )
+        if not _KMS_KEY_ARN.match(self.jwt_kms_key_id):
+            raise ValueError(f"jwt_kms_key_id must be a KMS key ARN (the app signs with it), "
+                             f"got {self.jwt_kms_key_id!r}")
+        if not 1024 <= self.app_port <= 65535:
+            raise ValueError(f"app_port must be an unprivileged port, got {self.app_port}")
+        if self.keepalive_timeout_seconds < 1:
+            raise ValueError(f"keepalive_timeout_seconds must be ≥ 1, got {self.keepalive_timeout_seconds}")
 
 
 def app_environment(endpoints: AppEndpoints) -> dict[str, str]:
@@ -77,10 +110,14 @@ def app_environment(endpoints: AppEndpoints) -> dict[str, str]:
         "APP_REDIS_AUTH_SECRET_ARN": e.redis_auth_secret_arn,
         "APP_S3_BUCKET": e.bucket,
         "APP_SQS_QUEUE_URL": e.queue_url,
-        "APP_JWT_PRIVATE_KEY_SECRET_ARN": e.jwt_private_key_secret_arn,
+        "APP_JWT_KMS_KEY_ID": e.jwt_kms_key_id,
         "APP_JWT_ISSUER": e.jwt_issuer,
         "APP_JWT_AUDIENCE": e.jwt_audience,
         "AWS_REGION": e.region,
+        "APP_PORT": str(e.app_port),
+        "APP_KEEPALIVE_TIMEOUT_SECONDS": str(e.keepalive_timeout_seconds),
+        "APP_DATABASE_SSLMODE": DATABASE_SSLMODE,
+        "APP_DATABASE_SSLROOTCERT": RDS_CA_BUNDLE,
     }
     assert tuple(env) == APP_ENV_KEYS
     return env

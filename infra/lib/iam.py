@@ -51,17 +51,27 @@ def allow(sid: str, actions: Sequence[str], resources: Sequence[str]) -> Stateme
     return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": list(resources)}
 
 
-def assume_role_policy(service: str) -> Document:
-    """Trust policy letting one AWS service principal assume the role."""
-    return document(
-        [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-            }
-        ]
-    )
+def assume_role_policy(service: str, *, source_account: str | None = None,
+                       source_arn: str | None = None) -> Document:
+    """Trust policy letting one AWS service principal assume the role.
+
+    With `source_account` (and `source_arn`) the service may assume it only on behalf of that account
+    (and resource), which closes the cross-service confused-deputy path:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+    """
+    statement: Statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    condition: dict[str, dict[str, str]] = {}
+    if source_account is not None:
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    if condition:
+        statement["Condition"] = condition
+    return document([statement])
 
 
 def flow_logs_policy(log_group_arn: str) -> Document:
@@ -76,54 +86,53 @@ def flow_logs_policy(log_group_arn: str) -> Document:
     )
 
 
-def app_runtime_policy(
+# What the web tier (`python -m app`) calls, and nothing else; the one grant for instances and pods.
+WEB_SQS_ACTIONS = ("sqs:SendMessage",)
+WEB_S3_ACTIONS = ("s3:GetObject",)
+WEB_KMS_ACTIONS = ("kms:Sign", "kms:GetPublicKey")
+
+
+def web_app_policy(
     *,
     bucket_arn: str,
     queue_arn: str,
     secret_arns: Sequence[str],
-    parameter_arns: Sequence[str],
-    log_group_arn: str,
-    repository_arn: str | None = None,
+    signing_key_arn: str,
+    object_prefix: str = "receipts/",
+    kms_key_arns: Sequence[str] = (),
 ) -> Document:
-    """What the app (web and worker) needs at run time, scoped to this stack's resources."""
+    """The web app's own AWS calls: it relays the orders outbox to the queue (SendMessageBatch is
+    authorised as sqs:SendMessage), presigns receipt downloads (the URL carries the signer's
+    s3:GetObject), reads its database and Redis secrets, and signs tokens with the KMS key.
+
+    Receipts use SSE-KMS with the AWS-managed aws/s3 key, whose key policy already admits every
+    principal of the account through S3, so no kms grant is needed for them
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html); a
+    customer-managed key goes in `kms_key_arns`.
+    """
     statements = [
-        allow(
-            "AppObjects",
-            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            [f"{bucket_arn}/*"],
-        ),
-        allow("AppBucket", ["s3:ListBucket", "s3:GetBucketLocation"], [bucket_arn]),
-        allow(
-            "AppQueue",
-            [
-                "sqs:SendMessage",
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:ChangeMessageVisibility",
-                "sqs:GetQueueAttributes",
-                "sqs:GetQueueUrl",
-            ],
-            [queue_arn],
-        ),
-        allow("AppSecrets", ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], secret_arns),
-        allow("AppParameters", ["ssm:GetParameter", "ssm:GetParameters"], parameter_arns),
-        allow(
-            "AppLogs",
-            ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            [log_group_arn, f"{log_group_arn}:*"],
-        ),
+        allow("EnqueueOrders", list(WEB_SQS_ACTIONS), [queue_arn]),
+        allow("ReadReceipts", list(WEB_S3_ACTIONS), [f"{bucket_arn}/{object_prefix}*"]),
+        allow("ReadAppSecrets", ["secretsmanager:GetSecretValue"], list(secret_arns)),
+        allow("SignTokens", list(WEB_KMS_ACTIONS), [signing_key_arn]),
     ]
-    if repository_arn is not None:
-        statements += [
-            allow(
-                "PullAppImage",
-                ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                [repository_arn],
-            ),
-            # GetAuthorizationToken is account-wide by design; it grants no image access by itself.
-            allow("RegistryLogin", ["ecr:GetAuthorizationToken"], ["*"]),
-        ]
+    if kms_key_arns:
+        statements.append(allow("UseDataKeys", ["kms:Decrypt", "kms:GenerateDataKey"], list(kms_key_arns)))
     return document(statements)
+
+
+def instance_host_policy(*, parameter_arns: Sequence[str], log_group_arn: str, repository_arn: str) -> Document:
+    """What an app instance's host (the user data's start script and Docker) does: read the app's
+    environment parameter, pull the image, ship the container's logs."""
+    return document([
+        allow("ReadAppEnvironment", ["ssm:GetParameter"], list(parameter_arns)),
+        allow("PullAppImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+              [repository_arn]),
+        # GetAuthorizationToken is account-wide by design; it grants no image access by itself.
+        allow("RegistryLogin", ["ecr:GetAuthorizationToken"], ["*"]),
+        allow("ShipContainerLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+              [log_group_arn, f"{log_group_arn}:*"]),
+    ])
 
 
 def tls_only_statement(bucket_arn: str) -> Statement:

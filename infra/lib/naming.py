@@ -25,13 +25,25 @@ def child(name: str, role: str) -> str:
     return f"{name}-{role}"
 
 
-def final_snapshot_identifier(name: str) -> str:
-    """RDS snapshot identifiers: letters, digits and single hyphens, starting with a letter."""
-    ident = re.sub(r"[^a-zA-Z0-9-]", "-", f"{name}-final").strip("-")
+def _rds_identifier(text: str, limit: int) -> str:
+    """RDS identifiers: letters, digits and single hyphens, starting with a letter, no trailing hyphen."""
+    ident = re.sub(r"[^a-zA-Z0-9-]", "-", text).strip("-")
     ident = re.sub(r"-{2,}", "-", ident)
     if not ident or not ident[0].isalpha():
         ident = f"db-{ident}"
-    return ident[:255]
+    return ident[:limit].rstrip("-").lower()
+
+
+def db_identifier(name: str, suffix: str) -> str:
+    """`<name>-<suffix>` as a DB instance identifier (at most 63 characters); the suffix is kept whole."""
+    if not re.fullmatch(r"[a-z0-9]{1,16}", suffix):
+        raise ValueError(f"identifier suffix {suffix!r} must be 1-16 lowercase letters or digits")
+    return f"{_rds_identifier(name, 62 - len(suffix))}-{suffix}"
+
+
+def final_snapshot_identifier(instance_identifier: str) -> str:
+    """The final snapshot of one instance: named after that instance's own (unique) identifier."""
+    return _rds_identifier(f"{instance_identifier}-final", 255)
 
 
 def ssm_path(*parts: str) -> str:

@@ -11,7 +11,8 @@ import re
 
 _SAFE = {
     "region": re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$"),
-    "image": re.compile(r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
+    # By digest (what the program passes) or by tag.
+    "image": re.compile(r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"),
     "parameter": re.compile(r"^/[A-Za-z0-9_./-]+$"),
     "log_group": re.compile(r"^[A-Za-z0-9_./#-]+$"),
 }

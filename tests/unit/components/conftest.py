@@ -40,6 +40,7 @@ class CaptureMocks(pulumi.runtime.Mocks):
         "aws:index/getRegion:getRegion",
         "aws:index/getPartition:getPartition",
         "aws:index/getCallerIdentity:getCallerIdentity",
+        "aws:iam/getSessionContext:getSessionContext",
     })
 
     def __init__(self) -> None:

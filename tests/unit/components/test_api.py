@@ -8,8 +8,24 @@ from typing import Any
 
 import pytest
 
-from infra.components.api import AUTHENTICATED_ROUTES, PUBLIC_ROUTES, ApiGateway, ApiGatewayArgs, ThrottlingSettings
-from tests.unit.components.conftest import ACCOUNT, REGION, Run, plain, policy_findings, resolve, run_component
+from infra.components.api import (
+    AUTHENTICATED_ROUTES,
+    NOT_ROUTED,
+    PUBLIC_ROUTES,
+    ApiGateway,
+    ApiGatewayArgs,
+    ThrottlingSettings,
+)
+from tests.unit.components.conftest import (
+    ACCOUNT,
+    REGION,
+    Run,
+    answered,
+    plain,
+    policy_findings,
+    resolve,
+    run_component,
+)
 
 LISTENER_ARN = (
     f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/prod-internal/50dc6c495c0c9188/f2f7dc8efc522ab2"
@@ -70,7 +86,7 @@ def test_public_routes_take_no_authorizer(api: Run) -> None:
     by_key = routes(api)
     assert set(PUBLIC_ROUTES) == {
         "POST /auth/register", "POST /auth/login", "GET /.well-known/jwks.json",
-        "GET /.well-known/openid-configuration", "GET /healthz", "GET /readyz",
+        "GET /.well-known/openid-configuration", "GET /healthz",
     }
     for key in PUBLIC_ROUTES:
         assert by_key[key]["authorizationType"] == "NONE", key
@@ -81,6 +97,9 @@ def test_nothing_else_is_routed(api: Run) -> None:
     assert set(routes(api)) == set(AUTHENTICATED_ROUTES) | set(PUBLIC_ROUTES)
     assert "$default" not in routes(api)
     assert not any("/metrics" in key for key in routes(api))
+    # Readiness belongs to the load balancer's health check, not to the internet.
+    assert not any("/readyz" in key for key in routes(api))
+    assert set(NOT_ROUTED) == {"GET /readyz", "GET /metrics"} and not set(NOT_ROUTED) & set(routes(api))
 
 
 def test_every_route_targets_the_vpc_link_integration_to_the_internal_listener(api: Run) -> None:
@@ -111,16 +130,18 @@ def test_vpc_link_group_reaches_only_the_alb_and_the_alb_admits_it(api: Run) -> 
 
 def test_default_stage_auto_deploys_with_json_access_logs_and_throttling(api: Run) -> None:
     stage = plain(api.one("aws:apigatewayv2/stage:Stage").inputs)
-    logs = plain(api.one("aws:cloudwatch/logGroup:LogGroup").inputs)
+    group = api.one("aws:cloudwatch/logGroup:LogGroup")
+    logs = plain(group.inputs)
     assert stage["name"] == "$default"
     assert stage["autoDeploy"] is True
-    assert stage["accessLogSettings"]["destinationArn"] == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{logs['name']}"
+    assert stage["accessLogSettings"]["destinationArn"] == answered(group.type, group.name, group.inputs)["arn"]
     fmt = json.loads(stage["accessLogSettings"]["format"])
     assert fmt["requestId"] == "$context.requestId" and fmt["status"] == "$context.status"
     assert fmt["authorizerError"] == "$context.authorizer.error"
     assert stage["defaultRouteSettings"]["throttlingBurstLimit"] == 50
     assert stage["defaultRouteSettings"]["throttlingRateLimit"] == 25
     assert logs["retentionInDays"] == 90
+    assert "name" not in logs and logs["namePrefix"].startswith("/aws/apigateway/")
 
 
 def test_stateless_guard_rules_find_nothing(api: Run) -> None:
@@ -138,7 +159,7 @@ def test_plain_http_listener_needs_no_tls_config() -> None:
 def test_custom_domain_is_regional_tls12_and_mapped_to_the_stage() -> None:
     cert = f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/8d3f6a2e-71c4-4b9a-a0e5-3c2d1b0f9e8a"
     run = run_component(lambda: ApiGateway("d", make_args(
-        domain_name="api.example.com", certificate_arn=cert, disable_execute_api_endpoint=True,
+        domain_name="api.example.com", certificate_arn=cert,
     )))
     domain = plain(run.one("aws:apigatewayv2/domainName:DomainName").inputs)
     assert domain["domainName"] == "api.example.com"
@@ -146,10 +167,12 @@ def test_custom_domain_is_regional_tls12_and_mapped_to_the_stage() -> None:
         "certificateArn": cert, "endpointType": "REGIONAL", "securityPolicy": "TLS_1_2"}
     mapping = plain(run.one("aws:apigatewayv2/apiMapping:ApiMapping").inputs)
     assert mapping["apiId"] == resolve(run.component.api_id)
+    # Disabled as soon as the domain exists, without being asked: the execute-api URL would bypass the domain.
     assert plain(run.one("aws:apigatewayv2/api:Api").inputs)["disableExecuteApiEndpoint"] is True
 
 
 def test_without_a_domain_no_domain_resources(api: Run) -> None:
+    assert plain(api.one("aws:apigatewayv2/api:Api").inputs)["disableExecuteApiEndpoint"] is False
     assert api.of_type("aws:apigatewayv2/domainName:DomainName") == []
     assert api.of_type("aws:apigatewayv2/apiMapping:ApiMapping") == []
 

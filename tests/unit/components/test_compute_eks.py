@@ -42,8 +42,8 @@ QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:prod-work-queue"
 SECRET_ARNS = [
     f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-1234-AbCdEf",
     f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:redis-AbCdEf",
-    f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:jwt-AbCdEf",
 ]
+SIGNING_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 TARGET_GROUP_ARN = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/prod-edge-tg/6d0ecf831eec9f09"
 ENV = {
     "APP_MODE": "cloud",
@@ -55,11 +55,16 @@ ENV = {
     "APP_REDIS_AUTH_SECRET_ARN": SECRET_ARNS[1],
     "APP_S3_BUCKET": "prod-data-7f3a",
     "APP_SQS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/prod-work-queue",
-    "APP_JWT_PRIVATE_KEY_SECRET_ARN": SECRET_ARNS[2],
+    "APP_JWT_KMS_KEY_ID": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "APP_JWT_ISSUER": "https://api.example.com",
     "APP_JWT_AUDIENCE": "stateless-app",
     "AWS_REGION": REGION,
+    "APP_PORT": "8000",
+    "APP_KEEPALIVE_TIMEOUT_SECONDS": "65",
+    "APP_DATABASE_SSLMODE": "verify-full",
+    "APP_DATABASE_SSLROOTCERT": "/etc/ssl/certs/rds-global-bundle.pem",
 }
+IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/stateless-app@sha256:{'ab' * 32}"
 KUBERNETES_VERSION = "1.33"
 
 
@@ -68,11 +73,12 @@ def make_args(**overrides: Any) -> ComputeEksArgs:
         subnet_ids=["subnet-app-a", "subnet-app-b", "subnet-app-c"],
         node_security_group_ids=["sg-app"],
         target_group_arn=TARGET_GROUP_ARN,
-        image=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/stateless-app:1.4.2",
+        image=IMAGE,
         environment=ENV,
         bucket_arn=BUCKET_ARN,
         queue_arn=QUEUE_ARN,
         secret_arns=SECRET_ARNS,
+        signing_key_arn=SIGNING_KEY_ARN,
         nodes=NodeGroupSettings(min_size=3, max_size=6, desired_size=3, instance_types=["m6i.large"]),
         workload=WorkloadSettings(replicas=3, autoscaling=AutoscalingSettings(max_replicas=9, cpu_target_percent=65),
                         resources=ResourceSettings(cpu_request="500m", memory_request="384Mi")),
@@ -86,7 +92,8 @@ def make_args(**overrides: Any) -> ComputeEksArgs:
 
 @pytest.fixture(scope="module")
 def eks() -> Run:
-    return run_component(lambda: ComputeEks("prod-eks", make_args()))
+    # The Cluster Autoscaler's objects are judged in tests/unit/modes/test_eks.py; here the app's alone.
+    return run_component(lambda: ComputeEks("prod-eks", make_args(node_autoscaling=False)))
 
 
 def one(run: Run, type_: str) -> dict[str, Any]:
@@ -180,20 +187,24 @@ def _role(run: Run, name: str) -> dict[str, Any]:
     return plain(run.named(name).inputs)
 
 
-def test_no_extra_admins_by_default(eks: Run) -> None:
-    assert eks.of_type("aws:eks/accessEntry:AccessEntry") == []
+DEPLOYER = f"arn:aws:iam::{ACCOUNT}:user/ci"  # the mocks' caller identity
+
+
+def test_only_the_deployer_is_admin_by_default(eks: Run) -> None:
+    assert [plain(r.inputs)["principalArn"] for r in eks.of_type("aws:eks/accessEntry:AccessEntry")] == [DEPLOYER]
+    assert one(eks, "aws:eks/cluster:Cluster")["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
 
 
 def test_listed_admins_get_cluster_admin_through_access_entries() -> None:
     roles = [f"arn:aws:iam::{ACCOUNT}:role/ci-deploy-prod", f"arn:aws:iam::{ACCOUNT}:role/platform-oncall"]
-    run = run_component(lambda: ComputeEks("adm", make_args(admin_principal_arns=roles)))
+    run = run_component(lambda: ComputeEks("adm", make_args(admin_principal_arns=roles, node_autoscaling=False)))
     entries = [plain(r.inputs) for r in run.of_type("aws:eks/accessEntry:AccessEntry")]
-    assert sorted(e["principalArn"] for e in entries) == sorted(roles)
+    assert sorted(e["principalArn"] for e in entries) == sorted([*roles, DEPLOYER])
     assert sorted(r.name for r in run.of_type("aws:eks/accessEntry:AccessEntry")) == [
-        "adm-admin-ci-deploy-prod", "adm-admin-platform-oncall"]
+        "adm-admin-ci-deploy-prod", "adm-admin-platform-oncall", "adm-deployer"]
     assert {e["type"] for e in entries} == {"STANDARD"}
     associations = [plain(r.inputs) for r in run.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")]
-    assert sorted(a["principalArn"] for a in associations) == sorted(roles)
+    assert sorted(a["principalArn"] for a in associations) == sorted([*roles, DEPLOYER])
     for a in associations:
         assert a["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
         assert a["accessScope"] == {"type": "cluster"}
@@ -277,10 +288,14 @@ def test_irsa_policy_is_scoped_to_the_apps_bucket_queue_and_secrets(eks: Run) ->
         for action in as_list(st["Action"]):
             grants.setdefault(action, set()).update(as_list(st["Resource"]))
     assert all("*" not in resources for resources in grants.values())
-    assert grants["s3:GetObject"] == {f"{BUCKET_ARN}/receipts/*"}
-    assert grants["s3:ListBucket"] == {BUCKET_ARN}
-    assert grants["sqs:SendMessage"] == {QUEUE_ARN}
-    assert grants["secretsmanager:GetSecretValue"] == set(SECRET_ARNS)
+    # The web tier's one grant, the same document the instances get (iam.web_app_policy).
+    assert grants == {
+        "s3:GetObject": {f"{BUCKET_ARN}/receipts/*"},
+        "sqs:SendMessage": {QUEUE_ARN},
+        "secretsmanager:GetSecretValue": set(SECRET_ARNS),
+        "kms:Sign": {SIGNING_KEY_ARN},
+        "kms:GetPublicKey": {SIGNING_KEY_ARN},
+    }
     assert not any(a.startswith(("iam:", "eks:", "ec2:")) for a in grants)
 
 
@@ -453,7 +468,7 @@ def test_stateless_guard_rules_find_nothing(eks: Run) -> None:
         ({"log_types": ["api", "kubelet"]}, "unknown control-plane log types ['kubelet']"),
         ({"node_security_group_ids": []}, "nodes need the app security group"),
         ({"secret_arns": []}, "secret_arns must list the secrets"),
-        ({"secret_arns": SECRET_ARNS[:2]}, "APP_JWT_PRIVATE_KEY_SECRET_ARN names a secret that secret_arns does not"),
+        ({"secret_arns": SECRET_ARNS[:1]}, "APP_REDIS_AUTH_SECRET_ARN names a secret that secret_arns does not"),
         ({"environment": {**ENV, "APP_JWT_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----"}}, "looks like a secret"),
         ({"environment": {**ENV, "APP_REDIS_URL": "rediss://user:hunter2@cache:6379"}}, "password in a URL"),
         ({"cluster_name": "-bad"}, "cluster name '-bad'"),

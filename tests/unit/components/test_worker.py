@@ -37,11 +37,16 @@ ENV = {
     "APP_REDIS_AUTH_SECRET_ARN": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:redis-AbCdEf",
     "APP_S3_BUCKET": "prod-data-7f3a",
     "APP_SQS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/prod-work-queue",
-    "APP_JWT_PRIVATE_KEY_SECRET_ARN": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:jwt-AbCdEf",
+    "APP_JWT_KMS_KEY_ID": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "APP_JWT_ISSUER": "https://api.example.com",
     "APP_JWT_AUDIENCE": "stateless-app",
     "AWS_REGION": REGION,
+    "APP_PORT": "8000",
+    "APP_KEEPALIVE_TIMEOUT_SECONDS": "65",
+    "APP_DATABASE_SSLMODE": "verify-full",
+    "APP_DATABASE_SSLROOTCERT": "/etc/ssl/certs/rds-global-bundle.pem",
 }
+IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/stateless-app@sha256:{'ab' * 32}"
 
 
 def make_args(**overrides: Any) -> WorkerArgs:
@@ -49,13 +54,13 @@ def make_args(**overrides: Any) -> WorkerArgs:
         vpc_id="vpc-0abc",
         subnet_ids=["subnet-app-a", "subnet-app-b"],
         queue_arn=QUEUE_ARN,
-        queue_visibility_timeout_seconds=360,
+        queue_visibility_timeout_seconds=362,
         bucket_arn=BUCKET_ARN,
         database_secret_arn=DB_SECRET_ARN,
         database_security_group_id="sg-db",
         kms_key_arns=[KMS_ARN],
         environment=ENV,
-        function_name="prod-worker",
+        image=IMAGE,
         timeout_seconds=60,
         reserved_concurrency=5,
         batch_size=5,
@@ -76,26 +81,16 @@ def function(run: Run) -> dict[str, Any]:
     return plain(run.one("aws:lambda/function:Function").inputs)
 
 
-def test_function_runs_the_app_worker_handler_on_python(worker: Run) -> None:
+def test_function_is_the_app_image_by_digest_with_the_worker_handler(worker: Run) -> None:
     fn = function(worker)
-    assert fn["runtime"] == "python3.12"
-    assert fn["handler"] == "app.worker.handler"
-    assert fn["packageType"] == "Zip"
-    assert fn["name"] == "prod-worker"
-    layer = plain(worker.one("aws:lambda/layerVersion:LayerVersion").inputs)
-    assert fn["layers"] == [f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{layer['layerName']}:1"]
-    code = worker.one("aws:lambda/layerVersion:LayerVersion").inputs["code"]
-    assert isinstance(code, pulumi.FileArchive) and code.path.endswith("build/lambda-layer")
-    assert layer["compatibleRuntimes"] == ["python3.12"]
-
-
-def test_code_archive_puts_the_app_package_at_the_root(worker: Run) -> None:
-    code = worker.one("aws:lambda/function:Function").inputs["code"]
-    assert isinstance(code, pulumi.AssetArchive)
-    assert set(code.assets) == {"app"}
-    app = code.assets["app"]
-    assert isinstance(app, pulumi.FileArchive)
-    assert app.path.endswith("/app")
+    assert fn["packageType"] == "Image"
+    assert fn["imageUri"] == IMAGE
+    assert fn["imageConfig"] == {"entryPoints": ["python", "-m", "awslambdaric"], "commands": ["app.worker.handler"],
+                                 "workingDirectory": "/srv"}
+    for zip_only in ("runtime", "handler", "code", "layers"):
+        assert zip_only not in fn
+    assert worker.of_type("aws:lambda/layerVersion:LayerVersion") == []
+    assert "name" not in fn  # auto-named
 
 
 def test_function_sits_in_the_private_subnets_with_its_own_group(worker: Run) -> None:
@@ -121,7 +116,7 @@ def test_security_group_allows_only_https_out_and_postgres_to_the_database(worke
 
 def test_concurrency_timeout_and_default_ephemeral_storage(worker: Run) -> None:
     fn = function(worker)
-    assert fn["reservedConcurrentExecutions"] == 5
+    assert fn["reservedConcurrentExecutions"] == 5  # make_args opts in
     assert fn["timeout"] == 60
     assert "fileSystemConfig" not in fn or not fn["fileSystemConfig"]
     assert "ephemeralStorage" not in fn or fn["ephemeralStorage"]["size"] == 512
@@ -138,10 +133,20 @@ def test_event_source_mapping_reports_partial_batch_failures(worker: Run) -> Non
 
 
 def test_log_group_is_created_with_retention_and_used_by_the_function(worker: Run) -> None:
-    group = plain(worker.one("aws:cloudwatch/logGroup:LogGroup").inputs)
-    assert group["name"] == "/aws/lambda/prod-worker"
-    assert group["retentionInDays"] == 90
-    assert function(worker)["loggingConfig"] == {"logFormat": "JSON", "logGroup": "/aws/lambda/prod-worker"}
+    group = worker.one("aws:cloudwatch/logGroup:LogGroup")
+    assert "name" not in group.inputs and group.inputs["namePrefix"] == "/aws/lambda/prod-worker-"
+    assert group.inputs["retentionInDays"] == 90
+    name = resolve(worker.component.log_group_name)
+    assert name.startswith("/aws/lambda/prod-worker-")
+    assert function(worker)["loggingConfig"] == {"logFormat": "JSON", "logGroup": name}
+
+
+def test_no_reserved_concurrency_by_default() -> None:
+    run = run_component(lambda: Worker("w", make_args(reserved_concurrency=None)))
+    assert function(run).get("reservedConcurrentExecutions", -1) == -1
+    esm = plain(run.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs)
+    assert esm["scalingConfig"] == {"maximumConcurrency": 5}
+    assert WorkerArgs.__dataclass_fields__["reserved_concurrency"].default is None
 
 
 def test_role_is_assumable_by_lambda_only(worker: Run) -> None:
@@ -166,7 +171,7 @@ def test_role_policy_is_scoped_to_its_queue_receipts_prefix_secret_and_log_group
         assert grants[action] == {QUEUE_ARN}
     assert grants["s3:PutObject"] == grants["s3:GetObject"] == {f"{BUCKET_ARN}/receipts/*"}
     assert grants["secretsmanager:GetSecretValue"] == {DB_SECRET_ARN}
-    log_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/prod-worker"
+    log_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{resolve(worker.component.log_group_name)}"
     assert grants["logs:PutLogEvents"] == {log_arn, f"{log_arn}:*"}
     assert grants["kms:Decrypt"] == {KMS_ARN}
     star_actions = {a for a, r in grants.items() if "*" in r}
@@ -184,15 +189,11 @@ def test_stateless_guard_rules_find_nothing(worker: Run) -> None:
     assert policy_findings(worker.resources) == []
 
 
-def test_existing_layer_and_output_environment_are_accepted() -> None:
-    layer = f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:deps:7"
+def test_output_environment_is_accepted_without_a_database_group() -> None:
     run = run_component(lambda: Worker("w", make_args(
-        layer_arn=layer, environment=pulumi.Output.from_input(ENV),
-        database_security_group_id=None, kms_key_arns=(),
+        environment=pulumi.Output.from_input(ENV), database_security_group_id=None, kms_key_arns=(),
     )))
-    assert run.of_type("aws:lambda/layerVersion:LayerVersion") == []
     fn = function(run)
-    assert fn["layers"] == [layer]
     assert fn["environment"]["variables"]["APP_MODE"] == "cloud"
     assert run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") == []
     doc = document(run.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
@@ -204,17 +205,18 @@ def test_existing_layer_and_output_environment_are_accepted() -> None:
     [
         ({"reserved_concurrency": -1}, "reserved concurrency must be ≥ 1"),
         ({"reserved_concurrency": 0}, "0 would stop the worker"),
-        ({"queue_visibility_timeout_seconds": 300, "timeout_seconds": 60}, "at least 6x the function timeout"),
+        ({"queue_visibility_timeout_seconds": 300, "timeout_seconds": 60}, "at least 6x the function timeout plus"),
+        ({"queue_visibility_timeout_seconds": 361, "timeout_seconds": 60, "maximum_batching_window_seconds": 2},
+         "6 x 60s + 2s = 362s"),
         ({"timeout_seconds": 0}, "function timeout must be 1..900"),
-        ({"layer_arn": "arn:aws:lambda:eu-west-1:123456789012:layer:x:1", "layer_dir": "/build/layer"},
-         "give only one of layer_dir"),
+        ({"image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/stateless-app:latest"}, "must be an image by digest"),
+        ({"environment": {**ENV, "APP_DATABASE_MASTER_SECRET_ARN": DB_SECRET_ARN}}, "only the migration runner"),
         ({"database_secret_arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:other-AbCdEf"},
          "differs from database_secret_arn"),
         ({"batch_size": 50, "maximum_batching_window_seconds": 0}, "batching window of at least 1 second"),
         ({"maximum_concurrency": 8}, "above the reserved concurrency"),
         ({"maximum_concurrency": 1, "reserved_concurrency": None}, "maximum concurrency must be 2..1000"),
-        ({"runtime": "python3.8"}, "runtime 'python3.8' is not supported"),
-        ({"function_name": "bad name"}, "function name 'bad name'"),
+        ({"command": "not a handler"}, "command 'not a handler'"),
         ({"log_retention_days": 10}, "not a CloudWatch value"),
         ({"environment": {**ENV, "APP_DATABASE_PASSWORD": "hunter2"}}, "APP_DATABASE_PASSWORD looks like a secret"),
         ({"environment": {**ENV, "AWS_LAMBDA_FUNCTION_NAME": "x"}}, "reserved by the Lambda runtime"),

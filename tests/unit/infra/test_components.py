@@ -207,7 +207,11 @@ def test_cache_is_encrypted_with_a_generated_token() -> None:
         ),
         (lambda: compute_args(min_size=3, desired_capacity=2), "min_size ≤ desired_capacity"),
         (lambda: compute_args(secret_arns=[]), "secret_arns"),
-        (lambda: ImageRepositoryArgs(image_tag="latest tag"), "not a container image tag"),
+        (lambda: ImageRepositoryArgs(image_label="latest tag"), "not usable as the start of a container image tag"),
+        (lambda: ImageRepositoryArgs(image_label="1.0", dockerfile="/nonexistent/Dockerfile"), "does not exist"),
+        (lambda: compute_args(refresh_min_healthy_percent=90, refresh_max_healthy_percent=150),
+         "terminates instances before their replacements"),
+        (lambda: compute_args(refresh_max_healthy_percent=100), "max healthy must exceed min healthy"),
     ],
 )
 def test_component_args_refuse_unsafe_or_inconsistent_values(build: Any, message: str) -> None:
@@ -220,7 +224,7 @@ def compute_args(**changes: Any) -> ComputeAsgArgs:
         "region": "us-east-1", "subnet_ids": ["a", "b"], "security_group_ids": ["s"], "target_group_arn": "tg",
         "env_parameter_name": "/p", "env_parameter_arn": "arn:p", "secret_arns": ["arn:s"],
         "bucket_arn": "arn:b", "queue_arn": "arn:q", "image": "1.dkr.ecr.us-east-1.amazonaws.com/r:1.0",
-        "repository_arn": "arn:r",
+        "repository_arn": "arn:r", "signing_key_arn": "arn:k",
     }
     return ComputeAsgArgs(**{**base, **changes})
 
@@ -296,9 +300,11 @@ def test_app_environment_output_resolves_inputs_into_the_contract() -> None:
             redis_auth_secret_arn=arn.format("redis"),
             bucket="bucket",
             queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/q",
-            jwt_private_key_secret_arn=arn.format("jwt"),
+            jwt_kms_key_id="arn:aws:kms:us-east-1:123456789012:key/abcd-1234",
             jwt_issuer="issuer",
             jwt_audience="audience",
+            app_port=8080,
+            keepalive_timeout_seconds=125,
         )
         app_environment_output(inputs).apply(seen.append)
 
@@ -307,3 +313,57 @@ def test_app_environment_output_resolves_inputs_into_the_contract() -> None:
     assert tuple(env) == APP_ENV_KEYS
     assert env["APP_DATABASE_HOST"] == "db.internal" and env["APP_DATABASE_PORT"] == "5432"
     assert env["APP_REDIS_URL"] == "rediss://cache.internal:6379"
+    assert (env["APP_PORT"], env["APP_KEEPALIVE_TIMEOUT_SECONDS"]) == ("8080", "125")
+
+
+# ----------------------------------------------------------------------------- one default per knob
+
+
+def test_component_defaults_equal_the_stack_schema_defaults() -> None:
+    """A knob's secure default is the same in the component and in Pulumi.yaml/settings.SCHEMA."""
+    from infra.components.compute_eks import ComputeEksArgs
+    from infra.components.worker import WorkerArgs
+    from infra.settings import KEYS
+
+    def default(cls: type, name: str) -> Any:
+        return cls.__dataclass_fields__[name].default
+
+    pairs = [
+        (ComputeEksArgs, "deletion_protection", "eksDeletionProtection"),
+        (ComputeEksArgs, "log_retention_days", "logRetentionDays"),
+        (QueueArgs, "visibility_timeout_seconds", "queueVisibilityTimeoutSeconds"),
+        (QueueArgs, "max_receive_count", "queueMaxReceiveCount"),
+        (NetworkArgs, "flow_log_retention_days", "logRetentionDays"),
+        (NetworkArgs, "nat_gateway_per_az", "natGatewayPerAz"),
+        (EdgeArgs, "log_retention_days", "logRetentionDays"),
+        (EdgeArgs, "deletion_protection", "albDeletionProtection"),
+        (EdgeArgs, "idle_timeout_seconds", "albIdleTimeoutSeconds"),
+        (EdgeArgs, "app_port", "appPort"),
+        (ComputeAsgArgs, "log_retention_days", "logRetentionDays"),
+        (ComputeAsgArgs, "min_size", "asgMinSize"),
+        (ComputeAsgArgs, "max_size", "asgMaxSize"),
+        (ComputeAsgArgs, "desired_capacity", "asgDesiredCapacity"),
+        (ComputeAsgArgs, "cpu_target_percent", "scalingCpuTargetPercent"),
+        (ComputeAsgArgs, "instance_type", "instanceType"),
+        (ComputeAsgArgs, "root_volume_size_gb", "rootVolumeSizeGb"),
+        (WorkerArgs, "log_retention_days", "logRetentionDays"),
+        (WorkerArgs, "timeout_seconds", "workerTimeoutSeconds"),
+        (WorkerArgs, "memory_mb", "workerMemoryMb"),
+        (WorkerArgs, "batch_size", "workerBatchSize"),
+        (WorkerArgs, "maximum_batching_window_seconds", "workerBatchingWindowSeconds"),
+        (WorkerArgs, "maximum_concurrency", "workerMaxConcurrency"),
+        (DatabaseArgs, "multi_az", "dbMultiAz"),
+        (DatabaseArgs, "deletion_protection", "dbDeletionProtection"),
+        (DatabaseArgs, "backup_retention_days", "dbBackupRetentionDays"),
+        (DatabaseArgs, "log_retention_days", "logRetentionDays"),
+        (DatabaseArgs, "instance_class", "dbInstanceClass"),
+        (DatabaseArgs, "engine_version", "dbEngineVersion"),
+        (DatabaseArgs, "app_password_version", "dbAppPasswordVersion"),
+        (CacheArgs, "multi_az", "cacheMultiAz"),
+        (CacheArgs, "automatic_failover", "cacheAutomaticFailover"),
+    ]
+    mismatched = [(cls.__name__, field, default(cls, field), KEYS[key].default) for cls, field, key in pairs
+                  if default(cls, field) != KEYS[key].default]
+    assert mismatched == []
+    # No reservation by default on either side (the schema's 0 means none).
+    assert default(WorkerArgs, "reserved_concurrency") is None and KEYS["workerReservedConcurrency"].default == 0

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from infra.lib import app_env, iam
-from policies.mockengine import CapturedResource, ProgramRun
+from policies.mockengine import CapturedResource, ProgramRun, mock_invoke
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -49,7 +49,8 @@ def sg_roles(run: ProgramRun) -> dict[str, str]:
     roles = {}
     for r in run.of_type(SG):
         owner = component_of(run, r)
-        roles[r.urn] = "worker" if owner is not None and owner.type == "stateless:worker:Worker" \
+        lambda_owner = {"stateless:worker:Worker": "worker", "stateless:migration:Migration": "migrate"}
+        roles[r.urn] = lambda_owner[owner.type] if owner is not None and owner.type in lambda_owner \
             else r.name.rsplit("-", 1)[1]
     return roles
 
@@ -92,8 +93,8 @@ def test_user_data_reads_config_at_boot_and_holds_no_secret(run: ProgramRun) -> 
     script = base64.b64decode(lt.inputs["userData"]).decode()
     parameter = run.one("aws:ssm/parameter:Parameter")
     assert f"--name {parameter.inputs['name']}" in script
-    token = run.one("random:index/randomPassword:RandomPassword").outputs["result"]
-    assert token not in script
+    for password in run.of_type("random:index/randomPassword:RandomPassword"):
+        assert password.outputs["result"] not in script
     assert "--network host" in script
 
 
@@ -128,11 +129,12 @@ def test_no_role_policy_grants_any_action_on_everything(run: ProgramRun) -> None
 
 def test_instance_role_reads_exactly_the_secrets_named_in_the_app_environment(run: ProgramRun) -> None:
     env = json.loads(run.one("aws:ssm/parameter:Parameter").inputs["value"])
-    runtime = next(p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-runtime"))
+    runtime = next(p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-app-app"))
     statements = {s["Sid"]: s for s in json.loads(runtime.inputs["policy"])["Statement"]}
-    assert set(statements["AppSecrets"]["Resource"]) == {env[k] for k in app_env.SECRET_ARN_KEYS}
-    assert statements["AppQueue"]["Resource"] == [run.one("aws:sqs/queue:Queue", next(
+    assert set(statements["ReadAppSecrets"]["Resource"]) == {env[k] for k in app_env.SECRET_ARN_KEYS}
+    assert statements["EnqueueOrders"]["Resource"] == [run.one("aws:sqs/queue:Queue", next(
         q.name for q in run.of_type("aws:sqs/queue:Queue") if q.name.endswith("-queue"))).outputs["arn"]]
+    assert statements["SignTokens"]["Resource"] == [env["APP_JWT_KMS_KEY_ID"]]
 
 
 # ----------------------------------------------------------------------------- app configuration
@@ -153,23 +155,83 @@ def test_app_environment_is_the_contract_with_secrets_only_as_arns(run: ProgramR
 
 
 def test_generated_secrets_only_travel_in_secret_fields(run: ProgramRun) -> None:
-    token = run.one("random:index/randomPassword:RandomPassword").outputs["result"]
-    for resource in run.resources:
-        if resource.type.startswith("random:"):
-            continue
-        plain = json.dumps({k: v for k, v in resource.inputs.items() if k not in resource.secret_paths})
-        assert token not in plain, resource.name
+    for password in run.of_type("random:index/randomPassword:RandomPassword"):
+        token = password.outputs["result"]
+        for resource in run.resources:
+            if resource.type.startswith("random:"):
+                continue
+            plain = json.dumps({k: v for k, v in resource.inputs.items() if k not in resource.secret_paths})
+            assert token not in plain, resource.name
     group = run.one("aws:elasticache/replicationGroup:ReplicationGroup")
     assert "authToken" in group.secret_paths
-    version = run.one("aws:secretsmanager/secretVersion:SecretVersion")
-    assert "secretString" in version.secret_paths
+    for version in run.of_type("aws:secretsmanager/secretVersion:SecretVersion"):
+        assert "secretString" in version.secret_paths
 
 
-def test_jwt_signing_key_secret_has_no_value_set_by_the_program(run: ProgramRun) -> None:
-    versions = run.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    jwt_secret_arn = run.outputs["jwtSigningKeySecretArn"]
-    jwt_secret = next(s for s in run.of_type("aws:secretsmanager/secret:Secret") if s.outputs["arn"] == jwt_secret_arn)
-    assert versions and all(ref(v, "secretId") != jwt_secret.urn for v in versions)
+def test_jwt_signing_key_is_an_asymmetric_kms_key_signing_rs256_only(run: ProgramRun) -> None:
+    env = json.loads(run.one("aws:ssm/parameter:Parameter").inputs["value"])
+    [key] = [k for k in run.of_type("aws:kms/key:Key") if k.outputs["arn"] == env["APP_JWT_KMS_KEY_ID"]]
+    assert (key.inputs["customerMasterKeySpec"], key.inputs["keyUsage"]) == ("RSA_2048", "SIGN_VERIFY")
+    deny = [st for st in json.loads(key.inputs["policy"])["Statement"] if st["Effect"] == "Deny"]
+    assert deny == [{"Sid": "OnlyRs256Signatures", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Sign",
+                     "Resource": "*", "Condition": {"StringNotEquals": {
+                         "kms:SigningAlgorithm": "RSASSA_PKCS1_V1_5_SHA_256"}}}]
+    assert run.outputs["jwtSigningKeyArn"] == key.outputs["arn"]
+    assert "APP_JWT_PRIVATE_KEY_SECRET_ARN" not in env
+
+
+def test_bootstrap_order_image_then_migration_then_compute(run: ProgramRun) -> None:
+    image = run.one("docker-build:index:Image")
+    [invocation] = run.of_type("aws:lambda/invocation:Invocation")
+    asg = run.one("aws:autoscaling/group:Group")
+    lt = run.one("aws:ec2/launchTemplate:LaunchTemplate")
+    assert invocation.urn in asg.dependencies
+    assert image.urn in refs(lt, "userData")
+    script = base64.b64decode(lt.inputs["userData"]).decode()
+    assert f"docker pull {run.outputs['appImage']}" in script and "@sha256:" in run.outputs["appImage"]
+    repo = run.one("aws:ecr/repository:Repository")
+    assert image.inputs["push"] is True
+    assert all(t.startswith(repo.outputs["repositoryUrl"] + ":") for t in image.inputs["tags"])
+    assert image.inputs["platforms"] == ["linux/amd64"]
+    # Relative to the program's directory (infra/), the same in every clone.
+    assert image.inputs["context"] == {"location": ".."}
+    assert image.inputs["dockerfile"] == {"location": "../app/Dockerfile"}
+
+
+def test_instance_refresh_launches_before_it_terminates_and_health_is_the_instances_own(run: ProgramRun) -> None:
+    asg = run.one("aws:autoscaling/group:Group")
+    prefs = asg.inputs["instanceRefresh"]["preferences"]
+    assert (prefs["minHealthyPercentage"], prefs["maxHealthyPercentage"]) == (100, 200)
+    assert asg.inputs["healthCheckType"] == "ELB" and asg.inputs["healthCheckGracePeriod"] >= 60
+    assert run.one("aws:lb/targetGroup:TargetGroup").inputs["healthCheck"]["path"] == "/readyz"
+
+
+def test_keepalive_outlasts_the_alb_idle_timeout_and_the_app_listens_on_app_port(run: ProgramRun) -> None:
+    env = json.loads(run.one("aws:ssm/parameter:Parameter").inputs["value"])
+    alb = run.one("aws:lb/loadBalancer:LoadBalancer")
+    assert int(env["APP_KEEPALIVE_TIMEOUT_SECONDS"]) == alb.inputs["idleTimeout"] + 5
+    assert env["APP_PORT"] == str(stack_config(run.stack).get("appPort", 8000))
+    assert (env["APP_DATABASE_SSLMODE"], env["APP_DATABASE_SSLROOTCERT"]) == (
+        "verify-full", "/etc/ssl/certs/rds-global-bundle.pem")
+
+
+def test_rds_logs_go_to_retained_groups_and_the_snapshot_is_named_after_the_instance(run: ProgramRun) -> None:
+    db = run.one("aws:rds/instance:Instance")
+    ident = db.inputs["identifier"]
+    groups = {g.inputs["name"]: g for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")
+              if str(g.inputs.get("name", "")).startswith("/aws/rds/")}
+    assert set(groups) == {f"/aws/rds/instance/{ident}/{kind}" for kind in db.inputs["enabledCloudwatchLogsExports"]}
+    assert all(g.urn in db.dependencies for g in groups.values())
+    assert all(g.inputs["retentionInDays"] == stack_config(run.stack)["logRetentionDays"] for g in groups.values())
+    assert db.inputs["finalSnapshotIdentifier"] == f"{ident}-final"
+
+
+def test_flow_log_role_trusts_the_service_for_this_account_only(run: ProgramRun) -> None:
+    flow = run.one("aws:ec2/flowLog:FlowLog")
+    role = run.by_urn()[ref(flow, "iamRoleArn")]
+    [st] = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert st["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert st["Condition"]["ArnLike"]["aws:SourceArn"].endswith(":123456789012:vpc-flow-log/*")
 
 
 # ----------------------------------------------------------------------------- network and security groups
@@ -215,7 +277,7 @@ def test_flow_logs_capture_all_traffic_with_retention(run: ProgramRun) -> None:
 
 def test_security_groups_chain_internet_alb_app_data(run: ProgramRun) -> None:
     roles = sg_roles(run)
-    assert sorted(roles.values()) == ["alb", "app", "cache", "db", "worker"]
+    assert sorted(roles.values()) == ["alb", "app", "cache", "db", "migrate", "worker"]
     allowed_ingress = {
         ("alb", "0.0.0.0/0", 443),
         ("alb", "0.0.0.0/0", 80),
@@ -223,6 +285,7 @@ def test_security_groups_chain_internet_alb_app_data(run: ProgramRun) -> None:
         ("cache", "app", 6379),
         ("db", "app", 5432),
         ("db", "worker", 5432),
+        ("db", "migrate", 5432),
     }
     seen = set()
     for rule in run.of_type(INGRESS):
@@ -247,6 +310,7 @@ def test_only_the_alb_and_app_groups_have_egress_and_it_is_narrow(run: ProgramRu
         "alb": {("app", port)},
         "app": {("cache", 6379), ("db", 5432), ("0.0.0.0/0", 443)},
         "worker": {("db", 5432), ("0.0.0.0/0", 443)},
+        "migrate": {("db", 5432), ("0.0.0.0/0", 443)},
     }
     for group in run.of_type(SG):
         assert not group.inputs.get("ingress") and not group.inputs.get("egress")
@@ -290,7 +354,9 @@ def test_target_group_checks_readiness_and_is_not_sticky(run: ProgramRun) -> Non
 
 def test_listeners_follow_the_certificate(run: ProgramRun) -> None:
     listeners = {(lst.inputs["protocol"], lst.inputs["port"]): lst for lst in run.of_type("aws:lb/listener:Listener")}
-    cert = stack_config(run.stack).get("certificateArn") or None
+    cfg = stack_config(run.stack)
+    looked_up = mock_invoke("aws:acm/getCertificate:getCertificate", {}, "us-east-1")["arn"]
+    cert = cfg.get("certificateArn") or (looked_up if cfg.get("certificateDomain") else None)
     if cert is None:
         assert set(listeners) == {("HTTP", 80)}
         assert listeners["HTTP", 80].inputs["defaultActions"][0]["type"] == "forward"
@@ -501,3 +567,44 @@ def test_dlq_alarm_notifies_the_configured_topic(run: ProgramRun) -> None:
     topic = stack_config(run.stack).get("alarmTopicArn") or None
     alarm = run.one("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert alarm.inputs.get("alarmActions", []) == ([topic] if topic else [])
+
+
+def test_the_app_role_secret_is_generated_json_for_the_app_user_only(run: ProgramRun) -> None:
+    [version] = [v for v in run.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+                 if v.name.endswith("-app-secret-value")]
+    assert "secretString" in version.secret_paths
+    value = json.loads(version.inputs["secretString"])
+    db = run.one("aws:rds/instance:Instance")
+    assert value["username"] == "app" != db.inputs["username"]
+    assert (value["engine"], value["host"], value["port"], value["dbname"]) == (
+        "postgres", db.outputs["address"], 5432, db.inputs["dbName"])
+    [password] = [p for p in run.of_type("random:index/randomPassword:RandomPassword")
+                  if p.urn in refs(version, "secretString")]
+    assert value["password"] == password.outputs["result"]
+    assert password.inputs["keepers"] == {"version": str(stack_config(run.stack).get("dbAppPasswordVersion", 1))}
+
+
+def test_the_signing_key_exists_before_compute_and_only_the_web_grant_uses_it(run: ProgramRun) -> None:
+    key = next(k for k in run.of_type("aws:kms/key:Key") if k.inputs.get("keyUsage") == "SIGN_VERIFY")
+    web = next(p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name.endswith("-app-app"))
+    assert key.urn in refs(web, "policy")
+    users = [p.name for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if key.outputs["arn"] in p.inputs["policy"]]
+    assert users == [web.name]
+
+
+def test_the_program_needs_no_prebuilt_local_artifact(run: ProgramRun) -> None:
+    # No FileArchive/AssetArchive anywhere: the image is the only package, built by `pulumi up`.
+    archive_sigs = ("0def7320c3a5731c473e5ecbe6d01bc7", "c44067f5952c0a294b673a41bacd8c17")
+    for resource in run.resources:
+        dumped = json.dumps(resource.inputs)
+        assert not any(sig in dumped for sig in archive_sigs), resource.name
+    assert run.of_type("aws:lambda/layerVersion:LayerVersion") == []
+
+
+def test_lambda_may_pull_the_image_for_this_accounts_functions_only(run: ProgramRun) -> None:
+    policy = run.one("aws:ecr/repositoryPolicy:RepositoryPolicy")
+    assert ref(policy, "repository") == run.one("aws:ecr/repository:Repository").urn
+    [st] = json.loads(policy.inputs["policy"])["Statement"]
+    assert st["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert sorted(st["Action"]) == ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    assert st["Condition"]["StringLike"]["aws:sourceArn"] == "arn:aws:lambda:us-east-1:123456789012:function:*"

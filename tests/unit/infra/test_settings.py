@@ -86,7 +86,7 @@ def test_unknown_enum_value() -> None:
 
 def test_every_declared_mode_is_built() -> None:
     assert frozenset(settings.COMPUTE_MODES) == settings.IMPLEMENTED_COMPUTE_MODES
-    s = parse("dev", computeMode="eks", eksNodeMinSize=1, eksNodeMaxSize=2)
+    s = parse("dev", computeMode="eks", eksNodeMinSize=1, eksNodeMaxSize=2, eksDeployFromVpc=True)
     assert s.compute.mode == "eks" and s.eks is not None and s.eks.node_desired_size == 1
     assert parse("dev").eks is None
 
@@ -196,7 +196,9 @@ def test_range_and_format_errors(changes: dict[str, Any], fragment: str) -> None
 
 
 def test_certificate_from_another_region_is_refused() -> None:
-    assert "must be in the stack's region eu-west-1" in error(region="eu-west-1")
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+    assert "must be in the stack's region eu-west-1" in error(region="eu-west-1", certificateDomain="",
+                                                              certificateArn=arn)
 
 
 # ----------------------------------------------------------------------------- through the real program

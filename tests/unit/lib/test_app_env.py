@@ -21,9 +21,11 @@ def endpoints(**changes: object) -> app_env.AppEndpoints:
         "redis_auth_secret_arn": SECRET.format("redis"),
         "bucket": "bucket",
         "queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/q",
-        "jwt_private_key_secret_arn": SECRET.format("jwt"),
+        "jwt_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
         "jwt_issuer": "https://issuer.example.com",
         "jwt_audience": "stateless-app",
+        "app_port": 8080,
+        "keepalive_timeout_seconds": 65,
     }
     base.update(changes)
     return app_env.AppEndpoints(**base)  # type: ignore[arg-type]
@@ -36,12 +38,30 @@ def test_environment_has_exactly_the_contract_keys() -> None:
     assert env["APP_REDIS_URL"] == "rediss://master.cache.example.internal:6379"
     assert env["APP_DATABASE_PORT"] == "5432"
     assert all(env[k].startswith("arn:aws:secretsmanager:") for k in app_env.SECRET_ARN_KEYS)
+    assert app_env.MASTER_SECRET_KEY not in env
+    assert env["APP_JWT_KMS_KEY_ID"].startswith("arn:aws:kms:")
+    assert "APP_JWT_PRIVATE_KEY_SECRET_ARN" not in env
+    assert (env["APP_PORT"], env["APP_KEEPALIVE_TIMEOUT_SECONDS"]) == ("8080", "65")
+    assert env["APP_DATABASE_SSLMODE"] == "verify-full"
+    assert env["APP_DATABASE_SSLROOTCERT"] == "/etc/ssl/certs/rds-global-bundle.pem"
 
 
-@pytest.mark.parametrize("field", ["database_secret_arn", "redis_auth_secret_arn", "jwt_private_key_secret_arn"])
+@pytest.mark.parametrize("field", ["database_secret_arn", "redis_auth_secret_arn"])
 def test_a_secret_value_instead_of_an_arn_is_refused(field: str) -> None:
     with pytest.raises(ValueError, match="Secrets Manager ARN"):
         endpoints(**{field: "hunter2-plaintext"})
+
+
+def test_the_signing_key_must_be_a_kms_key_arn() -> None:
+    with pytest.raises(ValueError, match="KMS key ARN"):
+        endpoints(jwt_kms_key_id="-----BEGIN PRIVATE KEY-----")
+
+
+def test_keepalive_outlasts_the_load_balancer_idle_timeout() -> None:
+    assert app_env.keepalive_timeout(60) == 65
+    assert app_env.keepalive_timeout(300) == 305
+    with pytest.raises(ValueError):
+        app_env.keepalive_timeout(0)
 
 
 @pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(app_env.AppEndpoints)])

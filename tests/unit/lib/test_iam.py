@@ -8,18 +8,44 @@ ARNS = {
     "bucket_arn": "arn:aws:s3:::bucket",
     "queue_arn": "arn:aws:sqs:us-east-1:123456789012:q",
     "secret_arns": ["arn:aws:secretsmanager:us-east-1:123456789012:secret:a"],
-    "parameter_arns": ["arn:aws:ssm:us-east-1:123456789012:parameter/p"],
-    "log_group_arn": "arn:aws:logs:us-east-1:123456789012:log-group:g",
+    "signing_key_arn": "arn:aws:kms:us-east-1:123456789012:key/k",
 }
 
 
-def test_app_runtime_policy_has_no_wildcard_grant_and_only_named_resources() -> None:
-    doc = iam.app_runtime_policy(**ARNS, repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/r")
+def test_web_app_policy_grants_only_what_the_web_tier_calls() -> None:
+    doc = iam.web_app_policy(**ARNS)
     assert iam.wildcard_grants(doc) == []
+    grants = {a: s["Resource"] for s in doc["Statement"] for a in s["Action"]}
+    assert grants == {
+        "sqs:SendMessage": [ARNS["queue_arn"]],
+        "s3:GetObject": ["arn:aws:s3:::bucket/receipts/*"],
+        "secretsmanager:GetSecretValue": ARNS["secret_arns"],
+        "kms:Sign": [ARNS["signing_key_arn"]],
+        "kms:GetPublicKey": [ARNS["signing_key_arn"]],
+    }
+
+
+def test_instance_host_policy_only_star_grant_is_the_registry_login() -> None:
+    doc = iam.instance_host_policy(parameter_arns=["arn:aws:ssm:us-east-1:123456789012:parameter/p"],
+                                   log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:g",
+                                   repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/r")
     star = [s for s in doc["Statement"] if "*" in s["Resource"]]
     assert [s["Action"] for s in star] == [["ecr:GetAuthorizationToken"]]
-    for statement in doc["Statement"]:
-        assert all(not a.endswith(":*") and a != "*" for a in statement["Action"])
+    actions = [a for s in doc["Statement"] for a in s["Action"]]
+    assert not any(a.startswith(("s3:", "sqs:", "secretsmanager:", "kms:")) for a in actions)
+
+
+def test_empty_statements_are_refused() -> None:
+    with pytest.raises(ValueError, match="non-empty"):
+        iam.web_app_policy(**{**ARNS, "secret_arns": []})
+
+
+def test_service_trust_can_be_bound_to_the_account_and_source() -> None:
+    doc = iam.assume_role_policy("vpc-flow-logs.amazonaws.com", source_account="123456789012",
+                                 source_arn="arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*")
+    [st] = doc["Statement"]
+    assert st["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"},
+                               "ArnLike": {"aws:SourceArn": "arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*"}}
 
 
 def test_wildcard_grants_are_found() -> None:
@@ -30,10 +56,6 @@ def test_wildcard_grants_are_found() -> None:
     doc = iam.document([{"Effect": "Deny", "Action": "*", "Resource": "*"}])
     assert iam.wildcard_grants(doc) == []
 
-
-def test_empty_statements_are_refused() -> None:
-    with pytest.raises(ValueError, match="non-empty"):
-        iam.app_runtime_policy(**{**ARNS, "secret_arns": []})
 
 
 def test_tls_only_statement_denies_plain_http_on_bucket_and_objects() -> None:

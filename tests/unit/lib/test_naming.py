@@ -25,6 +25,13 @@ def test_final_snapshot_identifier_is_always_valid(name: str) -> None:
     assert all(c.isascii() and (c.isalnum() or c == "-") for c in ident)
 
 
+@given(st.text(min_size=1, max_size=80), st.from_regex(r"[0-9a-f]{8}", fullmatch=True))
+def test_db_identifier_is_valid_and_keeps_its_suffix(name: str, suffix: str) -> None:
+    ident = naming.db_identifier(name, suffix)
+    assert len(ident) <= 63 and ident.endswith(f"-{suffix}") and ident[0].isalpha()
+    assert "--" not in ident and ident == ident.lower()
+
+
 def test_ssm_path() -> None:
     assert naming.ssm_path("stateless-stack", "dev", "app") == "/stateless-stack/dev/app"
     with pytest.raises(ValueError):

@@ -6,7 +6,7 @@ from infra.lib import user_data
 
 ARGS = {
     "region": "eu-west-1",
-    "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app-repo:1.2.3",
+    "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/app-repo@sha256:" + "ab" * 32,
     "parameter_name": "/stateless-stack/prod/app/environment",
     "log_group": "prod-app-logs-1234567",
 }
@@ -19,7 +19,7 @@ def test_script_reads_config_from_ssm_and_runs_the_image() -> None:
     assert "docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com" in script
     assert "--network host" in script and "--read-only" in script
     assert "awslogs-group=prod-app-logs-1234567" in script
-    assert script.count("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app-repo:1.2.3") == 2
+    assert script.count(ARGS["image"]) == 2
     for word in ("password=", "PASSWORD=", "secret_string", "AUTH_TOKEN"):
         assert word not in script
 
@@ -29,6 +29,7 @@ def test_script_reads_config_from_ssm_and_runs_the_image() -> None:
     [
         ("region", "us-east-1; rm -rf /"),
         ("image", "repo:tag$(id)"),
+        ("image", "1.dkr.ecr.eu-west-1.amazonaws.com/r@sha256:abc"),
         ("parameter_name", "no-leading-slash"),
         ("log_group", "group name"),
     ],

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from policies.mockengine import CapturedResource, ProgramRun, run_program
+from policies.mockengine import CapturedResource, ProgramRun, mock_invoke, run_program
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -31,9 +31,10 @@ CONFIGURATIONS: dict[str, tuple[str, dict[str, Any]]] = {
                             "eksNodeInstanceTypes": ["t3.large", "m6i.large"], "rootVolumeSizeGb": 40,
                             "eksPublicAccessCidrs": ["34.200.0.0/24"]}),
     "asg-apigateway": ("dev", {"ingressMode": "apigateway", "workerBatchSize": 5, "workerTimeoutSeconds": 20,
-                               "workerMemoryMb": 1024, "workerReservedConcurrency": 3,
+                               "workerMemoryMb": 1024, "workerReservedConcurrency": 3, "workerMaxConcurrency": 3,
                                "apiThrottlingBurstLimit": 30, "apiThrottlingRateLimit": 15}),
     "prod-eks": ("prod", {"computeMode": "eks", "eksNodeMinSize": 3, "eksNodeMaxSize": 9,
+                          "eksPublicAccessCidrs": ["34.200.0.0/24"],
                           "eksNodeInstanceTypes": ["m6i.large"], "k8sReplicas": 3, "k8sHpaMaxReplicas": 12}),
 }
 ASG = ("dev", "staging", "prod", "asg-apigateway")
@@ -58,6 +59,19 @@ def config_of(name: str) -> dict[str, Any]:
     values = {k.split(":", 1)[1]: v for k, v in doc.items() if k.startswith("stateless-stack:")}
     values.update(overrides)
     return values
+
+
+def certificate_of(name: str) -> str | None:
+    """The certificate ARN the program uses: the configured one, or the lookup's answer for certificateDomain."""
+    cfg = config_of(name)
+    if cfg.get("certificateArn"):
+        return str(cfg["certificateArn"])
+    if cfg.get("certificateDomain"):
+        stack, _ = CONFIGURATIONS[name]
+        region = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["aws:region"]
+        return str(mock_invoke("aws:acm/getCertificate:getCertificate", {"domain": cfg["certificateDomain"]},
+                               region)["arn"])
+    return None
 
 
 def stack_files() -> list[str]:

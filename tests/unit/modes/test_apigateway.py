@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from policies.mockengine import ProgramRun
 
-from .conftest import config_of, name_of, refs, subnet_tier
+from .conftest import certificate_of, config_of, name_of, refs, subnet_tier
 
 ROUTE = "aws:apigatewayv2/route:Route"
 AUTHENTICATED = {"GET /cart", "PUT /cart/items/{sku}", "DELETE /cart/items/{sku}", "POST /orders", "GET /orders/{id}"}
 PUBLIC = {
     "POST /auth/register", "POST /auth/login", "GET /.well-known/jwks.json", "GET /.well-known/openid-configuration",
-    "GET /healthz", "GET /readyz",
+    "GET /healthz",
 }
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 
@@ -89,9 +89,10 @@ def test_the_backend_hop_uses_the_stack_certificate_when_there_is_one(api_run: P
     env = cfg["environment"]
     alb_sg = api_run.one("aws:ec2/securityGroup:SecurityGroup", f"{env}-sg-alb")
     [from_link] = [r for r in api_run.of_type(INGRESS) if refs(r, "securityGroupId") == {alb_sg.urn}]
-    if cfg.get("certificateArn"):
+    certificate = certificate_of(name_of(api_run))
+    if certificate:
         assert (listener.inputs["protocol"], listener.inputs["port"]) == ("HTTPS", 443)
-        assert listener.inputs["certificateArn"] == cfg["certificateArn"]
+        assert listener.inputs["certificateArn"] == certificate
         assert integration.inputs["tlsConfig"] == {"serverNameToVerify": cfg["apiDomainName"]}
     else:
         assert (listener.inputs["protocol"], listener.inputs["port"]) == ("HTTP", 80)
@@ -106,8 +107,11 @@ def test_app_url_is_the_api_custom_domain_or_endpoint(api_run: ProgramRun) -> No
         [domain] = domains
         assert domain.inputs["domainName"] == cfg["apiDomainName"]
         assert domain.inputs["domainNameConfiguration"] == {
-            "certificateArn": cfg["certificateArn"], "endpointType": "REGIONAL", "securityPolicy": "TLS_1_2",
+            "certificateArn": certificate_of(name_of(api_run)), "endpointType": "REGIONAL",
+            "securityPolicy": "TLS_1_2",
         }
+        # Only the domain answers: the execute-api URL would bypass it.
+        assert api_run.one("aws:apigatewayv2/api:Api").inputs["disableExecuteApiEndpoint"] is True
         mapping = api_run.one("aws:apigatewayv2/apiMapping:ApiMapping")
         assert refs(mapping, "domainName") == {domain.urn}
         assert api_run.outputs["appUrl"] == f"https://{cfg['apiDomainName']}"
@@ -115,6 +119,7 @@ def test_app_url_is_the_api_custom_domain_or_endpoint(api_run: ProgramRun) -> No
     else:
         assert domains == []
         assert api_run.outputs["appUrl"] == api_run.outputs["apiEndpoint"]
+        assert api_run.one("aws:apigatewayv2/api:Api").inputs["disableExecuteApiEndpoint"] is False
     assert api_run.outputs["apiEndpoint"].startswith("https://")
     assert api_run.outputs["loadBalancerUrl"] != api_run.outputs["appUrl"]
 

@@ -47,8 +47,8 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
      "(got 'http://dev.stateless.example.com'): the JWT authorizer fetches "
      "<jwtIssuer>/.well-known/openid-configuration"),
     ("dev", {"ingressMode": "apigateway", "apiDomainName": "api.example.com"},
-     "stacks/Pulumi.dev.yaml: stateless-stack:apiDomainName needs certificateArn, an ACM certificate for that name "
-     "in the stack's region"),
+     "stacks/Pulumi.dev.yaml: stateless-stack:apiDomainName needs certificateArn or certificateDomain, an ACM "
+     "certificate for that name in the stack's region"),
     ("staging", {"ingressMode": "apigateway"},
      "stacks/Pulumi.staging.yaml: stateless-stack:apiDomainName is required when ingressMode is apigateway and "
      "certificateArn is set: it is the API's domain and the name API Gateway verifies on the internal ALB's "
@@ -56,26 +56,49 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"ingressMode": "gateway"},
      "stacks/Pulumi.dev.yaml: stateless-stack:ingressMode must be one of alb, apigateway (got 'gateway')"),
     ("dev", {"workerReservedConcurrency": -1},
-     "stacks/Pulumi.dev.yaml: stateless-stack:workerReservedConcurrency must be ≥ 1 (got -1)"),
-    ("dev", {"workerReservedConcurrency": 0},
-     "stacks/Pulumi.dev.yaml: stateless-stack:workerReservedConcurrency must be ≥ 1 (got 0): with 0 Lambda never "
-     "runs the worker, and every throttled delivery counts as a receive, so the work queue would move its messages "
-     "to the dead-letter queue"),
+     "stacks/Pulumi.dev.yaml: stateless-stack:workerReservedConcurrency must be ≥ 0 (got -1)"),
+    ("dev", {"workerReservedConcurrency": 3},
+     "stacks/Pulumi.dev.yaml: stateless-stack:workerMaxConcurrency must be ≤ workerReservedConcurrency (got 5 > 3): "
+     "the event source would start invocations the reservation throttles, and throttled deliveries count as "
+     "receives toward the dead-letter queue"),
+    ("dev", {"workerMaxConcurrency": 1},
+     "stacks/Pulumi.dev.yaml: stateless-stack:workerMaxConcurrency must be ≥ 2 (got 1)"),
     ("dev", {"workerTimeoutSeconds": 60},
-     "stacks/Pulumi.dev.yaml: stateless-stack:queueVisibilityTimeoutSeconds must be ≥ 6x workerTimeoutSeconds "
-     "(got 180 < 6 x 60 = 360): a message must stay hidden while a slow invocation still holds it; raise "
-     "queueVisibilityTimeoutSeconds or lower workerTimeoutSeconds"),
-    ("dev-eks", {"queueVisibilityTimeoutSeconds": 179},
-     "stacks/Pulumi.dev-eks.yaml: stateless-stack:queueVisibilityTimeoutSeconds must be ≥ 6x workerTimeoutSeconds "
-     "(got 179 < 6 x 30 = 180): a message must stay hidden while a slow invocation still holds it; raise "
-     "queueVisibilityTimeoutSeconds or lower workerTimeoutSeconds"),
-    ("dev", {"workerBatchSize": 100},
+     "stacks/Pulumi.dev.yaml: stateless-stack:queueVisibilityTimeoutSeconds must be ≥ 6 x workerTimeoutSeconds + "
+     "workerBatchingWindowSeconds (got 180 < 6 x 60 + 0 = 360): a message must stay hidden while a slow or "
+     "throttled invocation still holds it; raise queueVisibilityTimeoutSeconds or lower workerTimeoutSeconds"),
+    ("dev-eks", {"workerBatchingWindowSeconds": 1},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:queueVisibilityTimeoutSeconds must be ≥ 6 x workerTimeoutSeconds + "
+     "workerBatchingWindowSeconds (got 180 < 6 x 30 + 1 = 181): a message must stay hidden while a slow or "
+     "throttled invocation still holds it; raise queueVisibilityTimeoutSeconds or lower workerTimeoutSeconds"),
+    ("dev", {"workerBatchSize": 100, "workerBatchingWindowSeconds": 0, "queueVisibilityTimeoutSeconds": 400},
      "stacks/Pulumi.dev.yaml: stateless-stack:workerBatchingWindowSeconds must be ≥ 1 when workerBatchSize is above 10 "
      "(got workerBatchSize 100)"),
-    ("dev", {"workerLayerArn": "arn:aws:lambda:us-east-1:111122223333:layer:deps"},
-     "stacks/Pulumi.dev.yaml: stateless-stack:workerLayerArn must be a Lambda layer version ARN "
-     "(arn:aws:lambda:<region>:<account>:layer:<name>:<version>) or empty "
-     "(got 'arn:aws:lambda:us-east-1:111122223333:layer:deps')"),
+    ("dev", {"workerLayerArn": "arn:aws:lambda:us-east-1:123456789012:layer:deps:1"},
+     "stacks/Pulumi.dev.yaml: stateless-stack:workerLayerArn is no longer used: the worker runs the app image as a "
+     "container-image function (one image for web and worker, built by `pulumi up`); remove the key from the "
+     "stack file"),
+    ("staging", {"certificateDomain": "", "certificateArn":
+                 "arn:aws:acm:us-east-1:111122223333:certificate/2b7c1e4d-0a5f-4c3e-9d81-5f0e6a7b8c9d"},
+     "stacks/Pulumi.staging.yaml: stateless-stack:certificateArn names AWS's documentation account 111122223333 "
+     "(arn:aws:acm:us-east-1:111122223333:certificate/2b7c1e4d-0a5f-4c3e-9d81-5f0e6a7b8c9d): it is an example, not a "
+     "resource of yours; set your own value or leave the key unset"),
+    ("prod", {"alarmTopicArn": "arn:aws:sns:us-east-1:111122223333:stateless-prod-oncall"},
+     "stacks/Pulumi.prod.yaml: stateless-stack:alarmTopicArn names AWS's documentation account 111122223333 "
+     "(arn:aws:sns:us-east-1:111122223333:stateless-prod-oncall): it is an example, not a resource of yours; set "
+     "your own value or leave the key unset"),
+    ("dev-eks", {"eksAdminPrincipalArns": ["arn:aws:iam::111122223333:role/ci"]},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksAdminPrincipalArns names AWS's documentation account "
+     "111122223333 (arn:aws:iam::111122223333:role/ci): it is an example, not a resource of yours; set your own "
+     "value or leave the key unset"),
+    ("staging", {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc"},
+     "stacks/Pulumi.staging.yaml: stateless-stack:certificateDomain and certificateArn name the certificate twice: "
+     "set only one"),
+    ("dev-eks", {"eksDeployFromVpc": False},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksPublicAccessCidrs is empty, so the Kubernetes API endpoint is "
+     "private-only and `pulumi up` from outside the VPC cannot create the app's objects: list the deployers' public "
+     "networks (e.g. pulumi config set --path 'eksPublicAccessCidrs[0]' <your address>/32), or set "
+     "eksDeployFromVpc: true if pulumi up runs inside the VPC"),
     ("dev", {"workerMode": "container"},
      "stacks/Pulumi.dev.yaml: stateless-stack:workerMode must be one of lambda (got 'container')"),
 ]
@@ -92,8 +115,15 @@ def test_bad_mode_settings_stop_the_program_with_one_message(
 
 
 def test_the_same_values_are_accepted_once_fixed() -> None:
-    run = run_program(ROOT, "dev", config_overrides={"workerTimeoutSeconds": 60, "queueVisibilityTimeoutSeconds": 360,
+    run = run_program(ROOT, "dev", config_overrides={"workerTimeoutSeconds": 60, "queueVisibilityTimeoutSeconds": 365,
                                                      "workerBatchSize": 100, "workerBatchingWindowSeconds": 5})
-    assert run.one("aws:lambda/function:Function").inputs["timeout"] == 60
+    [fn] = [f for f in run.of_type("aws:lambda/function:Function") if f.inputs["imageConfig"]["commands"] ==
+            ["app.worker.handler"]]
+    assert fn.inputs["timeout"] == 60
     mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs
     assert (mapping["batchSize"], mapping["maximumBatchingWindowInSeconds"]) == (100, 5)
+
+
+def test_shipped_stack_files_name_no_documentation_account() -> None:
+    for path in (ROOT / "stacks").glob("Pulumi.*.yaml"):
+        assert "111122223333" not in path.read_text(), path.name

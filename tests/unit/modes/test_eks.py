@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import kubernetes_validate
@@ -20,7 +21,18 @@ K8S_KINDS = {
     "kubernetes:core/v1:Service",
     "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
     "kubernetes:policy/v1:PodDisruptionBudget",
+    # the Cluster Autoscaler's RBAC
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
+    "kubernetes:rbac.authorization.k8s.io/v1:Role",
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
 }
+
+
+def app_object(run: ProgramRun, type_: str) -> CapturedResource:
+    """The app's own object of a kind (the Cluster Autoscaler has a Deployment and ServiceAccount too)."""
+    [found] = [r for r in run.of_type(type_) if r.name.startswith(f"{config_of(name_of(run))['environment']}-app-app-")]
+    return found
 NODE_PORT = 30080
 
 
@@ -34,12 +46,16 @@ def test_cluster_is_private_encrypted_logged_and_versioned_from_config(eks_run: 
     assert {subnet_tier(eks_run)[s] for s in refs(cluster, "vpcConfig") if s in subnet_tier(eks_run)} == {"app"}
     assert cluster.inputs["version"] == str(cfg.get("eksKubernetesVersion", "1.33"))
     assert cluster.inputs["encryptionConfig"]["resources"] == ["secrets"]
-    assert refs(cluster, "encryptionConfig") == {eks_run.one("aws:kms/key:Key").urn}
+    secrets_key = eks_run.one("aws:kms/key:Key", f"{cfg['environment']}-app-secrets-key")
+    assert refs(cluster, "encryptionConfig") == {secrets_key.urn}
     assert set(cluster.inputs["enabledClusterLogTypes"]) == {"api", "audit", "authenticator", "controllerManager",
                                                             "scheduler"}
     assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
     assert cluster.inputs["deletionProtection"] is cfg.get("eksDeletionProtection", True)
-    assert cluster.inputs["name"] == f"stateless-stack-{cfg['environment']}"
+    # A random suffix, so a replacement never meets "already exists"; the log group is named after it.
+    assert re.fullmatch(rf"stateless-stack-{cfg['environment']}-[0-9a-f]{{8}}", cluster.inputs["name"])
+    [logs] = [g for g in eks_run.of_type("aws:cloudwatch/logGroup:LogGroup") if g.urn in cluster.dependencies]
+    assert logs.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
 
 
 def test_node_group_sizes_and_types_come_from_config(eks_run: ProgramRun) -> None:
@@ -98,7 +114,8 @@ def test_irsa_role_is_assumable_only_by_the_app_service_account(eks_run: Program
     oidc = eks_run.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
     assert refs(oidc, "url") == {eks_run.one("aws:eks/cluster:Cluster").urn}
-    [role] = [r for r in eks_run.of_type("aws:iam/role:Role") if oidc.urn in refs(r, "assumeRolePolicy")]
+    [role] = [r for r in eks_run.of_type("aws:iam/role:Role") if oidc.urn in refs(r, "assumeRolePolicy")
+              and "serviceaccount:stateless:app" in r.inputs["assumeRolePolicy"]]
     [statement] = policy(role)
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"] == {"Federated": oidc.outputs["arn"]}
@@ -107,7 +124,7 @@ def test_irsa_role_is_assumable_only_by_the_app_service_account(eks_run: Program
         f"{host}:sub": "system:serviceaccount:stateless:app",
         f"{host}:aud": "sts.amazonaws.com",
     }
-    sa = eks_run.one("kubernetes:core/v1:ServiceAccount")
+    sa = app_object(eks_run, "kubernetes:core/v1:ServiceAccount")
     assert sa.inputs["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == role.outputs["arn"]
     [inline] = [p for p in eks_run.of_type("aws:iam/rolePolicy:RolePolicy") if refs(p, "role") == {role.urn}]
     for st in policy(inline):
@@ -130,7 +147,8 @@ def test_node_role_holds_only_the_three_eks_node_policies(eks_run: ProgramRun) -
 def test_every_kubernetes_object_goes_through_the_cluster_provider(eks_run: ProgramRun) -> None:
     objects = [r for r in eks_run.resources if r.type.startswith("kubernetes:")]
     assert {r.type for r in objects} == K8S_KINDS
-    assert len(objects) == len(K8S_KINDS)
+    # The app's seven objects plus the Cluster Autoscaler's six (ServiceAccount, RBAC, Deployment).
+    assert len(objects) == 7 + 6
     provider = eks_run.one("pulumi:providers:kubernetes")
     assert refs(provider, "kubeconfig") == {eks_run.one("aws:eks/cluster:Cluster").urn}
     kubeconfig = json.loads(provider.inputs["kubeconfig"])
@@ -142,7 +160,7 @@ def test_every_kubernetes_object_goes_through_the_cluster_provider(eks_run: Prog
 
 def test_deployment_probes_drain_and_runs_read_only_as_non_root(eks_run: ProgramRun) -> None:
     cfg = config_of(name_of(eks_run))
-    deployment = eks_run.one("kubernetes:apps/v1:Deployment")
+    deployment = app_object(eks_run, "kubernetes:apps/v1:Deployment")
     spec = deployment.inputs["spec"]
     assert spec["replicas"] == cfg.get("k8sReplicas", 2)
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
@@ -157,7 +175,9 @@ def test_deployment_probes_drain_and_runs_read_only_as_non_root(eks_run: Program
     assert security["runAsNonRoot"] is True and security["allowPrivilegeEscalation"] is False
     assert security["capabilities"]["drop"] == ["ALL"]
     assert container["ports"][0]["containerPort"] == cfg.get("appPort", 8000)
-    assert container["image"].startswith(eks_run.outputs["ecrRepositoryUrl"] + ":")
+    # By digest: a pod started later runs exactly what was pushed.
+    assert container["image"] == eks_run.outputs["appImage"]
+    assert container["image"].startswith(eks_run.outputs["ecrRepositoryUrl"] + "@sha256:")
     assert not pod.get("volumes")  # no hostPath, no PVC: nothing on the pod outlives it
     zones = [c for c in pod["topologySpreadConstraints"] if c["topologyKey"] == "topology.kubernetes.io/zone"]
     assert zones and zones[0]["whenUnsatisfiable"] == "DoNotSchedule"
@@ -169,7 +189,7 @@ def test_deployment_probes_drain_and_runs_read_only_as_non_root(eks_run: Program
 def test_config_map_carries_secret_arns_never_secret_values(eks_run: ProgramRun) -> None:
     data = eks_run.one("kubernetes:core/v1:ConfigMap").inputs["data"]
     secrets = {k: v for k, v in data.items() if "SECRET" in k}
-    assert set(secrets) == {"APP_DATABASE_SECRET_ARN", "APP_REDIS_AUTH_SECRET_ARN", "APP_JWT_PRIVATE_KEY_SECRET_ARN"}
+    assert set(secrets) == {"APP_DATABASE_SECRET_ARN", "APP_REDIS_AUTH_SECRET_ARN"}
     assert all(v.startswith("arn:aws:secretsmanager:") for v in secrets.values())
     assert data["APP_JWT_ISSUER"] == config_of(name_of(eks_run))["jwtIssuer"]
 
@@ -188,12 +208,12 @@ def test_service_autoscaler_and_disruption_budget(eks_run: ProgramRun) -> None:
     assert metric["resource"]["target"]["averageUtilization"] == cfg.get("k8sHpaCpuTargetPercent", 60)
     pdb = eks_run.one("kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
     assert pdb["maxUnavailable"] == 1
-    assert pdb["selector"] == eks_run.one("kubernetes:apps/v1:Deployment").inputs["spec"]["selector"]
+    assert pdb["selector"] == app_object(eks_run, "kubernetes:apps/v1:Deployment").inputs["spec"]["selector"]
 
 
 def test_prod_shaped_eks_keeps_two_pods_and_nodes_and_is_protected() -> None:
     run = program_run("prod-eks")
-    assert run.one("kubernetes:apps/v1:Deployment").inputs["spec"]["replicas"] >= 2
+    assert app_object(run, "kubernetes:apps/v1:Deployment").inputs["spec"]["replicas"] >= 2
     assert run.one("aws:eks/nodeGroup:NodeGroup").inputs["scalingConfig"]["minSize"] >= 2
     assert run.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is True
 
@@ -229,3 +249,56 @@ def test_rendered_manifests_are_valid_for_the_cluster_version(eks_run: ProgramRu
         doc = manifest(obj)
         doc.setdefault("metadata", {}).setdefault("name", obj.outputs["metadata"]["name"])
         kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_pods_scale_on_metrics_server_and_nodes_on_the_cluster_autoscaler(eks_run: ProgramRun) -> None:
+    cluster = eks_run.one("aws:eks/cluster:Cluster")
+    addon = eks_run.one("aws:eks/addon:Addon")
+    assert addon.inputs["addonName"] == "metrics-server"
+    assert refs(addon, "clusterName") == {cluster.urn}
+    assert eks_run.one("aws:eks/nodeGroup:NodeGroup").urn in addon.dependencies
+    [autoscaler] = [r for r in eks_run.of_type("kubernetes:apps/v1:Deployment")
+                    if r.name.endswith("-autoscaler-deployment")]
+    container = autoscaler.inputs["spec"]["template"]["spec"]["containers"][0]
+    version = str(config_of(name_of(eks_run)).get("eksKubernetesVersion", "1.33"))
+    assert container["image"] == f"registry.k8s.io/autoscaling/cluster-autoscaler:v{version}.0"
+    assert (f"--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+            f"k8s.io/cluster-autoscaler/{cluster.outputs['name']}") in container["command"]
+    [role] = [r for r in eks_run.of_type("aws:iam/role:Role") if "serviceaccount:kube-system:cluster-autoscaler"
+              in r.inputs["assumeRolePolicy"]]
+    [inline] = [p for p in eks_run.of_type("aws:iam/rolePolicy:RolePolicy") if refs(p, "role") == {role.urn}]
+    scale = next(st for st in policy(inline) if st["Sid"] == "ScaleOwnNodeGroups")
+    assert scale["Condition"] == {"StringEquals": {
+        f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster.outputs['name']}": "owned"}}
+    # The app's Deployment waits for metrics (its autoscaler reads them).
+    deployment = app_object(eks_run, "kubernetes:apps/v1:Deployment")
+    assert addon.urn in deployment.dependencies
+
+
+def test_the_deployer_and_each_admin_get_an_access_entry(eks_run: ProgramRun) -> None:
+    cfg = config_of(name_of(eks_run))
+    cluster = eks_run.one("aws:eks/cluster:Cluster")
+    assert cluster.inputs["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+    entries = {e.inputs["principalArn"] for e in eks_run.of_type("aws:eks/accessEntry:AccessEntry")}
+    # The mock caller is an IAM user; its own ARN is the issuer.
+    assert entries == {"arn:aws:iam::123456789012:user/ci", *cfg.get("eksAdminPrincipalArns", [])}
+    associations = eks_run.of_type("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert len(associations) == len(entries)
+    assert all(a.inputs["policyArn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy")
+               for a in associations)
+    # Kubernetes objects are created only once the deployer may create them.
+    deployment = app_object(eks_run, "kubernetes:apps/v1:Deployment")
+    assert {a.urn for a in associations} <= set(deployment.dependencies)
+
+
+def test_the_app_starts_only_after_the_migration(eks_run: ProgramRun) -> None:
+    [run] = eks_run.of_type("aws:lambda/invocation:Invocation")
+    assert run.urn in app_object(eks_run, "kubernetes:apps/v1:Deployment").dependencies
+
+
+def test_pods_get_the_keepalive_and_port_the_load_balancer_needs(eks_run: ProgramRun) -> None:
+    cfg = config_of(name_of(eks_run))
+    data = app_object(eks_run, "kubernetes:core/v1:ConfigMap").inputs["data"]
+    assert data["APP_KEEPALIVE_TIMEOUT_SECONDS"] == str(cfg.get("albIdleTimeoutSeconds", 60) + 5)
+    container = app_object(eks_run, "kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    assert data["APP_PORT"] == str(container["ports"][0]["containerPort"]) == str(cfg.get("appPort", 8000))

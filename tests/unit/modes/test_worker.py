@@ -1,14 +1,27 @@
-"""The Lambda worker runs in every mode: fed by the work queue, scoped to its queue, bucket prefix and secret."""
+"""The Lambda worker runs in every mode: the app image as a container function fed by the work queue, scoped
+to its queue, bucket prefix and the app role's secret; the migration runner is the same image."""
 
 from __future__ import annotations
 
-from policies.mockengine import CapturedResource, ProgramRun, run_program
+from policies.mockengine import CapturedResource, ProgramRun
 
-from .conftest import ROOT, as_list, config_of, name_of, owned_by, policy, refs, subnet_tier
+from .conftest import as_list, config_of, name_of, owned_by, policy, refs, subnet_tier
 
 WORKER = "stateless:worker:Worker"
+MIGRATION = "stateless:migration:Migration"
 FUNCTION = "aws:lambda/function:Function"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+IMAGE = "docker-build:index:Image"
+
+
+def worker_function(run: ProgramRun) -> CapturedResource:
+    [fn] = owned_by(run, WORKER, FUNCTION)
+    return fn
+
+
+def migration_function(run: ProgramRun) -> CapturedResource:
+    [fn] = owned_by(run, MIGRATION, FUNCTION)
+    return fn
 
 
 def work_queue(run: ProgramRun) -> CapturedResource:
@@ -18,15 +31,37 @@ def work_queue(run: ProgramRun) -> CapturedResource:
 
 def test_one_worker_function_in_the_private_app_subnets(any_run: ProgramRun) -> None:
     cfg = config_of(name_of(any_run))
-    fn = any_run.one(FUNCTION)
-    assert owned_by(any_run, WORKER, FUNCTION) == [fn]
-    assert fn.inputs["handler"] == "app.worker.handler"
+    fn = worker_function(any_run)
     assert fn.inputs["timeout"] == cfg.get("workerTimeoutSeconds", 30)
-    assert fn.inputs["reservedConcurrentExecutions"] == cfg.get("workerReservedConcurrency", 10) >= 1
     assert fn.inputs["memorySize"] == cfg.get("workerMemoryMb", 512)
     assert {subnet_tier(any_run)[s] for s in refs(fn, "vpcConfig") if s in subnet_tier(any_run)} == {"app"}
     assert not fn.inputs.get("fileSystemConfigs") and not fn.inputs.get("ephemeralStorage")
-    assert any_run.outputs["workerFunctionName"] == fn.inputs["name"] == f"stateless-stack-{cfg['environment']}-worker"
+    # Auto-named: a replacement never collides with the function it replaces.
+    assert "name" not in fn.inputs
+    assert any_run.outputs["workerFunctionName"] == fn.outputs["name"]
+
+
+def test_worker_is_the_app_image_by_digest_with_the_worker_handler(any_run: ProgramRun) -> None:
+    fn = worker_function(any_run)
+    image = any_run.one(IMAGE)
+    assert fn.inputs["packageType"] == "Image"
+    assert "code" not in fn.inputs and "layers" not in fn.inputs and "runtime" not in fn.inputs
+    assert any_run.of_type("aws:lambda/layerVersion:LayerVersion") == []
+    assert image.urn in refs(fn, "imageUri")
+    assert fn.inputs["imageUri"] == any_run.outputs["appImage"]
+    assert "@sha256:" in fn.inputs["imageUri"] and fn.inputs["imageUri"].endswith(image.outputs["digest"])
+    assert fn.inputs["imageConfig"] == {"entryPoints": ["python", "-m", "awslambdaric"],
+                                        "commands": ["app.worker.handler"], "workingDirectory": "/srv"}
+
+
+def test_no_reserved_concurrency_unless_the_stack_opts_in(any_run: ProgramRun) -> None:
+    cfg = config_of(name_of(any_run))
+    fn = worker_function(any_run)
+    reserved = cfg.get("workerReservedConcurrency", 0)
+    if reserved:
+        assert fn.inputs["reservedConcurrentExecutions"] == reserved
+    else:
+        assert fn.inputs.get("reservedConcurrentExecutions", -1) == -1
 
 
 def test_event_source_is_the_work_queue_with_partial_batch_failures(any_run: ProgramRun) -> None:
@@ -35,19 +70,21 @@ def test_event_source_is_the_work_queue_with_partial_batch_failures(any_run: Pro
     queue = work_queue(any_run)
     assert refs(mapping, "eventSourceArn") == {queue.urn}
     assert mapping.inputs["eventSourceArn"] == queue.outputs["arn"]
-    assert refs(mapping, "functionName") == {any_run.one(FUNCTION).urn}
+    assert refs(mapping, "functionName") == {worker_function(any_run).urn}
     assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping.inputs["batchSize"] == cfg.get("workerBatchSize", 10)
+    assert mapping.inputs["scalingConfig"] == {"maximumConcurrency": cfg.get("workerMaxConcurrency", 5)}
     assert mapping.inputs["enabled"] is True
 
 
-def test_queue_hides_a_message_for_six_function_timeouts(any_run: ProgramRun) -> None:
-    timeout = any_run.one(FUNCTION).inputs["timeout"]
-    assert work_queue(any_run).inputs["visibilityTimeoutSeconds"] >= 6 * timeout
+def test_queue_hides_a_message_for_six_function_timeouts_plus_the_window(any_run: ProgramRun) -> None:
+    timeout = worker_function(any_run).inputs["timeout"]
+    window = any_run.one(MAPPING).inputs["maximumBatchingWindowInSeconds"]
+    assert work_queue(any_run).inputs["visibilityTimeoutSeconds"] >= 6 * timeout + window
 
 
 def test_role_reaches_only_its_queue_the_receipts_prefix_and_the_database_secret(any_run: ProgramRun) -> None:
-    fn = any_run.one(FUNCTION)
+    fn = worker_function(any_run)
     [role] = [r for r in any_run.of_type("aws:iam/role:Role") if r.urn in refs(fn, "role")]
     [inline] = [p for p in any_run.of_type("aws:iam/rolePolicy:RolePolicy") if refs(p, "role") == {role.urn}]
     assert [a for a in any_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
@@ -60,6 +97,10 @@ def test_role_reaches_only_its_queue_the_receipts_prefix_and_the_database_secret
     assert as_list(statements["WriteReceipts"]["Resource"]) == [f"arn:aws:s3:::{bucket}/receipts/*"]
     db_secret = fn.inputs["environment"]["variables"]["APP_DATABASE_SECRET_ARN"]
     assert as_list(statements["ReadDatabaseSecret"]["Resource"]) == [db_secret]
+    # The app role's secret, never the RDS master secret.
+    assert db_secret == any_run.outputs["appDatabaseSecretArn"]
+    master = any_run.one("aws:rds/instance:Instance").outputs["masterUserSecrets"][0]["secretArn"]
+    assert master != db_secret
     # Only the network-interface actions, which take no resource scoping, may name "*".
     wildcard = [sid for sid, st in statements.items() if "*" in as_list(st["Resource"])]
     assert wildcard == ["AttachToVpc"]
@@ -83,22 +124,47 @@ def test_worker_reaches_the_database_and_https_only(any_run: ProgramRun) -> None
 
 
 def test_worker_environment_names_secrets_by_arn_only(any_run: ProgramRun) -> None:
-    variables = any_run.one(FUNCTION).inputs["environment"]["variables"]
+    variables = worker_function(any_run).inputs["environment"]["variables"]
     assert "AWS_REGION" not in variables  # the runtime sets it
+    assert "APP_DATABASE_MASTER_SECRET_ARN" not in variables
     for key, value in variables.items():
         if "SECRET" in key:
             assert key.endswith("_SECRET_ARN") and value.startswith("arn:aws:secretsmanager:"), key
     assert variables["APP_SQS_QUEUE_URL"] == any_run.outputs["queueUrl"]
 
 
-def test_dependencies_come_from_the_layer_built_with_the_stack(any_run: ProgramRun) -> None:
-    [built] = any_run.of_type("aws:lambda/layerVersion:LayerVersion")
-    assert refs(any_run.one(FUNCTION), "layers") == {built.urn}
-    assert built.inputs["compatibleRuntimes"] == [any_run.one(FUNCTION).inputs["runtime"]]
+def test_migration_runner_is_the_same_image_with_the_master_secret_alone(any_run: ProgramRun) -> None:
+    fn, worker = migration_function(any_run), worker_function(any_run)
+    assert fn.inputs["packageType"] == "Image" and fn.inputs["imageUri"] == worker.inputs["imageUri"]
+    assert fn.inputs["imageConfig"]["commands"] == ["app.migrate.handler"]
+    assert {subnet_tier(any_run)[s] for s in refs(fn, "vpcConfig") if s in subnet_tier(any_run)} == {"app"}
+    variables = fn.inputs["environment"]["variables"]
+    master = any_run.one("aws:rds/instance:Instance").outputs["masterUserSecrets"][0]["secretArn"]
+    assert variables["APP_DATABASE_MASTER_SECRET_ARN"] == master
+    assert variables["APP_DATABASE_SECRET_ARN"] == any_run.outputs["appDatabaseSecretArn"]
+    [role] = [r for r in any_run.of_type("aws:iam/role:Role") if r.urn in refs(fn, "role")]
+    [inline] = [p for p in any_run.of_type("aws:iam/rolePolicy:RolePolicy") if refs(p, "role") == {role.urn}]
+    statements = {st["Sid"]: st for st in policy(inline)}
+    readable = set(as_list(statements["ReadDatabaseSecrets"]["Resource"]))
+    assert readable == {master, any_run.outputs["appDatabaseSecretArn"]}
+    # Nobody else may read the master secret.
+    for other in any_run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if other is not inline:
+            assert master not in other.inputs["policy"], other.name
 
 
-def test_a_published_layer_replaces_the_one_built_with_the_stack() -> None:
-    layer = "arn:aws:lambda:us-east-1:111122223333:layer:stateless-app-deps:7"
-    run = run_program(ROOT, "dev", config_overrides={"workerLayerArn": layer})
-    assert run.of_type("aws:lambda/layerVersion:LayerVersion") == []
-    assert run.one(FUNCTION).inputs["layers"] == [layer]
+def test_migration_runs_during_up_on_new_images_and_passwords(any_run: ProgramRun) -> None:
+    [run] = owned_by(any_run, MIGRATION, "aws:lambda/invocation:Invocation")
+    fn = migration_function(any_run)
+    assert refs(run, "functionName") == {fn.urn}
+    assert set(run.inputs["triggers"]) == {"image", "appSecretVersion"}
+    assert run.inputs["triggers"]["image"] == fn.inputs["imageUri"]
+    assert any_run.one(IMAGE).urn in refs(run, "triggers")
+    [version] = [v for v in any_run.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+                 if v.name.endswith("-app-secret-value")]
+    assert version.urn in refs(run, "triggers")
+
+
+def test_the_worker_starts_consuming_only_after_the_migration(any_run: ProgramRun) -> None:
+    [run] = owned_by(any_run, MIGRATION, "aws:lambda/invocation:Invocation")
+    assert run.urn in any_run.one(MAPPING).dependencies
