@@ -23,6 +23,8 @@ import logging
 import os
 import runpy
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +103,11 @@ class CapturedResource:
     secret_paths: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Registered with remote=True: a multi-language component that only the engine's call to its
+    # provider's Construct fills with children; under mocks it stays empty.
+    remote: bool = False
+    # The registration's sourcePosition (the user code that declared it): absolute path and line.
+    source: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -520,11 +527,25 @@ def _make_monitor(mocks: Mocks) -> Any:
                         "aliases": list(request.aliasURNs),
                     },
                     outputs=_unwrap(dict(reg.state), "", []) if reg is not None else {},
+                    remote=bool(request.remote),
+                    source=_source_position(request),
                 )
             )
             return response
 
     return CapturingMonitor()
+
+
+def _source_position(request: Any) -> tuple[str, int] | None:
+    # The SDK sends the declaring frame as a file:// URI and a 1-based line
+    # (pulumi/runtime/resource.py `_get_source_position_for_frame`; proto/pulumi/source.proto).
+    if not request.HasField("sourcePosition"):
+        return None
+    position = request.sourcePosition
+    parsed = urllib.parse.urlparse(position.uri)
+    if parsed.scheme != "file" or position.line < 1:
+        return None
+    return urllib.request.url2pathname(parsed.path), int(position.line)
 
 
 class _ErrorLog(logging.Handler):

@@ -22,6 +22,7 @@ from typing import Any
 from .config import PolicyConfigError, PolicySettings, read_policy_config, reconcile
 from .evaluate import Judged, PolicyCrash, Violation, evaluate
 
+UNJUDGED_POLICY = "no-unjudged-components"
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
@@ -39,6 +40,7 @@ class GateResult:
     violations: list[Violation]
     settings: Mapping[str, PolicySettings]
     policy_config: Path | None
+    unjudged: int = 0
 
     @property
     def mandatory(self) -> int:
@@ -62,7 +64,57 @@ def _judged(captured: Any) -> Judged:
         provider=captured.provider,
         protect=bool(getattr(captured, "protect", False)),
         options=dict(getattr(captured, "options", {}) or {}),
+        remote=bool(getattr(captured, "remote", False)),
+        source=getattr(captured, "source", None),
     )
+
+
+def _with_remote_types(
+    settings: Mapping[str, PolicySettings], resources: Sequence[Judged]
+) -> dict[str, PolicySettings]:
+    """The unjudged-components rule also covers every type the program registered with remote=True.
+
+    Under the CLI the analyzer cannot tell a remote registration apart (the engine hands it the
+    component the provider registered, with its children); the mock engine can, so the gate passes
+    those types to the rule as configuration and any provider's component is covered.
+    """
+    current = settings.get(UNJUDGED_POLICY)
+    remote = sorted({r.type for r in resources if r.remote})
+    if current is None or not remote:
+        return dict(settings)
+    known = list(current.properties.get("componentTypes") or [])
+    extra = [t for t in remote if t not in known]
+    if not extra:
+        return dict(settings)
+    properties = {**current.properties, "componentTypes": known + extra}
+    return {**settings, UNJUDGED_POLICY: PolicySettings(current.enforcement, properties)}
+
+
+def count_unjudged(resources: Sequence[Judged], settings: Mapping[str, PolicySettings]) -> int:
+    """Components whose contents were not judged, whatever the rule's enforcement (even disabled)."""
+    from policies.rules import RULES_BY_NAME, StackResource
+    from policies.rules.components import unjudged_components
+
+    current = settings.get(UNJUDGED_POLICY)
+    config = dict(current.properties) if current is not None else RULES_BY_NAME[UNJUDGED_POLICY].settings()
+    stack = [StackResource(r.type, r.urn, r.name, dict(r.inputs), r.parent) for r in resources]
+    return len(unjudged_components(stack, config))
+
+
+def judge(
+    resources: Sequence[Judged],
+    policies: Sequence[Any],
+    settings: Mapping[str, PolicySettings],
+    project: str,
+    stack: str,
+) -> tuple[list[Violation], dict[str, PolicySettings], int]:
+    """Violations, the settings they were judged with, and the number of unjudged components."""
+    effective = _with_remote_types(settings, resources)
+    try:
+        violations = evaluate(resources, policies, effective, project, stack)
+    except PolicyCrash as exc:
+        raise GateError(str(exc)) from exc
+    return violations, effective, count_unjudged(resources, effective)
 
 
 def default_policy_config(stack_config_dir: Path, stack: str) -> Path | None:
@@ -120,15 +172,12 @@ def run_gate(
         raise GateError(f"the program failed: {exc}") from exc
 
     resources = [_judged(r) for r in run.resources if r.type != "pulumi:pulumi:Stack"]
-    try:
-        violations = evaluate(resources, pack, settings, run.project, stack)
-    except PolicyCrash as exc:
-        raise GateError(str(exc)) from exc
+    violations, settings, unjudged = judge(resources, pack, settings, run.project, stack)
     try:
         main_file = str((project.main_dir / "__main__.py").relative_to(program))
     except ValueError:
         main_file = "__main__.py"
-    return GateResult(run.project, stack, program, main_file, resources, violations, settings, policy_path)
+    return GateResult(run.project, stack, program, main_file, resources, violations, settings, policy_path, unjudged)
 
 
 __all__ = ["GateError", "GateResult", "Judged", "Violation", "run_gate"]

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             result.main_file,
         )
     else:
-        report = as_text(result.project, result.stack, result.resources, result.violations)
+        report = as_text(result.project, result.stack, result.resources, result.violations, result.unjudged)
 
     if args.output:
         try:

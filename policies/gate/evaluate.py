@@ -64,6 +64,8 @@ class Judged:
     provider: str | None
     protect: bool
     options: Mapping[str, Any]
+    remote: bool = False
+    source: tuple[str, int] | None = None
 
 
 def stack_urn(project: str, stack: str) -> str:

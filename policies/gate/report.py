@@ -47,7 +47,9 @@ def as_json(project: str, stack: str, resources: Sequence[Judged], violations: S
     return json.dumps(doc, indent=2)
 
 
-def as_text(project: str, stack: str, resources: Sequence[Judged], violations: Sequence[Violation]) -> str:
+def as_text(
+    project: str, stack: str, resources: Sequence[Judged], violations: Sequence[Violation], unjudged: int = 0
+) -> str:
     counts = summary(resources, violations)
     lines: list[str] = []
     grouped: dict[str, list[Violation]] = {}
@@ -62,8 +64,9 @@ def as_text(project: str, stack: str, resources: Sequence[Judged], violations: S
         lines.append("")
     verdict = "FAIL" if counts["mandatory"] else "PASS"
     lines.append(
-        f"{verdict} {TOOL_NAME} {project}/{stack}: {counts['resources']} resources, "
-        f"{counts['mandatory']} mandatory, {counts['advisory']} advisory violation(s)"
+        f"{verdict} {TOOL_NAME} {project}/{stack}: {counts['resources'] - unjudged} resources judged, "
+        f"{unjudged} component(s) not judged, {counts['mandatory']} mandatory, "
+        f"{counts['advisory']} advisory violation(s)"
     )
     return "\n".join(lines)
 

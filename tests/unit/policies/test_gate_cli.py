@@ -382,7 +382,52 @@ def test_text_report_groups_by_resource_and_ends_with_the_summary():
     assert lines[1].strip().startswith("urn:pulumi:dev::plaintext_db_password::")
     assert "  [mandatory] rds-not-public: RDS instance is publicly accessible" in lines
     assert (
-        lines[-1] == "FAIL stateless-guard plaintext_db_password/dev: 1 resources, 4 mandatory, 3 advisory violation(s)"
+        lines[-1] == "FAIL stateless-guard plaintext_db_password/dev: 1 resources judged, 0 component(s) not judged, "
+        "4 mandatory, 3 advisory violation(s)"
+    )
+
+
+UNSEEN = {
+    ("no-unjudged-components", "cache", "kubernetes:helm.sh/v4:Chart"),
+    ("no-unjudged-components", "queue", "kubernetes:yaml/v2:ConfigFile"),
+    ("no-unjudged-components", "search", "kubernetes:helm.sh/v3:Release"),
+    ("no-unjudged-components", "warehouse", "acme:index:Warehouse"),
+}
+
+
+def test_components_the_gate_cannot_see_into_are_reported_not_passed():
+    # A Redis from a Helm v4 chart used to PASS with 0 mandatory, 0 advisory and exit 0.
+    code, doc = gate_json("unseen_components")
+    assert code == 0
+    assert {(v["policy"], v["name"], v["type"]) for v in doc["violations"]} == UNSEEN
+    assert {v["enforcement"] for v in doc["violations"]} == {"advisory"}
+    by_name = {v["name"]: v for v in doc["violations"]}
+    assert by_name["cache"]["urn"] == (
+        "urn:pulumi:dev::unseen_components::pulumi:pulumi:Stack$kubernetes:helm.sh/v4:Chart::cache"
+    )
+    assert "its children are created by its provider inside the Pulumi engine" in by_name["cache"]["message"]
+    # The local component's child is there and judged; the component itself is not reported.
+    assert "jobs" not in by_name and "jobs-events" in {r["name"] for r in doc["resources"]}
+
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "unseen_components"))
+    assert out.stdout.strip().splitlines()[-1] == (
+        "PASS stateless-guard unseen_components/dev: 2 resources judged, 4 component(s) not judged, "
+        "0 mandatory, 4 advisory violation(s)"
+    )
+
+
+def test_unjudged_components_can_be_made_mandatory_or_disabled(tmp_path):
+    config = tmp_path / "policy.json"
+    config.write_text(json.dumps({"no-unjudged-components": "mandatory"}))
+    code, doc = gate_json("unseen_components", "--policy-config", str(config))
+    assert code == 1 and doc["summary"]["mandatory"] == 4
+    config.write_text(json.dumps({"no-unjudged-components": "disabled"}))
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "unseen_components"), "--policy-config", str(config))
+    assert out.returncode == 0
+    # Disabling the rule hides the findings, never the count.
+    assert out.stdout.strip() == (
+        "PASS stateless-guard unseen_components/dev: 2 resources judged, 4 component(s) not judged, "
+        "0 mandatory, 0 advisory violation(s)"
     )
 
 
