@@ -241,6 +241,23 @@ def test_compliant_web_resources_are_all_listed():
             },
         ),
         (
+            "compose_userdata",
+            {
+                ("no-local-datastore-in-user-data", "shop", "mandatory"),
+                ("no-local-datastore-in-user-data", "batch", "mandatory"),
+            },
+        ),
+        ("ecs_efs", {("no-ecs-efs-volumes", "web", "mandatory")}),
+        (
+            "lightsail",
+            {
+                ("no-standalone-instances", "app", "mandatory"),
+                ("no-local-datastore-in-user-data", "app", "mandatory"),
+                ("no-ebs-data-volumes", "data", "mandatory"),
+                ("no-ebs-data-volumes", "data-attachment", "mandatory"),
+            },
+        ),
+        (
             "plaintext_db_password",
             {
                 ("rds-managed-master-password", "db", "mandatory"),
