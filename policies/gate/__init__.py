@@ -275,8 +275,12 @@ def run_document(
         where, doc = read_json(source)
         parse = parse_state if kind == "state" else parse_preview
         parsed = parse(doc, stack, where, program, project_name)
+        # The project's stack and policy files apply only to its own stacks' documents.
+        same_project = bool(project_name) and parsed.project == project_name
         policy_path = (
-            Path(policy_config) if policy_config is not None else default_policy_config(stack_config_dir, stack)
+            Path(policy_config)
+            if policy_config is not None
+            else (default_policy_config(stack_config_dir, stack) if same_project else None)
         )
         if policy_path is not None and not policy_path.is_file():
             raise GateError(f"{policy_path}: policy config file not found")
@@ -298,7 +302,7 @@ def run_document(
         settings,
         policy_path,
         unjudged,
-        stack_file if stack_file.is_file() else None,
+        stack_file if same_project and stack_file.is_file() else None,
     )
 
 

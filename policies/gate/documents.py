@@ -209,7 +209,8 @@ def parse_state(
         got = f"version {version!r}" if "version" in doc else "no 'version'"
         raise DocumentError(f"{where}: expected {STATE_SHAPE} with version 3 or 4; got {got}")
     deployment: Mapping[str, Any] = doc["deployment"]
-    raw = deployment.get("resources") or []
+    raw = deployment.get("resources")
+    raw = [] if raw is None else raw
     if not isinstance(raw, list):
         raise DocumentError(f"{where}: deployment.resources must be a list")
     states = []

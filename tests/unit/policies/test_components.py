@@ -63,5 +63,7 @@ def test_component_types_are_configurable(via_stack_policy):
     stack = [("acme:index:Warehouse", "w", {}, {}), (CHART, "cache", {}, {})]
     found = via_stack_policy(NO_UNJUDGED_COMPONENTS, stack, {"componentTypes": ["acme:*"]})
     assert [urn for urn, _ in found] == [_urn("acme:index:Warehouse", "w")]
-    assert via_stack_policy(NO_UNJUDGED_COMPONENTS, [("kubernetes:helm.sh/v3:Release", "r", {}, {})],
-                            {"opaqueTypes": []}) == []
+    assert (
+        via_stack_policy(NO_UNJUDGED_COMPONENTS, [("kubernetes:helm.sh/v3:Release", "r", {}, {})], {"opaqueTypes": []})
+        == []
+    )

@@ -58,6 +58,7 @@ GATE_JSON_SCHEMA = {
     },
 }
 
+
 def gate_json(program: str, *args: str) -> tuple[int, dict]:
     out = gate("--stack", "dev", "--program", str(PROGRAMS / program), "--format", "json", *args)
     assert out.returncode in (0, 1), out.stderr
