@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,8 @@ def gate(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.C
         text=True,
         timeout=300,
         input=stdin,
+        # From another directory the gate is still this checkout's.
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
 
