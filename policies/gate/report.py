@@ -42,9 +42,7 @@ def as_json_many(results: Sequence[GateResult]) -> str:
     return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2)
 
 
-def _json_doc(
-    project: str, stack: str, resources: Sequence[Judged], violations: Sequence[Violation]
-) -> dict[str, Any]:
+def _json_doc(project: str, stack: str, resources: Sequence[Judged], violations: Sequence[Violation]) -> dict[str, Any]:
     doc = {
         "stack": stack,
         "project": project,
@@ -136,7 +134,9 @@ def _stack_keys(stack_file: Path | None) -> dict[str, tuple[Any, int]]:
     if stack_file is None:
         return {}
     try:
-        node = yaml.compose(stack_file.read_text(encoding="utf-8"))
+        node = yaml.compose(
+            stack_file.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
     except (OSError, yaml.YAMLError):
         return {}
     if not isinstance(node, yaml.MappingNode):
@@ -162,9 +162,7 @@ def _leaves(value: Any, name: str = "") -> Iterator[tuple[str, Any]]:
         yield name, value
 
 
-def _settings_behind(
-    resource: Judged, message: str, keys: Mapping[str, tuple[Any, int]]
-) -> list[tuple[str, int]]:
+def _settings_behind(resource: Judged, message: str, keys: Mapping[str, tuple[Any, int]]) -> list[tuple[str, int]]:
     """Stack keys whose value the resource carries in the property the finding names.
 
     A heuristic, by name and value: the finding's message names the property it judged (rules say
