@@ -116,12 +116,14 @@ def check_standalone_instances(resource_type: str, props: dict[str, Any], config
     ]
 
 
+def _task_volumes(props: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """(name, volume) of an ECS task definition's volumes."""
+    return [(v.get("name", "?"), v) for v in items(props.get("volumes")) if isinstance(v, dict)]
+
+
 def check_ecs_host_volumes(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
     found = []
-    for volume in items(props.get("volumes")):
-        if not isinstance(volume, dict):
-            continue
-        name = volume.get("name", "?")
+    for name, volume in _task_volumes(props):
         if known(volume.get("hostPath")):
             found.append(f"task volume {name} bind-mounts host path {volume['hostPath']} on the container instance")
         if get(volume, "dockerVolumeConfiguration", "scope") == "shared":
@@ -131,10 +133,7 @@ def check_ecs_host_volumes(resource_type: str, props: dict[str, Any], config: di
 
 def check_ecs_shared_file_systems(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
     found = []
-    for volume in items(props.get("volumes")):
-        if not isinstance(volume, dict):
-            continue
-        name = volume.get("name", "?")
+    for name, volume in _task_volumes(props):
         efs = volume.get("efsVolumeConfiguration")
         if isinstance(efs, dict) or known(efs):
             fs_id = get(efs, "fileSystemId", default="?") if isinstance(efs, dict) else "?"
