@@ -17,6 +17,7 @@ With several stacks the status is the worst one.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -40,7 +41,7 @@ class GateResult:
     project: str
     stack: str
     program_dir: Path
-    main_file: str
+    main_file: str  # relative to program_dir: where SARIF points a finding nothing else locates
     resources: list[Judged]
     violations: list[Violation]
     settings: Mapping[str, PolicySettings]
@@ -292,11 +293,17 @@ def run_document(
         parsed.resources, pack, settings, parsed.project, stack, parsed.providers
     )
     stack_file = stack_config_dir / f"Pulumi.{stack}.yaml"
+    # Where SARIF points a finding whose resource has no source position: the project file, else
+    # the document itself.
+    if same_project and (program / "Pulumi.yaml").is_file():
+        fallback_file = "Pulumi.yaml"
+    else:
+        fallback_file = os.path.relpath(Path(source).resolve(), program) if source != "-" else ""
     return GateResult(
         parsed.project,
         stack,
         program,
-        "",
+        fallback_file,
         parsed.resources,
         violations,
         settings,

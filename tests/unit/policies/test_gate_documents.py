@@ -115,8 +115,8 @@ def _state(*resources: dict[str, Any], project: str = "shop", stack: str = "dev"
     }
 
 
-def _r(type_: str, name: str, inputs: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    urn = f"urn:pulumi:dev::shop::{type_}::{name}"
+def _r(type_: str, name: str, inputs: dict[str, Any], project: str = "shop", **extra: Any) -> dict[str, Any]:
+    urn = f"urn:pulumi:dev::{project}::{type_}::{name}"
     return {"urn": urn, "custom": True, "type": type_, "inputs": inputs, "outputs": inputs, **extra}
 
 
@@ -268,3 +268,13 @@ def test_a_document_that_is_not_what_the_cli_writes_is_exit_2(kind, text, fragme
 def test_document_arguments_that_cannot_work_are_exit_2(args):
     out = gate(*args)
     assert out.returncode == 2 and "usage:" in out.stderr
+
+
+def test_without_source_positions_sarif_points_at_the_project_file(tmp_path):
+    state = _state(_r(VOLUME, "data", {"size": 8}, project="stateless-stack"), project="stateless-stack")
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(state))
+    out = gate("--state", str(path), "--stack", "dev", "--format", "sarif")
+    assert out.returncode == 1, out.stderr
+    (result,) = valid_sarif(out.stdout)["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "Pulumi.yaml"
