@@ -8,9 +8,10 @@ component and its children back through the resource monitor, so under `pulumi p
 is a resource of its own that every other rule judges (pulumi/pulumi
 pkg/resource/deploy/source_eval.go, `RegisterResource`: `if remote { ... provider.Construct(...) }`).
 Under a mock engine (the offline gate, unit tests) nothing constructs them: the component arrives
-with no children, and a stateful Redis inside a chart would pass silently. The Python Helm v3 Chart
-and kustomize v1 Directory render through an engine invoke (`kubernetes:helm:template`,
-`kubernetes:kustomize:directory`), so they are just as empty without the provider.
+with no children, and a stateful Redis inside a chart would pass silently. The Python Helm v3 Chart,
+kustomize v1 Directory and yaml v1 ConfigFile/ConfigGroup render through an invoke of the provider
+(`kubernetes:helm:template`, `kubernetes:kustomize:directory`, `kubernetes:yaml:decode`), so they are
+just as empty without it.
 
 The rule therefore reports every resource of a component type that has no child in the stack (so
 under the CLI, where the children are there and judged, it stays silent), plus `opaqueTypes`:
@@ -34,6 +35,8 @@ DEFAULT_COMPONENT_TYPES = (
     "kubernetes:yaml/v2:ConfigGroup",
     "kubernetes:kustomize/v2:Directory",
     "kubernetes:kustomize:Directory",
+    "kubernetes:yaml:ConfigFile",
+    "kubernetes:yaml:ConfigGroup",
     "awsx:*",
     "eks:*",
 )
