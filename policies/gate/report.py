@@ -109,7 +109,9 @@ def _level(enforcement: EnforcementLevel | str | None) -> str:
 
 
 # GitHub code scanning reads a rule's `security-severity` (0.0-10.0): over 9.0 critical, 7.0-8.9 high,
-# 4.0-6.9 medium, 0.1-3.9 low (docs.github.com, "SARIF support for code scanning", reportingDescriptor).
+# 4.0-6.9 medium, 0.1-3.9 low; it takes the score only from rules tagged `security`, and shows
+# `precision` (https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/
+# sarif-support-for-code-scanning#reportingdescriptor-object).
 SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "3.0"}
 SRCROOT = "%SRCROOT%"
 
@@ -228,7 +230,11 @@ def _sarif_rules(policies: Sequence[Policy], result: GateResult, rule_texts: Map
             "shortDescription": {"text": policy.description},
             "help": {"text": policy.remediation_steps or policy.description},
             "defaultConfiguration": {"level": _level(result.settings[policy.name].enforcement)},
-            "properties": {"tags": list(policy.tags or [])},
+            "properties": {
+                "tags": ["security", *(t for t in policy.tags or [] if t != "security")],
+                # A rule judges declared properties, not inferred behaviour: what it reports is there.
+                "precision": "high",
+            },
         }
         why = getattr(rule_texts.get(policy.name), "why", None)
         if why:

@@ -51,6 +51,7 @@ def valid_sarif(text: str) -> dict[str, Any]:
         assert "%SRCROOT%" in run["originalUriBaseIds"]
         for rule in run["tool"]["driver"]["rules"]:
             assert 0.0 < float(rule["properties"]["security-severity"]) <= 10.0
+            assert "security" in rule["properties"]["tags"]
         for result in run["results"]:
             assert result["partialFingerprints"]["primaryLocationLineHash"]
             physical = result["locations"][0]["physicalLocation"]
