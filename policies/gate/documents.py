@@ -23,7 +23,8 @@ writer replaces every secret by the string "[secret]" (pkg/backend/display/json.
 analyzer's own proxy reads unknowns, never violations.
 
 Provider resources (`pulumi:providers:*`) and the stack resource (`pulumi:pulumi:Stack`) are not
-judged; deleted resources (delete steps, `delete: true` in a state) neither.
+judged; deleted resources (delete steps, `delete: true` in a state) and resources the program only
+reads (read steps, `external: true` in a state) neither.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ PROVIDER_PREFIX = "pulumi:providers:"
 STATE_VERSIONS = (3, 4)
 # Steps whose new state is not part of the stack after the update.
 DELETE_OPS = frozenset({"delete", "delete-replaced", "discard", "discard-replaced", "remove-pending-replace"})
+# Reads of resources the program does not manage (`Resource.get`, recorded `external` in a state): the
+# engine calls no analyzer's Analyze for them (GenerateReadSteps, pkg/resource/deploy/step_generator.go
+# from line 292, unlike generateSteps at 1401-1469), and a program run under the mock engine captures
+# none; judging them would report on what this stack does not declare.
+READ_OPS = frozenset({"read", "read-replacement"})
 KNOWN_OPS = DELETE_OPS | {
     "same",
     "create",
@@ -216,7 +222,7 @@ def parse_state(
     states = []
     for i, item in enumerate(raw):
         r = _resource(item, f"{where}: deployment.resources[{i}]", False, project_root)
-        if not (isinstance(item, dict) and item.get("delete")):
+        if not (isinstance(item, dict) and (item.get("delete") or item.get("external"))):
             states.append(r)
     return _document(states, stack, where, fallback_project)
 
@@ -242,7 +248,7 @@ def parse_preview(
             raise DocumentError(f"{at}: a step needs string 'op' and 'urn'")
         if step["op"] not in KNOWN_OPS:
             raise DocumentError(f"{at}: unknown step op {step['op']!r}")
-        if step["op"] in DELETE_OPS:
+        if step["op"] in DELETE_OPS or step["op"] in READ_OPS:
             if step["op"] == "delete":
                 by_urn.pop(step["urn"], None)
             continue

@@ -170,8 +170,11 @@ def test_components_in_a_state(tmp_path):
     assert ("no-unjudged-components", "cache") not in found
 
 
-def test_deleted_resources_are_not_judged(tmp_path):
-    state = _state(_r("aws:ebs/volume:Volume", "old", {"size": 8}, delete=True))
+def test_deleted_and_read_resources_are_not_judged(tmp_path):
+    state = _state(
+        _r("aws:ebs/volume:Volume", "old", {"size": 8}, delete=True),
+        _r("aws:ebs/volume:Volume", "existing", {"size": 8}, external=True),
+    )
     code, doc = _judge("state", state, tmp_path)
     assert code == 0 and doc["violations"] == [] and doc["resources"] == []
 
@@ -196,8 +199,9 @@ def test_preview_unknowns_secrets_deletes_and_replacements(tmp_path):
             # Not known until apply: never a violation.
             _step("create", TG, "web", {"port": 80, "stickiness": {"enabled": UNKNOWN, "type": "lb_cookie"}}),
             _step("create", DB, "db", {**SAFE_DB, "password": "[secret]"}),
-            # Deleted: not judged.
+            # Deleted, or only read: not judged.
             _step("delete", VOLUME, "old", None),
+            _step("read", VOLUME, "existing", {"size": 8}),
             # A replacement is judged once, as its new state.
             _step("create-replacement", TG, "api", {"port": 80, "stickiness": {"enabled": True, "type": "lb_cookie"}}),
             _step("replace", TG, "api", {"port": 80, "stickiness": {"enabled": True, "type": "lb_cookie"}}),
