@@ -2,7 +2,9 @@
 
 No Pulumi CLI, no provider plugin and no cloud credentials are involved: the program's resource
 registrations go to an in-process monitor that records them (type, name, URN, parent, dependencies,
-inputs with camelCase engine keys) and answers with plausible provider outputs, and the common AWS
+inputs with camelCase engine keys, the declaring file and line, whether the registration was remote:
+a multi-language component that only the engine's provider could fill) and answers with plausible
+provider outputs, and the common AWS
 invokes (availability zones, AMIs, caller identity, region, partition, policy documents) get
 plausible answers. The project file (`Pulumi.yaml`: `main`, `stackConfigDir`, declared config and
 its defaults) and the stack's config file are read the way the CLI reads them; `secure:` values
