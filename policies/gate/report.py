@@ -164,7 +164,9 @@ def _leaves(value: Any, name: str = "") -> Iterator[tuple[str, Any]]:
         yield name, value
 
 
-def _settings_behind(resource: Judged, message: str, keys: Mapping[str, tuple[Any, int]]) -> list[tuple[str, int]]:
+def _settings_behind(
+    resource: Judged, message: str, keys: Mapping[str, tuple[Any, int]], stack: str
+) -> list[tuple[str, int]]:
     """Stack keys whose value the resource carries in the property the finding names.
 
     A heuristic, by name and value: the finding's message names the property it judged (rules say
@@ -174,7 +176,8 @@ def _settings_behind(resource: Judged, message: str, keys: Mapping[str, tuple[An
     `automaticFailoverEnabled`). A finding caused by a value the program derived (no certificate,
     hence an HTTP listener) has no related location.
     """
-    context = f"{resource.name} {resource.type}".lower()
+    # Names often start with the stack's name; "dev-eks-db-postgres" is about "db", not "eks".
+    context = f"{resource.name.replace(stack, '')} {resource.type}".lower()
     named = {word.lower() for word in re.findall(r"[A-Za-z][A-Za-z0-9]*", message)}
     found: list[tuple[str, int]] = []
     for key, (value, line) in keys.items():
@@ -284,7 +287,7 @@ def _sarif_run(result: GateResult, policies: Sequence[Policy], rule_texts: Mappi
                         "region": {"startLine": line},
                     },
                 }
-                for i, (key, line) in enumerate(_settings_behind(resource, v.message, keys))
+                for i, (key, line) in enumerate(_settings_behind(resource, v.message, keys, result.stack))
             ]
             if related:
                 entry["relatedLocations"] = related

@@ -75,6 +75,14 @@ def test_resources_of_components_point_into_the_component_and_at_the_stack_setti
     assert "relatedLocations" not in results["alb-https-redirect"]
 
 
+def test_the_stack_name_in_resource_names_does_not_relate_other_settings():
+    # dev-eks names its database dev-eks-db-postgres; eksDeletionProtection is not behind its finding.
+    out = gate("--stack", "dev-eks", "--format", "sarif")
+    results = {r["ruleId"]: r for r in _results(valid_sarif(out.stdout))}
+    related = [r["message"]["text"] for r in results["rds-deletion-protection"]["relatedLocations"]]
+    assert related == ["stack setting stateless-stack:dbDeletionProtection"]
+
+
 def test_two_resources_on_one_line_are_two_alerts():
     out = gate("--stack", "dev", "--program", str(PROGRAMS / "same_line"), "--format", "sarif")
     results = _results(valid_sarif(out.stdout))
