@@ -449,7 +449,21 @@ def mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, A
         return {"arn": _arn("acm", region, "certificate/mock"), "id": "mock", "domain": args.get("domain")}
     if token == "aws:route53/getZone:getZone":
         return {"zoneId": "Z0MOCKZONE", "id": "Z0MOCKZONE", "name": args.get("name")}
+    if token == "kubernetes:yaml:decode":
+        return {"result": _decode_manifests(str(args.get("text") or ""))}
     return {}
+
+
+def _decode_manifests(text: str) -> list[Any]:
+    """What the Kubernetes provider answers `kubernetes:yaml:decode` with, so that the children of a
+    v1 `yaml.ConfigFile`/`ConfigGroup` are registered and judged: every YAML (or JSON) document of
+    the text, skipping those without `kind` or `apiVersion`; a document that does not parse fails the
+    invoke (pulumi-kubernetes provider/pkg/provider/invoke_decode_yaml.go, `decodeYaml`)."""
+    try:
+        documents = list(yaml.load_all(text, Loader=_YAML_LOADER))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"kubernetes:yaml:decode: the manifest is not valid YAML: {exc}") from None
+    return [d for d in documents if isinstance(d, dict) and d.get("kind") and d.get("apiVersion")]
 
 
 # ----------------------------------------------------------------------------- capture

@@ -206,17 +206,24 @@ def _fingerprint(violation: Violation) -> str:
     return f"{digest}:1"
 
 
+def _library(path: str) -> bool:
+    """Installed packages (a virtualenv may sit inside the checkout): not where a user declared anything."""
+    parts = Path(path).parts
+    return "site-packages" in parts or "dist-packages" in parts
+
+
 def _declaration(
     violation: Violation, by_urn: Mapping[str, Judged], root: Path, fallback: tuple[str, int] | None
 ) -> tuple[str, int] | None:
     """File (relative to the repository root) and line where the resource, or its nearest ancestor
-    declared in the repository, was declared."""
+    declared in the repository, was declared (a library component's children point at the line that
+    declared the component)."""
     seen: set[str] = set()
     urn: str | None = violation.urn
     while urn and urn in by_urn and urn not in seen:
         seen.add(urn)
         resource = by_urn[urn]
-        if resource.source is not None:
+        if resource.source is not None and not _library(resource.source[0]):
             rel = _relative(resource.source[0], root)
             if rel is not None:
                 return rel, resource.source[1]

@@ -8,10 +8,11 @@ component and its children back through the resource monitor, so under `pulumi p
 is a resource of its own that every other rule judges (pulumi/pulumi
 pkg/resource/deploy/source_eval.go, `RegisterResource`: `if remote { ... provider.Construct(...) }`).
 Under a mock engine (the offline gate, unit tests) nothing constructs them: the component arrives
-with no children, and a stateful Redis inside a chart would pass silently. The Python Helm v3 Chart,
-kustomize v1 Directory and yaml v1 ConfigFile/ConfigGroup render through an invoke of the provider
-(`kubernetes:helm:template`, `kubernetes:kustomize:directory`, `kubernetes:yaml:decode`), so they are
-just as empty without it.
+with no children, and a stateful Redis inside a chart would pass silently. The Python Helm v3 Chart
+and kustomize v1 Directory render through an invoke of the provider (`kubernetes:helm:template`,
+`kubernetes:kustomize:directory`) that needs the chart or the kustomization built, so they are just
+as empty without it. (The v1 yaml ConfigFile/ConfigGroup decode through `kubernetes:yaml:decode`,
+which the mock engine answers as the provider does: their objects are judged.)
 
 The rule therefore reports every resource of a component type that has no child in the stack (so
 under the CLI, where the children are there and judged, it stays silent), plus `opaqueTypes`:
@@ -35,8 +36,6 @@ DEFAULT_COMPONENT_TYPES = (
     "kubernetes:yaml/v2:ConfigGroup",
     "kubernetes:kustomize/v2:Directory",
     "kubernetes:kustomize:Directory",
-    "kubernetes:yaml:ConfigFile",
-    "kubernetes:yaml:ConfigGroup",
     "awsx:*",
     "eks:*",
 )

@@ -170,7 +170,9 @@ def resource_v3(r: Any, project: str, stack: str, project_root: Path, secrets: A
     if provider:
         out["provider"] = provider
     if r.source is not None:
-        rel = Path(r.source[0]).resolve().relative_to(project_root.resolve()).as_posix()
+        # The engine records filepath.Rel(projectRoot, file): "../" for a file outside the project
+        # (pkg/resource/deploy/source_eval.go, parseSourcePosition).
+        rel = Path(os.path.relpath(Path(r.source[0]).resolve(), project_root.resolve())).as_posix()
         out["sourcePosition"] = f"project:///{rel}#{r.source[1]}"
     return {k: v for k, v in out.items() if v not in (None, [], {})}
 

@@ -27,8 +27,6 @@ def test_a_chart_whose_children_are_in_the_stack_passes(via_stack_policy):
         "kubernetes:yaml/v2:ConfigGroup",
         "kubernetes:kustomize/v2:Directory",
         "kubernetes:kustomize:Directory",
-        "kubernetes:yaml:ConfigFile",
-        "kubernetes:yaml:ConfigGroup",
         "awsx:ec2:Vpc",
         "eks:index:Cluster",
     ],

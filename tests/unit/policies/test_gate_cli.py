@@ -7,6 +7,7 @@ state shared between programs.
 from __future__ import annotations
 
 import json
+import shutil
 
 import jsonschema
 import pytest
@@ -139,6 +140,13 @@ def test_compliant_web_resources_are_all_listed():
             },
         ),
         ("ecs_efs", {("no-ecs-efs-volumes", "web", "mandatory")}),
+        (
+            "yaml_manifest",
+            {
+                ("no-app-statefulsets", "rabbitmq", "mandatory"),
+                ("no-k8s-persistent-volumes", "rabbitmq", "mandatory"),
+            },
+        ),
         (
             "lightsail",
             {
@@ -374,3 +382,22 @@ def test_missing_required_config_is_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1
     assert "Missing required configuration variable 'needs-config:minSize'" in out.stderr
+
+
+def test_a_v1_yaml_manifest_is_decoded_as_the_provider_decodes_it(tmp_path):
+    program = tmp_path / "manifests"
+    shutil.copytree(PROGRAMS / "yaml_manifest", program)
+    manifest = program / "manifests" / "rabbitmq.yaml"
+    # Documents without kind or apiVersion are skipped, as the provider skips them.
+    manifest.write_text("---\n# nothing\n---\nfoo: bar\n---\n" + manifest.read_text())
+    out = gate("--stack", "dev", "--program", str(program), "--format", "json")
+    assert out.returncode == 1, out.stderr
+    assert {r["type"] for r in json.loads(out.stdout)["resources"]} == {
+        "kubernetes:yaml:ConfigFile",
+        "kubernetes:apps/v1:StatefulSet",
+    }
+    # A manifest that does not parse fails the invoke, and the program with it.
+    manifest.write_text("kind: [unclosed\n")
+    out = gate("--stack", "dev", "--program", str(program))
+    assert out.returncode == 2
+    assert "kubernetes:yaml:decode: the manifest is not valid YAML" in out.stderr

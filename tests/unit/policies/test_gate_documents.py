@@ -43,6 +43,7 @@ PROGRAM_FAMILIES = [
     "plaintext_db_password",
     "public_bucket",
     "unseen_components",
+    "yaml_manifest",
     "compliant_web",
 ]
 # The preview's JSON writes every secret as "[secret]": a finding that needs a secret's value cannot

@@ -112,3 +112,13 @@ def test_fingerprints_survive_unrelated_edits(tmp_path):
     for fingerprint, (uri, line) in before.items():
         assert uri == "deploy/__main__.py"
         assert after[fingerprint] == (uri, line + 3)
+
+
+def test_objects_a_library_component_creates_point_at_the_component():
+    # The StatefulSet is registered from inside pulumi_kubernetes (installed in .venv, inside the checkout).
+    program = PROGRAMS / "yaml_manifest"
+    out = gate("--stack", "dev", "--program", str(program), "--format", "sarif")
+    results = _results(valid_sarif(out.stdout))
+    assert {r["ruleId"] for r in results} == {"no-app-statefulsets", "no-k8s-persistent-volumes"}
+    line = _line_of(program / "__main__.py", "ConfigFile(")
+    assert {_where(r) for r in results} == {("tests/fixtures/programs/yaml_manifest/__main__.py", line)}
