@@ -239,6 +239,24 @@ def parse_preview(
         raise DocumentError(f"{where}: expected {PREVIEW_SHAPE}")
     if not isinstance(steps, list | None):
         raise DocumentError(f"{where}: 'steps' must be a list")
+    # A preview that failed lists only the steps it reached: judging those would pass what it never saw.
+    # PreviewDiagnostic.severity is diag.Severity (sdk/go/common/diag/sink.go:48-52).
+    for diagnostic in doc.get("diagnostics") or []:
+        if isinstance(diagnostic, dict) and diagnostic.get("severity") == "error":
+            message = " ".join(str(diagnostic.get("message") or "").split())
+            raise DocumentError(f"{where}: the preview failed, so its steps are incomplete: {message[:300]}")
+    # Unchanged resources are steps only with `--show-sames` (pkg/backend/display/display.go, shouldShow
+    # 308-320); without them stack rules would pair a changed bucket with nothing. The change summary
+    # counts them either way (the engine's SummaryEvent).
+    summary = doc.get("changeSummary")
+    summary = summary if isinstance(summary, dict) else {}
+    shown_sames = sum(1 for step in steps or [] if isinstance(step, dict) and step.get("op") == "same")
+    unchanged = summary.get("same", 0)
+    if isinstance(unchanged, int) and unchanged > shown_sames:
+        raise DocumentError(
+            f"{where}: {unchanged - shown_sames} unchanged resource(s) are counted but not listed; run "
+            "`pulumi preview --json --show-sames` so that the whole stack is judged"
+        )
     # One resource can have several steps (create-replacement, replace, delete-replaced): the last
     # step that leaves a new state is the resource after the update.
     by_urn: dict[str, Judged] = {}

@@ -245,6 +245,16 @@ BROKEN = [
     ("preview", json.dumps({"resources": []}), "expected `pulumi preview --json` output"),
     (
         "preview",
+        json.dumps({"steps": [], "changeSummary": {"same": 12, "update": 1}}),
+        "12 unchanged resource(s) are counted but not listed; run `pulumi preview --json --show-sames`",
+    ),
+    (
+        "preview",
+        json.dumps({"steps": [], "diagnostics": [{"message": "error: aws:ec2:Vpc failed", "severity": "error"}]}),
+        "the preview failed, so its steps are incomplete: error: aws:ec2:Vpc failed",
+    ),
+    (
+        "preview",
         json.dumps({"steps": [{"op": "explode", "urn": "urn:pulumi:dev::p::t::n"}]}),
         "unknown step op 'explode'",
     ),
