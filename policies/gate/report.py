@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -126,7 +126,7 @@ def repository_root(start: Path) -> Path:
 
 def _relative(path: str | Path, root: Path) -> str | None:
     try:
-        return PurePosixPath(Path(path).resolve().relative_to(root).as_posix()).as_posix()
+        return Path(path).resolve().relative_to(root).as_posix()
     except ValueError:
         return None
 
