@@ -2,7 +2,9 @@
 
 No Pulumi CLI, no provider plugin and no cloud credentials are involved: the program's resource
 registrations go to an in-process monitor that records them (type, name, URN, parent, dependencies,
-inputs with camelCase engine keys) and answers with plausible provider outputs, and the common AWS
+inputs with camelCase engine keys, the declaring file and line, whether the registration was remote:
+a multi-language component that only the engine's provider could fill) and answers with plausible
+provider outputs, and the common AWS
 invokes (availability zones, AMIs, caller identity, region, partition, policy documents) get
 plausible answers. The project file (`Pulumi.yaml`: `main`, `stackConfigDir`, declared config and
 its defaults) and the stack's config file are read the way the CLI reads them; `secure:` values
@@ -23,6 +25,8 @@ import logging
 import os
 import runpy
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +105,11 @@ class CapturedResource:
     secret_paths: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Registered with remote=True: a multi-language component that only the engine's call to its
+    # provider's Construct fills with children; under mocks it stays empty.
+    remote: bool = False
+    # The registration's sourcePosition (the user code that declared it): absolute path and line.
+    source: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -180,9 +189,14 @@ def load_project(program_dir: Path | str) -> Project:
     return Project(name, directory, main_dir, stack_dir, declarations, values, entry)
 
 
+# libyaml's loader when PyYAML has it: the same safe subset, without the pure-Python scanner's cost
+# on every stack of a multi-stack run.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -471,7 +485,21 @@ def mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, A
         return {"arn": _arn("acm", region, "certificate/mock"), "id": "mock", "domain": args.get("domain")}
     if token == "aws:route53/getZone:getZone":
         return {"zoneId": "Z0MOCKZONE", "id": "Z0MOCKZONE", "name": args.get("name")}
+    if token == "kubernetes:yaml:decode":
+        return {"result": _decode_manifests(str(args.get("text") or ""))}
     return {}
+
+
+def _decode_manifests(text: str) -> list[Any]:
+    """What the Kubernetes provider answers `kubernetes:yaml:decode` with, so that the children of a
+    v1 `yaml.ConfigFile`/`ConfigGroup` are registered and judged: every YAML (or JSON) document of
+    the text, skipping those without `kind` or `apiVersion`; a document that does not parse fails the
+    invoke (pulumi-kubernetes provider/pkg/provider/invoke_decode_yaml.go, `decodeYaml`)."""
+    try:
+        documents = list(yaml.load_all(text, Loader=_YAML_LOADER))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"kubernetes:yaml:decode: the manifest is not valid YAML: {exc}") from None
+    return [d for d in documents if isinstance(d, dict) and d.get("kind") and d.get("apiVersion")]
 
 
 # ----------------------------------------------------------------------------- capture
@@ -556,11 +584,25 @@ def _make_monitor(mocks: Mocks) -> Any:
                         "aliases": list(request.aliasURNs),
                     },
                     outputs=_unwrap(dict(reg.state), "", []) if reg is not None else {},
+                    remote=bool(request.remote),
+                    source=_source_position(request),
                 )
             )
             return response
 
     return CapturingMonitor()
+
+
+def _source_position(request: Any) -> tuple[str, int] | None:
+    # The SDK sends the declaring frame as a file:// URI and a 1-based line
+    # (pulumi/runtime/resource.py `_get_source_position_for_frame`; proto/pulumi/source.proto).
+    if not request.HasField("sourcePosition"):
+        return None
+    position = request.sourcePosition
+    parsed = urllib.parse.urlparse(position.uri)
+    if parsed.scheme != "file" or position.line < 1:
+        return None
+    return urllib.request.url2pathname(parsed.path), int(position.line)
 
 
 class _ErrorLog(logging.Handler):

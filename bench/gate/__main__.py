@@ -1,6 +1,8 @@
 """Offline gate benchmark: prints figures and writes bench/results/gate.json.
 
 - cold: `python -m policies.gate --stack prod` in a fresh process, wall time and peak RSS (median of runs);
+- all stacks: `python -m policies.gate --all-stacks` (every stack in one process) next to one stack,
+  measured alternately in the same invocation so that both see the same machine load;
 - warm: the pack's evaluation of an already captured program, per resource (CPU time, best of repeats;
   program capture is CPU time too);
 - growth: synthetic programs of N = 100, 300, 1000 resources, cold wall time and warm evaluation per N.
@@ -21,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.results_file import write_results
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "gate.json"
@@ -96,6 +100,28 @@ def _cold(args: list[str], runs: int) -> dict[str, Any]:
     }
 
 
+def _side_by_side(first: list[str], second: list[str], runs: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both commands, alternating run by run, so that a change in machine load hits both alike."""
+    a: list[dict[str, Any]] = []
+    b: list[dict[str, Any]] = []
+    for _ in range(runs):
+        a.append(_cold(first, 1))
+        b.append(_cold(second, 1))
+    return _merge(a), _merge(b)
+
+
+def _merge(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "wall_s_median": round(statistics.median(s["wall_s_median"] for s in samples), 3),
+        "wall_s_min": round(min(s["wall_s_min"] for s in samples), 3),
+        "cpu_s_median": round(statistics.median(s["cpu_s_median"] for s in samples), 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "peak_rss_mb": max(s["peak_rss_mb"] for s in samples),
+        "exit_codes": sorted({c for s in samples for c in s["exit_codes"]}),
+        "runs": len(samples),
+    }
+
+
 def _warm(program: Path, stack: str, repeats: int) -> dict[str, Any]:
     """Program capture once, then the pack's evaluation repeated; returns per-resource cost."""
     import warnings
@@ -168,14 +194,30 @@ def main() -> int:
     }
     repo_program = ROOT if (ROOT / "Pulumi.yaml").is_file() else None
     if repo_program is not None:
-        cold = _cold(["--stack", args.stack], args.runs)
+        one, every = _side_by_side(["--stack", args.stack], ["--all-stacks"], args.runs)
+        stacks = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+        ratio = every["wall_s_median"] / max(one["wall_s_median"], 1e-9)
+        cpu_ratio = every["cpu_s_median"] / max(one["cpu_s_median"], 1e-9)
+        results["all_stacks"] = {
+            "stacks": stacks,
+            "one_stack": {"stack": args.stack, **one},
+            "all_stacks_one_run": every,
+            "wall_ratio": round(ratio, 2),
+            "cpu_ratio": round(cpu_ratio, 2),
+        }
+        print(
+            f"one stack ({args.stack}): {one['wall_s_median']:.2f} s wall, {one['cpu_s_median']:.2f} s CPU | "
+            f"all {len(stacks)} stacks in one run: {every['wall_s_median']:.2f} s wall, "
+            f"{every['cpu_s_median']:.2f} s CPU | x{ratio:.2f} wall, x{cpu_ratio:.2f} CPU "
+            f"(load {every['load_average_1m']}, medians of {args.runs})"
+        )
         warm = _warm_in_child(ROOT, args.stack, args.repeats)
-        results["repository"] = {"stack": args.stack, "cold": cold, "warm": warm}
+        results["repository"] = {"stack": args.stack, "cold": one, "warm": warm}
         print(
             f"repository stack {args.stack}: {warm['resources']} resources; cold gate "
-            f"{cold['wall_s_median']:.2f} s median (min {cold['wall_s_min']:.2f} s, CPU {cold['cpu_s_median']:.2f} s, "
-            f"load {cold['load_average_1m']}), peak RSS "
-            f"{cold['peak_rss_mb']:.0f} MB; capture {warm['capture_s']:.2f} s; evaluation "
+            f"{one['wall_s_median']:.2f} s median (min {one['wall_s_min']:.2f} s, CPU {one['cpu_s_median']:.2f} s, "
+            f"load {one['load_average_1m']}), peak RSS "
+            f"{one['peak_rss_mb']:.0f} MB; capture {warm['capture_s']:.2f} s; evaluation "
             f"{warm['evaluate_s'] * 1000:.1f} ms = {warm['evaluate_ms_per_resource']:.3f} ms/resource"
         )
 
@@ -208,9 +250,7 @@ def main() -> int:
             f"program capture x{capture_ratio:.1f}"
         )
     results["synthetic"] = growth
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    write_results(RESULTS, results)
     return 0
 
 

@@ -1,17 +1,23 @@
-"""The offline gate: runs a Pulumi Python program under the mock engine and judges every resource with
-the stateless-guard pack, without the Pulumi CLI or cloud credentials.
+"""The offline gate: runs a Pulumi Python program under the mock engine (or reads what the Pulumi
+CLI wrote about a stack of any language) and judges every resource with the stateless-guard pack,
+without the Pulumi CLI or cloud credentials.
 
-    python -m policies.gate --stack STACK [--program DIR] [--config-file FILE]
+    python -m policies.gate --stack STACK [--stack STACK ...] | --all-stacks
+                            [--program DIR] [--config-file FILE]
                             [--format text|json|sarif] [--output FILE]
                             [--policy-config FILE] [--debug]
+    python -m policies.gate --state FILE|-   --stack NAME [...]   # `pulumi stack export`
+    python -m policies.gate --preview FILE|- --stack NAME [...]   # `pulumi preview --json`
 
-Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, the policy
-config or the arguments are broken (one message on stderr; --debug adds the traceback).
+Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, the document,
+the policy config or the arguments are broken (one message on stderr; --debug adds the traceback).
+With several stacks the status is the worst one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -22,6 +28,7 @@ from typing import Any
 from .config import PolicyConfigError, PolicySettings, read_policy_config, reconcile
 from .evaluate import Judged, PolicyCrash, Violation, evaluate
 
+UNJUDGED_POLICY = "no-unjudged-components"
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
@@ -34,11 +41,13 @@ class GateResult:
     project: str
     stack: str
     program_dir: Path
-    main_file: str
+    main_file: str  # relative to program_dir: where SARIF points a finding nothing else locates
     resources: list[Judged]
     violations: list[Violation]
     settings: Mapping[str, PolicySettings]
     policy_config: Path | None
+    unjudged: int = 0
+    stack_file: Path | None = None
 
     @property
     def mandatory(self) -> int:
@@ -62,7 +71,58 @@ def _judged(captured: Any) -> Judged:
         provider=captured.provider,
         protect=bool(getattr(captured, "protect", False)),
         options=dict(getattr(captured, "options", {}) or {}),
+        remote=bool(getattr(captured, "remote", False)),
+        source=getattr(captured, "source", None),
     )
+
+
+def _with_remote_types(
+    settings: Mapping[str, PolicySettings], resources: Sequence[Judged]
+) -> dict[str, PolicySettings]:
+    """The unjudged-components rule also covers every type the program registered with remote=True.
+
+    Under the CLI the analyzer cannot tell a remote registration apart (the engine hands it the
+    component the provider registered, with its children); the mock engine can, so the gate passes
+    those types to the rule as configuration and any provider's component is covered.
+    """
+    current = settings.get(UNJUDGED_POLICY)
+    remote = sorted({r.type for r in resources if r.remote})
+    if current is None or not remote:
+        return dict(settings)
+    known = list(current.properties.get("componentTypes") or [])
+    extra = [t for t in remote if t not in known]
+    if not extra:
+        return dict(settings)
+    properties = {**current.properties, "componentTypes": known + extra}
+    return {**settings, UNJUDGED_POLICY: PolicySettings(current.enforcement, properties)}
+
+
+def count_unjudged(resources: Sequence[Judged], settings: Mapping[str, PolicySettings]) -> int:
+    """Components whose contents were not judged, whatever the rule's enforcement (even disabled)."""
+    from policies.rules import RULES_BY_NAME, StackResource
+    from policies.rules.components import unjudged_components
+
+    current = settings.get(UNJUDGED_POLICY)
+    config = dict(current.properties) if current is not None else RULES_BY_NAME[UNJUDGED_POLICY].settings()
+    stack = [StackResource(r.type, r.urn, r.name, dict(r.inputs), r.parent) for r in resources]
+    return len(unjudged_components(stack, config))
+
+
+def judge(
+    resources: Sequence[Judged],
+    policies: Sequence[Any],
+    settings: Mapping[str, PolicySettings],
+    project: str,
+    stack: str,
+    providers: Sequence[Judged] = (),
+) -> tuple[list[Violation], dict[str, PolicySettings], int]:
+    """Violations, the settings they were judged with, and the number of unjudged components."""
+    effective = _with_remote_types(settings, resources)
+    try:
+        violations = evaluate(resources, policies, effective, project, stack, providers)
+    except PolicyCrash as exc:
+        raise GateError(str(exc)) from exc
+    return violations, effective, count_unjudged(resources, effective)
 
 
 def default_policy_config(stack_config_dir: Path, stack: str) -> Path | None:
@@ -70,9 +130,29 @@ def default_policy_config(stack_config_dir: Path, stack: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def _check_stack(project: Any, stack: str, config_file: Path | None) -> None:
+def check_stack_name(stack: str) -> None:
     if not _STACK_NAME.match(stack):
         raise GateError(f"invalid stack name {stack!r}: use letters, digits, '-', '_' or '.'")
+
+
+def stack_names(program_dir: Path | str = ".") -> list[str]:
+    """Every stack of the project: the names of its <stackConfigDir>/Pulumi.<stack>.yaml files."""
+    from policies import mockengine
+
+    try:
+        project = mockengine.load_project(Path(program_dir).resolve())
+    except mockengine.ProjectError as exc:
+        raise GateError(str(exc)) from exc
+    names = sorted(
+        p.name[len("Pulumi.") : -len(".yaml")] for p in project.stack_config_dir.glob("Pulumi.*.yaml") if p.is_file()
+    )
+    if not names:
+        raise GateError(f"--all-stacks: {project.stack_config_dir} has no Pulumi.<stack>.yaml files")
+    return names
+
+
+def _check_stack(project: Any, stack: str, config_file: Path | None) -> None:
+    check_stack_name(stack)
     if config_file is not None or project.stack_file(stack).is_file():
         return
     # A project without any stack file runs on its declared defaults; one that has stack files but
@@ -120,15 +200,117 @@ def run_gate(
         raise GateError(f"the program failed: {exc}") from exc
 
     resources = [_judged(r) for r in run.resources if r.type != "pulumi:pulumi:Stack"]
-    try:
-        violations = evaluate(resources, pack, settings, run.project, stack)
-    except PolicyCrash as exc:
-        raise GateError(str(exc)) from exc
+    violations, settings, unjudged = judge(resources, pack, settings, run.project, stack)
     try:
         main_file = str((project.main_dir / "__main__.py").relative_to(program))
     except ValueError:
         main_file = "__main__.py"
-    return GateResult(run.project, stack, program, main_file, resources, violations, settings, policy_path)
+    return GateResult(
+        run.project,
+        stack,
+        program,
+        main_file,
+        resources,
+        violations,
+        settings,
+        policy_path,
+        unjudged,
+        run.config.path,
+    )
 
 
-__all__ = ["GateError", "GateResult", "Judged", "Violation", "run_gate"]
+def run_gates(
+    stacks: Sequence[str],
+    program_dir: Path | str = ".",
+    *,
+    config_file: Path | str | None = None,
+    policy_config: Path | str | None = None,
+    policies: Sequence[Any] | None = None,
+) -> list[GateResult]:
+    """Several stacks of one program in this process: the SDK and provider modules are imported once,
+    the program itself runs afresh for each stack (mockengine.run_program re-imports its modules and
+    resets the runtime's settings, config and mocks)."""
+    return [
+        run_gate(s, program_dir, config_file=config_file, policy_config=policy_config, policies=policies)
+        for s in stacks
+    ]
+
+
+def _project_layout(program: Path) -> tuple[str, Path]:
+    """(project name, stack config dir) of the project file in `program`, in any language; ("", program)
+    without one."""
+    import yaml
+
+    path = next((program / n for n in ("Pulumi.yaml", "Pulumi.yml") if (program / n).is_file()), None)
+    if path is None:
+        return "", program
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise GateError(f"{path}: cannot be read as a project file: {exc}") from None
+    if not isinstance(doc, dict):
+        return "", program
+    return str(doc.get("name") or ""), program / str(doc.get("stackConfigDir") or ".")
+
+
+def run_document(
+    kind: str,
+    source: str,
+    stack: str,
+    program_dir: Path | str = ".",
+    *,
+    policy_config: Path | str | None = None,
+    policies: Sequence[Any] | None = None,
+) -> GateResult:
+    """Judges a `pulumi stack export` (kind "state") or `pulumi preview --json` (kind "preview")
+    document; `program_dir` is the project it came from (policy config default, source positions)."""
+    from policies.pack import PACK_ENFORCEMENT, POLICIES
+
+    from .documents import DocumentError, parse_preview, parse_state, read_json
+
+    check_stack_name(stack)
+    pack = list(policies) if policies is not None else POLICIES
+    program = Path(program_dir).resolve()
+    project_name, stack_config_dir = _project_layout(program)
+    try:
+        where, doc = read_json(source)
+        parse = parse_state if kind == "state" else parse_preview
+        parsed = parse(doc, stack, where, program, project_name)
+        # The project's stack and policy files apply only to its own stacks' documents.
+        same_project = bool(project_name) and parsed.project == project_name
+        policy_path = (
+            Path(policy_config)
+            if policy_config is not None
+            else (default_policy_config(stack_config_dir, stack) if same_project else None)
+        )
+        if policy_path is not None and not policy_path.is_file():
+            raise GateError(f"{policy_path}: policy config file not found")
+        given = read_policy_config(policy_path) if policy_path is not None else None
+        settings = reconcile(pack, PACK_ENFORCEMENT, given, str(policy_path) if policy_path else "policy config")
+    except (DocumentError, PolicyConfigError) as exc:
+        raise GateError(str(exc)) from exc
+    violations, settings, unjudged = judge(
+        parsed.resources, pack, settings, parsed.project, stack, parsed.providers
+    )
+    stack_file = stack_config_dir / f"Pulumi.{stack}.yaml"
+    # Where SARIF points a finding whose resource has no source position: the project file, else
+    # the document itself.
+    if same_project and (program / "Pulumi.yaml").is_file():
+        fallback_file = "Pulumi.yaml"
+    else:
+        fallback_file = os.path.relpath(Path(source).resolve(), program) if source != "-" else ""
+    return GateResult(
+        parsed.project,
+        stack,
+        program,
+        fallback_file,
+        parsed.resources,
+        violations,
+        settings,
+        policy_path,
+        unjudged,
+        stack_file if same_project and stack_file.is_file() else None,
+    )
+
+
+__all__ = ["GateError", "GateResult", "Judged", "Violation", "run_document", "run_gate", "run_gates", "stack_names"]

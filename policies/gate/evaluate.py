@@ -64,6 +64,8 @@ class Judged:
     provider: str | None
     protect: bool
     options: Mapping[str, Any]
+    remote: bool = False
+    source: tuple[str, int] | None = None
 
 
 def stack_urn(project: str, stack: str) -> str:
@@ -113,8 +115,10 @@ def evaluate(
     settings: Mapping[str, PolicySettings],
     project: str,
     stack: str,
+    providers: Sequence[Judged] = (),
 ) -> list[Violation]:
-    by_urn = {r.urn: r for r in resources}
+    """`providers`: provider resources that are not judged but that resources refer to."""
+    by_urn = {r.urn: r for r in (*providers, *resources)}
     root_urn = stack_urn(project, stack)
     violations: list[Violation] = []
 

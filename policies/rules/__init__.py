@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import data_stores, instance_state, kubernetes, lambda_, network, s3, secrets, stickiness, userdata
+from . import components, data_stores, instance_state, kubernetes, lambda_, network, s3, secrets, stickiness, userdata
 from ._core import UNKNOWN, Rule, StackResource, plain
 
 ALL_RULES: tuple[Rule, ...] = (
@@ -15,6 +15,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *data_stores.RULES,
     *s3.RULES,
     *network.RULES,
+    *components.RULES,
 )
 
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in ALL_RULES}

@@ -1,4 +1,5 @@
-"""Rules against state kept on EC2 instances: data volumes, attached EBS volumes, lone instances.
+"""Rules against state kept on instances: data volumes, attached EBS and Lightsail disks, lone EC2 and
+Lightsail instances, ECS tasks keeping data on the container instance or on a shared file system.
 
 An instance that holds data of its own cannot be replaced, scaled in or lost without losing that
 data; in a stateless design every instance is cattle from the same launch template.
@@ -21,6 +22,9 @@ EBS_VOLUME = "aws:ebs/volume:Volume"
 VOLUME_ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"
 SPOT_FLEET = "aws:ec2/spotFleetRequest:SpotFleetRequest"
 ECS_TASK = "aws:ecs/taskDefinition:TaskDefinition"
+LIGHTSAIL_INSTANCE = "aws:lightsail/instance:Instance"
+LIGHTSAIL_DISK = "aws:lightsail/disk:Disk"
+LIGHTSAIL_DISK_ATTACHMENT = "aws:lightsail/disk_attachment:Disk_attachment"
 
 COMPUTE_TYPES = type_set(LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION, INSTANCE, SPOT_INSTANCE, SPOT_FLEET)
 
@@ -75,6 +79,14 @@ def check_data_volumes(resource_type: str, props: dict[str, Any], config: dict[s
 
 
 def check_ebs_volumes(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    if resource_type == LIGHTSAIL_DISK_ATTACHMENT:
+        return [
+            f"attaches Lightsail disk {get(props, 'diskName', default='?')} to instance "
+            f"{get(props, 'instanceName', default='?')} at {get(props, 'diskPath', default='?')}: data on an "
+            "instance's disk pins it"
+        ]
+    if resource_type == LIGHTSAIL_DISK:
+        return ["a Lightsail disk is block storage bound to one availability zone and instance"]
     if resource_type == VOLUME_ATTACHMENT:
         return [
             f"attaches an EBS volume to instance {get(props, 'instanceId', default='?')} at "
@@ -92,6 +104,11 @@ def check_standalone_instances(resource_type: str, props: dict[str, Any], config
             value = lowered.get(str(key).lower())
             if isinstance(value, str) and any(fnmatchcase(value.lower(), str(v).lower()) for v in values):
                 return []
+    if resource_type == LIGHTSAIL_INSTANCE:
+        return [
+            "a Lightsail instance is a standalone server that nothing replaces; run app servers from a launch "
+            "template in an autoscaling group, or tag a bastion with an allowed tag"
+        ]
     spot = " (spot request)" if resource_type == SPOT_INSTANCE else ""
     return [
         f"a standalone EC2 instance{spot} outside an autoscaling group; run app servers from a launch "
@@ -99,16 +116,30 @@ def check_standalone_instances(resource_type: str, props: dict[str, Any], config
     ]
 
 
+def _task_volumes(props: dict[str, Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """(name, volume) of an ECS task definition's volumes."""
+    return [(v.get("name", "?"), v) for v in items(props.get("volumes")) if isinstance(v, dict)]
+
+
 def check_ecs_host_volumes(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
     found = []
-    for volume in items(props.get("volumes")):
-        if not isinstance(volume, dict):
-            continue
-        name = volume.get("name", "?")
+    for name, volume in _task_volumes(props):
         if known(volume.get("hostPath")):
             found.append(f"task volume {name} bind-mounts host path {volume['hostPath']} on the container instance")
         if get(volume, "dockerVolumeConfiguration", "scope") == "shared":
             found.append(f"task volume {name} is a shared Docker volume that outlives the task on the instance")
+    return found
+
+
+def check_ecs_shared_file_systems(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    found = []
+    for name, volume in _task_volumes(props):
+        efs = volume.get("efsVolumeConfiguration")
+        if isinstance(efs, dict) or known(efs):
+            fs_id = get(efs, "fileSystemId", default="?") if isinstance(efs, dict) else "?"
+            found.append(f"task volume {name} mounts EFS file system {fs_id}: tasks keep no files between runs")
+        if known(volume.get("fsxWindowsFileServerVolumeConfiguration")):
+            found.append(f"task volume {name} mounts an FSx for Windows file share: tasks keep no files between runs")
     return found
 
 
@@ -136,28 +167,29 @@ NO_INSTANCE_DATA_VOLUMES = Rule(
 
 NO_EBS_DATA_VOLUMES = Rule(
     name="no-ebs-data-volumes",
-    description="No standalone EBS volumes or volume attachments onto compute.",
+    description="No standalone EBS volumes or Lightsail disks, and no attachments of them onto compute.",
     severity=Severity.HIGH,
     enforcement=EnforcementLevel.MANDATORY,
     why="An EBS volume attached to an instance makes that instance a pet: it cannot be replaced by "
     "the autoscaling group without losing or orphaning the data.",
-    remediation="Delete the aws.ebs.Volume / aws.ec2.VolumeAttachment; store the data in a managed "
-    "service (RDS, ElastiCache, S3).",
-    resource_types=type_set(EBS_VOLUME, VOLUME_ATTACHMENT),
+    remediation="Delete the aws.ebs.Volume / aws.ec2.VolumeAttachment (aws.lightsail.Disk / "
+    "Disk_attachment); store the data in a managed service (RDS, ElastiCache, S3).",
+    resource_types=type_set(EBS_VOLUME, VOLUME_ATTACHMENT, LIGHTSAIL_DISK, LIGHTSAIL_DISK_ATTACHMENT),
     check=check_ebs_volumes,
     tags=("statelessness", "ec2"),
 )
 
 NO_STANDALONE_INSTANCES = Rule(
     name="no-standalone-instances",
-    description="EC2 instances run from launch templates in autoscaling groups, not as standalone instances.",
+    description="EC2 instances run from launch templates in autoscaling groups, not as standalone (or "
+    "Lightsail) instances.",
     severity=Severity.MEDIUM,
     enforcement=EnforcementLevel.MANDATORY,
     why="A hand-made instance is unique: nothing replaces it when it dies, so whatever it holds "
     "(sessions, files, config drift) becomes state.",
     remediation="Use aws.ec2.LaunchTemplate + aws.autoscaling.Group; tag genuine bastions with an "
     "allowed tag (policy config allowedTags).",
-    resource_types=type_set(INSTANCE, SPOT_INSTANCE),
+    resource_types=type_set(INSTANCE, SPOT_INSTANCE, LIGHTSAIL_INSTANCE),
     check=check_standalone_instances,
     config={
         "allowedTags": {
@@ -185,4 +217,24 @@ NO_ECS_HOST_VOLUMES = Rule(
     tags=("statelessness", "ecs"),
 )
 
-RULES = (NO_INSTANCE_DATA_VOLUMES, NO_EBS_DATA_VOLUMES, NO_STANDALONE_INSTANCES, NO_ECS_HOST_VOLUMES)
+NO_ECS_SHARED_FILE_SYSTEMS = Rule(
+    name="no-ecs-efs-volumes",
+    description="ECS task definitions do not mount shared file systems (EFS, FSx for Windows).",
+    severity=Severity.MEDIUM,
+    enforcement=EnforcementLevel.MANDATORY,
+    why="The reason Lambda functions may not mount EFS holds for tasks: a file system shared by task "
+    "replicas is state outside the managed stores, with its own consistency, locking and cleanup problems.",
+    remediation="Drop efsVolumeConfiguration / fsxWindowsFileServerVolumeConfiguration volumes; read and "
+    "write objects in S3 or rows in the database.",
+    resource_types=type_set(ECS_TASK),
+    check=check_ecs_shared_file_systems,
+    tags=("statelessness", "ecs"),
+)
+
+RULES = (
+    NO_INSTANCE_DATA_VOLUMES,
+    NO_EBS_DATA_VOLUMES,
+    NO_STANDALONE_INSTANCES,
+    NO_ECS_HOST_VOLUMES,
+    NO_ECS_SHARED_FILE_SYSTEMS,
+)

@@ -4,14 +4,16 @@ Kubernetes env literals.
 A variable whose name says it is a secret (PASSWORD, SECRET, TOKEN, API_KEY, PRIVATE_KEY,
 ACCESS_KEY ...) must not carry a literal value; references are fine (Secrets Manager or SSM ARNs
 and parameter paths, `{{resolve:...}}`, shell expansions like `$(aws secretsmanager ...)`,
-`valueFrom.secretKeyRef`). AWS access key ids and credentials embedded in URLs are flagged whatever
-the name. The policy engine hands rules secret config values unwrapped, so a secret passed into an
-environment variable is reported too: the value would sit in the function's or pod's spec in clear.
+`valueFrom.secretKeyRef`), and so is a URL without credentials (a `*_PASSWORD_API` endpoint). AWS
+access key ids and credentials embedded in URLs are flagged whatever the name. The policy engine
+hands rules secret config values unwrapped, so a secret passed into an environment variable is
+reported too: the value would sit in the function's or pod's spec in clear.
 """
 
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
@@ -45,6 +47,18 @@ SHELL_ASSIGNMENT = re.compile(
 PLACEHOLDER = re.compile(r"^(changeme|placeholder|redacted|none|null|xxx+|\*+|<[^>]*>)$", re.IGNORECASE)
 
 
+def _reference_url(value: str) -> bool:
+    """A URL that carries no credential: no user info, no secret-named query parameter with a value."""
+    try:
+        parsed = urllib.parse.urlsplit(value)
+    except ValueError:
+        return False
+    if not parsed.scheme or not parsed.netloc or "@" in parsed.netloc or any(c.isspace() for c in value):
+        return False
+    query = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
+    return not any(SECRET_NAME.search(key) and item.strip() for key, item in query)
+
+
 def secret_literal(name: str, value: Any) -> str | None:
     """A finding when `name=value` is a secret written out in clear, else None."""
     if not isinstance(value, str) or not value.strip():
@@ -57,7 +71,7 @@ def secret_literal(name: str, value: Any) -> str | None:
     if not SECRET_NAME.search(name) or REFERENCE_NAME.search(name):
         return None
     stripped = value.strip()
-    if REFERENCE_VALUE.match(stripped) or PLACEHOLDER.match(stripped):
+    if REFERENCE_VALUE.match(stripped) or PLACEHOLDER.match(stripped) or _reference_url(stripped):
         return None
     if stripped.lower() in ("true", "false") or stripped.replace(".", "", 1).isdigit():
         return None

@@ -1,9 +1,13 @@
-"""Rules over EC2 user data (instances, launch templates, launch configurations, spot requests):
-no formatting or mounting of disks, no local database or cache daemons.
+"""Rules over user data (EC2 instances, launch templates, launch configurations, spot requests, spot
+fleet launch specifications, Lightsail instances): no formatting or mounting of disks, no local
+database, cache or queue servers.
 
 User data is where "just one more thing on the box" hides: a mkfs + mount or a local Redis turns a
 disposable instance into the only copy of some data. User data may be plain text, base64
-(`userDataBase64`, launch templates), or gzip inside base64; all are read.
+(`userDataBase64`, launch templates), or gzip inside base64; all are read, and so are the base64
+(or gzip+base64) blobs inside it, as cloud-init `write_files` entries with `encoding: b64` carry
+them. A compose file (or a similar service definition) that declares a database, cache or queue
+image is a datastore on the instance even when no command line names a daemon.
 """
 
 from __future__ import annotations
@@ -13,22 +17,47 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, decoded_texts, type_set
+from ._core import Rule, decoded_texts, items, type_set
 
+SPOT_FLEET = "aws:ec2/spotFleetRequest:SpotFleetRequest"
+LIGHTSAIL_INSTANCE = "aws:lightsail/instance:Instance"
 USER_DATA_TYPES = type_set(
     "aws:ec2/instance:Instance",
     "aws:ec2/launchTemplate:LaunchTemplate",
     "aws:ec2/launchConfiguration:LaunchConfiguration",
     "aws:ec2/spotInstanceRequest:SpotInstanceRequest",
+    SPOT_FLEET,
+    LIGHTSAIL_INSTANCE,
 )
+
+# A base64 run long enough to carry a file (cloud-init write_files `encoding: b64`, `gz+b64`).
+_EMBEDDED_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
+
+
+def _readable(text: str) -> bool:
+    return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
+
+
+def _embedded_texts(text: str) -> list[str]:
+    found = []
+    for match in _EMBEDDED_BLOB.finditer(text):
+        for decoded in decoded_texts(match.group(0))[1:]:
+            if _readable(decoded):
+                found.append(decoded)
+    return found
 
 
 def user_data_texts(props: dict[str, Any]) -> list[str]:
+    """Every text the instance will read from its user data: the value, its decoding, and the
+    decoded blobs inside it. Spot fleets carry user data per launch specification."""
+    values = [props.get("userData"), props.get("userDataBase64")]
+    values += [spec.get("userData") for spec in items(props.get("launchSpecifications")) if isinstance(spec, dict)]
     texts: list[str] = []
-    for key in ("userData", "userDataBase64"):
-        for text in decoded_texts(props.get(key)):
-            if text not in texts:
-                texts.append(text)
+    for value in values:
+        for text in decoded_texts(value):
+            for candidate in (text, *_embedded_texts(text)):
+                if candidate not in texts:
+                    texts.append(candidate)
     return texts
 
 
@@ -87,16 +116,51 @@ _DAEMON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Images of database, cache and queue servers, by the last component of the image name.
+_STORE_IMAGES = re.compile(
+    r"^(postgres|postgis|timescaledb|mysql|mariadb|percona(-server)?|mongo|mongodb(-community-server)?|"
+    r"redis|redis-stack(-server)?|valkey|keydb|dragonfly|memcached|rabbitmq|kafka|cp-kafka|cp-server|"
+    r"activemq(-classic|-artemis)?|artemis|nats|nats-streaming|cassandra|scylla|couchdb|couchbase|"
+    r"elasticsearch|opensearch|zookeeper|etcd|influxdb|clickhouse-server|neo4j|cockroach|mssql-server)$"
+)
+# Compose `services:`, Kubernetes-style `containers:` and podman quadlet `[Container]` files.
+_SERVICE_DEFINITION = re.compile(r"^\s*(services|containers)\s*:|^\s*\[Container\]\s*$", re.MULTILINE)
+_IMAGE = re.compile(r"^\s*(?:-\s*)?(?:image\s*:|Image\s*=)\s*[\"']?(?P<image>[^\s\"'#]+)", re.MULTILINE)
+
+
+def _store_image(image: str) -> bool:
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+    return bool(_STORE_IMAGES.match(name.lower()))
+
+
+def _service_definitions(texts: list[str], seen: set[str]) -> list[str]:
+    found = []
+    for text in texts:
+        if not _SERVICE_DEFINITION.search(text):
+            continue
+        for match in _IMAGE.finditer(text):
+            line = _line_at(text, match.start("image"))
+            if _store_image(match.group("image")) and line not in seen:
+                seen.add(line)
+                found.append(
+                    f"user data declares a database/cache/queue server container ({match.group('image')}) "
+                    f"in a service definition: `{line[:80]}`"
+                )
+    return found
+
+
 def _line_at(text: str, pos: int) -> str:
     start = text.rfind("\n", 0, pos) + 1
     end = text.find("\n", pos)
     return text[start : end if end >= 0 else len(text)].strip()
 
 
-def _first_hit(texts: list[str], patterns: tuple[tuple[re.Pattern[str], str], ...]) -> list[str]:
+def _first_hit(
+    texts: list[str], patterns: tuple[tuple[re.Pattern[str], str], ...], seen_lines: set[str] | None = None
+) -> list[str]:
     """One message per offending line (in script order), naming the first pattern that line trips."""
     found: list[str] = []
-    seen_lines: set[str] = set()
+    seen_lines = set() if seen_lines is None else seen_lines
     for text in texts:
         hits: dict[int, tuple[str, str]] = {}
         for pattern, what in patterns:
@@ -116,7 +180,9 @@ def check_disk_setup(resource_type: str, props: dict[str, Any], config: dict[str
 
 
 def check_local_datastores(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
-    return _first_hit(_scripts(props), _DAEMON_PATTERNS)
+    texts = _scripts(props)
+    seen: set[str] = set()
+    return _first_hit(texts, _DAEMON_PATTERNS, seen) + _service_definitions(texts, seen)
 
 
 NO_DISK_SETUP_IN_USER_DATA = Rule(
@@ -134,8 +200,8 @@ NO_DISK_SETUP_IN_USER_DATA = Rule(
 
 NO_LOCAL_DATASTORE_IN_USER_DATA = Rule(
     name="no-local-datastore-in-user-data",
-    description="User data may not install or start a local database or cache (PostgreSQL, MySQL, Redis, "
-    "MongoDB, memcached).",
+    description="User data may not install or start a local database, cache or queue server (PostgreSQL, "
+    "MySQL, Redis, MongoDB, memcached; also as containers of a compose file).",
     severity=Severity.HIGH,
     enforcement=EnforcementLevel.MANDATORY,
     why="A database or cache on an app instance is state on the instance: every replica gets its own "

@@ -41,17 +41,19 @@ def validate_resource(
 
 def validate_stack(
     rule: Rule,
-    resources: list[tuple[str, str, dict[str, Any], dict[str, list[str]]]],
+    resources: list[tuple[Any, ...]],
     config: Mapping[str, Any] | None = None,
 ) -> list[tuple[str | None, str]]:
-    """resources: (type, name, props, property_dependencies by name)."""
+    """resources: (type, name, props, property_dependencies by name[, parent name])."""
     objs: dict[str, PolicyResource] = {}
-    for type_, name, props, _ in resources:
+    for type_, name, props, *_ in resources:
         urn = f"urn:pulumi:t::p::{type_}::{name}"
         objs[name] = PolicyResource(type_, unknown_checking_proxy(dict(props)), urn, name, _opts(), None, None, [], {})
-    for _, name, _, deps in resources:
+    for _, name, _, deps, *parent in resources:
         objs[name].property_dependencies = {k: [objs[d] for d in v] for k, v in deps.items()}
         objs[name].dependencies = [objs[d] for v in deps.values() for d in v]
+        if parent:
+            objs[name].parent = objs[parent[0]]
     reported: list[tuple[str | None, str]] = []
     args = StackValidationArgs(list(objs.values()), rule.settings(config))
     rule.policy().validate(args, lambda message, urn=None: reported.append((urn, message)))

@@ -7,15 +7,12 @@ state shared between programs.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
+import shutil
 
 import jsonschema
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-PROGRAMS = ROOT / "tests" / "fixtures" / "programs"
+from tests.unit.policies.gate_helpers import PROGRAMS, ROOT, gate, valid_sarif
 
 GATE_JSON_SCHEMA = {
     "type": "object",
@@ -61,111 +58,6 @@ GATE_JSON_SCHEMA = {
         },
     },
 }
-
-# The parts of SARIF 2.1.0 (sarif-schema-2.1.0.json) that this report uses, with their required members.
-SARIF_SCHEMA = {
-    "type": "object",
-    "required": ["version", "runs"],
-    "properties": {
-        "version": {"const": "2.1.0"},
-        "$schema": {"type": "string", "format": "uri"},
-        "runs": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["tool"],
-                "properties": {
-                    "tool": {
-                        "type": "object",
-                        "required": ["driver"],
-                        "properties": {
-                            "driver": {
-                                "type": "object",
-                                "required": ["name"],
-                                "properties": {
-                                    "name": {"type": "string"},
-                                    "rules": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "required": ["id"],
-                                            "properties": {
-                                                "id": {"type": "string"},
-                                                "shortDescription": {"$ref": "#/$defs/message"},
-                                                "fullDescription": {"$ref": "#/$defs/message"},
-                                                "help": {"$ref": "#/$defs/message"},
-                                                "defaultConfiguration": {
-                                                    "type": "object",
-                                                    "properties": {"level": {"$ref": "#/$defs/level"}},
-                                                },
-                                            },
-                                        },
-                                    },
-                                },
-                            }
-                        },
-                    },
-                    "results": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["message"],
-                            "properties": {
-                                "ruleId": {"type": "string"},
-                                "ruleIndex": {"type": "integer", "minimum": -1},
-                                "level": {"$ref": "#/$defs/level"},
-                                "message": {"$ref": "#/$defs/message"},
-                                "locations": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "properties": {
-                                            "physicalLocation": {
-                                                "type": "object",
-                                                "properties": {
-                                                    "artifactLocation": {
-                                                        "type": "object",
-                                                        "properties": {"uri": {"type": "string"}},
-                                                    },
-                                                    "region": {
-                                                        "type": "object",
-                                                        "properties": {"startLine": {"type": "integer", "minimum": 1}},
-                                                    },
-                                                },
-                                            },
-                                            "logicalLocations": {
-                                                "type": "array",
-                                                "items": {
-                                                    "type": "object",
-                                                    "properties": {
-                                                        "fullyQualifiedName": {"type": "string"},
-                                                        "name": {"type": "string"},
-                                                        "kind": {"type": "string"},
-                                                    },
-                                                },
-                                            },
-                                        },
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-    "$defs": {
-        "message": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
-        "level": {"enum": ["none", "note", "warning", "error"]},
-    },
-}
-
-
-def gate(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "policies.gate", *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
 
 
 def gate_json(program: str, *args: str) -> tuple[int, dict]:
@@ -238,6 +130,30 @@ def test_compliant_web_resources_are_all_listed():
                 ("s3-no-public-access", "site", "mandatory"),
                 ("s3-encryption", "site", "advisory"),
                 ("s3-versioning", "site", "advisory"),
+            },
+        ),
+        (
+            "compose_userdata",
+            {
+                ("no-local-datastore-in-user-data", "shop", "mandatory"),
+                ("no-local-datastore-in-user-data", "batch", "mandatory"),
+            },
+        ),
+        ("ecs_efs", {("no-ecs-efs-volumes", "web", "mandatory")}),
+        (
+            "yaml_manifest",
+            {
+                ("no-app-statefulsets", "rabbitmq", "mandatory"),
+                ("no-k8s-persistent-volumes", "rabbitmq", "mandatory"),
+            },
+        ),
+        (
+            "lightsail",
+            {
+                ("no-standalone-instances", "app", "mandatory"),
+                ("no-local-datastore-in-user-data", "app", "mandatory"),
+                ("no-ebs-data-volumes", "data", "mandatory"),
+                ("no-ebs-data-volumes", "data-attachment", "mandatory"),
             },
         ),
         (
@@ -358,8 +274,7 @@ def test_bad_policy_config_exits_2(tmp_path):
 def test_sarif_report():
     out = gate("--stack", "dev", "--program", str(PROGRAMS / "public_bucket"), "--format", "sarif")
     assert out.returncode == 1
-    doc = json.loads(out.stdout)
-    jsonschema.validate(doc, SARIF_SCHEMA)
+    doc = valid_sarif(out.stdout)
     run = doc["runs"][0]
     rules = run["tool"]["driver"]["rules"]
     ids = [r["id"] for r in rules]
@@ -371,7 +286,6 @@ def test_sarif_report():
         assert ids[result["ruleIndex"]] == result["ruleId"]
         logical = result["locations"][0]["logicalLocations"][0]
         assert logical["fullyQualifiedName"].startswith("urn:pulumi:dev::public_bucket::")
-        assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "__main__.py"
 
 
 def test_text_report_groups_by_resource_and_ends_with_the_summary():
@@ -382,7 +296,52 @@ def test_text_report_groups_by_resource_and_ends_with_the_summary():
     assert lines[1].strip().startswith("urn:pulumi:dev::plaintext_db_password::")
     assert "  [mandatory] rds-not-public: RDS instance is publicly accessible" in lines
     assert (
-        lines[-1] == "FAIL stateless-guard plaintext_db_password/dev: 1 resources, 4 mandatory, 3 advisory violation(s)"
+        lines[-1] == "FAIL stateless-guard plaintext_db_password/dev: 1 resources judged, 0 component(s) not judged, "
+        "4 mandatory, 3 advisory violation(s)"
+    )
+
+
+UNSEEN = {
+    ("no-unjudged-components", "cache", "kubernetes:helm.sh/v4:Chart"),
+    ("no-unjudged-components", "queue", "kubernetes:yaml/v2:ConfigFile"),
+    ("no-unjudged-components", "search", "kubernetes:helm.sh/v3:Release"),
+    ("no-unjudged-components", "warehouse", "acme:index:Warehouse"),
+}
+
+
+def test_components_the_gate_cannot_see_into_are_reported_not_passed():
+    # A Redis from a Helm v4 chart used to PASS with 0 mandatory, 0 advisory and exit 0.
+    code, doc = gate_json("unseen_components")
+    assert code == 0
+    assert {(v["policy"], v["name"], v["type"]) for v in doc["violations"]} == UNSEEN
+    assert {v["enforcement"] for v in doc["violations"]} == {"advisory"}
+    by_name = {v["name"]: v for v in doc["violations"]}
+    assert by_name["cache"]["urn"] == (
+        "urn:pulumi:dev::unseen_components::pulumi:pulumi:Stack$kubernetes:helm.sh/v4:Chart::cache"
+    )
+    assert "its children are created by its provider inside the Pulumi engine" in by_name["cache"]["message"]
+    # The local component's child is there and judged; the component itself is not reported.
+    assert "jobs" not in by_name and "jobs-events" in {r["name"] for r in doc["resources"]}
+
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "unseen_components"))
+    assert out.stdout.strip().splitlines()[-1] == (
+        "PASS stateless-guard unseen_components/dev: 2 resources judged, 4 component(s) not judged, "
+        "0 mandatory, 4 advisory violation(s)"
+    )
+
+
+def test_unjudged_components_can_be_made_mandatory_or_disabled(tmp_path):
+    config = tmp_path / "policy.json"
+    config.write_text(json.dumps({"no-unjudged-components": "mandatory"}))
+    code, doc = gate_json("unseen_components", "--policy-config", str(config))
+    assert code == 1 and doc["summary"]["mandatory"] == 4
+    config.write_text(json.dumps({"no-unjudged-components": "disabled"}))
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "unseen_components"), "--policy-config", str(config))
+    assert out.returncode == 0
+    # Disabling the rule hides the findings, never the count.
+    assert out.stdout.strip() == (
+        "PASS stateless-guard unseen_components/dev: 2 resources judged, 4 component(s) not judged, "
+        "0 mandatory, 0 advisory violation(s)"
     )
 
 
@@ -423,3 +382,22 @@ def test_missing_required_config_is_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1
     assert "Missing required configuration variable 'needs-config:minSize'" in out.stderr
+
+
+def test_a_v1_yaml_manifest_is_decoded_as_the_provider_decodes_it(tmp_path):
+    program = tmp_path / "manifests"
+    shutil.copytree(PROGRAMS / "yaml_manifest", program)
+    manifest = program / "manifests" / "rabbitmq.yaml"
+    # Documents without kind or apiVersion are skipped, as the provider skips them.
+    manifest.write_text("---\n# nothing\n---\nfoo: bar\n---\n" + manifest.read_text())
+    out = gate("--stack", "dev", "--program", str(program), "--format", "json")
+    assert out.returncode == 1, out.stderr
+    assert {r["type"] for r in json.loads(out.stdout)["resources"]} == {
+        "kubernetes:yaml:ConfigFile",
+        "kubernetes:apps/v1:StatefulSet",
+    }
+    # A manifest that does not parse fails the invoke, and the program with it.
+    manifest.write_text("kind: [unclosed\n")
+    out = gate("--stack", "dev", "--program", str(program))
+    assert out.returncode == 2
+    assert "kubernetes:yaml:decode: the manifest is not valid YAML" in out.stderr

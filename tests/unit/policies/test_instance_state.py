@@ -8,6 +8,7 @@ from policies.rules import UNKNOWN
 from policies.rules.instance_state import (
     NO_EBS_DATA_VOLUMES,
     NO_ECS_HOST_VOLUMES,
+    NO_ECS_SHARED_FILE_SYSTEMS,
     NO_INSTANCE_DATA_VOLUMES,
     NO_STANDALONE_INSTANCES,
 )
@@ -151,4 +152,63 @@ def test_root_volume_kept_after_termination(via_policy):
     kept = {"rootBlockDevice": {"volumeSize": 20, "deleteOnTermination": False}}
     assert via_policy(NO_INSTANCE_DATA_VOLUMES, INSTANCE, kept) == [
         "rootBlockDevice has deleteOnTermination false: the root volume outlives the instance"
+    ]
+
+
+ECS_TASK = "aws:ecs/taskDefinition:TaskDefinition"
+TASK = {
+    "family": "web",
+    "containerDefinitions": "[]",
+    "volumes": [{"name": "scratch"}],
+}
+
+
+def test_task_with_task_scoped_volume_passes(via_policy):
+    assert via_policy(NO_ECS_SHARED_FILE_SYSTEMS, ECS_TASK, TASK) == []
+
+
+def test_task_mounting_efs_is_flagged(via_policy):
+    props = {
+        **TASK,
+        "volumes": [
+            *TASK["volumes"],
+            {"name": "uploads", "efsVolumeConfiguration": {"fileSystemId": "fs-1234", "transitEncryption": "ENABLED"}},
+        ],
+    }
+    assert via_policy(NO_ECS_SHARED_FILE_SYSTEMS, ECS_TASK, props) == [
+        "task volume uploads mounts EFS file system fs-1234: tasks keep no files between runs"
+    ]
+
+
+def test_task_mounting_fsx_is_flagged(via_policy):
+    fsx = {
+        "fileSystemId": "fs-0ab",
+        "rootDirectory": "\\\\data",
+        "authorizationConfig": {"credentialsParameter": "arn:x", "domain": "corp"},
+    }
+    props = {**TASK, "volumes": [{"name": "share", "fsxWindowsFileServerVolumeConfiguration": fsx}]}
+    assert via_policy(NO_ECS_SHARED_FILE_SYSTEMS, ECS_TASK, props) == [
+        "task volume share mounts an FSx for Windows file share: tasks keep no files between runs"
+    ]
+
+
+LIGHTSAIL_INSTANCE = "aws:lightsail/instance:Instance"
+
+
+def test_lightsail_instance_is_a_standalone_instance(via_policy):
+    props = {"availabilityZone": "us-east-1a", "blueprintId": "ubuntu_22_04", "bundleId": "small_3_0"}
+    assert via_policy(NO_STANDALONE_INSTANCES, LIGHTSAIL_INSTANCE, props) == [
+        "a Lightsail instance is a standalone server that nothing replaces; run app servers from a launch "
+        "template in an autoscaling group, or tag a bastion with an allowed tag"
+    ]
+    assert via_policy(NO_STANDALONE_INSTANCES, LIGHTSAIL_INSTANCE, {**props, "tags": {"Role": "bastion"}}) == []
+
+
+def test_lightsail_disk_and_attachment(via_policy):
+    assert via_policy(
+        NO_EBS_DATA_VOLUMES, "aws:lightsail/disk:Disk", {"availabilityZone": "us-east-1a", "sizeInGb": 32}
+    ) == ["a Lightsail disk is block storage bound to one availability zone and instance"]
+    attachment = {"diskName": "data", "instanceName": "app", "diskPath": "/dev/xvdf"}
+    assert via_policy(NO_EBS_DATA_VOLUMES, "aws:lightsail/disk_attachment:Disk_attachment", attachment) == [
+        "attaches Lightsail disk data to instance app at /dev/xvdf: data on an instance's disk pins it"
     ]

@@ -122,3 +122,34 @@ def test_user_data_secrets(via_policy):
         "user data contains an AWS access key id (AKIAIOSF...)",
         "user data: DB_PASSWORD is set to a literal value; fetch it from Secrets Manager/SSM at boot",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HIBP_PASSWORD_API", "https://api.pwnedpasswords.com/range/"),
+        ("AUTH_TOKEN_ENDPOINTS", "https://login.example.com/oauth2/token?grant_type=client_credentials"),
+        ("DB_PASSWORD", "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"),
+        ("API_KEY", "arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter/app/key"),
+        ("JWT_SECRET", "/stateless/prod/jwt"),
+    ],
+)
+def test_a_secret_named_reference_is_not_a_plaintext_secret(name, value, via_policy):
+    # A credential-free URL, an ARN or an SSM path points at a secret, whatever the variable's name.
+    props = {**FUNCTION, "environment": {"variables": {**FUNCTION["environment"]["variables"], name: value}}}
+    assert via_policy(NO_PLAINTEXT_SECRETS, FN, props) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("WEBHOOK_TOKEN", "https://hooks.example.com/in?token=abc123", "WEBHOOK_TOKEN is set to a literal value"),
+        ("GIT_TOKEN", "https://ghp_abcdef@github.com/org/repo.git", "GIT_TOKEN is set to a literal value"),
+        ("SEARCH_URL", "https://elastic:changeit@search:9200", "SEARCH_URL embeds a password in a URL"),
+    ],
+)
+def test_a_url_carrying_a_credential_is_still_a_plaintext_secret(name, value, message, via_policy):
+    props = {**FUNCTION, "environment": {"variables": {**FUNCTION["environment"]["variables"], name: value}}}
+    assert via_policy(NO_PLAINTEXT_SECRETS, FN, props) == [
+        f"environment variable: {message}; pass a Secrets Manager/SSM reference and read it at runtime"
+    ]

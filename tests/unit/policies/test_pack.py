@@ -87,3 +87,9 @@ def test_policy_pack_yaml_declares_python():
     text = (ROOT / "policies" / "PulumiPolicy.yaml").read_text(encoding="utf-8")
     assert re.search(r"^runtime:\s*python\s*$", text, re.MULTILINE)
     assert re.search(r"^description:", text, re.MULTILINE)
+
+
+def test_every_rule_has_a_row_in_the_policies_readme():
+    readme = (Path(__file__).resolve().parents[3] / "policies" / "README.md").read_text()
+    rows = {line.split("|")[1].strip().split()[0].strip("`") for line in readme.splitlines() if line.startswith("| `")}
+    assert {rule.name for rule in ALL_RULES} <= rows
