@@ -9,7 +9,7 @@ DEB_PACKAGES := postgresql redis-server haproxy graphviz wrk
 STACKS := dev staging prod dev-eks
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install deps-system deps-python deps-program deps-pack demo gate test bench lint lambda-layer clean
+.PHONY: install deps-system deps-python demo gate test bench lint lambda-layer clean
 
 install: deps-system deps-python deps-pack
 
@@ -35,6 +35,8 @@ $(STAMP)/venv: requirements.txt infra/requirements.txt app/requirements.txt poli
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
 	@touch $@
+
+.PHONY: deps-program deps-pack
 
 # Only what `pulumi preview` / `pulumi up` run: the program's packages in .venv (the virtualenv
 # Pulumi.yaml names; what `pulumi install` installs) and the policy pack's own virtualenv.

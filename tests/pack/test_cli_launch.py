@@ -17,7 +17,7 @@ What the CLI does, and where it says so (pulumi/pulumi at 1b5949891b, pulumi v3.
 - The engine then calls GetAnalyzerInfo, reconciles the policy config file with the pack's policies
   (each policy's level and schema defaults, then `all`, then each policy's own entry;
   pkg/resource/analyzer/config.go parsePolicyPackConfig 93-158, createConfigWithDefaults 276-302,
-  ReconcilePolicyPackConfig 307-335, applyConfig 337-372; pkg/engine/update.go 1005-1038) and sends
+  ReconcilePolicyPackConfig 307-335, applyConfig 337-372; pkg/engine/update.go 1006-1041) and sends
   the result with Configure (sdk/go/common/resource/plugin/analyzer_plugin.go Configure 611-658).
 - `pulumi policy publish` uploads the pack directory's files except those matched by .gitignore
   files in it, below it or above it, and .git (pkg/backend/httpstate/policypack.go Publish 440;
@@ -306,7 +306,7 @@ def test_the_manifest_names_a_virtualenv_and_a_version() -> None:
     assert manifest["runtime"]["name"] == "python"
     assert manifest["runtime"]["options"]["toolchain"] == "pip"
     assert manifest["runtime"]["options"]["virtualenv"]
-    # The CLI reports this version rather than the SDK's placeholder (analyzer_plugin.go 553-557).
+    # The CLI reports this version rather than the SDK's placeholder (analyzer_plugin.go 554-558).
     assert str(manifest["version"]).count(".") == 2
 
 
