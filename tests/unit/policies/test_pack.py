@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
@@ -83,3 +84,9 @@ def test_nothing_imports_the_pack_entry_point():
         ):
             offenders.append(str(path))
     assert offenders == []
+
+
+def test_policy_pack_yaml_declares_python():
+    text = (ROOT / "policies" / "PulumiPolicy.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(text)["runtime"]["name"] == "python"
+    assert re.search(r"^description:", text, re.MULTILINE)
