@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install deps-system deps-python demo gate test bench lint clean
 
-install: deps-system deps-python
+install: deps-system deps-python deps-pack
 
 deps-system: $(STAMP)/deb
 
@@ -28,7 +28,7 @@ $(STAMP)/deb: Makefile
 
 deps-python: $(STAMP)/venv
 
-$(STAMP)/venv: requirements.txt app/requirements.txt policies/requirements.txt requirements-dev.txt
+$(STAMP)/venv: requirements.txt infra/requirements.txt app/requirements.txt policies/requirements.txt requirements-dev.txt
 	@mkdir -p $(STAMP)
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -58,5 +58,28 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
+.PHONY: deps-program deps-pack
+
+# Only what `pulumi preview` / `pulumi up` run: the program's packages in .venv (the virtualenv
+# Pulumi.yaml names; what `pulumi install` installs) and the policy pack's own virtualenv.
+deps-program: $(STAMP)/program
+
+$(STAMP)/program: requirements.txt infra/requirements.txt
+	@mkdir -p $(STAMP)
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r infra/requirements.txt
+	@touch $@
+
+# The pack's virtualenv, named in policies/PulumiPolicy.yaml: the CLI runs the pack with its python
+# and nothing else, so it holds policies/requirements.txt alone (as a published pack's does).
+PACK_VENV := policies/venv
+deps-pack: $(STAMP)/pack
+
+$(STAMP)/pack: policies/requirements.txt
+	@mkdir -p $(STAMP)
+	@[ -x $(PACK_VENV)/bin/python ] || $(PYTHON) -m venv $(PACK_VENV)
+	$(PACK_VENV)/bin/python -m pip install -q -r policies/requirements.txt
+	@touch $@
+
 clean:
-	rm -rf $(VENV) $(STAMP) build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local
+	rm -rf $(VENV) $(PACK_VENV) $(STAMP) build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local

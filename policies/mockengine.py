@@ -42,6 +42,8 @@ from pulumi.runtime.mocks import MockMonitor, Mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from policies.gate import assets
+
 PLACEHOLDER_SECRET_PREFIX = "mock-secret-"
 MOCK_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -548,7 +550,7 @@ class _Mocks(Mocks):
         return mock_outputs(args.typ, args.name, args.inputs, self.region)
 
 
-def _make_monitor(mocks: Mocks) -> Any:
+def _make_monitor(mocks: Mocks, workdir: Path) -> Any:
     class CapturingMonitor(MockMonitor):
         def __init__(self) -> None:
             super().__init__(mocks)
@@ -556,6 +558,8 @@ def _make_monitor(mocks: Mocks) -> Any:
             self.stack_outputs: dict[str, Any] = {}
 
         def RegisterResource(self, request: Any) -> Any:
+            # The engine reads every asset and archive when it registers a resource (gate/assets.py).
+            assets.read_registered(request.type, request.name, _struct_to_python(request.object), workdir)
             response = super().RegisterResource(request)
             if request.type == "pulumi:pulumi:Stack":
                 return response
@@ -589,6 +593,10 @@ def _make_monitor(mocks: Mocks) -> Any:
                 )
             )
             return response
+
+        def RegisterResourceOutputs(self, request: Any) -> Any:
+            assets.read_registered("outputs of", request.urn, _struct_to_python(request.outputs), workdir)
+            return super().RegisterResourceOutputs(request)
 
     return CapturingMonitor()
 
@@ -657,7 +665,7 @@ def run_program(
     region = str(values.get("aws:region") or DEFAULT_REGION)
 
     mocks = _Mocks(region)
-    monitor = _make_monitor(mocks)
+    monitor = _make_monitor(mocks, project.main_dir)
     errors = _ErrorLog()
     logger = logging.getLogger("stateless.mockengine")
     logger.propagate = False
@@ -711,6 +719,8 @@ def settle_failed_run() -> None:
     for obj in gc.get_objects():
         if isinstance(obj, asyncio.Future) and obj.done() and not obj.cancelled():
             obj.exception()
+    # A registration that failed stays among the outputs the runtime waits for, which outlive a run.
+    runtime_settings.SETTINGS.outputs.clear()
 
 
 def _resolve_outputs(root: Any, sync_await: Any) -> dict[str, Any]:

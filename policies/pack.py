@@ -1,14 +1,15 @@
 """The stateless-guard policy list: one pulumi_policy Policy per rule, built once.
 
 `policies/__main__.py` wraps this list in a PolicyPack for the Pulumi CLI; the offline gate imports
-the very same objects, so both judge a program identically.
+the same module, so both judge a program with the same definitions. Imports stay relative: the CLI
+loads this directory under another package name (see `__main__.py`).
 """
 
 from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from policies.rules import ALL_RULES, Rule
+from .rules import ALL_RULES, Rule
 
 PACK_NAME = "stateless-guard"
 PACK_DESCRIPTION = (

@@ -50,21 +50,119 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert result.returncode == 1 and '"tests"' in result.stdout
 
 
+def step_using(job: dict, action: str) -> dict:
+    return next(s for s in job["steps"] if str(s.get("uses", "")).startswith(f"{action}@"))
+
+
 def test_pull_requests_are_tested_gated_and_previewed_per_stack() -> None:
     pipeline = load("pipeline.yml")
     assert "pull_request" in pipeline["on"]
     jobs = pipeline["jobs"]
     assert "make test" in str(jobs["test"]["steps"])
-    assert jobs["gate"]["strategy"]["matrix"]["stack"] == list(GATED)
-    gate_steps = str(jobs["gate"]["steps"])
-    assert "python -m policies.gate" in gate_steps and "--format sarif" in gate_steps
-    assert "upload-sarif" in gate_steps
     preview = jobs["preview"]
     assert preview["strategy"]["matrix"]["stack"] == list(GATED)
-    action = next(s for s in preview["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
+    action = step_using(preview, "pulumi/actions")
     assert action["with"]["command"] == "preview"
     assert action["with"]["policyPacks"] == "policies"
     assert action["with"]["policyPackConfigs"] == "stacks/policy.${{ matrix.stack }}.json"
+
+
+def test_the_gate_judges_every_stack_in_one_run_and_its_upload_cannot_fail_the_job() -> None:
+    gate = load("pipeline.yml")["jobs"]["gate"]
+    assert "strategy" not in gate
+    runs = [s["run"] for s in gate["steps"] if "policies.gate" in s.get("run", "")]
+    assert len(runs) == 1 and runs[0].count("python -m policies.gate") == 1
+    assert "--all-stacks --format sarif --output gate.sarif" in runs[0]
+    upload = step_using(gate, "github/codeql-action/upload-sarif")
+    assert upload["continue-on-error"] is True and upload["with"]["sarif_file"] == "gate.sarif"
+    kept = step_using(gate, "actions/upload-artifact")
+    assert kept["if"] == "always()" and kept["with"]["path"] == "gate.sarif"
+    verdict = gate["steps"][-1]
+    assert verdict["if"] == "steps.gate.outputs.status != '0'" and "exit 1" in verdict["run"]
+
+
+def test_pull_requests_from_forks_skip_the_preview() -> None:
+    condition = load("pipeline.yml")["jobs"]["preview"]["if"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
+
+
+def cloud_jobs() -> list[tuple[str, dict]]:
+    return [
+        (name, job)
+        for name in ("pipeline.yml", "deploy.yml")
+        for job in load(name)["jobs"].values()
+        if any(str(s.get("uses", "")).startswith("pulumi/actions@") for s in job.get("steps", []))
+    ]
+
+
+def test_pulumi_cloud_is_reached_through_oidc_with_the_pinned_cli() -> None:
+    assert len(cloud_jobs()) == 2
+    for name, job in cloud_jobs():
+        assert "PULUMI_ACCESS_TOKEN" not in (WORKFLOWS / name).read_text()
+        uses = [str(s.get("uses", "")).split("@")[0] for s in job["steps"]]
+        assert uses.index("pulumi/auth-actions") < uses.index("pulumi/actions")
+        auth = step_using(job, "pulumi/auth-actions")
+        assert auth["with"]["organization"] == "${{ steps.org.outputs.name }}"
+        assert auth["with"]["requested-token-type"] == "urn:pulumi:token-type:access_token:organization"
+        assert job.get("permissions", load(name).get("permissions"))["id-token"] == "write"
+        assert step_using(job, "pulumi/actions")["with"]["pulumi-version-file"] == ".pulumi-version"
+
+
+def test_the_pinned_cli_is_inside_every_pulumi_sdk_range() -> None:
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    pinned = Version((ROOT / ".pulumi-version").read_text().strip())
+    ranges = [
+        Requirement(line)
+        for file in ("requirements.txt", "policies/requirements.txt")
+        for line in (ROOT / file).read_text().splitlines()
+        if line.startswith("pulumi") and Requirement(line).name == "pulumi"
+    ]
+    assert len(ranges) == 2
+    assert all(pinned in r.specifier for r in ranges)
+
+
+def run_step(script: str, env: dict[str, str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    output = tmp_path / "github-output"
+    output.write_text("")
+    done = subprocess.run(
+        ["bash", "-e", "-c", script],
+        env={"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return done, output.read_text()
+
+
+@pytest.mark.parametrize("name", ["pipeline.yml", "deploy.yml"])
+def test_stack_names_cannot_collapse_to_a_bare_stack(name: str, tmp_path: Path) -> None:
+    job = next(j for file, j in cloud_jobs() if file == name)
+    assert step_using(job, "pulumi/actions")["with"]["stack-name"].startswith("${{ steps.org.outputs.name }}/")
+    org = next(s for s in job["steps"] if s.get("id") == "org")
+    assert org["env"]["PULUMI_ORG"] == "${{ vars.PULUMI_ORG }}"
+    unset, written = run_step(org["run"], {"PULUMI_ORG": ""}, tmp_path)
+    assert unset.returncode == 1 and "PULUMI_ORG is not set" in unset.stdout and written == ""
+    given, written = run_step(org["run"], {"PULUMI_ORG": "acme"}, tmp_path)
+    assert given.returncode == 0 and written == "name=acme\n"
+
+
+def test_preview_and_deploy_install_only_the_program_and_the_pack() -> None:
+    for _, job in cloud_jobs():
+        installs = [s["run"] for s in job["steps"] if "make " in s.get("run", "")]
+        assert installs == ["make deps-program deps-pack"]
+    dry = subprocess.run(
+        ["make", "-n", "-B", "deps-program", "deps-pack"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert "-r infra/requirements.txt" in dry and "-r policies/requirements.txt" in dry
+    assert "requirements-dev.txt" not in dry and "apt-get" not in dry
 
 
 def test_every_stack_file_is_gated_and_has_its_policy_config() -> None:
