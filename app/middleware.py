@@ -55,7 +55,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_headers = dict(scope.get("headers") or [])
+        incoming = request_headers.get(b"x-request-id", b"").decode("latin-1")
+        authenticated = b"authorization" in request_headers
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500
@@ -69,6 +71,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OWN_HEADERS]
                 headers += [(b"x-instance-id", self.instance_id), (b"x-request-id", request_id.encode())]
+                headers = _cache_control(headers, authenticated)
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -100,6 +103,20 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+def _cache_control(headers: list[tuple[bytes, bytes]], authenticated: bool) -> list[tuple[bytes, bytes]]:
+    """`no-store` unless a route chose otherwise, and always when the request carried credentials.
+
+    Every answer here is per user (a cart, an order with a presigned receipt URL, a token) or
+    live state; only the public keys opt in to caching. An answer to a request with credentials is
+    never stored by a shared cache, whatever the route says (RFC 9111 section 3.5 lets a shared
+    cache store it when told `public`; nothing here needs that).
+    """
+    chosen = any(k.lower() == b"cache-control" for k, _ in headers)
+    if chosen and not authenticated:
+        return headers
+    return [(k, v) for k, v in headers if k.lower() != b"cache-control"] + [(b"cache-control", b"no-store")]
 
 
 class BodyLimitMiddleware:
