@@ -36,15 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.server import uvicorn_options
     from app.settings import Settings, SettingsError
 
     try:
-        app = create_app(Settings())
+        settings = Settings()
+        app = create_app(settings)
     except (SettingsError, ValueError) as exc:
         sys.stderr.write(f"configuration error: {exc}\n")
         return 2
     uvicorn.run(
         app,
+        **uvicorn_options(settings),
         host=args.host,
         port=args.port,
         proxy_headers=True,
