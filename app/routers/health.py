@@ -6,16 +6,19 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.routers.deps import StateDep
+from app.schemas import Error
 from app.state import AppState
 
 router = APIRouter()
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"])
+# HEAD is served for probes but left out of the document: one operation per path and method.
+@router.get("/healthz")
+@router.head("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     # Liveness touches nothing: a dependency outage must not make the orchestrator kill replicas.
     return {"status": "ok"}
@@ -29,7 +32,13 @@ def _check(name: str, probe: Any, checks: dict[str, str]) -> None:
         checks[name] = f"unavailable ({type(exc).__name__})"
 
 
-@router.api_route("/readyz", methods=["GET", "HEAD"])
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"model": Error, "description": "not ready: starting or shutting down"}
+}
+
+
+@router.get("/readyz", responses=_NOT_READY)
+@router.head("/readyz", include_in_schema=False)
 async def readyz(app: StateDep) -> JSONResponse:
     # The probes block, so they run on the event loop's own executor rather than the endpoint
     # thread pool: a replica busy with requests still answers its health checks.
@@ -65,6 +74,6 @@ def _readiness(app: AppState) -> JSONResponse:
     return JSONResponse({"status": "ready", "checks": checks})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(app: StateDep) -> Response:
     return Response(generate_latest(app.metrics.registry), media_type=CONTENT_TYPE_LATEST)

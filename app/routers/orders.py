@@ -66,7 +66,7 @@ def _finish_cart(app: AppState, user_id: str, cart: Cart) -> None:
     "/orders/{order_id}",
     response_model=OrderView,
     response_model_exclude_none=True,
-    responses=errors(401, 404, 503),
+    responses=errors(401, 404, 422, 503),
 )
 def get_order(order_id: str, user: UserDep, app: StateDep) -> dict[str, Any]:
     order = orders.get(app.rt.pool, user.user_id, order_id)
