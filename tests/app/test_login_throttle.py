@@ -29,16 +29,19 @@ PER_ADDRESS = 8
 WINDOW = 60
 
 
-@pytest.fixture(scope="module")
-def throttled(module_db: str, module_aws: Any, make_settings: Callable[..., Any]) -> Iterator[AppServer]:
-    settings = make_settings(
+def throttled_settings(module_db: str, module_aws: Any, make_settings: Callable[..., Any]) -> Any:
+    return make_settings(
         module_db,
         module_aws,
         login_max_failures_per_account=PER_ACCOUNT,
         login_max_failures_per_address=PER_ADDRESS,
         login_failure_window_seconds=WINDOW,
     )
-    with AppServer(settings) as server:
+
+
+@pytest.fixture(scope="module")
+def throttled(module_db: str, module_aws: Any, make_settings: Callable[..., Any]) -> Iterator[AppServer]:
+    with AppServer(throttled_settings(module_db, module_aws, make_settings)) as server:
         yield server
 
 
@@ -170,13 +173,7 @@ def test_a_burst_of_concurrent_guesses_gets_exactly_the_allowance(throttled: App
 def test_replicas_share_the_counters(
     throttled: AppServer, module_db: str, module_aws: Any, make_settings: Callable[..., Any]
 ) -> None:
-    settings = make_settings(
-        module_db,
-        module_aws,
-        login_max_failures_per_account=PER_ACCOUNT,
-        login_max_failures_per_address=PER_ADDRESS,
-        login_failure_window_seconds=WINDOW,
-    )
+    settings = throttled_settings(module_db, module_aws, make_settings)
     user = register(throttled.client)
     address = new_address()
     with AppServer(settings) as other:
