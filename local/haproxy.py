@@ -79,6 +79,10 @@ def render_config(
         "    log global",
         "    option httplog",
         "    option dontlognull",
+        # Like the ALB, hand the client's address to the app as the last X-Forwarded-For entry:
+        # HAProxy adds its header after any the client sent ("always appended at the end of the
+        # existing header list", configuration manual, `option forwardfor`); app/throttle.py reads it.
+        "    option forwardfor",
         "    timeout connect 1s",
         "    timeout client 30s",
         f"    timeout server {timeout_server_s}s",
