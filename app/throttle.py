@@ -62,12 +62,17 @@ end
 return {0, 0}
 """
 
-# KEYS: account counter, address counter. The attempt succeeded: forget the account's failures and
-# give the address back only the attempt just made (never below zero, never past its window).
-_SUCCEEDED = """
-redis.call('DEL', KEYS[1])
-local count = tonumber(redis.call('GET', KEYS[2]) or '0')
-if count > 0 then redis.call('DECR', KEYS[2]) end
+# KEYS: account counter, address counter. ARGV[1]: "clear" when the attempt succeeded (the
+# account's failures are forgotten), "undo" when it could not be judged (a store was down). Either
+# way the address gets back only the attempt just made: never below zero, never past its window.
+_GIVE_BACK = """
+for i = 1, 2 do
+  if i == 1 and ARGV[1] == 'clear' then
+    redis.call('DEL', KEYS[1])
+  elseif tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then
+    redis.call('DECR', KEYS[i])
+  end
+end
 return 1
 """
 
@@ -103,7 +108,7 @@ class LoginThrottle:
         self.per_address = per_address
         self.window_ms = window_seconds * 1000
         self._attempt = client.register_script(_ATTEMPT)
-        self._succeeded = client.register_script(_SUCCEEDED)
+        self._give_back = client.register_script(_GIVE_BACK)
 
     def attempt(self, username: str, address: str) -> Verdict:
         """Count one login attempt, or refuse it when either counter is full. Raises on Redis errors."""
@@ -114,7 +119,11 @@ class LoginThrottle:
         return Verdict(int(full), max(1, math.ceil(int(wait_ms) / 1000)) if full else 0)
 
     def succeeded(self, username: str, address: str) -> None:
-        self._succeeded(keys=[account_key(username), address_key(address)])
+        self._give_back(keys=[account_key(username), address_key(address)], args=["clear"])
+
+    def undo(self, username: str, address: str) -> None:
+        """The attempt was never judged (PostgreSQL was down): it is not a failure."""
+        self._give_back(keys=[account_key(username), address_key(address)], args=["undo"])
 
 
 def client_address(forwarded_for: Iterable[str], peer: str | None, trusted_hops: int) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Request, Response
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -101,7 +102,12 @@ def login(body: Login, app: StateDep, request: Request, response: Response) -> d
             f"too many failed logins {whose}; retry in {verdict.retry_after_seconds} s",
             headers={"Retry-After": str(verdict.retry_after_seconds)},
         )
-    row = _user_row(app, body.username) if _USERNAME.match(body.username) else None
+    try:
+        row = _user_row(app, body.username) if _USERNAME.match(body.username) else None
+    except (psycopg.OperationalError, PoolTimeout):
+        # Answered 503; a client retrying through a database outage must not lock the account.
+        app.login_throttle.undo(body.username, address)
+        raise
     # No such user: the password is still hashed, so a login takes as long either way.
     if not security.verify_password(row[2] if row else None, body.password) or row is None:
         raise HTTPException(401, _WRONG, headers={"WWW-Authenticate": "Bearer"})

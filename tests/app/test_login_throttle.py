@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import redis
 
+from app.routers import auth
 from app.throttle import LoginThrottle, address_key, client_address
 from local.procs import free_port
 from tests.app.support import AppServer, new_username, register
@@ -239,3 +241,20 @@ def test_a_client_address_that_is_not_an_address_still_makes_a_bounded_key() -> 
     key = client_address(["not-an-ip" * 100], None, 1)
     assert key.startswith("other-") and len(key) == len("other-") + 32
     assert key == client_address(["not-an-ip" * 100], None, 1)
+
+
+def test_logins_answered_503_by_a_database_outage_do_not_lock_the_account(
+    throttled: AppServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = register(throttled.client)
+    address = new_address()
+
+    def database_down(*args: Any) -> None:
+        raise psycopg.OperationalError("connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(auth, "_user_row", database_down)
+        statuses = [attempt(throttled, user["username"], user["password"], address).status_code for _ in range(5)]
+    assert statuses == [503] * 5
+    # The database is back: the user has not been locked out by their retries.
+    assert attempt(throttled, user["username"], user["password"], address).status_code == 200
