@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -41,15 +41,6 @@ def lb(stack: Stack) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def show(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
-    def emit(text: str) -> None:
-        with capsys.disabled():
-            print(f"\n{text}", flush=True)
-
-    return emit
-
-
 def _login(lb: httpx.Client, username: str, password: str, **headers: str) -> httpx.Response:
     return lb.post("/auth/login", json={"username": username, "password": password}, headers=headers)
 
@@ -61,7 +52,7 @@ def _user(stack: Stack) -> AppClient:
 
 
 def test_guessing_one_password_is_stopped_on_every_replica(
-    stack: Stack, lb: httpx.Client, show: Callable[[str], None]
+    stack: Stack, lb: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     victim, bystander = _user(stack), _user(stack)
     with contextlib.closing(victim), contextlib.closing(bystander):
@@ -94,15 +85,16 @@ def test_guessing_one_password_is_stopped_on_every_replica(
 
         # Another account's user, from the same address, is not affected.
         assert _login(lb, bystander.username, bystander.password).status_code == 200
-        show(
-            f"[brute force] per-account threshold through the load balancer: {measured} failed logins, "
-            f"then 429 (Retry-After {retry_after} s); failures served by {dict(failures_served_by)}; "
-            f"429 from {len(refused_by)} of {REPLICAS} replicas; another user logged in: 200"
-        )
+        with capsys.disabled():
+            print(
+                f"\n[brute force] per-account threshold through the load balancer: {measured} failed logins, "
+                f"then 429 (Retry-After {retry_after} s); failures served by {dict(failures_served_by)}; "
+                f"429 from {len(refused_by)} of {REPLICAS} replicas; another user logged in: 200"
+            )
 
 
 def test_a_spoofed_forwarded_for_does_not_escape_the_address_limit(
-    stack: Stack, lb: httpx.Client, show: Callable[[str], None]
+    stack: Stack, lb: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Every client here comes from 127.0.0.1, the hop HAProxy appends; failures it already has
     # (from the account test) count too. A new spoofed hop and username on every attempt.
@@ -120,8 +112,9 @@ def test_a_spoofed_forwarded_for_does_not_escape_the_address_limit(
     assert statuses[-1] == 429, Counter(statuses)
     measured = already + statuses.count(401)
     assert measured == PER_ADDRESS, (already, Counter(statuses))
-    show(
-        f"[brute force] per-address threshold through the load balancer: {measured} failed logins from one "
-        f"address ({already} before this test), then 429, although every request carried another spoofed "
-        "X-Forwarded-For"
-    )
+    with capsys.disabled():
+        print(
+            f"\n[brute force] per-address threshold through the load balancer: {measured} failed logins from one "
+            f"address ({already} before this test), then 429, although every request carried another spoofed "
+            "X-Forwarded-For"
+        )
