@@ -18,8 +18,10 @@ import httpx
 import psycopg
 import pytest
 import redis
+from pydantic import ValidationError
 
 from app.routers import auth
+from app.settings import Settings
 from app.throttle import LoginThrottle, address_key, client_address
 from local.procs import free_port
 from tests.app.support import AppServer, new_username, register
@@ -258,3 +260,32 @@ def test_logins_answered_503_by_a_database_outage_do_not_lock_the_account(
     assert statuses == [503] * 5
     # The database is back: the user has not been locked out by their retries.
     assert attempt(throttled, user["username"], user["password"], address).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # NIST SP 800-63B 5.2.2: never more than 100 consecutive failures on one account.
+        ("login_max_failures_per_account", 101),
+        ("login_max_failures_per_account", 0),
+        ("login_max_failures_per_address", 0),
+        ("login_failure_window_seconds", 0),
+        ("trusted_proxy_hops", -1),
+        ("max_header_bytes", 1024),
+    ],
+)
+def test_abuse_limits_outside_their_bounds_are_refused(name: str, value: int) -> None:
+    with pytest.raises(ValidationError, match=name):
+        Settings(**{name: value})
+
+
+def test_abuse_limit_defaults_are_the_documented_ones() -> None:
+    names = (
+        "login_max_failures_per_account",
+        "login_max_failures_per_address",
+        "login_failure_window_seconds",
+        "trusted_proxy_hops",
+        "user_cache_ttl_seconds",
+        "max_header_bytes",
+    )
+    assert [Settings.model_fields[name].default for name in names] == [10, 100, 900, 1, 300, 65536]
