@@ -23,6 +23,7 @@ from app.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddlewar
 from app.outbox import Relay
 from app.routers import auth, cart, health, orders
 from app.runtime import Runtime
+from app.schemas import errors as error_answers
 from app.settings import Settings
 from app.state import AppState
 
@@ -87,6 +88,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # Any route: the middleware answers these before routing.
+        responses=error_answers(400),
     )
     app.state.app_state = state
     errors.install(app, settings.instance_id)

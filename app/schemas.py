@@ -70,7 +70,7 @@ _WWW_AUTHENTICATE = {
 }
 
 _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
-    400: ("malformed request (e.g. an invalid Content-Length)", {}),
+    400: ("malformed request: an invalid Content-Length, or a request head over APP_MAX_HEADER_BYTES", {}),
     401: ("missing, malformed, expired or forged token, or its user no longer exists", _WWW_AUTHENTICATE),
     404: ("not found, or not yours", {}),
     409: ("conflict with the current state", {}),

@@ -69,6 +69,7 @@ def test_the_document_is_served_and_lists_every_error_answer(fuzzed: AppServer) 
         for code in codes - {"200", "201"}:
             schema = responses[code]["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/Error"}, (key, code)
+    assert all("400" in operation["responses"] for operation in operations.values())
     assert operations[("POST", "/auth/login")]["responses"]["429"]["headers"]["Retry-After"]["required"] is True
     assert operations[("GET", "/cart")]["security"] == [{"HTTPBearer": []}]
     # The validation answer is the app's own shape, not FastAPI's default (which echoes the input).
