@@ -7,7 +7,6 @@ from typing import Annotated
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Request, Response
-from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -104,8 +103,9 @@ def login(body: Login, app: StateDep, request: Request, response: Response) -> d
         )
     try:
         row = _user_row(app, body.username) if _USERNAME.match(body.username) else None
-    except (psycopg.OperationalError, PoolTimeout):
-        # Answered 503; a client retrying through a database outage must not lock the account.
+    except Exception:
+        # Not judged (PostgreSQL unreachable or stalled: answered 503 by its handler). A client
+        # retrying through a database outage must not lock the account.
         app.login_throttle.undo(body.username, address)
         raise
     # No such user: the password is still hashed, so a login takes as long either way.
