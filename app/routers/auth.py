@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated
 
 import psycopg
+import redis
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -17,6 +19,7 @@ from app.state import AppState
 from app.throttle import ACCOUNT, client_address
 
 router = APIRouter()
+log = logging.getLogger("app.auth")
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$"
 _USERNAME = re.compile(USERNAME_PATTERN)
@@ -111,8 +114,13 @@ def login(body: Login, app: StateDep, request: Request, response: Response) -> d
     # No such user: the password is still hashed, so a login takes as long either way.
     if not security.verify_password(row[2] if row else None, body.password) or row is None:
         raise HTTPException(401, _WRONG, headers={"WWW-Authenticate": "Bearer"})
-    app.login_throttle.succeeded(body.username, address)
-    app.users.remember(row[0])
+    try:
+        app.login_throttle.succeeded(body.username, address)
+        app.users.remember(row[0])
+    except redis.RedisError as exc:
+        # The password is right: Redis failing now costs a stale count (this one attempt) and a
+        # cache miss, not the login. Counting before the check is what must not be skipped.
+        log.warning("login bookkeeping skipped", extra={"error": f"{type(exc).__name__}: {exc}"})
     if security.needs_rehash(row[2]):
         with app.rt.pool.connection() as conn:
             conn.execute(

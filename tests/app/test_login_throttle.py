@@ -289,3 +289,21 @@ def test_abuse_limit_defaults_are_the_documented_ones() -> None:
         "max_header_bytes",
     )
     assert [Settings.model_fields[name].default for name in names] == [10, 100, 900, 1, 300, 65536]
+
+
+def test_a_right_password_is_not_refused_when_redis_fails_after_the_check(
+    throttled: AppServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = register(throttled.client)
+
+    def redis_down(*args: Any) -> None:
+        raise redis.ConnectionError("Redis did not answer")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(throttled.state.login_throttle, "succeeded", redis_down)
+        response = attempt(throttled, user["username"], user["password"], new_address())
+    assert response.status_code == 200, response.text
+    # Counting before the check is never skipped: that failing is a 503 (fails closed).
+    with monkeypatch.context() as patch:
+        patch.setattr(throttled.state.login_throttle, "attempt", redis_down)
+        assert attempt(throttled, user["username"], user["password"], new_address()).status_code == 503
