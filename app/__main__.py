@@ -12,7 +12,10 @@ from app.settings import Settings
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's settings for a replica behind a load balancer (also used by the keep-alive test)."""
+    from app.server import uvicorn_options
+
     return {
+        **uvicorn_options(settings),
         "proxy_headers": True,
         "forwarded_allow_ips": "127.0.0.1",
         "timeout_keep_alive": settings.keepalive_timeout_seconds,

@@ -31,6 +31,22 @@ return 1
 """
 
 
+# Sets one line, in one atomic step so concurrent adds cannot push a cart past MAX_LINES: a new
+# SKU is refused when the cart already holds that many (the `_id` field is not a line).
+# ARGV: sku, quantity, new cart id (used if the cart has none), TTL, MAX_LINES. Returns the whole
+# hash, or false when the cart is full.
+_SET_ITEM = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  local lines = redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], '_id')
+  if lines >= tonumber(ARGV[5]) then return false end
+end
+redis.call('HSETNX', KEYS[1], '_id', ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+return redis.call('HGETALL', KEYS[1])
+"""
+
+
 class CartFull(Exception):
     pass
 
@@ -61,20 +77,18 @@ class CartStore:
         self.client = client
         self.ttl_seconds = ttl_seconds
         self._finish = client.register_script(_FINISH_CHECKOUT)
+        self._set_item = client.register_script(_SET_ITEM)
 
     def get(self, user_id: str) -> Cart:
         return _to_cart(dict(self.client.hgetall(_key(user_id))))  # type: ignore[arg-type]
 
     def set_item(self, user_id: str, sku: str, quantity: int) -> Cart:
-        key = _key(user_id)
-        if not self.client.hexists(key, sku) and self.client.hlen(key) > MAX_LINES:
+        flat = self._set_item(
+            keys=[_key(user_id)], args=[sku, quantity, uuid.uuid4().hex, self.ttl_seconds, MAX_LINES]
+        )
+        if not flat:
             raise CartFull(f"a cart holds at most {MAX_LINES} different SKUs")
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hsetnx(key, ID_FIELD, uuid.uuid4().hex)
-        pipe.hset(key, sku, quantity)
-        pipe.expire(key, self.ttl_seconds)
-        pipe.hgetall(key)
-        return _to_cart(dict(pipe.execute()[-1]))
+        return _to_cart(dict(zip(flat[::2], flat[1::2], strict=True)))
 
     def remove_item(self, user_id: str, sku: str) -> Cart:
         key = _key(user_id)

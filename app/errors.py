@@ -18,6 +18,9 @@ from app.unavailable import DependencyUnavailable
 
 log = logging.getLogger("app.errors")
 
+# PostgreSQL's default name for the foreign key of orders.user_id (app/migrations/0001_init.sql).
+USER_FOREIGN_KEY = "orders_user_id_fkey"
+
 # Sent with every 503: the request changed nothing and can simply be repeated.
 RETRY_AFTER = {"Retry-After": "1"}
 
@@ -82,6 +85,14 @@ def install(app: FastAPI, instance_id: str) -> None:
         # e.g. a NUL character in a string: bad input, not a server fault.
         return JSONResponse({"detail": "the input contains characters that cannot be stored"}, status_code=422)
 
+    async def integrity(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, psycopg.errors.ForeignKeyViolation)
+        if exc.diag.constraint_name == USER_FOREIGN_KEY:
+            # The token's user was deleted between the existence check and the write: the same 401
+            # as a token whose user is already gone, and nothing was written.
+            return await invalid_token(request, InvalidToken("the token's user does not exist"))
+        return await unexpected(request, exc)
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Runs outside the app's middleware, so the instance header is added here too.
         log.error("unhandled error", exc_info=exc)
@@ -100,4 +111,5 @@ def install(app: FastAPI, instance_id: str) -> None:
     app.add_exception_handler(PoolTimeout, database_down)
     app.add_exception_handler(psycopg.DataError, unstorable)
     app.add_exception_handler(DependencyUnavailable, dependency_down)
+    app.add_exception_handler(psycopg.errors.ForeignKeyViolation, integrity)
     app.add_exception_handler(Exception, unexpected)

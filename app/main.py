@@ -23,6 +23,7 @@ from app.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddlewar
 from app.outbox import Relay
 from app.routers import auth, cart, health, orders
 from app.runtime import Runtime
+from app.schemas import errors as error_answers
 from app.settings import Settings
 from app.state import AppState
 
@@ -79,16 +80,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app = FastAPI(
         title="stateless reference app",
+        summary="Carts in Redis, orders in PostgreSQL, receipts by an SQS worker; any replica serves any request.",
+        version="1",
         lifespan=lifespan,
+        # The document only (no HTML pages that would load scripts from elsewhere). Every error
+        # answer is listed per route with its JSON shape (app/schemas.py).
+        openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
-        openapi_url=None,
+        # Any route: the middleware answers these before routing.
+        responses=error_answers(400),
     )
     app.state.app_state = state
     errors.install(app, settings.instance_id)
     for router in (auth.router, cart.router, orders.router, health.router):
         app.include_router(router)
     # Added last = outermost: the context middleware sees every response, the 413s included.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
+    )
     app.add_middleware(RequestContextMiddleware, instance_id=settings.instance_id, metrics=state.metrics)
     return app

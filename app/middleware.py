@@ -56,7 +56,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_headers = dict(scope.get("headers") or [])
+        incoming = request_headers.get(b"x-request-id", b"").decode("latin-1")
+        authenticated = b"authorization" in request_headers
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500
@@ -70,6 +72,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OWN_HEADERS]
                 headers += [(b"x-instance-id", self.instance_id), (b"x-request-id", request_id.encode())]
+                headers = _cache_control(headers, authenticated)
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -103,20 +106,48 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
+def _cache_control(headers: list[tuple[bytes, bytes]], authenticated: bool) -> list[tuple[bytes, bytes]]:
+    """`no-store` unless a route chose otherwise, and always when the request carried credentials.
+
+    Every answer here is per user (a cart, an order with a presigned receipt URL, a token) or
+    live state; only the public keys opt in to caching. An answer to a request with credentials is
+    never stored by a shared cache, whatever the route says (RFC 9111 section 3.5 lets a shared
+    cache store it when told `public`; nothing here needs that).
+    """
+    chosen = any(k.lower() == b"cache-control" for k, _ in headers)
+    if chosen and not authenticated:
+        return headers
+    return [(k, v) for k, v in headers if k.lower() != b"cache-control"] + [(b"cache-control", b"no-store")]
+
+
+def head_size(scope: Scope) -> int:
+    """Bytes of the request line and headers as they came on the wire (give or take the version)."""
+    size = len(scope.get("method", "")) + len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+    return size + 12 + sum(len(name) + len(value) + 4 for name, value in scope.get("headers") or [])
+
+
 class BodyLimitMiddleware:
     """Answers 413 for bodies over the limit, judged on the bytes received, not the declared length.
 
     The body is buffered in memory (never on disk) up to the limit and replayed to the app, so a
     chunked upload without Content-Length is cut off as soon as it passes the limit.
+
+    A request head over `max_header_bytes` gets 400, as the ALB answers it. h11 already refuses a
+    head still incomplete past that size (app/server.py), which bounds memory; a head that
+    arrived whole in one read escapes that check, so the exact limit is applied here.
     """
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, max_header_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.max_header_bytes is not None and head_size(scope) > self.max_header_bytes:
+            await _reply(send, 400, f"request head larger than {self.max_header_bytes} bytes")
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65536, ge=1024)
     outbox_relay_interval_seconds: float = Field(default=2.0, gt=0)
 
+    # Abuse limits (app/throttle.py, app/server.py, app/users.py explain the defaults).
+    login_max_failures_per_account: int = Field(default=10, ge=1, le=100)
+    login_max_failures_per_address: int = Field(default=100, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)
+    trusted_proxy_hops: int = Field(default=1, ge=0, le=5)
+    user_cache_ttl_seconds: int = Field(default=300, ge=1, le=3600)
+    max_header_bytes: int = Field(default=65536, ge=4096, le=1048576)
+
     aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "aws_region"))
     aws_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url")

@@ -10,6 +10,8 @@ from app.outbox import Relay
 from app.runtime import Runtime
 from app.security import TokenService
 from app.settings import Settings
+from app.throttle import LoginThrottle
+from app.users import UserDirectory
 
 
 @dataclass
@@ -20,6 +22,8 @@ class AppState:
     tokens: TokenService = None  # type: ignore[assignment]
     carts: CartStore = None  # type: ignore[assignment]
     relay: Relay | None = None
+    login_throttle: LoginThrottle = None  # type: ignore[assignment]
+    users: UserDirectory = None  # type: ignore[assignment]
     # Set when shutdown begins, so /readyz fails and load balancers stop sending new requests.
     draining: bool = False
 
@@ -33,6 +37,13 @@ class AppState:
             ttl_seconds=self.settings.access_token_ttl_seconds,
         )
         self.carts = CartStore(runtime.redis, self.settings.cart_ttl_seconds)
+        self.login_throttle = LoginThrottle(
+            runtime.redis,
+            per_account=self.settings.login_max_failures_per_account,
+            per_address=self.settings.login_max_failures_per_address,
+            window_seconds=self.settings.login_failure_window_seconds,
+        )
+        self.users = UserDirectory(runtime.redis, runtime.pool, self.settings.user_cache_ttl_seconds)
 
     @property
     def rt(self) -> Runtime:

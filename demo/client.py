@@ -77,7 +77,9 @@ class AppClient:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         self.requests += 1
-        repeatable = method.upper() in SAFE_METHODS or "Idempotency-Key" in headers
+        # A login creates nothing: repeating one that failed (a 503 while Redis, which holds its
+        # attempt counters, was away) cannot do anything twice.
+        repeatable = method.upper() in SAFE_METHODS or "Idempotency-Key" in headers or path == "/auth/login"
         tries = self.attempts if repeatable else 1
         for attempt in range(1, tries + 1):
             try:

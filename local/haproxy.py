@@ -197,6 +197,10 @@ def render_config(
         "    log global",
         "    option httplog",
         "    option dontlognull",
+        # Like the ALB, hand the client's address to the app as the last X-Forwarded-For entry:
+        # HAProxy adds its header after any the client sent ("always appended at the end of the
+        # existing header list", configuration manual, `option forwardfor`); app/throttle.py reads it.
+        "    option forwardfor",
         f"    timeout connect {ALB_CONNECT_TIMEOUT_S}s",
         # The ALB's idle timeout bounds every quiet period: a client or a target sending nothing for
         # that long is cut off (504 when the target is the silent one).

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated
 
 import psycopg
+import redis
 from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-from app import security
+from app import passwords, security
 from app.routers.deps import StateDep
+from app.schemas import AccessToken, Registered, errors
+from app.state import AppState
+from app.throttle import ACCOUNT, client_address
 
 router = APIRouter()
+log = logging.getLogger("app.auth")
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$"
 _USERNAME = re.compile(USERNAME_PATTERN)
@@ -21,7 +28,25 @@ _USERNAME = re.compile(USERNAME_PATTERN)
 class Registration(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     username: Annotated[str, Field(pattern=USERNAME_PATTERN, description="3-64 letters, digits, . _ -")]
-    password: Annotated[str, Field(min_length=8, max_length=256)]
+    password: Annotated[
+        str,
+        Field(
+            min_length=passwords.MIN_LENGTH,
+            max_length=passwords.MAX_LENGTH,
+            # For the document only (the validator below gives the specific message).
+            json_schema_extra={"pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"},
+            description="8-256 characters, no control characters, not containing the username, "
+            "not one of the most common passwords",
+        ),
+    ]
+
+    @field_validator("password")
+    @classmethod
+    def _policy(cls, password: str, info: ValidationInfo) -> str:
+        why = passwords.problem(password, str(info.data.get("username", "")))
+        if why:
+            raise PydanticCustomError("password_policy", why)
+        return password
 
 
 class Login(BaseModel):
@@ -30,7 +55,12 @@ class Login(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=256)]
 
 
-@router.post("/auth/register", status_code=201)
+@router.post(
+    "/auth/register",
+    status_code=201,
+    response_model=Registered,
+    responses=errors(409, 413, 422, 503, e409="username already taken"),
+)
 def register(body: Registration, app: StateDep) -> dict[str, str]:
     password_hash = security.hash_password(body.password)
     with app.rt.pool.connection() as conn:
@@ -45,22 +75,54 @@ def register(body: Registration, app: StateDep) -> dict[str, str]:
     return {"id": row[0], "username": body.username}
 
 
-@router.post("/auth/login")
-def login(body: Login, app: StateDep, response: Response) -> dict[str, str | int]:
+_WRONG = "invalid username or password"
+
+
+@router.post(
+    "/auth/login",
+    response_model=AccessToken,
+    responses={
+        401: {**errors(401)[401], "description": _WRONG},
+        **errors(413, 422, 429, 503),
+    },
+)
+def login(body: Login, app: StateDep, request: Request, response: Response) -> dict[str, str | int]:
     # A token response must never be cached by a proxy (RFC 6749, section 5.1).
     response.headers["Cache-Control"] = "no-store"
-    if not _USERNAME.match(body.username):
-        # No such user can exist; answered like any wrong password, after the same amount of work.
-        security.verify_password(None, body.password)
-        raise HTTPException(401, "invalid username or password", headers={"WWW-Authenticate": "Bearer"})
-    with app.rt.pool.connection() as conn:
-        row = conn.execute(
-            "SELECT id::text, username, password_hash FROM users WHERE lower(username) = lower(%s)",
-            (body.username,),
-        ).fetchone()
-        if not security.verify_password(row[2] if row else None, body.password) or row is None:
-            raise HTTPException(401, "invalid username or password", headers={"WWW-Authenticate": "Bearer"})
-        if security.needs_rehash(row[2]):
+    address = client_address(
+        request.headers.getlist("x-forwarded-for"),
+        request.client.host if request.client else None,
+        app.settings.trusted_proxy_hops,
+    )
+    # Counted before the password is checked, for existing and unknown usernames alike; Redis being
+    # unreachable fails the login closed (503) rather than letting guesses through uncounted.
+    verdict = app.login_throttle.attempt(body.username, address)
+    if not verdict.allowed:
+        whose = "for this account" if verdict.full & ACCOUNT else "from this address"
+        raise HTTPException(
+            429,
+            f"too many failed logins {whose}; retry in {verdict.retry_after_seconds} s",
+            headers={"Retry-After": str(verdict.retry_after_seconds)},
+        )
+    try:
+        row = _user_row(app, body.username) if _USERNAME.match(body.username) else None
+    except Exception:
+        # Not judged (PostgreSQL unreachable or stalled: answered 503 by its handler). A client
+        # retrying through a database outage must not lock the account.
+        app.login_throttle.undo(body.username, address)
+        raise
+    # No such user: the password is still hashed, so a login takes as long either way.
+    if not security.verify_password(row[2] if row else None, body.password) or row is None:
+        raise HTTPException(401, _WRONG, headers={"WWW-Authenticate": "Bearer"})
+    try:
+        app.login_throttle.succeeded(body.username, address)
+        app.users.remember(row[0])
+    except redis.RedisError as exc:
+        # The password is right: Redis failing now costs a stale count (this one attempt) and a
+        # cache miss, not the login. Counting before the check is what must not be skipped.
+        log.warning("login bookkeeping skipped", extra={"error": f"{type(exc).__name__}: {exc}"})
+    if security.needs_rehash(row[2]):
+        with app.rt.pool.connection() as conn:
             conn.execute(
                 "UPDATE users SET password_hash = %s WHERE id = %s", (security.hash_password(body.password), row[0])
             )
@@ -69,6 +131,14 @@ def login(body: Login, app: StateDep, response: Response) -> dict[str, str | int
         "token_type": "bearer",
         "expires_in": app.tokens.ttl_seconds,
     }
+
+
+def _user_row(app: AppState, username: str) -> tuple[str, str, str] | None:
+    with app.rt.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT id::text, username, password_hash FROM users WHERE lower(username) = lower(%s)", (username,)
+        ).fetchone()
+    return (row[0], row[1], row[2]) if row else None
 
 
 @router.get("/.well-known/jwks.json", name="jwks")

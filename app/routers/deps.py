@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.security import InvalidToken, Principal
 from app.state import AppState
+
+# Declares the bearer scheme in the OpenAPI document; the checks and the 401s are ours.
+_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An access token from POST /auth/login")
 
 
 def app_state(request: Request) -> AppState:
@@ -19,14 +23,36 @@ async def state(request: Request) -> AppState:
     return app_state(request)
 
 
-async def current_user(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
-    if not authorization:
+async def token_subject(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The token's subject, from the signature and claims alone."""
+    if credentials is None:
+        if request.headers.get("authorization"):
+            raise InvalidToken("expected an Authorization: Bearer token")
         raise InvalidToken("missing bearer token")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise InvalidToken("expected an Authorization: Bearer token")
-    return app_state(request).tokens.verify(token.strip())
+    return app_state(request).tokens.verify(credentials.credentials)
+
+
+TokenDep = Annotated[Principal, Depends(token_subject)]
+
+_NO_SUCH_USER = "the token's user does not exist"
+
+
+def current_user(principal: TokenDep, request: Request) -> Principal:
+    """A token whose user exists, asked of PostgreSQL: for routes that need PostgreSQL anyway."""
+    if not app_state(request).users.exists_in_database(principal.user_id):
+        raise InvalidToken(_NO_SUCH_USER)
+    return principal
+
+
+def cart_user(principal: TokenDep, request: Request) -> Principal:
+    """A token whose user exists, asked of the Redis cache first: cart routes stay Redis-only."""
+    if not app_state(request).users.exists(principal.user_id):
+        raise InvalidToken(_NO_SUCH_USER)
+    return principal
 
 
 StateDep = Annotated[AppState, Depends(state)]
 UserDep = Annotated[Principal, Depends(current_user)]
+CartUserDep = Annotated[Principal, Depends(cart_user)]

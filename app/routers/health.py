@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.routers.deps import StateDep
+from app.schemas import Error
 
 router = APIRouter()
 
 
-@router.api_route("/healthz", methods=["GET", "HEAD"])
+# HEAD is served for probes but left out of the document: one operation per path and method.
+@router.get("/healthz")
+@router.head("/healthz", include_in_schema=False)
 async def healthz() -> dict[str, str]:
     # Liveness touches nothing: a dependency outage must not make the orchestrator kill replicas.
     return {"status": "ok"}
 
 
-@router.api_route("/readyz", methods=["GET", "HEAD"])
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"model": Error, "description": "not ready: starting, pools closed, or shutting down"}
+}
+
+
+@router.get("/readyz", responses=_NOT_READY)
+@router.head("/readyz", include_in_schema=False)
 async def readyz(app: StateDep) -> JSONResponse:
     # The replica's own state only: started, pools open, not draining. Dependencies are never probed
     # here: a Redis or PostgreSQL outage would take every replica out of service at once (and get the
@@ -32,6 +43,6 @@ async def readyz(app: StateDep) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(app: StateDep) -> Response:
     return Response(generate_latest(app.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from app import orders
 from app.cart import Cart
 from app.routers.deps import StateDep, UserDep
+from app.schemas import OrderCreated, OrderView, errors
 from app.state import AppState
 
 router = APIRouter()
@@ -21,7 +22,12 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", pattern=r
 RECEIPT_URL_TTL_SECONDS = 900
 
 
-@router.post("/orders", status_code=201)
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderCreated,
+    responses=errors(401, 409, 422, 503, e409="the cart is empty, or was already checked out (the order is named)"),
+)
 def checkout(user: UserDep, app: StateDep, idempotency_key: IdempotencyKey = None) -> Any:
     rt = app.rt
     if idempotency_key is not None:
@@ -56,7 +62,12 @@ def _finish_cart(app: AppState, user_id: str, cart: Cart) -> None:
         log.warning("cart not emptied after checkout", extra={"error": f"{type(exc).__name__}: {exc}"})
 
 
-@router.get("/orders/{order_id}")
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderView,
+    response_model_exclude_none=True,
+    responses=errors(401, 404, 422, 503),
+)
 def get_order(order_id: str, user: UserDep, app: StateDep) -> dict[str, Any]:
     order = orders.get(app.rt.pool, user.user_id, order_id)
     if order is None:

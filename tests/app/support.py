@@ -11,6 +11,7 @@ import httpx
 import uvicorn
 
 from app.main import create_app
+from app.server import uvicorn_options
 from app.settings import Settings
 from local.procs import free_port
 
@@ -31,6 +32,7 @@ class AppServer:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=5,
+            **uvicorn_options(settings),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import jwt
+import psycopg
 import pytest
 
 from app.keys import generate_private_key_pem
@@ -85,10 +87,11 @@ def test_login_with_a_username_that_cannot_exist_is_401(client: Any, username: s
     assert response.status_code == 401
 
 
-def test_register_with_nul_in_username_is_422_and_in_password_is_fine(client: Any) -> None:
+def test_register_with_nul_in_username_or_password_is_422(client: Any) -> None:
     assert client.post("/auth/register", json={"username": "nul\x00x", "password": "long enough"}).status_code == 422
-    user = register(client, password="with\x00nul inside")
-    assert login(client, user["username"], "with\x00nul inside")
+    response = client.post("/auth/register", json={"username": new_username(), "password": "with\x00nul inside"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"] == "the password must not contain control characters"
 
 
 def test_login_with_malformed_body_is_422(client: Any) -> None:
@@ -201,3 +204,101 @@ def test_rotation_a_token_signed_by_the_previous_key_still_works(
     retired = make_settings(module_db, module_aws, jwt_private_key=rotated.jwt_private_key)
     with AppServer(retired) as newest:
         assert newest.client.get("/cart", headers=old_headers).status_code == 401
+
+
+# --- tokens whose user does not exist ------------------------------------------------------------
+
+AUTHENTICATED_ROUTES = [
+    ("GET", "/cart"),
+    ("PUT", "/cart/items/A1"),
+    ("DELETE", "/cart/items/A1"),
+    ("POST", "/orders"),
+    ("GET", f"/orders/{uuid.uuid4()}"),
+]
+
+
+def _token_for(server: AppServer, user_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.state.tokens.issue(user_id, 'nobody')}"}
+
+
+def _all_routes(client: Any, headers: dict[str, str]) -> list[tuple[str, str, Any]]:
+    return [
+        (method, path, client.request(method, path, headers=headers, json={"quantity": 1} if method == "PUT" else None))
+        for method, path in AUTHENTICATED_ROUTES
+    ]
+
+
+def _expect_401_everywhere(client: Any, headers: dict[str, str]) -> None:
+    for method, path, response in _all_routes(client, headers):
+        assert response.status_code == 401, (method, path, response.status_code, response.text)
+        assert response.json() == {"detail": "the token's user does not exist"}
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def _delete_user(database_url: str, user_id: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        assert conn.execute("DELETE FROM users WHERE id = %s", (user_id,)).rowcount == 1
+
+
+def test_a_validly_signed_token_for_a_user_that_never_existed_is_401_everywhere(
+    client: Any, server: AppServer
+) -> None:
+    _expect_401_everywhere(client, _token_for(server, str(uuid.uuid4())))
+
+
+def test_a_deleted_user_is_401_everywhere(client: Any, server: AppServer, module_db: str) -> None:
+    user = register(client)
+    headers = login(client, user["username"], user["password"])
+    assert client.put("/cart/items/A1", json={"quantity": 1}, headers=headers).status_code == 200
+    _delete_user(module_db, user["id"])
+    server.state.users.forget(user["id"])  # what a deletion does besides the row
+    _expect_401_everywhere(client, headers)
+
+
+def test_a_user_deleted_behind_the_cache_is_401_at_once_on_orders_and_within_the_ttl_on_the_cart(
+    module_db: str, module_aws: Any, make_settings: Callable[..., Any]
+) -> None:
+    with AppServer(make_settings(module_db, module_aws, user_cache_ttl_seconds=1)) as server:
+        user = register(server.client)
+        headers = login(server.client, user["username"], user["password"])
+        assert server.client.put("/cart/items/A1", json={"quantity": 1}, headers=headers).status_code == 200
+        _delete_user(module_db, user["id"])
+        # Checkout asks PostgreSQL itself: no order for a deleted user, and no 500.
+        assert server.client.post("/orders", headers=headers).status_code == 401
+        time.sleep(1.2)
+        _expect_401_everywhere(server.client, headers)
+
+
+def test_checkout_racing_a_user_deletion_is_401_and_writes_nothing(
+    server: AppServer, client: Any, module_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The user passes the existence check, then is gone when the order is written.
+    ghost = str(uuid.uuid4())
+    headers = _token_for(server, ghost)
+    monkeypatch.setattr(server.state.users, "exists_in_database", lambda user_id: True)
+    assert client.put("/cart/items/A1", json={"quantity": 2}, headers=headers).status_code == 200
+    response = client.post("/orders", headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.json() == {"detail": "the token's user does not exist"}
+    with psycopg.connect(module_db) as conn:
+        assert conn.execute("SELECT count(*) FROM orders WHERE user_id = %s", (ghost,)).fetchone() == (0,)
+    server.state.users.forget(ghost)
+
+
+def test_cart_routes_need_postgresql_only_on_a_cache_miss(
+    server: AppServer, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = register(client)
+    headers = login(client, user["username"], user["password"])  # login vouches for the user in Redis
+
+    def database_down(user_id: str) -> bool:
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(server.state.users, "exists_in_database", database_down)
+    assert client.put("/cart/items/A1", json={"quantity": 1}, headers=headers).status_code == 200
+    assert client.get("/cart", headers=headers).status_code == 200
+    # Neither the cache nor PostgreSQL can answer: 503, never a guess.
+    server.state.users.forget(user["id"])
+    response = client.get("/cart", headers=headers)
+    assert response.status_code == 503
+    assert response.headers["retry-after"]

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import socket
+import threading
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
+from app.cart import MAX_LINES, CartFull, CartStore
 from tests.app.support import AppServer, new_user
 
 pytestmark = pytest.mark.services
@@ -155,3 +160,65 @@ def test_absurd_content_length_is_refused_before_reading(server: AppServer, auth
         )
         reply = sock.recv(4096)
     assert reply.startswith(b"HTTP/1.1 413") or reply.startswith(b"HTTP/1.1 400")
+
+
+def test_concurrent_adds_never_push_a_cart_past_its_line_limit(client: Any, server: AppServer) -> None:
+    user, auth = new_user(client)
+    for i in range(MAX_LINES - 5):
+        server.state.carts.set_item(user["id"], f"P{i}", 1)
+    start = threading.Barrier(24)
+    statuses: list[int] = []
+
+    def add(index: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            start.wait()
+            statuses.append(http.put(f"/cart/items/NEW{index}", json={"quantity": 1}, headers=auth).status_code)
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert Counter(statuses) == {200: 5, 409: 19}
+    assert len(client.get("/cart", headers=auth).json()["items"]) == MAX_LINES
+
+
+def test_the_line_limit_is_one_atomic_step_in_redis(redis_service: Any) -> None:
+    # Straight at the store, with more threads than the app's endpoint pool would let through.
+    client = redis.Redis.from_url(redis_service.url, decode_responses=True)
+    store, user_id = CartStore(client, ttl_seconds=600), f"race-{uuid.uuid4().hex}"
+    for i in range(MAX_LINES - 20):
+        store.set_item(user_id, f"P{i}", 1)
+    outcomes: list[str] = []
+    start = threading.Barrier(50)
+
+    def add(index: int) -> None:
+        start.wait()
+        try:
+            store.set_item(user_id, f"S{index}", 1)
+            outcomes.append("added")
+        except CartFull:
+            outcomes.append("full")
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert Counter(outcomes) == {"added": 20, "full": 30}
+    assert len(store.get(user_id).items) == MAX_LINES
+    client.close()
+
+
+def test_authenticated_answers_are_never_cached(client: Any, auth: dict[str, str]) -> None:
+    for response in (
+        client.get("/cart", headers=auth),
+        client.put("/cart/items/N1", json={"quantity": 1}, headers=auth),
+        client.delete("/cart/items/N1", headers=auth),
+        client.get("/cart", headers={"Authorization": "Bearer forged"}),
+        # A route that chose public caching still may not be cached for a request with credentials.
+        client.get("/.well-known/jwks.json", headers=auth),
+    ):
+        assert response.headers["cache-control"] == "no-store", response.request.url
+    assert client.get("/.well-known/jwks.json").headers["cache-control"] == "public, max-age=300"
+    assert client.get("/healthz").headers["cache-control"] == "no-store"

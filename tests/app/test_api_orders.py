@@ -158,3 +158,18 @@ def test_unknown_orders_are_404(client: Any, order_id: str) -> None:
     response = client.get(f"/orders/{order_id}", headers=auth)
     assert response.status_code == 404
     assert response.json() == {"detail": "order not found"}
+
+
+def test_an_order_with_a_presigned_receipt_url_is_never_stored_by_a_cache(client: Any, module_db: str) -> None:
+    _, auth = new_user(client)
+    _fill(client, auth, C1=1)
+    order_id = client.post("/orders", headers=auth).json()["id"]
+    with psycopg.connect(module_db, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE orders SET status = 'ready', receipt_key = %s WHERE id = %s",
+            (f"receipts/{order_id}.json", order_id),
+        )
+    response = client.get(f"/orders/{order_id}", headers=auth)
+    assert response.status_code == 200
+    assert "Signature=" in response.json()["receipt_url"]
+    assert response.headers["cache-control"] == "no-store"

@@ -9,12 +9,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
 
 from app.keys import KeyRing
@@ -284,6 +284,12 @@ def test_server_processes_start_from_the_environment_and_finish_in_flight_reques
             ),
         )
     tokens = TokenService(KeyRing.build(settings.jwt_private_key), settings.jwt_issuer, settings.jwt_audience, 60)
+    # A token's user must exist (tokens of deleted users are refused).
+    with psycopg.connect(module_db, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO users (username, password_hash) VALUES (%s, 'unused') RETURNING id::text", (new_username(),)
+        ).fetchone()
+    assert row is not None
     outputs: dict[str, bytes] = {}
     try:
         for name, (port, proc) in procs.items():
@@ -296,7 +302,7 @@ def test_server_processes_start_from_the_environment_and_finish_in_flight_reques
 
             assert wait_until(ready, timeout=30) and proc.poll() is None, name
             assert httpx.get(f"http://127.0.0.1:{port}/healthz").headers["x-instance-id"] == name
-            reply = _in_flight_put(port, tokens.issue(str(uuid.uuid4()), "inflight"), proc)
+            reply = _in_flight_put(port, tokens.issue(row[0], "inflight"), proc)
             assert reply.startswith(b"HTTP/1.1 200"), (name, reply)
             assert b'"quantity":3' in reply, name
     finally:
