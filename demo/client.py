@@ -3,7 +3,7 @@
 `AppClient` speaks the app's API through the load balancer the way a careful client of an ALB does:
 the load balancer never replays a request that reached a replica, so a replica that dies answers its
 in-flight requests with 502, and the client repeats a request that can safely be repeated (GET, PUT,
-DELETE, and a POST carrying an Idempotency-Key) after a 502/503/504 or a broken connection, with a
+DELETE, a POST carrying an Idempotency-Key, and a login) after a 502/503/504 or a broken connection, with a
 short back-off that honours Retry-After. `Traffic` runs a few threads, each a user of its own, that
 keep changing and reading their carts: every request is recorded (status, latency, replica, and how
 many of its attempts failed) and every cart read is compared with what that user put in, so a lost
