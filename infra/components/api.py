@@ -25,6 +25,9 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_aws as aws
 
+from infra.config import LoggingConfig
+from infra.lib import limits
+
 AUTHENTICATED_ROUTES: tuple[str, ...] = (
     "GET /cart",
     "PUT /cart/items/{sku}",
@@ -60,10 +63,7 @@ ACCESS_LOG_FORMAT = json.dumps({
     "subject": "$context.authorizer.claims.sub",
 })
 
-_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                       2557, 2922, 3288, 3653)
 
 
 def _route_role(route_key: str) -> str:
@@ -99,7 +99,7 @@ class ApiGatewayArgs:
     tls_server_name: str | None = None
     """host name on the listener's certificate, verified by API Gateway when the listener is HTTPS"""
     throttling: ThrottlingSettings = field(default_factory=ThrottlingSettings)
-    access_log_retention_days: int = 30
+    access_log_retention_days: int = LoggingConfig().retention_days
     log_kms_key_arn: pulumi.Input[str] | None = None
     disable_execute_api_endpoint: bool = False
     """also forced on whenever a custom domain fronts the API, so that only the domain is reachable (the
@@ -137,13 +137,11 @@ class ApiGatewayArgs:
                              "for that name in the API's region)")
         if self.domain_name is not None and not _HOSTNAME.match(self.domain_name):
             raise ValueError(f"domain name {self.domain_name!r} is not a lowercase DNS host name")
-        if isinstance(self.certificate_arn, str) and not _CERT_ARN.match(self.certificate_arn):
+        if isinstance(self.certificate_arn, str) and not limits.ACM_CERTIFICATE_ARN.match(self.certificate_arn):
             raise ValueError(f"certificate_arn {self.certificate_arn!r} is not an ACM certificate ARN")
         if self.disable_execute_api_endpoint and self.domain_name is None:
             raise ValueError("disabling the execute-api endpoint without a custom domain leaves the API unreachable")
-        if self.access_log_retention_days not in _LOG_RETENTION_DAYS:
-            raise ValueError(f"access log retention {self.access_log_retention_days} days is not a CloudWatch "
-                             f"value; use one of {_LOG_RETENTION_DAYS}")
+        limits.check_log_retention(self.access_log_retention_days, "access log retention")
 
 
 class ApiGateway(pulumi.ComponentResource):

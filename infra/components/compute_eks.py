@@ -41,7 +41,8 @@ import pulumi_random as random
 from infra.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from infra.components.context import aws_context
 from infra.components.k8s_app import KubernetesApp, KubernetesAppArgs, WorkloadSettings, check_environment
-from infra.lib import iam
+from infra.config import EksConfig, LoggingConfig
+from infra.lib import iam, limits
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
@@ -50,10 +51,6 @@ CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager",
 # The root CA behind every regional EKS OIDC endpoint. IAM validates these endpoints against its own
 # trust store, but the provider still records a thumbprint.
 EKS_OIDC_ROOT_CA_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
-_MIN_KUBERNETES = (1, 30)  # the preStop sleep action is on by default from 1.30
-_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                       2557, 2922, 3288, 3653)
-_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
 
 
@@ -114,15 +111,15 @@ class ComputeEksArgs:
     s3_object_prefix: str = "receipts/"
     cluster_name: str | None = None
     """prefix of the cluster's name (a random suffix is added); defaults to the component's name"""
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = EksConfig().kubernetes_version
     public_access_cidrs: Sequence[str] = ()
     """who may reach the public API endpoint; empty keeps the endpoint private-only"""
     log_types: Sequence[str] = CONTROL_PLANE_LOG_TYPES
-    log_retention_days: int = 30
+    log_retention_days: int = LoggingConfig().retention_days
     oidc_thumbprint: str = EKS_OIDC_ROOT_CA_THUMBPRINT
     admin_principal_arns: Sequence[str] = ()
     """IAM roles or users given cluster-admin through access entries, besides the cluster's creator"""
-    deletion_protection: bool = True
+    deletion_protection: bool = EksConfig().deletion_protection
     node_autoscaling: bool = True
     """run the Cluster Autoscaler on the node group (between its min and max size)"""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -138,7 +135,7 @@ class ComputeEksArgs:
         match = re.fullmatch(r"(\d+)\.(\d+)", self.kubernetes_version)
         if match is None:
             raise ValueError(f"kubernetes version {self.kubernetes_version!r} must look like 1.33")
-        if (int(match[1]), int(match[2])) < _MIN_KUBERNETES:
+        if (int(match[1]), int(match[2])) < limits.MIN_KUBERNETES_VERSION:
             raise ValueError(f"kubernetes version {self.kubernetes_version} is too old: the app's preStop drain "
                              "uses the sleep action, on by default from 1.30")
         if isinstance(self.public_access_cidrs, str):
@@ -154,9 +151,7 @@ class ComputeEksArgs:
         unknown = set(self.log_types) - set(CONTROL_PLANE_LOG_TYPES)
         if unknown:
             raise ValueError(f"unknown control-plane log types {sorted(unknown)}; valid: {CONTROL_PLANE_LOG_TYPES}")
-        if self.log_retention_days not in _LOG_RETENTION_DAYS:
-            raise ValueError(f"log retention {self.log_retention_days} days is not a CloudWatch value; "
-                             f"use one of {_LOG_RETENTION_DAYS}")
+        limits.check_log_retention(self.log_retention_days)
         if not re.fullmatch(r"[0-9a-fA-F]{40}", self.oidc_thumbprint):
             raise ValueError("the OIDC thumbprint must be 40 hex digits (a SHA-1 fingerprint)")
         if self.s3_object_prefix.startswith("/") or "*" in self.s3_object_prefix:
@@ -164,7 +159,7 @@ class ComputeEksArgs:
         if isinstance(self.admin_principal_arns, str):
             raise ValueError("admin_principal_arns must be a list of IAM role or user ARNs, not one string")
         for arn in self.admin_principal_arns:
-            if not _PRINCIPAL_ARN.match(arn):
+            if not limits.IAM_PRINCIPAL_ARN.match(arn):
                 raise ValueError(f"admin principal {arn!r} is not an IAM role or user ARN")
         if len({_admin_role(a) for a in self.admin_principal_arns}) != len(self.admin_principal_arns):
             raise ValueError("admin_principal_arns lists a principal twice (or two with the same name)")

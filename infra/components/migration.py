@@ -29,12 +29,12 @@ from infra.components.k8s_app import checked_environment
 from infra.components.worker import (
     ENI_ACTIONS,
     check_image_reference,
-    check_log_retention,
     image_config,
     lambda_environment,
     vpc_function_base,
 )
-from infra.lib import app_env, iam
+from infra.config import LoggingConfig
+from infra.lib import app_env, iam, limits
 
 MIGRATE_HANDLER = "app.migrate.handler"
 INVOCATION_INPUT = {"action": "migrate"}
@@ -65,7 +65,7 @@ class MigrationArgs:
     database_port: int = 5432
     timeout_seconds: int = 300
     memory_mb: int = 512
-    log_retention_days: int = 30
+    log_retention_days: int = LoggingConfig().retention_days
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -74,7 +74,7 @@ class MigrationArgs:
             raise ValueError(f"migration timeout must be 30..900 seconds, got {self.timeout_seconds}")
         if not 128 <= self.memory_mb <= 10240:
             raise ValueError(f"memory must be 128..10240 MB, got {self.memory_mb}")
-        check_log_retention(self.log_retention_days)
+        limits.check_log_retention(self.log_retention_days)
         if isinstance(self.environment, Mapping):
             lambda_environment(self.environment)
 

@@ -15,11 +15,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.context import aws_context
-from infra.lib import cidr, iam
-
-_LOG_RETENTION = frozenset(
-    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-)
+from infra.config import LoggingConfig
+from infra.lib import cidr, iam, limits
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +26,7 @@ class NetworkArgs:
     app_subnets: tuple[str, ...]
     data_subnets: tuple[str, ...]
     nat_gateway_per_az: bool = True
-    flow_log_retention_days: int = 30
+    flow_log_retention_days: int = LoggingConfig().retention_days
 
     def __post_init__(self) -> None:
         count = len(self.public_subnets)
@@ -43,7 +40,7 @@ class NetworkArgs:
         )
         if problems:
             raise ValueError(f"subnet plan is invalid: {problems[0]}")
-        if self.flow_log_retention_days not in _LOG_RETENTION:
+        if not limits.is_log_retention(self.flow_log_retention_days):
             raise ValueError(f"{self.flow_log_retention_days} is not a CloudWatch Logs retention period")
 
     @property

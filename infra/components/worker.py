@@ -31,7 +31,8 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.k8s_app import check_environment, checked_environment
-from infra.lib import app_env, iam, image
+from infra.config import LoggingConfig, SettingError, WorkerConfig
+from infra.lib import app_env, iam, image, limits
 
 # The app image's default command is the web app; Lambda starts the runtime interface client instead and
 # hands it the handler (image_config overrides ENTRYPOINT and CMD):
@@ -39,12 +40,6 @@ from infra.lib import app_env, iam, image
 LAMBDA_ENTRY_POINT = ("python", "-m", "awslambdaric")
 IMAGE_WORKDIR = "/srv"
 WORKER_HANDLER = "app.worker.handler"
-# AWS's rule for SQS event sources: the queue's visibility timeout is at least six times the function
-# timeout plus the batching window:
-# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
-VISIBILITY_TO_TIMEOUT_RATIO = 6
-_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                       2557, 2922, 3288, 3653)
 # The runtime sets these itself; AWS_REGION carries the function's own region, so a value for it in the
 # shared app environment is simply dropped rather than rejected.
 _DROPPED_ENV = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
@@ -73,15 +68,6 @@ def check_image_reference(value: object, what: str) -> None:
     if isinstance(value, str) and not image.DIGEST_REF.match(value):
         raise ValueError(f"{what} must be an image by digest (<repository>@sha256:<64 hex>), got {value!r}: "
                          "a tag can move, a digest names exactly what was pushed")
-
-
-def check_log_retention(days: int) -> None:
-    if days not in _LOG_RETENTION_DAYS:
-        raise ValueError(f"log retention {days} days is not a CloudWatch value; use one of {_LOG_RETENTION_DAYS}")
-
-
-def minimum_visibility_timeout(timeout_seconds: int, batching_window_seconds: int) -> int:
-    return VISIBILITY_TO_TIMEOUT_RATIO * timeout_seconds + batching_window_seconds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,19 +99,9 @@ class WorkerArgs:
     """customer-managed keys behind the queue, bucket or secret (decrypt / generate data key only)"""
     command: str = WORKER_HANDLER
     architecture: str = "x86_64"
-    memory_mb: int = 512
-    timeout_seconds: int = 30
-    reserved_concurrency: int | None = None
-    """concurrent executions set aside (and capped) for the worker; None draws from the account's
-    unreserved pool, which is what an account still at the default quota of 10 can afford
-    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html)"""
-    batch_size: int = 10
-    maximum_batching_window_seconds: int = 0
-    maximum_concurrency: int = 5
-    """cap on concurrent invocations by the event source (2..1000): Lambda stops polling above it instead
-    of invoking and being throttled, so throttles never count as receives toward the DLQ
-    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html)"""
-    log_retention_days: int = 30
+    config: WorkerConfig = field(default_factory=WorkerConfig)
+    """memory, timeout, concurrency and batching (the stack's worker* keys)"""
+    log_retention_days: int = LoggingConfig().retention_days
     log_kms_key_arn: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -135,39 +111,13 @@ class WorkerArgs:
             raise ValueError(f"command {self.command!r} must name a handler like module.path.function")
         if self.architecture not in ("x86_64", "arm64"):
             raise ValueError(f"architecture must be x86_64 or arm64, not {self.architecture!r}")
-        if not 128 <= self.memory_mb <= 10240:
-            raise ValueError(f"memory must be 128..10240 MB, got {self.memory_mb}")
-        if not 1 <= self.timeout_seconds <= 900:
-            raise ValueError(f"function timeout must be 1..900 seconds, got {self.timeout_seconds}")
-        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
-            # 0 stops the function: every delivery is throttled, counts as a receive, and drains to the DLQ.
-            raise ValueError(
-                f"reserved concurrency must be ≥ 1 (got {self.reserved_concurrency}): 0 would stop the worker "
-                "and send every message to the dead-letter queue; use None for no reservation"
-            )
-        if not 1 <= self.batch_size <= 10000:
-            raise ValueError(f"batch size must be 1..10000, got {self.batch_size}")
-        if not 0 <= self.maximum_batching_window_seconds <= 300:
-            raise ValueError(f"maximum batching window must be 0..300 seconds, got "
-                             f"{self.maximum_batching_window_seconds}")
-        need = minimum_visibility_timeout(self.timeout_seconds, self.maximum_batching_window_seconds)
-        if self.queue_visibility_timeout_seconds < need:
-            raise ValueError(
-                f"the queue's visibility timeout ({self.queue_visibility_timeout_seconds}s) must be at least 6x "
-                f"the function timeout plus the batching window (6 x {self.timeout_seconds}s + "
-                f"{self.maximum_batching_window_seconds}s = {need}s): raise the queue's visibility timeout or "
-                "lower the function timeout"
-            )
-        if self.batch_size > 10 and self.maximum_batching_window_seconds < 1:
-            raise ValueError("a batch size above 10 needs a maximum batching window of at least 1 second")
-        if not 2 <= self.maximum_concurrency <= 1000:
-            raise ValueError(f"event source maximum concurrency must be 2..1000, got {self.maximum_concurrency}")
-        if self.reserved_concurrency is not None and self.maximum_concurrency > self.reserved_concurrency:
-            raise ValueError(
-                f"event source maximum concurrency ({self.maximum_concurrency}) above the reserved "
-                f"concurrency ({self.reserved_concurrency}) would throttle messages back to the queue"
-            )
-        check_log_retention(self.log_retention_days)
+        problem = self.config.visibility_problem(self.queue_visibility_timeout_seconds)
+        if problem:
+            raise SettingError("queueVisibilityTimeoutSeconds", problem)
+        problem = self.config.batching_problem()
+        if problem:
+            raise SettingError("workerBatchingWindowSeconds", problem)
+        limits.check_log_retention(self.log_retention_days)
         if not 1 <= self.database_port <= 65535:
             raise ValueError(f"database port {self.database_port} is out of range")
         if isinstance(self.environment, Mapping):
@@ -342,9 +292,9 @@ class Worker(pulumi.ComponentResource):
                 image_uri=pulumi.Output.from_input(args.image).apply(_checked_image),
                 image_config=image_config(args.command),
                 architectures=[args.architecture],
-                memory_size=args.memory_mb,
-                timeout=args.timeout_seconds,
-                reserved_concurrent_executions=args.reserved_concurrency,
+                memory_size=args.config.memory_mb,
+                timeout=args.config.timeout_seconds,
+                reserved_concurrent_executions=args.config.reserved_concurrency,
                 vpc_config=aws.lambda_.FunctionVpcConfigArgs(subnet_ids=args.subnet_ids,
                                                              security_group_ids=[sg.id]),
                 environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
@@ -362,11 +312,11 @@ class Worker(pulumi.ComponentResource):
             aws.lambda_.EventSourceMappingArgs(
                 event_source_arn=args.queue_arn,
                 function_name=function.arn,
-                batch_size=args.batch_size,
-                maximum_batching_window_in_seconds=args.maximum_batching_window_seconds,
+                batch_size=args.config.batch_size,
+                maximum_batching_window_in_seconds=args.config.batching_window_seconds,
                 function_response_types=["ReportBatchItemFailures"],
                 scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
-                    maximum_concurrency=args.maximum_concurrency,
+                    maximum_concurrency=args.config.max_concurrency,
                 ),
                 enabled=True,
             ),
