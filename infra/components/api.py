@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.security import flow_in, flow_out
 from infra.config import LoggingConfig
 from infra.lib import limits
 
@@ -164,25 +165,11 @@ class ApiGateway(pulumi.ComponentResource):
                                       tags={**tags, "Name": f"{name}-vpclink"}),
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-vpclink-egress",
-            aws.vpc.SecurityGroupEgressRuleArgs(
-                security_group_id=link_sg.id, ip_protocol="tcp", from_port=args.listener_port,
-                to_port=args.listener_port, referenced_security_group_id=args.alb_security_group_id,
-                description="to the internal ALB listener",
-            ),
-            opts=child,
-        )
+        flow_out(f"{name}-vpclink-egress", link_sg.id, args.listener_port, target=args.alb_security_group_id,
+                 description="to the internal ALB listener", opts=child)
         # The ALB exists before the API, so the API adds the ALB's permission for its own link.
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-alb-ingress",
-            aws.vpc.SecurityGroupIngressRuleArgs(
-                security_group_id=args.alb_security_group_id, ip_protocol="tcp", from_port=args.listener_port,
-                to_port=args.listener_port, referenced_security_group_id=link_sg.id,
-                description="from the API Gateway VPC link",
-            ),
-            opts=child,
-        )
+        flow_in(f"{name}-alb-ingress", args.alb_security_group_id, args.listener_port, source=link_sg.id,
+                description="from the API Gateway VPC link", opts=child)
 
         vpc_link = v2.VpcLink(
             f"{name}-vpclink",
@@ -306,10 +293,10 @@ class ApiGateway(pulumi.ComponentResource):
         self.vpc_link_security_group_id = link_sg.id
         self.domain_target = domain_target
         self.register_outputs({
-            "domain_target": self.domain_target,
-            "api_id": self.api_id,
-            "api_endpoint": self.api_endpoint,
-            "stage_url": self.stage_url,
-            "authorizer_id": self.authorizer_id,
-            "vpc_link_security_group_id": self.vpc_link_security_group_id,
+            "domainTarget": self.domain_target,
+            "apiId": self.api_id,
+            "apiEndpoint": self.api_endpoint,
+            "stageUrl": self.stage_url,
+            "authorizerId": self.authorizer_id,
+            "vpcLinkSecurityGroupId": self.vpc_link_security_group_id,
         })

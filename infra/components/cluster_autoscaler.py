@@ -212,4 +212,4 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         )
 
         self.role_arn = role.arn
-        self.register_outputs({"role_arn": role.arn})
+        self.register_outputs({"roleArn": role.arn})

@@ -40,9 +40,9 @@ import pulumi_random as random
 
 from infra.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from infra.components.context import aws_context
-from infra.components.k8s_app import KubernetesApp, KubernetesAppArgs, WorkloadSettings, check_environment
+from infra.components.k8s_app import KubernetesApp, KubernetesAppArgs, WorkloadSettings
 from infra.config import EksConfig, LoggingConfig
-from infra.lib import iam, limits
+from infra.lib import app_env, iam, limits
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
@@ -168,7 +168,7 @@ class ComputeEksArgs:
         if isinstance(self.node_security_group_ids, str) or not self.node_security_group_ids:
             raise ValueError("nodes need the app security group (the one the ALB, cache and database admit)")
         if isinstance(self.environment, Mapping):
-            check_environment(self.environment, "app environment")
+            app_env.check_environment(self.environment, "app environment")
             granted = {a for a in self.secret_arns if isinstance(a, str)}
             if len(granted) == len(self.secret_arns):
                 for key, value in self.environment.items():
@@ -497,10 +497,10 @@ class ComputeEks(pulumi.ComponentResource):
         self.node_role_arn = node_role.arn
         self.kubeconfig = pulumi.Output.secret(config)
         self.register_outputs({
-            "cluster_name": self.cluster_name,
-            "cluster_endpoint": self.cluster_endpoint,
-            "oidc_provider_arn": self.oidc_provider_arn,
-            "app_role_arn": self.app_role_arn,
-            "node_role_arn": self.node_role_arn,
+            "clusterName": self.cluster_name,
+            "clusterEndpoint": self.cluster_endpoint,
+            "oidcProviderArn": self.oidc_provider_arn,
+            "appRoleArn": self.app_role_arn,
+            "nodeRoleArn": self.node_role_arn,
             "kubeconfig": self.kubeconfig,
         })

@@ -25,7 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.k8s_app import checked_environment
+from infra.components.context import checked_environment
 from infra.components.worker import (
     ENI_ACTIONS,
     check_image_reference,
@@ -150,8 +150,8 @@ class Migration(pulumi.ComponentResource):
         self.role_arn = base.role.arn
         self.security_group_id = base.security_group.id
         self.register_outputs({
-            "function_name": function.name,
-            "role_arn": base.role.arn,
-            "security_group_id": base.security_group.id,
+            "functionName": function.name,
+            "roleArn": base.role.arn,
+            "securityGroupId": base.security_group.id,
             "result": self.invocation.result,
         })

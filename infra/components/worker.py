@@ -30,7 +30,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.k8s_app import check_environment, checked_environment
+from infra.components.context import checked_environment
+from infra.components.security import flow_in, flow_out
 from infra.config import LoggingConfig, SettingError, WorkerConfig
 from infra.lib import app_env, iam, image, limits
 
@@ -136,7 +137,7 @@ class WorkerArgs:
 
 def lambda_environment(environment: Mapping[str, Any]) -> dict[str, Any]:
     """The app environment as Lambda accepts it: no secret values, nothing the runtime reserves."""
-    check_environment(environment, "worker environment")
+    app_env.check_environment(environment, "worker environment")
     for key in environment:
         if _RESERVED_ENV.match(key):
             raise ValueError(f"worker environment: {key} is reserved by the Lambda runtime")
@@ -196,35 +197,15 @@ def vpc_function_base(
         aws.ec2.SecurityGroupArgs(vpc_id=vpc_id, description=f"Lambda {purpose}", tags={**tags, "Name": name}),
         opts=child,
     )
-    aws.vpc.SecurityGroupEgressRule(
-        f"{name}-egress-https",
-        aws.vpc.SecurityGroupEgressRuleArgs(
-            security_group_id=sg.id, ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0",
-            description="AWS APIs (SQS, S3, Secrets Manager, KMS) through endpoints or NAT",
-        ),
-        opts=child,
-    )
+    flow_out(f"{name}-egress-https", sg.id, 443, cidr="0.0.0.0/0",
+             description="AWS APIs (SQS, S3, Secrets Manager, KMS) through endpoints or NAT", opts=child)
     if database_security_group_id is not None:
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-egress-db",
-            aws.vpc.SecurityGroupEgressRuleArgs(
-                security_group_id=sg.id, ip_protocol="tcp", from_port=database_port,
-                to_port=database_port, referenced_security_group_id=database_security_group_id,
-                description="PostgreSQL",
-            ),
-            opts=child,
-        )
+        flow_out(f"{name}-egress-db", sg.id, database_port, target=database_security_group_id,
+                 description="PostgreSQL", opts=child)
         # Added here rather than in the database component: the database exists before the function,
         # so the function's group can only be named once the function is built.
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-db-ingress",
-            aws.vpc.SecurityGroupIngressRuleArgs(
-                security_group_id=database_security_group_id, ip_protocol="tcp",
-                from_port=database_port, to_port=database_port, referenced_security_group_id=sg.id,
-                description=f"PostgreSQL from the Lambda {purpose}",
-            ),
-            opts=child,
-        )
+        flow_in(f"{name}-db-ingress", database_security_group_id, database_port, source=sg.id,
+                description=f"PostgreSQL from the Lambda {purpose}", opts=child)
     # Lambda writes to the group named in the function's logging config, so the group needs no fixed
     # name; a prefix keeps it recognisable and a replacement never collides with the old group.
     log_group = aws.cloudwatch.LogGroup(
@@ -329,11 +310,11 @@ class Worker(pulumi.ComponentResource):
         self.security_group_id = sg.id
         self.log_group_name = log_group.name
         self.register_outputs({
-            "function_name": self.function_name,
-            "function_arn": self.function_arn,
-            "role_arn": self.role_arn,
-            "security_group_id": self.security_group_id,
-            "log_group_name": self.log_group_name,
+            "functionName": self.function_name,
+            "functionArn": self.function_arn,
+            "roleArn": self.role_arn,
+            "securityGroupId": self.security_group_id,
+            "logGroupName": self.log_group_name,
         })
 
 

@@ -378,3 +378,26 @@ def test_component_defaults_equal_the_stack_schema_defaults() -> None:
     assert mismatched == []
     # No reservation by default on either side (the schema's 0 means none).
     assert config.WorkerConfig().reserved_concurrency is None and KEYS["workerReservedConcurrency"].default == 0
+
+
+def test_a_security_group_flow_names_exactly_one_peer() -> None:
+    from infra.components.security import flow_in, flow_out
+
+    with pytest.raises(ValueError, match="names exactly one peer"):
+        flow_in("t-in", "sg-a", 5432, description="neither", opts=pulumi.ResourceOptions())
+    with pytest.raises(ValueError, match="names exactly one peer"):
+        flow_out("t-out", "sg-a", 443, target="sg-b", cidr="0.0.0.0/0", description="both",
+                 opts=pulumi.ResourceOptions())
+
+
+def test_component_outputs_use_camel_case_keys() -> None:
+    """One key style for register_outputs across components (the engine's own property style)."""
+    import re
+    from pathlib import Path
+
+    snake = []
+    for path in sorted((Path(__file__).resolve().parents[3] / "infra" / "components").glob("*.py")):
+        text = path.read_text()
+        for call in re.finditer(r"self\.register_outputs\((.*?)\)\n", text, re.S):
+            snake += [f"{path.name}: {k}" for k in re.findall(r'"([a-z0-9]+_[a-z0-9_]+)":', call[1])]
+    assert snake == []
