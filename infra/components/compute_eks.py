@@ -42,7 +42,7 @@ from infra.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutosc
 from infra.components.context import aws_context
 from infra.components.k8s_app import KubernetesApp, KubernetesAppArgs, WorkloadSettings
 from infra.config import EksConfig, LoggingConfig
-from infra.lib import app_env, iam, limits
+from infra.lib import app_env, iam, kubeconfig, limits
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
@@ -195,37 +195,6 @@ def _first(items: Any) -> Any:
     return items[0] if items else None
 
 
-def irsa_trust_document(*, provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> dict[str, Any]:
-    """Only tokens issued to this one service account, for STS, may assume the role."""
-    host = issuer_url.removeprefix("https://")
-    return iam.document([{
-        "Effect": "Allow",
-        "Principal": {"Federated": provider_arn},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {
-            f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-            f"{host}:aud": "sts.amazonaws.com",
-        }},
-    }])
-
-
-def kubeconfig(*, cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
-    """A kubeconfig that authenticates with `aws eks get-token`: no long-lived credential in it."""
-    return json.dumps({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
-        "users": [{"name": cluster_name, "user": {"exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1",
-            "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
-            "interactiveMode": "Never",
-        }}}],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-        "current-context": cluster_name,
-    })
-
-
 class ComputeEks(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     cluster_endpoint: pulumi.Output[str]
@@ -354,7 +323,7 @@ class ComputeEks(pulumi.ComponentResource):
             aws.iam.RoleArgs(
                 description=f"IRSA role of {args.workload.namespace}/{args.workload.service_account_name}",
                 assume_role_policy=pulumi.Output.all(oidc.arn, issuer).apply(lambda v: json.dumps(
-                    irsa_trust_document(provider_arn=v[0], issuer_url=v[1], namespace=args.workload.namespace,
+                    iam.irsa_trust_document(provider_arn=v[0], issuer_url=v[1], namespace=args.workload.namespace,
                                         service_account=args.workload.service_account_name))),
                 tags=tags,
             ),
@@ -454,7 +423,8 @@ class ComputeEks(pulumi.ComponentResource):
         )
 
         config = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority, region).apply(
-            lambda v: kubeconfig(cluster_name=v[0], endpoint=v[1], ca_data=_field(v[2], "data") or "", region=v[3])
+            lambda v: kubeconfig.render(cluster_name=v[0], endpoint=v[1], ca_data=_field(v[2], "data") or "",
+                                        region=v[3])
         )
         provider = k8s.Provider(
             f"{name}-k8s",

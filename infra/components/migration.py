@@ -27,7 +27,6 @@ import pulumi_aws as aws
 
 from infra.components.context import checked_environment
 from infra.components.worker import (
-    ENI_ACTIONS,
     check_image_reference,
     image_config,
     lambda_environment,
@@ -38,15 +37,6 @@ from infra.lib import app_env, iam, limits
 
 MIGRATE_HANDLER = "app.migrate.handler"
 INVOCATION_INPUT = {"action": "migrate"}
-
-
-def migration_policy_document(*, master_secret_arn: str, app_secret_arn: str, log_group_arn: str) -> dict[str, Any]:
-    return iam.document([
-        iam.allow("AttachToVpc", ENI_ACTIONS, ["*"]),
-        iam.allow("ReadDatabaseSecrets", ["secretsmanager:GetSecretValue"], [master_secret_arn, app_secret_arn]),
-        iam.allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                  [log_group_arn, f"{log_group_arn}:*"]),
-    ])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,7 +93,7 @@ class Migration(pulumi.ComponentResource):
             aws.iam.RolePolicyArgs(
                 role=base.role.id,
                 policy=pulumi.Output.all(args.master_secret_arn, args.app_secret_arn, base.log_group.arn).apply(
-                    lambda v: json.dumps(migration_policy_document(
+                    lambda v: json.dumps(iam.migration_policy_document(
                         master_secret_arn=v[0], app_secret_arn=v[1], log_group_arn=v[2],
                     ))
                 ),

@@ -47,22 +47,6 @@ _DROPPED_ENV = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
 _RESERVED_ENV = re.compile(r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_EXECUTION_ENV|AWS_LAMBDA_.*|AWS_ACCESS_KEY_ID|"
                            r"AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR)$")
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
-# Lambda needs these to attach the function to the VPC; they take no resource-level scoping.
-ENI_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-]
-# Receive/Delete/ChangeVisibility/GetAttributes for the event source mapping; SendMessage because the
-# handler also relays the orders outbox to the same queue after each batch.
-SQS_ACTIONS = [
-    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
-    "sqs:SendMessage",
-]
-S3_ACTIONS = ["s3:PutObject", "s3:GetObject"]
 
 
 def check_image_reference(value: object, what: str) -> None:
@@ -142,28 +126,6 @@ def lambda_environment(environment: Mapping[str, Any]) -> dict[str, Any]:
         if _RESERVED_ENV.match(key):
             raise ValueError(f"worker environment: {key} is reserved by the Lambda runtime")
     return {k: v for k, v in environment.items() if k not in _DROPPED_ENV}
-
-
-def worker_policy_document(
-    *,
-    queue_arn: str,
-    bucket_arn: str,
-    secret_arn: str,
-    log_group_arn: str,
-    kms_key_arns: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The execution role's permissions: one queue, one bucket prefix, one secret, one log group."""
-    statements = [
-        iam.allow("AttachToVpc", ENI_ACTIONS, ["*"]),
-        iam.allow("ConsumeWorkQueue", SQS_ACTIONS, [queue_arn]),
-        iam.allow("WriteReceipts", S3_ACTIONS, [f"{bucket_arn}/receipts/*"]),
-        iam.allow("ReadDatabaseSecret", ["secretsmanager:GetSecretValue"], [secret_arn]),
-        iam.allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                  [log_group_arn, f"{log_group_arn}:*"]),
-    ]
-    if kms_key_arns:
-        statements.append(iam.allow("UseDataKeys", ["kms:Decrypt", "kms:GenerateDataKey"], list(kms_key_arns)))
-    return iam.document(statements)
 
 
 @dataclass(frozen=True)
@@ -252,7 +214,7 @@ class Worker(pulumi.ComponentResource):
         policy_json = pulumi.Output.all(
             args.queue_arn, args.bucket_arn, args.database_secret_arn, log_group.arn,
             pulumi.Output.all(*args.kms_key_arns),
-        ).apply(lambda v: json.dumps(worker_policy_document(
+        ).apply(lambda v: json.dumps(iam.worker_policy_document(
             queue_arn=v[0], bucket_arn=v[1], secret_arn=v[2], log_group_arn=v[3], kms_key_arns=v[4],
         )))
         role_policy = aws.iam.RolePolicy(
