@@ -66,14 +66,7 @@ target_port = workload.node_port if workload is not None else s.compute.app_port
 
 network = Network(
     f"{env}-net",
-    NetworkArgs(
-        vpc_cidr=s.network.vpc_cidr,
-        public_subnets=s.network.public_subnets,
-        app_subnets=s.network.app_subnets,
-        data_subnets=s.network.data_subnets,
-        nat_gateway_per_az=s.network.nat_gateway_per_az,
-        flow_log_retention_days=s.log_retention_days,
-    ),
+    NetworkArgs(config=s.network, flow_log_retention_days=s.log_retention_days),
 )
 
 security = Security(

@@ -19,7 +19,7 @@ from infra.components.queue import QueueArgs
 from infra.components.registry import ImageRepositoryArgs
 from infra.components.security import SecurityArgs
 from infra.components.storage import SecureBucket, SecureBucketArgs
-from infra.config import CacheConfig, ComputeConfig, DatabaseConfig, QueueConfig
+from infra.config import CacheConfig, ComputeConfig, DatabaseConfig, NetworkConfig, QueueConfig
 from infra.lib import cidr
 
 CERT = "arn:aws:acm:us-east-1:111122223333:certificate/2b7c1e4d-0a5f-4c3e-9d81-5f0e6a7b8c9d"
@@ -67,8 +67,12 @@ def build(recorder: Recorder, program: Any) -> Recorder:
 
 def network_args(**changes: Any) -> NetworkArgs:
     plan = cidr.plan_subnets("10.0.0.0/16", 3)
-    base = {"vpc_cidr": plan.vpc, "public_subnets": plan.public, "app_subnets": plan.app, "data_subnets": plan.data}
-    return NetworkArgs(**{**base, **changes})
+    config: dict[str, Any] = {"vpc_cidr": plan.vpc, "az_count": 3, "public_subnets": plan.public,
+                              "app_subnets": plan.app, "data_subnets": plan.data}
+    args: dict[str, Any] = {}
+    for name, value in changes.items():
+        (config if name in NetworkConfig.__dataclass_fields__ else args)[name] = value
+    return NetworkArgs(config=NetworkConfig(**config), **args)
 
 
 # ----------------------------------------------------------------------------- components under mocks
@@ -187,7 +191,8 @@ def test_cache_is_encrypted_with_a_generated_token() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: network_args(public_subnets=("10.0.192.0/20",)), "at least 2 AZs"),
+        (lambda: network_args(az_count=1), "availabilityZoneCount must be ≥ 2"),
+        (lambda: network_args(public_subnets=("10.0.192.0/20",)), "publicSubnetCidrs must list one CIDR per AZ"),
         (lambda: network_args(data_subnets=("10.0.0.0/20", "10.0.144.0/20", "10.0.160.0/20")), "overlaps"),
         (lambda: network_args(flow_log_retention_days=10), "retention period"),
         (lambda: SecurityArgs(vpc_id="v", public_ports=(443, 22)), "only ports 80 and 443"),
@@ -245,7 +250,7 @@ def test_secure_defaults() -> None:
     cache = CacheArgs(subnet_ids=["a", "b"], security_group_ids=["s"]).config
     assert (cache.multi_az, cache.automatic_failover) == (True, True)
     assert EdgeArgs(vpc_id="v", subnet_ids=["a", "b"], security_group_ids=["s"], region="r").config.deletion_protection
-    assert network_args().nat_gateway_per_az is True
+    assert network_args().config.nat_gateway_per_az is True
     assert compute_args().config.min_size >= 2
     assert parameter_group_family("16.4") == "postgres16"
 
@@ -353,7 +358,8 @@ def test_component_defaults_equal_the_stack_schema_defaults() -> None:
             assert (list(got) if isinstance(got, tuple) else got) == want, key.name
 
     # Components that take a config object start from the stack's defaults.
-    for args_class, concern in [(QueueArgs, config.QueueConfig), (CacheArgs, config.CacheConfig),
+    for args_class, concern in [(NetworkArgs, config.NetworkConfig), (QueueArgs, config.QueueConfig),
+                                (CacheArgs, config.CacheConfig),
                                 (DatabaseArgs, config.DatabaseConfig), (SecureBucketArgs, config.StorageConfig),
                                 (ComputeAsgArgs, config.ComputeConfig), (EdgeArgs, config.EdgeConfig),
                                 (WorkerArgs, config.WorkerConfig)]:
@@ -364,7 +370,6 @@ def test_component_defaults_equal_the_stack_schema_defaults() -> None:
         (ComputeEksArgs, "kubernetes_version", "eksKubernetesVersion"),
         (ComputeEksArgs, "log_retention_days", "logRetentionDays"),
         (NetworkArgs, "flow_log_retention_days", "logRetentionDays"),
-        (NetworkArgs, "nat_gateway_per_az", "natGatewayPerAz"),
         (EdgeArgs, "log_retention_days", "logRetentionDays"),
         (EdgeArgs, "app_port", "appPort"),
         (ComputeAsgArgs, "log_retention_days", "logRetentionDays"),
