@@ -15,12 +15,13 @@ import os
 import shutil
 import signal
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local import env, probe, procs, rotation
+from local import env, haproxy, probe, procs, rotation
 from local.runinfo import RunInfo
 
 
@@ -67,6 +68,31 @@ class LocalEnvironment:
     def restart_replica(self, replica_id: str, sig: int = signal.SIGTERM) -> None:
         self.kill_replica(replica_id, sig)
         self.start_replica(replica_id)
+
+    def rolling_restart(
+        self,
+        back_in_rotation: Callable[[str, float], object],
+        *,
+        sig: int = signal.SIGTERM,
+        before_each: Callable[[str], object] | None = None,
+    ) -> dict[str, float]:
+        """Restart every replica in turn, each only once the previous one is back in rotation:
+        `back_in_rotation(replica_id, since)` waits (raising when it gives up) until the load balancer
+        routes to the replacement again. Returns the seconds each replica was out; a replica that does
+        not come back fails with HAProxy's server-state lines attached."""
+        back: dict[str, float] = {}
+        for replica in self.run.replicas:
+            if before_each is not None:
+                before_each(replica.id)
+            began = time.monotonic()
+            self.restart_replica(replica.id, sig)
+            try:
+                back_in_rotation(replica.id, time.monotonic())
+            except Exception as exc:
+                states = self.log_tail("haproxy", containing=haproxy.STATE_CHANGES)
+                raise type(exc)(f"{exc}\n--- haproxy server states ---\n{states}") from exc
+            back[replica.id] = round(time.monotonic() - began, 2)
+        return back
 
     def worker_running(self) -> bool:
         identity = self.run.identities.get("worker")
