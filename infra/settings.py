@@ -319,12 +319,9 @@ def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError], build: Call
         if not cfg.INSTANCE_TYPE.match(t):
             raise fail("eksNodeInstanceTypes", f"must list EC2 instance types such as t3.medium (got {t!r})")
 
-    version = tuple(int(p) for p in v["eksKubernetesVersion"].split("."))
-    if version < limits.MIN_KUBERNETES_VERSION:
-        # YAML reads an unquoted 1.30 as the number 1.3.
-        hint = "; quote the version in the stack file, e.g. \"1.30\"" if version[1] < 10 else ""
-        raise fail("eksKubernetesVersion", f"must be 1.30 or newer: the app's preStop drain uses the "
-                   f"sleep action (got {v['eksKubernetesVersion']}{hint})")
+    problem = limits.kubernetes_version_problem(v["eksKubernetesVersion"])
+    if problem:
+        raise fail("eksKubernetesVersion", problem)
 
     for block in v["eksPublicAccessCidrs"]:
         problem = _public_access_problem(block)
@@ -341,12 +338,9 @@ def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError], build: Call
                    "eksDeployFromVpc: true if pulumi up runs inside the VPC")
 
     principals = v["eksAdminPrincipalArns"]
-    for arn in principals:
-        if not limits.IAM_PRINCIPAL_ARN.match(arn):
-            raise fail("eksAdminPrincipalArns", f"must list IAM role or user ARNs (got {arn!r})")
-    names = [arn.rsplit("/", 1)[-1].lower() for arn in principals]
-    if len(set(names)) != len(names):
-        raise fail("eksAdminPrincipalArns", "lists a principal twice (or two with the same name)")
+    problem = limits.principal_arns_problem(principals)
+    if problem:
+        raise fail("eksAdminPrincipalArns", problem)
 
     replicas = v["k8sReplicas"]
     if v["requireMultiAz"] and replicas < 2:

@@ -132,12 +132,9 @@ class ComputeEksArgs:
         if prefix is not None and (not _CLUSTER_NAME.match(prefix) or len(prefix) > 91):
             raise ValueError(f"cluster name {self.cluster_name!r} must be 1-91 letters, digits, '-' or '_', "
                              "starting with a letter or digit (a 9-character suffix is added)")
-        match = re.fullmatch(r"(\d+)\.(\d+)", self.kubernetes_version)
-        if match is None:
-            raise ValueError(f"kubernetes version {self.kubernetes_version!r} must look like 1.33")
-        if (int(match[1]), int(match[2])) < limits.MIN_KUBERNETES_VERSION:
-            raise ValueError(f"kubernetes version {self.kubernetes_version} is too old: the app's preStop drain "
-                             "uses the sleep action, on by default from 1.30")
+        problem = limits.kubernetes_version_problem(self.kubernetes_version)
+        if problem:
+            raise ValueError(f"kubernetes_version {problem}")
         if isinstance(self.public_access_cidrs, str):
             raise ValueError("public_access_cidrs must be a list of CIDR blocks, not one string")
         for cidr in self.public_access_cidrs:
@@ -158,11 +155,9 @@ class ComputeEksArgs:
             raise ValueError(f"S3 object prefix {self.s3_object_prefix!r} must be a plain key prefix like receipts/")
         if isinstance(self.admin_principal_arns, str):
             raise ValueError("admin_principal_arns must be a list of IAM role or user ARNs, not one string")
-        for arn in self.admin_principal_arns:
-            if not limits.IAM_PRINCIPAL_ARN.match(arn):
-                raise ValueError(f"admin principal {arn!r} is not an IAM role or user ARN")
-        if len({_admin_role(a) for a in self.admin_principal_arns}) != len(self.admin_principal_arns):
-            raise ValueError("admin_principal_arns lists a principal twice (or two with the same name)")
+        problem = limits.principal_arns_problem(self.admin_principal_arns)
+        if problem:
+            raise ValueError(f"admin_principal_arns {problem}")
         if isinstance(self.secret_arns, str) or not self.secret_arns:
             raise ValueError("secret_arns must list the secrets the app reads (database, Redis AUTH, JWT key)")
         if isinstance(self.node_security_group_ids, str) or not self.node_security_group_ids:

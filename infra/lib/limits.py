@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # The values CloudWatch Logs accepts for retention_in_days:
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
@@ -34,10 +35,30 @@ def check_log_retention(days: int, what: str = "log retention") -> None:
         raise ValueError(f"{what} {days} days is not a CloudWatch value; use one of {LOG_RETENTION_DAYS}")
 
 
-def kubernetes_version(text: str) -> tuple[int, int] | None:
-    """(major, minor) of a version such as 1.33, or None when it does not look like one."""
+def kubernetes_version_problem(text: str) -> str | None:
+    """Why a cluster of this Kubernetes version (major.minor) cannot run the app, or None."""
     match = re.fullmatch(r"(\d+)\.(\d+)", text)
-    return (int(match[1]), int(match[2])) if match else None
+    if match is None:
+        return f"must be a major.minor version such as 1.33 (got {text!r})"
+    major, minor = int(match[1]), int(match[2])
+    if (major, minor) >= MIN_KUBERNETES_VERSION:
+        return None
+    # YAML reads an unquoted 1.30 as the number 1.3.
+    hint = "; quote the version in the stack file, e.g. \"1.30\"" if minor < 10 else ""
+    return f"must be 1.30 or newer: the app's preStop drain uses the sleep action (got {text}{hint})"
+
+
+def principal_arns_problem(arns: Sequence[str]) -> str | None:
+    """Why these cluster-admin principals cannot be given access entries, or None."""
+    for arn in arns:
+        if not IAM_PRINCIPAL_ARN.match(arn):
+            return f"must list IAM role or user ARNs (got {arn!r})"
+    # Access entries and policy associations are named after the principal's name, reduced to the
+    # characters a resource name keeps: two principals that reduce alike would collide.
+    names = [re.sub(r"[^a-z0-9]+", "-", arn.rsplit("/", 1)[-1].lower()).strip("-") for arn in arns]
+    if len(set(names)) != len(names):
+        return "lists a principal twice (or two with the same name)"
+    return None
 
 
 def minimum_visibility_timeout(timeout_seconds: int, batching_window_seconds: int) -> int:
