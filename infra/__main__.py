@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.api import ApiGateway, ApiGatewayArgs, ThrottlingSettings
+from infra.components.api import ApiGateway, ApiGatewayArgs
 from infra.components.app_config import (
     AppEnvironment,
     AppEnvironmentArgs,
@@ -262,10 +262,7 @@ if behind_api:
             audiences=[s.app.jwt_audience],
             # The internal ALB's certificate is the stack's, which covers the API's own domain.
             tls_server_name=domain if s.edge.has_certificate else None,
-            throttling=ThrottlingSettings(
-                burst_limit=s.ingress.throttling_burst_limit,
-                rate_limit=float(s.ingress.throttling_rate_limit),
-            ),
+            config=s.ingress,
             access_log_retention_days=s.log_retention_days,
             domain_name=domain,
             certificate_arn=certificate if domain else None,

@@ -26,7 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.components.security import flow_in, flow_out
-from infra.config import LoggingConfig
+from infra.config import IngressConfig, LoggingConfig
 from infra.lib import limits
 
 AUTHENTICATED_ROUTES: tuple[str, ...] = (
@@ -73,19 +73,6 @@ def _route_role(route_key: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ThrottlingSettings:
-    burst_limit: int = 200
-    rate_limit: float = 100.0
-    """steady-state requests per second for the whole stage"""
-
-    def __post_init__(self) -> None:
-        if self.burst_limit < 0:
-            raise ValueError(f"throttling burst limit must be ≥ 0, got {self.burst_limit}")
-        if self.rate_limit < 0:
-            raise ValueError(f"throttling rate limit must be ≥ 0, got {self.rate_limit}")
-
-
-@dataclass(frozen=True, kw_only=True)
 class ApiGatewayArgs:
     subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     """private-app subnets the VPC link places its interfaces in"""
@@ -99,7 +86,8 @@ class ApiGatewayArgs:
     listener_port: int = 443
     tls_server_name: str | None = None
     """host name on the listener's certificate, verified by API Gateway when the listener is HTTPS"""
-    throttling: ThrottlingSettings = field(default_factory=ThrottlingSettings)
+    config: IngressConfig = field(default_factory=IngressConfig)
+    """the stage's throttling (the stack's apiThrottling* keys)"""
     access_log_retention_days: int = LoggingConfig().retention_days
     log_kms_key_arn: pulumi.Input[str] | None = None
     disable_execute_api_endpoint: bool = False
@@ -255,8 +243,8 @@ class ApiGateway(pulumi.ComponentResource):
                 access_log_settings=v2.StageAccessLogSettingsArgs(destination_arn=access_logs.arn,
                                                                   format=ACCESS_LOG_FORMAT),
                 default_route_settings=v2.StageDefaultRouteSettingsArgs(
-                    throttling_burst_limit=args.throttling.burst_limit,
-                    throttling_rate_limit=args.throttling.rate_limit,
+                    throttling_burst_limit=args.config.throttling_burst_limit,
+                    throttling_rate_limit=float(args.config.throttling_rate_limit),
                     detailed_metrics_enabled=True,
                 ),
                 tags=tags,

@@ -362,7 +362,7 @@ def test_component_defaults_equal_the_stack_schema_defaults() -> None:
                                 (CacheArgs, config.CacheConfig),
                                 (DatabaseArgs, config.DatabaseConfig), (SecureBucketArgs, config.StorageConfig),
                                 (ComputeAsgArgs, config.ComputeConfig), (EdgeArgs, config.EdgeConfig),
-                                (WorkerArgs, config.WorkerConfig)]:
+                                (WorkerArgs, config.WorkerConfig), (ApiGatewayArgs, config.IngressConfig)]:
         assert default(args_class, "config") == concern(), args_class.__name__
 
     pairs = [
