@@ -25,7 +25,7 @@ from demo import graph as graphs
 from demo import plan as plans
 from demo.client import ScenarioError
 from demo.report import render_table, verdicts_cell
-from demo.scenario import run_scenario, sigkill
+from demo.scenario import run_scenario
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("dev", "staging", "prod")
@@ -144,6 +144,7 @@ def _relative(path: Path) -> Path:
 
 def run_demo(args: argparse.Namespace, progress: Progress) -> list[tuple[str, str]]:
     from local import env
+    from local.environment import LocalEnvironment
 
     program = Path(args.program).absolute()
     progress.header("offline plan and policy verdict for every stack (mock engine, no cloud)")
@@ -152,18 +153,19 @@ def run_demo(args: argparse.Namespace, progress: Progress) -> list[tuple[str, st
 
     progress.header(f"local environment: {args.replicas} replicas behind HAProxy")
     state_dir = Path(args.state_dir).absolute()
-    run = None
+    running: LocalEnvironment | None = None
     teardown_error = None
     try:
         try:
-            run = env.up(replicas=args.replicas, state_dir=state_dir, progress=progress.say)
+            running = LocalEnvironment.up(replicas=args.replicas, state_dir=state_dir, progress=progress.say)
         except (env.UpError, env.AlreadyUpError, ValueError) as exc:
             raise StepFailed(f"local environment: {exc}") from exc
+        run = running.run
         progress.say(f"ready at {run.lb_url}: " + ", ".join(f"{r.id} (pid {r.pid})" for r in run.replicas))
 
         progress.header("scripted scenario through the load balancer")
         try:
-            result = run_scenario(run, kill=sigkill(run), say=progress.say)
+            result = run_scenario(run, kill=running.kill_replica, say=progress.say)
         except ScenarioError as exc:
             raise StepFailed(f"scenario: {exc}") from exc
         except Exception as exc:  # a transport error, a refused connection: still a failed step
@@ -171,7 +173,7 @@ def run_demo(args: argparse.Namespace, progress: Progress) -> list[tuple[str, st
     finally:
         with shielded():
             progress.header("teardown", step=progress.total)
-            if run is not None or (state_dir / "run.json").exists():
+            if running is not None or (state_dir / "run.json").exists():
                 try:
                     for line in env.down(state_dir=state_dir):
                         progress.say(line)

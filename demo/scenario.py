@@ -9,7 +9,6 @@ clients' own retries (with an Idempotency-Key for the checkout) are what bring f
 
 from __future__ import annotations
 
-import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -26,16 +25,13 @@ def s3_client(moto_url: str) -> Any:
 
 
 def aws_client(service: str, moto_url: str) -> Any:
-    """A boto3 client for the moto server (test credentials; never a real AWS endpoint)."""
-    import boto3
+    """A moto client that gives up quickly: the scenario reports a stuck store instead of hanging."""
     from botocore.config import Config
 
-    return boto3.client(
-        service,
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+    from local import moto
+
+    return moto.aws_client(
+        service, moto_url,
         config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}, proxies={}),
     )
 
@@ -61,9 +57,9 @@ def run_scenario(
     victim: str | None = None,
     receipt_timeout: float = 30.0,
 ) -> ScenarioResult:
-    """Drive the scenario against a running local environment (`run` as `local.env.up` returns it).
+    """Drive the scenario against a running local environment (`run` as `local.env.up` records it).
 
-    `kill(replica_id)` SIGKILLs a replica (the demo passes local.env.kill_replica); the victim
+    `kill(replica_id)` SIGKILLs a replica (the demo passes `LocalEnvironment.kill_replica`); the victim
     defaults to the second replica.
     """
     victim = victim or (run.replicas[1].id if len(run.replicas) > 1 else run.replicas[0].id)
@@ -134,12 +130,3 @@ def run_scenario(
         if traffic is not None:
             traffic.stop()
         shopper.close()
-
-
-def sigkill(run: Any) -> Callable[[str], None]:
-    from local import env
-
-    def kill(replica_id: str) -> None:
-        env.kill_replica(run, replica_id, signal.SIGKILL)
-
-    return kill

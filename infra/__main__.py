@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.api import ApiGateway, ApiGatewayArgs, ThrottlingSettings
+from infra.components.api import ApiGateway, ApiGatewayArgs
 from infra.components.app_config import (
     AppEnvironment,
     AppEnvironmentArgs,
@@ -66,14 +66,7 @@ target_port = workload.node_port if workload is not None else s.compute.app_port
 
 network = Network(
     f"{env}-net",
-    NetworkArgs(
-        vpc_cidr=s.network.vpc_cidr,
-        public_subnets=s.network.public_subnets,
-        app_subnets=s.network.app_subnets,
-        data_subnets=s.network.data_subnets,
-        nat_gateway_per_az=s.network.nat_gateway_per_az,
-        flow_log_retention_days=s.log_retention_days,
-    ),
+    NetworkArgs(config=s.network, flow_log_retention_days=s.log_retention_days),
 )
 
 security = Security(
@@ -84,16 +77,12 @@ security = Security(
 
 bucket = SecureBucket(
     f"{env}-data",
-    SecureBucketArgs(noncurrent_version_days=s.storage.noncurrent_version_days),
+    SecureBucketArgs(config=s.storage),
 )
 
 queue = WorkQueue(
     f"{env}-work",
-    QueueArgs(
-        max_receive_count=s.queue.max_receive_count,
-        visibility_timeout_seconds=s.queue.visibility_timeout_seconds,
-        alarm_actions=(s.alarm_topic_arn,) if s.alarm_topic_arn else (),
-    ),
+    QueueArgs(config=s.queue, alarm_actions=(s.alarm_topic_arn,) if s.alarm_topic_arn else ()),
 )
 
 cache = Cache(
@@ -101,12 +90,7 @@ cache = Cache(
     CacheArgs(
         subnet_ids=network.data_subnet_ids,
         security_group_ids=[security.cache_sg_id],
-        node_type=s.cache.node_type,
-        engine_version=s.cache.engine_version,
-        num_nodes=s.cache.num_nodes,
-        automatic_failover=s.cache.automatic_failover,
-        multi_az=s.cache.multi_az,
-        snapshot_retention_days=s.cache.snapshot_retention_days,
+        config=s.cache,
     ),
 )
 
@@ -115,17 +99,8 @@ database = Database(
     DatabaseArgs(
         subnet_ids=network.data_subnet_ids,
         security_group_ids=[security.db_sg_id],
-        instance_class=s.database.instance_class,
-        engine_version=s.database.engine_version,
-        db_name=s.database.name,
-        allocated_storage_gb=s.database.allocated_storage_gb,
-        max_allocated_storage_gb=s.database.max_allocated_storage_gb,
-        multi_az=s.database.multi_az,
-        backup_retention_days=s.database.backup_retention_days,
-        deletion_protection=s.database.deletion_protection,
-        performance_insights=s.database.performance_insights,
+        config=s.database,
         log_retention_days=s.log_retention_days,
-        app_password_version=s.database.app_password_version,
     ),
 )
 
@@ -172,8 +147,7 @@ edge = Edge(
         internet_facing=not behind_api,
         app_port=target_port,
         certificate_arn=certificate,
-        deletion_protection=s.edge.deletion_protection,
-        idle_timeout_seconds=s.edge.idle_timeout_seconds,
+        config=s.edge,
         log_retention_days=s.log_retention_days,
     ),
 )
@@ -247,13 +221,7 @@ else:
             queue_arn=queue.queue_arn,
             image=registry.image,
             repository_arn=registry.repository_arn,
-            instance_type=s.compute.instance_type,
-            ami_parameter=s.compute.ami_parameter,
-            root_volume_size_gb=s.compute.root_volume_size_gb,
-            min_size=s.compute.min_size,
-            desired_capacity=s.compute.desired_capacity,
-            max_size=s.compute.max_size,
-            cpu_target_percent=s.compute.cpu_target_percent,
+            config=s.compute,
             log_retention_days=s.log_retention_days,
         ),
         opts=after_migration,
@@ -272,12 +240,7 @@ worker = Worker(
         database_secret_arn=database.app_secret_arn,
         database_security_group_id=security.db_sg_id,
         environment=app_environment.environment,
-        memory_mb=s.worker.memory_mb,
-        timeout_seconds=s.worker.timeout_seconds,
-        reserved_concurrency=s.worker.reserved_concurrency,
-        maximum_concurrency=s.worker.max_concurrency,
-        batch_size=s.worker.batch_size,
-        maximum_batching_window_seconds=s.worker.batching_window_seconds,
+        config=s.worker,
         log_retention_days=s.log_retention_days,
     ),
     # The worker connects as the app role the migration creates.
@@ -299,10 +262,7 @@ if behind_api:
             audiences=[s.app.jwt_audience],
             # The internal ALB's certificate is the stack's, which covers the API's own domain.
             tls_server_name=domain if s.edge.has_certificate else None,
-            throttling=ThrottlingSettings(
-                burst_limit=s.ingress.throttling_burst_limit,
-                rate_limit=float(s.ingress.throttling_rate_limit),
-            ),
+            config=s.ingress,
             access_log_retention_days=s.log_retention_days,
             domain_name=domain,
             certificate_arn=certificate if domain else None,

@@ -15,31 +15,24 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from local import haproxy, procs, runinfo, services
+from local import app_process as apps
+from local import haproxy, moto, postgres, probe, procs, redis, runinfo
 from local.runinfo import Replica, RunInfo
-from local.services import Service, ServiceError
+from local.service import Service, ServiceError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO_ROOT / ".local"
 DEFAULT_REPLICAS = 3
 MAX_REPLICAS = 32
-JWT_AUDIENCE = "stateless-stack-api"
-DATABASE_NAME = "app"
 # The local cluster's superuser stands in for the RDS master user.
 MASTER_USER = "postgres"
-# Variables a replica inherits from the caller; everything else it gets is set explicitly here.
-_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV")
 
 
 class UpError(RuntimeError):
@@ -69,138 +62,6 @@ class PartStatus:
 def generate_master_password() -> str:
     """The local cluster's master password (RDS generates and keeps its own in Secrets Manager)."""
     return secrets.token_urlsafe(24)
-
-
-def replica_command() -> list[str]:
-    """How to run one web replica: the app's own entry point, its port and keep-alive from the
-    environment (APP_PORT, APP_KEEPALIVE_TIMEOUT_SECONDS) as in the cloud."""
-    return [sys.executable, "-m", "app", "--host", "127.0.0.1"]
-
-
-def replica_environment(env: Mapping[str, str], instance_id: str, port: int) -> dict[str, str]:
-    return {**env, "APP_INSTANCE_ID": instance_id, "APP_PORT": str(port)}
-
-
-def worker_command() -> list[str]:
-    # A short long-poll keeps SIGTERM prompt: the worker finishes its current poll before it stops.
-    return [sys.executable, "-m", "app.worker", "--wait-seconds", "2"]
-
-
-def app_environment(
-    *,
-    instance_id: str,
-    postgres: Service,
-    redis_url: str,
-    moto_url: str,
-    resources: services.AwsResources,
-    cloud: services.CloudSecrets,
-    lb_url: str,
-    inherited: Mapping[str, str],
-) -> dict[str, str]:
-    """The environment of a replica or the worker: the app's whole configuration, nothing on disk. The
-    database password and the signing key are not in it: the app reads the one from Secrets Manager and
-    signs with the other in KMS, as in the cloud."""
-    env = {key: inherited[key] for key in _INHERITED if key in inherited}
-    env.update(
-        {
-            "PYTHONPATH": str(REPO_ROOT),
-            "PYTHONUNBUFFERED": "1",
-            # The app writes nothing to disk, not even bytecode caches.
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "APP_MODE": "local",
-            "APP_INSTANCE_ID": instance_id,
-            "APP_DATABASE_HOST": "127.0.0.1",
-            "APP_DATABASE_PORT": str(postgres.port),
-            "APP_DATABASE_NAME": DATABASE_NAME,
-            "APP_DATABASE_SECRET_ARN": cloud.database_secret_arn,
-            # Loopback; the cloud uses verify-full with the RDS CA bundle.
-            "APP_DATABASE_SSLMODE": "disable",
-            "APP_REDIS_URL": redis_url,
-            "APP_S3_BUCKET": resources.bucket,
-            "APP_SQS_QUEUE_URL": resources.queue_url,
-            "APP_SQS_DLQ_URL": resources.dlq_url,
-            "APP_SQS_MAX_RECEIVE_COUNT": str(resources.max_receive_count),
-            "APP_JWT_KMS_KEY_ID": cloud.jwt_kms_key_id,
-            "APP_JWT_ISSUER": lb_url,
-            "APP_JWT_AUDIENCE": JWT_AUDIENCE,
-            # The load balancer, never the app, closes idle connections (as infra sets it from the
-            # stack's ALB idle timeout).
-            "APP_KEEPALIVE_TIMEOUT_SECONDS": str(haproxy.app_keepalive_for(haproxy.stack_idle_timeout())),
-            "AWS_ENDPOINT_URL": moto_url,
-            "AWS_REGION": services.AWS_REGION,
-            "AWS_DEFAULT_REGION": services.AWS_REGION,
-            **services.AWS_TEST_CREDENTIALS,
-        }
-    )
-    return env
-
-
-def run_migrations(env: Mapping[str, str], master_secret_arn: str, state_dir: Path, timeout: float) -> None:
-    """`python -m app migrate` with the master secret, as the cloud's migration runner does before any
-    replica starts: the schema, and the app's own role with the password from its secret."""
-    log_path = state_dir / "logs" / "migrate.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        result = subprocess.run(
-            [sys.executable, "-m", "app", "migrate"],
-            env={**env, "APP_INSTANCE_ID": "migrate", "APP_DATABASE_MASTER_SECRET_ARN": master_secret_arn},
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
-        )
-    if result.returncode != 0:
-        raise ServiceError(f"migrate: `python -m app migrate` exited {result.returncode}\n{procs.tail(log_path)}")
-
-
-def _http_status(url: str, timeout: float = 2.0) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback URLs only
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
-def _ready(url: str) -> bool:
-    return _http_status(url + "/readyz") == 200
-
-
-def app_process(
-    name: str, argv: list[str], env: Mapping[str, str], state_dir: Path, *, url: str | None, timeout: float
-) -> Service:
-    """A replica (url given: ready when /readyz answers 200) or the worker (ready when it stays up)."""
-    log_path = state_dir / "logs" / f"{name}.log"
-    port = int(url.rsplit(":", 1)[1]) if url else 0
-
-    def launch() -> subprocess.Popen[bytes]:
-        if url and not procs.port_is_free(port):
-            raise ServiceError(f"{name}: port {port} on 127.0.0.1 is already in use")
-        try:
-            proc = procs.spawn(argv, log_path=log_path, env=env, cwd=REPO_ROOT)
-        except procs.ProcessError as exc:
-            raise ServiceError(f"{name}: {exc}") from exc
-        try:
-            if url:
-                procs.wait_for(lambda: _ready(url), what=name, timeout=timeout, proc_pid=proc.pid, log_path=log_path)
-            else:
-                # The worker has no port; surviving its start-up (imports, settings, first connect) is the sign.
-                settle = time.monotonic() + 1.5
-                procs.wait_for(
-                    lambda: time.monotonic() >= settle,
-                    what=name,
-                    timeout=timeout,
-                    proc_pid=proc.pid,
-                    log_path=log_path,
-                )
-        except procs.ProcessError as exc:
-            with contextlib.suppress(procs.ProcessError):
-                procs.stop_group(proc.pid, first=signal.SIGKILL, timeout=5)
-            raise ServiceError(str(exc)) from exc
-        return proc
-
-    return Service(name=name, port=port, url=url or "", base_dir=state_dir, log_path=log_path, _launch=launch)
 
 
 class _Ports:
@@ -248,7 +109,7 @@ def _fresh_state(state_dir: Path) -> None:
             raise AlreadyUpError(
                 f"PostgreSQL (pid {pid}) still runs on {lock.parent} without a run.json; stop it first"
             )
-    services.remove_postgres_data(state_dir)
+    postgres.remove_postgres_data(state_dir)
     for sub in ("redis", "logs"):
         shutil.rmtree(state_dir / sub, ignore_errors=True)
     (state_dir / "haproxy.cfg").unlink(missing_ok=True)
@@ -275,8 +136,6 @@ def up(
     _check_not_running(state_dir)
     if port is not None and not procs.port_is_free(port):
         raise UpError(f"haproxy: port {port} on 127.0.0.1 is already in use; pick another --port or omit it")
-    if not (REPO_ROOT / "app" / "worker.py").exists() and not (REPO_ROOT / "app" / "worker").is_dir():
-        raise UpError(f"app: the reference app is missing ({REPO_ROOT / 'app'} has no worker module)")
     _fresh_state(state_dir)
 
     started: list[Service] = []
@@ -285,29 +144,29 @@ def up(
         say("starting PostgreSQL, Redis and moto")
         stores = _start_concurrently(
             {
-                "postgres": lambda: services.start_postgres(
+                "postgres": lambda: postgres.start_postgres(
                     state_dir,
                     user=MASTER_USER,
                     password=generate_master_password(),
-                    database=DATABASE_NAME,
+                    database=apps.DATABASE_NAME,
                     durable=durable,
                     timeout=timeout,
                 ),
-                "redis": lambda: services.start_redis(state_dir, timeout=timeout),
-                "moto": lambda: services.start_moto(state_dir, timeout=timeout),
+                "redis": lambda: redis.start_redis(state_dir, timeout=timeout),
+                "moto": lambda: moto.start_moto(state_dir, timeout=timeout),
             },
             started,
         )
-        pg, redis, moto = stores["postgres"], stores["redis"], stores["moto"]
+        pg, cache, aws = stores["postgres"], stores["redis"], stores["moto"]
         part = "moto"
-        resources = services.provision_aws(moto, max_receive_count=max_receive_count)
-        cloud = services.create_cloud_secrets(
-            moto.url,
+        resources = moto.provision_aws(aws, max_receive_count=max_receive_count)
+        cloud = moto.create_cloud_secrets(
+            aws.url,
             master_user=MASTER_USER,
             master_password=str(urlsplit(pg.url).password),
             host="127.0.0.1",
             port=pg.port,
-            dbname=DATABASE_NAME,
+            dbname=apps.DATABASE_NAME,
         )
 
         ports = _Ports()
@@ -317,11 +176,11 @@ def up(
         lb_url = f"http://127.0.0.1:{lb_port}"
 
         def env_for(instance_id: str) -> dict[str, str]:
-            return app_environment(
+            return apps.app_environment(
                 instance_id=instance_id,
                 postgres=pg,
-                redis_url=redis.url,
-                moto_url=moto.url,
+                redis_url=cache.url,
+                moto_url=aws.url,
                 resources=resources,
                 cloud=cloud,
                 lb_url=lb_url,
@@ -330,7 +189,7 @@ def up(
 
         part = "migrate"
         say("migrating the database as the master user")
-        run_migrations(env_for("migrate"), cloud.master_secret_arn, state_dir, timeout)
+        apps.run_migrations(env_for("migrate"), cloud.master_secret_arn, state_dir, timeout)
 
         part = "replicas"
         say(f"starting {replicas} app replicas")
@@ -339,10 +198,10 @@ def up(
             rid = f"replica-{index}"
             rport = ports.take()
             replica_services.append(
-                app_process(
+                apps.app_process(
                     rid,
-                    replica_command(),
-                    replica_environment(env_for(rid), rid, rport),
+                    apps.replica_command(),
+                    apps.replica_environment(env_for(rid), rid, rport),
                     state_dir,
                     url=f"http://127.0.0.1:{rport}",
                     timeout=timeout,
@@ -352,7 +211,8 @@ def up(
 
         part = "worker"
         say("starting the worker")
-        worker = app_process("worker", worker_command(), env_for("worker"), state_dir, url=None, timeout=timeout)
+        worker = apps.app_process("worker", apps.worker_command(), env_for("worker"), state_dir, url=None,
+                                  timeout=timeout)
         worker.start()
         started.append(worker)
 
@@ -367,16 +227,16 @@ def up(
             timeout=timeout,
         )
         started.append(lb)
-        procs.wait_for(lambda: _ready(lb_url), what=f"{lb_url}/readyz through HAProxy", timeout=timeout)
+        procs.wait_for(lambda: probe.ready(lb_url), what=f"{lb_url}/readyz through HAProxy", timeout=timeout)
 
         run = RunInfo(
             lb_url=lb_url,
             replicas=tuple(Replica(id=s.name, pid=s.pid, url=s.url) for s in replica_services),
             worker_pid=worker.pid,
             services={
-                "redis": {"url": redis.url, "pid": redis.pid},
+                "redis": {"url": cache.url, "pid": cache.pid},
                 "postgres": {"url": pg.url, "pid": pg.pid},
-                "moto": {"url": moto.url, "pid": moto.pid, **resources.to_json(), **cloud.to_json()},
+                "moto": {"url": aws.url, "pid": aws.pid, **resources.to_json(), **cloud.to_json()},
                 "haproxy": {"pid": lb.pid, "url": lb_url},
             },
             identities={s.name: s.identity for s in started if s.identity is not None},
@@ -482,21 +342,21 @@ def status(*, state_dir: Path = DEFAULT_STATE_DIR) -> tuple[RunInfo | None, list
         return None, []
     parts = []
     probes: dict[str, Callable[[], bool]] = {
-        "haproxy": lambda: _ready(run.lb_url),
-        "postgres": lambda: services._pg_ping(run.services["postgres"]["url"]),
-        "redis": lambda: services._redis_ping(run.services["redis"]["url"]),
-        "moto": lambda: services._http_answers(run.services["moto"]["url"] + "/moto-api/"),
+        "haproxy": lambda: probe.ready(run.lb_url),
+        "postgres": lambda: postgres.ping(run.services["postgres"]["url"]),
+        "redis": lambda: redis.ping(run.services["redis"]["url"]),
+        "moto": lambda: probe.answers(run.services["moto"]["url"] + "/moto-api/"),
     }
     for replica in run.replicas:
-        probes[replica.id] = functools.partial(_ready, replica.url)
+        probes[replica.id] = functools.partial(probe.ready, replica.url)
     for role, pid in run.pids().items():
         running = _verified(run, role, pid)
-        probe = probes.get(role)
-        if probe is None:
+        check = probes.get(role)
+        if check is None:
             answers, detail = running, "running" if running else "not running"
         else:
             try:
-                answers = bool(probe())
+                answers = bool(check())
                 detail = "answers" if answers else "does not answer"
             except Exception as exc:
                 answers, detail = False, f"does not answer ({type(exc).__name__})"
@@ -535,9 +395,9 @@ def start_replica(
     if _verified(run, replica_id, replica.pid):
         raise procs.ProcessError(f"{replica_id} is still running (pid {replica.pid}); stop it first")
     port = int(replica.url.rsplit(":", 1)[1])
-    env = replica_environment(run.app_env or _environment_of(run), replica_id, port)
-    service = app_process(
-        replica_id, replica_command(), env, Path(state_dir).absolute(), url=replica.url, timeout=timeout
+    env = apps.replica_environment(run.app_env or _environment_of(run), replica_id, port)
+    service = apps.app_process(
+        replica_id, apps.replica_command(), env, Path(state_dir).absolute(), url=replica.url, timeout=timeout
     )
     service.start()
     assert service.identity is not None
@@ -554,7 +414,7 @@ def start_worker(run: RunInfo, *, state_dir: Path = DEFAULT_STATE_DIR, timeout: 
     env = dict(run.app_env or _environment_of(run))
     env["APP_INSTANCE_ID"] = "worker"
     state_dir = Path(state_dir).absolute()
-    service = app_process("worker", worker_command(), env, state_dir, url=None, timeout=timeout)
+    service = apps.app_process("worker", apps.worker_command(), env, state_dir, url=None, timeout=timeout)
     service.start()
     assert service.identity is not None
     updated = replace(run, worker_pid=service.pid, identities={**run.identities, "worker": service.identity})
@@ -585,7 +445,7 @@ def restart_service(
         identity = run.identities.get(name)
         durable = identity is None or "fsync=off" not in identity.cmdline
         url = urlsplit(str(entry["url"]))
-        service = services.start_postgres(
+        service = postgres.start_postgres(
             state_dir,
             port=port,
             user=str(url.username),
@@ -595,7 +455,7 @@ def restart_service(
             timeout=timeout,
         )
     else:
-        service = services.start_redis(state_dir, port=port, timeout=timeout)
+        service = redis.start_redis(state_dir, port=port, timeout=timeout)
     assert service.identity is not None
     updated = replace(
         run,
@@ -604,13 +464,3 @@ def restart_service(
     )
     runinfo.write(state_dir, updated)
     return updated
-
-
-@contextlib.contextmanager
-def running(**kwargs: object) -> Iterator[RunInfo]:
-    """`with running(replicas=3, state_dir=tmp) as run:` — up, then down whatever happens."""
-    run = up(**kwargs)  # type: ignore[arg-type]
-    try:
-        yield run
-    finally:
-        down(state_dir=kwargs.get("state_dir", DEFAULT_STATE_DIR))  # type: ignore[arg-type]

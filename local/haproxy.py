@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from local import procs
-from local.services import READY_TIMEOUT, Service, ServiceError, launch_on_port, require_binary
+from local.service import READY_TIMEOUT, Service, ServiceError, launch_on_port, require_binary
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,9 @@ ALB_CONNECT_TIMEOUT_S = 10
 # request its HTTP/1 parser rejects, and the 408 of a request not received in time, from the parser
 # itself with its built-in HTML page, whatever the configuration says (haproxy/haproxy#3032, fixed in
 # 3.2); the 400/408 entries here apply where the stream exists (e.g. a rule that denies a request).
+# HAProxy's log lines about servers going in and out of rotation (what the fault tests and the
+# failover benchmark show when a step goes wrong).
+STATE_CHANGES = (" is UP", " is DOWN", "no server available")
 LB_ERRORS = (
     (400, "bad request: the load balancer could not parse it", None),
     (408, "request timeout: the request was not received in time", None),

@@ -190,6 +190,22 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants (PostgreSQL's backends each run in a session of their own, so the
+    postmaster's process group alone does not hold them)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
 def stop_group(pid: int, *, first: int = signal.SIGTERM, timeout: float = 10.0) -> None:
     """Send `first` to the process group led by pid, then SIGKILL whatever is left after timeout.
 

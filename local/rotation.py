@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from local import services
+from local import moto
 from local.runinfo import RunInfo
 
 
@@ -47,9 +47,9 @@ def _login(host: str, port: int, dbname: str, user: str, password: str) -> psyco
 
 
 def rotate(run: RunInfo, *, terminate_sessions: bool = False) -> Rotation:
-    moto = run.services["moto"]
-    arn = str(moto["database_secret_arn"])
-    sm = services.aws_client("secretsmanager", str(moto["url"]))
+    entry = run.services["moto"]
+    arn = str(entry["database_secret_arn"])
+    sm = moto.aws_client("secretsmanager", str(entry["url"]))
     master = urlsplit(str(run.services["postgres"]["url"]))
     host, port, dbname = str(master.hostname), int(master.port or 5432), master.path.lstrip("/")
 
@@ -58,7 +58,7 @@ def rotate(run: RunInfo, *, terminate_sessions: bool = False) -> Rotation:
     secret = json.loads(current["SecretString"])
     username, old_password = secret["username"], secret["password"]
     token = str(uuid.uuid4())
-    generated = sm.get_random_password(PasswordLength=32, ExcludeCharacters=services.PASSWORD_EXCLUDED_CHARACTERS)
+    generated = sm.get_random_password(PasswordLength=32, ExcludeCharacters=moto.PASSWORD_EXCLUDED_CHARACTERS)
     password = generated["RandomPassword"]
     sm.put_secret_value(
         SecretId=arn,

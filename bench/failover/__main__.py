@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.results_file import write_results
-from demo.client import ScenarioError, Traffic, TrafficReport, percentile
-from demo.environment import HAPROXY_STATE, Stack, machine, throwaway
+from demo.client import Traffic, TrafficReport, percentile
+from demo.environment import machine
 from demo.report import render_table
+from local.environment import LocalEnvironment, throwaway
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "failover.json"
@@ -35,13 +36,13 @@ def window_p99(report: TrafficReport, start: float, length: float = WINDOW_S) ->
     return round(percentile((s.latency for s in report.samples if start <= s.at < start + length), 0.99) * 1000, 1)
 
 
-def baseline(stack: Stack, users: int, seconds: float) -> dict[str, Any]:
+def baseline(stack: LocalEnvironment, users: int, seconds: float) -> dict[str, Any]:
     traffic = Traffic(stack.lb, users=users, pause=0).start()
     time.sleep(seconds)
     return traffic.stop().figures()
 
 
-def sigkill(stack: Stack, users: int, seconds: float) -> dict[str, Any]:
+def sigkill(stack: LocalEnvironment, users: int, seconds: float) -> dict[str, Any]:
     victim = stack.run.replicas[0].id
     traffic = Traffic(stack.lb, users=users, pause=0).start()
     try:
@@ -56,22 +57,15 @@ def sigkill(stack: Stack, users: int, seconds: float) -> dict[str, Any]:
     return {**report.figures(), "victim": victim, "p99_ms_after_fault": window_p99(report, at)}
 
 
-def rolling(stack: Stack, users: int, seconds: float) -> dict[str, Any]:
+def rolling(stack: LocalEnvironment, users: int, seconds: float) -> dict[str, Any]:
     traffic = Traffic(stack.lb, users=users, pause=0).start()
-    windows = []
-    back = {}
+    windows: list[float] = []
     try:
         time.sleep(seconds / 2)
-        for replica in stack.run.replicas:
-            began = time.monotonic()
-            windows.append(began - traffic.started_at)
-            stack.restart_replica(replica.id, signal.SIGTERM)
-            try:
-                traffic.wait_served_by(replica.id, since=time.monotonic(), timeout=60)
-            except ScenarioError as exc:
-                states = stack.log_tail("haproxy", containing=HAPROXY_STATE)
-                raise ScenarioError(f"{exc}\n--- haproxy server states ---\n{states}") from exc
-            back[replica.id] = round(time.monotonic() - began, 2)
+        back = stack.rolling_restart(
+            lambda replica_id, since: traffic.wait_served_by(replica_id, since=since, timeout=60),
+            before_each=lambda _replica_id: windows.append(time.monotonic() - traffic.started_at),
+        )
         time.sleep(seconds / 2)
     finally:
         report = traffic.stop()

@@ -21,28 +21,29 @@ from typing import Any
 
 from bench.results_file import write_results
 from demo.client import Traffic
-from demo.environment import Stack, machine, rss_kib, status_of, throwaway
+from demo.environment import machine, rss_kib
 from demo.report import render_table
+from local.environment import LocalEnvironment, throwaway
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "replica.json"
 
 
-def cold_start(stack: Stack, index: int, timeout: float = 60.0) -> dict[str, Any]:
-    from local import env, procs
+def cold_start(stack: LocalEnvironment, index: int, timeout: float = 60.0) -> dict[str, Any]:
+    from local import app_process, probe, procs
 
     port = procs.free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = stack.state_dir / "logs" / f"cold-{index}.log"
     began = time.monotonic()
     proc = procs.spawn(
-        env.replica_command(),
+        app_process.replica_command(),
         log_path=log_path,
-        env=env.replica_environment(stack.app_env(), f"cold-{index}", port),
-        cwd=env.REPO_ROOT,
+        env=app_process.replica_environment(stack.app_env(), f"cold-{index}", port),
+        cwd=app_process.REPO_ROOT,
     )
     try:
-        while status_of(url + "/readyz", timeout=1) != 200:
+        while not probe.ready(url, timeout=1):
             if proc.poll() is not None:
                 raise RuntimeError(f"the replica exited with {proc.returncode}:\n{procs.tail(log_path)}")
             if time.monotonic() - began > timeout:

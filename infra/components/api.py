@@ -25,6 +25,10 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.security import flow_in, flow_out
+from infra.config import IngressConfig, LoggingConfig
+from infra.lib import limits
+
 AUTHENTICATED_ROUTES: tuple[str, ...] = (
     "GET /cart",
     "PUT /cart/items/{sku}",
@@ -60,28 +64,12 @@ ACCESS_LOG_FORMAT = json.dumps({
     "subject": "$context.authorizer.claims.sub",
 })
 
-_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                       2557, 2922, 3288, 3653)
 
 
 def _route_role(route_key: str) -> str:
     """A stable resource name for a route key: 'PUT /cart/items/{sku}' -> 'put-cart-items-sku'."""
     return re.sub(r"[^a-z0-9]+", "-", route_key.lower()).strip("-")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ThrottlingSettings:
-    burst_limit: int = 200
-    rate_limit: float = 100.0
-    """steady-state requests per second for the whole stage"""
-
-    def __post_init__(self) -> None:
-        if self.burst_limit < 0:
-            raise ValueError(f"throttling burst limit must be ≥ 0, got {self.burst_limit}")
-        if self.rate_limit < 0:
-            raise ValueError(f"throttling rate limit must be ≥ 0, got {self.rate_limit}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,8 +86,9 @@ class ApiGatewayArgs:
     listener_port: int = 443
     tls_server_name: str | None = None
     """host name on the listener's certificate, verified by API Gateway when the listener is HTTPS"""
-    throttling: ThrottlingSettings = field(default_factory=ThrottlingSettings)
-    access_log_retention_days: int = 30
+    config: IngressConfig = field(default_factory=IngressConfig)
+    """the stage's throttling (the stack's apiThrottling* keys)"""
+    access_log_retention_days: int = LoggingConfig().retention_days
     log_kms_key_arn: pulumi.Input[str] | None = None
     disable_execute_api_endpoint: bool = False
     """also forced on whenever a custom domain fronts the API, so that only the domain is reachable (the
@@ -137,13 +126,11 @@ class ApiGatewayArgs:
                              "for that name in the API's region)")
         if self.domain_name is not None and not _HOSTNAME.match(self.domain_name):
             raise ValueError(f"domain name {self.domain_name!r} is not a lowercase DNS host name")
-        if isinstance(self.certificate_arn, str) and not _CERT_ARN.match(self.certificate_arn):
+        if isinstance(self.certificate_arn, str) and not limits.ACM_CERTIFICATE_ARN.match(self.certificate_arn):
             raise ValueError(f"certificate_arn {self.certificate_arn!r} is not an ACM certificate ARN")
         if self.disable_execute_api_endpoint and self.domain_name is None:
             raise ValueError("disabling the execute-api endpoint without a custom domain leaves the API unreachable")
-        if self.access_log_retention_days not in _LOG_RETENTION_DAYS:
-            raise ValueError(f"access log retention {self.access_log_retention_days} days is not a CloudWatch "
-                             f"value; use one of {_LOG_RETENTION_DAYS}")
+        limits.check_log_retention(self.access_log_retention_days, "access log retention")
 
 
 class ApiGateway(pulumi.ComponentResource):
@@ -166,25 +153,11 @@ class ApiGateway(pulumi.ComponentResource):
                                       tags={**tags, "Name": f"{name}-vpclink"}),
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-vpclink-egress",
-            aws.vpc.SecurityGroupEgressRuleArgs(
-                security_group_id=link_sg.id, ip_protocol="tcp", from_port=args.listener_port,
-                to_port=args.listener_port, referenced_security_group_id=args.alb_security_group_id,
-                description="to the internal ALB listener",
-            ),
-            opts=child,
-        )
+        flow_out(f"{name}-vpclink-egress", link_sg.id, args.listener_port, target=args.alb_security_group_id,
+                 description="to the internal ALB listener", opts=child)
         # The ALB exists before the API, so the API adds the ALB's permission for its own link.
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-alb-ingress",
-            aws.vpc.SecurityGroupIngressRuleArgs(
-                security_group_id=args.alb_security_group_id, ip_protocol="tcp", from_port=args.listener_port,
-                to_port=args.listener_port, referenced_security_group_id=link_sg.id,
-                description="from the API Gateway VPC link",
-            ),
-            opts=child,
-        )
+        flow_in(f"{name}-alb-ingress", args.alb_security_group_id, args.listener_port, source=link_sg.id,
+                description="from the API Gateway VPC link", opts=child)
 
         vpc_link = v2.VpcLink(
             f"{name}-vpclink",
@@ -270,8 +243,8 @@ class ApiGateway(pulumi.ComponentResource):
                 access_log_settings=v2.StageAccessLogSettingsArgs(destination_arn=access_logs.arn,
                                                                   format=ACCESS_LOG_FORMAT),
                 default_route_settings=v2.StageDefaultRouteSettingsArgs(
-                    throttling_burst_limit=args.throttling.burst_limit,
-                    throttling_rate_limit=args.throttling.rate_limit,
+                    throttling_burst_limit=args.config.throttling_burst_limit,
+                    throttling_rate_limit=float(args.config.throttling_rate_limit),
                     detailed_metrics_enabled=True,
                 ),
                 tags=tags,
@@ -308,10 +281,10 @@ class ApiGateway(pulumi.ComponentResource):
         self.vpc_link_security_group_id = link_sg.id
         self.domain_target = domain_target
         self.register_outputs({
-            "domain_target": self.domain_target,
-            "api_id": self.api_id,
-            "api_endpoint": self.api_endpoint,
-            "stage_url": self.stage_url,
-            "authorizer_id": self.authorizer_id,
-            "vpc_link_security_group_id": self.vpc_link_security_group_id,
+            "domainTarget": self.domain_target,
+            "apiId": self.api_id,
+            "apiEndpoint": self.api_endpoint,
+            "stageUrl": self.stage_url,
+            "authorizerId": self.authorizer_id,
+            "vpcLinkSecurityGroupId": self.vpc_link_security_group_id,
         })

@@ -67,38 +67,8 @@ def app_environment_output(inputs: AppRuntimeInputs) -> pulumi.Output[dict[str, 
     return pulumi.Output.all(*(getattr(inputs, n) for n in names)).apply(build)
 
 
-# The one algorithm the app signs with (RS256); the key policy refuses every other.
-SIGNING_ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"
 KEY_SPEC = "RSA_2048"
 KEY_USAGE = "SIGN_VERIFY"
-
-
-def signing_key_policy(account_id: str, partition: str = "aws") -> dict[str, Any]:
-    """The key policy: the account (and so IAM policies) administers and uses the key; nobody may sign
-    with any other algorithm than RS256.
-
-    Without the account statement IAM grants would not apply and the key could become unmanageable
-    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html); the web tier's
-    role gets kms:Sign and kms:GetPublicKey on this key alone through its own IAM policy.
-    """
-    return iam.document([
-        {
-            "Sid": "AccountAdministersThroughIam",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
-        {
-            # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-signing-algorithm
-            "Sid": "OnlyRs256Signatures",
-            "Effect": "Deny",
-            "Principal": {"AWS": "*"},
-            "Action": "kms:Sign",
-            "Resource": "*",
-            "Condition": {"StringNotEquals": {"kms:SigningAlgorithm": SIGNING_ALGORITHM}},
-        },
-    ])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +104,7 @@ class JwtSigningKey(pulumi.ComponentResource):
                 key_usage=KEY_USAGE,
                 deletion_window_in_days=args.deletion_window_days,
                 policy=pulumi.Output.all(where.account_id, where.partition).apply(
-                    lambda v: json.dumps(signing_key_policy(v[0], v[1]))
+                    lambda v: json.dumps(iam.signing_key_policy(v[0], v[1]))
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self),

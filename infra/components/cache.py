@@ -8,11 +8,13 @@ at rest, the AUTH token, automatic failover and Multi-AZ as asked, and automatic
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
+
+from infra.config import CacheConfig
 
 REDIS_PORT = 6379
 
@@ -21,26 +23,14 @@ REDIS_PORT = 6379
 class CacheArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_ids: Sequence[pulumi.Input[str]]
-    node_type: str = "cache.t4g.small"
-    engine_version: str = "7.1"
-    num_nodes: int = 2
-    automatic_failover: bool = True
-    multi_az: bool = True
-    snapshot_retention_days: int = 1
+    config: CacheConfig = field(default_factory=CacheConfig)
+    """the stack's cache* keys: node type, engine, nodes, failover, Multi-AZ, snapshots"""
 
     def __post_init__(self) -> None:
         if len(self.subnet_ids) < 2:
             raise ValueError("the cache subnet group needs subnets in at least 2 AZs")
         if not self.security_group_ids:
             raise ValueError("the cache needs a security group")
-        if not 1 <= self.num_nodes <= 6:
-            raise ValueError("num_nodes must be between 1 and 6")
-        if self.automatic_failover and self.num_nodes < 2:
-            raise ValueError("automatic failover needs at least 2 nodes")
-        if self.multi_az and not self.automatic_failover:
-            raise ValueError("Multi-AZ needs automatic failover")
-        if not 0 <= self.snapshot_retention_days <= 35:
-            raise ValueError("snapshot_retention_days must be between 0 and 35")
 
 
 class Cache(pulumi.ComponentResource):
@@ -76,19 +66,19 @@ class Cache(pulumi.ComponentResource):
             f"{name}-redis",
             description="sessions and carts for the stateless app",
             engine="redis",
-            engine_version=args.engine_version,
-            node_type=args.node_type,
+            engine_version=args.config.engine_version,
+            node_type=args.config.node_type,
             port=REDIS_PORT,
-            num_cache_clusters=args.num_nodes,
-            automatic_failover_enabled=args.automatic_failover,
-            multi_az_enabled=args.multi_az,
+            num_cache_clusters=args.config.num_nodes,
+            automatic_failover_enabled=args.config.automatic_failover,
+            multi_az_enabled=args.config.multi_az,
             subnet_group_name=subnet_group.name,
             security_group_ids=list(args.security_group_ids),
             transit_encryption_enabled=True,
             at_rest_encryption_enabled=True,
             auth_token=token.result,
             auth_token_update_strategy="ROTATE",
-            snapshot_retention_limit=args.snapshot_retention_days,
+            snapshot_retention_limit=args.config.snapshot_retention_days,
             auto_minor_version_upgrade=True,
             opts=child,
         )

@@ -55,22 +55,6 @@ NAMESPACE_RULES = (
     (("",), ("configmaps",), ("delete", "get", "update", "watch"),
      ("cluster-autoscaler-status", "cluster-autoscaler-priority-expander")),
 )
-DESCRIBE_ACTIONS = [
-    "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
-    "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities", "autoscaling:DescribeTags",
-    "ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions",
-    "ec2:GetInstanceTypesFromInstanceRequirements", "eks:DescribeNodegroup",
-]
-SCALE_ACTIONS = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
-
-
-def autoscaler_policy_document(cluster_name: str) -> dict[str, Any]:
-    """Describe anything (these actions take no resource scoping); resize only this cluster's groups."""
-    return iam.document([
-        iam.allow("Discover", DESCRIBE_ACTIONS, ["*"]),
-        {**iam.allow("ScaleOwnNodeGroups", SCALE_ACTIONS, ["*"]),
-         "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}}},
-    ])
 
 
 def autoscaler_image(kubernetes_version: str) -> str:
@@ -108,8 +92,6 @@ class ClusterAutoscaler(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:cluster_autoscaler:ClusterAutoscaler", name, None, opts)
-        from infra.components.compute_eks import irsa_trust_document
-
         # Kubernetes objects take the cluster's provider from the component's providers map.
         child = pulumi.ResourceOptions(parent=self)
         meta = k8s.meta.v1
@@ -120,7 +102,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             aws.iam.RoleArgs(
                 description=f"IRSA role of {NAMESPACE}/{NAME}",
                 assume_role_policy=pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer_url).apply(
-                    lambda v: json.dumps(irsa_trust_document(provider_arn=v[0], issuer_url=v[1],
+                    lambda v: json.dumps(iam.irsa_trust_document(provider_arn=v[0], issuer_url=v[1],
                                                              namespace=NAMESPACE, service_account=NAME))
                 ),
             ),
@@ -131,7 +113,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             aws.iam.RolePolicyArgs(
                 role=role.id,
                 policy=pulumi.Output.from_input(args.cluster_name).apply(
-                    lambda c: json.dumps(autoscaler_policy_document(c))
+                    lambda c: json.dumps(iam.autoscaler_policy_document(c))
                 ),
             ),
             opts=child,
@@ -212,4 +194,4 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         )
 
         self.role_arn = role.arn
-        self.register_outputs({"role_arn": role.arn})
+        self.register_outputs({"roleArn": role.arn})

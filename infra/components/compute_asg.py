@@ -19,12 +19,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.lib import iam, user_data
+from infra.config import ComputeConfig, LoggingConfig
+from infra.lib import iam, limits, user_data
 
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 ROOT_DEVICE = "/dev/xvda"
@@ -46,14 +47,9 @@ class ComputeAsgArgs:
     # The image by digest (`<repository url>@sha256:...`) and the repository it lives in.
     image: pulumi.Input[str]
     repository_arn: pulumi.Input[str]
-    instance_type: str = "t3.small"
-    ami_parameter: str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
-    root_volume_size_gb: int = 20
-    min_size: int = 2
-    desired_capacity: int = 2
-    max_size: int = 4
-    cpu_target_percent: int = 50
-    log_retention_days: int = 30
+    config: ComputeConfig = field(default_factory=ComputeConfig)
+    """instance type, AMI, root volume, group sizes and CPU target (the stack's asg keys)"""
+    log_retention_days: int = LoggingConfig().retention_days
     health_check_grace_seconds: int = 180
     """time for a new instance to install Docker, pull the image and pass /readyz before ELB health counts"""
     refresh_min_healthy_percent: int = 100
@@ -66,15 +62,7 @@ class ComputeAsgArgs:
             raise ValueError("app instances need a security group")
         if not self.secret_arns:
             raise ValueError("secret_arns must list the secrets the app reads")
-        if not 1 <= self.min_size <= self.desired_capacity <= self.max_size:
-            raise ValueError(
-                f"need 1 ≤ min_size ≤ desired_capacity ≤ max_size "
-                f"(got {self.min_size}, {self.desired_capacity}, {self.max_size})"
-            )
-        if not 8 <= self.root_volume_size_gb <= 200:
-            raise ValueError("root_volume_size_gb must be between 8 and 200")
-        if not 10 <= self.cpu_target_percent <= 90:
-            raise ValueError("cpu_target_percent must be between 10 and 90")
+        limits.check_log_retention(self.log_retention_days)
         if not 60 <= self.health_check_grace_seconds <= 900:
             raise ValueError("health_check_grace_seconds must be between 60 and 900: shorter replaces instances "
                              "that are still pulling the image")
@@ -148,8 +136,8 @@ class ComputeAsg(pulumi.ComponentResource):
             description="stateless app instance",
             # Resolved by EC2 at launch from AWS's public parameter, so each instance refresh
             # picks up the latest patched AMI without the program looking it up.
-            image_id=f"resolve:ssm:{args.ami_parameter}",
-            instance_type=args.instance_type,
+            image_id=f"resolve:ssm:{args.config.ami_parameter}",
+            instance_type=args.config.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
@@ -162,7 +150,7 @@ class ComputeAsg(pulumi.ComponentResource):
                 aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
                     device_name=ROOT_DEVICE,
                     ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=args.root_volume_size_gb,
+                        volume_size=args.config.root_volume_size_gb,
                         volume_type="gp3",
                         encrypted="true",
                         delete_on_termination="true",
@@ -189,9 +177,9 @@ class ComputeAsg(pulumi.ComponentResource):
         group = aws.autoscaling.Group(
             f"{name}-asg",
             vpc_zone_identifiers=list(args.subnet_ids),
-            min_size=args.min_size,
-            max_size=args.max_size,
-            desired_capacity=args.desired_capacity,
+            min_size=args.config.min_size,
+            max_size=args.config.max_size,
+            desired_capacity=args.config.desired_capacity,
             # Replaced only for their own failure: /readyz never reflects a dependency (see module doc).
             health_check_type="ELB",
             health_check_grace_period=args.health_check_grace_seconds,
@@ -231,7 +219,7 @@ class ComputeAsg(pulumi.ComponentResource):
             autoscaling_group_name=group.name,
             policy_type="TargetTrackingScaling",
             target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
-                target_value=float(args.cpu_target_percent),
+                target_value=float(args.config.cpu_target_percent),
                 predefined_metric_specification=(
                     aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
                         predefined_metric_type="ASGAverageCPUUtilization"

@@ -40,8 +40,9 @@ import pulumi_random as random
 
 from infra.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from infra.components.context import aws_context
-from infra.components.k8s_app import KubernetesApp, KubernetesAppArgs, WorkloadSettings, check_environment
-from infra.lib import iam
+from infra.components.k8s_app import KubernetesApp, KubernetesAppArgs, WorkloadSettings
+from infra.config import EksConfig, LoggingConfig
+from infra.lib import app_env, iam, kubeconfig, limits
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
@@ -50,10 +51,6 @@ CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager",
 # The root CA behind every regional EKS OIDC endpoint. IAM validates these endpoints against its own
 # trust store, but the provider still records a thumbprint.
 EKS_OIDC_ROOT_CA_THUMBPRINT = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
-_MIN_KUBERNETES = (1, 30)  # the preStop sleep action is on by default from 1.30
-_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                       2557, 2922, 3288, 3653)
-_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
 
 
@@ -114,15 +111,15 @@ class ComputeEksArgs:
     s3_object_prefix: str = "receipts/"
     cluster_name: str | None = None
     """prefix of the cluster's name (a random suffix is added); defaults to the component's name"""
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = EksConfig().kubernetes_version
     public_access_cidrs: Sequence[str] = ()
     """who may reach the public API endpoint; empty keeps the endpoint private-only"""
     log_types: Sequence[str] = CONTROL_PLANE_LOG_TYPES
-    log_retention_days: int = 30
+    log_retention_days: int = LoggingConfig().retention_days
     oidc_thumbprint: str = EKS_OIDC_ROOT_CA_THUMBPRINT
     admin_principal_arns: Sequence[str] = ()
     """IAM roles or users given cluster-admin through access entries, besides the cluster's creator"""
-    deletion_protection: bool = True
+    deletion_protection: bool = EksConfig().deletion_protection
     node_autoscaling: bool = True
     """run the Cluster Autoscaler on the node group (between its min and max size)"""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -135,12 +132,9 @@ class ComputeEksArgs:
         if prefix is not None and (not _CLUSTER_NAME.match(prefix) or len(prefix) > 91):
             raise ValueError(f"cluster name {self.cluster_name!r} must be 1-91 letters, digits, '-' or '_', "
                              "starting with a letter or digit (a 9-character suffix is added)")
-        match = re.fullmatch(r"(\d+)\.(\d+)", self.kubernetes_version)
-        if match is None:
-            raise ValueError(f"kubernetes version {self.kubernetes_version!r} must look like 1.33")
-        if (int(match[1]), int(match[2])) < _MIN_KUBERNETES:
-            raise ValueError(f"kubernetes version {self.kubernetes_version} is too old: the app's preStop drain "
-                             "uses the sleep action, on by default from 1.30")
+        problem = limits.kubernetes_version_problem(self.kubernetes_version)
+        if problem:
+            raise ValueError(f"kubernetes_version {problem}")
         if isinstance(self.public_access_cidrs, str):
             raise ValueError("public_access_cidrs must be a list of CIDR blocks, not one string")
         for cidr in self.public_access_cidrs:
@@ -154,26 +148,22 @@ class ComputeEksArgs:
         unknown = set(self.log_types) - set(CONTROL_PLANE_LOG_TYPES)
         if unknown:
             raise ValueError(f"unknown control-plane log types {sorted(unknown)}; valid: {CONTROL_PLANE_LOG_TYPES}")
-        if self.log_retention_days not in _LOG_RETENTION_DAYS:
-            raise ValueError(f"log retention {self.log_retention_days} days is not a CloudWatch value; "
-                             f"use one of {_LOG_RETENTION_DAYS}")
+        limits.check_log_retention(self.log_retention_days)
         if not re.fullmatch(r"[0-9a-fA-F]{40}", self.oidc_thumbprint):
             raise ValueError("the OIDC thumbprint must be 40 hex digits (a SHA-1 fingerprint)")
         if self.s3_object_prefix.startswith("/") or "*" in self.s3_object_prefix:
             raise ValueError(f"S3 object prefix {self.s3_object_prefix!r} must be a plain key prefix like receipts/")
         if isinstance(self.admin_principal_arns, str):
             raise ValueError("admin_principal_arns must be a list of IAM role or user ARNs, not one string")
-        for arn in self.admin_principal_arns:
-            if not _PRINCIPAL_ARN.match(arn):
-                raise ValueError(f"admin principal {arn!r} is not an IAM role or user ARN")
-        if len({_admin_role(a) for a in self.admin_principal_arns}) != len(self.admin_principal_arns):
-            raise ValueError("admin_principal_arns lists a principal twice (or two with the same name)")
+        problem = limits.principal_arns_problem(self.admin_principal_arns)
+        if problem:
+            raise ValueError(f"admin_principal_arns {problem}")
         if isinstance(self.secret_arns, str) or not self.secret_arns:
             raise ValueError("secret_arns must list the secrets the app reads (database, Redis AUTH, JWT key)")
         if isinstance(self.node_security_group_ids, str) or not self.node_security_group_ids:
             raise ValueError("nodes need the app security group (the one the ALB, cache and database admit)")
         if isinstance(self.environment, Mapping):
-            check_environment(self.environment, "app environment")
+            app_env.check_environment(self.environment, "app environment")
             granted = {a for a in self.secret_arns if isinstance(a, str)}
             if len(granted) == len(self.secret_arns):
                 for key, value in self.environment.items():
@@ -198,37 +188,6 @@ def _field(obj: Any, name: str) -> Any:
 
 def _first(items: Any) -> Any:
     return items[0] if items else None
-
-
-def irsa_trust_document(*, provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> dict[str, Any]:
-    """Only tokens issued to this one service account, for STS, may assume the role."""
-    host = issuer_url.removeprefix("https://")
-    return iam.document([{
-        "Effect": "Allow",
-        "Principal": {"Federated": provider_arn},
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringEquals": {
-            f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-            f"{host}:aud": "sts.amazonaws.com",
-        }},
-    }])
-
-
-def kubeconfig(*, cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
-    """A kubeconfig that authenticates with `aws eks get-token`: no long-lived credential in it."""
-    return json.dumps({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
-        "users": [{"name": cluster_name, "user": {"exec": {
-            "apiVersion": "client.authentication.k8s.io/v1beta1",
-            "command": "aws",
-            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
-            "interactiveMode": "Never",
-        }}}],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-        "current-context": cluster_name,
-    })
 
 
 class ComputeEks(pulumi.ComponentResource):
@@ -359,7 +318,7 @@ class ComputeEks(pulumi.ComponentResource):
             aws.iam.RoleArgs(
                 description=f"IRSA role of {args.workload.namespace}/{args.workload.service_account_name}",
                 assume_role_policy=pulumi.Output.all(oidc.arn, issuer).apply(lambda v: json.dumps(
-                    irsa_trust_document(provider_arn=v[0], issuer_url=v[1], namespace=args.workload.namespace,
+                    iam.irsa_trust_document(provider_arn=v[0], issuer_url=v[1], namespace=args.workload.namespace,
                                         service_account=args.workload.service_account_name))),
                 tags=tags,
             ),
@@ -459,7 +418,8 @@ class ComputeEks(pulumi.ComponentResource):
         )
 
         config = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority, region).apply(
-            lambda v: kubeconfig(cluster_name=v[0], endpoint=v[1], ca_data=_field(v[2], "data") or "", region=v[3])
+            lambda v: kubeconfig.render(cluster_name=v[0], endpoint=v[1], ca_data=_field(v[2], "data") or "",
+                                        region=v[3])
         )
         provider = k8s.Provider(
             f"{name}-k8s",
@@ -502,10 +462,10 @@ class ComputeEks(pulumi.ComponentResource):
         self.node_role_arn = node_role.arn
         self.kubeconfig = pulumi.Output.secret(config)
         self.register_outputs({
-            "cluster_name": self.cluster_name,
-            "cluster_endpoint": self.cluster_endpoint,
-            "oidc_provider_arn": self.oidc_provider_arn,
-            "app_role_arn": self.app_role_arn,
-            "node_role_arn": self.node_role_arn,
+            "clusterName": self.cluster_name,
+            "clusterEndpoint": self.cluster_endpoint,
+            "oidcProviderArn": self.oidc_provider_arn,
+            "appRoleArn": self.app_role_arn,
+            "nodeRoleArn": self.node_role_arn,
             "kubeconfig": self.kubeconfig,
         })

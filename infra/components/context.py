@@ -6,10 +6,14 @@ policies, resource policies).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from infra.lib import app_env
 
 
 @dataclass(frozen=True)
@@ -29,3 +33,15 @@ def aws_context(parent: pulumi.Resource) -> AwsContext:
         region=aws.get_region_output(opts=invoke).region,
         caller_arn=caller.arn,
     )
+
+
+def checked_environment(
+    environment: pulumi.Input[Mapping[str, pulumi.Input[str]]], where: str
+) -> pulumi.Output[dict[str, str]]:
+    """The environment as an Output, refused (failing the deployment) if it carries a secret."""
+
+    def check(env: Mapping[str, Any]) -> dict[str, str]:
+        app_env.check_environment(env, where)
+        return dict(env)
+
+    return pulumi.Output.from_input(environment).apply(check)

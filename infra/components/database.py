@@ -17,22 +17,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.lib import naming
+from infra.config import DatabaseConfig, LoggingConfig
+from infra.lib import limits, naming
 
 POSTGRES_PORT = 5432
 APP_ROLE = "app"
 # What RDS exports for PostgreSQL; each goes to /aws/rds/instance/<identifier>/<type>:
 # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Procedural.UploadtoCloudWatch.html
 LOG_EXPORTS = ("postgresql", "upgrade")
-_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                       2557, 2922, 3288, 3653)
 
 
 def parameter_group_family(engine_version: str) -> str:
@@ -44,41 +43,21 @@ def parameter_group_family(engine_version: str) -> str:
 class DatabaseArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_ids: Sequence[pulumi.Input[str]]
-    instance_class: str = "db.t4g.medium"
-    engine_version: str = "16"
-    db_name: str = "app"
+    config: DatabaseConfig = field(default_factory=DatabaseConfig)
+    """the stack's db* keys: size, engine, Multi-AZ, backups, deletion protection, app password version"""
     master_username: str = "app_admin"
-    allocated_storage_gb: int = 20
-    max_allocated_storage_gb: int = 100
-    multi_az: bool = True
-    backup_retention_days: int = 7
-    deletion_protection: bool = True
-    performance_insights: bool = False
-    log_retention_days: int = 30
+    log_retention_days: int = LoggingConfig().retention_days
     app_username: str = APP_ROLE
-    app_password_version: int = 1
-    """bumping it makes a new app-role password (see infra/README.md, rotating the app's password)"""
 
     def __post_init__(self) -> None:
-        if self.log_retention_days not in _LOG_RETENTION_DAYS:
-            raise ValueError(f"log retention {self.log_retention_days} days is not a CloudWatch value")
+        limits.check_log_retention(self.log_retention_days)
         if self.app_username == self.master_username or not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", self.app_username):
             raise ValueError(f"app_username {self.app_username!r} must be a PostgreSQL identifier other than "
                              "the master user")
-        if self.app_password_version < 1:
-            raise ValueError(f"app_password_version must be ≥ 1, got {self.app_password_version}")
         if len(self.subnet_ids) < 2:
             raise ValueError("RDS needs a subnet group over at least 2 AZs")
         if not self.security_group_ids:
             raise ValueError("the database needs a security group")
-        if not re.fullmatch(r"\d+(\.\d+)?", self.engine_version):
-            raise ValueError(f"engine_version {self.engine_version!r} is not a PostgreSQL version")
-        if not 1 <= self.backup_retention_days <= 35:
-            raise ValueError("backup_retention_days must be between 1 and 35; 0 would disable backups")
-        if self.allocated_storage_gb > self.max_allocated_storage_gb:
-            raise ValueError("allocated_storage_gb must not exceed max_allocated_storage_gb")
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", self.db_name):
-            raise ValueError(f"db_name {self.db_name!r} is not a PostgreSQL identifier")
 
 
 def _first_secret_arn(secrets: Sequence[Any]) -> str:
@@ -109,6 +88,7 @@ class Database(pulumi.ComponentResource):
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:database:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        config = args.config
 
         subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
@@ -118,7 +98,7 @@ class Database(pulumi.ComponentResource):
         )
         params = aws.rds.ParameterGroup(
             f"{name}-params",
-            family=parameter_group_family(args.engine_version),
+            family=parameter_group_family(config.engine_version),
             description="TLS-only connections",
             parameters=[
                 aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
@@ -133,7 +113,7 @@ class Database(pulumi.ComponentResource):
         suffix = random.RandomId(
             f"{name}-id",
             byte_length=4,
-            keepers={"engine": "postgres", "dbName": args.db_name, "username": args.master_username,
+            keepers={"engine": "postgres", "dbName": config.name, "username": args.master_username,
                      "storageEncrypted": "true"},
             opts=child,
         )
@@ -155,32 +135,32 @@ class Database(pulumi.ComponentResource):
             f"{name}-postgres",
             identifier=identifier,
             engine="postgres",
-            engine_version=args.engine_version,
-            instance_class=args.instance_class,
-            db_name=args.db_name,
+            engine_version=config.engine_version,
+            instance_class=config.instance_class,
+            db_name=config.name,
             username=args.master_username,
             # RDS generates and rotates the password in Secrets Manager; no program or state
             # file ever holds it.
             manage_master_user_password=True,
             port=POSTGRES_PORT,
-            allocated_storage=args.allocated_storage_gb,
-            max_allocated_storage=args.max_allocated_storage_gb,
+            allocated_storage=config.allocated_storage_gb,
+            max_allocated_storage=config.max_allocated_storage_gb,
             storage_type="gp3",
             storage_encrypted=True,
             db_subnet_group_name=subnet_group.name,
             vpc_security_group_ids=list(args.security_group_ids),
             parameter_group_name=params.name,
             publicly_accessible=False,
-            multi_az=args.multi_az,
-            backup_retention_period=args.backup_retention_days,
+            multi_az=config.multi_az,
+            backup_retention_period=config.backup_retention_days,
             copy_tags_to_snapshot=True,
-            deletion_protection=args.deletion_protection,
+            deletion_protection=config.deletion_protection,
             skip_final_snapshot=False,
             final_snapshot_identifier=identifier.apply(naming.final_snapshot_identifier),
             delete_automated_backups=False,
             auto_minor_version_upgrade=True,
-            performance_insights_enabled=args.performance_insights,
-            performance_insights_retention_period=7 if args.performance_insights else None,
+            performance_insights_enabled=config.performance_insights,
+            performance_insights_retention_period=7 if config.performance_insights else None,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups),
         )
@@ -188,7 +168,7 @@ class Database(pulumi.ComponentResource):
         # Letters and digits only: no quoting problem in a libpq connection string or in ALTER ROLE.
         password = random.RandomPassword(
             f"{name}-app-password", length=40, special=False,
-            keepers={"version": str(args.app_password_version)}, opts=child,
+            keepers={"version": str(config.app_password_version)}, opts=child,
         )
         app_secret = aws.secretsmanager.Secret(
             f"{name}-app-secret",
@@ -202,7 +182,7 @@ class Database(pulumi.ComponentResource):
             # The password output is already secret, and so is everything computed from it.
             secret_string=pulumi.Output.all(password.result, instance.address, instance.port).apply(
                 lambda v: app_secret_document(
-                    username=args.app_username, password=v[0], host=v[1], port=v[2], dbname=args.db_name,
+                    username=args.app_username, password=v[0], host=v[1], port=v[2], dbname=config.name,
                 )
             ),
             opts=child,
@@ -210,7 +190,7 @@ class Database(pulumi.ComponentResource):
 
         self.address = instance.address
         self.port = instance.port
-        self.db_name = args.db_name
+        self.db_name = config.name
         self.identifier = instance.identifier
         self.master_secret_arn = instance.master_user_secrets.apply(_first_secret_arn)
         self.app_secret_arn = app_secret.arn

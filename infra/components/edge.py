@@ -11,21 +11,20 @@ plain-HTTP listener.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.components.storage import SecureBucket, SecureBucketArgs
-from infra.lib import iam
+from infra.config import ComputeConfig, EdgeConfig, LoggingConfig, StorageConfig
+from infra.lib import iam, limits
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HEALTH_CHECK_PATH = "/readyz"
 LOG_PREFIX = "alb"
 
-_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,24 +35,23 @@ class EdgeArgs:
     region: str
     internet_facing: bool = False
     """a public ALB (subnet_ids must then be public subnets); the default keeps it inside the VPC"""
-    app_port: int = 8000
+    app_port: int = ComputeConfig().app_port
     certificate_arn: pulumi.Input[str] | None = None
-    deletion_protection: bool = True
-    idle_timeout_seconds: int = 60
-    """the app's keep-alive must exceed it (app_env.keepalive_timeout)"""
-    log_retention_days: int = 30
+    """the resolved certificate (the stack's certificateArn, or the one found for certificateDomain)"""
+    config: EdgeConfig = field(default_factory=EdgeConfig)
+    """deletion protection and idle timeout; the app's keep-alive must exceed the latter
+    (app_env.keepalive_timeout)"""
+    log_retention_days: int = LoggingConfig().retention_days
 
     def __post_init__(self) -> None:
         if len(self.subnet_ids) < 2:
             raise ValueError("an ALB needs subnets in at least 2 AZs")
         if not self.security_group_ids:
             raise ValueError("the ALB needs a security group")
-        if isinstance(self.certificate_arn, str) and not _CERT_ARN.match(self.certificate_arn):
+        if isinstance(self.certificate_arn, str) and not limits.ACM_CERTIFICATE_ARN.match(self.certificate_arn):
             raise ValueError(f"certificate_arn {self.certificate_arn!r} is not an ACM certificate ARN")
         if not 1024 <= self.app_port <= 65535:
             raise ValueError("app_port must be an unprivileged port")
-        if not 1 <= self.idle_timeout_seconds <= 4000:
-            raise ValueError(f"idle timeout must be 1..4000 seconds, got {self.idle_timeout_seconds}")
 
 
 class Edge(pulumi.ComponentResource):
@@ -75,7 +73,7 @@ class Edge(pulumi.ComponentResource):
             f"{name}-access-logs",
             SecureBucketArgs(
                 sse_algorithm="AES256",
-                noncurrent_version_days=1,
+                config=StorageConfig(noncurrent_version_days=1),
                 expire_current_days=args.log_retention_days,
                 extra_statements=lambda arn: iam.elb_log_delivery_statements(arn, LOG_PREFIX, region),
             ),
@@ -90,8 +88,8 @@ class Edge(pulumi.ComponentResource):
             security_groups=list(args.security_group_ids),
             drop_invalid_header_fields=True,
             desync_mitigation_mode="defensive",
-            enable_deletion_protection=args.deletion_protection,
-            idle_timeout=args.idle_timeout_seconds,
+            enable_deletion_protection=args.config.deletion_protection,
+            idle_timeout=args.config.idle_timeout_seconds,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.bucket_name, prefix=LOG_PREFIX, enabled=True),
             # The log bucket's policy must be in place or the ALB refuses to enable access logs.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),

@@ -20,42 +20,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# A key naming secret material is only acceptable as a pointer to Secrets Manager.
-_SECRET_WORDS = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|ACCESS_KEY|CREDENTIAL|AUTH_KEY", re.I)
+from infra.components.context import checked_environment
+from infra.lib import app_env
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _QUANTITY = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-
-
-def check_environment(environment: Mapping[str, object], where: str) -> None:
-    """Refuses environment maps that would carry a secret's value instead of its ARN."""
-    for key, value in environment.items():
-        if not _ENV_NAME.match(key):
-            raise ValueError(f"{where}: {key!r} is not a valid environment variable name")
-        if _SECRET_WORDS.search(key) and not key.upper().endswith("_ARN"):
-            raise ValueError(
-                f"{where}: {key} looks like a secret value; pass the secret's ARN in a *_ARN variable and let "
-                "the app read it from Secrets Manager"
-            )
-        if isinstance(value, str) and ("-----BEGIN" in value or re.search(r"://[^/@\s]+:[^/@\s]+@", value)):
-            raise ValueError(f"{where}: {key} carries key material or a password in a URL; use a secret ARN")
-
-
-def checked_environment(
-    environment: pulumi.Input[Mapping[str, pulumi.Input[str]]], where: str
-) -> pulumi.Output[dict[str, str]]:
-    """The environment as an Output, refused (failing the deployment) if it carries a secret."""
-
-    def check(env: Mapping[str, Any]) -> dict[str, str]:
-        check_environment(env, where)
-        return dict(env)
-
-    return pulumi.Output.from_input(environment).apply(check)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,7 +124,7 @@ class KubernetesAppArgs:
 
     def __post_init__(self) -> None:
         if isinstance(self.environment, Mapping):
-            check_environment(self.environment, "app environment")
+            app_env.check_environment(self.environment, "app environment")
 
 
 class KubernetesApp(pulumi.ComponentResource):
@@ -346,7 +319,7 @@ class KubernetesApp(pulumi.ComponentResource):
         self.config_map_name = config.metadata.name
         self.register_outputs({
             "namespace": self.namespace,
-            "service_name": self.service_name,
-            "deployment_name": self.deployment_name,
-            "config_map_name": self.config_map_name,
+            "serviceName": self.service_name,
+            "deploymentName": self.deployment_name,
+            "configMapName": self.config_map_name,
         })

@@ -25,28 +25,18 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.k8s_app import checked_environment
+from infra.components.context import checked_environment
 from infra.components.worker import (
-    ENI_ACTIONS,
     check_image_reference,
-    check_log_retention,
     image_config,
     lambda_environment,
     vpc_function_base,
 )
-from infra.lib import app_env, iam
+from infra.config import LoggingConfig
+from infra.lib import app_env, iam, limits
 
 MIGRATE_HANDLER = "app.migrate.handler"
 INVOCATION_INPUT = {"action": "migrate"}
-
-
-def migration_policy_document(*, master_secret_arn: str, app_secret_arn: str, log_group_arn: str) -> dict[str, Any]:
-    return iam.document([
-        iam.allow("AttachToVpc", ENI_ACTIONS, ["*"]),
-        iam.allow("ReadDatabaseSecrets", ["secretsmanager:GetSecretValue"], [master_secret_arn, app_secret_arn]),
-        iam.allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                  [log_group_arn, f"{log_group_arn}:*"]),
-    ])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +55,7 @@ class MigrationArgs:
     database_port: int = 5432
     timeout_seconds: int = 300
     memory_mb: int = 512
-    log_retention_days: int = 30
+    log_retention_days: int = LoggingConfig().retention_days
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -74,7 +64,7 @@ class MigrationArgs:
             raise ValueError(f"migration timeout must be 30..900 seconds, got {self.timeout_seconds}")
         if not 128 <= self.memory_mb <= 10240:
             raise ValueError(f"memory must be 128..10240 MB, got {self.memory_mb}")
-        check_log_retention(self.log_retention_days)
+        limits.check_log_retention(self.log_retention_days)
         if isinstance(self.environment, Mapping):
             lambda_environment(self.environment)
 
@@ -103,7 +93,7 @@ class Migration(pulumi.ComponentResource):
             aws.iam.RolePolicyArgs(
                 role=base.role.id,
                 policy=pulumi.Output.all(args.master_secret_arn, args.app_secret_arn, base.log_group.arn).apply(
-                    lambda v: json.dumps(migration_policy_document(
+                    lambda v: json.dumps(iam.migration_policy_document(
                         master_secret_arn=v[0], app_secret_arn=v[1], log_group_arn=v[2],
                     ))
                 ),
@@ -150,8 +140,8 @@ class Migration(pulumi.ComponentResource):
         self.role_arn = base.role.arn
         self.security_group_id = base.security_group.id
         self.register_outputs({
-            "function_name": function.name,
-            "role_arn": base.role.arn,
-            "security_group_id": base.security_group.id,
+            "functionName": function.name,
+            "roleArn": base.role.arn,
+            "securityGroupId": base.security_group.id,
             "result": self.invocation.result,
         })

@@ -9,46 +9,25 @@ VPC flow logs to a CloudWatch log group with retention, written through a dedica
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.components.context import aws_context
-from infra.lib import cidr, iam
-
-_LOG_RETENTION = frozenset(
-    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-)
+from infra.config import LoggingConfig, NetworkConfig
+from infra.lib import iam, limits
 
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
-    vpc_cidr: str
-    public_subnets: tuple[str, ...]
-    app_subnets: tuple[str, ...]
-    data_subnets: tuple[str, ...]
-    nat_gateway_per_az: bool = True
-    flow_log_retention_days: int = 30
+    config: NetworkConfig = field(default_factory=NetworkConfig)
+    """the VPC's address plan (explicit subnets, or planned from vpc_cidr) and the NAT layout"""
+    flow_log_retention_days: int = LoggingConfig().retention_days
 
     def __post_init__(self) -> None:
-        count = len(self.public_subnets)
-        if count < 2:
-            raise ValueError("a network needs subnets in at least 2 AZs")
-        if len(self.app_subnets) != count or len(self.data_subnets) != count:
-            raise ValueError("public, app and data subnets must each have one CIDR per AZ")
-        problems = cidr.check_plan(
-            self.vpc_cidr,
-            {"public": self.public_subnets, "app": self.app_subnets, "data": self.data_subnets},
-        )
-        if problems:
-            raise ValueError(f"subnet plan is invalid: {problems[0]}")
-        if self.flow_log_retention_days not in _LOG_RETENTION:
+        if not limits.is_log_retention(self.flow_log_retention_days):
             raise ValueError(f"{self.flow_log_retention_days} is not a CloudWatch Logs retention period")
-
-    @property
-    def az_count(self) -> int:
-        return len(self.public_subnets)
 
 
 class Network(pulumi.ComponentResource):
@@ -59,16 +38,17 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:network:Network", name, None, opts)
+        plan = args.config
         child = pulumi.ResourceOptions(parent=self)
 
         zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self)).names
-        if len(zones) < args.az_count:
-            raise ValueError(f"the region has {len(zones)} available AZs; {args.az_count} were asked for")
-        zones = sorted(zones)[: args.az_count]
+        if len(zones) < plan.az_count:
+            raise ValueError(f"the region has {len(zones)} available AZs; {plan.az_count} were asked for")
+        zones = sorted(zones)[: plan.az_count]
 
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=args.vpc_cidr,
+            cidr_block=plan.vpc_cidr,
             enable_dns_support=True,
             enable_dns_hostnames=True,
             tags={"Name": f"{name}-vpc"},
@@ -104,9 +84,9 @@ class Network(pulumi.ComponentResource):
                 for i, (block, zone) in enumerate(zip(cidrs, zones, strict=True))
             ]
 
-        public = subnets("public", args.public_subnets)
-        app = subnets("app", args.app_subnets)
-        data = subnets("data", args.data_subnets)
+        public = subnets("public", plan.public_subnets)
+        app = subnets("app", plan.app_subnets)
+        data = subnets("data", plan.data_subnets)
 
         public_rt = aws.ec2.RouteTable(
             f"{name}-public-rt",
@@ -120,7 +100,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-public-rta-{i}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
             )
 
-        nat_count = args.az_count if args.nat_gateway_per_az else 1
+        nat_count = plan.az_count if plan.nat_gateway_per_az else 1
         nats = []
         for i in range(nat_count):
             eip = aws.ec2.Eip(f"{name}-nat-eip-{i}", domain="vpc", tags={"Name": f"{name}-nat-{i}"}, opts=child)
@@ -195,7 +175,7 @@ class Network(pulumi.ComponentResource):
         )
 
         self.vpc_id = vpc.id
-        self.vpc_cidr = args.vpc_cidr
+        self.vpc_cidr = plan.vpc_cidr
         self.availability_zones = zones
         self.public_subnet_ids = [s.id for s in public]
         self.app_subnet_ids = [s.id for s in app]

@@ -8,26 +8,24 @@ policy admitting only the work queue; a CloudWatch alarm as soon as any message 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
+from infra.config import QueueConfig
 
 FOURTEEN_DAYS = 14 * 24 * 3600
 
 
 @dataclass(frozen=True, kw_only=True)
 class QueueArgs:
-    max_receive_count: int = 5
-    visibility_timeout_seconds: int = 180
+    config: QueueConfig = field(default_factory=QueueConfig)
+    """receives before the DLQ and the visibility timeout (the stack's queue* keys)"""
     message_retention_seconds: int = 4 * 24 * 3600
     alarm_actions: tuple[pulumi.Input[str], ...] = ()
 
     def __post_init__(self) -> None:
-        if not 1 <= self.max_receive_count <= 1000:
-            raise ValueError("max_receive_count must be between 1 and 1000")
-        if not 0 <= self.visibility_timeout_seconds <= 43200:
-            raise ValueError("visibility_timeout_seconds must be between 0 and 43200")
         if not 60 <= self.message_retention_seconds <= FOURTEEN_DAYS:
             raise ValueError("message_retention_seconds must be between 60 and 1209600")
 
@@ -53,11 +51,11 @@ class WorkQueue(pulumi.ComponentResource):
         queue = aws.sqs.Queue(
             f"{name}-queue",
             sqs_managed_sse_enabled=True,
-            visibility_timeout_seconds=args.visibility_timeout_seconds,
+            visibility_timeout_seconds=args.config.visibility_timeout_seconds,
             message_retention_seconds=args.message_retention_seconds,
             receive_wait_time_seconds=20,
             redrive_policy=dlq.arn.apply(
-                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": args.max_receive_count})
+                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": args.config.max_receive_count})
             ),
             opts=child,
         )

@@ -65,16 +65,6 @@ class ImageRepositoryArgs:
         return image.content_tag(self.image_label, Path(self.context_dir), Path(self.dockerfile), self.dockerignore)
 
 
-def lambda_pull_policy(*, partition: str, region: str, account_id: str) -> dict[str, Any]:
-    return iam.document([{
-        "Sid": "LambdaPullForThisAccount",
-        "Effect": "Allow",
-        "Principal": {"Service": "lambda.amazonaws.com"},
-        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-        "Condition": {"StringLike": {"aws:sourceArn": f"arn:{partition}:lambda:{region}:{account_id}:function:*"}},
-    }])
-
-
 def _registry_login(token: Any) -> tuple[str, str]:
     user = getattr(token, "user_name", None) or "AWS"
     return user, getattr(token, "password", None) or ""
@@ -120,7 +110,7 @@ class ImageRepository(pulumi.ComponentResource):
             f"{name}-lambda-pull",
             repository=repo.name,
             policy=pulumi.Output.all(where.partition, where.region, where.account_id).apply(
-                lambda v: json.dumps(lambda_pull_policy(partition=v[0], region=v[1], account_id=v[2]))
+                lambda v: json.dumps(iam.lambda_pull_policy(partition=v[0], region=v[1], account_id=v[2]))
             ),
             opts=child,
         )

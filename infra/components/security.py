@@ -18,6 +18,39 @@ import pulumi_aws as aws
 ANYWHERE = "0.0.0.0/0"
 
 
+def _flow(kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule], name: str,
+          group_id: pulumi.Input[str], port: pulumi.Input[int], peer: pulumi.Input[str] | None, cidr: str | None,
+          description: str, opts: pulumi.ResourceOptions) -> None:
+    # One TCP port per rule, to a peer group or a CIDR: the shape of every flow in the stack.
+    if (peer is None) == (cidr is None):
+        raise ValueError(f"{name}: a flow names exactly one peer, a security group or a CIDR")
+    kind(
+        name,
+        security_group_id=group_id,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        referenced_security_group_id=peer,
+        cidr_ipv4=cidr,
+        description=description,
+        opts=opts,
+    )
+
+
+def flow_in(name: str, group_id: pulumi.Input[str], port: pulumi.Input[int], *,
+            source: pulumi.Input[str] | None = None, cidr: str | None = None, description: str,
+            opts: pulumi.ResourceOptions) -> None:
+    """Let `group_id` accept TCP `port` from the `source` group (or a CIDR)."""
+    _flow(aws.vpc.SecurityGroupIngressRule, name, group_id, port, source, cidr, description, opts)
+
+
+def flow_out(name: str, group_id: pulumi.Input[str], port: pulumi.Input[int], *,
+             target: pulumi.Input[str] | None = None, cidr: str | None = None, description: str,
+             opts: pulumi.ResourceOptions) -> None:
+    """Let `group_id` open TCP `port` to the `target` group (or a CIDR)."""
+    _flow(aws.vpc.SecurityGroupEgressRule, name, group_id, port, target, cidr, description, opts)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SecurityArgs:
     vpc_id: pulumi.Input[str]
@@ -61,29 +94,15 @@ class Security(pulumi.ComponentResource):
         cache = group("cache", "Redis: from the app only")
         db = group("db", "PostgreSQL: from the app only")
 
-        def rule(kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule], role: str,
-                 sg: aws.ec2.SecurityGroup, port: int, *, peer: aws.ec2.SecurityGroup | None = None,
-                 cidr: str | None = None, description: str) -> None:
-            # One TCP port per rule, to a peer group or a CIDR: the shape of every flow in the chain.
-            kind(
-                f"{name}-{role}",
-                security_group_id=sg.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                referenced_security_group_id=peer.id if peer is not None else None,
-                cidr_ipv4=cidr,
-                description=description,
-                opts=child,
-            )
-
         def ingress(role: str, sg: aws.ec2.SecurityGroup, port: int, *, source: aws.ec2.SecurityGroup | None = None,
                     cidr: str | None = None, description: str) -> None:
-            rule(aws.vpc.SecurityGroupIngressRule, role, sg, port, peer=source, cidr=cidr, description=description)
+            flow_in(f"{name}-{role}", sg.id, port, source=source.id if source is not None else None, cidr=cidr,
+                    description=description, opts=child)
 
         def egress(role: str, sg: aws.ec2.SecurityGroup, port: int, *, target: aws.ec2.SecurityGroup | None = None,
                    cidr: str | None = None, description: str) -> None:
-            rule(aws.vpc.SecurityGroupEgressRule, role, sg, port, peer=target, cidr=cidr, description=description)
+            flow_out(f"{name}-{role}", sg.id, port, target=target.id if target is not None else None, cidr=cidr,
+                     description=description, opts=child)
 
         for port in args.public_ports:
             ingress(f"alb-in-{port}", alb, port, cidr=ANYWHERE, description=f"public traffic on {port}")

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
+from infra.config import StorageConfig
 from infra.lib import iam
 
 SSE_ALGORITHMS = ("aws:kms", "AES256")
@@ -23,7 +24,8 @@ SSE_ALGORITHMS = ("aws:kms", "AES256")
 
 @dataclass(frozen=True, kw_only=True)
 class SecureBucketArgs:
-    noncurrent_version_days: int = 30
+    config: StorageConfig = field(default_factory=StorageConfig)
+    """how long old object versions are kept (the stack's bucketNoncurrentVersionDays)"""
     # None keeps current objects until the app deletes them.
     expire_current_days: int | None = None
     # Load balancer access logs only support SSE-S3 (AES256); everything else gets KMS.
@@ -34,8 +36,6 @@ class SecureBucketArgs:
     def __post_init__(self) -> None:
         if self.sse_algorithm not in SSE_ALGORITHMS:
             raise ValueError(f"sse_algorithm must be one of {', '.join(SSE_ALGORITHMS)}")
-        if self.noncurrent_version_days < 1:
-            raise ValueError("noncurrent_version_days must be at least 1")
         if self.expire_current_days is not None and self.expire_current_days < 1:
             raise ValueError("expire_current_days must be at least 1 (or None to keep objects)")
 
@@ -96,7 +96,7 @@ class SecureBucket(pulumi.ComponentResource):
                     filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
                     noncurrent_version_expiration=(
                         aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                            noncurrent_days=args.noncurrent_version_days
+                            noncurrent_days=args.config.noncurrent_version_days
                         )
                     ),
                     abort_incomplete_multipart_upload=(

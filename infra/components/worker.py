@@ -30,8 +30,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.k8s_app import check_environment, checked_environment
-from infra.lib import app_env, iam, image
+from infra.components.context import checked_environment
+from infra.components.security import flow_in, flow_out
+from infra.config import LoggingConfig, SettingError, WorkerConfig
+from infra.lib import app_env, iam, image, limits
 
 # The app image's default command is the web app; Lambda starts the runtime interface client instead and
 # hands it the handler (image_config overrides ENTRYPOINT and CMD):
@@ -39,49 +41,18 @@ from infra.lib import app_env, iam, image
 LAMBDA_ENTRY_POINT = ("python", "-m", "awslambdaric")
 IMAGE_WORKDIR = "/srv"
 WORKER_HANDLER = "app.worker.handler"
-# AWS's rule for SQS event sources: the queue's visibility timeout is at least six times the function
-# timeout plus the batching window:
-# https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
-VISIBILITY_TO_TIMEOUT_RATIO = 6
-_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                       2557, 2922, 3288, 3653)
 # The runtime sets these itself; AWS_REGION carries the function's own region, so a value for it in the
 # shared app environment is simply dropped rather than rejected.
 _DROPPED_ENV = frozenset({"AWS_REGION", "AWS_DEFAULT_REGION"})
 _RESERVED_ENV = re.compile(r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_EXECUTION_ENV|AWS_LAMBDA_.*|AWS_ACCESS_KEY_ID|"
                            r"AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR)$")
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
-# Lambda needs these to attach the function to the VPC; they take no resource-level scoping.
-ENI_ACTIONS = [
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-]
-# Receive/Delete/ChangeVisibility/GetAttributes for the event source mapping; SendMessage because the
-# handler also relays the orders outbox to the same queue after each batch.
-SQS_ACTIONS = [
-    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
-    "sqs:SendMessage",
-]
-S3_ACTIONS = ["s3:PutObject", "s3:GetObject"]
 
 
 def check_image_reference(value: object, what: str) -> None:
     if isinstance(value, str) and not image.DIGEST_REF.match(value):
         raise ValueError(f"{what} must be an image by digest (<repository>@sha256:<64 hex>), got {value!r}: "
                          "a tag can move, a digest names exactly what was pushed")
-
-
-def check_log_retention(days: int) -> None:
-    if days not in _LOG_RETENTION_DAYS:
-        raise ValueError(f"log retention {days} days is not a CloudWatch value; use one of {_LOG_RETENTION_DAYS}")
-
-
-def minimum_visibility_timeout(timeout_seconds: int, batching_window_seconds: int) -> int:
-    return VISIBILITY_TO_TIMEOUT_RATIO * timeout_seconds + batching_window_seconds
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,19 +84,9 @@ class WorkerArgs:
     """customer-managed keys behind the queue, bucket or secret (decrypt / generate data key only)"""
     command: str = WORKER_HANDLER
     architecture: str = "x86_64"
-    memory_mb: int = 512
-    timeout_seconds: int = 30
-    reserved_concurrency: int | None = None
-    """concurrent executions set aside (and capped) for the worker; None draws from the account's
-    unreserved pool, which is what an account still at the default quota of 10 can afford
-    (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html)"""
-    batch_size: int = 10
-    maximum_batching_window_seconds: int = 0
-    maximum_concurrency: int = 5
-    """cap on concurrent invocations by the event source (2..1000): Lambda stops polling above it instead
-    of invoking and being throttled, so throttles never count as receives toward the DLQ
-    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html)"""
-    log_retention_days: int = 30
+    config: WorkerConfig = field(default_factory=WorkerConfig)
+    """memory, timeout, concurrency and batching (the stack's worker* keys)"""
+    log_retention_days: int = LoggingConfig().retention_days
     log_kms_key_arn: pulumi.Input[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -135,39 +96,13 @@ class WorkerArgs:
             raise ValueError(f"command {self.command!r} must name a handler like module.path.function")
         if self.architecture not in ("x86_64", "arm64"):
             raise ValueError(f"architecture must be x86_64 or arm64, not {self.architecture!r}")
-        if not 128 <= self.memory_mb <= 10240:
-            raise ValueError(f"memory must be 128..10240 MB, got {self.memory_mb}")
-        if not 1 <= self.timeout_seconds <= 900:
-            raise ValueError(f"function timeout must be 1..900 seconds, got {self.timeout_seconds}")
-        if self.reserved_concurrency is not None and self.reserved_concurrency < 1:
-            # 0 stops the function: every delivery is throttled, counts as a receive, and drains to the DLQ.
-            raise ValueError(
-                f"reserved concurrency must be ≥ 1 (got {self.reserved_concurrency}): 0 would stop the worker "
-                "and send every message to the dead-letter queue; use None for no reservation"
-            )
-        if not 1 <= self.batch_size <= 10000:
-            raise ValueError(f"batch size must be 1..10000, got {self.batch_size}")
-        if not 0 <= self.maximum_batching_window_seconds <= 300:
-            raise ValueError(f"maximum batching window must be 0..300 seconds, got "
-                             f"{self.maximum_batching_window_seconds}")
-        need = minimum_visibility_timeout(self.timeout_seconds, self.maximum_batching_window_seconds)
-        if self.queue_visibility_timeout_seconds < need:
-            raise ValueError(
-                f"the queue's visibility timeout ({self.queue_visibility_timeout_seconds}s) must be at least 6x "
-                f"the function timeout plus the batching window (6 x {self.timeout_seconds}s + "
-                f"{self.maximum_batching_window_seconds}s = {need}s): raise the queue's visibility timeout or "
-                "lower the function timeout"
-            )
-        if self.batch_size > 10 and self.maximum_batching_window_seconds < 1:
-            raise ValueError("a batch size above 10 needs a maximum batching window of at least 1 second")
-        if not 2 <= self.maximum_concurrency <= 1000:
-            raise ValueError(f"event source maximum concurrency must be 2..1000, got {self.maximum_concurrency}")
-        if self.reserved_concurrency is not None and self.maximum_concurrency > self.reserved_concurrency:
-            raise ValueError(
-                f"event source maximum concurrency ({self.maximum_concurrency}) above the reserved "
-                f"concurrency ({self.reserved_concurrency}) would throttle messages back to the queue"
-            )
-        check_log_retention(self.log_retention_days)
+        problem = self.config.visibility_problem(self.queue_visibility_timeout_seconds)
+        if problem:
+            raise SettingError("queueVisibilityTimeoutSeconds", problem)
+        problem = self.config.batching_problem()
+        if problem:
+            raise SettingError("workerBatchingWindowSeconds", problem)
+        limits.check_log_retention(self.log_retention_days)
         if not 1 <= self.database_port <= 65535:
             raise ValueError(f"database port {self.database_port} is out of range")
         if isinstance(self.environment, Mapping):
@@ -186,33 +121,11 @@ class WorkerArgs:
 
 def lambda_environment(environment: Mapping[str, Any]) -> dict[str, Any]:
     """The app environment as Lambda accepts it: no secret values, nothing the runtime reserves."""
-    check_environment(environment, "worker environment")
+    app_env.check_environment(environment, "worker environment")
     for key in environment:
         if _RESERVED_ENV.match(key):
             raise ValueError(f"worker environment: {key} is reserved by the Lambda runtime")
     return {k: v for k, v in environment.items() if k not in _DROPPED_ENV}
-
-
-def worker_policy_document(
-    *,
-    queue_arn: str,
-    bucket_arn: str,
-    secret_arn: str,
-    log_group_arn: str,
-    kms_key_arns: Sequence[str] = (),
-) -> dict[str, Any]:
-    """The execution role's permissions: one queue, one bucket prefix, one secret, one log group."""
-    statements = [
-        iam.allow("AttachToVpc", ENI_ACTIONS, ["*"]),
-        iam.allow("ConsumeWorkQueue", SQS_ACTIONS, [queue_arn]),
-        iam.allow("WriteReceipts", S3_ACTIONS, [f"{bucket_arn}/receipts/*"]),
-        iam.allow("ReadDatabaseSecret", ["secretsmanager:GetSecretValue"], [secret_arn]),
-        iam.allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                  [log_group_arn, f"{log_group_arn}:*"]),
-    ]
-    if kms_key_arns:
-        statements.append(iam.allow("UseDataKeys", ["kms:Decrypt", "kms:GenerateDataKey"], list(kms_key_arns)))
-    return iam.document(statements)
 
 
 @dataclass(frozen=True)
@@ -246,35 +159,15 @@ def vpc_function_base(
         aws.ec2.SecurityGroupArgs(vpc_id=vpc_id, description=f"Lambda {purpose}", tags={**tags, "Name": name}),
         opts=child,
     )
-    aws.vpc.SecurityGroupEgressRule(
-        f"{name}-egress-https",
-        aws.vpc.SecurityGroupEgressRuleArgs(
-            security_group_id=sg.id, ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4="0.0.0.0/0",
-            description="AWS APIs (SQS, S3, Secrets Manager, KMS) through endpoints or NAT",
-        ),
-        opts=child,
-    )
+    flow_out(f"{name}-egress-https", sg.id, 443, cidr="0.0.0.0/0",
+             description="AWS APIs (SQS, S3, Secrets Manager, KMS) through endpoints or NAT", opts=child)
     if database_security_group_id is not None:
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-egress-db",
-            aws.vpc.SecurityGroupEgressRuleArgs(
-                security_group_id=sg.id, ip_protocol="tcp", from_port=database_port,
-                to_port=database_port, referenced_security_group_id=database_security_group_id,
-                description="PostgreSQL",
-            ),
-            opts=child,
-        )
+        flow_out(f"{name}-egress-db", sg.id, database_port, target=database_security_group_id,
+                 description="PostgreSQL", opts=child)
         # Added here rather than in the database component: the database exists before the function,
         # so the function's group can only be named once the function is built.
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-db-ingress",
-            aws.vpc.SecurityGroupIngressRuleArgs(
-                security_group_id=database_security_group_id, ip_protocol="tcp",
-                from_port=database_port, to_port=database_port, referenced_security_group_id=sg.id,
-                description=f"PostgreSQL from the Lambda {purpose}",
-            ),
-            opts=child,
-        )
+        flow_in(f"{name}-db-ingress", database_security_group_id, database_port, source=sg.id,
+                description=f"PostgreSQL from the Lambda {purpose}", opts=child)
     # Lambda writes to the group named in the function's logging config, so the group needs no fixed
     # name; a prefix keeps it recognisable and a replacement never collides with the old group.
     log_group = aws.cloudwatch.LogGroup(
@@ -321,7 +214,7 @@ class Worker(pulumi.ComponentResource):
         policy_json = pulumi.Output.all(
             args.queue_arn, args.bucket_arn, args.database_secret_arn, log_group.arn,
             pulumi.Output.all(*args.kms_key_arns),
-        ).apply(lambda v: json.dumps(worker_policy_document(
+        ).apply(lambda v: json.dumps(iam.worker_policy_document(
             queue_arn=v[0], bucket_arn=v[1], secret_arn=v[2], log_group_arn=v[3], kms_key_arns=v[4],
         )))
         role_policy = aws.iam.RolePolicy(
@@ -342,9 +235,9 @@ class Worker(pulumi.ComponentResource):
                 image_uri=pulumi.Output.from_input(args.image).apply(_checked_image),
                 image_config=image_config(args.command),
                 architectures=[args.architecture],
-                memory_size=args.memory_mb,
-                timeout=args.timeout_seconds,
-                reserved_concurrent_executions=args.reserved_concurrency,
+                memory_size=args.config.memory_mb,
+                timeout=args.config.timeout_seconds,
+                reserved_concurrent_executions=args.config.reserved_concurrency,
                 vpc_config=aws.lambda_.FunctionVpcConfigArgs(subnet_ids=args.subnet_ids,
                                                              security_group_ids=[sg.id]),
                 environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
@@ -362,11 +255,11 @@ class Worker(pulumi.ComponentResource):
             aws.lambda_.EventSourceMappingArgs(
                 event_source_arn=args.queue_arn,
                 function_name=function.arn,
-                batch_size=args.batch_size,
-                maximum_batching_window_in_seconds=args.maximum_batching_window_seconds,
+                batch_size=args.config.batch_size,
+                maximum_batching_window_in_seconds=args.config.batching_window_seconds,
                 function_response_types=["ReportBatchItemFailures"],
                 scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
-                    maximum_concurrency=args.maximum_concurrency,
+                    maximum_concurrency=args.config.max_concurrency,
                 ),
                 enabled=True,
             ),
@@ -379,11 +272,11 @@ class Worker(pulumi.ComponentResource):
         self.security_group_id = sg.id
         self.log_group_name = log_group.name
         self.register_outputs({
-            "function_name": self.function_name,
-            "function_arn": self.function_arn,
-            "role_arn": self.role_arn,
-            "security_group_id": self.security_group_id,
-            "log_group_name": self.log_group_name,
+            "functionName": self.function_name,
+            "functionArn": self.function_arn,
+            "roleArn": self.role_arn,
+            "securityGroupId": self.security_group_id,
+            "logGroupName": self.log_group_name,
         })
 
 

@@ -9,7 +9,10 @@ them itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+
+from infra.lib import limits
 
 APP_ENV_KEYS = (
     "APP_MODE",
@@ -46,8 +49,11 @@ DATABASE_SSLMODE = "verify-full"
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout
 KEEPALIVE_MARGIN_SECONDS = 5
 
-_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+_SECRET_ARN = limits.SECRET_ARN
+_KMS_KEY_ARN = limits.KMS_KEY_ARN
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A key naming secret material is only acceptable as a pointer to Secrets Manager.
+_SECRET_WORDS = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|ACCESS_KEY|CREDENTIAL|AUTH_KEY", re.I)
 
 
 def keepalive_timeout(idle_timeout_seconds: int) -> int:
@@ -131,3 +137,17 @@ def env_file(env: dict[str, str]) -> str:
             raise ValueError(f"{key}: an env-file value cannot contain a newline")
         lines.append(f"{key}={value}")
     return "\n".join(lines) + "\n"
+
+
+def check_environment(environment: Mapping[str, object], where: str) -> None:
+    """Refuses environment maps that would carry a secret's value instead of its ARN."""
+    for key, value in environment.items():
+        if not _ENV_NAME.match(key):
+            raise ValueError(f"{where}: {key!r} is not a valid environment variable name")
+        if _SECRET_WORDS.search(key) and not key.upper().endswith("_ARN"):
+            raise ValueError(
+                f"{where}: {key} looks like a secret value; pass the secret's ARN in a *_ARN variable and let "
+                "the app read it from Secrets Manager"
+            )
+        if isinstance(value, str) and ("-----BEGIN" in value or re.search(r"://[^/@\s]+:[^/@\s]+@", value)):
+            raise ValueError(f"{where}: {key} carries key material or a password in a URL; use a secret ARN")

@@ -218,3 +218,132 @@ def ecr_lifecycle_policy(*, keep_tagged: int, untagged_days: int) -> Document:
             },
         ]
     }
+
+
+# Lambda needs these to attach the function to the VPC; they take no resource-level scoping.
+ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+
+
+# Receive/Delete/ChangeVisibility/GetAttributes for the event source mapping; SendMessage because the
+# handler also relays the orders outbox to the same queue after each batch.
+SQS_ACTIONS = [
+    "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+    "sqs:SendMessage",
+]
+
+
+S3_ACTIONS = ["s3:PutObject", "s3:GetObject"]
+
+
+def worker_policy_document(
+    *,
+    queue_arn: str,
+    bucket_arn: str,
+    secret_arn: str,
+    log_group_arn: str,
+    kms_key_arns: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The execution role's permissions: one queue, one bucket prefix, one secret, one log group."""
+    statements = [
+        allow("AttachToVpc", ENI_ACTIONS, ["*"]),
+        allow("ConsumeWorkQueue", SQS_ACTIONS, [queue_arn]),
+        allow("WriteReceipts", S3_ACTIONS, [f"{bucket_arn}/receipts/*"]),
+        allow("ReadDatabaseSecret", ["secretsmanager:GetSecretValue"], [secret_arn]),
+        allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                  [log_group_arn, f"{log_group_arn}:*"]),
+    ]
+    if kms_key_arns:
+        statements.append(allow("UseDataKeys", ["kms:Decrypt", "kms:GenerateDataKey"], list(kms_key_arns)))
+    return document(statements)
+
+
+def migration_policy_document(*, master_secret_arn: str, app_secret_arn: str, log_group_arn: str) -> dict[str, Any]:
+    return document([
+        allow("AttachToVpc", ENI_ACTIONS, ["*"]),
+        allow("ReadDatabaseSecrets", ["secretsmanager:GetSecretValue"], [master_secret_arn, app_secret_arn]),
+        allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                  [log_group_arn, f"{log_group_arn}:*"]),
+    ])
+
+
+def lambda_pull_policy(*, partition: str, region: str, account_id: str) -> dict[str, Any]:
+    return document([{
+        "Sid": "LambdaPullForThisAccount",
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Condition": {"StringLike": {"aws:sourceArn": f"arn:{partition}:lambda:{region}:{account_id}:function:*"}},
+    }])
+
+
+def irsa_trust_document(*, provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> dict[str, Any]:
+    """Only tokens issued to this one service account, for STS, may assume the role."""
+    host = issuer_url.removeprefix("https://")
+    return document([{
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {
+            f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+            f"{host}:aud": "sts.amazonaws.com",
+        }},
+    }])
+
+
+DESCRIBE_ACTIONS = [
+    "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities", "autoscaling:DescribeTags",
+    "ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions",
+    "ec2:GetInstanceTypesFromInstanceRequirements", "eks:DescribeNodegroup",
+]
+
+
+SCALE_ACTIONS = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+
+
+def autoscaler_policy_document(cluster_name: str) -> dict[str, Any]:
+    """Describe anything (these actions take no resource scoping); resize only this cluster's groups."""
+    return document([
+        allow("Discover", DESCRIBE_ACTIONS, ["*"]),
+        {**allow("ScaleOwnNodeGroups", SCALE_ACTIONS, ["*"]),
+         "Condition": {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}}},
+    ])
+
+
+# The one algorithm the app signs with (RS256); the key policy refuses every other.
+SIGNING_ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"
+
+
+def signing_key_policy(account_id: str, partition: str = "aws") -> dict[str, Any]:
+    """The key policy: the account (and so IAM policies) administers and uses the key; nobody may sign
+    with any other algorithm than RS256.
+
+    Without the account statement IAM grants would not apply and the key could become unmanageable
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html); the web tier's
+    role gets kms:Sign and kms:GetPublicKey on this key alone through its own IAM policy.
+    """
+    return document([
+        {
+            "Sid": "AccountAdministersThroughIam",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-signing-algorithm
+            "Sid": "OnlyRs256Signatures",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:Sign",
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"kms:SigningAlgorithm": SIGNING_ALGORITHM}},
+        },
+    ])

@@ -9,24 +9,22 @@ environment serves the whole module; each test leaves it whole.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from demo.client import AppClient, ScenarioError, Traffic, TrafficReport, new_client
-from demo.environment import HAPROXY_STATE, Stack, throwaway
+from demo.client import AppClient, Traffic, TrafficReport, new_client
 from demo.scenario import aws_client, s3_client
-from local import env, procs, rotation
+from local import app_process, procs
+from local.environment import LocalEnvironment, throwaway
 from tests.e2e.routeload import CLASSES, RouteLoad
 
 pytestmark = pytest.mark.e2e
@@ -42,13 +40,13 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float, interval: flo
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[LocalEnvironment]:
     with throwaway(replicas=3, prefix="stateless-faults-") as running:
         yield running
 
 
 @pytest.fixture
-def whole(stack: Stack) -> Stack:
+def whole(stack: LocalEnvironment) -> LocalEnvironment:
     stack.heal()
     return stack
 
@@ -83,22 +81,18 @@ def final_carts_match(traffic: Traffic) -> list[str]:
 # --- replicas -----------------------------------------------------------------------------------------
 
 
-def test_rolling_restart_under_traffic_loses_no_request_and_no_cart(whole: Stack, show: Callable[[str], None]):
+def test_rolling_restart_under_traffic_loses_no_request_and_no_cart(
+    whole: LocalEnvironment, show: Callable[[str], None]
+):
     traffic = Traffic(whole.lb, users=3, pause=0.01).start()
-    back_after = {}
+    back_after: dict[str, float] = {}
     try:
         traffic.wait_requests(60)
-        for replica in whole.run.replicas:
-            began = time.monotonic()
-            whole.restart_replica(replica.id, signal.SIGTERM)
-            # The replacement counts once HAProxy's health check (the target group's timing) has put it
-            # back in rotation.
-            try:
-                traffic.wait_served_by(replica.id, since=time.monotonic(), timeout=60)
-            except ScenarioError as exc:
-                states = whole.log_tail("haproxy", containing=HAPROXY_STATE)
-                raise AssertionError(f"{exc}\n--- haproxy server states ---\n{states}") from exc
-            back_after[replica.id] = round(time.monotonic() - began, 2)
+        # The replacement counts once HAProxy's health check (the target group's timing) has put it
+        # back in rotation.
+        back_after = whole.rolling_restart(
+            lambda replica_id, since: traffic.wait_served_by(replica_id, since=since, timeout=60)
+        )
         traffic.wait_requests(60)
     finally:
         report = traffic.stop()
@@ -112,7 +106,7 @@ def test_rolling_restart_under_traffic_loses_no_request_and_no_cart(whole: Stack
 
 
 def test_sigkill_of_a_replica_under_load_loses_no_request_and_no_session(
-    whole: Stack, show: Callable[[str], None]
+    whole: LocalEnvironment, show: Callable[[str], None]
 ):
     victim = whole.run.replicas[0].id
     # Two kinds of client at once: one that never retries (what the load balancer gives under ALB
@@ -123,7 +117,7 @@ def test_sigkill_of_a_replica_under_load_loses_no_request_and_no_session(
     try:
         traffic.wait_requests(90)
         killed_at = time.monotonic()
-        env.kill_replica(whole.run, victim, signal.SIGKILL)
+        whole.kill_replica(victim, signal.SIGKILL)
         traffic.wait_requests(240)
     finally:
         report = traffic.stop()
@@ -149,7 +143,7 @@ def test_sigkill_of_a_replica_under_load_loses_no_request_and_no_session(
 # --- stores -------------------------------------------------------------------------------------------
 
 
-def replica_answer(stack: Stack, client: AppClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
+def replica_answer(stack: LocalEnvironment, client: AppClient, method: str, path: str, **kwargs: Any) -> httpx.Response:
     """The same request sent straight to a replica, past HAProxy, to see the app's own answer."""
     headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {client.token}"}
     with new_client(stack.run.replicas[0].url, timeout=10) as http:
@@ -175,7 +169,7 @@ def retry_until_ok(call: Callable[[], httpx.Response], expect: int, timeout: flo
 
 
 @contextlib.contextmanager
-def outage(stack: Stack, name: str, down_for: float) -> Iterator[None]:
+def outage(stack: LocalEnvironment, name: str, down_for: float) -> Iterator[None]:
     """Stop `name` for `down_for` seconds in the background; the body runs during the outage."""
     errors: list[BaseException] = []
 
@@ -196,7 +190,7 @@ def outage(stack: Stack, name: str, down_for: float) -> Iterator[None]:
             raise errors[0]
 
 
-def readiness(stack: Stack) -> list[int]:
+def readiness(stack: LocalEnvironment) -> list[int]:
     """/readyz of every replica, straight (past HAProxy)."""
     codes = []
     for replica in stack.run.replicas:
@@ -212,7 +206,7 @@ def assert_clean_503(response: httpx.Response, store: str) -> None:
     assert response.headers.get("Retry-After")
 
 
-def receipts_of(stack: Stack, order_ids: list[str]) -> dict[str, int]:
+def receipts_of(stack: LocalEnvironment, order_ids: list[str]) -> dict[str, int]:
     """How many receipt objects each order has in the bucket (0 or 1: the key is the order id)."""
     s3 = s3_client(str(stack.run.services["moto"]["url"]))
     bucket = stack.run.services["moto"]["bucket"]
@@ -223,7 +217,7 @@ def receipts_of(stack: Stack, order_ids: list[str]) -> dict[str, int]:
     return {oid: keys.get(f"receipts/{oid}.json", 0) for oid in order_ids}
 
 
-def receipt_writes(stack: Stack, order_ids: list[str]) -> dict[str, int]:
+def receipt_writes(stack: LocalEnvironment, order_ids: list[str]) -> dict[str, int]:
     """How many times each order's receipt was written (object versions; the bucket must be versioned)."""
     s3 = s3_client(str(stack.run.services["moto"]["url"]))
     bucket = stack.run.services["moto"]["bucket"]
@@ -234,14 +228,14 @@ def receipt_writes(stack: Stack, order_ids: list[str]) -> dict[str, int]:
     return {oid: writes.get(f"receipts/{oid}.json", 0) for oid in order_ids}
 
 
-def dead_letters(stack: Stack) -> int:
+def dead_letters(stack: LocalEnvironment) -> int:
     moto = stack.run.services["moto"]
     sqs = aws_client("sqs", str(moto["url"]))
     attributes = sqs.get_queue_attributes(QueueUrl=moto["dlq_url"], AttributeNames=["ApproximateNumberOfMessages"])
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
-def test_redis_restart_fails_cleanly_and_recovers(whole: Stack, show: Callable[[str], None]):
+def test_redis_restart_fails_cleanly_and_recovers(whole: LocalEnvironment, show: Callable[[str], None]):
     shopper = AppClient(whole.lb, attempts=1).sign_up()
     shopper.put_item("kettle", 1)
     before = shopper.checkout(str(uuid.uuid4()))["id"]
@@ -284,7 +278,7 @@ def retry_until_503(call: Callable[[], httpx.Response], timeout: float = 15) -> 
 
 
 def test_postgres_restart_fails_cleanly_and_the_outbox_delivers_afterwards(
-    whole: Stack, show: Callable[[str], None]
+    whole: LocalEnvironment, show: Callable[[str], None]
 ):
     shopper = AppClient(whole.lb, attempts=1).sign_up()
     shopper.put_item("kettle", 1)
@@ -330,45 +324,15 @@ NEEDS = {
 }
 
 
-def process_tree(pid: int) -> list[int]:
-    """pid and all its descendants (PostgreSQL's backends each run in a session of their own, so the
-    postmaster's process group alone does not hold them)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
-@contextlib.contextmanager
-def stalled(stack: Stack, name: str) -> Iterator[None]:
-    """SIGSTOP one store (every process of it) for the body's duration, SIGCONT afterwards whatever
-    happens: the store keeps its connections open and answers nothing, like a paused host."""
-    pids = process_tree(int(stack.run.services[name]["pid"]))
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-
-
 @pytest.mark.parametrize("store", ["redis", "moto", "postgres"])
-def test_a_stalled_store_fails_only_the_routes_that_need_it(whole: Stack, show: Callable[[str], None], store: str):
+def test_a_stalled_store_fails_only_the_routes_that_need_it(
+    whole: LocalEnvironment, show: Callable[[str], None], store: str
+):
     load = RouteLoad(whole.lb, users=4).start()
     try:
         time.sleep(2.0)
         stall_began = load.now()
-        with stalled(whole, store):
+        with whole.stalled(store):
             time.sleep(6.0)
         stall_ended = load.now()
         # Requests started during the stall finish within their bounded waits; then normal service.
@@ -411,13 +375,13 @@ def test_a_stalled_store_fails_only_the_routes_that_need_it(whole: Stack, show: 
 
 
 def test_rotating_the_database_password_and_ending_sessions_needs_no_restart(
-    whole: Stack, show: Callable[[str], None]
+    whole: LocalEnvironment, show: Callable[[str], None]
 ):
     load = RouteLoad(whole.lb, users=4).start()
     try:
         time.sleep(2.0)
         rotation_began = load.now()
-        done = rotation.rotate(whole.run, terminate_sessions=True)
+        done = whole.rotate_db_password(terminate_sessions=True)
         rotated_at = load.now()
         time.sleep(6.0)
     finally:
@@ -443,7 +407,9 @@ def test_rotating_the_database_password_and_ending_sessions_needs_no_restart(
 # --- oversized bodies and the load balancer's accounting ---------------------------------------------
 
 
-def test_oversized_bodies_get_a_readable_413_through_the_load_balancer(whole: Stack, show: Callable[[str], None]):
+def test_oversized_bodies_get_a_readable_413_through_the_load_balancer(
+    whole: LocalEnvironment, show: Callable[[str], None]
+):
     body = b"x" * (3 * 1024 * 1024)
     answers: Counter[str] = Counter()
     with new_client(whole.lb, timeout=30) as http:
@@ -463,7 +429,7 @@ def test_oversized_bodies_get_a_readable_413_through_the_load_balancer(whole: St
     assert answers == Counter({"413 json": 20})
 
 
-def requests_counted(stack: Stack, route: str, status: str) -> float:
+def requests_counted(stack: LocalEnvironment, route: str, status: str) -> float:
     """http_requests_total for (route, status), summed over every replica's /metrics."""
     total = 0.0
     for replica in stack.run.replicas:
@@ -475,12 +441,12 @@ def requests_counted(stack: Stack, route: str, status: str) -> float:
     return total
 
 
-def test_a_request_a_replica_answers_503_reaches_a_replica_once(whole: Stack, show: Callable[[str], None]):
+def test_a_request_a_replica_answers_503_reaches_a_replica_once(whole: LocalEnvironment, show: Callable[[str], None]):
     shopper = AppClient(whole.lb, attempts=1).sign_up()
     route = "/cart/items/{sku}"
     before = requests_counted(whole, route, "503")
     answered = []
-    with stalled(whole, "redis"):
+    with whole.stalled("redis"):
         for index in range(10):
             answered.append(shopper.request("PUT", f"/cart/items/once-{index}", json={"quantity": 1}).status_code)
     after = requests_counted(whole, route, "503")
@@ -494,7 +460,9 @@ def test_a_request_a_replica_answers_503_reaches_a_replica_once(whole: Stack, sh
 # --- worker -------------------------------------------------------------------------------------------
 
 
-def test_worker_killed_mid_batch_gives_every_order_exactly_one_receipt(whole: Stack, show: Callable[[str], None]):
+def test_worker_killed_mid_batch_gives_every_order_exactly_one_receipt(
+    whole: LocalEnvironment, show: Callable[[str], None]
+):
     orders_total = 40
     moto = whole.run.services["moto"]
     # Versioning keeps every write, so a receipt written twice (at-least-once delivery) shows up.
@@ -521,7 +489,8 @@ def test_worker_killed_mid_batch_gives_every_order_exactly_one_receipt(whole: St
         assert ready_count(conn) == 0, "orders were processed while no worker ran"
         # Spawned directly (not through a helper that waits) so it can be killed the moment it is busy.
         log_path = whole.state_dir / "logs" / "worker-crashing.log"
-        proc = procs.spawn(env.worker_command(), log_path=log_path, env=whole.app_env(), cwd=env.REPO_ROOT)
+        proc = procs.spawn(app_process.worker_command(), log_path=log_path, env=whole.app_env(),
+                           cwd=app_process.REPO_ROOT)
         try:
             wait_for(lambda: ready_count(conn) >= 1, "the worker to start on the batch", 30, interval=0.005)
         finally:

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from demo.client import AppClient
-from local import env, procs, runinfo, services
+from local import procs, runinfo, services
+from local.environment import LocalEnvironment
 
 pytestmark = pytest.mark.e2e
 
@@ -122,6 +123,7 @@ def test_up_serves_survives_a_sigkill_and_down_leaves_nothing(state_dir: Path, c
     assert set(data["services"]) == {"redis", "postgres", "moto", "haproxy"}
     run = runinfo.read(state_dir)
     assert run is not None
+    running = LocalEnvironment(run, state_dir)
     recorded = run.pids()
     assert all(procs.is_running(pid) for pid in recorded.values())
 
@@ -154,7 +156,7 @@ def test_up_serves_survives_a_sigkill_and_down_leaves_nothing(state_dir: Path, c
         poll(lambda: background.requests >= 50, "background traffic", 30, 0.05)
         victim = run.replicas[1]
         killed_at = time.monotonic()
-        env.kill_replica(run, victim.id, signal.SIGKILL)
+        running.kill_replica(victim.id, signal.SIGKILL)
         assert not procs.is_running(victim.pid)
         requests_before = background.requests
         poll(lambda: background.requests >= requests_before + 200, "traffic after the kill", 60, 0.05)

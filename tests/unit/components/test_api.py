@@ -14,8 +14,8 @@ from infra.components.api import (
     PUBLIC_ROUTES,
     ApiGateway,
     ApiGatewayArgs,
-    ThrottlingSettings,
 )
+from infra.config import IngressConfig
 from tests.unit.components.conftest import (
     ACCOUNT,
     REGION,
@@ -42,7 +42,7 @@ def make_args(**overrides: Any) -> ApiGatewayArgs:
         issuer=ISSUER,
         audiences=["stateless-app"],
         tls_server_name="internal.example.com",
-        throttling=ThrottlingSettings(burst_limit=50, rate_limit=25.0),
+        config=IngressConfig(mode="apigateway", throttling_burst_limit=50, throttling_rate_limit=25),
         access_log_retention_days=90,
     )
     base.update(overrides)
@@ -205,7 +205,7 @@ def test_bad_args_fail_with_a_clear_message(overrides: dict[str, Any], message: 
 
 
 def test_negative_throttling_is_refused() -> None:
-    with pytest.raises(ValueError, match="burst limit must be ≥ 0"):
-        ThrottlingSettings(burst_limit=-1)
-    with pytest.raises(ValueError, match="rate limit must be ≥ 0"):
-        ThrottlingSettings(rate_limit=-0.5)
+    with pytest.raises(ValueError, match="apiThrottlingBurstLimit must be ≥ 0"):
+        IngressConfig(throttling_burst_limit=-1)
+    with pytest.raises(ValueError, match="apiThrottlingRateLimit must be ≥ 0"):
+        IngressConfig(throttling_rate_limit=-1)

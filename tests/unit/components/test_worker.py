@@ -10,6 +10,7 @@ import pulumi
 import pytest
 
 from infra.components.worker import Worker, WorkerArgs
+from infra.config import WorkerConfig
 from tests.unit.components.conftest import (
     ACCOUNT,
     REGION,
@@ -61,15 +62,14 @@ def make_args(**overrides: Any) -> WorkerArgs:
         kms_key_arns=[KMS_ARN],
         environment=ENV,
         image=IMAGE,
-        timeout_seconds=60,
-        reserved_concurrency=5,
-        batch_size=5,
-        maximum_batching_window_seconds=2,
-        maximum_concurrency=5,
         log_retention_days=90,
     )
-    base.update(overrides)
-    return WorkerArgs(**base)
+    config: dict[str, Any] = dict(
+        timeout_seconds=60, reserved_concurrency=5, batch_size=5, batching_window_seconds=2, max_concurrency=5,
+    )
+    for name, value in overrides.items():
+        (config if name in WorkerConfig.__dataclass_fields__ else base)[name] = value
+    return WorkerArgs(**base, config=WorkerConfig(**config))
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +146,7 @@ def test_no_reserved_concurrency_by_default() -> None:
     assert function(run).get("reservedConcurrentExecutions", -1) == -1
     esm = plain(run.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs)
     assert esm["scalingConfig"] == {"maximumConcurrency": 5}
-    assert WorkerArgs.__dataclass_fields__["reserved_concurrency"].default is None
+    assert WorkerConfig().reserved_concurrency is None
 
 
 def test_role_is_assumable_by_lambda_only(worker: Run) -> None:
@@ -203,19 +203,21 @@ def test_output_environment_is_accepted_without_a_database_group() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"reserved_concurrency": -1}, "reserved concurrency must be ≥ 1"),
+        ({"reserved_concurrency": -1}, "workerReservedConcurrency must be ≥ 1 when set (got -1)"),
         ({"reserved_concurrency": 0}, "0 would stop the worker"),
-        ({"queue_visibility_timeout_seconds": 300, "timeout_seconds": 60}, "at least 6x the function timeout plus"),
-        ({"queue_visibility_timeout_seconds": 361, "timeout_seconds": 60, "maximum_batching_window_seconds": 2},
-         "6 x 60s + 2s = 362s"),
-        ({"timeout_seconds": 0}, "function timeout must be 1..900"),
+        ({"queue_visibility_timeout_seconds": 300, "timeout_seconds": 60},
+         "queueVisibilityTimeoutSeconds must be ≥ 6 x workerTimeoutSeconds + workerBatchingWindowSeconds"),
+        ({"queue_visibility_timeout_seconds": 361, "timeout_seconds": 60, "batching_window_seconds": 2},
+         "(got 361 < 6 x 60 + 2 = 362)"),
+        ({"timeout_seconds": 0}, "workerTimeoutSeconds must be ≥ 1 (got 0)"),
         ({"image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/stateless-app:latest"}, "must be an image by digest"),
         ({"environment": {**ENV, "APP_DATABASE_MASTER_SECRET_ARN": DB_SECRET_ARN}}, "only the migration runner"),
         ({"database_secret_arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:other-AbCdEf"},
          "differs from database_secret_arn"),
-        ({"batch_size": 50, "maximum_batching_window_seconds": 0}, "batching window of at least 1 second"),
-        ({"maximum_concurrency": 8}, "above the reserved concurrency"),
-        ({"maximum_concurrency": 1, "reserved_concurrency": None}, "maximum concurrency must be 2..1000"),
+        ({"batch_size": 50, "batching_window_seconds": 0},
+         "workerBatchingWindowSeconds must be ≥ 1 when workerBatchSize is above 10"),
+        ({"max_concurrency": 8}, "workerMaxConcurrency must be ≤ workerReservedConcurrency (got 8 > 5)"),
+        ({"max_concurrency": 1, "reserved_concurrency": None}, "workerMaxConcurrency must be ≥ 2 (got 1)"),
         ({"command": "not a handler"}, "command 'not a handler'"),
         ({"log_retention_days": 10}, "not a CloudWatch value"),
         ({"environment": {**ENV, "APP_DATABASE_PASSWORD": "hunter2"}}, "APP_DATABASE_PASSWORD looks like a secret"),
@@ -229,4 +231,4 @@ def test_bad_args_fail_with_a_clear_message(overrides: dict[str, Any], message: 
 
 def test_args_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
-        make_args().timeout_seconds = 900  # type: ignore[misc]
+        make_args().config.timeout_seconds = 900  # type: ignore[misc]

@@ -100,15 +100,16 @@ def test_the_environment_is_torn_down_when_the_scenario_fails_or_is_interrupted(
     monkeypatch, mock_plans, progress, tmp_path, failure, expected
 ):
     import local.env
+    import local.environment
 
     fake = FakeEnv()
     monkeypatch.setattr(local, "env", fake)
+    monkeypatch.setattr(local.environment, "env", fake)
 
     def scenario(run, **kwargs):
         raise failure
 
     monkeypatch.setattr(demo_main, "run_scenario", scenario)
-    monkeypatch.setattr(demo_main, "sigkill", lambda run: None)
     with pytest.raises(expected):
         run_demo(demo_args(tmp_path), progress)
     assert fake.calls == ["up", "down"]
@@ -117,6 +118,7 @@ def test_the_environment_is_torn_down_when_the_scenario_fails_or_is_interrupted(
 
 def test_a_failed_teardown_fails_the_demo_and_says_how_to_finish(monkeypatch, mock_plans, progress, tmp_path):
     import local.env
+    import local.environment
 
     class StuckEnv(FakeEnv):
         def down(self, **kwargs):
@@ -125,7 +127,7 @@ def test_a_failed_teardown_fails_the_demo_and_says_how_to_finish(monkeypatch, mo
 
     fake = StuckEnv()
     monkeypatch.setattr(local, "env", fake)
-    monkeypatch.setattr(demo_main, "sigkill", lambda run: None)
+    monkeypatch.setattr(local.environment, "env", fake)
     monkeypatch.setattr(demo_main, "run_scenario", lambda run, **kwargs: None)
     with pytest.raises(StepFailed, match="teardown: RuntimeError: replica-1: could not be stopped"):
         run_demo(demo_args(tmp_path), progress)

@@ -19,6 +19,7 @@ from infra.components.queue import QueueArgs
 from infra.components.registry import ImageRepositoryArgs
 from infra.components.security import SecurityArgs
 from infra.components.storage import SecureBucket, SecureBucketArgs
+from infra.config import CacheConfig, ComputeConfig, DatabaseConfig, NetworkConfig, QueueConfig
 from infra.lib import cidr
 
 CERT = "arn:aws:acm:us-east-1:111122223333:certificate/2b7c1e4d-0a5f-4c3e-9d81-5f0e6a7b8c9d"
@@ -66,8 +67,12 @@ def build(recorder: Recorder, program: Any) -> Recorder:
 
 def network_args(**changes: Any) -> NetworkArgs:
     plan = cidr.plan_subnets("10.0.0.0/16", 3)
-    base = {"vpc_cidr": plan.vpc, "public_subnets": plan.public, "app_subnets": plan.app, "data_subnets": plan.data}
-    return NetworkArgs(**{**base, **changes})
+    config: dict[str, Any] = {"vpc_cidr": plan.vpc, "az_count": 3, "public_subnets": plan.public,
+                              "app_subnets": plan.app, "data_subnets": plan.data}
+    args: dict[str, Any] = {}
+    for name, value in changes.items():
+        (config if name in NetworkConfig.__dataclass_fields__ else args)[name] = value
+    return NetworkArgs(config=NetworkConfig(**config), **args)
 
 
 # ----------------------------------------------------------------------------- components under mocks
@@ -186,26 +191,36 @@ def test_cache_is_encrypted_with_a_generated_token() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: network_args(public_subnets=("10.0.192.0/20",)), "at least 2 AZs"),
+        (lambda: network_args(az_count=1), "availabilityZoneCount must be ≥ 2"),
+        (lambda: network_args(public_subnets=("10.0.192.0/20",)), "publicSubnetCidrs must list one CIDR per AZ"),
         (lambda: network_args(data_subnets=("10.0.0.0/20", "10.0.144.0/20", "10.0.160.0/20")), "overlaps"),
         (lambda: network_args(flow_log_retention_days=10), "retention period"),
         (lambda: SecurityArgs(vpc_id="v", public_ports=(443, 22)), "only ports 80 and 443"),
         (lambda: SecurityArgs(vpc_id="v", app_port=443), "must differ"),
         (lambda: SecureBucketArgs(sse_algorithm="none"), "sse_algorithm"),
-        (lambda: QueueArgs(max_receive_count=0), "max_receive_count"),
-        (lambda: CacheArgs(subnet_ids=["a", "b"], security_group_ids=["s"], num_nodes=1), "at least 2 nodes"),
+        (lambda: QueueArgs(config=QueueConfig(max_receive_count=0)), "queueMaxReceiveCount must be ≥ 1"),
         (
-            lambda: CacheArgs(subnet_ids=["a", "b"], security_group_ids=["s"], automatic_failover=False),
-            "Multi-AZ needs automatic failover",
+            lambda: CacheArgs(subnet_ids=["a", "b"], security_group_ids=["s"], config=CacheConfig(num_nodes=1)),
+            "cacheAutomaticFailover needs cacheNumNodes ≥ 2",
         ),
-        (lambda: DatabaseArgs(subnet_ids=["a", "b"], security_group_ids=["s"], backup_retention_days=0), "backups"),
+        (
+            lambda: CacheArgs(subnet_ids=["a", "b"], security_group_ids=["s"],
+                              config=CacheConfig(automatic_failover=False)),
+            "cacheMultiAz needs cacheAutomaticFailover to be true",
+        ),
+        (
+            lambda: DatabaseArgs(subnet_ids=["a", "b"], security_group_ids=["s"],
+                                 config=DatabaseConfig(backup_retention_days=0)),
+            "dbBackupRetentionDays must be ≥ 1",
+        ),
         (lambda: DatabaseArgs(subnet_ids=["a"], security_group_ids=["s"]), "at least 2 AZs"),
         (
             lambda: EdgeArgs(vpc_id="v", subnet_ids=["a", "b"], security_group_ids=["s"], region="us-east-1",
                              certificate_arn="arn:aws:iam::1:server-certificate/x"),
             "not an ACM certificate ARN",
         ),
-        (lambda: compute_args(min_size=3, desired_capacity=2), "min_size ≤ desired_capacity"),
+        (lambda: compute_args(config=ComputeConfig(min_size=3, desired_capacity=2)),
+         "asgDesiredCapacity must be between asgMinSize and asgMaxSize"),
         (lambda: compute_args(secret_arns=[]), "secret_arns"),
         (lambda: ImageRepositoryArgs(image_label="latest tag"), "not usable as the start of a container image tag"),
         (lambda: ImageRepositoryArgs(image_label="1.0", dockerfile="/nonexistent/Dockerfile"), "does not exist"),
@@ -230,13 +245,13 @@ def compute_args(**changes: Any) -> ComputeAsgArgs:
 
 
 def test_secure_defaults() -> None:
-    db = DatabaseArgs(subnet_ids=["a", "b"], security_group_ids=["s"])
+    db = DatabaseArgs(subnet_ids=["a", "b"], security_group_ids=["s"]).config
     assert (db.multi_az, db.deletion_protection, db.backup_retention_days >= 7) == (True, True, True)
-    cache = CacheArgs(subnet_ids=["a", "b"], security_group_ids=["s"])
+    cache = CacheArgs(subnet_ids=["a", "b"], security_group_ids=["s"]).config
     assert (cache.multi_az, cache.automatic_failover) == (True, True)
-    assert EdgeArgs(vpc_id="v", subnet_ids=["a", "b"], security_group_ids=["s"], region="r").deletion_protection
-    assert network_args().nat_gateway_per_az is True
-    assert compute_args().min_size >= 2
+    assert EdgeArgs(vpc_id="v", subnet_ids=["a", "b"], security_group_ids=["s"], region="r").config.deletion_protection
+    assert network_args().config.nat_gateway_per_az is True
+    assert compute_args().config.min_size >= 2
     assert parameter_group_family("16.4") == "postgres16"
 
 
@@ -321,49 +336,73 @@ def test_app_environment_output_resolves_inputs_into_the_contract() -> None:
 
 def test_component_defaults_equal_the_stack_schema_defaults() -> None:
     """A knob's secure default is the same in the component and in Pulumi.yaml/settings.SCHEMA."""
+    from infra import config
+    from infra.components.api import ApiGatewayArgs
     from infra.components.compute_eks import ComputeEksArgs
+    from infra.components.migration import MigrationArgs
     from infra.components.worker import WorkerArgs
     from infra.settings import KEYS
 
     def default(cls: type, name: str) -> Any:
-        return cls.__dataclass_fields__[name].default
+        f = cls.__dataclass_fields__[name]
+        return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+    # Each config object's defaults are its keys' defaults (an "unset" value reads as None).
+    for concern in config.CONCERNS:
+        for f in dataclasses.fields(concern):
+            key, unset = f.metadata["key"], f.metadata["unset"]
+            if key.required:
+                continue
+            want = None if key.default == unset else key.default
+            got = default(concern, f.name)
+            assert (list(got) if isinstance(got, tuple) else got) == want, key.name
+
+    # Components that take a config object start from the stack's defaults.
+    for args_class, concern in [(NetworkArgs, config.NetworkConfig), (QueueArgs, config.QueueConfig),
+                                (CacheArgs, config.CacheConfig),
+                                (DatabaseArgs, config.DatabaseConfig), (SecureBucketArgs, config.StorageConfig),
+                                (ComputeAsgArgs, config.ComputeConfig), (EdgeArgs, config.EdgeConfig),
+                                (WorkerArgs, config.WorkerConfig), (ApiGatewayArgs, config.IngressConfig)]:
+        assert default(args_class, "config") == concern(), args_class.__name__
 
     pairs = [
         (ComputeEksArgs, "deletion_protection", "eksDeletionProtection"),
+        (ComputeEksArgs, "kubernetes_version", "eksKubernetesVersion"),
         (ComputeEksArgs, "log_retention_days", "logRetentionDays"),
-        (QueueArgs, "visibility_timeout_seconds", "queueVisibilityTimeoutSeconds"),
-        (QueueArgs, "max_receive_count", "queueMaxReceiveCount"),
         (NetworkArgs, "flow_log_retention_days", "logRetentionDays"),
-        (NetworkArgs, "nat_gateway_per_az", "natGatewayPerAz"),
         (EdgeArgs, "log_retention_days", "logRetentionDays"),
-        (EdgeArgs, "deletion_protection", "albDeletionProtection"),
-        (EdgeArgs, "idle_timeout_seconds", "albIdleTimeoutSeconds"),
         (EdgeArgs, "app_port", "appPort"),
         (ComputeAsgArgs, "log_retention_days", "logRetentionDays"),
-        (ComputeAsgArgs, "min_size", "asgMinSize"),
-        (ComputeAsgArgs, "max_size", "asgMaxSize"),
-        (ComputeAsgArgs, "desired_capacity", "asgDesiredCapacity"),
-        (ComputeAsgArgs, "cpu_target_percent", "scalingCpuTargetPercent"),
-        (ComputeAsgArgs, "instance_type", "instanceType"),
-        (ComputeAsgArgs, "root_volume_size_gb", "rootVolumeSizeGb"),
         (WorkerArgs, "log_retention_days", "logRetentionDays"),
-        (WorkerArgs, "timeout_seconds", "workerTimeoutSeconds"),
-        (WorkerArgs, "memory_mb", "workerMemoryMb"),
-        (WorkerArgs, "batch_size", "workerBatchSize"),
-        (WorkerArgs, "maximum_batching_window_seconds", "workerBatchingWindowSeconds"),
-        (WorkerArgs, "maximum_concurrency", "workerMaxConcurrency"),
-        (DatabaseArgs, "multi_az", "dbMultiAz"),
-        (DatabaseArgs, "deletion_protection", "dbDeletionProtection"),
-        (DatabaseArgs, "backup_retention_days", "dbBackupRetentionDays"),
         (DatabaseArgs, "log_retention_days", "logRetentionDays"),
-        (DatabaseArgs, "instance_class", "dbInstanceClass"),
-        (DatabaseArgs, "engine_version", "dbEngineVersion"),
-        (DatabaseArgs, "app_password_version", "dbAppPasswordVersion"),
-        (CacheArgs, "multi_az", "cacheMultiAz"),
-        (CacheArgs, "automatic_failover", "cacheAutomaticFailover"),
+        (MigrationArgs, "log_retention_days", "logRetentionDays"),
+        (ApiGatewayArgs, "access_log_retention_days", "logRetentionDays"),
     ]
     mismatched = [(cls.__name__, field, default(cls, field), KEYS[key].default) for cls, field, key in pairs
                   if default(cls, field) != KEYS[key].default]
     assert mismatched == []
     # No reservation by default on either side (the schema's 0 means none).
-    assert default(WorkerArgs, "reserved_concurrency") is None and KEYS["workerReservedConcurrency"].default == 0
+    assert config.WorkerConfig().reserved_concurrency is None and KEYS["workerReservedConcurrency"].default == 0
+
+
+def test_a_security_group_flow_names_exactly_one_peer() -> None:
+    from infra.components.security import flow_in, flow_out
+
+    with pytest.raises(ValueError, match="names exactly one peer"):
+        flow_in("t-in", "sg-a", 5432, description="neither", opts=pulumi.ResourceOptions())
+    with pytest.raises(ValueError, match="names exactly one peer"):
+        flow_out("t-out", "sg-a", 443, target="sg-b", cidr="0.0.0.0/0", description="both",
+                 opts=pulumi.ResourceOptions())
+
+
+def test_component_outputs_use_camel_case_keys() -> None:
+    """One key style for register_outputs across components (the engine's own property style)."""
+    import re
+    from pathlib import Path
+
+    snake = []
+    for path in sorted((Path(__file__).resolve().parents[3] / "infra" / "components").glob("*.py")):
+        text = path.read_text()
+        for call in re.finditer(r"self\.register_outputs\((.*?)\)\n", text, re.S):
+            snake += [f"{path.name}: {k}" for k in re.findall(r'"([a-z0-9]+_[a-z0-9_]+)":', call[1])]
+    assert snake == []

@@ -96,6 +96,27 @@ def test_pulumi_yaml_block_is_rendered_from_the_schema() -> None:
     assert text[text.index("config:\n"):] == settings.pulumi_yaml_declarations()
 
 
+def test_committed_pulumi_yaml_and_readme_table_equal_the_rendering() -> None:
+    """`python -m infra.settings --write` was run after the last change to infra/config.py."""
+    for path, text in settings.rendered_files(ROOT).items():
+        assert path.read_text() == text, f"{path.name}: run python -m infra.settings --write"
+    table = settings.readme_key_table()
+    assert "| `queueVisibilityTimeoutSeconds` | integer | `180` |" in table
+    assert "| `computeMode` | string | `asg` | Where the app runs: an EC2 autoscaling group (asg) or EKS (eks). " \
+           "One of asg, eks. |" in table
+
+
+def test_the_render_check_fails_on_a_stale_file(tmp_path: Path) -> None:
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "Pulumi.yaml").write_text("name: x\nconfig:\n  stale: true\n")
+    (tmp_path / "infra" / "README.md").write_text(
+        f"intro\n{settings.TABLE_START}| old |\n{settings.TABLE_END}after\n")
+    rendered = settings.rendered_files(tmp_path)
+    assert rendered[tmp_path / "Pulumi.yaml"] == "name: x\n" + settings.pulumi_yaml_declarations()
+    readme = rendered[tmp_path / "infra" / "README.md"]
+    assert readme.startswith("intro\n") and readme.endswith(f"{settings.TABLE_END}after\n") and "| old |" not in readme
+
+
 def test_malformed_cidr() -> None:
     message = error(vpcCidr="10.0.0.0/33")
     assert message.startswith("stacks/Pulumi.prod.yaml: stateless-stack:vpcCidr is unusable: ")

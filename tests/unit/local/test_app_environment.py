@@ -7,21 +7,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.settings import Settings
-from local import env, haproxy, services
+from local import app_process, haproxy, moto
+from local.service import Service
 
 
 def environment() -> dict[str, str]:
-    postgres = services.Service(
+    postgres = Service(
         name="postgres", port=5999, url="postgresql://postgres:master-pw@127.0.0.1:5999/app",
         base_dir=Path("/nonexistent"), log_path=Path("/nonexistent/log"), _launch=lambda: None,  # type: ignore[arg-type,return-value]
     )  # fmt: skip
-    return env.app_environment(
+    return app_process.app_environment(
         instance_id="replica-1",
         postgres=postgres,
         redis_url="redis://127.0.0.1:6999/0",
         moto_url="http://127.0.0.1:7999",
-        resources=services.AwsResources("bucket", "http://q", "http://dlq", 3),
-        cloud=services.CloudSecrets(
+        resources=moto.AwsResources("bucket", "http://q", "http://dlq", 3),
+        cloud=moto.CloudSecrets(
             "arn:aws:secretsmanager:us-east-1:123456789012:secret:master",
             "arn:aws:secretsmanager:us-east-1:123456789012:secret:app",
             "1234abcd-12ab-34cd-56ef-1234567890ab",
@@ -51,6 +52,6 @@ def test_the_apps_keepalive_outlasts_the_load_balancers_idle_timeout():
 
 
 def test_each_replica_listens_on_its_own_port_from_app_port():
-    replica = env.replica_environment(environment(), "replica-2", 41234)
+    replica = app_process.replica_environment(environment(), "replica-2", 41234)
     assert replica["APP_PORT"] == "41234" and replica["APP_INSTANCE_ID"] == "replica-2"
-    assert "--port" not in env.replica_command()
+    assert "--port" not in app_process.replica_command()

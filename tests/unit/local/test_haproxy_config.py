@@ -105,10 +105,11 @@ def test_the_target_group_settings_are_what_the_edge_component_registers():
         registered["unhealthyThreshold"],
     )
     assert registered["matcher"] == "200"
-    import dataclasses
+    from infra.config import EdgeConfig
 
-    idle = {f.name: f.default for f in dataclasses.fields(EdgeArgs)}["idle_timeout_seconds"]
-    assert stack_idle_timeout() == idle
+    edge = EdgeArgs(vpc_id="v", subnet_ids=["a", "b"], security_group_ids=["s"], region="us-east-1")
+    assert edge.config == EdgeConfig()
+    assert stack_idle_timeout() == EdgeConfig().idle_timeout_seconds
 
 
 def test_a_check_timeout_not_below_the_interval_is_refused():

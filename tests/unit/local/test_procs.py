@@ -96,3 +96,19 @@ def test_free_port_is_free():
     port = procs.free_port()
     assert procs.port_is_free(port)
     assert not procs.port_answers(port)
+
+
+def test_process_tree_holds_the_descendants_of_a_session_leader(tmp_path) -> None:
+    import signal
+    import sys
+
+    script = ("import subprocess, sys, time; "
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); time.sleep(30)")
+    proc = procs.spawn([sys.executable, "-c", script], log_path=tmp_path / "tree.log")
+    try:
+        procs.wait_for(lambda: len(procs.process_tree(proc.pid)) >= 2, what="the child", timeout=15)
+        tree = procs.process_tree(proc.pid)
+        assert tree[0] == proc.pid and len(tree) == 2
+    finally:
+        procs.stop_group(proc.pid, first=signal.SIGKILL, timeout=5)
+        proc.wait(5)
