@@ -20,7 +20,7 @@ import redis
 from app.settings import Settings
 from app.throttle import address_key
 from demo.client import AppClient, new_client
-from demo.environment import Stack, throwaway
+from local.environment import LocalEnvironment, throwaway
 
 pytestmark = pytest.mark.e2e
 
@@ -30,13 +30,13 @@ REPLICAS = 3
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[LocalEnvironment]:
     with throwaway(replicas=REPLICAS, prefix="stateless-bruteforce-") as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def lb(stack: Stack) -> Iterator[httpx.Client]:
+def lb(stack: LocalEnvironment) -> Iterator[httpx.Client]:
     with new_client(stack.lb) as client:
         yield client
 
@@ -45,14 +45,14 @@ def _login(lb: httpx.Client, username: str, password: str, **headers: str) -> ht
     return lb.post("/auth/login", json={"username": username, "password": password}, headers=headers)
 
 
-def _user(stack: Stack) -> AppClient:
+def _user(stack: LocalEnvironment) -> AppClient:
     user = AppClient(stack.lb)
     user.register()
     return user
 
 
 def test_guessing_one_password_is_stopped_on_every_replica(
-    stack: Stack, lb: httpx.Client, capsys: pytest.CaptureFixture[str]
+    stack: LocalEnvironment, lb: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     victim, bystander = _user(stack), _user(stack)
     with contextlib.closing(victim), contextlib.closing(bystander):
@@ -94,7 +94,7 @@ def test_guessing_one_password_is_stopped_on_every_replica(
 
 
 def test_a_spoofed_forwarded_for_does_not_escape_the_address_limit(
-    stack: Stack, lb: httpx.Client, capsys: pytest.CaptureFixture[str]
+    stack: LocalEnvironment, lb: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Every client here comes from 127.0.0.1, the hop HAProxy appends; failures it already has
     # (from the account test) count too. A new spoofed hop and username on every attempt.
