@@ -23,6 +23,7 @@ SECURITY_GROUP_TYPES = type_set(
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 SG_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LISTENERS = lb_types("Listener")
+LOAD_BALANCERS = lb_types("LoadBalancer")
 
 DATA_PORTS = [
     22,
@@ -146,6 +147,25 @@ def check_https_redirect(resource_type: str, props: dict[str, Any], config: dict
     return [f"HTTP listener on port {props.get('port', '?')} serves traffic (forward) instead of redirecting to HTTPS"]
 
 
+def check_alb_header_hygiene(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    # pulumi-aws v7 aws.lb.LoadBalancer (pulumi_aws/lb/load_balancer.py): loadBalancerType defaults to
+    # application, dropInvalidHeaderFields to false, desyncMitigationMode to defensive (monitor lets
+    # every request through).
+    kind = props.get("loadBalancerType")
+    if known(kind) and kind != "application":
+        return []
+    found = []
+    drop = props.get("dropInvalidHeaderFields")
+    if drop is None or (known(drop) and drop is not True and str(drop).lower() != "true"):
+        found.append("dropInvalidHeaderFields is not true: header fields with invalid characters reach the targets")
+    if props.get("desyncMitigationMode") == "monitor":
+        found.append(
+            "desyncMitigationMode is monitor: requests that could desynchronise the targets (request "
+            "smuggling) are forwarded"
+        )
+    return found
+
+
 IMDSV2_REQUIRED = Rule(
     name="imdsv2-required",
     description="Instances and launch templates require IMDSv2 tokens with a hop limit of 1.",
@@ -203,4 +223,18 @@ ALB_HTTPS_REDIRECT = Rule(
     tags=("security", "load-balancing"),
 )
 
-RULES = (IMDSV2_REQUIRED, NO_WORLD_OPEN_DATA_PORTS, ALB_HTTPS_REDIRECT)
+ALB_HEADER_HYGIENE = Rule(
+    name="alb-header-hygiene",
+    description="Application load balancers drop invalid header fields and mitigate HTTP desync.",
+    severity=Severity.MEDIUM,
+    enforcement=EnforcementLevel.ADVISORY,
+    why="Malformed headers and ambiguous requests are how request smuggling reaches the app behind the load "
+    "balancer (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html"
+    "#desync-mitigation-mode).",
+    remediation="Set dropInvalidHeaderFields: true and leave desyncMitigationMode at defensive (or strictest).",
+    resource_types=LOAD_BALANCERS,
+    check=check_alb_header_hygiene,
+    tags=("security", "load-balancing"),
+)
+
+RULES = (IMDSV2_REQUIRED, NO_WORLD_OPEN_DATA_PORTS, ALB_HTTPS_REDIRECT, ALB_HEADER_HYGIENE)
