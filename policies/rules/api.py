@@ -14,7 +14,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import UNKNOWN, Rule, StackResource, truthy, type_set
+from ._core import UNKNOWN, Rule, StackResource, linked, resource_keys, truthy, type_set
 
 HTTP_API = "aws:apigatewayv2/api:Api"
 HTTP_API_MAPPING = "aws:apigatewayv2/apiMapping:ApiMapping"
@@ -33,24 +33,7 @@ DEFAULT_INTERNAL_PATHS = ["/readyz", "/metrics"]
 
 
 def _by_key(resources: list[StackResource], resource_type: str, *names: str) -> dict[str, StackResource]:
-    found: dict[str, StackResource] = {}
-    for r in resources:
-        if r.resource_type != resource_type:
-            continue
-        found[r.urn] = r
-        for name in names:
-            value = r.props.get(name)
-            if isinstance(value, str) and value:
-                found[value] = r
-    return found
-
-
-def _target(mapping: StackResource, prop: str, by_key: dict[str, StackResource]) -> StackResource | None:
-    for urn in mapping.property_dependencies.get(prop, ()):
-        if urn in by_key:
-            return by_key[urn]
-    value = mapping.props.get(prop)
-    return by_key.get(value) if isinstance(value, str) else None
+    return {key: r for r in resources if r.resource_type == resource_type for key in resource_keys(r, *names)}
 
 
 def check_custom_domain_only(resources: list[StackResource], config: dict[str, Any]) -> list[tuple[str | None, str]]:
@@ -60,13 +43,13 @@ def check_custom_domain_only(resources: list[StackResource], config: dict[str, A
         apis = _by_key(resources, api_type, "id")
         domains = _by_key(resources, domain_type, "id", "domainName")
         for mapping in (r for r in resources if r.resource_type == mapping_type):
-            api = _target(mapping, prop, apis)
+            api = linked(mapping, prop, apis)
             if api is None or api.urn in reported:
                 continue
             disabled = api.props.get("disableExecuteApiEndpoint")
             if disabled is UNKNOWN or truthy(disabled):
                 continue
-            domain = _target(mapping, "domainName", domains)
+            domain = linked(mapping, "domainName", domains)
             name = domain.props.get("domainName") if domain is not None else mapping.props.get("domainName")
             shown = f" ({name})" if isinstance(name, str) and name else ""
             reported.add(api.urn)

@@ -11,23 +11,13 @@ Access entries: https://docs.aws.amazon.com/eks/latest/userguide/access-entries.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import UNKNOWN, Rule, falsy, get, items, type_set
+from ._core import UNKNOWN, Rule, falsy, get, is_world_cidr, items, type_set
 
 CLUSTER = "aws:eks/cluster:Cluster"
-
-
-def _world(cidr: Any) -> bool:
-    if not isinstance(cidr, str):
-        return False
-    try:
-        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
-    except ValueError:
-        return False
 
 
 def check_public_endpoint(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
@@ -43,7 +33,7 @@ def check_public_endpoint(resource_type: str, props: dict[str, Any], config: dic
             "vpcConfig.endpointPublicAccess is on with no publicAccessCidrs: EKS opens the Kubernetes API to "
             "0.0.0.0/0; list the networks that deploy, or turn the public endpoint off"
         ]
-    world = [c for c in listed if _world(c)]
+    world = [c for c in listed if is_world_cidr(c)]
     if world:
         return [f"vpcConfig.publicAccessCidrs includes {', '.join(world)}: the Kubernetes API is open to the internet"]
     return []

@@ -16,7 +16,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import UNKNOWN, Rule, StackResource, as_int, get, items, known, type_set
+from ._core import UNKNOWN, Rule, StackResource, as_int, get, items, known, linked, resource_keys, type_set
 
 FUNCTION = "aws:lambda/function:Function"
 EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
@@ -49,32 +49,11 @@ def check_ephemeral_storage(resource_type: str, props: dict[str, Any], config: d
     return []
 
 
-def _keys(resource: StackResource, *names: str) -> set[str]:
-    keys = {resource.urn}
-    for name in names:
-        value = resource.props.get(name)
-        if isinstance(value, str) and value:
-            keys.add(value)
-    return keys
-
-
 def _function_name(reference: str) -> str:
     """`functionName` may be a name, an ARN, a qualified ARN or a partial ARN (`123456789012:function:x`)."""
     if ":function:" in reference:
         return reference.split(":function:", 1)[1].split(":", 1)[0]
     return reference
-
-
-def _linked(
-    mapping: StackResource, prop: str, by_key: dict[str, StackResource], normalize: Any = None
-) -> StackResource | None:
-    for urn in mapping.property_dependencies.get(prop, ()):
-        if urn in by_key:
-            return by_key[urn]
-    value = mapping.props.get(prop)
-    if not isinstance(value, str):
-        return None
-    return by_key.get(value) or (by_key.get(normalize(value)) if normalize else None)
 
 
 @dataclass(frozen=True)
@@ -91,18 +70,18 @@ def sqs_consumers(resources: list[StackResource]) -> list[SqsConsumer]:
     functions: dict[str, StackResource] = {}
     for r in resources:
         if r.resource_type == QUEUE:
-            queues.update(dict.fromkeys(_keys(r, "arn", "url", "id"), r))
+            queues.update(dict.fromkeys(resource_keys(r, "arn", "url", "id"), r))
         elif r.resource_type == FUNCTION:
-            functions.update(dict.fromkeys(_keys(r, "arn", "name", "id"), r))
+            functions.update(dict.fromkeys(resource_keys(r, "arn", "name", "id"), r))
     found = []
     for m in resources:
         if m.resource_type != EVENT_SOURCE_MAPPING:
             continue
-        queue = _linked(m, "eventSourceArn", queues)
+        queue = linked(m, "eventSourceArn", queues)
         source = m.props.get("eventSourceArn")
         if queue is None and not (isinstance(source, str) and source.split(":")[2:3] == ["sqs"]):
             continue
-        found.append(SqsConsumer(m, queue, _linked(m, "functionName", functions, _function_name)))
+        found.append(SqsConsumer(m, queue, linked(m, "functionName", functions, _function_name)))
     return found
 
 

@@ -4,12 +4,11 @@ on data and admin ports, and HTTP listeners that redirect to HTTPS.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, as_int, get, items, known, lb_types, type_set
+from ._core import Rule, as_int, get, is_world_cidr, items, known, lb_types, type_set
 
 METADATA_TYPES = type_set(
     "aws:ec2/launchTemplate:LaunchTemplate",
@@ -74,15 +73,6 @@ def check_imdsv2(resource_type: str, props: dict[str, Any], config: dict[str, An
     return found
 
 
-def _is_world_cidr(cidr: Any) -> bool:
-    if not isinstance(cidr, str):
-        return False
-    try:
-        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
-    except ValueError:
-        return False
-
-
 def _open_ports(protocol: Any, from_port: Any, to_port: Any, ports: list[int]) -> list[int]:
     proto = str(protocol).lower() if known(protocol) else ""
     if proto in ("-1", "all"):
@@ -109,7 +99,7 @@ def check_world_open(resource_type: str, props: dict[str, Any], config: dict[str
         for rule in items(props.get("ingress")):
             if not isinstance(rule, dict):
                 continue
-            world = [c for c in items(rule.get("cidrBlocks")) + items(rule.get("ipv6CidrBlocks")) if _is_world_cidr(c)]
+            world = [c for c in items(rule.get("cidrBlocks")) + items(rule.get("ipv6CidrBlocks")) if is_world_cidr(c)]
             open_ = _open_ports(rule.get("protocol"), rule.get("fromPort"), rule.get("toPort"), ports)
             if world and open_:
                 found.append(f"ingress from {', '.join(world)} opens port(s) {_describe(open_)}")
@@ -117,12 +107,12 @@ def check_world_open(resource_type: str, props: dict[str, Any], config: dict[str
     if resource_type == SG_RULE:
         if props.get("type") != "ingress":
             return []
-        world = [c for c in items(props.get("cidrBlocks")) + items(props.get("ipv6CidrBlocks")) if _is_world_cidr(c)]
+        world = [c for c in items(props.get("cidrBlocks")) + items(props.get("ipv6CidrBlocks")) if is_world_cidr(c)]
         open_ = _open_ports(props.get("protocol"), props.get("fromPort"), props.get("toPort"), ports)
         if world and open_:
             found.append(f"ingress rule from {', '.join(world)} opens port(s) {_describe(open_)}")
         return found
-    world = [c for c in (props.get("cidrIpv4"), props.get("cidrIpv6")) if _is_world_cidr(c)]
+    world = [c for c in (props.get("cidrIpv4"), props.get("cidrIpv6")) if is_world_cidr(c)]
     protocol = props.get("ipProtocol")
     from_port, to_port = props.get("fromPort"), props.get("toPort")
     if str(protocol) in ("-1", "all"):
