@@ -121,7 +121,7 @@ def check_event_source_concurrency(
             limit = (
                 f"function {c.function.name} reserves {reserved}"
                 if c.function and reserved
-                else ("the account's unreserved concurrency runs out")
+                else "the account's unreserved concurrency runs out"
             )
             found.append(
                 (
