@@ -72,7 +72,9 @@ def unjudged_components(resources: list[StackResource], config: dict[str, Any]) 
     return found
 
 
-def check_unjudged_components(resources: list[StackResource], config: dict[str, Any]) -> list[tuple[str | None, str]]:
+def check_unjudged_components(
+    resources: list[StackResource], config: dict[str, Any]
+) -> list[tuple[str | None, str]]:
     return list(unjudged_components(resources, config))
 
 
