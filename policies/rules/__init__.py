@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-from . import components, data_stores, instance_state, kubernetes, lambda_, network, s3, secrets, stickiness, userdata
+from . import (
+    api,
+    autoscaling,
+    components,
+    data_stores,
+    eks,
+    iam,
+    instance_state,
+    kms,
+    kubernetes,
+    lambda_,
+    logs,
+    network,
+    registry,
+    s3,
+    secrets,
+    stickiness,
+    userdata,
+)
 from ._core import UNKNOWN, Rule, StackResource, plain
 
 ALL_RULES: tuple[Rule, ...] = (
@@ -15,6 +33,13 @@ ALL_RULES: tuple[Rule, ...] = (
     *data_stores.RULES,
     *s3.RULES,
     *network.RULES,
+    *autoscaling.RULES,
+    *api.RULES,
+    *iam.RULES,
+    *eks.RULES,
+    *kms.RULES,
+    *registry.RULES,
+    *logs.RULES,
     *components.RULES,
 )
 

@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextlib
 import gzip
+import ipaddress
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -173,6 +174,16 @@ def decoded_texts(value: Any) -> list[str]:
     return texts
 
 
+def is_world_cidr(cidr: Any) -> bool:
+    """0.0.0.0/0, ::/0 or any other spelling of "everywhere"."""
+    if not isinstance(cidr, str):
+        return False
+    try:
+        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
 def type_set(*tokens: str) -> frozenset[str]:
     return frozenset(tokens)
 
@@ -279,6 +290,33 @@ class Rule:
         resources = [stack_resource(r) for r in args.resources]
         for urn, message in self.evaluate_stack(resources, args.get_config()):
             report_violation(message, urn)
+
+
+def resource_keys(resource: StackResource, *names: str) -> set[str]:
+    """What other resources may use to name this one: its URN and the given string properties (arn, id, ...)."""
+    keys = {resource.urn}
+    for name in names:
+        value = resource.props.get(name)
+        if isinstance(value, str) and value:
+            keys.add(value)
+    return keys
+
+
+def linked(
+    resource: StackResource,
+    prop: str,
+    by_key: Mapping[str, StackResource],
+    normalize: Callable[[str], str] | None = None,
+) -> StackResource | None:
+    """The resource that `prop` refers to: by the property's dependencies, else by its value (optionally
+    normalized, e.g. an ARN to a name) among `by_key` (see `resource_keys`)."""
+    for urn in resource.property_dependencies.get(prop, ()):
+        if urn in by_key:
+            return by_key[urn]
+    value = resource.props.get(prop)
+    if not isinstance(value, str):
+        return None
+    return by_key.get(value) or (by_key.get(normalize(value)) if normalize is not None else None)
 
 
 def stack_resource(resource: Any) -> StackResource:

@@ -19,6 +19,7 @@ from ._core import (
     get,
     json_value,
     known,
+    resource_keys,
     truthy,
     type_set,
 )
@@ -187,15 +188,6 @@ def check_queue_encryption(resource_type: str, props: dict[str, Any], config: di
     return []
 
 
-def _queue_keys(resource: StackResource) -> set[str]:
-    keys = {resource.urn}
-    for key in ("arn", "url", "id", "name"):
-        value = resource.props.get(key)
-        if isinstance(value, str) and value:
-            keys.add(value)
-    return keys
-
-
 def _redrive_target(policy: Any) -> str | None:
     doc = json_value(policy)
     target = get(doc, "deadLetterTargetArn") if isinstance(doc, dict) else None
@@ -208,7 +200,7 @@ def check_dead_letter_queues(resources: list[StackResource], config: dict[str, A
         return []
     by_key: dict[str, StackResource] = {}
     for q in queues:
-        for key in _queue_keys(q):
+        for key in resource_keys(q, "arn", "url", "id", "name"):
             by_key[key] = q
     has_redrive: set[str] = set()
     is_dlq: set[str] = set()

@@ -4,12 +4,11 @@ on data and admin ports, and HTTP listeners that redirect to HTTPS.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, as_int, get, items, known, lb_types, type_set
+from ._core import Rule, as_int, get, is_world_cidr, items, known, lb_types, type_set
 
 METADATA_TYPES = type_set(
     "aws:ec2/launchTemplate:LaunchTemplate",
@@ -23,6 +22,7 @@ SECURITY_GROUP_TYPES = type_set(
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 SG_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LISTENERS = lb_types("Listener")
+LOAD_BALANCERS = lb_types("LoadBalancer")
 
 DATA_PORTS = [
     22,
@@ -73,15 +73,6 @@ def check_imdsv2(resource_type: str, props: dict[str, Any], config: dict[str, An
     return found
 
 
-def _is_world_cidr(cidr: Any) -> bool:
-    if not isinstance(cidr, str):
-        return False
-    try:
-        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
-    except ValueError:
-        return False
-
-
 def _open_ports(protocol: Any, from_port: Any, to_port: Any, ports: list[int]) -> list[int]:
     proto = str(protocol).lower() if known(protocol) else ""
     if proto in ("-1", "all"):
@@ -108,7 +99,7 @@ def check_world_open(resource_type: str, props: dict[str, Any], config: dict[str
         for rule in items(props.get("ingress")):
             if not isinstance(rule, dict):
                 continue
-            world = [c for c in items(rule.get("cidrBlocks")) + items(rule.get("ipv6CidrBlocks")) if _is_world_cidr(c)]
+            world = [c for c in items(rule.get("cidrBlocks")) + items(rule.get("ipv6CidrBlocks")) if is_world_cidr(c)]
             open_ = _open_ports(rule.get("protocol"), rule.get("fromPort"), rule.get("toPort"), ports)
             if world and open_:
                 found.append(f"ingress from {', '.join(world)} opens port(s) {_describe(open_)}")
@@ -116,12 +107,12 @@ def check_world_open(resource_type: str, props: dict[str, Any], config: dict[str
     if resource_type == SG_RULE:
         if props.get("type") != "ingress":
             return []
-        world = [c for c in items(props.get("cidrBlocks")) + items(props.get("ipv6CidrBlocks")) if _is_world_cidr(c)]
+        world = [c for c in items(props.get("cidrBlocks")) + items(props.get("ipv6CidrBlocks")) if is_world_cidr(c)]
         open_ = _open_ports(props.get("protocol"), props.get("fromPort"), props.get("toPort"), ports)
         if world and open_:
             found.append(f"ingress rule from {', '.join(world)} opens port(s) {_describe(open_)}")
         return found
-    world = [c for c in (props.get("cidrIpv4"), props.get("cidrIpv6")) if _is_world_cidr(c)]
+    world = [c for c in (props.get("cidrIpv4"), props.get("cidrIpv6")) if is_world_cidr(c)]
     protocol = props.get("ipProtocol")
     from_port, to_port = props.get("fromPort"), props.get("toPort")
     if str(protocol) in ("-1", "all"):
@@ -144,6 +135,25 @@ def check_https_redirect(resource_type: str, props: dict[str, Any], config: dict
     if not serving:
         return []
     return [f"HTTP listener on port {props.get('port', '?')} serves traffic (forward) instead of redirecting to HTTPS"]
+
+
+def check_alb_header_hygiene(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    # pulumi-aws v7 aws.lb.LoadBalancer (pulumi_aws/lb/load_balancer.py): loadBalancerType defaults to
+    # application, dropInvalidHeaderFields to false, desyncMitigationMode to defensive (monitor lets
+    # every request through).
+    kind = props.get("loadBalancerType")
+    if known(kind) and kind != "application":
+        return []
+    found = []
+    drop = props.get("dropInvalidHeaderFields")
+    if drop is None or (known(drop) and drop is not True and str(drop).lower() != "true"):
+        found.append("dropInvalidHeaderFields is not true: header fields with invalid characters reach the targets")
+    if props.get("desyncMitigationMode") == "monitor":
+        found.append(
+            "desyncMitigationMode is monitor: requests that could desynchronise the targets (request "
+            "smuggling) are forwarded"
+        )
+    return found
 
 
 IMDSV2_REQUIRED = Rule(
@@ -203,4 +213,18 @@ ALB_HTTPS_REDIRECT = Rule(
     tags=("security", "load-balancing"),
 )
 
-RULES = (IMDSV2_REQUIRED, NO_WORLD_OPEN_DATA_PORTS, ALB_HTTPS_REDIRECT)
+ALB_HEADER_HYGIENE = Rule(
+    name="alb-header-hygiene",
+    description="Application load balancers drop invalid header fields and mitigate HTTP desync.",
+    severity=Severity.MEDIUM,
+    enforcement=EnforcementLevel.ADVISORY,
+    why="Malformed headers and ambiguous requests are how request smuggling reaches the app behind the load "
+    "balancer (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html"
+    "#desync-mitigation-mode).",
+    remediation="Set dropInvalidHeaderFields: true and leave desyncMitigationMode at defensive (or strictest).",
+    resource_types=LOAD_BALANCERS,
+    check=check_alb_header_hygiene,
+    tags=("security", "load-balancing"),
+)
+
+RULES = (IMDSV2_REQUIRED, NO_WORLD_OPEN_DATA_PORTS, ALB_HTTPS_REDIRECT, ALB_HEADER_HYGIENE)

@@ -157,6 +157,27 @@ def test_compliant_web_resources_are_all_listed():
             },
         ),
         (
+            "day_two",
+            {
+                ("asg-launch-before-terminate", "web", "mandatory"),
+                ("sqs-event-source-max-concurrency", "worker", "mandatory"),
+                ("sqs-event-source-max-concurrency", "mailer", "mandatory"),
+                ("sqs-visibility-timeout", "orders", "mandatory"),
+                ("api-custom-domain-only", "shop", "mandatory"),
+                ("api-no-internal-routes", "shop-readyz", "mandatory"),
+                ("service-role-source-condition", "flow-logs", "mandatory"),
+                ("eks-public-endpoint", "k8s", "mandatory"),
+                ("eks-secrets-encryption", "k8s", "mandatory"),
+                ("eks-access-entries", "k8s", "mandatory"),
+                ("eks-deletion-protection", "k8s", "mandatory"),
+                ("alb-header-hygiene", "public", "mandatory"),
+                ("ecr-immutable-tags", "app", "mandatory"),
+                ("service-log-groups-managed", "k8s", "mandatory"),
+                ("kms-key-rotation", "data", "mandatory"),
+                ("log-group-retention", "app", "mandatory"),
+            },
+        ),
+        (
             "plaintext_db_password",
             {
                 ("rds-managed-master-password", "db", "mandatory"),
@@ -401,3 +422,10 @@ def test_a_v1_yaml_manifest_is_decoded_as_the_provider_decodes_it(tmp_path):
     out = gate("--stack", "dev", "--program", str(program))
     assert out.returncode == 2
     assert "kubernetes:yaml:decode: the manifest is not valid YAML" in out.stderr
+
+
+def test_day_two_findings_stop_at_the_overrides():
+    # The second cluster and the mail consumer keep the secure defaults (10 s x 6 = the queue's 60 s).
+    _, doc = gate_json("day_two")
+    assert {v["name"] for v in doc["violations"]} & {"k8s-protected", "mail", "mailer-role", "worker-role"} == set()
+    assert [v["policy"] for v in doc["violations"] if v["name"] == "mailer"] == ["sqs-event-source-max-concurrency"]

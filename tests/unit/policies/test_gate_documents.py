@@ -45,6 +45,7 @@ PROGRAM_FAMILIES = [
     "unseen_components",
     "yaml_manifest",
     "compliant_web",
+    "day_two",
 ]
 # The preview's JSON writes every secret as "[secret]": a finding that needs a secret's value cannot
 # be made from it (the analyzer itself sees the value; `pulumi stack export --show-secrets` keeps it).

@@ -1,9 +1,9 @@
-"""imdsv2-required, no-world-open-data-ports, alb-https-redirect."""
+"""imdsv2-required, no-world-open-data-ports, alb-https-redirect, alb-header-hygiene."""
 
 import pytest
 
 from policies.rules import UNKNOWN
-from policies.rules.network import ALB_HTTPS_REDIRECT, IMDSV2_REQUIRED, NO_WORLD_OPEN_DATA_PORTS
+from policies.rules.network import ALB_HEADER_HYGIENE, ALB_HTTPS_REDIRECT, IMDSV2_REQUIRED, NO_WORLD_OPEN_DATA_PORTS
 
 IMDS_OK = {"metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}}
 
@@ -111,3 +111,21 @@ def test_https_redirect(listener, via_policy):
     nlb = {"protocol": "TCP", "port": 5432, "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}
     assert via_policy(ALB_HTTPS_REDIRECT, listener, nlb) == []
     assert ALB_HTTPS_REDIRECT.enforcement.value == "advisory"
+
+
+ALB = {"loadBalancerType": "application", "dropInvalidHeaderFields": True, "desyncMitigationMode": "defensive"}
+DROP = "dropInvalidHeaderFields is not true: header fields with invalid characters reach the targets"
+
+
+@pytest.mark.parametrize("resource_type", ["aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"])
+def test_alb_header_hygiene(resource_type, via_policy):
+    assert via_policy(ALB_HEADER_HYGIENE, resource_type, ALB) == []
+    assert via_policy(ALB_HEADER_HYGIENE, resource_type, {**ALB, "desyncMitigationMode": "strictest"}) == []
+    assert via_policy(ALB_HEADER_HYGIENE, resource_type, {**ALB, "dropInvalidHeaderFields": False}) == [DROP]
+    assert via_policy(ALB_HEADER_HYGIENE, resource_type, {"subnets": ["subnet-a"]}) == [DROP]
+    assert via_policy(ALB_HEADER_HYGIENE, resource_type, {**ALB, "desyncMitigationMode": "monitor"}) == [
+        "desyncMitigationMode is monitor: requests that could desynchronise the targets (request smuggling) are "
+        "forwarded"
+    ]
+    assert via_policy(ALB_HEADER_HYGIENE, resource_type, {"loadBalancerType": "network"}) == []
+    assert via_policy(ALB_HEADER_HYGIENE, resource_type, {"dropInvalidHeaderFields": UNKNOWN}) == []
