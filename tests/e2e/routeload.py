@@ -29,8 +29,9 @@ CLASSES = ("cart", "order_read", "checkout", "register", "login")
 class Outcome:
     route: str
     status: int  # 0: no answer
-    at: float  # seconds since the load started
+    at: float  # seconds since the load started, when the request was sent
     json_503: bool = True
+    done: float = 0.0  # when its answer (or the failure) came
 
 
 @dataclass
@@ -43,6 +44,14 @@ class RouteReport:
     def failed(self, route: str, since: float = 0.0, until: float = float("inf")) -> int:
         window = [o for o in self.outcomes if o.route == route and since <= o.at < until]
         return sum(1 for o in window if o.status == 0 or o.status >= 500)
+
+    def failed_in_flight(self, route: str, since: float, until: float) -> int:
+        """Failures among the requests that were under way at some moment of [since, until)."""
+        return sum(
+            1
+            for o in self.outcomes
+            if o.route == route and o.at < until and o.done >= since and (o.status == 0 or o.status >= 500)
+        )
 
     def statuses(self, route: str, since: float = 0.0, until: float = float("inf")) -> Counter[int]:
         return Counter(o.status for o in self.outcomes if o.route == route and since <= o.at < until)
@@ -97,7 +106,7 @@ class RouteLoad:
             response = user.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError:
             with self._lock:
-                self.report.outcomes.append(Outcome(route, 0, at))
+                self.report.outcomes.append(Outcome(route, 0, at, done=self.now()))
             return None
         json_503 = True
         if response.status_code == 503:
@@ -105,7 +114,7 @@ class RouteLoad:
                 response.headers.get("retry-after")
             )
         with self._lock:
-            self.report.outcomes.append(Outcome(route, response.status_code, at, json_503))
+            self.report.outcomes.append(Outcome(route, response.status_code, at, json_503, done=self.now()))
         return response
 
     def _run(self, index: int, route: str) -> None:
