@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             state.draining = True
             state.relay.stop()
+            await rt.aclose()
             await run_in_threadpool(rt.close)
             log.info("stopped")
 

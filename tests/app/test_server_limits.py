@@ -119,7 +119,7 @@ def test_a_head_over_the_limit_gets_a_json_400(replica: str) -> None:
 
 
 def test_a_head_trickling_past_the_limit_is_cut_off_by_the_parser(replica: str) -> None:
-    # Sent in pieces: h11 refuses the incomplete head once it holds more than the limit.
+    # Sent in pieces: the protocol (app/server.py) refuses the incomplete head once it is past the limit.
     host, port = replica.removeprefix("http://").split(":")
     head = _head(200 * 1024)
     with socket.create_connection((host, int(port)), timeout=10) as sock:
