@@ -228,6 +228,42 @@ def test_metrics_count_requests_by_route_and_status(client: Any) -> None:
     assert client.get("/metrics").headers["content-type"].startswith("text/plain")
 
 
+def test_every_request_gets_exactly_one_access_line(client: Any) -> None:
+    import logging
+
+    from app.logs import request_id_var
+
+    lines: list[tuple[str | None, str, int]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "request":
+                # The request id the JSON line carries comes from this context variable.
+                lines.append((request_id_var.get(), record.__dict__["route"], record.__dict__["status"]))
+
+    handler = Collect()
+    logger = logging.getLogger("app.access")
+    logger.addHandler(handler)
+    try:
+        answers = [
+            client.get("/healthz"),
+            client.get("/no/such/thing"),
+            client.get("/cart"),
+            client.put("/cart/items/S1", content=b"x" * 70_000, headers={"Content-Type": "application/json"}),
+        ]
+        # The line is written once the answer is sent: wait for the last one, then a moment for any extra.
+        assert wait_until(lambda: len(lines) >= len(answers))
+        time.sleep(0.2)
+    finally:
+        logger.removeHandler(handler)
+    assert lines == [
+        (answers[0].headers["x-request-id"], "/healthz", 200),
+        (answers[1].headers["x-request-id"], "<unmatched>", 404),
+        (answers[2].headers["x-request-id"], "/cart", 401),
+        (answers[3].headers["x-request-id"], "<unmatched>", 413),
+    ]
+
+
 COMMANDS = {
     # The image's command, and the entry point the local environment uses.
     "uvicorn-factory": ["-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port", "{port}"],
