@@ -6,11 +6,14 @@ records, so one cart can become at most one order; it changes whenever a checkou
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 ID_FIELD = "_id"  # SKUs cannot start with "_", so the field never collides with an item.
 MAX_LINES = 100
@@ -122,15 +125,25 @@ class AsyncCartStore:
     def __init__(self, client: aioredis.Redis, ttl_seconds: int) -> None:
         self.client = client
         self.ttl_seconds = ttl_seconds
-        self._set_item = client.register_script(_SET_ITEM)
+        # EVALSHA names a script by its SHA-1 (Redis chose it; nothing here relies on it as a security hash).
+        self._set_item_sha = hashlib.sha1(_SET_ITEM.encode(), usedforsecurity=False).hexdigest()
+
+    async def _run_set_item(self, keys: list[str], args: list[str | int]) -> Any:
+        # EVALSHA directly: redis-py's Script object re-imports and type-checks on every call.
+        try:
+            return await self.client.evalsha(self._set_item_sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # A restarted or failed-over Redis has forgotten the script: load it once more.
+            self._set_item_sha = await self.client.script_load(_SET_ITEM)
+            return await self.client.evalsha(self._set_item_sha, len(keys), *keys, *args)
 
     async def get(self, user_id: str) -> Cart:
         return _to_cart(dict(await self.client.hgetall(_key(user_id))))  # type: ignore[arg-type]
 
     async def set_item_if_user(self, user_id: str, user_key: str, sku: str, quantity: int) -> Cart | int:
         """The cart after setting the line, or USER_UNKNOWN / USER_GONE (nothing changed)."""
-        answer = await self._set_item(
-            keys=[_key(user_id), user_key], args=[sku, quantity, uuid.uuid4().hex, self.ttl_seconds, MAX_LINES]
+        answer = await self._run_set_item(
+            [_key(user_id), user_key], [sku, quantity, uuid.uuid4().hex, self.ttl_seconds, MAX_LINES]
         )
         if isinstance(answer, int):
             return answer
