@@ -353,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     for key, entry in comparison.items():
         for server in SERVERS:
             rows.append((f"{key} {server}", _line(entry[server])))
+        ratio = (
+            f"req/s {entry['app_over_floor_rps']:.2f}  p99 {entry['app_over_floor_p99']:.2f}  "
+            f"cpu per request {1 / entry['floor_over_app_cpu_per_request']:.2f}"
+        )
+        rows.append((f"{key} app/floor", ratio))
     rows.append(("logins (argon2id), direct", _line(login["login"])))
     rows.append(("cart while logging in", _line(login["cart_meanwhile"])))
     orders = f"{checkout['orders_per_s']:.1f} orders/s  p99 {checkout['p99_ms']:.2f} ms"
