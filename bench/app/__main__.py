@@ -197,12 +197,19 @@ def compare(urls: dict[str, dict[str, Any]], token: str, args: argparse.Namespac
     for path in PATHS:
         for name in TARGETS:
             entry: dict[str, Any] = {server: summarize(samples[path][name][server]) for server in SERVERS}
-            app, floor = entry["app"], entry["floor"]
-            entry["app_over_floor_rps"] = round(app["rps"] / floor["rps"], 3)
-            entry["app_over_floor_p99"] = round(app["p99_ms"] / floor["p99_ms"], 3)
-            entry["floor_over_app_cpu_per_request"] = round(floor["cpu_us_per_request"] / app["cpu_us_per_request"], 3)
+            entry.update(ratios(entry["app"], entry["floor"]))
             out[f"{path}/{name}"] = entry
     return out
+
+
+def ratios(app: dict[str, Any], floor: dict[str, Any]) -> dict[str, float]:
+    """The app against the floor: throughput and p99 as app/floor, CPU per request as floor/app (all
+    three are 1.0 at the floor's speed; throughput and CPU below 1 and p99 above 1 are the app's cost)."""
+    return {
+        "app_over_floor_rps": round(app["rps"] / floor["rps"], 3),
+        "app_over_floor_p99": round(app["p99_ms"] / floor["p99_ms"], 3),
+        "floor_over_app_cpu_per_request": round(floor["cpu_us_per_request"] / app["cpu_us_per_request"], 3),
+    }
 
 
 def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
