@@ -187,21 +187,24 @@ def _breaker_connection(base: type[redis.Connection], breaker: Breaker) -> type[
 
 
 def _async_breaker_connection(base: type[Any], breaker: Breaker) -> type[Any]:
-    """The same breaker for the event loop's client: one stalled Redis opens it for both clients."""
+    """The event loop's client opens its breaker on timeouts only (a stalled Redis). A connection
+    error (reset, refused) fails at once anyway, and the one retry the client makes on a fresh
+    connection is what carries a request over a Redis restart: a breaker opened by the stale
+    connection would refuse that retry."""
 
     class GuardedConnection(base):
         async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
             breaker.before()
             try:
                 await super().send_packed_command(command, check_health)
-            except (redis.TimeoutError, redis.ConnectionError):
+            except redis.TimeoutError:
                 breaker.failed()
                 raise
 
         async def read_response(self, *args: Any, **kwargs: Any) -> Any:
             try:
                 return await super().read_response(*args, **kwargs)
-            except (redis.TimeoutError, redis.ConnectionError):
+            except redis.TimeoutError:
                 breaker.failed()
                 raise
 
@@ -223,12 +226,13 @@ def make_redis(url: str, breaker: Breaker | None = None) -> redis.Redis:
     return redis.Redis(connection_pool=pool)
 
 
-def make_async_redis(url: str, breaker: Breaker) -> aioredis.Redis:
+def make_async_redis(url: str, breaker: Breaker | None = None) -> aioredis.Redis:
     """The client the async routes (the cart) use on the event loop: no thread per request. Connections
     are made on first use, so it may be built outside the loop that will use it."""
     from redis.asyncio.retry import Retry as AsyncRetry
 
     pool = aioredis.ConnectionPool.from_url(url, retry=AsyncRetry(NoBackoff(), 1), **_REDIS_OPTIONS)
+    breaker = breaker or Breaker("Redis", REDIS_BREAKER_COOLDOWN)
     pool.connection_class = _async_breaker_connection(pool.connection_class, breaker)
     return aioredis.Redis(connection_pool=pool)
 
@@ -244,7 +248,7 @@ class Runtime:
     sqs: Any
     kms: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
-    # The event loop's Redis client (web only), sharing the sync client's breaker.
+    # The event loop's Redis client (web only), with a breaker of its own.
     aredis: aioredis.Redis | None = None
 
     @classmethod
@@ -260,14 +264,13 @@ class Runtime:
         pool = db.make_pool(
             secrets.database_conninfo, settings.database_pool_size, name=role, credentials=secrets.database_credentials
         )
-        breaker = Breaker("Redis", REDIS_BREAKER_COOLDOWN)
         return cls(
             settings=settings,
             secrets=secrets,
             keys=keys,
             pool=pool,
-            redis=make_redis(secrets.redis_url, breaker) if secrets.redis_url else None,
-            aredis=make_async_redis(secrets.redis_url, breaker) if secrets.redis_url else None,
+            redis=make_redis(secrets.redis_url) if secrets.redis_url else None,
+            aredis=make_async_redis(secrets.redis_url) if secrets.redis_url else None,
             s3=aws_client(settings, "s3", S3_CONFIG),
             sqs=aws_client(settings, "sqs"),
             kms=kms,

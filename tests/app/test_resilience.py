@@ -117,6 +117,25 @@ def _place_order(server: AppServer, auth: dict[str, str]) -> str:
     return order_id
 
 
+def test_cart_requests_right_after_a_redis_restart_succeed_on_a_fresh_connection(
+    module_db: str, module_aws: Any, make_settings: Callable[..., Any], redis_proxy: TcpProxy, redis_service: Any
+) -> None:
+    # A restart leaves the cart client's pooled connections dead; the first request on one must be
+    # retried on a new connection, not answered 503 by a breaker the dead connection opened.
+    settings = make_settings(module_db, module_aws, redis_url=_via(redis_service.url, redis_proxy))
+    with AppServer(settings) as server:
+        _, auth = new_user(server.client)
+        assert server.client.put("/cart/items/A1", json={"quantity": 1}, headers=auth).status_code == 200
+        redis_proxy.cut()
+        redis_proxy.restore()
+        put = server.client.put("/cart/items/A2", json={"quantity": 2}, headers=auth)
+        assert put.status_code == 200, put.text
+        assert put.json() == {"items": [{"sku": "A1", "quantity": 1}, {"sku": "A2", "quantity": 2}]}
+        redis_proxy.cut()
+        redis_proxy.restore()
+        assert server.client.get("/cart", headers=auth).status_code == 200
+
+
 def _concurrently(calls: list[Callable[[], httpx.Response]]) -> list[int]:
     from concurrent.futures import ThreadPoolExecutor
 
