@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from app import passwords
-from tests.app.support import login, new_username
+from tests.app.support import login, new_username, run_on_a_new_loop
 
 POLICY_CASES = [
     ("1234567", "alice", "at least 8 characters"),
@@ -102,18 +102,6 @@ def test_hashing_runs_off_the_event_loop_in_a_bounded_pool(monkeypatch: pytest.M
             *(security.verify_password_async("h", "p") for _ in range(4 * security.HASHING_THREADS))
         )
 
-    assert _run_on_a_new_loop(many()) == [True] * (4 * security.HASHING_THREADS)
+    assert run_on_a_new_loop(many()) == [True] * (4 * security.HASHING_THREADS)
     assert peak == security.HASHING_THREADS, peak
     assert threads and all(name.startswith("argon2") for name in threads), threads
-
-
-def _run_on_a_new_loop(coroutine: Any) -> Any:
-    """Runs a coroutine on a loop of its own, leaving the thread's current loop as it was (asyncio.run
-    would set it to None, and later tests in this process ask for it)."""
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()

@@ -21,6 +21,7 @@ import pytest
 
 from app.server import INVALID_REQUEST
 from local.procs import free_port
+from tests.app.support import run_on_a_new_loop
 
 pytestmark = pytest.mark.services
 
@@ -214,7 +215,7 @@ def _feed(head: bytes, chunk: int, limit: int) -> tuple[_Transport, int, list[di
         await asyncio.sleep(0)
         return transport, fed
 
-    transport, fed = _run_on_a_new_loop(run())
+    transport, fed = run_on_a_new_loop(run())
     return transport, fed, seen
 
 
@@ -251,15 +252,3 @@ def test_a_head_within_the_limit_is_never_refused_however_it_arrives(chunk: int)
     transport, _, seen = _feed(head + body, chunk, limit=4096)
     assert not transport.written.startswith(b"HTTP/1.1 400"), transport.written[:100]
     assert len(seen) == 1 and len(seen[0]["headers"]) == 42
-
-
-def _run_on_a_new_loop(coroutine: Any) -> Any:
-    """Runs a coroutine on a loop of its own, leaving the thread's current loop as it was (asyncio.run
-    would set it to None, and later tests in this process ask for it)."""
-    import asyncio
-
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
