@@ -6,10 +6,14 @@ records, so one cart can become at most one order; it changes whenever a checkou
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 ID_FIELD = "_id"  # SKUs cannot start with "_", so the field never collides with an item.
 MAX_LINES = 100
@@ -35,7 +39,15 @@ return 1
 # SKU is refused when the cart already holds that many (the `_id` field is not a line).
 # ARGV: sku, quantity, new cart id (used if the cart has none), TTL, MAX_LINES. Returns the whole
 # hash, or false when the cart is full.
+# With a second key (the user-existence cache entry, app/users.py), the line is set only when that
+# entry says the user exists: otherwise nothing changes and the answer is USER_UNKNOWN (no entry)
+# or USER_GONE (the entry says no), so a cart request costs one round trip, user check included.
 _SET_ITEM = """
+if #KEYS > 1 then
+  local known = redis.call('GET', KEYS[2])
+  if not known then return -1 end
+  if known ~= '1' then return 0 end
+end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   local lines = redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], '_id')
   if lines >= tonumber(ARGV[5]) then return false end
@@ -45,6 +57,10 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 return redis.call('HGETALL', KEYS[1])
 """
+
+
+USER_UNKNOWN = -1
+USER_GONE = 0
 
 
 class CartFull(Exception):
@@ -83,9 +99,7 @@ class CartStore:
         return _to_cart(dict(self.client.hgetall(_key(user_id))))  # type: ignore[arg-type]
 
     def set_item(self, user_id: str, sku: str, quantity: int) -> Cart:
-        flat = self._set_item(
-            keys=[_key(user_id)], args=[sku, quantity, uuid.uuid4().hex, self.ttl_seconds, MAX_LINES]
-        )
+        flat = self._set_item(keys=[_key(user_id)], args=[sku, quantity, uuid.uuid4().hex, self.ttl_seconds, MAX_LINES])
         if not flat:
             raise CartFull(f"a cart holds at most {MAX_LINES} different SKUs")
         return _to_cart(dict(zip(flat[::2], flat[1::2], strict=True)))
@@ -103,3 +117,44 @@ class CartStore:
         for item in cart.items:
             args += [str(item["sku"]), str(item["quantity"])]
         return bool(self._finish(keys=[_key(user_id)], args=args))
+
+
+class AsyncCartStore:
+    """The cart routes' store on the event loop (redis.asyncio), the same scripts as CartStore."""
+
+    def __init__(self, client: aioredis.Redis, ttl_seconds: int) -> None:
+        self.client = client
+        self.ttl_seconds = ttl_seconds
+        # EVALSHA names a script by its SHA-1 (Redis chose it; nothing here relies on it as a security hash).
+        self._set_item_sha = hashlib.sha1(_SET_ITEM.encode(), usedforsecurity=False).hexdigest()
+
+    async def _run_set_item(self, keys: list[str], args: list[str | int]) -> Any:
+        # EVALSHA directly: redis-py's Script object re-imports and type-checks on every call.
+        try:
+            return await self.client.evalsha(self._set_item_sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # A restarted or failed-over Redis has forgotten the script: load it once more.
+            self._set_item_sha = await self.client.script_load(_SET_ITEM)
+            return await self.client.evalsha(self._set_item_sha, len(keys), *keys, *args)
+
+    async def get(self, user_id: str) -> Cart:
+        return _to_cart(dict(await self.client.hgetall(_key(user_id))))  # type: ignore[arg-type]
+
+    async def set_item_if_user(self, user_id: str, user_key: str, sku: str, quantity: int) -> Cart | int:
+        """The cart after setting the line, or USER_UNKNOWN / USER_GONE (nothing changed)."""
+        answer = await self._run_set_item(
+            [_key(user_id), user_key], [sku, quantity, uuid.uuid4().hex, self.ttl_seconds, MAX_LINES]
+        )
+        if isinstance(answer, int):
+            return answer
+        if not answer:
+            raise CartFull(f"a cart holds at most {MAX_LINES} different SKUs")
+        return _to_cart(dict(zip(answer[::2], answer[1::2], strict=True)))
+
+    async def remove_item(self, user_id: str, sku: str) -> Cart:
+        key = _key(user_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hdel(key, sku)
+            pipe.expire(key, self.ttl_seconds)
+            pipe.hgetall(key)
+            return _to_cart(dict((await pipe.execute())[-1]))

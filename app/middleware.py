@@ -42,6 +42,18 @@ class Metrics:
         self.outbox_published = Counter(
             "outbox_messages_published_total", "Outbox messages published to SQS", registry=self.registry
         )
+        # The labelled children, looked up once per label set: `labels()` validates and locks on every
+        # call. The label sets are bounded (route templates, methods the routes accept, statuses).
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def record(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One request: counted by method, route and status; its latency by method and route."""
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class RequestContextMiddleware:
@@ -91,18 +103,18 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
             method = scope.get("method", "")
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(elapsed)
-            log.info(
-                "request",
-                extra={
+            self.metrics.record(method, template, status, elapsed)
+            if log.isEnabledFor(logging.INFO):
+                # The record is made directly: `log.info` would also walk the stack for the caller's
+                # file and line, which the JSON line does not carry.
+                fields = {
                     "method": method,
                     "path": scope.get("path"),
                     "route": template,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+                }
+                log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "request", (), None, extra=fields))
             request_id_var.reset(token)
 
 

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import boto3
 import redis
+import redis.asyncio as aioredis
 from botocore.config import Config
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
@@ -185,18 +186,55 @@ def _breaker_connection(base: type[redis.Connection], breaker: Breaker) -> type[
     return GuardedConnection
 
 
+def _async_breaker_connection(base: type[Any], breaker: Breaker) -> type[Any]:
+    """The event loop's client opens its breaker on timeouts only (a stalled Redis). A connection
+    error (reset, refused) fails at once anyway, and the one retry the client makes on a fresh
+    connection is what carries a request over a Redis restart: a breaker opened by the stale
+    connection would refuse that retry."""
+
+    class GuardedConnection(base):
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            breaker.before()
+            try:
+                await super().send_packed_command(command, check_health)
+            except redis.TimeoutError:
+                breaker.failed()
+                raise
+
+        async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await super().read_response(*args, **kwargs)
+            except redis.TimeoutError:
+                breaker.failed()
+                raise
+
+    return GuardedConnection
+
+
+_REDIS_OPTIONS: dict[str, Any] = {
+    "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    "health_check_interval": 15,
+    "decode_responses": True,
+}
+
+
 def make_redis(url: str, breaker: Breaker | None = None) -> redis.Redis:
-    pool = redis.ConnectionPool.from_url(
-        url,
-        socket_connect_timeout=REDIS_SOCKET_TIMEOUT,
-        socket_timeout=REDIS_SOCKET_TIMEOUT,
-        health_check_interval=15,
-        retry=Retry(NoBackoff(), 1),
-        decode_responses=True,
-    )
+    pool = redis.ConnectionPool.from_url(url, retry=Retry(NoBackoff(), 1), **_REDIS_OPTIONS)
     breaker = breaker or Breaker("Redis", REDIS_BREAKER_COOLDOWN)
     pool.connection_class = _breaker_connection(pool.connection_class, breaker)
     return redis.Redis(connection_pool=pool)
+
+
+def make_async_redis(url: str, breaker: Breaker | None = None) -> aioredis.Redis:
+    """The client the async routes (the cart) use on the event loop: no thread per request. Connections
+    are made on first use, so it may be built outside the loop that will use it."""
+    from redis.asyncio.retry import Retry as AsyncRetry
+
+    pool = aioredis.ConnectionPool.from_url(url, retry=AsyncRetry(NoBackoff(), 1), **_REDIS_OPTIONS)
+    breaker = breaker or Breaker("Redis", REDIS_BREAKER_COOLDOWN)
+    pool.connection_class = _async_breaker_connection(pool.connection_class, breaker)
+    return aioredis.Redis(connection_pool=pool)
 
 
 @dataclass
@@ -210,6 +248,8 @@ class Runtime:
     sqs: Any
     kms: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The event loop's Redis client (web only), with a breaker of its own.
+    aredis: aioredis.Redis | None = None
 
     @classmethod
     def build(cls, settings: Settings, role: Role = "web") -> Runtime:
@@ -230,6 +270,7 @@ class Runtime:
             keys=keys,
             pool=pool,
             redis=make_redis(secrets.redis_url) if secrets.redis_url else None,
+            aredis=make_async_redis(secrets.redis_url) if secrets.redis_url else None,
             s3=aws_client(settings, "s3", S3_CONFIG),
             sqs=aws_client(settings, "sqs"),
             kms=kms,
@@ -246,6 +287,11 @@ class Runtime:
     @property
     def opened(self) -> bool:
         return not self.pool.closed
+
+    async def aclose(self) -> None:
+        """Closes what belongs to the event loop; `close` (in a thread) does the rest."""
+        if self.aredis is not None:
+            await self.aredis.aclose()
 
     def close(self) -> None:
         self.pool.close(timeout=5)

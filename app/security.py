@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import jwt
@@ -32,6 +35,21 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 
 def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
+
+
+# argon2id runs in threads of its own (argon2-cffi releases the GIL while it hashes), never on the
+# event loop, and at most this many at once: a burst of logins queues here instead of taking every
+# core (and every endpoint thread) from the other routes. Half the CPUs, at least one.
+HASHING_THREADS = max(1, (os.cpu_count() or 2) // 2)
+_hashing = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2")
+
+
+async def hash_password_async(password: str) -> str:
+    return await asyncio.wrap_future(_hashing.submit(hash_password, password))
+
+
+async def verify_password_async(stored_hash: str | None, password: str) -> bool:
+    return await asyncio.wrap_future(_hashing.submit(verify_password, stored_hash, password))
 
 
 class InvalidToken(Exception):

@@ -12,18 +12,23 @@ user calls `forget()` so the cache does not vouch for them until it expires.
 from __future__ import annotations
 
 import redis
+import redis.asyncio as aioredis
 from psycopg_pool import ConnectionPool
+from starlette.concurrency import run_in_threadpool
 
 _EXISTS = "SELECT 1 FROM users WHERE id = %s"
 
 
-def _key(user_id: str) -> str:
+def cache_key(user_id: str) -> str:
     return f"user:{user_id}"
 
 
 class UserDirectory:
-    def __init__(self, client: redis.Redis, pool: ConnectionPool, ttl_seconds: int) -> None:
+    def __init__(
+        self, client: redis.Redis, pool: ConnectionPool, ttl_seconds: int, aclient: aioredis.Redis | None = None
+    ) -> None:
         self.client = client
+        self.aclient = aclient
         self.pool = pool
         self.ttl_seconds = ttl_seconds
 
@@ -33,15 +38,30 @@ class UserDirectory:
 
     def exists(self, user_id: str) -> bool:
         """Redis first; PostgreSQL on a miss. Raises only when neither can answer."""
-        cached = self.client.get(_key(user_id))
+        cached = self.client.get(cache_key(user_id))
         if cached is not None:
             return cached == "1"
         found = self.exists_in_database(user_id)
-        self.client.set(_key(user_id), "1" if found else "0", ex=self.ttl_seconds)
+        self.client.set(cache_key(user_id), "1" if found else "0", ex=self.ttl_seconds)
+        return found
+
+    async def aexists(self, user_id: str) -> bool:
+        """`exists` for the event loop: the cache on the loop, PostgreSQL (on a miss) in a thread."""
+        assert self.aclient is not None, "no event-loop Redis client"
+        cached = await self.aclient.get(cache_key(user_id))
+        if cached is not None:
+            return cached == "1"
+        return await self.arefresh(user_id)
+
+    async def arefresh(self, user_id: str) -> bool:
+        """Asks PostgreSQL and caches the answer (after the cache had none)."""
+        assert self.aclient is not None, "no event-loop Redis client"
+        found = await run_in_threadpool(self.exists_in_database, user_id)
+        await self.aclient.set(cache_key(user_id), "1" if found else "0", ex=self.ttl_seconds)
         return found
 
     def remember(self, user_id: str) -> None:
-        self.client.set(_key(user_id), "1", ex=self.ttl_seconds)
+        self.client.set(cache_key(user_id), "1", ex=self.ttl_seconds)
 
     def forget(self, user_id: str) -> None:
-        self.client.delete(_key(user_id))
+        self.client.delete(cache_key(user_id))

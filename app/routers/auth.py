@@ -11,6 +11,7 @@ import redis
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+from starlette.concurrency import run_in_threadpool
 
 from app import passwords, security
 from app.routers.deps import StateDep
@@ -61,18 +62,24 @@ class Login(BaseModel):
     response_model=Registered,
     responses=errors(409, 413, 422, 503, e409="username already taken"),
 )
-def register(body: Registration, app: StateDep) -> dict[str, str]:
-    password_hash = security.hash_password(body.password)
+async def register(body: Registration, app: StateDep) -> dict[str, str]:
+    # Hashing in its own bounded pool, the database in the endpoint thread pool: neither on the loop.
+    password_hash = await security.hash_password_async(body.password)
+    user_id = await run_in_threadpool(_insert_user, app, body.username, password_hash)
+    return {"id": user_id, "username": body.username}
+
+
+def _insert_user(app: AppState, username: str, password_hash: str) -> str:
     with app.rt.pool.connection() as conn:
         try:
             row = conn.execute(
                 "INSERT INTO users (username, password_hash) VALUES (%s, %s) RETURNING id::text",
-                (body.username, password_hash),
+                (username, password_hash),
             ).fetchone()
         except psycopg.errors.UniqueViolation:
             raise HTTPException(409, "username already taken") from None
     assert row is not None
-    return {"id": row[0], "username": body.username}
+    return str(row[0])
 
 
 _WRONG = "invalid username or password"
@@ -86,7 +93,7 @@ _WRONG = "invalid username or password"
         **errors(413, 422, 429, 503),
     },
 )
-def login(body: Login, app: StateDep, request: Request, response: Response) -> dict[str, str | int]:
+async def login(body: Login, app: StateDep, request: Request, response: Response) -> dict[str, str | int]:
     # A token response must never be cached by a proxy (RFC 6749, section 5.1).
     response.headers["Cache-Control"] = "no-store"
     address = client_address(
@@ -96,7 +103,7 @@ def login(body: Login, app: StateDep, request: Request, response: Response) -> d
     )
     # Counted before the password is checked, for existing and unknown usernames alike; Redis being
     # unreachable fails the login closed (503) rather than letting guesses through uncounted.
-    verdict = app.login_throttle.attempt(body.username, address)
+    verdict = await run_in_threadpool(app.login_throttle.attempt, body.username, address)
     if not verdict.allowed:
         whose = "for this account" if verdict.full & ACCOUNT else "from this address"
         raise HTTPException(
@@ -105,15 +112,23 @@ def login(body: Login, app: StateDep, request: Request, response: Response) -> d
             headers={"Retry-After": str(verdict.retry_after_seconds)},
         )
     try:
-        row = _user_row(app, body.username) if _USERNAME.match(body.username) else None
+        row = await run_in_threadpool(_user_row, app, body.username) if _USERNAME.match(body.username) else None
     except Exception:
         # Not judged (PostgreSQL unreachable or stalled: answered 503 by its handler). A client
         # retrying through a database outage must not lock the account.
-        app.login_throttle.undo(body.username, address)
+        await run_in_threadpool(app.login_throttle.undo, body.username, address)
         raise
     # No such user: the password is still hashed, so a login takes as long either way.
-    if not security.verify_password(row[2] if row else None, body.password) or row is None:
+    if not await security.verify_password_async(row[2] if row else None, body.password) or row is None:
         raise HTTPException(401, _WRONG, headers={"WWW-Authenticate": "Bearer"})
+    rehashed = await security.hash_password_async(body.password) if security.needs_rehash(row[2]) else None
+    return await run_in_threadpool(_logged_in, app, body, address, row, rehashed)
+
+
+def _logged_in(
+    app: AppState, body: Login, address: str, row: tuple[str, str, str], rehashed: str | None
+) -> dict[str, str | int]:
+    """After the password matched: the bookkeeping, the new hash if the parameters changed, the token."""
     try:
         app.login_throttle.succeeded(body.username, address)
         app.users.remember(row[0])
@@ -121,11 +136,9 @@ def login(body: Login, app: StateDep, request: Request, response: Response) -> d
         # The password is right: Redis failing now costs a stale count (this one attempt) and a
         # cache miss, not the login. Counting before the check is what must not be skipped.
         log.warning("login bookkeeping skipped", extra={"error": f"{type(exc).__name__}: {exc}"})
-    if security.needs_rehash(row[2]):
+    if rehashed is not None:
         with app.rt.pool.connection() as conn:
-            conn.execute(
-                "UPDATE users SET password_hash = %s WHERE id = %s", (security.hash_password(body.password), row[0])
-            )
+            conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (rehashed, row[0]))
     return {
         "access_token": app.tokens.issue(row[0], row[1]),
         "token_type": "bearer",

@@ -1,15 +1,24 @@
-"""The cart (Redis only): read it, set a line's quantity, remove a line."""
+"""The cart (Redis only): read it, set a line's quantity, remove a line.
+
+The routes run on the event loop with the asynchronous Redis client: a cart request takes no
+thread, and setting a line checks that the token's user exists in the same round trip
+(app/cart.py, `_SET_ITEM`). They answer with the cart as built (`Cart.body`), already in
+CartView's shape: `response_model` documents it, and tests/app check it against the document.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.cart import MAX_LINES, CartFull
-from app.routers.deps import CartUserDep, StateDep
+from app.cart import MAX_LINES, USER_UNKNOWN, CartFull
+from app.routers.deps import NO_SUCH_USER, CartUserDep, StateDep, TokenDep
 from app.schemas import CartView, errors
+from app.security import InvalidToken
+from app.users import cache_key
 
 router = APIRouter()
 
@@ -22,12 +31,9 @@ class Quantity(BaseModel):
     quantity: Annotated[int, Field(ge=1, le=1000)]
 
 
-CartBody = dict[str, list[dict[str, int | str]]]
-
-
 @router.get("/cart", response_model=CartView, responses=errors(401, 503))
-def get_cart(user: CartUserDep, app: StateDep) -> CartBody:
-    return app.carts.get(user.user_id).body()
+async def get_cart(user: CartUserDep, app: StateDep) -> JSONResponse:
+    return JSONResponse((await app.acarts.get(user.user_id)).body())
 
 
 @router.put(
@@ -35,13 +41,20 @@ def get_cart(user: CartUserDep, app: StateDep) -> CartBody:
     response_model=CartView,
     responses=errors(401, 409, 413, 422, 503, e409=f"the cart already holds {MAX_LINES} different SKUs"),
 )
-def put_item(sku: Sku, body: Quantity, user: CartUserDep, app: StateDep) -> CartBody:
+async def put_item(sku: Sku, body: Quantity, principal: TokenDep, app: StateDep) -> JSONResponse:
+    user_id = principal.user_id
     try:
-        return app.carts.set_item(user.user_id, sku, body.quantity).body()
+        outcome = await app.acarts.set_item_if_user(user_id, cache_key(user_id), sku, body.quantity)
+        # Not in the user cache: PostgreSQL decides (and fills the cache), then once more.
+        if outcome == USER_UNKNOWN and await app.users.arefresh(user_id):
+            outcome = await app.acarts.set_item_if_user(user_id, cache_key(user_id), sku, body.quantity)
     except CartFull as exc:
         raise HTTPException(409, str(exc)) from None
+    if isinstance(outcome, int):
+        raise InvalidToken(NO_SUCH_USER)
+    return JSONResponse(outcome.body())
 
 
 @router.delete("/cart/items/{sku}", response_model=CartView, responses=errors(401, 422, 503))
-def delete_item(sku: Sku, user: CartUserDep, app: StateDep) -> CartBody:
-    return app.carts.remove_item(user.user_id, sku).body()
+async def delete_item(sku: Sku, user: CartUserDep, app: StateDep) -> JSONResponse:
+    return JSONResponse((await app.acarts.remove_item(user.user_id, sku)).body())

@@ -36,20 +36,21 @@ async def token_subject(
 
 TokenDep = Annotated[Principal, Depends(token_subject)]
 
-_NO_SUCH_USER = "the token's user does not exist"
+NO_SUCH_USER = "the token's user does not exist"
 
 
 def current_user(principal: TokenDep, request: Request) -> Principal:
     """A token whose user exists, asked of PostgreSQL: for routes that need PostgreSQL anyway."""
     if not app_state(request).users.exists_in_database(principal.user_id):
-        raise InvalidToken(_NO_SUCH_USER)
+        raise InvalidToken(NO_SUCH_USER)
     return principal
 
 
-def cart_user(principal: TokenDep, request: Request) -> Principal:
-    """A token whose user exists, asked of the Redis cache first: cart routes stay Redis-only."""
-    if not app_state(request).users.exists(principal.user_id):
-        raise InvalidToken(_NO_SUCH_USER)
+async def cart_user(principal: TokenDep, request: Request) -> Principal:
+    """A token whose user exists, asked of the Redis cache first: cart routes stay Redis-only (and on
+    the event loop; PostgreSQL, on a cache miss, is asked in a thread)."""
+    if not await app_state(request).users.aexists(principal.user_id):
+        raise InvalidToken(NO_SUCH_USER)
     return principal
 
 

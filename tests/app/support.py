@@ -113,3 +113,15 @@ def receive_all(sqs: Any, queue_url: str, wait: float = 1.0) -> list[dict]:
         for message in batch:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         messages.extend(batch)
+
+
+def run_on_a_new_loop(coroutine: Any) -> Any:
+    """Runs a coroutine on a loop of its own, leaving the thread's current loop as it was (asyncio.run
+    would set it to None, and later tests in this process ask for it)."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()

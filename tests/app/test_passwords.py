@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from app import passwords
-from tests.app.support import login, new_username
+from tests.app.support import login, new_username, run_on_a_new_loop
 
 POLICY_CASES = [
     ("1234567", "alice", "at least 8 characters"),
@@ -72,3 +72,36 @@ def test_an_acceptable_password_registers_and_logs_in(client: Any) -> None:
     response = client.post("/auth/register", json={"username": username, "password": "ünïcödé pässwörd ✓"})
     assert response.status_code == 201
     assert login(client, username, "ünïcödé pässwörd ✓")
+
+
+def test_hashing_runs_off_the_event_loop_in_a_bounded_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import threading
+    import time
+
+    from app import security
+
+    running, peak, threads = 0, 0, set()
+    lock = threading.Lock()
+
+    def slow_verify(stored_hash: str | None, password: str) -> bool:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+            threads.add(threading.current_thread().name)
+        time.sleep(0.05)  # long enough for the calls to overlap if the pool let them
+        with lock:
+            running -= 1
+        return True
+
+    monkeypatch.setattr(security, "verify_password", slow_verify)
+
+    async def many() -> list[bool]:
+        return await asyncio.gather(
+            *(security.verify_password_async("h", "p") for _ in range(4 * security.HASHING_THREADS))
+        )
+
+    assert run_on_a_new_loop(many()) == [True] * (4 * security.HASHING_THREADS)
+    assert peak == security.HASHING_THREADS, peak
+    assert threads and all(name.startswith("argon2") for name in threads), threads

@@ -117,6 +117,25 @@ def _place_order(server: AppServer, auth: dict[str, str]) -> str:
     return order_id
 
 
+def test_cart_requests_right_after_a_redis_restart_succeed_on_a_fresh_connection(
+    module_db: str, module_aws: Any, make_settings: Callable[..., Any], redis_proxy: TcpProxy, redis_service: Any
+) -> None:
+    # A restart leaves the cart client's pooled connections dead; the first request on one must be
+    # retried on a new connection, not answered 503 by a breaker the dead connection opened.
+    settings = make_settings(module_db, module_aws, redis_url=_via(redis_service.url, redis_proxy))
+    with AppServer(settings) as server:
+        _, auth = new_user(server.client)
+        assert server.client.put("/cart/items/A1", json={"quantity": 1}, headers=auth).status_code == 200
+        redis_proxy.cut()
+        redis_proxy.restore()
+        put = server.client.put("/cart/items/A2", json={"quantity": 2}, headers=auth)
+        assert put.status_code == 200, put.text
+        assert put.json() == {"items": [{"sku": "A1", "quantity": 1}, {"sku": "A2", "quantity": 2}]}
+        redis_proxy.cut()
+        redis_proxy.restore()
+        assert server.client.get("/cart", headers=auth).status_code == 200
+
+
 def _concurrently(calls: list[Callable[[], httpx.Response]]) -> list[int]:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -226,6 +245,42 @@ def test_metrics_count_requests_by_route_and_status(client: Any) -> None:
     assert 'http_requests_total{method="GET",route="/cart",status="401"}' in text
     assert 'http_request_duration_seconds_bucket{le="0.1",method="GET",route="/healthz"}' in text
     assert client.get("/metrics").headers["content-type"].startswith("text/plain")
+
+
+def test_every_request_gets_exactly_one_access_line(client: Any) -> None:
+    import logging
+
+    from app.logs import request_id_var
+
+    lines: list[tuple[str | None, str, int]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "request":
+                # The request id the JSON line carries comes from this context variable.
+                lines.append((request_id_var.get(), record.__dict__["route"], record.__dict__["status"]))
+
+    handler = Collect()
+    logger = logging.getLogger("app.access")
+    logger.addHandler(handler)
+    try:
+        answers = [
+            client.get("/healthz"),
+            client.get("/no/such/thing"),
+            client.get("/cart"),
+            client.put("/cart/items/S1", content=b"x" * 70_000, headers={"Content-Type": "application/json"}),
+        ]
+        # The line is written once the answer is sent: wait for the last one, then a moment for any extra.
+        assert wait_until(lambda: len(lines) >= len(answers))
+        time.sleep(0.2)
+    finally:
+        logger.removeHandler(handler)
+    assert lines == [
+        (answers[0].headers["x-request-id"], "/healthz", 200),
+        (answers[1].headers["x-request-id"], "<unmatched>", 404),
+        (answers[2].headers["x-request-id"], "/cart", 401),
+        (answers[3].headers["x-request-id"], "<unmatched>", 413),
+    ]
 
 
 COMMANDS = {

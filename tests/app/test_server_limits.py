@@ -21,6 +21,7 @@ import pytest
 
 from app.server import INVALID_REQUEST
 from local.procs import free_port
+from tests.app.support import run_on_a_new_loop
 
 pytestmark = pytest.mark.services
 
@@ -119,7 +120,7 @@ def test_a_head_over_the_limit_gets_a_json_400(replica: str) -> None:
 
 
 def test_a_head_trickling_past_the_limit_is_cut_off_by_the_parser(replica: str) -> None:
-    # Sent in pieces: h11 refuses the incomplete head once it holds more than the limit.
+    # Sent in pieces: the protocol (app/server.py) refuses the incomplete head once it is past the limit.
     host, port = replica.removeprefix("http://").split(":")
     head = _head(200 * 1024)
     with socket.create_connection((host, int(port)), timeout=10) as sock:
@@ -153,3 +154,101 @@ def test_a_malformed_request_line_gets_a_json_400(replica: str) -> None:
     _, reply = _raw_request(replica, b"GET /healthz HTTP/1.1\r\nHost: replica\r\nBad Header Line\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
     assert reply.rstrip().endswith(json.dumps({"detail": INVALID_REQUEST}).encode())
+
+
+class _Transport:
+    """Just enough of an asyncio transport for uvicorn's protocol: records what is written."""
+
+    def __init__(self) -> None:
+        self.written = b""
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def set_write_buffer_limits(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def _feed(head: bytes, chunk: int, limit: int) -> tuple[_Transport, int, list[dict[str, Any]]]:
+    """Feed `head` to the app's protocol `chunk` bytes at a time; returns the transport, the bytes fed
+    before it closed, and the requests that reached the app."""
+    import asyncio
+
+    from uvicorn.config import Config
+    from uvicorn.server import ServerState
+
+    from app.server import protocol_for
+
+    seen: list[dict[str, Any]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope)
+
+    async def run() -> tuple[_Transport, int]:
+        config = Config(app=app, http=protocol_for(limit), lifespan="off", log_config=None)
+        config.load()
+        protocol = config.http_protocol_class(config=config, server_state=ServerState(), app_state={})
+        transport = _Transport()
+        protocol.connection_made(transport)
+        fed = 0
+        for offset in range(0, len(head), chunk):
+            if transport.closed:
+                break
+            protocol.data_received(head[offset : offset + chunk])
+            fed = min(len(head), offset + chunk)
+        await asyncio.sleep(0)
+        return transport, fed
+
+    transport, fed = run_on_a_new_loop(run())
+    return transport, fed, seen
+
+
+def test_the_server_parses_with_httptools_and_the_head_limit() -> None:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from app.__main__ import server_options
+    from app.settings import Settings
+
+    settings = Settings(max_header_bytes=8192)
+    protocol = server_options(settings)["http"]
+    assert issubclass(protocol, HttpToolsProtocol)
+    assert protocol.max_head_bytes == 8192
+
+
+@pytest.mark.parametrize("chunk", [7, 100, 1500])
+def test_a_head_trickling_past_the_limit_is_refused_before_it_ends(chunk: int) -> None:
+    head = b"GET /x HTTP/1.1\r\nHost: h\r\n" + b"X-Filler: " + b"a" * 20_000 + b"\r\n\r\n"
+    transport, fed, seen = _feed(head, chunk, limit=4096)
+    assert transport.closed and seen == []
+    assert transport.written.startswith(b"HTTP/1.1 400 "), transport.written[:100]
+    assert json.loads(transport.written.partition(b"\r\n\r\n")[2]) == {"detail": INVALID_REQUEST}
+    # Cut off within a read or two of the limit, not at the end of the 20 KB header.
+    assert fed <= 4096 + 2 * chunk + 100, fed
+
+
+@pytest.mark.parametrize("chunk", [7, 100, 1500, 1 << 20])
+def test_a_head_within_the_limit_is_never_refused_however_it_arrives(chunk: int) -> None:
+    # 40 headers just under the limit in total, then a body far larger than the limit in the same reads.
+    headers = b"".join(b"X-H%02d: " % i + b"v" * 90 + b"\r\n" for i in range(40))
+    body = b"b" * 60_000
+    head = b"PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n" % len(body) + headers + b"\r\n"
+    assert len(head) < 4096
+    transport, _, seen = _feed(head + body, chunk, limit=4096)
+    assert not transport.written.startswith(b"HTTP/1.1 400"), transport.written[:100]
+    assert len(seen) == 1 and len(seen[0]["headers"]) == 42
