@@ -18,7 +18,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from policies.mockengine import MOCK_ACCOUNT_ID, mock_invoke, mock_outputs, settle_failed_run
+from policies.gate.mockengine import MOCK_ACCOUNT_ID, mock_invoke, mock_outputs, settle_failed_run
 
 REGION = "eu-west-1"
 ACCOUNT = MOCK_ACCOUNT_ID

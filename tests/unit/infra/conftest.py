@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.mockengine import ProgramRun, run_program
+from policies.gate.mockengine import ProgramRun, run_program
 
 ROOT = Path(__file__).resolve().parents[3]
 STACKS = ("dev", "staging", "prod")

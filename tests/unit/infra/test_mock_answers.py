@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from policies.mockengine import mock_invoke, mock_outputs
+from policies.gate.mockengine import mock_invoke, mock_outputs
 
 
 def test_a_built_image_reports_a_sha256_digest_and_a_tag_at_digest_reference() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from infra.lib import app_env, iam
-from policies.mockengine import CapturedResource, ProgramRun, mock_invoke
+from policies.gate.mockengine import ProgramRun, Resource, mock_invoke
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,7 +26,7 @@ def stack_config(stack: str) -> dict[str, Any]:
     return {k.split(":", 1)[1]: v for k, v in doc["config"].items() if k.startswith("stateless-stack:")}
 
 
-def component_of(run: ProgramRun, resource: CapturedResource) -> CapturedResource | None:
+def component_of(run: ProgramRun, resource: Resource) -> Resource | None:
     by_urn = run.by_urn()
     parent = by_urn.get(resource.parent) if resource.parent else None
     while parent is not None and not parent.type.startswith("stateless:"):
@@ -34,12 +34,12 @@ def component_of(run: ProgramRun, resource: CapturedResource) -> CapturedResourc
     return parent
 
 
-def refs(resource: CapturedResource, prop: str) -> set[str]:
+def refs(resource: Resource, prop: str) -> set[str]:
     """URNs of the resources whose outputs feed `prop` (how references are followed, not by id)."""
     return set(resource.property_dependencies.get(prop, ()))
 
 
-def ref(resource: CapturedResource, prop: str) -> str:
+def ref(resource: Resource, prop: str) -> str:
     [urn] = refs(resource, prop)
     return urn
 
@@ -62,7 +62,7 @@ def subnets_by_tier(run: ProgramRun) -> dict[str, set[str]]:
     return tiers
 
 
-def children(run: ProgramRun, component: CapturedResource, type_: str) -> list[CapturedResource]:
+def children(run: ProgramRun, component: Resource, type_: str) -> list[Resource]:
     return [r for r in run.of_type(type_) if component_of(run, r) == component]
 
 
@@ -379,7 +379,7 @@ def test_every_bucket_is_private_encrypted_versioned_owner_enforced_and_tls_only
     buckets = {b.outputs["bucket"]: b for b in run.of_type(BUCKET)}
     assert len(buckets) >= 2
 
-    def for_bucket(type_: str) -> dict[str, CapturedResource]:
+    def for_bucket(type_: str) -> dict[str, Resource]:
         found = {r.inputs["bucket"]: r for r in run.of_type(type_)}
         assert set(found) == set(buckets), type_
         return found

@@ -10,7 +10,7 @@ import yaml
 
 from infra import settings
 from infra.settings import ConfigError, parse_settings
-from policies.mockengine import ProgramError, run_program
+from policies.gate.mockengine import ProgramError, run_program
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.mockengine import (
+from policies.gate.mockengine import (
     PLACEHOLDER_SECRET_PREFIX,
     ProgramError,
     ProjectError,

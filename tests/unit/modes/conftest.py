@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from policies.mockengine import CapturedResource, ProgramRun, mock_invoke, run_program
+from policies.gate.mockengine import ProgramRun, Resource, mock_invoke, run_program
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -110,12 +110,12 @@ def name_of(run: ProgramRun) -> str:
 # ----------------------------------------------------------------------------- helpers over a run
 
 
-def refs(resource: CapturedResource, prop: str) -> set[str]:
+def refs(resource: Resource, prop: str) -> set[str]:
     """URNs of the resources whose outputs feed `prop`."""
     return set(resource.property_dependencies.get(prop, ()))
 
 
-def owner(run: ProgramRun, resource: CapturedResource) -> CapturedResource | None:
+def owner(run: ProgramRun, resource: Resource) -> Resource | None:
     """The nearest `stateless:` component above a resource."""
     by_urn = run.by_urn()
     parent = by_urn.get(resource.parent) if resource.parent else None
@@ -124,11 +124,11 @@ def owner(run: ProgramRun, resource: CapturedResource) -> CapturedResource | Non
     return parent
 
 
-def owned_by(run: ProgramRun, component_type: str, type_: str) -> list[CapturedResource]:
+def owned_by(run: ProgramRun, component_type: str, type_: str) -> list[Resource]:
     return [r for r in run.of_type(type_) if (o := owner(run, r)) is not None and o.type == component_type]
 
 
-def policy(resource: CapturedResource) -> list[dict[str, Any]]:
+def policy(resource: Resource) -> list[dict[str, Any]]:
     doc = json.loads(resource.inputs["policy"] if "policy" in resource.inputs else resource.inputs["assumeRolePolicy"])
     st = doc["Statement"]
     return st if isinstance(st, list) else [st]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.mockengine import ProgramRun
+from policies.gate.mockengine import ProgramRun
 
 from .conftest import certificate_of, config_of, name_of, refs, subnet_tier
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from infra.settings import ConfigError
-from policies.mockengine import ProgramError, run_program
+from policies.gate.mockengine import ProgramError, run_program
 
 from .conftest import ROOT
 

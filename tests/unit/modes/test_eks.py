@@ -8,7 +8,7 @@ from typing import Any
 
 import kubernetes_validate
 
-from policies.mockengine import CapturedResource, ProgramRun
+from policies.gate.mockengine import ProgramRun, Resource
 
 from .conftest import as_list, config_of, name_of, owned_by, policy, program_run, refs, subnet_tier
 
@@ -29,7 +29,7 @@ K8S_KINDS = {
 }
 
 
-def app_object(run: ProgramRun, type_: str) -> CapturedResource:
+def app_object(run: ProgramRun, type_: str) -> Resource:
     """The app's own object of a kind (the Cluster Autoscaler has a Deployment and ServiceAccount too)."""
     [found] = [r for r in run.of_type(type_) if r.name.startswith(f"{config_of(name_of(run))['environment']}-app-app-")]
     return found
@@ -232,7 +232,7 @@ def test_asg_path_registers_no_eks_or_kubernetes_resource(asg_run: ProgramRun) -
     assert "clusterName" not in asg_run.outputs and "clusterEndpoint" not in asg_run.outputs
 
 
-def manifest(resource: CapturedResource) -> dict[str, Any]:
+def manifest(resource: Resource) -> dict[str, Any]:
     """A captured registration as the manifest it applies (numbers arrive as JSON doubles)."""
     def plain(value: Any) -> Any:
         if isinstance(value, dict):

@@ -3,7 +3,7 @@ to its queue, bucket prefix and the app role's secret; the migration runner is t
 
 from __future__ import annotations
 
-from policies.mockengine import CapturedResource, ProgramRun
+from policies.gate.mockengine import ProgramRun, Resource
 
 from .conftest import as_list, config_of, name_of, owned_by, policy, refs, subnet_tier
 
@@ -14,17 +14,17 @@ MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 IMAGE = "docker-build:index:Image"
 
 
-def worker_function(run: ProgramRun) -> CapturedResource:
+def worker_function(run: ProgramRun) -> Resource:
     [fn] = owned_by(run, WORKER, FUNCTION)
     return fn
 
 
-def migration_function(run: ProgramRun) -> CapturedResource:
+def migration_function(run: ProgramRun) -> Resource:
     [fn] = owned_by(run, MIGRATION, FUNCTION)
     return fn
 
 
-def work_queue(run: ProgramRun) -> CapturedResource:
+def work_queue(run: ProgramRun) -> Resource:
     [queue] = [q for q in run.of_type("aws:sqs/queue:Queue") if q.inputs.get("redrivePolicy")]
     return queue
 

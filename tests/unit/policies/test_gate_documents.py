@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from policies.mockengine import run_program
+from policies.gate.mockengine import run_program
 from tests.unit.policies.gate_helpers import (
     PROGRAMS,
     ROOT,

@@ -7,14 +7,15 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValid
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policies.gate.config import PolicySettings, reconcile
-from policies.gate.evaluate import Judged, PolicyCrash, evaluate, stack_urn
+from policies.gate.evaluate import PolicyCrash, evaluate, stack_urn
+from policies.gate.records import Resource
 from policies.pack import PACK_ENFORCEMENT, POLICIES
 
 PROVIDER_URN = "urn:pulumi:dev::p::pulumi:providers:aws::west"
 
 
 def _res(name, type_="aws:sqs/queue:Queue", inputs=None, parent=None, deps=(), prop_deps=None, provider=None):
-    return Judged(
+    return Resource(
         urn=f"urn:pulumi:dev::p::{type_}::{name}",
         type=type_,
         name=name,
@@ -68,7 +69,7 @@ def test_not_applicable_unknowns_config_and_provider():
 
     policy = ResourceValidationPolicy("reads-size", "reads size", validate=validate)
     provider = _res("west", type_="pulumi:providers:aws", inputs={"region": "us-west-2"})
-    provider = Judged(**{**provider.__dict__, "urn": PROVIDER_URN})
+    provider = Resource(**{**provider.__dict__, "urn": PROVIDER_URN})
     resources = [
         provider,
         _res("skip", inputs={"size": 1}),
