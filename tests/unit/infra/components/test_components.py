@@ -401,7 +401,7 @@ def test_component_outputs_use_camel_case_keys() -> None:
     from pathlib import Path
 
     snake = []
-    for path in sorted((Path(__file__).resolve().parents[3] / "infra" / "components").glob("*.py")):
+    for path in sorted((Path(__file__).resolve().parents[4] / "infra" / "components").glob("*.py")):
         text = path.read_text()
         for call in re.finditer(r"self\.register_outputs\((.*?)\)\n", text, re.S):
             snake += [f"{path.name}: {k}" for k in re.findall(r'"([a-z0-9]+_[a-z0-9_]+)":', call[1])]

@@ -12,7 +12,7 @@ import yaml
 from infra.lib import app_env, iam
 from policies.gate.mockengine import ProgramRun, Resource, mock_invoke
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"

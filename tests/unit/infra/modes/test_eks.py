@@ -9,8 +9,7 @@ from typing import Any
 import kubernetes_validate
 
 from policies.gate.mockengine import ProgramRun, Resource
-
-from .conftest import as_list, config_of, name_of, owned_by, policy, program_run, refs, subnet_tier
+from tests.unit.infra.conftest import as_list, config_of, name_of, owned_by, policy, program_run, refs, subnet_tier
 
 EKS_COMPONENT = "stateless:compute_eks:ComputeEks"
 K8S_KINDS = {

@@ -16,7 +16,7 @@ from infra.components.api import (
     ApiGatewayArgs,
 )
 from infra.config import IngressConfig
-from tests.unit.components.conftest import (
+from tests.unit.infra.conftest import (
     ACCOUNT,
     REGION,
     Run,

@@ -22,7 +22,7 @@ from infra.components.compute_eks import (
     NodeGroupSettings,
 )
 from infra.components.k8s_app import AutoscalingSettings, ResourceSettings, WorkloadSettings
-from tests.unit.components.conftest import (
+from tests.unit.infra.conftest import (
     ACCOUNT,
     REGION,
     Run,

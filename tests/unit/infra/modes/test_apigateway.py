@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from policies.gate.mockengine import ProgramRun
-
-from .conftest import certificate_of, config_of, name_of, refs, subnet_tier
+from tests.unit.infra.conftest import certificate_of, config_of, name_of, refs, subnet_tier
 
 ROUTE = "aws:apigatewayv2/route:Route"
 AUTHENTICATED = {"GET /cart", "PUT /cart/items/{sku}", "DELETE /cart/items/{sku}", "POST /orders", "GET /orders/{id}"}

@@ -8,8 +8,7 @@ import pytest
 
 from infra.settings import ConfigError
 from policies.gate.mockengine import ProgramError, run_program
-
-from .conftest import ROOT
+from tests.unit.infra.conftest import ROOT
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
     ("dev", {"computeMode": "eks"},

@@ -11,7 +11,7 @@ import pytest
 
 from infra.components.worker import Worker, WorkerArgs
 from infra.config import WorkerConfig
-from tests.unit.components.conftest import (
+from tests.unit.infra.conftest import (
     ACCOUNT,
     REGION,
     Run,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import ROOT, stack_files
+from tests.unit.infra.conftest import ROOT, stack_files
 
 
 def test_the_example_stacks_cover_both_compute_and_ingress_modes() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from infra.lib import app_env, image
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 DIGEST = "sha256:" + "0f" * 32
 
 

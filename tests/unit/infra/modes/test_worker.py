@@ -4,8 +4,7 @@ to its queue, bucket prefix and the app role's secret; the migration runner is t
 from __future__ import annotations
 
 from policies.gate.mockengine import ProgramRun, Resource
-
-from .conftest import as_list, config_of, name_of, owned_by, policy, refs, subnet_tier
+from tests.unit.infra.conftest import as_list, config_of, name_of, owned_by, policy, refs, subnet_tier
 
 WORKER = "stateless:worker:Worker"
 MIGRATION = "stateless:migration:Migration"

@@ -12,7 +12,7 @@ from infra import settings
 from infra.settings import ConfigError, parse_settings
 from policies.gate.mockengine import ProgramError, run_program
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def stack_values(stack: str) -> tuple[dict[str, Any], str]:
