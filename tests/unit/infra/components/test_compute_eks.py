@@ -92,7 +92,7 @@ def make_args(**overrides: Any) -> ComputeEksArgs:
 
 @pytest.fixture(scope="module")
 def eks() -> Run:
-    # The Cluster Autoscaler's objects are judged in tests/unit/modes/test_eks.py; here the app's alone.
+    # The Cluster Autoscaler's objects are judged in tests/unit/infra/modes/test_eks.py; here the app's alone.
     return run_component(lambda: ComputeEks("prod-eks", make_args(node_autoscaling=False)))
 
 

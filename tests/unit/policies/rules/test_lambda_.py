@@ -1,9 +1,62 @@
-"""sqs-event-source-max-concurrency and sqs-visibility-timeout: stack rules over a queue, the function it
-feeds and the event source mapping between them."""
+"""The Lambda rules (policies/rules/lambda_.py): no-lambda-efs, lambda-ephemeral-storage, and the
+stack rules over an SQS queue, the function it feeds and the event source mapping between them
+(sqs-event-source-max-concurrency, sqs-visibility-timeout)."""
 
 from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE
 
-from policies.rules.lambda_ import SQS_EVENT_SOURCE_MAX_CONCURRENCY, SQS_VISIBILITY_TIMEOUT
+from policies.rules.lambda_ import (
+    LAMBDA_EPHEMERAL_STORAGE,
+    NO_LAMBDA_EFS,
+    SQS_EVENT_SOURCE_MAX_CONCURRENCY,
+    SQS_VISIBILITY_TIMEOUT,
+)
+from policies.rules.secrets import NO_PLAINTEXT_SECRETS
+
+FN = "aws:lambda/function:Function"
+FUNCTION = {
+    "runtime": "python3.12",
+    "handler": "app.handler",
+    "environment": {
+        "variables": {
+            "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+            "JWT_SIGNING_KEY_PARAM": "/app/jwt",
+            "TOKEN_TTL_SECONDS": "900",
+            "LOG_LEVEL": "INFO",
+            "API_KEY": "{{resolve:secretsmanager:api}}",
+            "SECRETS_MANAGER_PREFIX": "app/",
+            "PASSWORD_POLICY": "strict",
+        }
+    },
+}
+
+
+def test_compliant_function_passes(via_policy):
+    for rule in (NO_LAMBDA_EFS, LAMBDA_EPHEMERAL_STORAGE, NO_PLAINTEXT_SECRETS):
+        assert via_policy(rule, FN, FUNCTION) == []
+
+
+def test_efs_mount(via_policy):
+    props = {
+        **FUNCTION,
+        "fileSystemConfig": {"arn": "arn:aws:elasticfilesystem:...:access-point/fsap-1", "localMountPath": "/mnt/data"},
+    }
+    assert via_policy(NO_LAMBDA_EFS, FN, props) == [
+        "mounts an EFS file system at /mnt/data: functions keep no files between invocations"
+    ]
+
+
+def test_ephemeral_storage(via_policy):
+    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, {**FUNCTION, "ephemeralStorage": {"size": 512}}) == []
+    big = {**FUNCTION, "ephemeralStorage": {"size": 4096}}
+    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, big) == [
+        "ephemeralStorage.size is 4096 MB (limit 512 MB): /tmp is not storage between invocations"
+    ]
+    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, big, {"maxEphemeralStorageMb": 4096}) == []
+    assert LAMBDA_EPHEMERAL_STORAGE.enforcement.value == "advisory"
+
+
+# ----------------------------------------------------------------------------- SQS consumers
+
 
 QUEUE_T = "aws:sqs/queue:Queue"
 FUNCTION_T = "aws:lambda/function:Function"
@@ -11,7 +64,7 @@ MAPPING_T = "aws:lambda/eventSourceMapping:EventSourceMapping"
 QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:orders"
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:worker-1a2b"
 QUEUE = {"arn": QUEUE_ARN, "visibilityTimeoutSeconds": 180}
-FUNCTION = {"arn": FUNCTION_ARN, "name": "worker-1a2b", "timeout": 30}
+CONSUMER_FUNCTION = {"arn": FUNCTION_ARN, "name": "worker-1a2b", "timeout": 30}
 MAPPING = {
     "eventSourceArn": QUEUE_ARN,
     "functionName": FUNCTION_ARN,
@@ -24,7 +77,7 @@ DEPS = {"eventSourceArn": ["orders"], "functionName": ["worker"]}
 def _stack(queue=None, function=None, mapping=None, deps=None):
     return [
         (QUEUE_T, "orders", {**QUEUE, **(queue or {})}, {}),
-        (FUNCTION_T, "worker", {**FUNCTION, **(function or {})}, {}),
+        (FUNCTION_T, "worker", {**CONSUMER_FUNCTION, **(function or {})}, {}),
         (MAPPING_T, "worker-queue", {**MAPPING, **(mapping or {})}, DEPS if deps is None else deps),
     ]
 
@@ -97,7 +150,7 @@ def test_unknown_values_never_violate(via_stack_policy):
 
 def test_other_event_sources_are_not_judged(via_stack_policy):
     stream = [
-        (FUNCTION_T, "worker", {**FUNCTION, "reservedConcurrentExecutions": 2}, {}),
+        (FUNCTION_T, "worker", {**CONSUMER_FUNCTION, "reservedConcurrentExecutions": 2}, {}),
         (
             MAPPING_T,
             "stream",

@@ -77,7 +77,7 @@ def test_reading_files(tmp_path):
         read_policy_config(array)
 
 
-STACKS_DIR = Path(__file__).resolve().parents[3] / "stacks"
+STACKS_DIR = Path(__file__).resolve().parents[4] / "stacks"
 POLICY_CONFIG_STACKS = sorted(
     {"dev", "staging", "prod"} | {p.name[len("policy.") : -len(".json")] for p in STACKS_DIR.glob("policy.*.json")}
 )

@@ -2,7 +2,7 @@
 judged by the same rules with the same formats and exit statuses as a program run.
 
 The documents are built from what the fixture programs register, in the shapes the CLI writes
-(tests/unit/policies/gate_helpers.py cites pulumi/pulumi's apitype and display types)."""
+(tests/unit/policies/gate/helpers.py cites pulumi/pulumi's apitype and display types)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from policies.gate.mockengine import run_program
-from tests.unit.policies.gate_helpers import (
+from tests.unit.policies.gate.helpers import (
     PROGRAMS,
     ROOT,
     SECRET_SIG,
@@ -27,7 +27,7 @@ from tests.unit.policies.gate_helpers import (
     state_document,
     valid_sarif,
 )
-from tests.unit.policies.test_gate_cli import GATE_JSON_SCHEMA
+from tests.unit.policies.gate.test_cli import GATE_JSON_SCHEMA
 
 # Together these programs break a rule of every family: instance state, stickiness, Kubernetes,
 # user data, Lambda, secrets, data stores, S3, network, components.

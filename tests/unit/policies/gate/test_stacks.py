@@ -7,8 +7,8 @@ import json
 
 import jsonschema
 
-from tests.unit.policies.gate_helpers import PROGRAMS, ROOT, gate, valid_sarif
-from tests.unit.policies.test_gate_cli import GATE_JSON_SCHEMA
+from tests.unit.policies.gate.helpers import PROGRAMS, ROOT, gate, valid_sarif
+from tests.unit.policies.gate.test_cli import GATE_JSON_SCHEMA
 
 ISOLATION = str(PROGRAMS / "stack_isolation")
 

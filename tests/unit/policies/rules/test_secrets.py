@@ -1,54 +1,12 @@
-"""no-lambda-efs, lambda-ephemeral-storage and no-plaintext-secrets."""
+"""no-plaintext-secrets (policies/rules/secrets.py)."""
 
 import base64
 import json
 
 import pytest
 
-from policies.rules.lambda_ import LAMBDA_EPHEMERAL_STORAGE, NO_LAMBDA_EFS
 from policies.rules.secrets import NO_PLAINTEXT_SECRETS
-
-FN = "aws:lambda/function:Function"
-FUNCTION = {
-    "runtime": "python3.12",
-    "handler": "app.handler",
-    "environment": {
-        "variables": {
-            "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
-            "JWT_SIGNING_KEY_PARAM": "/app/jwt",
-            "TOKEN_TTL_SECONDS": "900",
-            "LOG_LEVEL": "INFO",
-            "API_KEY": "{{resolve:secretsmanager:api}}",
-            "SECRETS_MANAGER_PREFIX": "app/",
-            "PASSWORD_POLICY": "strict",
-        }
-    },
-}
-
-
-def test_compliant_function_passes(via_policy):
-    for rule in (NO_LAMBDA_EFS, LAMBDA_EPHEMERAL_STORAGE, NO_PLAINTEXT_SECRETS):
-        assert via_policy(rule, FN, FUNCTION) == []
-
-
-def test_efs_mount(via_policy):
-    props = {
-        **FUNCTION,
-        "fileSystemConfig": {"arn": "arn:aws:elasticfilesystem:...:access-point/fsap-1", "localMountPath": "/mnt/data"},
-    }
-    assert via_policy(NO_LAMBDA_EFS, FN, props) == [
-        "mounts an EFS file system at /mnt/data: functions keep no files between invocations"
-    ]
-
-
-def test_ephemeral_storage(via_policy):
-    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, {**FUNCTION, "ephemeralStorage": {"size": 512}}) == []
-    big = {**FUNCTION, "ephemeralStorage": {"size": 4096}}
-    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, big) == [
-        "ephemeralStorage.size is 4096 MB (limit 512 MB): /tmp is not storage between invocations"
-    ]
-    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, big, {"maxEphemeralStorageMb": 4096}) == []
-    assert LAMBDA_EPHEMERAL_STORAGE.enforcement.value == "advisory"
+from tests.unit.policies.rules.test_lambda_ import FN, FUNCTION
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import shutil
 import jsonschema
 import pytest
 
-from tests.unit.policies.gate_helpers import PROGRAMS, ROOT, gate, valid_sarif
+from tests.unit.policies.gate.helpers import PROGRAMS, ROOT, gate, valid_sarif
 
 GATE_JSON_SCHEMA = {
     "type": "object",

@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 PROGRAMS = ROOT / "tests" / "fixtures" / "programs"
 # The OASIS schema (errata01), kept beside the checkout: ../shared/schemas from the repository root.
 SARIF_SCHEMA_FILE = ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.unit.policies.gate_helpers import PROGRAMS, ROOT, gate, valid_sarif
+from tests.unit.policies.gate.helpers import PROGRAMS, ROOT, gate, valid_sarif
 
 
 def _results(doc: dict) -> list[dict]:
