@@ -184,6 +184,7 @@ def subnet_tier(run: ProgramRun) -> Mapping[str, str]:
 # ----------------------------------------------------------------------------- one component at a time
 
 REGION = "eu-west-1"
+AVAILABILITY_ZONES = "aws:index/getAvailabilityZones:getAvailabilityZones"
 ACCOUNT = MOCK_ACCOUNT_ID
 
 
@@ -206,25 +207,31 @@ class CaptureMocks(pulumi.runtime.Mocks):
         "aws:iam/getSessionContext:getSessionContext",
     })
 
-    def __init__(self) -> None:
+    def __init__(self, region: str = REGION, zones: int = 3, invokes: frozenset[str] = frozenset()) -> None:
+        self.region = region
+        self.zones = zones  # how many availability zones the region reports
+        self.allowed = self.EXPECTED_INVOKES | invokes
         self.resources: list[Captured] = []
         self.invokes: list[str] = []
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         self.invokes.append(args.token)
-        if args.token not in self.EXPECTED_INVOKES:
+        if args.token not in self.allowed:
             raise AssertionError(f"unexpected invoke {args.token}")
-        return mock_invoke(args.token, args.args, REGION), []
+        answer = mock_invoke(args.token, args.args, self.region)
+        if args.token == AVAILABILITY_ZONES:
+            answer = {**answer, "names": answer["names"][: self.zones], "zoneIds": answer["zoneIds"][: self.zones]}
+        return answer, []
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(Captured(args.typ, args.name, dict(args.inputs), args.provider))
-        rid, state = mock_outputs(args.typ, args.name, dict(args.inputs), REGION)
+        rid, state = mock_outputs(args.typ, args.name, dict(args.inputs), self.region)
         return rid, state
 
 
-def answered(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+def answered(type_: str, name: str, inputs: dict[str, Any], region: str = REGION) -> dict[str, Any]:
     """The state the mocks gave a resource: what dependents saw of it."""
-    return mock_outputs(type_, name, dict(inputs), REGION)[1]
+    return mock_outputs(type_, name, dict(inputs), region)[1]
 
 
 @dataclass
@@ -251,9 +258,10 @@ class ProgramFailed(Exception):
     """The component's program failed under the mocks (the message is the original error)."""
 
 
-def run_component(build: Callable[[], Any]) -> Run:
-    """Builds the component under fresh mocks and waits until every registration has been answered."""
-    mocks = CaptureMocks()
+def run_component(build: Callable[[], Any], **mocks_args: Any) -> Run:
+    """Builds the component under fresh mocks (CaptureMocks' arguments: region, zones, invokes) and
+    waits until every registration has been answered."""
+    mocks = CaptureMocks(**mocks_args)
     pulumi.runtime.set_mocks(mocks, project="stateless-stack", stack="unit", preview=False)
     holder: dict[str, Any] = {}
 

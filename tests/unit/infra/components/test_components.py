@@ -1,4 +1,4 @@
-"""Components one at a time under `pulumi.runtime.set_mocks`, and their argument checks."""
+"""Components one at a time under the harness's mocks (tests/unit/infra/conftest.py), and their argument checks."""
 
 from __future__ import annotations
 
@@ -21,48 +21,19 @@ from infra.components.security import SecurityArgs
 from infra.components.storage import SecureBucket, SecureBucketArgs
 from infra.config import CacheConfig, ComputeConfig, DatabaseConfig, NetworkConfig, QueueConfig
 from infra.lib import cidr
+from tests.unit.infra.conftest import AVAILABILITY_ZONES, ProgramFailed, Run, answered, run_component
 
+NETWORK_INVOKES = frozenset({AVAILABILITY_ZONES})
 CERT = "arn:aws:acm:us-east-1:111122223333:certificate/2b7c1e4d-0a5f-4c3e-9d81-5f0e6a7b8c9d"
 
 
-class Recorder(pulumi.runtime.Mocks):
-    def __init__(self, zones: int = 3) -> None:
-        self.zones = zones
-        self.resources: list[tuple[str, str, dict[str, Any]]] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append((args.typ, args.name, dict(args.inputs)))
-        state = dict(args.inputs)
-        state.setdefault("arn", f"arn:aws:mock:us-east-1:123456789012:{args.name}")
-        if args.typ == "aws:s3/bucket:Bucket":
-            state["bucket"] = args.name
-            state["arn"] = f"arn:aws:s3:::{args.name}"
-        if args.typ == "aws:lb/loadBalancer:LoadBalancer":
-            state["dnsName"] = f"{args.name}.elb.amazonaws.com"
-        return f"{args.name}-id", state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": [f"us-east-1{c}" for c in "abcdef"[: self.zones]], "id": "us-east-1"}
-        return {}
-
-    def of_type(self, type_: str) -> list[dict[str, Any]]:
-        return [inputs for t, _, inputs in self.resources if t == type_]
-
-    def names(self) -> list[str]:
-        return [name for _, name, _ in self.resources]
+def build(program: Any, **mocks_args: Any) -> Run:
+    """`program` under the harness's mocks, in us-east-1 (where the certificate lives)."""
+    return run_component(program, region="us-east-1", **mocks_args)
 
 
-def use(recorder: Recorder) -> Recorder:
-    pulumi.runtime.set_mocks(recorder, project="stateless-stack", stack="unit", preview=False)
-    return recorder
-
-
-def build(recorder: Recorder, program: Any) -> Recorder:
-    """Run `program` under mocks and wait until every resource it starts is registered."""
-    use(recorder)
-    pulumi.runtime.test(program)()
-    return recorder
+def inputs_of(run: Run, type_: str) -> list[dict[str, Any]]:
+    return [r.inputs for r in run.of_type(type_)]
 
 
 def network_args(**changes: Any) -> NetworkArgs:
@@ -79,19 +50,18 @@ def network_args(**changes: Any) -> NetworkArgs:
 
 
 def test_network_single_nat_routes_every_app_subnet_through_it() -> None:
-    rec = build(Recorder(), lambda: Network("t-net", network_args(nat_gateway_per_az=False)))
+    rec = build(lambda: Network("t-net", network_args(nat_gateway_per_az=False)), invokes=NETWORK_INVOKES)
     assert len(rec.of_type("aws:ec2/natGateway:NatGateway")) == 1
     assert len(rec.of_type("aws:ec2/subnet:Subnet")) == 9
-    assert {s["availabilityZone"] for s in rec.of_type("aws:ec2/subnet:Subnet")} == {
+    assert {s["availabilityZone"] for s in inputs_of(rec, "aws:ec2/subnet:Subnet")} == {
         "us-east-1a", "us-east-1b", "us-east-1c"
     }
-    assert all(name.startswith("t-net-") for name in rec.names() if name != "t-net")
+    assert all(r.name.startswith("t-net-") for r in rec.resources if r.name != "t-net")
 
 
 def test_network_refuses_more_azs_than_the_region_has() -> None:
-    use(Recorder(zones=2))
-    with pytest.raises(ValueError, match="2 available AZs; 3 were asked for"):
-        Network("t-net", network_args())
+    with pytest.raises(ProgramFailed, match="ValueError: .*2 available AZs; 3 were asked for"):
+        build(lambda: Network("t-net", network_args()), zones=2, invokes=NETWORK_INVOKES)
 
 
 def test_edge_without_certificate_serves_plain_http_only() -> None:
@@ -102,10 +72,11 @@ def test_edge_without_certificate_serves_plain_http_only() -> None:
                                        region="us-east-1"))
         edge.url.apply(urls.append)
 
-    rec = build(Recorder(), program)
-    listeners = rec.of_type("aws:lb/listener:Listener")
+    rec = build(program)
+    listeners = inputs_of(rec, "aws:lb/listener:Listener")
     assert [(lst["protocol"], lst["port"]) for lst in listeners] == [("HTTP", 80)]
-    assert urls == ["http://t-edge-alb.elb.amazonaws.com"]
+    alb = rec.one("aws:lb/loadBalancer:LoadBalancer")
+    assert urls == ["http://" + answered(alb.type, alb.name, alb.inputs, "us-east-1")["dnsName"]]
 
 
 def test_edge_with_certificate_redirects_http_to_https() -> None:
@@ -119,13 +90,13 @@ def test_edge_with_certificate_redirects_http_to_https() -> None:
         )
         edge.url.apply(urls.append)
 
-    rec = build(Recorder(), program)
+    rec = build(program)
     url = urls[0]
-    listeners = {lst["protocol"]: lst for lst in rec.of_type("aws:lb/listener:Listener")}
+    listeners = {lst["protocol"]: lst for lst in inputs_of(rec, "aws:lb/listener:Listener")}
     assert listeners["HTTPS"]["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert listeners["HTTP"]["defaultActions"][0]["type"] == "redirect"
     assert url.startswith("https://")
-    assert rec.of_type("aws:lb/loadBalancer:LoadBalancer")[0]["enableDeletionProtection"] is True
+    assert inputs_of(rec, "aws:lb/loadBalancer:LoadBalancer")[0]["enableDeletionProtection"] is True
 
 
 @pytest.mark.parametrize(("certificate", "port", "protocol"), [(None, 80, "HTTP"), (CERT, 443, "HTTPS")])
@@ -146,18 +117,19 @@ def test_edge_is_internal_unless_asked_and_exposes_its_forwarding_listener(
         internal.listener_arn.apply(arns.append)
         ports.append(internal.listener_port)
 
-    rec = build(Recorder(), program)
-    albs = {name: inputs for t, name, inputs in rec.resources if t == "aws:lb/loadBalancer:LoadBalancer"}
+    rec = build(program)
+    albs = {r.name: r.inputs for r in rec.of_type("aws:lb/loadBalancer:LoadBalancer")}
     assert albs["t-in-alb"]["internal"] is True and albs["t-out-alb"]["internal"] is False
-    listeners = {name: inputs for t, name, inputs in rec.resources if t == "aws:lb/listener:Listener"}
+    listeners = {r.name: r.inputs for r in rec.of_type("aws:lb/listener:Listener")}
     forwarding = listeners[f"t-in-{protocol.lower()}"]
     assert (forwarding["protocol"], forwarding["port"]) == (protocol, port)
     assert forwarding["defaultActions"][0]["type"] == "forward"
-    assert arns == [f"arn:aws:mock:us-east-1:123456789012:t-in-{protocol.lower()}"] and ports == [port]
+    listener = rec.named(f"t-in-{protocol.lower()}")
+    assert arns == [answered(listener.type, listener.name, listener.inputs, "us-east-1")["arn"]] and ports == [port]
 
 
 def test_secure_bucket_adds_extra_statements_after_the_tls_deny() -> None:
-    rec = build(Recorder(), lambda: SecureBucket(
+    rec = build(lambda: SecureBucket(
         "t-logs",
         SecureBucketArgs(
             sse_algorithm="AES256",
@@ -166,22 +138,22 @@ def test_secure_bucket_adds_extra_statements_after_the_tls_deny() -> None:
                                            "Resource": f"{arn}/x/*", "Principal": {"Service": "x"}}],
         ),
     ))
-    [policy] = rec.of_type("aws:s3/bucketPolicy:BucketPolicy")
+    [policy] = inputs_of(rec, "aws:s3/bucketPolicy:BucketPolicy")
     sids = [s["Sid"] for s in json.loads(policy["policy"])["Statement"]]
     assert sids == ["DenyInsecureTransport", "Extra"]
-    [lifecycle] = rec.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    [lifecycle] = inputs_of(rec, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     assert lifecycle["rules"][0]["expiration"] == {"days": 30}
-    [sse] = rec.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    [sse] = inputs_of(rec, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     assert sse["rules"][0]["bucketKeyEnabled"] is False
 
 
 def test_cache_is_encrypted_with_a_generated_token() -> None:
-    rec = build(Recorder(), lambda: Cache("t-cache", CacheArgs(subnet_ids=["a", "b"], security_group_ids=["sg"])))
-    [group] = rec.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    rec = build(lambda: Cache("t-cache", CacheArgs(subnet_ids=["a", "b"], security_group_ids=["sg"])))
+    [group] = inputs_of(rec, "aws:elasticache/replicationGroup:ReplicationGroup")
     assert group["transitEncryptionEnabled"] is True and group["atRestEncryptionEnabled"] is True
-    [password] = rec.of_type("random:index/randomPassword:RandomPassword")
+    [password] = inputs_of(rec, "random:index/randomPassword:RandomPassword")
     assert password["special"] is False and password["length"] >= 16
-    [version] = rec.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    [version] = inputs_of(rec, "aws:secretsmanager/secretVersion:SecretVersion")
     assert "secretString" in version
 
 
@@ -286,9 +258,8 @@ def test_a_misspelt_sdk_argument_is_a_type_error() -> None:
 
 
 def test_a_misspelt_resource_argument_is_a_type_error_under_mocks() -> None:
-    use(Recorder())
-    with pytest.raises(TypeError, match="stickyness"):
-        aws.lb.TargetGroup("t-tg", port=8000, protocol="HTTP", stickyness=None)  # type: ignore[call-arg]
+    with pytest.raises(ProgramFailed, match="TypeError: .*stickyness"):
+        build(lambda: aws.lb.TargetGroup("t-tg", port=8000, protocol="HTTP", stickyness=None))  # type: ignore[call-arg]
 
 
 def test_a_missing_required_sdk_argument_is_a_type_error() -> None:
@@ -323,7 +294,7 @@ def test_app_environment_output_resolves_inputs_into_the_contract() -> None:
         )
         app_environment_output(inputs).apply(seen.append)
 
-    build(Recorder(), program)
+    build(program)
     [env] = seen
     assert tuple(env) == APP_ENV_KEYS
     assert env["APP_DATABASE_HOST"] == "db.internal" and env["APP_DATABASE_PORT"] == "5432"
