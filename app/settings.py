@@ -6,9 +6,10 @@ AWS_ENDPOINT_URL). `Settings.check()` refuses unsafe combinations before anythin
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +83,16 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL", "aws_endpoint_url")
     )
+
+    def __init__(self, **values: Any) -> None:
+        # A misspelt variable would otherwise leave its setting at the default without a word.
+        known = {f"APP_{n.upper()}" for n, f in Settings.model_fields.items() if f.validation_alias is None}
+        for name in sorted(k for k in os.environ if k.upper().startswith("APP_")):
+            if name.upper() not in known | {"APP_HOST"}:  # APP_HOST: the listen address, app/__main__.py
+                close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                raise SettingsError(f"unknown environment variable {name}: no setting reads it{hint}")
+        super().__init__(**values)
 
     @field_validator("database_url", "redis_url")
     @classmethod

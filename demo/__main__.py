@@ -89,37 +89,31 @@ def shielded() -> Iterator[None]:
 def step_plans(
     progress: Progress, stacks: Sequence[str], program: Path, graph_stack: str
 ) -> tuple[Any, list[plans.PlanSummary]]:
-    """Gate every stack and print its summary; returns the mock run of `graph_stack` (for the graph)
-    and the summaries."""
-    from policies.mockengine import ProgramError, ProjectError, run_program
-
+    """Gate every stack once and print its summary; returns the mock run the gate judged for
+    `graph_stack` (for the graph) and the summaries."""
     kept = None
     failed = []
     summaries = []
     for stack in stacks:
         started = time.monotonic()
         try:
-            status, report = plans.gate_report(stack, program=program)
-            # The gate's report has no stack outputs; a mock run of the same program has them.
-            run = run_program(program, stack)
+            result = plans.gate_result(stack, program=program)
         except plans.ReportError as exc:
             raise StepFailed(f"offline gate: {exc}") from exc
-        except (ProgramError, ProjectError) as exc:
-            raise StepFailed(f"offline gate: stack {stack}: {exc}") from exc
-        summary = plans.summarize(report, outputs=run.outputs)
+        summary = plans.summary_of(result)
         summaries.append(summary)
         progress.say(plans.render_summary(summary) + f"\n  ({time.monotonic() - started:.1f}s)")
-        if status != 0 or not summary.passed:
+        if result.exit_code != 0 or not summary.passed:
             failed.append(f"{stack} ({summary.mandatory} mandatory)")
         if stack == graph_stack:
-            kept = run
+            kept = result.run
     if failed:
         raise StepFailed(f"offline gate: mandatory violations in {', '.join(failed)}; the plan may not ship")
     return kept, summaries
 
 
 def step_graph(progress: Progress, stack: str, program: Path, outputs: Sequence[Path], run: Any = None) -> None:
-    from policies.mockengine import ProgramError, ProjectError, run_program
+    from policies.gate.mockengine import ProgramError, ProjectError, run_program
 
     try:
         if run is None:

@@ -55,7 +55,7 @@ class GraphError(RuntimeError):
 
 
 class ResourceLike(Protocol):
-    """What the renderer needs from a captured resource (policies.mockengine.CapturedResource has it)."""
+    """What the renderer needs from a captured resource (policies.gate.mockengine.Resource has it)."""
 
     @property
     def urn(self) -> str: ...
@@ -249,7 +249,7 @@ def render(dot_text: str, output: Path, fmt: str | None = None) -> Path:
 
 def plan_graph(stack: str, program: Path | str = REPO_ROOT) -> tuple[Graph, str]:
     """Run the program for `stack` under the mock engine; returns the graph and the project name."""
-    from policies.mockengine import ProgramError, ProjectError, run_program
+    from policies.gate.mockengine import ProgramError, ProjectError, run_program
 
     try:
         run = run_program(program, stack)

@@ -1,4 +1,5 @@
-"""Plan summaries from the offline gate's JSON report: resources by type, outputs, verdict.
+"""Plan summaries from the offline gate's verdict (in-process) or its JSON report: resources by type,
+outputs, verdict.
 
 The report shape is the gate's stable one:
 `{"stack", "project", "resources": [{"urn","type","name"}], "violations": [...], "summary": {...}}`.
@@ -11,9 +12,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from demo.graph import short_type
+
+if TYPE_CHECKING:
+    from policies.gate import GateResult
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,16 +72,12 @@ def summarize(report: Mapping[str, Any], outputs: Mapping[str, Any] | None = Non
     violations = _require(report, "violations", list, "gate report")
     summary = _require(report, "summary", dict, "gate report")
 
-    counts: Counter[str] = Counter()
+    types = []
     for index, item in enumerate(resources):
         where = f"gate report resources[{index}]"
         if not isinstance(item, dict):
             raise ReportError(f"{where}: must be an object")
-        type_token = _require(item, "type", str, where)
-        if type_token.startswith(("pulumi:pulumi:Stack", "pulumi:providers:")):
-            continue
-        counts[type_token] += 1
-    by_type = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        types.append(_require(item, "type", str, where))
 
     found = []
     for index, item in enumerate(violations):
@@ -96,15 +96,42 @@ def summarize(report: Mapping[str, Any], outputs: Mapping[str, Any] | None = Non
     mandatory = _require(summary, "mandatory", int, "gate report summary")
     advisory = _require(summary, "advisory", int, "gate report summary")
     own_outputs = report.get("outputs")
+    chosen = outputs if outputs is not None else own_outputs if isinstance(own_outputs, dict) else {}
+    return _plan(stack, project, types, found, mandatory, advisory, chosen)
+
+
+def summary_of(result: GateResult) -> PlanSummary:
+    """The summary of a verdict the gate gave in this process, with the outputs of the run it judged."""
+    from policies.gate.report import summary
+
+    counts = summary(result.resources, result.violations)
+    found = [Violation(v.policy, v.enforcement, v.name, v.type, v.message) for v in result.violations]
+    outputs = result.run.outputs if result.run is not None else {}
+    return _plan(
+        result.stack, result.project, [r.type for r in result.resources], found,
+        counts["mandatory"], counts["advisory"], outputs,
+    )
+
+
+def _plan(
+    stack: str,
+    project: str,
+    types: Sequence[str],
+    violations: Sequence[Violation],
+    mandatory: int,
+    advisory: int,
+    outputs: Mapping[str, Any],
+) -> PlanSummary:
+    counts = Counter(t for t in types if not t.startswith(("pulumi:pulumi:Stack", "pulumi:providers:")))
     return PlanSummary(
         stack=stack,
         project=project,
         resources=sum(counts.values()),
-        by_type=by_type,
+        by_type=tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
         mandatory=mandatory,
         advisory=advisory,
-        violations=tuple(found),
-        outputs=dict(outputs if outputs is not None else own_outputs if isinstance(own_outputs, dict) else {}),
+        violations=tuple(violations),
+        outputs=dict(outputs),
     )
 
 
@@ -149,18 +176,15 @@ def render_summary(plan: PlanSummary, *, width: int = 100, max_violations: int =
     return "\n".join(lines)
 
 
-def gate_report(stack: str, *, program: Path | str = REPO_ROOT) -> tuple[int, dict[str, Any]]:
-    """The offline gate for one stack, in-process: (exit status it would give, its JSON report).
+def gate_result(stack: str, *, program: Path | str = REPO_ROOT) -> GateResult:
+    """The offline gate for one stack, in-process: its verdict and the run it judged.
 
-    Exit 0 and 1 both carry a report (1 means a mandatory violation); a broken program, config or
+    A verdict with a mandatory violation is still a result (exit_code 1); a broken program, config or
     policy config raises ReportError with the gate's own message.
     """
     from policies.gate import GateError, run_gate
-    from policies.gate.report import as_json
 
     try:
-        result = run_gate(stack, program)
+        return run_gate(stack, program)
     except GateError as exc:
         raise ReportError(f"the gate for stack {stack} cannot judge it: {exc}") from exc
-    report: dict[str, Any] = json.loads(as_json(result.project, stack, result.resources, result.violations))
-    return result.exit_code, report

@@ -127,10 +127,9 @@ def _warm(program: Path, stack: str, repeats: int) -> dict[str, Any]:
     import warnings
 
     warnings.simplefilter("ignore")
-    from policies.gate import _judged
     from policies.gate.config import reconcile
     from policies.gate.evaluate import evaluate
-    from policies.mockengine import run_program
+    from policies.gate.mockengine import run_program
     from policies.pack import PACK_ENFORCEMENT, POLICIES
 
     devnull = open(os.devnull, "w")  # noqa: SIM115 - the program's prints are not part of the figures
@@ -142,7 +141,7 @@ def _warm(program: Path, stack: str, repeats: int) -> dict[str, Any]:
     finally:
         sys.stdout = saved
         devnull.close()
-    resources = [_judged(r) for r in run.resources]
+    resources = run.resources
     settings = reconcile(POLICIES, PACK_ENFORCEMENT, None)
     evaluate(resources, POLICIES, settings, run.project, stack)  # warm-up
     walls, cpus = [], []

@@ -23,10 +23,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import PolicyConfigError, PolicySettings, read_policy_config, reconcile
-from .evaluate import Judged, PolicyCrash, Violation, evaluate
+from .evaluate import PolicyCrash, Violation, evaluate
+from .records import Resource
+
+if TYPE_CHECKING:
+    from .mockengine import ProgramRun
 
 UNJUDGED_POLICY = "no-unjudged-components"
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -42,12 +46,14 @@ class GateResult:
     stack: str
     program_dir: Path
     main_file: str  # relative to program_dir: where SARIF points a finding nothing else locates
-    resources: list[Judged]
+    resources: list[Resource]
     violations: list[Violation]
     settings: Mapping[str, PolicySettings]
     policy_config: Path | None
     unjudged: int = 0
     stack_file: Path | None = None
+    # The mock engine's run the verdict was given on (stack outputs, config); None for a document.
+    run: ProgramRun | None = None
 
     @property
     def mandatory(self) -> int:
@@ -58,26 +64,8 @@ class GateResult:
         return 1 if self.mandatory else 0
 
 
-def _judged(captured: Any) -> Judged:
-    return Judged(
-        urn=captured.urn,
-        type=captured.type,
-        name=captured.name,
-        inputs=captured.inputs or {},
-        outputs=captured.outputs or {},
-        parent=captured.parent,
-        dependencies=tuple(captured.dependencies),
-        property_dependencies=dict(captured.property_dependencies),
-        provider=captured.provider,
-        protect=bool(getattr(captured, "protect", False)),
-        options=dict(getattr(captured, "options", {}) or {}),
-        remote=bool(getattr(captured, "remote", False)),
-        source=getattr(captured, "source", None),
-    )
-
-
 def _with_remote_types(
-    settings: Mapping[str, PolicySettings], resources: Sequence[Judged]
+    settings: Mapping[str, PolicySettings], resources: Sequence[Resource]
 ) -> dict[str, PolicySettings]:
     """The unjudged-components rule also covers every type the program registered with remote=True.
 
@@ -97,7 +85,7 @@ def _with_remote_types(
     return {**settings, UNJUDGED_POLICY: PolicySettings(current.enforcement, properties)}
 
 
-def count_unjudged(resources: Sequence[Judged], settings: Mapping[str, PolicySettings]) -> int:
+def count_unjudged(resources: Sequence[Resource], settings: Mapping[str, PolicySettings]) -> int:
     """Components whose contents were not judged, whatever the rule's enforcement (even disabled)."""
     from policies.rules import RULES_BY_NAME, StackResource
     from policies.rules.components import unjudged_components
@@ -109,12 +97,12 @@ def count_unjudged(resources: Sequence[Judged], settings: Mapping[str, PolicySet
 
 
 def judge(
-    resources: Sequence[Judged],
+    resources: Sequence[Resource],
     policies: Sequence[Any],
     settings: Mapping[str, PolicySettings],
     project: str,
     stack: str,
-    providers: Sequence[Judged] = (),
+    providers: Sequence[Resource] = (),
 ) -> tuple[list[Violation], dict[str, PolicySettings], int]:
     """Violations, the settings they were judged with, and the number of unjudged components."""
     effective = _with_remote_types(settings, resources)
@@ -137,7 +125,7 @@ def check_stack_name(stack: str) -> None:
 
 def stack_names(program_dir: Path | str = ".") -> list[str]:
     """Every stack of the project: the names of its <stackConfigDir>/Pulumi.<stack>.yaml files."""
-    from policies import mockengine
+    from policies.gate import mockengine
 
     try:
         project = mockengine.load_project(Path(program_dir).resolve())
@@ -175,7 +163,7 @@ def run_gate(
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
 ) -> GateResult:
-    from policies import mockengine
+    from policies.gate import mockengine
     from policies.pack import PACK_ENFORCEMENT, POLICIES
 
     pack = list(policies) if policies is not None else POLICIES
@@ -199,8 +187,7 @@ def run_gate(
     except mockengine.ProgramError as exc:
         raise GateError(f"the program failed: {exc}") from exc
 
-    resources = [_judged(r) for r in run.resources if r.type != "pulumi:pulumi:Stack"]
-    violations, settings, unjudged = judge(resources, pack, settings, run.project, stack)
+    violations, settings, unjudged = judge(run.resources, pack, settings, run.project, stack)
     try:
         main_file = str((project.main_dir / "__main__.py").relative_to(program))
     except ValueError:
@@ -210,12 +197,13 @@ def run_gate(
         stack,
         program,
         main_file,
-        resources,
+        run.resources,
         violations,
         settings,
         policy_path,
         unjudged,
         run.config.path,
+        run,
     )
 
 
@@ -313,4 +301,4 @@ def run_document(
     )
 
 
-__all__ = ["GateError", "GateResult", "Judged", "Violation", "run_document", "run_gate", "run_gates", "stack_names"]
+__all__ = ["GateError", "GateResult", "Resource", "Violation", "run_document", "run_gate", "run_gates", "stack_names"]

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .evaluate import STACK_TYPE, Judged
+from .evaluate import STACK_TYPE
+from .records import Resource
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -82,8 +83,8 @@ class DocumentError(Exception):
 class Document:
     project: str
     stack: str
-    resources: list[Judged]
-    providers: list[Judged]
+    resources: list[Resource]
+    providers: list[Resource]
 
 
 def read_json(source: str) -> tuple[str, Any]:
@@ -150,7 +151,7 @@ def _source(raw: Any, project_root: Path | None) -> tuple[str, int] | None:
     return str(project_root / urllib.parse.unquote(parsed.path).lstrip("/")), int(line)
 
 
-def _resource(raw: Any, where: str, preview: bool, project_root: Path | None) -> Judged:
+def _resource(raw: Any, where: str, preview: bool, project_root: Path | None) -> Resource:
     if not isinstance(raw, dict):
         raise DocumentError(f"{where}: a resource must be an object with 'urn' and 'type'")
     urn, type_ = raw.get("urn"), raw.get("type")
@@ -163,7 +164,7 @@ def _resource(raw: Any, where: str, preview: bool, project_root: Path | None) ->
         if key in raw and raw[key] is not None and not isinstance(raw[key], kind):
             raise DocumentError(f"{where}.{key}: expected {'an object' if kind is dict else 'a list'}")
     prop_deps = raw.get("propertyDependencies") or {}
-    return Judged(
+    return Resource(
         urn=urn,
         type=type_,
         name=parts[2],
@@ -187,7 +188,7 @@ def _resource(raw: Any, where: str, preview: bool, project_root: Path | None) ->
     )
 
 
-def _document(states: list[Judged], stack: str, where: str, fallback_project: str) -> Document:
+def _document(states: list[Resource], stack: str, where: str, fallback_project: str) -> Document:
     projects = set()
     for r in states:
         parts = _urn_parts(r.urn)
@@ -259,7 +260,7 @@ def parse_preview(
         )
     # One resource can have several steps (create-replacement, replace, delete-replaced): the last
     # step that leaves a new state is the resource after the update.
-    by_urn: dict[str, Judged] = {}
+    by_urn: dict[str, Resource] = {}
     for i, step in enumerate(steps or []):
         at = f"{where}: steps[{i}]"
         if not isinstance(step, dict) or not isinstance(step.get("op"), str) or not isinstance(step.get("urn"), str):

@@ -31,6 +31,7 @@ from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from .config import PolicySettings
+from .records import Resource
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -49,30 +50,11 @@ class Violation:
     message: str
 
 
-@dataclass(frozen=True)
-class Judged:
-    """A resource as the gate reports it."""
-
-    urn: str
-    type: str
-    name: str
-    inputs: Mapping[str, Any]
-    outputs: Mapping[str, Any]
-    parent: str | None
-    dependencies: tuple[str, ...]
-    property_dependencies: Mapping[str, tuple[str, ...]]
-    provider: str | None
-    protect: bool
-    options: Mapping[str, Any]
-    remote: bool = False
-    source: tuple[str, int] | None = None
-
-
 def stack_urn(project: str, stack: str) -> str:
     return f"urn:pulumi:{stack}::{project}::{STACK_TYPE}::{project}-{stack}"
 
 
-def _options(r: Judged) -> PolicyResourceOptions:
+def _options(r: Resource) -> PolicyResourceOptions:
     opts = r.options
     dbr = opts.get("deleteBeforeReplace")
     return PolicyResourceOptions(
@@ -86,7 +68,7 @@ def _options(r: Judged) -> PolicyResourceOptions:
     )
 
 
-def _provider(r: Judged, by_urn: Mapping[str, Judged]) -> PolicyProviderResource | None:
+def _provider(r: Resource, by_urn: Mapping[str, Resource]) -> PolicyProviderResource | None:
     if not r.provider:
         return None
     urn = r.provider.rsplit("::", 1)[0] if r.provider.count("::") > 3 else r.provider
@@ -110,19 +92,19 @@ def _effective(settings: PolicySettings) -> EnforcementLevel:
 
 
 def evaluate(
-    resources: Sequence[Judged],
+    resources: Sequence[Resource],
     policies: Sequence[Policy],
     settings: Mapping[str, PolicySettings],
     project: str,
     stack: str,
-    providers: Sequence[Judged] = (),
+    providers: Sequence[Resource] = (),
 ) -> list[Violation]:
     """`providers`: provider resources that are not judged but that resources refer to."""
     by_urn = {r.urn: r for r in (*providers, *resources)}
     root_urn = stack_urn(project, stack)
     violations: list[Violation] = []
 
-    def reporter(policy: Policy, level: EnforcementLevel, default: Judged | None) -> Any:
+    def reporter(policy: Policy, level: EnforcementLevel, default: Resource | None) -> Any:
         def report_violation(message: str, urn: str | None = None) -> None:
             if message and not isinstance(message, str):
                 raise TypeError("Expected message to be a string")
@@ -136,7 +118,7 @@ def evaluate(
 
         return report_violation
 
-    def preview_note(policy: Policy, err: UnknownValueError, subject: Judged | None) -> None:
+    def preview_note(policy: Policy, err: UnknownValueError, subject: Resource | None) -> None:
         violations.append(
             Violation(
                 policy.name,
@@ -191,7 +173,7 @@ def evaluate(
 
 
 def _policy_resources(
-    resources: Sequence[Judged], project: str, stack: str, by_urn: Mapping[str, Judged]
+    resources: Sequence[Resource], project: str, stack: str, by_urn: Mapping[str, Resource]
 ) -> list[PolicyResource]:
     root_urn = stack_urn(project, stack)
     root_opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pulumi_policy import EnforcementLevel, Policy, Severity
 
-from .evaluate import STACK_TYPE, Judged, Violation
+from .evaluate import STACK_TYPE, Violation
+from .records import Resource
 
 if TYPE_CHECKING:
     from . import GateResult
@@ -24,7 +25,7 @@ TOOL_NAME = "stateless-guard"
 TOOL_VERSION = "0.1.0"
 
 
-def summary(resources: Sequence[Judged], violations: Sequence[Violation]) -> dict[str, int]:
+def summary(resources: Sequence[Resource], violations: Sequence[Violation]) -> dict[str, int]:
     return {
         "resources": len(resources),
         "mandatory": sum(1 for v in violations if v.enforcement == EnforcementLevel.MANDATORY.value),
@@ -32,7 +33,7 @@ def summary(resources: Sequence[Judged], violations: Sequence[Violation]) -> dic
     }
 
 
-def as_json(project: str, stack: str, resources: Sequence[Judged], violations: Sequence[Violation]) -> str:
+def as_json(project: str, stack: str, resources: Sequence[Resource], violations: Sequence[Violation]) -> str:
     return json.dumps(_json_doc(project, stack, resources, violations), indent=2)
 
 
@@ -42,7 +43,9 @@ def as_json_many(results: Sequence[GateResult]) -> str:
     return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2)
 
 
-def _json_doc(project: str, stack: str, resources: Sequence[Judged], violations: Sequence[Violation]) -> dict[str, Any]:
+def _json_doc(
+    project: str, stack: str, resources: Sequence[Resource], violations: Sequence[Violation]
+) -> dict[str, Any]:
     doc = {
         "stack": stack,
         "project": project,
@@ -64,7 +67,7 @@ def _json_doc(project: str, stack: str, resources: Sequence[Judged], violations:
 
 
 def as_text(
-    project: str, stack: str, resources: Sequence[Judged], violations: Sequence[Violation], unjudged: int = 0
+    project: str, stack: str, resources: Sequence[Resource], violations: Sequence[Violation], unjudged: int = 0
 ) -> str:
     counts = summary(resources, violations)
     lines: list[str] = []
@@ -165,7 +168,7 @@ def _leaves(value: Any, name: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def _settings_behind(
-    resource: Judged, message: str, keys: Mapping[str, tuple[Any, int]], stack: str
+    resource: Resource, message: str, keys: Mapping[str, tuple[Any, int]], stack: str
 ) -> list[tuple[str, int]]:
     """Stack keys whose value the resource carries in the property the finding names.
 
@@ -213,7 +216,7 @@ def _library(path: str) -> bool:
 
 
 def _declaration(
-    violation: Violation, by_urn: Mapping[str, Judged], root: Path, fallback: tuple[str, int] | None
+    violation: Violation, by_urn: Mapping[str, Resource], root: Path, fallback: tuple[str, int] | None
 ) -> tuple[str, int] | None:
     """File (relative to the repository root) and line where the resource, or its nearest ancestor
     declared in the repository, was declared (a library component's children point at the line that

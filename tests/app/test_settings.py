@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+from pydantic import AliasChoices, ValidationError
 
 from app.keys import generate_private_key_pem
 from app.runtime import aws_client, resolve_secrets
@@ -163,3 +164,90 @@ def test_the_database_secret_must_carry_username_and_password(moto: Any) -> None
     )
     with pytest.raises(SettingsError, match="APP_DATABASE_SECRET_ARN must be JSON with username and password"):
         resolve_secrets(settings)
+
+
+# ---------------------------------------------------------------- what infra writes is what the app reads
+
+_INFRA_ENDPOINTS = {
+    "region": "eu-west-1",
+    "database_host": "db.example.internal",
+    "database_port": 5432,
+    "database_name": "app",
+    "database_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app-db-AbCdEf",
+    "redis_host": "master.cache.example.internal",
+    "redis_port": 6379,
+    "redis_auth_secret_arn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redis-AbCdEf",
+    "bucket": "receipts",
+    "queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/orders",
+    "jwt_kms_key_id": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "jwt_issuer": "https://issuer.example.com",
+    "jwt_audience": "stateless-app",
+    "app_port": 8080,
+    "keepalive_timeout_seconds": 65,
+}
+# Another valid value for every variable whose value is not a number or a free string.
+_OTHER_VALUE = {"APP_MODE": "local", "APP_DATABASE_SSLMODE": "require"}
+
+
+def _infra_environment() -> dict[str, str]:
+    from infra.lib import app_env
+
+    env = app_env.app_environment(app_env.AppEndpoints(**_INFRA_ENDPOINTS))  # type: ignore[arg-type]
+    # The migration runner's one extra variable.
+    env[app_env.MASTER_SECRET_KEY] = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-AbCdEf"
+    return env
+
+
+def _field_of(variable: str) -> str:
+    """The Settings field that the environment variable sets (pydantic-settings' own lookup)."""
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names = set(alias.choices) if isinstance(alias, AliasChoices) else {f"APP_{name}"}
+        if variable.upper() in {str(n).upper() for n in names}:
+            return name
+    raise AssertionError(f"{variable}: no Settings field reads it")
+
+
+def _settings_from(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Settings:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+def test_every_variable_infra_writes_maps_to_a_setting_and_changes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.lib import app_env
+
+    env = _infra_environment()
+    assert set(app_env.APP_ENV_KEYS) < set(env)
+    base = _settings_from(monkeypatch, env).model_dump()
+    for key, value in env.items():
+        field = _field_of(key)
+        assert str(base[field]) == value, f"{key}={value!r} was read as {field}={base[field]!r}"
+        other = _OTHER_VALUE.get(key) or (str(int(value) + 1) if value.isdigit() else value + "-2")
+        changed = _settings_from(monkeypatch, {**env, key: other}).model_dump()
+        differing = {name for name in base if base[name] != changed[name] and name != "instance_id"}
+        assert differing == {field}, f"changing {key} changed {sorted(differing)}"
+    monkeypatch.setenv("APP_INSTANCE_ID", "replica-7")
+    _settings_from(monkeypatch, env).check()  # what infra writes is a complete cloud configuration
+
+
+def test_an_unknown_app_variable_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_REDIS_URI", "rediss://cache.internal:6379")
+    expected = r"unknown environment variable APP_REDIS_URI: .*did you mean APP_REDIS_URL\?"
+    with pytest.raises(SettingsError, match=expected):
+        Settings(**BASE)
+    monkeypatch.delenv("APP_REDIS_URI")
+    monkeypatch.setenv("APP_NOTHING_LIKE_IT", "1")
+    with pytest.raises(SettingsError, match=r"^unknown environment variable APP_NOTHING_LIKE_IT: no setting reads it$"):
+        Settings(**BASE)
+
+
+def test_the_listen_address_and_every_setting_are_known_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    # APP_HOST is read by `python -m app` (and set by the image), not by Settings.
+    monkeypatch.setenv("APP_HOST", "0.0.0.0")  # noqa: S104 - a value, nothing listens
+    for name, field in Settings.model_fields.items():
+        if field.validation_alias is None:
+            monkeypatch.setenv(f"APP_{name.upper()}", "x")
+    with pytest.raises(ValidationError) as caught:  # the values are wrong; the names are all known
+        Settings()
+    assert "unknown environment variable" not in str(caught.value)

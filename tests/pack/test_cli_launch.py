@@ -54,7 +54,8 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
 
 from policies.gate import config as gate_config
-from policies.gate.evaluate import Judged, evaluate
+from policies.gate.evaluate import evaluate
+from policies.gate.records import Resource
 from policies.pack import PACK_ENFORCEMENT, PACK_NAME, POLICIES
 
 pytestmark = pytest.mark.pack
@@ -313,7 +314,7 @@ def test_the_manifest_names_a_virtualenv_and_a_version() -> None:
 # ----------------------------------------------------------------------------- resources to judge
 
 
-def rds(name: str, **overrides: Any) -> Judged:
+def rds(name: str, **overrides: Any) -> Resource:
     props = {
         "engine": "postgres",
         "instanceClass": "db.t4g.medium",
@@ -329,8 +330,8 @@ def rds(name: str, **overrides: Any) -> Judged:
     return resource("aws:rds/instance:Instance", name, props)
 
 
-def resource(type_: str, name: str, props: dict[str, Any], *, stack: str = "dev") -> Judged:
-    return Judged(
+def resource(type_: str, name: str, props: dict[str, Any], *, stack: str = "dev") -> Resource:
+    return Resource(
         urn=f"urn:pulumi:{stack}::{PROJECT}::{type_}::{name}",
         type=type_,
         name=name,
@@ -390,14 +391,14 @@ def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
     return s
 
 
-def analyze(pack: RunningPack, r: Judged) -> set[tuple[str, str, str, str]]:
+def analyze(pack: RunningPack, r: Resource) -> set[tuple[str, str, str, str]]:
     response = pack.analyzer.Analyze(
         analyzer_pb2.AnalyzeRequest(type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name), timeout=60
     )
     return {(d.policyName, LEVELS[d.enforcementLevel], d.message, d.urn or r.urn) for d in response.diagnostics}
 
 
-def analyze_stack(pack: RunningPack, resources: list[Judged], stack: str) -> set[tuple[str, str, str, str]]:
+def analyze_stack(pack: RunningPack, resources: list[Resource], stack: str) -> set[tuple[str, str, str, str]]:
     root = f"urn:pulumi:{stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{stack}"
     request = analyzer_pb2.AnalyzeStackRequest(
         resources=[analyzer_pb2.AnalyzerResource(type="pulumi:pulumi:Stack", urn=root, name=f"{PROJECT}-{stack}")]
@@ -412,7 +413,7 @@ def analyze_stack(pack: RunningPack, resources: list[Judged], stack: str) -> set
     return {(d.policyName, LEVELS[d.enforcementLevel], d.message, d.urn) for d in response.diagnostics}
 
 
-def gate_verdict(resources: list[Judged], settings: Any, stack: str) -> set[tuple[str, str, str, str]]:
+def gate_verdict(resources: list[Resource], settings: Any, stack: str) -> set[tuple[str, str, str, str]]:
     described = {p.name: p.description for p in POLICIES}
     return {
         (v.policy, v.enforcement, f"{described[v.policy]}\n{v.message}", v.urn)

@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 
 from demo.graph import GraphError, build_graph, main, render, short_type, to_dot
-from policies.mockengine import CapturedResource
+from policies.gate.mockengine import Resource
 
 STACK = "urn:pulumi:prod::stateless-stack::pulumi:pulumi:Stack::stateless-stack-prod"
 
 
 def res(name, type_, *, parent=STACK, deps=(), prop_deps=None, custom=True):
     urn = f"urn:pulumi:prod::stateless-stack::{type_}::{name}"
-    return CapturedResource(
+    return Resource(
         urn=urn,
         type=type_,
         name=name,

@@ -13,14 +13,7 @@ import pytest
 import demo.__main__ as demo_main
 from demo.__main__ import Interrupted, Progress, StepFailed, interrupts_raise, run_demo, step_plans
 from demo.client import ScenarioError
-
-REPORT = {
-    "stack": "dev",
-    "project": "p",
-    "resources": [{"urn": "u", "type": "aws:s3/bucket:Bucket", "name": "b"}],
-    "violations": [],
-    "summary": {"resources": 1, "mandatory": 0, "advisory": 0},
-}
+from policies.gate.evaluate import Violation
 
 
 @pytest.fixture
@@ -30,25 +23,30 @@ def progress() -> Progress:
 
 @pytest.fixture
 def mock_plans(monkeypatch):
-    """Gate and mock run stand-ins: each stack's verdict comes from `verdicts`."""
+    """Gate stand-in: each stack's verdict comes from `verdicts`; the run it judged is kept with it."""
     verdicts = {"dev": 0, "staging": 0, "prod": 0}
+    calls = []
 
-    def gate_report(stack, program):
+    def gate_result(stack, program):
+        calls.append(stack)
         mandatory = verdicts[stack]
-        report = dict(REPORT, stack=stack, summary={"resources": 1, "mandatory": mandatory, "advisory": 0})
-        return (1 if mandatory else 0), report
+        violation = Violation("p", "mandatory", "u", "aws:s3/bucket:Bucket", "b", "m")
+        bucket = SimpleNamespace(urn="u", type="aws:s3/bucket:Bucket", name="b")
+        run = SimpleNamespace(project="p", outputs={"url": f"https://{stack}"}, resources=[])
+        return SimpleNamespace(
+            stack=stack, project="p", resources=[bucket], violations=[violation] * mandatory,
+            exit_code=1 if mandatory else 0, run=run,
+        )
 
-    def run_program(program, stack):
-        return SimpleNamespace(project="p", outputs={"url": f"https://{stack}"}, resources=[])
-
-    monkeypatch.setattr(demo_main.plans, "gate_report", gate_report)
-    monkeypatch.setattr("policies.mockengine.run_program", run_program)
+    monkeypatch.setattr(demo_main.plans, "gate_result", gate_result)
+    verdicts["calls"] = calls
     return verdicts
 
 
 def test_every_stack_is_summarised_and_the_graph_stack_run_is_kept(mock_plans, progress):
     kept, summaries = step_plans(progress, ["dev", "staging", "prod"], Path("."), "prod")
     assert [s.stack for s in summaries] == ["dev", "staging", "prod"]
+    assert mock_plans["calls"] == ["dev", "staging", "prod"]  # one gate run per stack, nothing else
     text = progress.out.getvalue()
     assert kept.outputs == {"url": "https://prod"}
     for stack in ("dev", "staging", "prod"):

@@ -1,10 +1,14 @@
 """Plan summaries from the gate's JSON report."""
 
 import copy
+import json
+from pathlib import Path
 
 import pytest
 
-from demo.plan import ReportError, render_summary, summarize
+from demo.plan import ReportError, render_summary, summarize, summary_of
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "programs"
 
 REPORT = {
     "stack": "prod",
@@ -90,3 +94,15 @@ def test_malformed_reports_are_refused_with_the_field_named(mutate, message):
     mutate(report)
     with pytest.raises(ReportError, match=message):
         summarize(report)
+
+
+def test_the_in_process_verdict_summarises_as_its_json_report_does():
+    """The demo summarises the gate's result itself (no JSON round trip) and takes the stack outputs
+    from the run the gate judged: both must say what the report says."""
+    from policies.gate import run_gate
+    from policies.gate.report import as_json
+
+    result = run_gate("dev", FIXTURES / "public_bucket")
+    assert result.run is not None and result.violations
+    report = json.loads(as_json(result.project, result.stack, result.resources, result.violations))
+    assert summary_of(result) == summarize(report, outputs=result.run.outputs)

@@ -88,7 +88,7 @@ def test_health_check_timing_is_the_target_groups():
 
 def test_the_target_group_settings_are_what_the_edge_component_registers():
     from infra.components.edge import Edge, EdgeArgs
-    from tests.unit.components.conftest import plain, run_component
+    from tests.unit.infra.conftest import plain, run_component
 
     run = run_component(
         lambda: Edge("t-edge", EdgeArgs(vpc_id="vpc-1", subnet_ids=["a", "b"], security_group_ids=["sg"],

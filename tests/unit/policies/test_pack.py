@@ -96,3 +96,11 @@ def test_every_rule_has_a_row_in_the_policies_readme():
     readme = (Path(__file__).resolve().parents[3] / "policies" / "README.md").read_text()
     rows = {line.split("|")[1].strip().split()[0].strip("`") for line in readme.splitlines() if line.startswith("| `")}
     assert {rule.name for rule in ALL_RULES} <= rows
+
+
+def test_every_rules_module_has_its_own_test_file():
+    """Rule tests mirror the rules: policies/rules/X.py is tested in tests/unit/policies/rules/test_X.py
+    (the shared adapters of _core.py here, with the pack)."""
+    modules = {p.stem for p in (ROOT / "policies" / "rules").glob("*.py") if not p.stem.startswith("_")}
+    tests = {p.stem.removeprefix("test_") for p in (Path(__file__).parent / "rules").glob("test_*.py")}
+    assert modules == tests

@@ -1,0 +1,150 @@
+"""The mock engine reads every asset and archive a program registers, where and as the engine does."""
+
+from __future__ import annotations
+
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from policies.gate import assets
+from policies.gate.__main__ import main as gate_main
+from policies.gate.mockengine import ProgramError, run_program
+
+PROJECT = "name: assets-fixture\nruntime: python\nmain: src/\n"
+
+
+def program(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "src").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "Pulumi.yaml").write_text(PROJECT)
+    (tmp_path / "src" / "__main__.py").write_text(
+        "import os\nimport pulumi\nimport pulumi_aws as aws\n\n" + textwrap.dedent(body)
+    )
+    return tmp_path
+
+
+LAYER = 'aws.lambda_.LayerVersion("layer", layer_name="deps", code=pulumi.FileArchive("build/layer"))\n'
+
+
+def gate(capsys: pytest.CaptureFixture[str], project: Path) -> tuple[int, str]:
+    status = gate_main(["--stack", "dev", "--program", str(project)])
+    return status, capsys.readouterr().err
+
+
+def test_a_missing_file_archive_is_exit_2_naming_resource_property_and_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, err = gate(capsys, program(tmp_path, LAYER))
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert 'aws:lambda/layerVersion:LayerVersion "layer"' in lines[0]
+    assert "property code:" in lines[0]
+    assert f"couldn't read archive path {tmp_path / 'src' / 'build' / 'layer'}" in lines[0]
+
+
+def test_a_present_file_archive_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = program(tmp_path, LAYER)
+    (project / "src" / "build" / "layer" / "python").mkdir(parents=True)
+    (project / "src" / "build" / "layer" / "python" / "deps.py").write_text("X = 1\n")
+    status, err = gate(capsys, project)
+    assert status == 0, err
+
+
+def test_relative_paths_are_read_from_the_program_directory_not_the_project_root_or_cwd(tmp_path: Path) -> None:
+    # main: src/ makes src/ the engine's working directory; the program's own chdir changes nothing.
+    project = program(tmp_path, 'os.chdir("/")\n' + LAYER)
+    (project / "build" / "layer").mkdir(parents=True)
+    with pytest.raises(ProgramError, match=r"couldn't read archive path .*/src/build/layer"):
+        run_program(project, "dev")
+
+
+def test_asset_archive_members_and_nested_archives_are_read(tmp_path: Path) -> None:
+    project = program(
+        tmp_path,
+        """
+        aws.lambda_.Function(
+            "fn",
+            role="arn:aws:iam::123456789012:role/r",
+            runtime="python3.12",
+            handler="app.handler",
+            code=pulumi.AssetArchive({
+                "app.py": pulumi.StringAsset("def handler(e, c):\\n    return {}\\n"),
+                "lib": pulumi.AssetArchive({"util.py": pulumi.FileAsset("util.py")}),
+            }),
+        )
+        """,
+    )
+    with pytest.raises(
+        ProgramError, match=r"property code: archive member 'lib': archive member 'util.py': cannot read"
+    ):
+        run_program(project, "dev")
+    (project / "src" / "util.py").write_text("U = 1\n")
+    run_program(project, "dev")
+
+
+def test_a_file_asset_on_a_directory_is_refused(tmp_path: Path) -> None:
+    project = program(tmp_path, 'aws.s3.BucketObject("obj", bucket="b", key="k", source=pulumi.FileAsset("data"))\n')
+    (project / "src" / "data").mkdir()
+    with pytest.raises(
+        ProgramError, match=r'BucketObject "obj": property source: asset path .*/src/data is a directory'
+    ):
+        run_program(project, "dev")
+
+
+def test_remote_assets_are_not_fetched_but_unknown_schemes_fail(tmp_path: Path) -> None:
+    remote = 'aws.s3.BucketObject("obj", bucket="b", key="k", source=pulumi.RemoteAsset("https://example.invalid/a"))\n'
+    run_program(program(tmp_path / "remote", remote), "dev")
+    ftp = 'aws.s3.BucketObject("obj", bucket="b", key="k", source=pulumi.RemoteAsset("ftp://example.invalid/a"))\n'
+    with pytest.raises(ProgramError, match=r"property source: unrecognized or unsupported URI scheme 'ftp'"):
+        run_program(program(tmp_path / "ftp", ftp), "dev")
+
+
+def test_nested_properties_secrets_and_hashes(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("one")
+    zipped = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.writestr("x.txt", "x")
+    sig = assets.SIG_KEY
+    props = {
+        "code": {sig: assets.ARCHIVE_SIG, "path": "bundle.zip"},
+        "env": {"files": [{sig: assets.ASSET_SIG, "path": "a.txt"}]},
+        "secret": {sig: "1b47061264138c4ac30d75fd1eb44270", "value": {sig: assets.ASSET_SIG, "uri": a_uri(tmp_path)}},
+        "hashed": {sig: assets.ASSET_SIG, "path": "missing", "hash": "00"},
+    }
+    first = assets.read_registered("t", "n", props, tmp_path)
+    assert set(first) == {"code", "env.files[0]", "secret"}
+    (tmp_path / "a.txt").write_text("two")
+    second = assets.read_registered("t", "n", props, tmp_path)
+    assert second["env.files[0]"] != first["env.files[0]"] and second["code"] == first["code"]
+    props["env"]["files"].append({sig: assets.ASSET_SIG, "path": "gone.txt"})
+    with pytest.raises(assets.AssetError, match=r'^t "n": property env.files\[1\]: cannot read .*gone.txt'):
+        assets.read_registered("t", "n", props, tmp_path)
+
+
+def a_uri(directory: Path) -> str:
+    return (directory / "a.txt").as_uri()
+
+
+def test_a_directory_archive_skips_bookkeeping_and_reads_every_file(tmp_path: Path) -> None:
+    layer = tmp_path / "layer"
+    (layer / ".pulumi").mkdir(parents=True)
+    (layer / ".pulumi" / "ignored").write_text("x")
+    (layer / "m.py").write_text("M = 1\n")
+    value = {assets.SIG_KEY: assets.ARCHIVE_SIG, "path": "layer"}
+    before = assets.read_registered("t", "n", {"code": value}, tmp_path)
+    (layer / ".pulumi" / "ignored").write_text("changed")
+    assert assets.read_registered("t", "n", {"code": value}, tmp_path) == before
+    (layer / "m.py").write_text("M = 2\n")
+    assert assets.read_registered("t", "n", {"code": value}, tmp_path) != before
+    with pytest.raises(assets.AssetError, match="neither a recognized archive type nor a directory"):
+        assets.read_registered("t", "n", {"code": {**value, "path": "layer/m.py"}}, tmp_path)
+
+
+def test_a_failed_registration_does_not_leak_into_the_next_run(tmp_path: Path) -> None:
+    broken = program(tmp_path / "broken", LAYER)
+    with pytest.raises(ProgramError, match="couldn't read archive path"):
+        run_program(broken, "dev")
+    fine = program(tmp_path / "fine", 'aws.s3.Bucket("b")\n')
+    assert [r.name for r in run_program(fine, "dev").resources if r.type == "aws:s3/bucket:Bucket"] == ["b"]

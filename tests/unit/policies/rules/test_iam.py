@@ -1,0 +1,54 @@
+"""service-role-source-condition (policies/rules/iam.py)."""
+
+import json
+
+import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+from policies.rules.iam import SERVICE_ROLE_SOURCE_CONDITION
+
+ROLE_T = "aws:iam/role:Role"
+FLOW_LOGS = "vpc-flow-logs.amazonaws.com"
+SOURCE = {
+    "StringEquals": {"aws:SourceAccount": "123456789012"},
+    "ArnLike": {"aws:SourceArn": "arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*"},
+}
+CONFUSED = (
+    "the trust policy lets vpc-flow-logs.amazonaws.com assume the role without an aws:SourceAccount or "
+    "aws:SourceArn condition: the service could be made to use it on another account's behalf (confused deputy)"
+)
+
+
+def _trust(condition=None, service=FLOW_LOGS):
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if condition is not None:
+        statement["Condition"] = condition
+    return {"assumeRolePolicy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}
+
+
+def test_flow_log_role_held_to_the_account_passes(via_policy):
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, _trust(SOURCE)) == []
+    only_account = {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, _trust(only_account)) == []
+    assert SERVICE_ROLE_SOURCE_CONDITION.enforcement.value == "mandatory"
+
+
+@pytest.mark.parametrize("condition", [None, {}, {"Bool": {"aws:SecureTransport": "true"}}])
+def test_flow_log_role_without_a_source_condition(via_policy, condition):
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, _trust(condition)) == [CONFUSED]
+
+
+def test_service_lists_and_other_services(via_policy):
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, _trust(service=[FLOW_LOGS, "ec2.amazonaws.com"])) == [
+        CONFUSED
+    ]
+    # EC2 and Lambda assume roles for this account's own instances and functions only.
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, _trust(service="lambda.amazonaws.com")) == []
+    config = {"services": ["delivery.logs.amazonaws.com"]}
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, _trust(service="delivery.logs.amazonaws.com"), config) == [
+        CONFUSED.replace(FLOW_LOGS, "delivery.logs.amazonaws.com")
+    ]
+
+
+def test_unknown_trust_policy_is_not_judged(via_policy):
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, {"assumeRolePolicy": UNKNOWN_STRING_VALUE}) == []

@@ -1,0 +1,233 @@
+"""The Lambda rules (policies/rules/lambda_.py): no-lambda-efs, lambda-ephemeral-storage, and the
+stack rules over an SQS queue, the function it feeds and the event source mapping between them
+(sqs-event-source-max-concurrency, sqs-visibility-timeout)."""
+
+from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE
+
+from policies.rules.lambda_ import (
+    LAMBDA_EPHEMERAL_STORAGE,
+    NO_LAMBDA_EFS,
+    SQS_EVENT_SOURCE_MAX_CONCURRENCY,
+    SQS_VISIBILITY_TIMEOUT,
+)
+from policies.rules.secrets import NO_PLAINTEXT_SECRETS
+
+FN = "aws:lambda/function:Function"
+FUNCTION = {
+    "runtime": "python3.12",
+    "handler": "app.handler",
+    "environment": {
+        "variables": {
+            "DB_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+            "JWT_SIGNING_KEY_PARAM": "/app/jwt",
+            "TOKEN_TTL_SECONDS": "900",
+            "LOG_LEVEL": "INFO",
+            "API_KEY": "{{resolve:secretsmanager:api}}",
+            "SECRETS_MANAGER_PREFIX": "app/",
+            "PASSWORD_POLICY": "strict",
+        }
+    },
+}
+
+
+def test_compliant_function_passes(via_policy):
+    for rule in (NO_LAMBDA_EFS, LAMBDA_EPHEMERAL_STORAGE, NO_PLAINTEXT_SECRETS):
+        assert via_policy(rule, FN, FUNCTION) == []
+
+
+def test_efs_mount(via_policy):
+    props = {
+        **FUNCTION,
+        "fileSystemConfig": {"arn": "arn:aws:elasticfilesystem:...:access-point/fsap-1", "localMountPath": "/mnt/data"},
+    }
+    assert via_policy(NO_LAMBDA_EFS, FN, props) == [
+        "mounts an EFS file system at /mnt/data: functions keep no files between invocations"
+    ]
+
+
+def test_ephemeral_storage(via_policy):
+    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, {**FUNCTION, "ephemeralStorage": {"size": 512}}) == []
+    big = {**FUNCTION, "ephemeralStorage": {"size": 4096}}
+    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, big) == [
+        "ephemeralStorage.size is 4096 MB (limit 512 MB): /tmp is not storage between invocations"
+    ]
+    assert via_policy(LAMBDA_EPHEMERAL_STORAGE, FN, big, {"maxEphemeralStorageMb": 4096}) == []
+    assert LAMBDA_EPHEMERAL_STORAGE.enforcement.value == "advisory"
+
+
+# ----------------------------------------------------------------------------- SQS consumers
+
+
+QUEUE_T = "aws:sqs/queue:Queue"
+FUNCTION_T = "aws:lambda/function:Function"
+MAPPING_T = "aws:lambda/eventSourceMapping:EventSourceMapping"
+QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:orders"
+FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:worker-1a2b"
+QUEUE = {"arn": QUEUE_ARN, "visibilityTimeoutSeconds": 180}
+CONSUMER_FUNCTION = {"arn": FUNCTION_ARN, "name": "worker-1a2b", "timeout": 30}
+MAPPING = {
+    "eventSourceArn": QUEUE_ARN,
+    "functionName": FUNCTION_ARN,
+    "maximumBatchingWindowInSeconds": 0,
+    "scalingConfig": {"maximumConcurrency": 5},
+}
+DEPS = {"eventSourceArn": ["orders"], "functionName": ["worker"]}
+
+
+def _stack(queue=None, function=None, mapping=None, deps=None):
+    return [
+        (QUEUE_T, "orders", {**QUEUE, **(queue or {})}, {}),
+        (FUNCTION_T, "worker", {**CONSUMER_FUNCTION, **(function or {})}, {}),
+        (MAPPING_T, "worker-queue", {**MAPPING, **(mapping or {})}, DEPS if deps is None else deps),
+    ]
+
+
+def urn(type_, name):
+    return f"urn:pulumi:t::p::{type_}::{name}"
+
+
+def test_compliant_consumer_passes(via_stack_policy):
+    for rule in (SQS_EVENT_SOURCE_MAX_CONCURRENCY, SQS_VISIBILITY_TIMEOUT):
+        assert via_stack_policy(rule, _stack()) == []
+        assert via_stack_policy(rule, _stack(), {"requireMaximumConcurrency": True}) == []
+        assert rule.enforcement.value == "advisory"
+
+
+def test_visibility_below_six_times_the_function_timeout(via_stack_policy):
+    assert via_stack_policy(SQS_VISIBILITY_TIMEOUT, _stack(queue={"visibilityTimeoutSeconds": 179})) == [
+        (
+            urn(QUEUE_T, "orders"),
+            "queue orders has visibilityTimeoutSeconds 179, below 6 x the timeout of function worker (30s) + the "
+            "batching window (0s) = 180s: messages still being processed are handed out again, and those "
+            "receives count toward the dead-letter queue",
+        )
+    ]
+
+
+def test_batching_window_counts(via_stack_policy):
+    found = via_stack_policy(SQS_VISIBILITY_TIMEOUT, _stack(mapping={"maximumBatchingWindowInSeconds": 20}))
+    assert [m for _, m in found] == [
+        "queue orders has visibilityTimeoutSeconds 180, below 6 x the timeout of function worker (30s) + the "
+        "batching window (20s) = 200s: messages still being processed are handed out again, and those "
+        "receives count toward the dead-letter queue"
+    ]
+
+
+def test_provider_defaults_apply_when_unset(via_stack_policy):
+    # Queue default 30 s; function default 3 s: 18 s needed, so the defaults pass together...
+    unset = [
+        (QUEUE_T, "orders", {"arn": QUEUE_ARN}, {}),
+        (FUNCTION_T, "worker", {"arn": FUNCTION_ARN, "name": "worker-1a2b"}, {}),
+        (MAPPING_T, "worker-queue", {k: v for k, v in MAPPING.items() if k != "maximumBatchingWindowInSeconds"}, DEPS),
+    ]
+    assert via_stack_policy(SQS_VISIBILITY_TIMEOUT, unset) == []
+    # ...but the queue's default does not cover a 30 s function.
+    found = via_stack_policy(SQS_VISIBILITY_TIMEOUT, _stack(queue={"visibilityTimeoutSeconds": None}))
+    assert [m.split(":")[0] for _, m in found] == [
+        "queue orders has visibilityTimeoutSeconds 30, below 6 x the timeout of function worker (30s) + the "
+        "batching window (0s) = 180s"
+    ]
+
+
+def test_joined_by_arn_and_name_without_dependencies(via_stack_policy):
+    by_value = _stack(queue={"visibilityTimeoutSeconds": 60}, deps={})
+    assert len(via_stack_policy(SQS_VISIBILITY_TIMEOUT, by_value)) == 1
+    for reference in ("worker-1a2b", f"{FUNCTION_ARN}:live", "123456789012:function:worker-1a2b"):
+        named = _stack(queue={"visibilityTimeoutSeconds": 60}, mapping={"functionName": reference}, deps={})
+        assert len(via_stack_policy(SQS_VISIBILITY_TIMEOUT, named)) == 1, reference
+
+
+def test_unknown_values_never_violate(via_stack_policy):
+    for stack in (
+        _stack(queue={"visibilityTimeoutSeconds": UNKNOWN_NUMBER_VALUE}),
+        _stack(queue={"visibilityTimeoutSeconds": 60}, function={"timeout": UNKNOWN_NUMBER_VALUE}),
+        _stack(queue={"visibilityTimeoutSeconds": 60}, mapping={"eventSourceArn": UNKNOWN_STRING_VALUE}, deps={}),
+    ):
+        assert via_stack_policy(SQS_VISIBILITY_TIMEOUT, stack) == []
+    unknown_cap = _stack(mapping={"scalingConfig": {"maximumConcurrency": UNKNOWN_NUMBER_VALUE}})
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, unknown_cap, {"requireMaximumConcurrency": True}) == []
+
+
+def test_other_event_sources_are_not_judged(via_stack_policy):
+    stream = [
+        (FUNCTION_T, "worker", {**CONSUMER_FUNCTION, "reservedConcurrentExecutions": 2}, {}),
+        (
+            MAPPING_T,
+            "stream",
+            {"eventSourceArn": "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "functionName": FUNCTION_ARN},
+            {"functionName": ["worker"]},
+        ),
+    ]
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, stream, {"requireMaximumConcurrency": True}) == []
+
+
+def test_no_maximum_concurrency(via_stack_policy):
+    no_cap = _stack(mapping={"scalingConfig": None})
+    # Without a reservation the function shares the account's pool: reported when the stack asks for it.
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, no_cap) == []
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, no_cap, {"requireMaximumConcurrency": True}) == [
+        (
+            urn(MAPPING_T, "worker-queue"),
+            "event source mapping worker-queue has no scalingConfig.maximumConcurrency: when the account's "
+            "unreserved concurrency runs out, batches are throttled, count as receives and reach the dead-letter "
+            "queue; set it (2..1000)",
+        )
+    ]
+    # The provider's -1 means no reservation.
+    unreserved = _stack(function={"reservedConcurrentExecutions": -1}, mapping={"scalingConfig": None})
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, unreserved) == []
+
+
+def test_reservation_without_maximum_concurrency(via_stack_policy):
+    stack = _stack(function={"reservedConcurrentExecutions": 4}, mapping={"scalingConfig": None})
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, stack) == [
+        (
+            urn(MAPPING_T, "worker-queue"),
+            "event source mapping worker-queue has no scalingConfig.maximumConcurrency: when function worker "
+            "reserves 4, batches are throttled, count as receives and reach the dead-letter queue; set it "
+            "(2..1000, at most 4)",
+        )
+    ]
+
+
+def test_maximum_concurrency_above_the_reservation(via_stack_policy):
+    stack = _stack(function={"reservedConcurrentExecutions": 4})
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, stack) == [
+        (
+            urn(FUNCTION_T, "worker"),
+            "the SQS event source mappings of function worker allow 5 concurrent invocations "
+            "(scalingConfig.maximumConcurrency), above its reservedConcurrentExecutions 4: the excess is "
+            "throttled, counts as receives and reaches the dead-letter queue",
+        )
+    ]
+    enough = _stack(function={"reservedConcurrentExecutions": 5})
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, enough) == []
+
+
+def test_two_queues_add_up_against_one_reservation(via_stack_policy):
+    stack = [
+        *_stack(function={"reservedConcurrentExecutions": 8}),
+        (QUEUE_T, "refunds", {"arn": QUEUE_ARN + "-refunds", "visibilityTimeoutSeconds": 180}, {}),
+        (
+            MAPPING_T,
+            "worker-refunds",
+            {**MAPPING, "eventSourceArn": QUEUE_ARN + "-refunds"},
+            {"eventSourceArn": ["refunds"], "functionName": ["worker"]},
+        ),
+    ]
+    assert [m for _, m in via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, stack)] == [
+        "the SQS event source mappings of function worker allow 10 concurrent invocations "
+        "(scalingConfig.maximumConcurrency), above its reservedConcurrentExecutions 8: the excess is "
+        "throttled, counts as receives and reaches the dead-letter queue"
+    ]
+
+
+def test_zero_reservation_stops_the_consumer(via_stack_policy):
+    stack = _stack(function={"reservedConcurrentExecutions": 0})
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, stack) == [
+        (
+            urn(FUNCTION_T, "worker"),
+            "function worker has reservedConcurrentExecutions 0: every batch from its SQS queue is throttled, "
+            "counts as a receive and ends in the dead-letter queue",
+        )
+    ]
