@@ -36,8 +36,9 @@ import httpx
 
 from bench.results_file import write_results
 from demo.client import AppClient, percentile
-from demo.environment import Stack, machine, throwaway
+from demo.environment import machine
 from demo.report import render_table
+from local.environment import LocalEnvironment, throwaway
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "app.json"
@@ -126,7 +127,7 @@ def _wait(url: str, what: str, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def floor_server(stack: Stack, work_dir: Path) -> Iterator[dict[str, Any]]:
+def floor_server(stack: LocalEnvironment, work_dir: Path) -> Iterator[dict[str, Any]]:
     """The floor on a loopback port beside the replica, on the same Redis, behind its own HAProxy."""
     from local import procs
     from local.haproxy import HealthCheck, Server, start_haproxy
@@ -226,7 +227,7 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def logins_under_load(stack: Stack, user: AppClient, token: str, args: argparse.Namespace) -> dict[str, Any]:
+def logins_under_load(stack: LocalEnvironment, user: AppClient, token: str, args: argparse.Namespace) -> dict[str, Any]:
     """POST /auth/login (argon2id) on a few connections while the cart route is loaded as in `compare`."""
     replica = stack.run.replicas[0].url
     login_body = json.dumps({"username": user.username, "password": user.password})
@@ -286,7 +287,7 @@ async def _checkouts(base_url: str, users: list[AppClient], duration: float) -> 
     }
 
 
-def checkouts(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+def checkouts(stack: LocalEnvironment, args: argparse.Namespace) -> dict[str, Any]:
     """Closed loop: each user puts a line and checks the cart out, again and again (Python client)."""
     users = [AppClient(stack.lb).sign_up() for _ in range(args.checkout_users)]
     try:
