@@ -187,6 +187,30 @@ REGION = "eu-west-1"
 AVAILABILITY_ZONES = "aws:index/getAvailabilityZones:getAvailabilityZones"
 ACCOUNT = MOCK_ACCOUNT_ID
 
+# What app_environment() writes for a prod-like stack in REGION/ACCOUNT: the environment components
+# hand to the app (test data shared by the compute and worker component tests).
+DB_SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-1234-AbCdEf"
+REDIS_SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:redis-AbCdEf"
+APP_ENV = {
+    "APP_MODE": "cloud",
+    "APP_DATABASE_HOST": "prod-db.abc.eu-west-1.rds.amazonaws.com",
+    "APP_DATABASE_PORT": "5432",
+    "APP_DATABASE_NAME": "app",
+    "APP_DATABASE_SECRET_ARN": DB_SECRET_ARN,
+    "APP_REDIS_URL": "rediss://master.prod-cache.abc.cache.amazonaws.com:6379",
+    "APP_REDIS_AUTH_SECRET_ARN": REDIS_SECRET_ARN,
+    "APP_S3_BUCKET": "prod-data-7f3a",
+    "APP_SQS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/prod-work-queue",
+    "APP_JWT_KMS_KEY_ID": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "APP_JWT_ISSUER": "https://api.example.com",
+    "APP_JWT_AUDIENCE": "stateless-app",
+    "AWS_REGION": REGION,
+    "APP_PORT": "8000",
+    "APP_KEEPALIVE_TIMEOUT_SECONDS": "65",
+    "APP_DATABASE_SSLMODE": "verify-full",
+    "APP_DATABASE_SSLROOTCERT": "/etc/ssl/certs/rds-global-bundle.pem",
+}
+
 
 @dataclass
 class Captured:

@@ -24,6 +24,7 @@ from infra.components.compute_eks import (
 from infra.components.k8s_app import AutoscalingSettings, ResourceSettings, WorkloadSettings
 from tests.unit.infra.conftest import (
     ACCOUNT,
+    APP_ENV,
     REGION,
     Run,
     answered,
@@ -45,25 +46,7 @@ SECRET_ARNS = [
 ]
 SIGNING_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 TARGET_GROUP_ARN = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/prod-edge-tg/6d0ecf831eec9f09"
-ENV = {
-    "APP_MODE": "cloud",
-    "APP_DATABASE_HOST": "prod-db.abc.eu-west-1.rds.amazonaws.com",
-    "APP_DATABASE_PORT": "5432",
-    "APP_DATABASE_NAME": "app",
-    "APP_DATABASE_SECRET_ARN": SECRET_ARNS[0],
-    "APP_REDIS_URL": "rediss://master.prod-cache.abc.cache.amazonaws.com:6379",
-    "APP_REDIS_AUTH_SECRET_ARN": SECRET_ARNS[1],
-    "APP_S3_BUCKET": "prod-data-7f3a",
-    "APP_SQS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/prod-work-queue",
-    "APP_JWT_KMS_KEY_ID": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    "APP_JWT_ISSUER": "https://api.example.com",
-    "APP_JWT_AUDIENCE": "stateless-app",
-    "AWS_REGION": REGION,
-    "APP_PORT": "8000",
-    "APP_KEEPALIVE_TIMEOUT_SECONDS": "65",
-    "APP_DATABASE_SSLMODE": "verify-full",
-    "APP_DATABASE_SSLROOTCERT": "/etc/ssl/certs/rds-global-bundle.pem",
-}
+ENV = APP_ENV
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/stateless-app@sha256:{'ab' * 32}"
 KUBERNETES_VERSION = "1.33"
 

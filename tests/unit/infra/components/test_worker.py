@@ -13,6 +13,8 @@ from infra.components.worker import Worker, WorkerArgs
 from infra.config import WorkerConfig
 from tests.unit.infra.conftest import (
     ACCOUNT,
+    APP_ENV,
+    DB_SECRET_ARN,
     REGION,
     Run,
     as_list,
@@ -26,27 +28,9 @@ from tests.unit.infra.conftest import (
 
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:prod-work-queue"
 BUCKET_ARN = "arn:aws:s3:::prod-data-7f3a"
-DB_SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!db-1234-AbCdEf"
+
 KMS_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111-2222"
-ENV = {
-    "APP_MODE": "cloud",
-    "APP_DATABASE_HOST": "prod-db.abc.eu-west-1.rds.amazonaws.com",
-    "APP_DATABASE_PORT": "5432",
-    "APP_DATABASE_NAME": "app",
-    "APP_DATABASE_SECRET_ARN": DB_SECRET_ARN,
-    "APP_REDIS_URL": "rediss://master.prod-cache.abc.cache.amazonaws.com:6379",
-    "APP_REDIS_AUTH_SECRET_ARN": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:redis-AbCdEf",
-    "APP_S3_BUCKET": "prod-data-7f3a",
-    "APP_SQS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/prod-work-queue",
-    "APP_JWT_KMS_KEY_ID": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    "APP_JWT_ISSUER": "https://api.example.com",
-    "APP_JWT_AUDIENCE": "stateless-app",
-    "AWS_REGION": REGION,
-    "APP_PORT": "8000",
-    "APP_KEEPALIVE_TIMEOUT_SECONDS": "65",
-    "APP_DATABASE_SSLMODE": "verify-full",
-    "APP_DATABASE_SSLROOTCERT": "/etc/ssl/certs/rds-global-bundle.pem",
-}
+ENV = APP_ENV
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/stateless-app@sha256:{'ab' * 32}"
 
 
