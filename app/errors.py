@@ -33,7 +33,7 @@ def _is_json(content_type: str) -> bool:
     return media in _JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
 
 
-def install(app: FastAPI, instance_id: str) -> None:
+def install(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         content_type = request.headers.get("content-type", "")
@@ -94,9 +94,9 @@ def install(app: FastAPI, instance_id: str) -> None:
         return await unexpected(request, exc)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Runs outside the app's middleware, so the instance header is added here too.
+        # The edge (app/edge.py) around the app adds this replica's headers, as to every answer.
         log.error("unhandled error", exc_info=exc)
-        return JSONResponse({"detail": "internal error"}, status_code=500, headers={"X-Instance-Id": instance_id})
+        return JSONResponse({"detail": "internal error"}, status_code=500)
 
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)

@@ -1,48 +1,118 @@
-"""JSON-lines logging to stdout, with the current request id attached to every record."""
+"""JSON-lines logging to stdout, with the current request id attached to every record.
+
+Two writers share the one stream and the one line shape: the `logging` handler for everything the
+app and its libraries log, and `AccessLog` for the line every request gets. The access line skips
+`logging`'s per-record machinery (a LogRecord, a lock, a formatter walking the record's attributes,
+and a flush, one write(2), per request): lines are written to the stream's buffer, in order with the
+other records, and flushed once per turn of the event loop, so a busy replica writes its access log
+in batches while a quiet one still writes each line at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import json
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is logged as a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
+ACCESS_LOGGER = "app.access"
+# One encoder for every access line: `json.dumps(..., default=str)` builds a new one per call.
+_encode = json.JSONEncoder(default=str).encode
+
+
+class _Clock:
+    """ISO 8601 UTC timestamps with milliseconds; the formatted second is reused within it."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._stamp = ""
+
+    def stamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp}.{int((created - second) * 1000):03d}Z"
+
+
+def entry(ts: str, level: str, logger: str, msg: str, instance: str) -> dict[str, Any]:
+    """The fields every line starts with, in this order; the request id and the record's own follow."""
+    return {"ts": ts, "level": level, "logger": logger, "msg": msg, "instance": instance}
+
 
 class JsonFormatter(logging.Formatter):
     def __init__(self, instance_id: str) -> None:
         super().__init__()
         self.instance_id = instance_id
-        # The formatted second, reused by every line within it (a handler formats under its lock).
-        self._second = -1
-        self._stamp = ""
+        self._clock = _Clock()
 
     def format(self, record: logging.LogRecord) -> str:
-        second = int(record.created)
-        if second != self._second:
-            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        entry: dict[str, Any] = {
-            "ts": f"{self._stamp}.{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "instance": self.instance_id,
-        }
+        line = entry(
+            self._clock.stamp(record.created),
+            record.levelname.lower(),
+            record.name,
+            record.getMessage(),
+            self.instance_id,
+        )
         request_id = request_id_var.get()
         if request_id:
-            entry["request_id"] = request_id
+            line["request_id"] = request_id
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_") and key != "color_message":
-                entry[key] = value
+                line[key] = value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class AccessLog:
+    """One JSON line per request (`msg: "request"`, logger `app.access`, level info), never sampled.
+
+    Written when the `app.access` logger is enabled for INFO, as a record of it would be. `stream` is
+    the stream the logging handler writes to (stdout); a line is in its buffer when `write` returns
+    and reaches the stream at the end of the event loop's current turn, or at once when no loop runs
+    in this thread. `flush` writes out whatever is pending (shutdown calls it).
+    """
+
+    def __init__(self, instance_id: str, stream: TextIO | None = None) -> None:
+        self.instance_id = instance_id
+        self.stream: TextIO = stream if stream is not None else sys.stdout
+        self._logger = logging.getLogger(ACCESS_LOGGER)
+        self._clock = _Clock()
+        self._flush_scheduled = False
+
+    def enabled(self) -> bool:
+        return self._logger.isEnabledFor(logging.INFO)
+
+    def write(self, request_id: str, fields: dict[str, Any]) -> None:
+        line = entry(self._clock.stamp(time.time()), "info", ACCESS_LOGGER, "request", self.instance_id)
+        line["request_id"] = request_id
+        line.update(fields)
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.write(_encode(line) + "\n")
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        # stdout closed or gone (the collector stopped reading): a log line never fails a request.
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.flush()
 
 
 def configure(instance_id: str, level: str = "INFO") -> None:

@@ -1,8 +1,8 @@
 """The web app factory: `uvicorn app.main:create_app --factory`.
 
-Creates the FastAPI app with its routers, error handlers and middleware; at start-up it resolves
-secrets, applies migrations, opens the pools and starts the outbox relay thread, and at shutdown
-flips readiness to 503 and closes everything.
+Creates the FastAPI app with its routers and error handlers, behind the edge (app/edge.py) that
+every request passes first; at start-up it resolves secrets, opens the pools and starts the outbox
+relay thread, and at shutdown flips readiness to 503 and closes everything.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from app import errors, logs
-from app.middleware import BodyLimitMiddleware, Metrics, RequestContextMiddleware
+from app.edge import Edge
+from app.metrics import Metrics
 from app.outbox import Relay
 from app.routers import auth, cart, health, orders
+from app.routers.health import OPERATIONAL
 from app.runtime import Runtime
 from app.schemas import errors as error_answers
 from app.settings import Settings
@@ -46,11 +48,12 @@ def _drain_on_sigterm(state: AppState) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Edge:
     settings = settings or Settings()
     settings.check()
     logs.configure(settings.instance_id, settings.log_level)
     state = AppState(settings=settings, metrics=Metrics())
+    access_log = logs.AccessLog(settings.instance_id)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             state.relay.stop()
             await rt.aclose()
             await run_in_threadpool(rt.close)
+            access_log.flush()
             log.info("stopped")
 
     app = FastAPI(
@@ -95,16 +99,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
-        # Any route: the middleware answers these before routing.
+        # Any route: the edge (app/edge.py) answers these before routing.
         responses=error_answers(400),
     )
     app.state.app_state = state
-    errors.install(app, settings.instance_id)
+    errors.install(app)
     for router in (auth.router, cart.router, orders.router, health.router):
         app.include_router(router)
-    # Added last = outermost: the context middleware sees every response, the 413s included.
-    app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_header_bytes=settings.max_header_bytes
+    return Edge(
+        app,
+        state=state,
+        instance_id=settings.instance_id,
+        metrics=state.metrics,
+        access_log=access_log,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        operational=OPERATIONAL,
     )
-    app.add_middleware(RequestContextMiddleware, instance_id=settings.instance_id, metrics=state.metrics)
-    return app

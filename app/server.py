@@ -17,7 +17,7 @@ read where a message begins, the url and the headers the parser has handed over 
 count never exceeds the true size of the head (so nothing within the limit is refused), and at most
 one read's worth of bytes (the part of a header httptools still holds) goes uncounted, so a replica
 holds at most the limit plus one read of an incomplete head. A head that arrived whole is measured
-exactly by the body-limit middleware (app/middleware.py, `head_size`).
+exactly by the edge (app/edge.py, `head_size`).
 
 The limit, `APP_MAX_HEADER_BYTES` (64 KiB), is the ALB's own quota on the whole request header
 (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html,

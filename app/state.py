@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.cart import AsyncCartStore, CartStore
-from app.middleware import Metrics
+from app.metrics import Metrics
 from app.outbox import Relay
 from app.runtime import Runtime
 from app.security import TokenService

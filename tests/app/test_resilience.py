@@ -207,7 +207,7 @@ def test_every_response_carries_the_instance_id(server: AppServer) -> None:
     def boom() -> None:
         raise RuntimeError("unexpected")
 
-    server.app.add_api_route("/__boom", boom)
+    server.app.api.add_api_route("/__boom", boom)
     responses = {
         "200": client.get("/healthz"),
         "201": client.post("/auth/register", json={"username": new_username(), "password": "long enough pw"}),
@@ -247,22 +247,17 @@ def test_metrics_count_requests_by_route_and_status(client: Any) -> None:
     assert client.get("/metrics").headers["content-type"].startswith("text/plain")
 
 
-def test_every_request_gets_exactly_one_access_line(client: Any) -> None:
-    import logging
+def test_every_request_gets_exactly_one_access_line(server: AppServer) -> None:
+    import io
 
-    from app.logs import request_id_var
+    client = server.client
+    access_log = server.app.access_log
+    captured = io.StringIO()
+    stream, access_log.stream = access_log.stream, captured
 
-    lines: list[tuple[str | None, str, int]] = []
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in captured.getvalue().splitlines()]
 
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.getMessage() == "request":
-                # The request id the JSON line carries comes from this context variable.
-                lines.append((request_id_var.get(), record.__dict__["route"], record.__dict__["status"]))
-
-    handler = Collect()
-    logger = logging.getLogger("app.access")
-    logger.addHandler(handler)
     try:
         answers = [
             client.get("/healthz"),
@@ -271,16 +266,23 @@ def test_every_request_gets_exactly_one_access_line(client: Any) -> None:
             client.put("/cart/items/S1", content=b"x" * 70_000, headers={"Content-Type": "application/json"}),
         ]
         # The line is written once the answer is sent: wait for the last one, then a moment for any extra.
-        assert wait_until(lambda: len(lines) >= len(answers))
+        assert wait_until(lambda: len(lines()) >= len(answers))
         time.sleep(0.2)
     finally:
-        logger.removeHandler(handler)
-    assert lines == [
+        access_log.stream = stream
+    entries = lines()
+    assert [(e["request_id"], e["route"], e["status"]) for e in entries] == [
         (answers[0].headers["x-request-id"], "/healthz", 200),
         (answers[1].headers["x-request-id"], "<unmatched>", 404),
         (answers[2].headers["x-request-id"], "/cart", 401),
         (answers[3].headers["x-request-id"], "<unmatched>", 413),
     ]
+    for entry in entries:
+        # The shape of every other log line, and the fields of an access line.
+        assert entry["logger"] == "app.access" and entry["level"] == "info" and entry["msg"] == "request"
+        assert entry["instance"] == server.settings.instance_id
+        assert {"ts", "method", "path", "duration_ms"} <= set(entry)
+    assert entries[0]["path"] == "/healthz" and entries[3]["method"] == "PUT"
 
 
 COMMANDS = {

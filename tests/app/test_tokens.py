@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 
 import jwt
 import pytest
@@ -113,10 +114,24 @@ def test_unknown_or_missing_kid_is_refused(tokens: TokenService, pem: str) -> No
             tokens.verify(token)
 
 
-@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "eyJhbGciOiJSUzI1NiJ9..", "x" * 5000])
+@pytest.mark.parametrize(
+    "garbage",
+    ["", "abc", "a.b.c", "eyJhbGciOiJSUzI1NiJ9..", "x" * 5000, "WzFd.e30.c2ln", "/w.e30.c2ln", "é.e30.c2ln"],
+)
 def test_garbage_is_refused(tokens: TokenService, garbage: str) -> None:
     with pytest.raises(InvalidToken):
         tokens.verify(garbage)
+
+
+@pytest.mark.parametrize("junk", ["!", "=", "+", " "])
+def test_a_header_segment_outside_the_base64url_alphabet_is_refused(tokens: TokenService, junk: str) -> None:
+    # The key is chosen from a lenient reading of the header; the token must still be parsed strictly.
+    token = tokens.issue(str(uuid.uuid4()), "someone")
+    header, rest = token.split(".", 1)
+    tampered = f"{header[:4]}{junk}{header[4:]}.{rest}"
+    with pytest.raises(InvalidToken):
+        tokens.verify(tampered)
+    assert tokens.verify(token).username == "someone"
 
 
 def test_replicas_with_the_same_pem_agree_on_kid_and_accept_each_others_tokens(pem: str) -> None:

@@ -1,0 +1,190 @@
+"""The edge (app/edge.py) and the access log (app/logs.py), driven as ASGI directly: no server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.responses import JSONResponse, Response
+
+from app.edge import Edge
+from app.logs import ACCESS_LOGGER, AccessLog
+from app.metrics import Metrics
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+        self.flushed_text = ""
+
+    def flush(self) -> None:
+        self.flushes += 1
+        self.flushed_text = self.getvalue()
+
+
+def scope(
+    method: str = "GET", path: str = "/healthz", headers: list[tuple[bytes, bytes]] | None = None
+) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers or [(b"host", b"replica")],
+    }
+
+
+async def call(app: Any, request: dict[str, Any], body: bytes = b"") -> tuple[int, dict[bytes, bytes], bytes]:
+    sent: list[dict[str, Any]] = []
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return pending.pop() if pending else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(request, receive, send)
+    start = sent[0]
+    return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+
+class Inner:
+    """Stands for the FastAPI app: records what reached it and answers with `answer`."""
+
+    def __init__(self, answer: Response | None = None, fail: bool = False) -> None:
+        self.calls: list[tuple[str, bytes]] = []
+        self.answer = answer or JSONResponse({"inner": True})
+        self.fail = fail
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        message = await receive()
+        self.calls.append((scope["path"], message.get("body", b"")))
+        if self.fail:
+            raise RuntimeError("boom")
+        await self.answer(scope, receive, send)
+
+
+@pytest.fixture
+def access() -> Iterator[CountingStream]:
+    logging.getLogger(ACCESS_LOGGER).setLevel(logging.INFO)
+    yield CountingStream()
+    logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET)
+
+
+def edge(inner: Any, stream: io.StringIO, **operational: Any) -> Edge:
+    answers = {path: (frozenset({"GET", "HEAD"}), answer) for path, answer in operational.items()}
+    return Edge(
+        inner,
+        state="the state",
+        instance_id="replica-7",
+        metrics=Metrics(),
+        access_log=AccessLog("replica-7", stream),
+        max_body_bytes=1024,
+        max_header_bytes=4096,
+        operational=answers,
+    )
+
+
+def test_operational_routes_are_answered_without_the_app(access: CountingStream) -> None:
+    inner = Inner()
+    seen: list[Any] = []
+
+    def live(state: Any) -> Response:
+        seen.append(state)
+        return JSONResponse({"status": "ok"})
+
+    app = edge(inner, access, **{"/healthz": live})
+    status, headers, body = asyncio.run(call(app, scope()))
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
+    assert seen == ["the state"] and inner.calls == []
+    assert headers[b"x-instance-id"] == b"replica-7" and headers[b"cache-control"] == b"no-store"
+    assert re.fullmatch(rb"[0-9a-f]{32}", headers[b"x-request-id"])
+    # A method the operational answer does not take goes to the app (which answers 405 there).
+    asyncio.run(call(app, scope("POST"), b"{}"))
+    assert inner.calls == [("/healthz", b"{}")]
+    entries = [json.loads(line) for line in access.getvalue().splitlines()]
+    assert [(e["route"], e["status"]) for e in entries] == [("/healthz", 200), ("<unmatched>", 200)]
+
+
+def test_a_failing_operational_answer_is_a_json_500_with_the_replica_headers(access: CountingStream) -> None:
+    def broken(state: Any) -> Response:
+        raise RuntimeError("no")
+
+    status, headers, body = asyncio.run(call(edge(Inner(), access, **{"/readyz": broken}), scope(path="/readyz")))
+    assert (status, json.loads(body)) == (500, {"detail": "internal error"})
+    assert headers[b"x-instance-id"] == b"replica-7" and b"x-request-id" in headers
+    assert json.loads(access.getvalue())["status"] == 500
+
+
+def test_an_exception_from_the_app_is_a_json_500(access: CountingStream) -> None:
+    status, headers, body = asyncio.run(call(edge(Inner(fail=True), access), scope(path="/cart")))
+    assert (status, json.loads(body), headers[b"x-instance-id"]) == (500, {"detail": "internal error"}, b"replica-7")
+
+
+def test_a_route_may_choose_caching_only_for_requests_without_credentials(access: CountingStream) -> None:
+    cached = JSONResponse({"keys": []}, headers={"Cache-Control": "public, max-age=300"})
+    app = edge(Inner(cached), access)
+    _, anonymous, _ = asyncio.run(call(app, scope(path="/.well-known/jwks.json")))
+    assert anonymous[b"cache-control"] == b"public, max-age=300"
+    with_token = [(b"authorization", b"Bearer x")]
+    status, authenticated, _ = asyncio.run(call(app, scope(path="/.well-known/jwks.json", headers=with_token)))
+    assert status == 200 and authenticated[b"cache-control"] == b"no-store"
+
+
+def test_the_app_cannot_set_the_replica_headers(access: CountingStream) -> None:
+    forged = JSONResponse({}, headers={"X-Instance-Id": "other", "X-Request-Id": "forged"})
+    given = [(b"x-request-id", b"client-id-1")]
+    _, headers, _ = asyncio.run(call(edge(Inner(forged), access), scope(path="/x", headers=given)))
+    assert headers[b"x-instance-id"] == b"replica-7" and headers[b"x-request-id"] == b"client-id-1"
+
+
+def test_the_body_reaches_the_app_whole_and_an_oversized_one_never(access: CountingStream) -> None:
+    inner = Inner()
+    app = edge(inner, access)
+    asyncio.run(call(app, scope("PUT", "/cart/items/a"), b"x" * 1024))
+    status, _, body = asyncio.run(call(app, scope("PUT", "/cart/items/a"), b"x" * 1025))
+    assert inner.calls == [("/cart/items/a", b"x" * 1024)]
+    assert status == 413 and "1024" in json.loads(body)["detail"]
+
+
+def test_an_access_line_outside_an_event_loop_is_flushed_at_once() -> None:
+    stream = CountingStream()
+    log = AccessLog("replica-7", stream)
+    log.write("rid", {"status": 200})
+    assert stream.flushes == 1 and json.loads(stream.flushed_text)["request_id"] == "rid"
+
+
+def test_access_lines_of_one_event_loop_turn_are_flushed_together_at_its_end() -> None:
+    stream = CountingStream()
+    log = AccessLog("replica-7", stream)
+
+    async def burst() -> tuple[int, int]:
+        for n in range(3):
+            log.write(f"r{n}", {"status": 200})
+        during = stream.flushes
+        await asyncio.sleep(0)  # the loop's next turn runs the scheduled flush
+        return during, stream.flushes
+
+    assert asyncio.run(burst()) == (0, 1)
+    entries = [json.loads(line) for line in stream.flushed_text.splitlines()]
+    assert [e["request_id"] for e in entries] == ["r0", "r1", "r2"]
+    assert all(e["logger"] == ACCESS_LOGGER and e["msg"] == "request" and e["instance"] == "replica-7" for e in entries)
+
+
+def test_no_access_line_when_the_access_logger_is_off() -> None:
+    stream = CountingStream()
+    logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
+    try:
+        asyncio.run(call(edge(Inner(), stream), scope(path="/x")))
+    finally:
+        logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET)
+    assert stream.getvalue() == ""
