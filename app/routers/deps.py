@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from app.security import InvalidToken, Principal
 from app.state import AppState
-
-# Declares the bearer scheme in the OpenAPI document; the checks and the 401s are ours.
-_bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An access token from POST /auth/login")
 
 
 def app_state(request: Request) -> AppState:
@@ -23,15 +20,30 @@ async def state(request: Request) -> AppState:
     return app_state(request)
 
 
-async def token_subject(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    """The token's subject, from the signature and claims alone."""
-    if credentials is None:
-        if request.headers.get("authorization"):
-            raise InvalidToken("expected an Authorization: Bearer token")
-        raise InvalidToken("missing bearer token")
-    return app_state(request).tokens.verify(credentials.credentials)
+class BearerToken(HTTPBearer):
+    """The bearer scheme in the OpenAPI document and the check itself, in one dependency.
+
+    Resolves to the token's subject, from the signature and claims alone; the 401s are ours. One
+    dependency where HTTPBearer and a verifying function under it would be two, solved on every
+    authenticated request.
+    """
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        credentials = await super().__call__(request)
+        if credentials is None:
+            if request.headers.get("authorization"):
+                raise InvalidToken("expected an Authorization: Bearer token")
+            raise InvalidToken("missing bearer token")
+        return app_state(request).tokens.verify(credentials.credentials)
+
+
+# The scheme keeps HTTPBearer's name in the document (components.securitySchemes.HTTPBearer).
+token_subject = BearerToken(
+    auto_error=False,
+    bearerFormat="JWT",
+    description="An access token from POST /auth/login",
+    scheme_name="HTTPBearer",
+)
 
 
 TokenDep = Annotated[Principal, Depends(token_subject)]
