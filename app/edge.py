@@ -94,11 +94,14 @@ class Edge:
         token = request_id_var.set(request_id)
         own_headers = [(b"x-instance-id", self.instance_id), (b"x-request-id", request_id.encode())]
         status = 0
+        completed = False
         template = UNMATCHED
 
         async def send_with_headers(message: MutableMapping[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
+            nonlocal status, completed
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                completed = True
+            elif message["type"] == "http.response.start":
                 status = message["status"]
                 headers = message.get("headers", [])
                 chosen = False
@@ -137,10 +140,15 @@ class Edge:
                 route = scope.get("route")
                 template = getattr(route, "path", None) or UNMATCHED
         except Exception:
-            # The last resort: a JSON 500 with this replica's headers instead of a bare error page.
+            if completed:
+                # The answer went out whole: the app's own last resort (app/errors.py, `unexpected`)
+                # answered and logged it, and Starlette re-raises for the server's sake. Raising on
+                # would make uvicorn close a connection that is fine to reuse.
+                return
             log.exception("unhandled error")
             if status:
-                raise
+                raise  # half an answer: the server aborts the connection
+            # The last resort: a JSON 500 with this replica's headers instead of a bare error page.
             await _reply(send_with_headers, 500, "internal error")
         finally:
             if not status:

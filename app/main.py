@@ -26,7 +26,6 @@ from app.outbox import Relay
 from app.routers import auth, cart, health, orders
 from app.routers.health import OPERATIONAL
 from app.runtime import Runtime
-from app.schemas import errors as error_answers
 from app.settings import Settings
 from app.state import AppState
 
@@ -99,13 +98,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
-        # Any route: the edge (app/edge.py) answers these before routing.
-        responses=error_answers(400),
     )
     app.state.app_state = state
     errors.install(app)
     for router in (auth.router, cart.router, orders.router, health.router):
-        app.include_router(router)
+        # The routers add no prefix, dependencies or tags: their routes are the app's own, and are
+        # added as such. `include_router` would keep each router whole, to be matched router by router
+        # and then route by route within, on every request.
+        assert not (router.prefix or router.dependencies or router.tags), "a router with its own settings"
+        app.router.routes.extend(router.routes)
     return Edge(
         app,
         state=state,

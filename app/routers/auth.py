@@ -8,18 +8,19 @@ from typing import Annotated
 
 import psycopg
 import redis
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from starlette.concurrency import run_in_threadpool
 
 from app import passwords, security
+from app.routers import resource_router
 from app.routers.deps import StateDep
 from app.schemas import AccessToken, Registered, errors
 from app.state import AppState
 from app.throttle import ACCOUNT, client_address
 
-router = APIRouter()
+router = resource_router()
 log = logging.getLogger("app.auth")
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$"

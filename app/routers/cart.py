@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import HTTPException, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.cart import MAX_LINES, USER_UNKNOWN, CartFull
+from app.routers import resource_router
 from app.routers.deps import NO_SUCH_USER, CartUserDep, StateDep, TokenDep
 from app.schemas import CartView, errors
 from app.security import InvalidToken
 from app.users import cache_key
 
-router = APIRouter()
+router = resource_router()
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 Sku = Annotated[str, Path(pattern=SKU_PATTERN, description="1-64 letters, digits, _ or -")]

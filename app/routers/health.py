@@ -12,15 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app.routers import resource_router
 from app.routers.deps import StateDep
 from app.schemas import Error
 from app.state import AppState
 
-router = APIRouter()
+router = resource_router()
 
 # One answer object for every liveness probe: a Response only reads its attributes when sent.
 _LIVE = JSONResponse({"status": "ok"})

@@ -6,16 +6,17 @@ import logging
 from typing import Annotated, Any
 
 import redis
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import Header, HTTPException
 from fastapi.responses import JSONResponse
 
 from app import orders
 from app.cart import Cart
+from app.routers import resource_router
 from app.routers.deps import StateDep, UserDep
 from app.schemas import OrderCreated, OrderView, errors
 from app.state import AppState
 
-router = APIRouter()
+router = resource_router()
 log = logging.getLogger("app.orders")
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", pattern=r"^[\x21-\x7e]{1,255}$", max_length=255)]

@@ -130,6 +130,28 @@ def test_an_exception_from_the_app_is_a_json_500(access: CountingStream) -> None
     assert (status, json.loads(body), headers[b"x-instance-id"]) == (500, {"detail": "internal error"}, b"replica-7")
 
 
+def test_an_error_raised_after_a_whole_answer_keeps_the_answer_and_the_connection(access: CountingStream) -> None:
+    # Starlette's ServerErrorMiddleware sends the error handler's answer, then raises the error again.
+    async def answered_then_raised(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await JSONResponse({"detail": "internal error"}, status_code=500)(scope, receive, send)
+        raise RuntimeError("re-raised after the answer")
+
+    status, headers, body = asyncio.run(call(edge(answered_then_raised, access), scope(path="/boom")))
+    assert (status, json.loads(body), headers[b"x-instance-id"]) == (500, {"detail": "internal error"}, b"replica-7")
+    assert json.loads(access.getvalue())["status"] == 500
+
+
+def test_an_error_half_way_through_an_answer_reaches_the_server(access: CountingStream) -> None:
+    async def half(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
+        raise RuntimeError("broken stream")
+
+    with pytest.raises(RuntimeError, match="broken stream"):
+        asyncio.run(call(edge(half, access), scope(path="/stream")))
+    assert json.loads(access.getvalue())["status"] == 200
+
+
 def test_a_route_may_choose_caching_only_for_requests_without_credentials(access: CountingStream) -> None:
     cached = JSONResponse({"keys": []}, headers={"Cache-Control": "public, max-age=300"})
     app = edge(Inner(cached), access)
