@@ -31,6 +31,8 @@ from app.state import AppState
 
 log = logging.getLogger("app")
 
+GC_YOUNG_THRESHOLD = 10_000
+
 
 def _drain_on_sigterm(state: AppState) -> None:
     """Chain onto the server's SIGTERM handler so readiness fails the moment shutdown starts."""
@@ -77,6 +79,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # (gc.freeze, https://docs.python.org/3/library/gc.html#gc.freeze).
         gc.collect()
         gc.freeze()
+        # A request's objects are freed by reference counting as it ends; the cycle collector only
+        # finds the few cycles left. Its default (a young collection per 700 net new objects) ran one
+        # every dozen cart requests under load, walking every in-flight request's objects: 20 us a
+        # request in all, measured with gc.callbacks (1,323 collections in 10 s of cart load). At
+        # 10,000 the same load made one, and cycles still go within seconds on a busy replica.
+        gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
         log.info("started", extra={"mode": settings.mode, "kid": state.tokens.keys.signing_kid})
         try:
             yield
