@@ -103,24 +103,8 @@ class Edge:
                 completed = True
             elif message["type"] == "http.response.start":
                 status = message["status"]
-                headers = message.get("headers", [])
-                chosen = False
-                kept = []
-                for header in headers:
-                    name = header[0].lower()
-                    if name in _OWN_HEADERS:
-                        continue
-                    if name == b"cache-control":
-                        # A route's own caching holds only for requests without credentials (RFC 9111
-                        # section 3.5 would let a shared cache store an authenticated answer marked
-                        # `public`; nothing here needs that).
-                        if authenticated:
-                            continue
-                        chosen = True
-                    kept.append(header)
-                if not chosen:
-                    kept.append(_NO_STORE)
-                message = {**message, "headers": kept + own_headers}
+                headers = _final_headers(message.get("headers", []), authenticated, own_headers)
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -131,8 +115,15 @@ class Edge:
                 return
             operational = self.operational.get(path)
             if operational is not None and method in operational[0]:
+                # Sent here, not through the response's own __call__ and `send_with_headers`: the
+                # answer is whole in memory, and this is the path every probe takes.
                 template = path
-                await operational[1](self.app_state)(scope, receive, send_with_headers)
+                response = operational[1](self.app_state)
+                headers = _final_headers(response.raw_headers, authenticated, own_headers)
+                await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+                status = response.status_code
+                await send({"type": "http.response.body", "body": response.body})
+                completed = True
                 return
             replay = await self._body(receive, send_with_headers, declared)
             if replay is not None:
@@ -157,14 +148,7 @@ class Edge:
             method = scope.get("method", "")
             self.metrics.record(method, template, status, elapsed)
             if self.access_log.enabled():
-                fields = {
-                    "method": method,
-                    "path": scope.get("path"),
-                    "route": template,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                }
-                self.access_log.write(request_id, fields)
+                self.access_log.request(request_id, method, scope.get("path", ""), template, status, elapsed)
             request_id_var.reset(token)
 
     async def _body(self, receive: Any, send: Any, declared: bytes | None) -> Any:
@@ -207,6 +191,28 @@ class Edge:
             return await receive()
 
         return replay
+
+
+def _final_headers(
+    headers: list[tuple[bytes, bytes]], authenticated: bool, own: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """An answer's headers as sent: the replica's own last, and `Cache-Control: no-store` unless the
+    route chose its caching for a request without credentials (RFC 9111 section 3.5 would let a
+    shared cache store an authenticated answer marked `public`; nothing here needs that)."""
+    chosen = False
+    kept = []
+    for header in headers:
+        name = header[0].lower()
+        if name in _OWN_HEADERS:
+            continue
+        if name == b"cache-control":
+            if authenticated:
+                continue
+            chosen = True
+        kept.append(header)
+    if not chosen:
+        kept.append(_NO_STORE)
+    return kept + own
 
 
 def head_size(scope: Scope) -> int:

@@ -25,8 +25,8 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
 ACCESS_LOGGER = "app.access"
-# One encoder for every access line: `json.dumps(..., default=str)` builds a new one per call.
-_encode = json.JSONEncoder(default=str).encode
+# A str as json.dumps writes it (ASCII, escaped, quoted).
+_string = json.encoder.encode_basestring_ascii
 
 
 class _Clock:
@@ -77,13 +77,14 @@ class AccessLog:
     """One JSON line per request (`msg: "request"`, logger `app.access`, level info), never sampled.
 
     Written when the `app.access` logger is enabled for INFO, as a record of it would be. `stream` is
-    the stream the logging handler writes to (stdout); a line is in its buffer when `write` returns
+    the stream the logging handler writes to (stdout); a line is in its buffer when `request` returns
     and reaches the stream at the end of the event loop's current turn, or at once when no loop runs
     in this thread. `flush` writes out whatever is pending (shutdown calls it).
     """
 
     def __init__(self, instance_id: str, stream: TextIO | None = None) -> None:
         self.instance_id = instance_id
+        self._instance = _string(instance_id)
         self.stream: TextIO = stream if stream is not None else sys.stdout
         self._logger = logging.getLogger(ACCESS_LOGGER)
         self._clock = _Clock()
@@ -92,12 +93,17 @@ class AccessLog:
     def enabled(self) -> bool:
         return self._logger.isEnabledFor(logging.INFO)
 
-    def write(self, request_id: str, fields: dict[str, Any]) -> None:
-        line = entry(self._clock.stamp(time.time()), "info", ACCESS_LOGGER, "request", self.instance_id)
-        line["request_id"] = request_id
-        line.update(fields)
+    def request(self, request_id: str, method: str, path: str, route: str, status: int, seconds: float) -> None:
+        """The line of one request, as `JsonFormatter` would write a record of it with these fields
+        (`method`, `path`, `route`, `status`, `duration_ms`), formatted directly."""
+        line = (
+            f'{{"ts": "{self._clock.stamp(time.time())}", "level": "info", "logger": "{ACCESS_LOGGER}", '
+            f'"msg": "request", "instance": {self._instance}, "request_id": {_string(request_id)}, '
+            f'"method": {_string(method)}, "path": {_string(path)}, "route": {_string(route)}, '
+            f'"status": {int(status)}, "duration_ms": {round(seconds * 1000, 2)!r}}}\n'
+        )
         with contextlib.suppress(OSError, ValueError):
-            self.stream.write(_encode(line) + "\n")
+            self.stream.write(line)
         if self._flush_scheduled:
             return
         try:

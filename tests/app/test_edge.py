@@ -181,7 +181,7 @@ def test_the_body_reaches_the_app_whole_and_an_oversized_one_never(access: Count
 def test_an_access_line_outside_an_event_loop_is_flushed_at_once() -> None:
     stream = CountingStream()
     log = AccessLog("replica-7", stream)
-    log.write("rid", {"status": 200})
+    log.request("rid", "GET", "/healthz", "/healthz", 200, 0.001)
     assert stream.flushes == 1 and json.loads(stream.flushed_text)["request_id"] == "rid"
 
 
@@ -191,7 +191,7 @@ def test_access_lines_of_one_event_loop_turn_are_flushed_together_at_its_end() -
 
     async def burst() -> tuple[int, int]:
         for n in range(3):
-            log.write(f"r{n}", {"status": 200})
+            log.request(f"r{n}", "GET", "/healthz", "/healthz", 200, 0.001)
         during = stream.flushes
         await asyncio.sleep(0)  # the loop's next turn runs the scheduled flush
         return during, stream.flushes
@@ -210,3 +210,27 @@ def test_no_access_line_when_the_access_logger_is_off() -> None:
     finally:
         logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET)
     assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize("path", ["/healthz", '/a"b\\c', "/caf\u00e9/\u2603", "/tab\there\n", "/\x00\x1f"])
+def test_the_access_line_is_what_json_writes_for_every_line(path: str) -> None:
+    stream = CountingStream()
+    AccessLog('replica "7"', stream).request("rid-1", "PUT", path, "/cart/items/{sku}", 413, 0.0123456)
+    line = stream.getvalue()
+    assert line.endswith("\n") and line.count("\n") == 1
+    entry = json.loads(line)
+    expected = {
+        "ts": entry["ts"],
+        "level": "info",
+        "logger": ACCESS_LOGGER,
+        "msg": "request",
+        "instance": 'replica "7"',
+        "request_id": "rid-1",
+        "method": "PUT",
+        "path": path,
+        "route": "/cart/items/{sku}",
+        "status": 413,
+        "duration_ms": 12.35,
+    }
+    assert line == json.dumps(expected) + "\n"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["ts"])
