@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import os
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +46,22 @@ def needs_rehash(stored_hash: str) -> bool:
 # event loop, and at most this many at once: a burst of logins queues here instead of taking every
 # core (and every endpoint thread) from the other routes. Half the CPUs, at least one.
 HASHING_THREADS = max(1, (os.cpu_count() or 2) // 2)
-_hashing = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2")
+# And at a lower scheduling priority than the rest of the process: when the host's cores are busy,
+# the kernel runs the event loop and the endpoint threads first, and hashing takes what is left, so a
+# burst of logins slows logins, not the other routes. Linux schedules each thread with a nice value of
+# its own (setpriority(2), "BUGS": "under the current Linux/NPTL implementation of POSIX threads,
+# the nice value is a per-thread attribute"), set here by the thread's id, HASHING_NICE above the one it
+# started with; raising one's own nice value needs no privilege.
+HASHING_NICE = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no setpriority (not POSIX)
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICE))
+
+
+_hashing = ThreadPoolExecutor(max_workers=HASHING_THREADS, thread_name_prefix="argon2", initializer=_lower_priority)
 
 
 async def hash_password_async(password: str) -> str:

@@ -105,3 +105,18 @@ def test_hashing_runs_off_the_event_loop_in_a_bounded_pool(monkeypatch: pytest.M
     assert run_on_a_new_loop(many()) == [True] * (4 * security.HASHING_THREADS)
     assert peak == security.HASHING_THREADS, peak
     assert threads and all(name.startswith("argon2") for name in threads), threads
+
+
+def test_hashing_threads_run_at_a_lower_priority_than_the_rest_of_the_process() -> None:
+    import os
+    import threading
+
+    from app import security
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    caller = niceness()
+    hashing = security._hashing.submit(niceness).result(timeout=10)
+    assert hashing == min(19, caller + security.HASHING_NICE) and hashing > caller
+    assert niceness() == caller  # the calling thread (the event loop's, in the app) keeps its own
