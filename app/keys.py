@@ -125,7 +125,9 @@ class KmsSigningKey(rsa.RSAPrivateKey):
         if len(data) > KMS_MAX_RAW_MESSAGE:
             raise KeyConfigError(f"a token's signing input is over {KMS_MAX_RAW_MESSAGE} bytes")
         try:
-            answer = self._kms.sign(KeyId=self._key_id, Message=data, MessageType="RAW", SigningAlgorithm=KMS_RS256)
+            answer = self._kms.sign(
+                KeyId=self._key_id, Message=data, MessageType="RAW", SigningAlgorithm=KMS_RS256
+            )
         except Exception as exc:
             raise SigningUnavailable(f"KMS did not sign ({type(exc).__name__})") from None
         return bytes(answer["Signature"])

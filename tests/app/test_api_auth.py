@@ -240,7 +240,9 @@ def _delete_user(database_url: str, user_id: str) -> None:
         assert conn.execute("DELETE FROM users WHERE id = %s", (user_id,)).rowcount == 1
 
 
-def test_a_validly_signed_token_for_a_user_that_never_existed_is_401_everywhere(client: Any, server: AppServer) -> None:
+def test_a_validly_signed_token_for_a_user_that_never_existed_is_401_everywhere(
+    client: Any, server: AppServer
+) -> None:
     _expect_401_everywhere(client, _token_for(server, str(uuid.uuid4())))
 
 

@@ -111,7 +111,9 @@ def test_fuzzing_finds_no_server_error_and_no_answer_outside_the_document(
     ]
     before = statuses(fuzzed)
     # Run from the temporary directory: schemathesis keeps a cache in the working directory.
-    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=MAX_SECONDS + 120, check=False)
+    run = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=MAX_SECONDS + 120, check=False
+    )
     after = statuses(fuzzed)
     result = json.loads(report.read_text()) if report.exists() else {}
     answered = after - before

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from app.edge import Edge
 from app.logs import ACCESS_LOGGER, AccessLog
 from app.metrics import Metrics
+from tests.app.support import run_on_a_new_loop
 
 
 class CountingStream(io.StringIO):
@@ -103,13 +104,13 @@ def test_operational_routes_are_answered_without_the_app(access: CountingStream)
         return JSONResponse({"status": "ok"})
 
     app = edge(inner, access, **{"/healthz": live})
-    status, headers, body = asyncio.run(call(app, scope()))
+    status, headers, body = run_on_a_new_loop(call(app, scope()))
     assert (status, json.loads(body)) == (200, {"status": "ok"})
     assert seen == ["the state"] and inner.calls == []
     assert headers[b"x-instance-id"] == b"replica-7" and headers[b"cache-control"] == b"no-store"
     assert re.fullmatch(rb"[0-9a-f]{32}", headers[b"x-request-id"])
     # A method the operational answer does not take goes to the app (which answers 405 there).
-    asyncio.run(call(app, scope("POST"), b"{}"))
+    run_on_a_new_loop(call(app, scope("POST"), b"{}"))
     assert inner.calls == [("/healthz", b"{}")]
     entries = [json.loads(line) for line in access.getvalue().splitlines()]
     assert [(e["route"], e["status"]) for e in entries] == [("/healthz", 200), ("<unmatched>", 200)]
@@ -119,14 +120,14 @@ def test_a_failing_operational_answer_is_a_json_500_with_the_replica_headers(acc
     def broken(state: Any) -> Response:
         raise RuntimeError("no")
 
-    status, headers, body = asyncio.run(call(edge(Inner(), access, **{"/readyz": broken}), scope(path="/readyz")))
+    status, headers, body = run_on_a_new_loop(call(edge(Inner(), access, **{"/readyz": broken}), scope(path="/readyz")))
     assert (status, json.loads(body)) == (500, {"detail": "internal error"})
     assert headers[b"x-instance-id"] == b"replica-7" and b"x-request-id" in headers
     assert json.loads(access.getvalue())["status"] == 500
 
 
 def test_an_exception_from_the_app_is_a_json_500(access: CountingStream) -> None:
-    status, headers, body = asyncio.run(call(edge(Inner(fail=True), access), scope(path="/cart")))
+    status, headers, body = run_on_a_new_loop(call(edge(Inner(fail=True), access), scope(path="/cart")))
     assert (status, json.loads(body), headers[b"x-instance-id"]) == (500, {"detail": "internal error"}, b"replica-7")
 
 
@@ -136,7 +137,7 @@ def test_an_error_raised_after_a_whole_answer_keeps_the_answer_and_the_connectio
         await JSONResponse({"detail": "internal error"}, status_code=500)(scope, receive, send)
         raise RuntimeError("re-raised after the answer")
 
-    status, headers, body = asyncio.run(call(edge(answered_then_raised, access), scope(path="/boom")))
+    status, headers, body = run_on_a_new_loop(call(edge(answered_then_raised, access), scope(path="/boom")))
     assert (status, json.loads(body), headers[b"x-instance-id"]) == (500, {"detail": "internal error"}, b"replica-7")
     assert json.loads(access.getvalue())["status"] == 500
 
@@ -148,32 +149,32 @@ def test_an_error_half_way_through_an_answer_reaches_the_server(access: Counting
         raise RuntimeError("broken stream")
 
     with pytest.raises(RuntimeError, match="broken stream"):
-        asyncio.run(call(edge(half, access), scope(path="/stream")))
+        run_on_a_new_loop(call(edge(half, access), scope(path="/stream")))
     assert json.loads(access.getvalue())["status"] == 200
 
 
 def test_a_route_may_choose_caching_only_for_requests_without_credentials(access: CountingStream) -> None:
     cached = JSONResponse({"keys": []}, headers={"Cache-Control": "public, max-age=300"})
     app = edge(Inner(cached), access)
-    _, anonymous, _ = asyncio.run(call(app, scope(path="/.well-known/jwks.json")))
+    _, anonymous, _ = run_on_a_new_loop(call(app, scope(path="/.well-known/jwks.json")))
     assert anonymous[b"cache-control"] == b"public, max-age=300"
     with_token = [(b"authorization", b"Bearer x")]
-    status, authenticated, _ = asyncio.run(call(app, scope(path="/.well-known/jwks.json", headers=with_token)))
+    status, authenticated, _ = run_on_a_new_loop(call(app, scope(path="/.well-known/jwks.json", headers=with_token)))
     assert status == 200 and authenticated[b"cache-control"] == b"no-store"
 
 
 def test_the_app_cannot_set_the_replica_headers(access: CountingStream) -> None:
     forged = JSONResponse({}, headers={"X-Instance-Id": "other", "X-Request-Id": "forged"})
     given = [(b"x-request-id", b"client-id-1")]
-    _, headers, _ = asyncio.run(call(edge(Inner(forged), access), scope(path="/x", headers=given)))
+    _, headers, _ = run_on_a_new_loop(call(edge(Inner(forged), access), scope(path="/x", headers=given)))
     assert headers[b"x-instance-id"] == b"replica-7" and headers[b"x-request-id"] == b"client-id-1"
 
 
 def test_the_body_reaches_the_app_whole_and_an_oversized_one_never(access: CountingStream) -> None:
     inner = Inner()
     app = edge(inner, access)
-    asyncio.run(call(app, scope("PUT", "/cart/items/a"), b"x" * 1024))
-    status, _, body = asyncio.run(call(app, scope("PUT", "/cart/items/a"), b"x" * 1025))
+    run_on_a_new_loop(call(app, scope("PUT", "/cart/items/a"), b"x" * 1024))
+    status, _, body = run_on_a_new_loop(call(app, scope("PUT", "/cart/items/a"), b"x" * 1025))
     assert inner.calls == [("/cart/items/a", b"x" * 1024)]
     assert status == 413 and "1024" in json.loads(body)["detail"]
 
@@ -196,7 +197,7 @@ def test_access_lines_of_one_event_loop_turn_are_flushed_together_at_its_end() -
         await asyncio.sleep(0)  # the loop's next turn runs the scheduled flush
         return during, stream.flushes
 
-    assert asyncio.run(burst()) == (0, 1)
+    assert run_on_a_new_loop(burst()) == (0, 1)
     entries = [json.loads(line) for line in stream.flushed_text.splitlines()]
     assert [e["request_id"] for e in entries] == ["r0", "r1", "r2"]
     assert all(e["logger"] == ACCESS_LOGGER and e["msg"] == "request" and e["instance"] == "replica-7" for e in entries)
@@ -206,7 +207,7 @@ def test_no_access_line_when_the_access_logger_is_off() -> None:
     stream = CountingStream()
     logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
     try:
-        asyncio.run(call(edge(Inner(), stream), scope(path="/x")))
+        run_on_a_new_loop(call(edge(Inner(), stream), scope(path="/x")))
     finally:
         logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET)
     assert stream.getvalue() == ""

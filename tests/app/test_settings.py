@@ -105,9 +105,9 @@ def test_cloud_secrets_come_from_secrets_manager(moto: Any) -> None:
     )
     client = aws_client(settings, "secretsmanager")
     pem = generate_private_key_pem()
-    db_arn = client.create_secret(Name="db-app", SecretString=json.dumps({"username": "app", "password": "p@ss/w:rd"}))[
-        "ARN"
-    ]
+    db_arn = client.create_secret(
+        Name="db-app", SecretString=json.dumps({"username": "app", "password": "p@ss/w:rd"})
+    )["ARN"]
     redis_arn = client.create_secret(Name="redis-auth", SecretString="token-with-32-characters-or-more!")["ARN"]
     jwt_arn = client.create_secret(Name="jwt-key", SecretString=pem)["ARN"]
     settings = settings.model_copy(
