@@ -37,7 +37,6 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 _OWN_HEADERS = (b"x-instance-id", b"x-request-id")
 _NO_STORE = (b"cache-control", b"no-store")
-_GET_HEAD = ("GET", "HEAD")
 Scope = MutableMapping[str, Any]
 UNMATCHED = "<unmatched>"
 
