@@ -1,8 +1,8 @@
 """The web app factory: `uvicorn app.main:create_app --factory`.
 
 Creates the FastAPI app with its routers and error handlers, behind the edge (app/edge.py) that
-every request passes first; at start-up it resolves secrets, opens the pools and starts the outbox
-relay thread, and at shutdown flips readiness to 503 and closes everything.
+every request passes first; at start-up it resolves secrets, applies migrations, opens the pools and
+starts the outbox relay thread, and at shutdown flips readiness to 503 and closes everything.
 """
 
 from __future__ import annotations
@@ -113,7 +113,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # The routers add no prefix, dependencies or tags: their routes are the app's own, and are
         # added as such. `include_router` would keep each router whole, to be matched router by router
         # and then route by route within, on every request.
-        assert not (router.prefix or router.dependencies or router.tags), "a router with its own settings"
+        if router.prefix or router.dependencies or router.tags:
+            raise ValueError("a router with a prefix, dependencies or tags needs include_router")
         app.router.routes.extend(router.routes)
     return Edge(
         app,
