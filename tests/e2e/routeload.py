@@ -92,6 +92,12 @@ class RouteLoad:
             thread.start()
         return self
 
+    def answered_since(self, since: float) -> int:
+        """The fewest requests started at or after `since` (load time) that any route class has had
+        answered (or failed) so far."""
+        with self._lock:
+            return min(self.report.sent(route, since) for route in CLASSES)
+
     def stop(self) -> RouteReport:
         self._stop.set()
         for thread in self._threads:

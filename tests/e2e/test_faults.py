@@ -25,6 +25,7 @@ from demo.client import AppClient, Traffic, TrafficReport, new_client
 from demo.scenario import aws_client, s3_client
 from local import app_process, procs
 from local.environment import LocalEnvironment, throwaway
+from tests.app.support import wait_until
 from tests.e2e.routeload import CLASSES, RouteLoad
 
 pytestmark = pytest.mark.e2e
@@ -313,6 +314,12 @@ def test_postgres_restart_fails_cleanly_and_the_outbox_delivers_afterwards(
 
 # --- stalls (SIGSTOP): per route class, through the load balancer, no client retries -------------------
 
+# How long a store stays stopped, and how many answers each route class must have had before a fault
+# begins and after it ends.
+STALL_SECONDS = 6.0
+WARM_ANSWERS = 5
+ROTATED_ANSWERS = 15
+
 # What each store's stall may fail; every other route class must not see a single failure.
 NEEDS = {
     # Login throttling keeps its counters in Redis (they must hold across replicas).
@@ -330,18 +337,21 @@ def test_a_stalled_store_fails_only_the_routes_that_need_it(
 ):
     load = RouteLoad(whole.lb, users=4).start()
     try:
-        time.sleep(2.0)
+        assert wait_until(lambda: load.answered_since(0.0) >= WARM_ANSWERS, timeout=30), "the load did not start"
         stall_began = load.now()
         with whole.stalled(store):
-            time.sleep(6.0)
+            # The fault itself lasts this long: longer than every bounded wait on a store.
+            time.sleep(STALL_SECONDS)
         stall_ended = load.now()
-        # Requests started during the stall finish within their bounded waits; then normal service.
-        time.sleep(4.0)
+        # Requests started during the stall finish within their bounded waits; then normal service,
+        # until every route class has been answered a few times from 3 s after the stall on.
+        recovered = wait_until(lambda: load.answered_since(stall_ended + 3.0) >= WARM_ANSWERS, timeout=45)
+        assert recovered, f"some route class got no answer after the {store} stall"
     finally:
         report = load.stop()
     during = report.table(stall_began, stall_ended)
     show(
-        f"[{store} SIGSTOP 6 s] failed/sent per route class during the stall: {during}; "
+        f"[{store} SIGSTOP {STALL_SECONDS:.0f} s] failed/sent per route class during the stall: {during}; "
         f"whole run: {report.table()}; statuses during: "
         + ", ".join(f"{r}={dict(report.statuses(r, stall_began, stall_ended))}" for r in CLASSES)
     )
@@ -381,11 +391,13 @@ def test_rotating_the_database_password_and_ending_sessions_needs_no_restart(
 ):
     load = RouteLoad(whole.lb, users=4).start()
     try:
-        time.sleep(2.0)
+        assert wait_until(lambda: load.answered_since(0.0) >= WARM_ANSWERS, timeout=30), "the load did not start"
         rotation_began = load.now()
         done = whole.rotate_db_password(terminate_sessions=True)
         rotated_at = load.now()
-        time.sleep(6.0)
+        # Enough requests of every class on connections made after the rotation to show none fails.
+        after = wait_until(lambda: load.answered_since(rotated_at + 0.5) >= ROTATED_ANSWERS, timeout=45)
+        assert after, "some route class got no answer after the rotation"
     finally:
         report = load.stop()
     reread = sum(
