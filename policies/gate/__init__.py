@@ -87,8 +87,8 @@ def _with_remote_types(
 
 def count_unjudged(resources: Sequence[Resource], settings: Mapping[str, PolicySettings]) -> int:
     """Components whose contents were not judged, whatever the rule's enforcement (even disabled)."""
-    from policies.rules import RULES_BY_NAME, StackResource
-    from policies.rules.components import unjudged_components
+    from ..rules import RULES_BY_NAME, StackResource
+    from ..rules.components import unjudged_components
 
     current = settings.get(UNJUDGED_POLICY)
     config = dict(current.properties) if current is not None else RULES_BY_NAME[UNJUDGED_POLICY].settings()
@@ -125,7 +125,7 @@ def check_stack_name(stack: str) -> None:
 
 def stack_names(program_dir: Path | str = ".") -> list[str]:
     """Every stack of the project: the names of its <stackConfigDir>/Pulumi.<stack>.yaml files."""
-    from policies.gate import mockengine
+    from . import mockengine
 
     try:
         project = mockengine.load_project(Path(program_dir).resolve())
@@ -163,8 +163,8 @@ def run_gate(
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
 ) -> GateResult:
-    from policies.gate import mockengine
-    from policies.pack import PACK_ENFORCEMENT, POLICIES
+    from ..pack import PACK_ENFORCEMENT, POLICIES
+    from . import mockengine
 
     pack = list(policies) if policies is not None else POLICIES
     program = Path(program_dir).resolve()
@@ -252,8 +252,7 @@ def run_document(
 ) -> GateResult:
     """Judges a `pulumi stack export` (kind "state") or `pulumi preview --json` (kind "preview")
     document; `program_dir` is the project it came from (policy config default, source positions)."""
-    from policies.pack import PACK_ENFORCEMENT, POLICIES
-
+    from ..pack import PACK_ENFORCEMENT, POLICIES
     from .documents import DocumentError, parse_preview, parse_state, read_json
 
     check_stack_name(stack)

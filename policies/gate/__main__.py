@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     # collector's frequent passes cost a third of a program run and free little that reference
     # counting does not. Collections become rare, not absent (bench/README.md has the figures).
     gc.set_threshold(50_000, 20, 1_000)
-    from policies.gate import GateError, run_document, run_gates, stack_names
-    from policies.gate.report import as_json_many, as_sarif, as_text_many
-    from policies.pack import POLICIES, RULE_FOR_POLICY
+    from ..pack import POLICIES, RULE_FOR_POLICY
+    from . import GateError, run_document, run_gates, stack_names
+    from .report import as_json_many, as_sarif, as_text_many
 
     try:
         if args.state or args.preview:

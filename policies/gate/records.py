@@ -1,32 +1,7 @@
-"""The one record of a resource: what the mock engine captures and what a stack document holds, and
-what the gate judges and reports."""
+"""The one record of a resource, shared by the mock engine (which captures it, in the program's own
+interpreter) and the judging side (documents, rules, reports). It lives in mockengine/records.py so
+that the engine needs nothing outside its own directory."""
 
-from __future__ import annotations
+from .mockengine.records import Resource
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-
-@dataclass(frozen=True)
-class Resource:
-    urn: str
-    type: str
-    name: str
-    inputs: Mapping[str, Any]
-    parent: str | None
-    dependencies: tuple[str, ...]
-    property_dependencies: Mapping[str, tuple[str, ...]]
-    provider: str | None
-    custom: bool = True
-    protect: bool = False
-    secret_paths: tuple[str, ...] = ()
-    # Camel-case engine names: ignoreChanges, deleteBeforeReplace, retainOnDelete,
-    # additionalSecretOutputs, deletedWith, aliases.
-    options: Mapping[str, Any] = field(default_factory=dict)
-    outputs: Mapping[str, Any] = field(default_factory=dict)
-    # Registered with remote=True: a multi-language component that only the engine's call to its
-    # provider's Construct fills with children; under mocks it stays empty.
-    remote: bool = False
-    # The registration's sourcePosition (the user code that declared it): absolute path and line.
-    source: tuple[str, int] | None = None
+__all__ = ["Resource"]

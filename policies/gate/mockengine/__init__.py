@@ -8,8 +8,6 @@ without the Pulumi CLI, provider plugins or cloud credentials.
 The offline gate and the infrastructure tests both run programs through `run_program`.
 """
 
-from policies.gate.records import Resource
-
 from .answers import DEFAULT_REGION, MOCK_ACCOUNT_ID, mock_invoke, mock_outputs
 from .project import (
     PLACEHOLDER_SECRET_PREFIX,
@@ -20,6 +18,7 @@ from .project import (
     load_project,
     load_stack_config,
 )
+from .records import Resource
 from .run import ProgramError, ProgramRun, run_program, settle_failed_run
 
 __all__ = [

@@ -33,11 +33,10 @@ from pulumi.runtime.mocks import MockMonitor, Mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from policies.gate import assets
-from policies.gate.records import Resource
-
+from . import assets
 from .answers import DEFAULT_REGION, mock_invoke, mock_outputs
 from .project import ProjectError, StackConfig, _qualify, load_project, load_stack_config
+from .records import Resource
 
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -126,7 +125,7 @@ def _make_monitor(mocks: Mocks, workdir: Path) -> Any:
             self.stack_outputs: dict[str, Any] = {}
 
         def RegisterResource(self, request: Any) -> Any:
-            # The engine reads every asset and archive when it registers a resource (gate/assets.py).
+            # The engine reads every asset and archive when it registers a resource (mockengine/assets.py).
             assets.read_registered(request.type, request.name, _struct_to_python(request.object), workdir)
             response = super().RegisterResource(request)
             if request.type == "pulumi:pulumi:Stack":

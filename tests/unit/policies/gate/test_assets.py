@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from policies.gate import assets
 from policies.gate.__main__ import main as gate_main
-from policies.gate.mockengine import ProgramError, run_program
+from policies.gate.mockengine import ProgramError, assets, run_program
 
 PROJECT = "name: assets-fixture\nruntime: python\nmain: src/\n"
 
