@@ -52,3 +52,19 @@ def test_service_lists_and_other_services(via_policy):
 
 def test_unknown_trust_policy_is_not_judged(via_policy):
     assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, {"assumeRolePolicy": UNKNOWN_STRING_VALUE}) == []
+
+
+@pytest.mark.parametrize(
+    ("operator", "key", "value"),
+    [
+        ("ArnLike", "aws:SourceArn", "arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*"),
+        ("ArnEquals", "AWS:SOURCEARN", "arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/fl-1"),
+        ("StringEquals", "aws:SourceAccount", "123456789012"),
+        ("StringEquals", "aws:SourceOrgID", "o-abc123"),
+        ("ForAnyValue:StringLike", "aws:SourceOrgPaths", "o-abc123/r-ab12/ou-ab12-11111111/*"),
+    ],
+)
+def test_each_source_key_alone_holds_the_service(operator, key, value, via_policy):
+    # Each global source key on its own ties the request to this account, in any letter case
+    # (condition keys are case-insensitive: IAM User Guide, "Condition element").
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, _trust({operator: {key: value}})) == []

@@ -120,3 +120,13 @@ def test_statefulset_allow_list_is_configurable(via_policy):
     assert via_policy(NO_APP_STATEFULSETS, STS, props) == [STS_MESSAGE]
     config = {"statefulAllowList": {"platform.example.com/tier": ["database", "broker"]}}
     assert via_policy(NO_APP_STATEFULSETS, STS, props, config) == []
+
+
+@pytest.mark.parametrize("key", ["initContainers", "containers", "ephemeralContainers"])
+def test_every_kind_of_container_in_a_pod_is_scanned(key):
+    # An init container runs in the same pod with the same volumes and environment: what is forbidden
+    # in a container is forbidden there too (the secrets and datastore scans read this list).
+    from policies.rules.kubernetes import containers
+
+    spec = {key: [{"name": "only", "image": "busybox:1"}]}
+    assert containers(spec) == [{"name": "only", "image": "busybox:1"}]

@@ -140,3 +140,23 @@ def test_bucket_policies(via_policy):
     ]
     conditioned = {**public, "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}}}
     assert via_policy(S3_NO_PUBLIC_ACCESS, policy, _policy(conditioned)) == []
+
+
+@pytest.mark.parametrize("acl", ["public-read", "public-read-write", "authenticated-read"])
+def test_every_public_canned_acl_is_reported(acl, via_policy):
+    # authenticated-read grants READ to every AWS account, not just this one (S3 User Guide, "Canned ACL").
+    assert via_policy(S3_NO_PUBLIC_ACCESS, "aws:s3/bucketAclV2:BucketAclV2", {"bucket": "b", "acl": acl}) == [
+        f"canned ACL {acl} makes the content public"
+    ]
+    for private in ("private", "bucket-owner-full-control", "log-delivery-write"):
+        assert via_policy(S3_NO_PUBLIC_ACCESS, "aws:s3/bucketAclV2:BucketAclV2", {"bucket": "b", "acl": private}) == []
+
+
+@pytest.mark.parametrize("flag", sorted(FLAGS))
+def test_an_account_level_block_with_one_flag_off_covers_no_bucket(flag, via_stack_policy):
+    account = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
+    stack = [("aws:s3/bucket:Bucket", "a", {}, {}), (account, "account", {**FLAGS, flag: False}, {})]
+    assert via_stack_policy(S3_PUBLIC_ACCESS_BLOCK, stack) == [
+        (f"urn:pulumi:t::p::{account}::account", f"public access block leaves {flag} off"),
+        ("urn:pulumi:t::p::aws:s3/bucket:Bucket::a", "bucket a has no BucketPublicAccessBlock with all four flags true"),
+    ]

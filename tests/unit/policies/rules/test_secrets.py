@@ -52,6 +52,17 @@ def test_kubernetes_env(via_policy):
     ]
 
 
+@pytest.mark.parametrize("key", ["initContainers", "ephemeralContainers"])
+def test_kubernetes_env_of_init_and_ephemeral_containers(key, via_policy):
+    env = [{"name": "REDIS_AUTH_TOKEN", "value": "abc123abc123"}]
+    props = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:1"}],
+                                            key: [{"name": "setup", "image": "tools:1", "env": env}]}}}}
+    assert via_policy(NO_PLAINTEXT_SECRETS, DEPLOYMENT, props) == [
+        "container setup env: REDIS_AUTH_TOKEN is set to a literal value; pass a Secrets Manager/SSM reference and "
+        "read it at runtime"
+    ]
+
+
 def test_ecs_container_definitions(via_policy):
     defs = [
         {
