@@ -158,5 +158,8 @@ def test_an_account_level_block_with_one_flag_off_covers_no_bucket(flag, via_sta
     stack = [("aws:s3/bucket:Bucket", "a", {}, {}), (account, "account", {**FLAGS, flag: False}, {})]
     assert via_stack_policy(S3_PUBLIC_ACCESS_BLOCK, stack) == [
         (f"urn:pulumi:t::p::{account}::account", f"public access block leaves {flag} off"),
-        ("urn:pulumi:t::p::aws:s3/bucket:Bucket::a", "bucket a has no BucketPublicAccessBlock with all four flags true"),
+        (
+            "urn:pulumi:t::p::aws:s3/bucket:Bucket::a",
+            "bucket a has no BucketPublicAccessBlock with all four flags true",
+        ),
     ]
