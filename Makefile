@@ -8,7 +8,7 @@ STAMP  := .make
 DEB_PACKAGES := postgresql redis-server haproxy graphviz wrk
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install deps-system deps-python demo gate test bench lint clean
+.PHONY: install deps-system deps-python demo gate test bench mutation lint clean
 
 install: deps-system deps-python deps-pack
 
@@ -53,6 +53,11 @@ bench: install
 	$(PY) -m bench.replica
 	$(PY) -m bench.app
 	$(PY) -m bench.failover
+
+# Mutation testing of the rules, the gate and the app's security modules (slow: tens of minutes; not
+# part of `make test`). Prints the kill rate per module, writes bench/results/mutation.json.
+mutation: install
+	$(PY) -m bench.mutation
 
 lint: install
 	$(PY) -m ruff check .

@@ -1,0 +1,217 @@
+"""Mutation testing of the modules whose promises are the product: prints the kill rate per module and
+writes bench/results/mutation.json.
+
+mutmut (3.x) changes one small thing at a time in a module (an operator, a constant, a condition, a
+string, an argument) and runs the tests that cover the changed function; a mutant the tests do not
+notice "survived". Each group below runs in a scratch copy of the repository (mutmut writes its
+mutated tree to `mutants/` beside the configuration it reads), with the tests of that group only.
+
+A surviving mutant is either a missing test or *equivalent*: a change no behaviour can reveal (a
+cache that only saves time, a default that is always overridden). Equivalent mutants are listed in
+bench/README.md ("Equivalent mutants"), each with one line of why; the kill rate leaves them out:
+
+    kill rate = killed / (mutants - equivalent - not covered by any test)
+
+and the "not covered" count is printed beside it, since a mutant no test runs is a gap too.
+
+Usage: python -m bench.mutation [--group rules|gate|app ...] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.results_file import write_results
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results" / "mutation.json"
+README = ROOT / "bench" / "README.md"
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    modules: tuple[str, ...]  # globs of files to mutate, relative to the repository root
+    tests: tuple[str, ...]  # pytest arguments that select the group's tests
+
+
+GROUPS = (
+    Group("rules", ("policies/rules/*.py",), ("tests/unit/policies/rules",)),
+    Group(
+        "gate",
+        ("policies/gate/*.py", "policies/gate/*/*.py"),
+        ("tests/unit/policies/gate",),
+    ),
+    # The app's security modules, with the tests that need no server: a mutant run starts a fresh
+    # pytest session per mutant, and starting PostgreSQL and Redis for each would take hours.
+    Group(
+        "app",
+        ("app/security.py", "app/throttle.py", "app/passwords.py", "app/edge.py"),
+        ("tests/app", "-m", "not services and not e2e"),
+    ),
+)
+
+# mutmut's outcome for each exit status of a mutant's test run (mutmut/stats.py status_by_exit_code).
+KILLED, SURVIVED, NO_TESTS, TIMEOUT = "killed", "survived", "no tests", "timeout"
+
+
+def equivalent_mutants(readme: Path = README) -> dict[str, str]:
+    """`mutant name -> why` from the README's "Equivalent mutants" section: lines `- \\`name\\`: why`."""
+    text = readme.read_text(encoding="utf-8")
+    match = re.search(r"^## Equivalent mutants\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    if not match:
+        return {}
+    found: dict[str, str] = {}
+    for line in match.group(1).splitlines():
+        item = re.match(r"^- `([\w.]+)`: (.+)$", line.strip())
+        if item:
+            found[item.group(1)] = item.group(2)
+    return found
+
+
+def module_of(mutant: str) -> str:
+    """`policies.rules.s3.x_check__mutmut_3` -> `policies/rules/s3.py`."""
+    dotted = mutant.split(".x", 1)[0] if ".x_" in mutant else mutant.rsplit(".", 1)[0]
+    return dotted.replace(".", "/") + ".py"
+
+
+def score(outcomes: dict[str, str], equivalent: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Per module: counts by outcome, the equivalent mutants left out, the kill rate and the survivors."""
+    by_module: dict[str, list[tuple[str, str]]] = {}
+    for mutant, outcome in outcomes.items():
+        by_module.setdefault(module_of(mutant), []).append((mutant, outcome))
+    report: dict[str, dict[str, Any]] = {}
+    for module, mutants in sorted(by_module.items()):
+        counts = Counter(outcome for _, outcome in mutants)
+        survivors = sorted(m for m, outcome in mutants if outcome == SURVIVED and m not in equivalent)
+        listed = sum(1 for m, outcome in mutants if outcome == SURVIVED and m in equivalent)
+        judged = len(mutants) - listed - counts[NO_TESTS]
+        killed = counts[KILLED] + counts[TIMEOUT]
+        report[module] = {
+            "mutants": len(mutants),
+            "killed": killed,
+            "survived": len(survivors),
+            "equivalent": listed,
+            "not_covered": counts[NO_TESTS],
+            "other": len(mutants) - killed - counts[SURVIVED] - counts[NO_TESTS],
+            "kill_rate": round(killed / judged, 4) if judged else None,
+            "survivors": survivors,
+        }
+    return report
+
+
+def _copy_tree(workdir: Path) -> None:
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout.splitlines()
+    for name in files:
+        source = ROOT / name
+        if not source.is_file():
+            continue
+        target = workdir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
+def _configure(workdir: Path, group: Group) -> None:
+    roots = sorted({glob.split("/")[0] + "/" for glob in group.modules})
+    settings = [
+        "",
+        "[tool.mutmut]",
+        f"source_paths = {json.dumps(roots)}",
+        f"only_mutate = {json.dumps(list(group.modules))}",
+        f"pytest_add_cli_args_test_selection = {json.dumps(list(group.tests))}",
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]',
+        "",
+    ]
+    with (workdir / "pyproject.toml").open("a", encoding="utf-8") as f:
+        f.write("\n".join(settings))
+
+
+def _outcomes(workdir: Path) -> dict[str, str]:
+    from mutmut.stats import status_by_exit_code
+
+    outcomes: dict[str, str] = {}
+    for meta in (workdir / "mutants").rglob("*.meta"):
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+        for mutant, code in doc.get("exit_code_by_key", {}).items():
+            outcomes[mutant] = status_by_exit_code[code]
+    return outcomes
+
+
+def run_group(group: Group, keep: Path | None) -> tuple[dict[str, str], float]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f"mutation-{group.name}-", dir=keep))
+    try:
+        _copy_tree(workdir)
+        _configure(workdir, group)
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        log = workdir / "mutmut.log"
+        started = time.monotonic()
+        with log.open("w", encoding="utf-8") as out:
+            done = subprocess.run(
+                [sys.executable, "-m", "mutmut", "run", "--max-children", str(os.cpu_count() or 2)],
+                cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, check=False,
+            )
+        elapsed = time.monotonic() - started
+        outcomes = _outcomes(workdir)
+        if done.returncode != 0 or not outcomes:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise SystemExit(f"mutmut failed on group {group.name} (exit {done.returncode}):\n{tail}")
+        return outcomes, elapsed
+    finally:
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.mutation", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--group", action="append", choices=[g.name for g in GROUPS], help="default: all")
+    parser.add_argument("--keep", type=Path, help="keep the scratch copies (and mutmut's results) under DIR")
+    args = parser.parse_args(argv)
+    chosen = [g for g in GROUPS if not args.group or g.name in args.group]
+    equivalent = equivalent_mutants()
+
+    groups: dict[str, Any] = {}
+    for group in chosen:
+        print(f"mutating {group.name}: {', '.join(group.modules)} against {' '.join(group.tests)}", flush=True)
+        outcomes, elapsed = run_group(group, args.keep)
+        modules = score(outcomes, equivalent)
+        groups[group.name] = {"seconds": round(elapsed, 1), "modules": modules}
+        print(f"  {len(outcomes)} mutants in {elapsed:.0f} s")
+        print(f"  {'module':<42} {'mutants':>7} {'killed':>6} {'survived':>8} {'equiv.':>6} {'no test':>7} {'kill rate':>9}")
+        for module, row in modules.items():
+            rate = f"{100 * row['kill_rate']:.1f} %" if row["kill_rate"] is not None else "-"
+            print(
+                f"  {module:<42} {row['mutants']:>7} {row['killed']:>6} {row['survived']:>8} "
+                f"{row['equivalent']:>6} {row['not_covered']:>7} {rate:>9}"
+            )
+
+    write_results(
+        RESULTS,
+        {
+            "tool": "mutmut",
+            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+            "groups": groups,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
