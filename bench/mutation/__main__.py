@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         modules = score(outcomes, equivalent)
         groups[group.name] = {"seconds": round(elapsed, 1), "modules": modules}
         print(f"  {len(outcomes)} mutants in {elapsed:.0f} s")
-        print(f"  {'module':<42} {'mutants':>7} {'killed':>6} {'survived':>8} {'equiv.':>6} {'no test':>7} {'kill rate':>9}")
+        header = ("module", "mutants", "killed", "survived", "equiv.", "no test", "kill rate")
+        print("  {:<42} {:>7} {:>6} {:>8} {:>6} {:>7} {:>9}".format(*header))
         for module, row in modules.items():
             rate = f"{100 * row['kill_rate']:.1f} %" if row["kill_rate"] is not None else "-"
             print(
