@@ -33,10 +33,11 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 
 BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
-PUBLIC_GROUPS = (
-    "http://acs.amazonaws.com/groups/global/AllUsers",
-    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
-)
+# Grantee URI -> the group's name in findings.
+PUBLIC_GROUPS = {
+    "http://acs.amazonaws.com/groups/global/AllUsers": "AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers": "AuthenticatedUsers",
+}
 
 
 def _bucket_keys(bucket: StackResource) -> set[str]:
@@ -152,19 +153,23 @@ def _public_statements(policy: Any) -> list[str]:
     return found
 
 
+def _public_group(uri: Any) -> str | None:
+    return PUBLIC_GROUPS.get(uri) if isinstance(uri, str) else None
+
+
 def check_public_acl_or_policy(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
     found = []
     acl = props.get("acl")
     if isinstance(acl, str) and acl in PUBLIC_ACLS:
         found.append(f"canned ACL {acl} makes the content public")
     for grant in items(get(props, "accessControlPolicy", "grants")):
-        uri = get(grant, "grantee", "uri")
-        if uri in PUBLIC_GROUPS:
-            found.append(f"ACL grant {get(grant, 'permission', default='?')} to {uri.rsplit('/', 1)[-1]}")
+        group = _public_group(get(grant, "grantee", "uri"))
+        if group:
+            found.append(f"ACL grant {get(grant, 'permission', default='?')} to {group}")
     for grant in items(props.get("grants")):
-        uri = get(grant, "uri")
-        if uri in PUBLIC_GROUPS:
-            found.append(f"ACL grant to {uri.rsplit('/', 1)[-1]}")
+        group = _public_group(get(grant, "uri"))
+        if group:
+            found.append(f"ACL grant to {group}")
     for sid in _public_statements(props.get("policy")):
         found.append(f'bucket policy allows everyone (Principal "*") without a condition ({sid})')
     return found

@@ -163,3 +163,109 @@ def test_an_account_level_block_with_one_flag_off_covers_no_bucket(flag, via_sta
             "bucket a has no BucketPublicAccessBlock with all four flags true",
         ),
     ]
+
+
+BUCKET = "aws:s3/bucket:Bucket"
+SSE_T = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+UNKNOWN_ID = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+@pytest.mark.parametrize("key", ["bucket", "id", "arn"])
+def test_a_companion_is_paired_by_the_buckets_name_id_or_arn(key, via_stack_policy):
+    # Without a recorded property dependency (a value copied from an earlier stack output, say) the
+    # companion is paired by any of the bucket's identifiers.
+    bucket = {"bucket": "site-name", "id": "site-id", "arn": "arn:aws:s3:::site-arn"}
+    stack = [(BUCKET, "site", bucket, {}), (PAB, "site-pab", {"bucket": bucket[key], **FLAGS}, {})]
+    assert via_stack_policy(S3_PUBLIC_ACCESS_BLOCK, stack) == []
+
+
+def test_a_bucket_identifier_that_is_not_a_string_pairs_nothing(via_stack_policy):
+    stack = [(BUCKET, "odd", {"bucket": ["not", "a", "name"], "id": ""}, {})]
+    assert via_stack_policy(S3_PUBLIC_ACCESS_BLOCK, stack) == [
+        (f"urn:pulumi:t::p::{BUCKET}::odd", "bucket odd has no BucketPublicAccessBlock with all four flags true")
+    ]
+
+
+def test_a_block_with_several_flags_off_names_them_all(via_stack_policy):
+    stack = _bucket_stack(flags={**FLAGS, "blockPublicAcls": False, "restrictPublicBuckets": False})
+    assert via_stack_policy(S3_PUBLIC_ACCESS_BLOCK, stack) == [
+        (
+            f"urn:pulumi:t::p::{PAB}::receipts-pab",
+            "public access block leaves blockPublicAcls, restrictPublicBuckets off",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rule", "companion_type"),
+    [(S3_PUBLIC_ACCESS_BLOCK, PAB), (S3_ENCRYPTION, SSE_T), (S3_VERSIONING, VERSIONING)],
+)
+def test_a_companion_whose_bucket_is_unknown_suspends_the_judgement(rule, companion_type, via_stack_policy):
+    # It may configure any bucket of the stack: preview cannot tell which, so no bucket is judged.
+    stack = [(BUCKET, "a", {"bucket": "a"}, {}), (companion_type, "c", {"bucket": UNKNOWN_ID, **FLAGS}, {})]
+    assert via_stack_policy(rule, stack) == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "other"), [(S3_ENCRYPTION, VERSIONING), (S3_VERSIONING, PAB), (S3_PUBLIC_ACCESS_BLOCK, SSE_T)]
+)
+def test_only_companions_of_the_rules_own_kind_suspend_it(rule, other, via_stack_policy):
+    stack = [
+        (BUCKET, "a", {"bucket": "a"}, {}),
+        (other, "c", {"bucket": UNKNOWN_ID, **FLAGS}, {}),
+        ("aws:s3/bucketPolicy:BucketPolicy", "p", {}, {}),
+    ]
+    assert [urn for urn, _ in via_stack_policy(rule, stack)] == [f"urn:pulumi:t::p::{BUCKET}::a"]
+
+
+@pytest.mark.parametrize("rule", [S3_ENCRYPTION, S3_VERSIONING, S3_PUBLIC_ACCESS_BLOCK])
+def test_every_bucket_is_judged_after_a_compliant_one(rule, via_stack_policy):
+    stack = [*_bucket_stack(), (BUCKET, "bare", {"bucket": "bare"}, {})]
+    assert [urn for urn, _ in via_stack_policy(rule, stack)] == [f"urn:pulumi:t::p::{BUCKET}::bare"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "label"),
+    [
+        ({"Sid": "Open", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}, "Open"),
+        ({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}, "s3:GetObject"),
+        ({"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:root", "*"]}}, "statement"),
+    ],
+)
+def test_a_public_statement_is_named_by_its_sid_else_its_action(statement, label, via_policy):
+    assert via_policy(S3_NO_PUBLIC_ACCESS, "aws:s3/bucketPolicy:BucketPolicy", _policy(statement)) == [
+        f'bucket policy allows everyone (Principal "*") without a condition ({label})'
+    ]
+
+
+def test_named_principals_and_odd_statements_are_not_public(via_policy):
+    named = {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:root"]}, "Action": "s3:*"}
+    doc = {"Statement": ["not a statement", named, {"Effect": "Allow", "Principal": "*", "Action": "s3:List*"}]}
+    assert via_policy(S3_NO_PUBLIC_ACCESS, "aws:s3/bucketPolicy:BucketPolicy", {"policy": json.dumps(doc)}) == [
+        'bucket policy allows everyone (Principal "*") without a condition (s3:List*)'
+    ]
+
+
+@pytest.mark.parametrize("group", ["AllUsers", "AuthenticatedUsers"])
+def test_grants_to_a_public_group_in_either_shape(group, via_policy):
+    uri = f"http://acs.amazonaws.com/groups/global/{group}"
+    policy_grant = {"accessControlPolicy": {"grants": [{"grantee": {"type": "Group", "uri": uri}}]}}
+    assert via_policy(S3_NO_PUBLIC_ACCESS, "aws:s3/bucketAclV2:BucketAclV2", policy_grant) == [
+        f"ACL grant ? to {group}"
+    ]
+    inline = {"grants": [{"type": "Group", "uri": uri, "permissions": ["READ"]}]}
+    assert via_policy(S3_NO_PUBLIC_ACCESS, BUCKET, inline) == [f"ACL grant to {group}"]
+    owner = {"grants": [{"type": "CanonicalUser", "id": "abc", "permissions": ["FULL_CONTROL"]}]}
+    assert via_policy(S3_NO_PUBLIC_ACCESS, BUCKET, owner) == []
+    odd = {"grants": [{"type": "Group", "uri": [uri]}], "accessControlPolicy": {"grants": [{"grantee": {"uri": {}}}]}}
+    assert via_policy(S3_NO_PUBLIC_ACCESS, BUCKET, odd) == []
+
+
+def test_a_bucket_versioned_inline_does_not_end_the_judgement(via_stack_policy):
+    stack = [
+        (BUCKET, "old", {"bucket": "old", "versioning": {"enabled": True}}, {}),
+        (BUCKET, "bare", {"bucket": "bare", "versioning": {"enabled": False}}, {}),
+    ]
+    assert via_stack_policy(S3_VERSIONING, stack) == [
+        (f"urn:pulumi:t::p::{BUCKET}::bare", "bucket bare does not have versioning enabled")
+    ]
