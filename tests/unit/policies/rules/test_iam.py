@@ -68,3 +68,24 @@ def test_each_source_key_alone_holds_the_service(operator, key, value, via_polic
     # Each global source key on its own ties the request to this account, in any letter case
     # (condition keys are case-insensitive: IAM User Guide, "Condition element").
     assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, _trust({operator: {key: value}})) == []
+
+
+def test_the_default_services_apply_without_config():
+    from policies.rules.iam import check_service_source_condition
+
+    assert check_service_source_condition(ROLE_T, _trust(), {}) == [CONFUSED]
+    assert check_service_source_condition(ROLE_T, _trust(service="lambda.amazonaws.com"), {}) == []
+
+
+def test_every_statement_is_read(via_policy):
+    statements = [
+        "not a statement",
+        {"Effect": "Deny", "Principal": {"Service": FLOW_LOGS}, "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"Service": [FLOW_LOGS, "delivery.logs.amazonaws.com"]}},
+    ]
+    props = {"assumeRolePolicy": json.dumps({"Statement": statements})}
+    config = {"services": [FLOW_LOGS, "delivery.logs.amazonaws.com"]}
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, props, config) == [
+        CONFUSED.replace(FLOW_LOGS, f"{FLOW_LOGS}, delivery.logs.amazonaws.com")
+    ]

@@ -23,3 +23,13 @@ def test_keys_that_cannot_rotate_are_not_judged(via_policy):
         == []
     )
     assert via_policy(KMS_KEY_ROTATION, KEY_T, {"enableKeyRotation": UNKNOWN_BOOLEAN_VALUE}) == []
+
+
+def test_a_key_is_judged_only_when_both_spec_and_usage_are_symmetric_encryption(via_policy):
+    # An asymmetric encryption key and a symmetric-spec key used otherwise both cannot rotate.
+    assert via_policy(KMS_KEY_ROTATION, KEY_T, {"customerMasterKeySpec": "RSA_4096"}) == []
+    assert via_policy(KMS_KEY_ROTATION, KEY_T, {"keyUsage": "GENERATE_VERIFY_MAC"}) == []
+    assert via_policy(KMS_KEY_ROTATION, KEY_T, {"keyUsage": "ENCRYPT_DECRYPT"}) == [
+        "enableKeyRotation is not true: the symmetric key's material never changes"
+    ]
+    assert KMS_KEY_ROTATION.enforcement.value == "advisory"

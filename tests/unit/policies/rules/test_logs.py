@@ -72,3 +72,24 @@ def test_nothing_exported_or_not_known_yet(via_stack_policy):
     )
     unknown_group = [(GROUP_T, "g", {"name": UNKNOWN_STRING_VALUE}, {}), (RDS_T, "db", DB, {})]
     assert via_stack_policy(SERVICE_LOG_GROUPS_MANAGED, unknown_group) == []
+
+
+def test_two_missing_groups_are_named_together(via_stack_policy):
+    [(_, message)] = via_stack_policy(SERVICE_LOG_GROUPS_MANAGED, [(RDS_T, "db", DB, {})])
+    assert message.startswith(
+        "RDS instance db writes logs to /aws/rds/instance/shop-db-1a2b/postgresql, "
+        "/aws/rds/instance/shop-db-1a2b/upgrade, which the stack does not create"
+    )
+
+
+def test_odd_identifiers_and_log_type_lists_are_not_judged(via_stack_policy):
+    odd = [
+        (RDS_T, "empty-id", {**DB, "identifier": ""}, {}),
+        (RDS_T, "number-id", {**DB, "identifier": 5}, {}),
+        (RDS_T, "exports-not-a-list", {**DB, "enabledCloudwatchLogsExports": "postgresql"}, {}),
+        (EKS_T, "empty-name", {"name": "", "enabledClusterLogTypes": ["api"]}, {}),
+        (EKS_T, "number-name", {"name": 7, "enabledClusterLogTypes": ["api"]}, {}),
+        (EKS_T, "no-log-types", {"name": "quiet-1", "enabledClusterLogTypes": []}, {}),
+        (EKS_T, "unknown-log-type", {"name": "later-1", "enabledClusterLogTypes": ["api", UNKNOWN_STRING_VALUE]}, {}),
+    ]
+    assert via_stack_policy(SERVICE_LOG_GROUPS_MANAGED, odd) == []
