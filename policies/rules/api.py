@@ -41,7 +41,8 @@ def check_custom_domain_only(resources: list[StackResource], config: dict[str, A
     reported: set[str] = set()
     for mapping_type, (prop, api_type, domain_type) in _MAPPINGS.items():
         apis = _by_key(resources, api_type, "id")
-        domains = _by_key(resources, domain_type, "id", "domainName")
+        # A mapping that names the domain by its name shows that name anyway; by id, the domain tells it.
+        domains = _by_key(resources, domain_type, "id")
         for mapping in (r for r in resources if r.resource_type == mapping_type):
             api = linked(mapping, prop, apis)
             if api is None or api.urn in reported:

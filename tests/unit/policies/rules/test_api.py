@@ -119,3 +119,94 @@ def test_internal_paths_are_configurable(via_policy):
         "monitoring, not the internet; route the app's public paths one by one"
     ]
     assert via_policy(API_NO_INTERNAL_ROUTES, ROUTE_T, _route("GET /readyz"), {"internalPaths": []}) == []
+
+
+OPEN = {"disableExecuteApiEndpoint": False}
+
+
+def _message(api: str, shown: str) -> str:
+    return MESSAGE.replace("API shop", f"API {api}").replace(" (api.shop.example)", shown)
+
+
+def test_the_domain_resource_names_the_domain_when_the_mapping_holds_its_id(via_stack_policy):
+    stack = [
+        (API_T, "shop", {**API, **OPEN}, {}),
+        (DOMAIN_T, "domain", {"id": "dn-7f3e", "domainName": "api.shop.example"}, {}),
+        (MAPPING_T, "mapping", {"apiId": "a1b2c3", "domainName": "dn-7f3e"}, {}),
+    ]
+    assert via_stack_policy(API_CUSTOM_DOMAIN_ONLY, stack) == [
+        ("urn:pulumi:t::p::aws:apigatewayv2/api:Api::shop", MESSAGE)
+    ]
+    by_dependency = [*stack[:2], (MAPPING_T, "mapping", {"apiId": "a1b2c3"}, {"domainName": ["domain"]})]
+    assert [m for _, m in via_stack_policy(API_CUSTOM_DOMAIN_ONLY, by_dependency)] == [MESSAGE]
+
+
+def test_a_mapping_without_a_known_domain_name_shows_none(via_stack_policy):
+    for mapping in ({"apiId": "a1b2c3"}, {"apiId": "a1b2c3", "domainName": ""}):
+        stack = [(API_T, "shop", {**API, **OPEN}, {}), (MAPPING_T, "mapping", mapping, {})]
+        assert [m for _, m in via_stack_policy(API_CUSTOM_DOMAIN_ONLY, stack)] == [_message("shop", "")]
+
+
+def test_each_api_is_reported_once_and_every_api_is_judged(via_stack_policy):
+    stack = [
+        (API_T, "closed", {"id": "c0", "disableExecuteApiEndpoint": True}, {}),
+        (API_T, "shop", {**API, **OPEN}, {}),
+        (API_T, "admin", {"id": "d4e5f6", **OPEN}, {}),
+        (MAPPING_T, "m-orphan", {"apiId": "gone", "domainName": "x.example"}, {}),
+        (MAPPING_T, "m-closed", {"apiId": "c0", "domainName": "c.example"}, {}),
+        (MAPPING_T, "m1", {"apiId": "a1b2c3", "domainName": "api.shop.example"}, {}),
+        (MAPPING_T, "m2", {"apiId": "a1b2c3", "domainName": "api.shop.example"}, {}),
+        (MAPPING_T, "m3", {"apiId": "d4e5f6", "domainName": "admin.example"}, {}),
+    ]
+    assert via_stack_policy(API_CUSTOM_DOMAIN_ONLY, stack) == [
+        ("urn:pulumi:t::p::aws:apigatewayv2/api:Api::shop", MESSAGE),
+        ("urn:pulumi:t::p::aws:apigatewayv2/api:Api::admin", _message("admin", " (admin.example)")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("route", "path", "matches"),
+    [
+        ("/{proxy+}", "/metrics", True),
+        ("/{proxy+}", "/a/b", True),
+        ("/api/{proxy+}", "/api", False),
+        ("/api/{proxy+}", "/api/metrics", True),
+        ("/metrics/{part}", "/metrics", False),
+        ("/{name}", "/metrics", True),
+        ("/{name", "/metrics", False),
+        ("/name}", "/metrics", False),
+        ("/metrics+}", "/a/b", False),
+        ("/metrics", "/metrics", True),
+        ("/metrics", "/metrics/x", False),
+    ],
+)
+def test_route_paths_match_as_api_gateway_matches_them(route, path, matches):
+    from policies.rules.api import _path_matches
+
+    assert _path_matches(route, path) is matches
+
+
+@pytest.mark.parametrize(
+    ("key", "routed"),
+    [
+        ("HEAD /metrics", ["/metrics"]),
+        ("GET /readyz", ["/readyz"]),
+        ("POST /metrics", []),
+        ("GET", []),
+        ("GET\t/metrics", []),
+        ("$default", ["/readyz", "/metrics"]),
+    ],
+)
+def test_route_keys_are_a_method_a_space_and_a_path(key, routed):
+    from policies.rules.api import DEFAULT_INTERNAL_PATHS, routed_internal_paths
+
+    assert routed_internal_paths(key, DEFAULT_INTERNAL_PATHS) == routed
+
+
+def test_a_configured_internal_path_with_a_space_is_matched_whole():
+    from policies.rules.api import check_internal_routes, routed_internal_paths
+
+    assert routed_internal_paths("GET /debug info", ["/debug info"]) == ["/debug info"]
+    # Without config the rule uses its default internal paths.
+    assert check_internal_routes(ROUTE_T, {"routeKey": "GET /metrics"}, {}) != []
+    assert check_internal_routes(ROUTE_T, {"routeKey": "GET /cart"}, {}) == []
