@@ -9,7 +9,7 @@ from policies.rules import replacements
 
 def test_the_table_was_made_for_the_installed_pulumi_aws():
     # The generator needs the provider's source; CI checks the version the table records instead.
-    assert replacements.PULUMI_AWS_VERSION == importlib.metadata.version("pulumi_aws"), (
+    assert importlib.metadata.version("pulumi_aws") == replacements.PULUMI_AWS_VERSION, (
         "pulumi-aws changed: regenerate policies/rules/replacements.py with python -m policies.tools.replace_table"
     )
 

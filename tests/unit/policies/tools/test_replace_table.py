@@ -79,7 +79,9 @@ def test_build_writes_a_table_that_records_its_versions(tmp_path: Path):
     (tpa / "names").mkdir(parents=True)
     (tpa / "names" / "attr_consts_gen.go").write_text('const (\n\tAttrName = "name"\n)\n')
     (tpa / "internal" / "service" / "sqs").mkdir(parents=True)
-    (tpa / "internal" / "service" / "sqs" / "queue.go").write_text(SDK_SOURCE.replace("storage_encrypted", "fifo_queue"))
+    (tpa / "internal" / "service" / "sqs" / "queue.go").write_text(
+        SDK_SOURCE.replace("storage_encrypted", "fifo_queue")
+    )
     table = replace_table.build(tpa, "v9.9.9", None, "7.0.0")
     assert table["aws:sqs/queue:Queue"]["replaceOn"] == ["name", "fifoQueue"]
     assert table["aws:sqs/queue:Queue"]["autoNamed"] == ["name"]
