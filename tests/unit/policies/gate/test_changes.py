@@ -358,3 +358,12 @@ def test_the_gate_reports_preview_findings_as_violations(tmp_path):
     advisory = run_document("preview", str(path), "dev", tmp_path, policy_config=config)
     assert [v.enforcement for v in advisory.violations if v.policy == POLICY] == ["advisory"]
     assert advisory.exit_code == 0
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_our_stacks_that_ask_for_it_protect_every_stateful_resource(stack):
+    result = run_gate(stack, ROOT)
+    assert result.settings["stateful-resources-protected"].properties["required"] is True
+    assert [v for v in result.violations if v.policy == "stateful-resources-protected"] == []
+    stateful = [r for r in result.resources if r.type in STATEFUL]
+    assert stateful and all(r.protect for r in stateful)
