@@ -248,13 +248,16 @@ def compare(old: Sequence[Resource], new: Sequence[Resource], project: str, stac
 
 def _successor(before: Resource, unpaired: Sequence[Resource]) -> Resource | None:
     """The new resource that most likely stands for `before` under another URN: same type and name
-    (moved to another parent, stack or project), else the only new one of its type."""
+    (moved to another parent, stack or project), else the only new one of its type under the same
+    parent (renamed)."""
     same_type = [r for r in unpaired if r.type == before.type]
     same_name = [r for r in same_type if r.name == before.name]
     if len(same_name) == 1:
         return same_name[0]
-    if len(same_type) == 1:
-        return same_type[0]
+    parent = normal_urn(before.parent or "")
+    siblings = [r for r in same_type if normal_urn(r.parent or "") == parent]
+    if len(siblings) == 1:
+        return siblings[0]
     return None
 
 
@@ -359,7 +362,7 @@ def judged(result: GateResult, changes: ChangeSet) -> GateResult:
     extra = violations(changes, result.settings)
     updated = dataclasses.replace(result, violations=[*result.violations, *extra])
     if changes.notes and hasattr(updated, "notes"):
-        updated = dataclasses.replace(updated, notes=[*getattr(updated, "notes"), *changes.notes])  # noqa: B009
+        updated = dataclasses.replace(updated, notes=[*getattr(updated, "notes"), *changes.notes])  # type: ignore[call-arg]  # noqa: B009
     return updated
 
 

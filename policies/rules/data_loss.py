@@ -104,7 +104,7 @@ def _lookup(inputs: Mapping[str, Any], path: str) -> tuple[bool, Any]:
     return True, cur
 
 
-_EMPTY = (None, False, "", 0, [], {})
+_EMPTY: tuple[Any, ...] = (None, False, "", 0, [], {})
 
 
 @dataclass(frozen=True)

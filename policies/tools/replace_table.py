@@ -132,7 +132,7 @@ def _block_end(text: str, open_brace: int) -> int:
 
 def top_level_attributes(body: str) -> list[tuple[str, str]]:
     """(key expression, block text) of the direct children of a schema map body."""
-    out = []
+    out: list[tuple[str, str]] = []
     i = 0
     while True:
         m = _KEY.search(body, i)

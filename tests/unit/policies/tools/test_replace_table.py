@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from policies.tools import replace_table
@@ -70,7 +71,10 @@ def test_names_and_auto_names():
     consts = replace_table.attribute_names('const (\n\tAttrName = "name"\n\tAttrARN = "arn"\n)\n')
     assert consts == {"names.AttrName": "name", "names.AttrARN": "arn"}
     assert replace_table.camel("storage_encrypted") == "storageEncrypted"
-    resources_go = '"aws_widget": {\n\tFields: map[string]*tfbridge.SchemaInfo{\n\t\t"identifier": tfbridge.AutoNameTransform("identifier", 63, nil),\n\t},\n},'
+    resources_go = (
+        '"aws_widget": {\n\tFields: map[string]*tfbridge.SchemaInfo{\n'
+        '\t\t"identifier": tfbridge.AutoNameTransform("identifier", 63, nil),\n\t},\n},'
+    )
     assert replace_table.auto_named(resources_go, "aws_widget") == {"identifier"}
 
 
@@ -86,7 +90,12 @@ def test_build_writes_a_table_that_records_its_versions(tmp_path: Path):
     assert table["aws:sqs/queue:Queue"]["replaceOn"] == ["name", "fifoQueue"]
     assert table["aws:sqs/queue:Queue"]["autoNamed"] == ["name"]
     text = replace_table.render(table, "7.0.0", "v9.9.9")
-    namespace: dict = {}
-    exec(compile(text, "replacements.py", "exec"), namespace)
+    module = tmp_path / "replacements_written.py"
+    module.write_text(text)
+    spec = importlib.util.spec_from_file_location("replacements_written", module)
+    assert spec is not None and spec.loader is not None
+    written = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(written)
+    namespace = vars(written)
     assert namespace["PULUMI_AWS_VERSION"] == "7.0.0"
     assert namespace["TERRAFORM_PROVIDER_AWS_REF"] == "v9.9.9"
