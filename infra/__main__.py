@@ -75,14 +75,19 @@ security = Security(
     SecurityArgs(vpc_id=network.vpc_id, app_port=target_port, public_ports=() if behind_api else (443, 80)),
 )
 
+# The components that hold state; `protect` reaches their children (the SDK inherits it from the parent).
+stateful = pulumi.ResourceOptions(protect=s.general.protect_stateful_resources)
+
 bucket = SecureBucket(
     f"{env}-data",
     SecureBucketArgs(config=s.storage),
+    opts=stateful,
 )
 
 queue = WorkQueue(
     f"{env}-work",
     QueueArgs(config=s.queue, alarm_actions=(s.alarm_topic_arn,) if s.alarm_topic_arn else ()),
+    opts=stateful,
 )
 
 cache = Cache(
@@ -92,6 +97,7 @@ cache = Cache(
         security_group_ids=[security.cache_sg_id],
         config=s.cache,
     ),
+    opts=stateful,
 )
 
 database = Database(
@@ -102,9 +108,10 @@ database = Database(
         config=s.database,
         log_retention_days=s.log_retention_days,
     ),
+    opts=stateful,
 )
 
-jwt_key = JwtSigningKey(f"{env}-jwt", JwtSigningKeyArgs(project=s.project, environment=env))
+jwt_key = JwtSigningKey(f"{env}-jwt", JwtSigningKeyArgs(project=s.project, environment=env), opts=stateful)
 
 # The certificate by ARN, or looked up by domain in the deploying account (no account-specific ARN in
 # the stack file); None serves plain HTTP.
@@ -148,6 +155,7 @@ edge = Edge(
         app_port=target_port,
         certificate_arn=certificate,
         config=s.edge,
+        protect_access_logs=s.general.protect_stateful_resources,
         log_retention_days=s.log_retention_days,
     ),
 )

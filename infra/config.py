@@ -156,6 +156,11 @@ class StackConfig:
         "requireMultiAz", "boolean",
         "This environment must survive the loss of one AZ: the database, the cache and NAT must be "
         "Multi-AZ and the instance group must keep at least 2 instances.", default=False)
+    protect_stateful_resources: bool = setting(
+        "protectStatefulResources", "boolean",
+        "Give the resources that hold state (database, cache, buckets, queues, KMS keys, their secrets) "
+        "`protect`, so that no destroy, rename or replacing change deletes them; unprotect them first to "
+        "destroy the stack on purpose (README).", default=False)
 
     def __post_init__(self) -> None:
         check_fields(self)

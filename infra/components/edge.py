@@ -42,6 +42,8 @@ class EdgeArgs:
     """deletion protection and idle timeout; the app's keep-alive must exceed the latter
     (app_env.keepalive_timeout)"""
     log_retention_days: int = LoggingConfig().retention_days
+    # The stack's protectStatefulResources: the access-log bucket holds the audit trail.
+    protect_access_logs: bool = False
 
     def __post_init__(self) -> None:
         if len(self.subnet_ids) < 2:
@@ -77,7 +79,7 @@ class Edge(pulumi.ComponentResource):
                 expire_current_days=args.log_retention_days,
                 extra_statements=lambda arn: iam.elb_log_delivery_statements(arn, LOG_PREFIX, region),
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect_access_logs),
         )
 
         alb = aws.lb.LoadBalancer(

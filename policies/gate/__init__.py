@@ -279,6 +279,17 @@ def run_document(
     violations, settings, unjudged = judge(
         parsed.resources, pack, settings, parsed.project, stack, parsed.providers
     )
+    if kind == "preview":
+        # What the steps replace or delete (policies/gate/changes.py): the analyzer never sees it.
+        from .changes import from_steps
+        from .changes import violations as change_violations
+        from .documents import parse_steps
+
+        try:
+            steps = parse_steps(doc, stack, where, program)
+        except DocumentError as exc:
+            raise GateError(str(exc)) from exc
+        violations = [*violations, *change_violations(from_steps(steps), settings)]
     stack_file = stack_config_dir / f"Pulumi.{stack}.yaml"
     # Where SARIF points a finding whose resource has no source position: the project file, else
     # the document itself.

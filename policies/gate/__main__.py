@@ -8,6 +8,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
+from typing import Any
 
 EXIT_BROKEN = 2
 
@@ -40,6 +41,18 @@ def _parser() -> argparse.ArgumentParser:
         "(default: <stackConfigDir>/policy.<stack>.json when present)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    against = parser.add_mutually_exclusive_group()
+    against.add_argument(
+        "--against-state",
+        metavar="FILE|-",
+        help="data-loss guard: compare the program's plan with a `pulumi stack export` of the deployed stack",
+    )
+    against.add_argument(
+        "--against-rev",
+        metavar="REV",
+        help="data-loss guard: compare the program's plan with its plan at git revision REV (e.g. the pull "
+        "request's base)",
+    )
     return parser
 
 
@@ -55,6 +68,13 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         parser.error(f"{'--state' if args.state else '--preview'} judges one document: give exactly one --stack")
     if document and args.config_file:
         parser.error("--config-file applies to programs, not to --state/--preview documents")
+    if document and (args.against_state or args.against_rev):
+        parser.error(
+            "--against-state/--against-rev compare a program's plan; a --preview document carries its own "
+            "changes and a --state document has none"
+        )
+    if args.against_state and (args.all_stacks or len(args.stack) != 1):
+        parser.error("--against-state compares one stack's export: give exactly one --stack")
     if args.config_file and (args.all_stacks or len(args.stack) != 1):
         parser.error("--config-file replaces one stack's file: give exactly one --stack")
     if args.policy_config and (args.all_stacks or len(args.stack) != 1):
@@ -67,6 +87,34 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 def _one_line(message: str) -> str:
     # SDK errors sometimes carry a hint on a second line; CI logs read better with one.
     return " ".join(part.strip() for part in message.strip().splitlines() if part.strip())
+
+
+def _against(result: Any, args: argparse.Namespace) -> Any:
+    """The result with the data-loss guard's findings (policies/gate/changes.py); notes on stderr."""
+    from . import GateError, run_gate
+    from .changes import ChangeError, against_rev, against_state
+
+    def plan_at(program: Path) -> Any:
+        # The revision's own stack file; a stack that did not exist there has nothing deployed to lose.
+        if not any((program / n).is_file() for n in ("Pulumi.yaml", "Pulumi.yml")):
+            raise GateError(f"--against-rev {args.against_rev}: no Pulumi.yaml in the program's directory there")
+        try:
+            return run_gate(result.stack, program)
+        except GateError as exc:
+            if str(exc).startswith(f"unknown stack {result.stack!r}"):
+                return None
+            raise GateError(f"--against-rev {args.against_rev}: {exc}") from exc
+
+    try:
+        if args.against_state:
+            judged, changes = against_state(result, args.against_state)
+        else:
+            judged, changes = against_rev(result, args.against_rev, plan_at)
+    except ChangeError as exc:
+        raise GateError(str(exc)) from exc
+    for note in changes.notes:
+        print(f"note: {result.project}/{result.stack}: {note}", file=sys.stderr)
+    return judged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             stacks = stack_names(args.program) if args.all_stacks else args.stack
             results = run_gates(stacks, args.program, config_file=args.config_file, policy_config=args.policy_config)
+            if args.against_state or args.against_rev:
+                results = [_against(result, args) for result in results]
     except GateError as exc:
         if args.debug:
             traceback.print_exception(exc)

@@ -34,7 +34,7 @@ import json
 import sys
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +277,62 @@ def parse_preview(
         r = _resource(new_state, f"{at}.newState", True, project_root)
         by_urn[r.urn] = r
     return _document(list(by_urn.values()), stack, where, fallback_project)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One `PreviewStep` (pkg/display/json.go:59-76): the operation, the resource, its old and new
+    states (`ResourceV3`), and why it changes (`diffReasons`, `replaceReasons`: property keys;
+    `detailedDiff`: property path -> {"kind", "inputDiff"}, json.go:51-56, kinds as
+    sdk/go/common/resource/plugin/provider.go `DiffKind.String` writes them, e.g. "update-replace")."""
+
+    op: str
+    urn: str
+    type: str
+    name: str
+    old: Resource | None
+    new: Resource | None
+    replace_reasons: tuple[str, ...] = ()
+    diff_reasons: tuple[str, ...] = ()
+    detailed_diff: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+def parse_steps(doc: Any, stack: str, where: str, project_root: Path | None = None) -> list[Step]:
+    """Every step of a `pulumi preview --json` document, delete steps included (parse_preview keeps
+    only what the stack holds after the update)."""
+    parse_preview(doc, stack, where, project_root)  # the same checks: shape, failed preview, shown sames
+    out: list[Step] = []
+    for i, step in enumerate(doc.get("steps") or []):
+        at = f"{where}: steps[{i}]"
+        states = {}
+        for key in ("oldState", "newState"):
+            raw = step.get(key)
+            states[key] = _resource(raw, f"{at}.{key}", True, project_root) if raw is not None else None
+        parts = _urn_parts(step["urn"])
+        if parts is None:
+            raise DocumentError(f"{at}: {step['urn']!r} is not a Pulumi URN")
+        state = states["newState"] or states["oldState"]
+        type_ = state.type if state is not None else step["urn"].split("::")[2].split("$")[-1]
+        reasons: dict[str, tuple[str, ...]] = {}
+        for key in ("replaceReasons", "diffReasons"):
+            value = step.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+                raise DocumentError(f"{at}.{key}: expected a list of property names")
+            reasons[key] = tuple(value)
+        detailed = step.get("detailedDiff") or {}
+        if not isinstance(detailed, dict) or not all(isinstance(v, dict) for v in detailed.values()):
+            raise DocumentError(f"{at}.detailedDiff: expected an object of {{'kind', 'inputDiff'}} objects")
+        out.append(
+            Step(
+                step["op"],
+                step["urn"],
+                type_,
+                parts[2],
+                states["oldState"],
+                states["newState"],
+                reasons["replaceReasons"],
+                reasons["diffReasons"],
+                detailed,
+            )
+        )
+    return out

@@ -6,6 +6,7 @@ from . import (
     api,
     autoscaling,
     components,
+    data_loss,
     data_stores,
     eks,
     iam,
@@ -41,6 +42,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *registry.RULES,
     *logs.RULES,
     *components.RULES,
+    *data_loss.RULES,
 )
 
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in ALL_RULES}

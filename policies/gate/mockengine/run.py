@@ -152,7 +152,7 @@ def _make_monitor(mocks: Mocks, workdir: Path) -> Any:
                         "retainOnDelete": bool(request.retainOnDelete),
                         "additionalSecretOutputs": list(request.additionalSecretOutputs),
                         "deletedWith": request.deletedWith or None,
-                        "aliases": list(request.aliasURNs),
+                        "aliases": _aliases(request),
                     },
                     outputs=_unwrap(dict(reg.state), "", []) if reg is not None else {},
                     remote=bool(request.remote),
@@ -166,6 +166,29 @@ def _make_monitor(mocks: Mocks, workdir: Path) -> Any:
             return super().RegisterResourceOutputs(request)
 
     return CapturingMonitor()
+
+
+def _aliases(request: Any) -> list[Any]:
+    """The registration's aliases as plain values: old URNs, and alias specs as dicts of the proto's
+    fields (proto/pulumi/alias.proto `Alias.Spec`), which the engine turns into URNs itself (the SDK
+    sends specs when the monitor supports them, as MockMonitor does)."""
+    out: list[Any] = list(request.aliasURNs)
+    for alias in request.aliases:
+        if alias.WhichOneof("alias") == "urn":
+            out.append(alias.urn)
+        elif alias.WhichOneof("alias") == "spec":
+            spec = alias.spec
+            out.append(
+                {
+                    "name": spec.name,
+                    "type": spec.type,
+                    "stack": spec.stack,
+                    "project": spec.project,
+                    "parentUrn": spec.parentUrn,
+                    "noParent": bool(spec.noParent),
+                }
+            )
+    return out
 
 
 def _source_position(request: Any) -> tuple[str, int] | None:

@@ -72,7 +72,7 @@ def test_the_gate_judges_every_stack_in_one_run_and_its_upload_cannot_fail_the_j
     assert "strategy" not in gate
     runs = [s["run"] for s in gate["steps"] if "policies.gate" in s.get("run", "")]
     assert len(runs) == 1 and runs[0].count("python -m policies.gate") == 1
-    assert "--all-stacks --format sarif --output gate.sarif" in runs[0]
+    assert '--all-stacks "${against[@]}" --format sarif --output gate.sarif' in runs[0]
     upload = step_using(gate, "github/codeql-action/upload-sarif")
     assert upload["continue-on-error"] is True and upload["with"]["sarif_file"] == "gate.sarif"
     kept = step_using(gate, "actions/upload-artifact")
@@ -195,3 +195,12 @@ def test_cloud_access_is_oidc_only_never_stored_keys(name: str) -> None:
             assert job.get("permissions", workflow["permissions"])["id-token"] == "write"
             creds = next(s for s in steps if "configure-aws-credentials" in str(s.get("uses", "")))
             assert creds["with"]["role-to-assume"].startswith("${{ vars.")
+
+
+def test_the_gate_compares_every_stack_with_the_pull_requests_base() -> None:
+    gate = load("pipeline.yml")["jobs"]["gate"]
+    checkout = step_using(gate, "actions/checkout")
+    assert checkout["with"]["fetch-depth"] == 0  # the base commit must be there to be planned
+    step = next(s for s in gate["steps"] if "policies.gate" in s.get("run", ""))
+    assert step["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha || github.event.before }}"
+    assert 'against=(--against-rev "$BASE_SHA")' in step["run"]

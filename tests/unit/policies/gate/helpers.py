@@ -167,6 +167,9 @@ def resource_v3(r: Any, project: str, stack: str, project_root: Path, secrets: A
     }
     if r.custom:
         out["id"] = str((r.outputs or {}).get("id") or f"{r.name}-id")
+    # ResourceV3 keeps the options the engine acts on (core.go:489-568): protect, retainOnDelete.
+    out["protect"] = r.protect
+    out["retainOnDelete"] = bool(r.options.get("retainOnDelete"))
     if provider:
         out["provider"] = provider
     if r.source is not None:

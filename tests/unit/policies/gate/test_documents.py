@@ -213,7 +213,11 @@ def test_preview_unknowns_secrets_deletes_and_replacements(tmp_path):
     }
     code, doc = _judge("preview", preview, tmp_path)
     assert code == 1
-    assert [(v["policy"], v["name"]) for v in doc["violations"]] == [("no-sticky-sessions", "api")]
+    # The deleted EBS volume is not judged as a resource, but its deletion is a change that loses data.
+    assert [(v["policy"], v["name"]) for v in doc["violations"]] == [
+        ("no-sticky-sessions", "api"),
+        ("no-data-loss-on-change", "old"),
+    ]
     assert [r["name"] for r in doc["resources"]] == ["web", "db", "api"]
 
 

@@ -1,0 +1,369 @@
+"""The change guard (policies/gate/changes.py): preview steps, plan against a stack export, plan against
+a git revision; findings in text, JSON and SARIF."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policies.gate import run_document, run_gate
+from policies.gate.changes import against_state, compare, from_steps, normal_urn
+from policies.gate.documents import parse_steps
+from policies.rules.data_loss import STATEFUL
+
+from .helpers import ROOT, SARIF_SCHEMA_FILE, gate, valid_sarif
+
+FIXTURES = ROOT / "tests" / "fixtures" / "changes"
+BASE, HEAD = FIXTURES / "base", FIXTURES / "head"
+POLICY = "no-data-loss-on-change"
+APP_DB = (
+    "aws:rds/instance:Instance app-db would be replaced: identifier 'app-db-1a2b' -> 'app-db-3c4d' forces a new "
+    "database; the old one and its data are deleted after the new one is created"
+)
+# (operation, resource name) for every case of the fixture pair; the alias cases, the tag change and the
+# stateless log group have none.
+EXPECTED = {
+    ("replace", "app-db"),
+    ("replace", "receipts"),
+    ("replace", "orders"),
+    ("replace", "events"),
+    ("replace", "sessions"),
+    ("replace", "shared"),
+    ("delete-create", "uploads"),
+    ("delete", "signing"),
+    ("retain", "kept"),
+}
+
+
+@pytest.fixture(scope="module")
+def base() -> Any:
+    return run_gate("dev", BASE)
+
+
+@pytest.fixture(scope="module")
+def head() -> Any:
+    return run_gate("dev", HEAD)
+
+
+def test_program_pairs_find_exactly_the_destructive_changes(base, head):
+    changes = compare(base.resources, head.resources, head.project, head.stack)
+    assert {(f.op, f.name) for f in changes.findings} == EXPECTED
+    by_name = {f.name: f for f in changes.findings}
+    assert by_name["app-db"].message == APP_DB
+    assert "replicationGroupId 'sessions-0001' -> 'sessions-0002'" in by_name["sessions"].message
+    assert "deleted before the new one exists" in by_name["sessions"].message
+    assert "fifoQueue false -> true" in by_name["events"].message
+    assert "encrypted false -> true" in by_name["shared"].message
+    assert "name 'orders-0001' -> 'orders-0002'" in by_name["orders"].message
+    assert "bucket 'receipts-0001' -> 'receipts-0002'" in by_name["receipts"].message
+    assert "no alias names the old one" in by_name["uploads"].message
+    assert "aws:s3/bucket:Bucket::user-uploads" in by_name["uploads"].message
+    assert by_name["kept"].advisory and "left behind, no longer managed" in by_name["kept"].message
+    assert by_name["signing"].message.startswith("aws:kms/key:Key signing would be deleted")
+
+
+def test_no_change_finds_nothing(base):
+    assert compare(base.resources, base.resources, base.project, base.stack).findings == []
+
+
+def test_a_rename_with_an_alias_and_a_child_of_an_aliased_parent_are_kept(base, head):
+    changes = compare(base.resources, head.resources, head.project, head.stack)
+    names = {f.name for f in changes.findings}
+    assert not names & {"exports", "data-exports", "archive-objects", "cold-archive-objects", "work", "old-logs"}
+
+
+def test_without_the_alias_the_renamed_bucket_and_the_components_child_are_found(base, head):
+    unaliased = [
+        r if not r.options.get("aliases") else type(r)(**{**r.__dict__, "options": {**r.options, "aliases": []}})
+        for r in head.resources
+    ]
+    found = {f.name for f in compare(base.resources, unaliased, head.project, head.stack).findings}
+    assert {"exports", "archive-objects"} <= found
+
+
+def test_a_stack_renamed_loses_every_stateful_resource(base):
+    renamed = run_gate("qa", BASE)
+    changes = compare(base.resources, renamed.resources, renamed.project, renamed.stack)
+    stateful = {r.name for r in base.resources if r.type in STATEFUL}
+    assert {f.name for f in changes.findings} == stateful
+    assert {f.op for f in changes.findings} == {"delete-create", "retain"}
+
+
+# ----------------------------------------------------------------------------- --against-state
+
+
+def export_of(result: Any) -> dict[str, Any]:
+    """`pulumi stack export` (apitype.UntypedDeployment around a DeploymentV3: sdk/go/common/apitype/
+    core.go:156-176, 382-392) of the resources a gate run planned, as the engine would have recorded
+    them after `pulumi up`: URNs as the engine writes them (a child of the stack has no parent type),
+    ResourceV3 fields (core.go:489-568) including protect, retainOnDelete and aliases."""
+    stack_urn = f"urn:pulumi:{result.stack}::{result.project}::pulumi:pulumi:Stack::{result.project}-{result.stack}"
+    resources: list[dict[str, Any]] = [{"urn": stack_urn, "custom": False, "type": "pulumi:pulumi:Stack"}]
+    for r in result.resources:
+        state: dict[str, Any] = {
+            "urn": normal_urn(r.urn),
+            "custom": r.custom,
+            "type": r.type,
+            "inputs": dict(r.inputs),
+            "outputs": dict(r.outputs or r.inputs),
+            "parent": normal_urn(r.parent) if r.parent else stack_urn,
+        }
+        if r.custom:
+            state["id"] = str((r.outputs or {}).get("id") or f"{r.name}-id")
+        if r.protect:
+            state["protect"] = True
+        if r.options.get("retainOnDelete"):
+            state["retainOnDelete"] = True
+        resources.append(state)
+    return {
+        "version": 3,
+        "deployment": {
+            "manifest": {"time": "2026-12-07T18:00:00Z", "magic": "0" * 64, "version": "v3.200.0"},
+            "resources": resources,
+        },
+    }
+
+
+def test_against_state_judges_the_plan_against_an_export(base, head, tmp_path):
+    export = tmp_path / "dev.json"
+    export.write_text(json.dumps(export_of(base)))
+    judged, changes = against_state(head, str(export))
+    assert {(f.op, f.name) for f in changes.findings} == EXPECTED
+    mine = [v for v in judged.violations if v.policy == POLICY]
+    assert {v.name: v.enforcement for v in mine}["app-db"] == "mandatory"
+    assert {v.name: v.enforcement for v in mine}["kept"] == "advisory"
+    assert judged.exit_code == 1
+
+
+def test_against_state_of_the_same_plan_passes(base, tmp_path):
+    export = tmp_path / "dev.json"
+    export.write_text(json.dumps(export_of(base)))
+    judged, changes = against_state(base, str(export))
+    assert changes.findings == []
+    assert not [v for v in judged.violations if v.policy == POLICY]
+
+
+def test_against_state_on_the_command_line_in_every_format(base, tmp_path):
+    export = tmp_path / "dev.json"
+    export.write_text(json.dumps(export_of(base)))
+    args = ("--stack", "dev", "--program", str(HEAD), "--against-state", str(export))
+    text = gate(*args)
+    assert text.returncode == 1, text.stderr
+    assert APP_DB in text.stdout.splitlines() or any(APP_DB in line for line in text.stdout.splitlines())
+    report = gate(*args, "--format", "json")
+    doc = json.loads(report.stdout)
+    violations = doc["violations"] if "violations" in doc else doc["stacks"][0]["violations"]
+    assert APP_DB in {v["message"] for v in violations if v["policy"] == POLICY}
+    out = gate(*args, "--format", "sarif").stdout
+    # Validated against the official schema where the checkout has it beside it (../shared/schemas).
+    sarif = valid_sarif(out) if SARIF_SCHEMA_FILE.is_file() else json.loads(out)
+    assert any(r["message"]["text"].endswith(APP_DB) for r in sarif["runs"][0]["results"])
+
+
+def test_a_bad_export_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"steps": []}')
+    done = gate("--stack", "dev", "--program", str(HEAD), "--against-state", str(bad))
+    assert done.returncode == 2
+    assert "this is `pulumi preview --json` output" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_against_flags_do_not_combine_with_documents(tmp_path):
+    done = gate("--stack", "dev", "--preview", "-", "--against-rev", "HEAD", stdin="{}")
+    assert done.returncode == 2
+    assert "--against-state/--against-rev compare a program's plan" in done.stderr
+
+
+# ----------------------------------------------------------------------------- --against-rev
+
+
+def _git(cwd: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A repository whose first commit is the base program and whose work tree holds the head."""
+    root = tmp_path_factory.mktemp("repo")
+    program = root / "stack"
+    shutil.copytree(BASE, program, ignore=shutil.ignore_patterns("__pycache__"))
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "base")
+    shutil.copy(HEAD / "__main__.py", program / "__main__.py")
+    return root
+
+
+def test_against_rev_compares_with_the_plan_at_the_revision(repo):
+    done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--format", "json", cwd=repo)
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    violations = doc["violations"] if "violations" in doc else doc["stacks"][0]["violations"]
+    mine = {(v["name"], v["message"]) for v in violations if v["policy"] == POLICY}
+    assert {name for name, _ in mine} == {name for _, name in EXPECTED}
+    assert ("app-db", APP_DB) in mine
+    # The temporary worktree is gone again.
+    listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
+    assert len(listed.strip().splitlines()) == 1
+
+
+def _policy_findings(done: subprocess.CompletedProcess[str]) -> set[str]:
+    doc = json.loads(done.stdout)
+    violations = doc["violations"] if "violations" in doc else doc["stacks"][0]["violations"]
+    return {v["name"] for v in violations if v["policy"] == POLICY}
+
+
+def test_against_rev_of_the_same_program_finds_nothing(repo):
+    _git(repo, "stash", "-q")
+    try:
+        same = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--format", "json", cwd=repo)
+    finally:
+        _git(repo, "stash", "pop", "-q")
+    assert same.returncode in (0, 1), same.stderr
+    assert _policy_findings(same) == set()
+
+
+def test_an_unknown_revision_is_one_clear_error(repo):
+    done = gate("--stack", "dev", "--program", "stack", "--against-rev", "no-such-rev", cwd=repo)
+    assert done.returncode == 2
+    assert "revision 'no-such-rev'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_stack_that_did_not_exist_at_the_revision_has_nothing_to_lose(repo):
+    program = repo / "stack"
+    (program / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (program / "Pulumi.qa.yaml").write_text("config: {}\n")
+    _git(repo, "add", "stack/Pulumi.dev.yaml")
+    _git(repo, "commit", "-q", "-m", "dev stack")
+    try:
+        # At HEAD the project has stack files, but none for qa: nothing was deployed from there.
+        done = gate("--stack", "qa", "--program", "stack", "--against-rev", "HEAD", "--format", "json", cwd=repo)
+        assert done.returncode in (0, 1), done.stderr
+        assert _policy_findings(done) == set()
+        dev = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--format", "json", cwd=repo)
+        assert "app-db" in _policy_findings(dev)
+    finally:
+        (program / "Pulumi.qa.yaml").unlink()
+        _git(repo, "reset", "-q", "--hard", "HEAD~1")
+        shutil.copy(HEAD / "__main__.py", program / "__main__.py")
+
+
+# ----------------------------------------------------------------------------- --preview steps
+
+
+def _state(type_: str, name: str, inputs: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    urn = f"urn:pulumi:dev::changes::{type_}::{name}"
+    return {"urn": urn, "custom": True, "type": type_, "inputs": inputs or {}, "outputs": inputs or {}, **extra}
+
+
+def _stateful_inputs(type_: str) -> dict[str, Any]:
+    if type_ == "kubernetes:apps/v1:StatefulSet":
+        return {"spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}]}}
+    return {}
+
+
+def _preview(*steps: dict[str, Any]) -> dict[str, Any]:
+    return {"steps": list(steps), "changeSummary": {}}
+
+
+def _step(op: str, state: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    step: dict[str, Any] = {"op": op, "urn": state["urn"], "detailedDiff": None, **extra}
+    if op in ("delete", "delete-replaced", "replace", "create-replacement", "update", "same"):
+        step["oldState"] = state
+    if op != "delete" and op != "delete-replaced":
+        step["newState"] = state
+    return step
+
+
+@pytest.mark.parametrize("op", ["delete", "replace", "create-replacement", "delete-replaced"])
+@pytest.mark.parametrize("type_", sorted(STATEFUL))
+def test_every_destructive_step_on_every_stateful_type_is_found(op, type_):
+    state = _state(type_, "store", _stateful_inputs(type_))
+    steps = parse_steps(_preview(_step(op, state)), "dev", "preview.json")
+    found = from_steps(steps).findings
+    assert [(f.name, f.type) for f in found] == [("store", type_)]
+    assert ("would be deleted" if op == "delete" else "would be replaced") in found[0].message
+
+
+@pytest.mark.parametrize("op", ["same", "update", "read", "create"])
+@pytest.mark.parametrize("type_", sorted(STATEFUL))
+def test_same_update_read_and_create_steps_are_not_found(op, type_):
+    state = _state(type_, "store", _stateful_inputs(type_))
+    assert from_steps(parse_steps(_preview(_step(op, state)), "dev", "preview.json")).findings == []
+
+
+@pytest.mark.parametrize("op", ["delete", "replace", "create-replacement", "delete-replaced"])
+def test_destructive_steps_on_stateless_types_are_not_found(op):
+    for type_ in (
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:lb/targetGroup:TargetGroup",
+        "kubernetes:apps/v1:StatefulSet",
+    ):
+        state = _state(type_, "thing")
+        assert from_steps(parse_steps(_preview(_step(op, state)), "dev", "preview.json")).findings == []
+
+
+def test_a_replacement_names_its_reasons_and_its_order():
+    old = _state("aws:rds/instance:Instance", "app-db", {"identifier": "app-db-1a2b"})
+    new = {**old, "inputs": {"identifier": "app-db-3c4d"}}
+    reasons = {
+        "replaceReasons": ["identifier"],
+        "detailedDiff": {"identifier": {"kind": "update-replace", "inputDiff": True}},
+    }
+    create = {"op": "create-replacement", "urn": old["urn"], "oldState": old, "newState": new, **reasons}
+    replace = {"op": "replace", "urn": old["urn"], "oldState": old, "newState": new, **reasons}
+    delete = {"op": "delete-replaced", "urn": old["urn"], "oldState": old, "detailedDiff": None}
+    after = from_steps(parse_steps(_preview(create, replace, delete), "dev", "p")).findings
+    assert [f.message for f in after] == [APP_DB]
+    before = from_steps(parse_steps(_preview(delete, replace, create), "dev", "p")).findings
+    assert before[0].message.endswith("deleted before the new one exists (deleteBeforeReplace)")
+
+
+def test_a_retained_delete_is_advisory_and_a_protected_one_says_it_stops():
+    kept = _state("aws:dynamodb/table:Table", "kept", retainOnDelete=True)
+    held = _state("aws:kms/key:Key", "signing", protect=True)
+    found = {
+        f.name: f
+        for f in from_steps(parse_steps(_preview(_step("delete", kept), _step("delete", held)), "dev", "p")).findings
+    }
+    assert found["kept"].advisory and "left behind, no longer managed" in found["kept"].message
+    assert not found["signing"].advisory and "protected, so the update fails" in found["signing"].message
+
+
+def test_the_gate_reports_preview_findings_as_violations(tmp_path):
+    doc = _preview(_step("delete", _state("aws:s3/bucket:Bucket", "receipts")))
+    path = tmp_path / "preview.json"
+    path.write_text(json.dumps(doc))
+    result = run_document("preview", str(path), "dev", tmp_path)
+    mine = [v for v in result.violations if v.policy == POLICY]
+    assert [(v.name, v.enforcement) for v in mine] == [("receipts", "mandatory")]
+    assert result.exit_code == 1
+    config = tmp_path / "policy.json"
+    config.write_text(json.dumps({POLICY: "advisory"}))
+    advisory = run_document("preview", str(path), "dev", tmp_path, policy_config=config)
+    assert [v.enforcement for v in advisory.violations if v.policy == POLICY] == ["advisory"]
+    assert advisory.exit_code == 0
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_our_stacks_that_ask_for_it_protect_every_stateful_resource(stack):
+    result = run_gate(stack, ROOT)
+    assert result.settings["stateful-resources-protected"].properties["required"] is True
+    assert [v for v in result.violations if v.policy == "stateful-resources-protected"] == []
+    stateful = [r for r in result.resources if r.type in STATEFUL]
+    assert stateful and all(r.protect for r in stateful)
