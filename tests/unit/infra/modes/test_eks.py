@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -12,8 +13,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from infra import eks_preflight
 from infra.components.cluster_autoscaler import NAMESPACE_RULES
 from infra.lib import eks_versions
+from infra.settings import parse_settings
 from policies.gate.mockengine import MOCK_ACCOUNT_ID, ProgramRun, Resource
 from tests.unit.infra.conftest import as_list, config_of, name_of, owned_by, policy, program_run, refs, subnet_tier
 
@@ -421,6 +424,13 @@ def test_the_first_deploy_reaches_the_api_from_the_configured_network(eks_run: P
     for obj in (r for r in eks_run.resources if r.type.startswith("kubernetes:")):
         assert obj.provider and obj.provider.startswith(provider.urn)
     assert deployer_policy.urn in app_object(eks_run, "kubernetes:apps/v1:Deployment").dependencies
+    # The pipeline's deploy job runs this stack's preflight on its runner (tests/unit/pipeline/test_eks_deploy.py):
+    # a runner in the listed network with the configured role passes, one outside is stopped before any resource.
+    settings = parse_settings(cfg, stack="dev-eks", region="us-east-1")
+    inside = str(next(ipaddress.ip_network(cfg["eksPublicAccessCidrs"][0]).hosts()))
+    assert eks_preflight.problems(settings, inside, cfg["eksDeployerPrincipalArn"]) == []
+    [outside] = eks_preflight.problems(settings, "9.9.9.9", cfg["eksDeployerPrincipalArn"])
+    assert "eksPublicAccessCidrs does not include this runner's address 9.9.9.9" in outside
 
 
 def test_the_deployment_leaves_replicas_to_the_hpa_after_creation(eks_run: ProgramRun) -> None:
