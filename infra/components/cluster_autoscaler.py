@@ -5,9 +5,12 @@ Creates, under one `stateless:cluster_autoscaler:ClusterAutoscaler` component:
   launch templates and instance types, and to change the size of (or terminate instances in) only the
   groups tagged as this cluster's (`k8s.io/cluster-autoscaler/<cluster>: owned`, a tag EKS puts on every
   managed node group's autoscaling group),
-- in kube-system: the ServiceAccount, the ClusterRole/Role and their bindings of the upstream manifest,
-  and the Deployment (one replica, non-root, read-only root filesystem) running the autoscaler image of
-  the cluster's Kubernetes minor version with autodiscovery by those tags.
+- in kube-system: the ServiceAccount, the ClusterRole/Role and their bindings with the rules of the
+  upstream example manifest at the tag of the pinned release (`cluster_rules`, compared with the manifest
+  in tests/fixtures/cluster_autoscaler/), and the Deployment (one replica, non-root, read-only root
+  filesystem) running the newest patch of the release line that matches the cluster's minor version
+  (infra/lib/eks_versions.py), with autodiscovery by those tags and --balance-similar-node-groups across
+  the per-zone node groups.
 
 Why this and not Karpenter or EKS Auto Mode: see infra/MODES.md (the node group's autoscaling group is
 what the ALB target group is attached to; the Cluster Autoscaler scales exactly that group, while
