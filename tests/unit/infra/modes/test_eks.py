@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import ipaddress
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -445,3 +447,40 @@ def test_the_deployment_leaves_replicas_to_the_hpa_after_creation(eks_run: Progr
     scaled = {**declared, "spec": {**declared["spec"], "replicas": 6}}
     image_change = {**declared, "spec": {**declared["spec"], "template": {"changed": True}}}
     assert reset_ignored(scaled, image_change, deployment.options["ignoreChanges"])["spec"]["replicas"] == 6
+
+
+def _judge(run: ProgramRun, *rules: Any, config: dict[str, Any] | None = None,
+           resources: list[Resource] | None = None) -> list[tuple[str, str]]:
+    """The two EKS rules as the offline gate evaluates them on the program's records (options included)."""
+    from policies.gate.config import PolicySettings
+    from policies.gate.evaluate import evaluate
+
+    policies = [r.policy() for r in rules]
+    settings = {r.name: PolicySettings(r.enforcement, dict(config or {})) for r in rules}
+    found = evaluate(resources if resources is not None else run.resources, policies, settings, "stateless-stack",
+                     "t")
+    return [(v.name, v.message) for v in found]
+
+
+def test_the_eks_stacks_satisfy_their_version_and_desired_size_rules(eks_run: ProgramRun) -> None:
+    from policies.rules.eks import EKS_NODEGROUP_DESIRED_SIZE_IGNORED, EKS_VERSION_SUPPORTED
+
+    version = str(config_of(name_of(eks_run)).get("eksKubernetesVersion", eks_versions.DEFAULT_VERSION))
+    found = _judge(eks_run, EKS_VERSION_SUPPORTED, EKS_NODEGROUP_DESIRED_SIZE_IGNORED, config={"asOf": "2026-12-07"})
+    # Only the variant that asks for 1.32 on purpose is past standard support.
+    expected = [] if eks_versions.in_standard_support(version, date(2026, 12, 7)) else [
+        (eks_run.one("aws:eks/cluster:Cluster").name,
+         f"version {version} is past the end of EKS standard support "
+         f"({eks_versions.CALENDAR[version].end_of_standard.isoformat()}): the cluster is billed for extended "
+         "support or upgraded by EKS")]
+    assert found == expected
+
+
+def test_a_node_group_without_the_option_would_be_reported_in_the_gate(eks_run: ProgramRun) -> None:
+    from policies.rules.eks import EKS_NODEGROUP_DESIRED_SIZE_IGNORED
+
+    [first, *_] = eks_run.of_type("aws:eks/nodeGroup:NodeGroup")
+    stripped = [dataclasses.replace(r, options={**r.options, "ignoreChanges": []}) if r.urn == first.urn else r
+                for r in eks_run.resources]
+    assert [name for name, _ in _judge(eks_run, EKS_NODEGROUP_DESIRED_SIZE_IGNORED, resources=stripped)] == [
+        first.name]
