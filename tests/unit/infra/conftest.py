@@ -229,7 +229,6 @@ class CaptureMocks(pulumi.runtime.Mocks):
         "aws:index/getRegion:getRegion",
         "aws:index/getPartition:getPartition",
         "aws:index/getCallerIdentity:getCallerIdentity",
-        "aws:iam/getSessionContext:getSessionContext",
     })
 
     def __init__(self, region: str = REGION, zones: int = 3, invokes: frozenset[str] = frozenset()) -> None:
