@@ -1,4 +1,4 @@
-"""Kubernetes compute: an EKS cluster with a hardened managed node group, running the reference app.
+"""Kubernetes compute: an EKS cluster with hardened managed node groups (one per zone) running the app.
 
 Creates, under one `stateless:compute_eks:ComputeEks` component:
 - a KMS key (rotation on) that envelope-encrypts Kubernetes Secrets,
@@ -17,7 +17,7 @@ Creates, under one `stateless:compute_eks:ComputeEks` component:
   may assume it, and it holds the web tier's one grant (`iam.web_app_policy`, the same as on instances),
 - the `metrics-server` EKS add-on, which the HorizontalPodAutoscaler reads CPU from
   (https://docs.aws.amazon.com/eks/latest/userguide/community-addons.html#kubernetes-metrics-server),
-- the Cluster Autoscaler (see cluster_autoscaler.py), which grows and shrinks the node group,
+- the Cluster Autoscaler (see cluster_autoscaler.py), which grows and shrinks the node groups,
 - the node role (AmazonEKSWorkerNodePolicy, AmazonEKS_CNI_Policy, AmazonEC2ContainerRegistryReadOnly
   only), a launch template (IMDSv2 required with hop limit 1, one encrypted root volume, no data
   volumes, the cluster security group plus the given app groups) and one managed node group per
