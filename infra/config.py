@@ -17,7 +17,7 @@ import re
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 
-from infra.lib import cidr, limits
+from infra.lib import cidr, eks_versions, limits
 
 PROJECT = "stateless-stack"
 
@@ -308,8 +308,20 @@ class EksConfig:
     together with requireMultiAz. 0 means "not set" for the node sizes, which computeMode eks requires."""
 
     kubernetes_version: str = setting(
-        "eksKubernetesVersion", "string", "Kubernetes version of the EKS cluster (1.30 or newer).",
-        default="1.33", pattern=r"^\d+\.\d+$", pattern_hint="a major.minor version such as 1.33")
+        "eksKubernetesVersion", "string",
+        "Kubernetes version of the EKS cluster (one with a pinned Cluster Autoscaler release, see "
+        "infra/lib/eks_versions.py); a version past EKS standard support is accepted with a warning.",
+        default=eks_versions.DEFAULT_VERSION, pattern=r"^\d+\.\d+$", pattern_hint="a major.minor version such as 1.35")
+    upgrade_policy: str = setting(
+        "eksUpgradePolicy", "string",
+        "What EKS does when the version leaves standard support: STANDARD upgrades the cluster, EXTENDED keeps it "
+        "at the extended-support price (EKS's own default when unset).",
+        default="STANDARD", choices=("STANDARD", "EXTENDED"))
+    deployer_principal_arn: str = setting(
+        "eksDeployerPrincipalArn", "string",
+        "The IAM role (or user) that runs `pulumi up` for this stack, given the cluster-admin access entry the "
+        "program needs: an ARN, or role/<name> in the stack's account; required when computeMode is eks, and "
+        "not also in eksAdminPrincipalArns.", default="")
     node_instance_types: tuple[str, ...] = setting(
         "eksNodeInstanceTypes", "array", "EC2 instance types of the EKS managed node group.", default=["t3.medium"])
     node_min_size: int = setting("eksNodeMinSize", "integer",
@@ -331,8 +343,8 @@ class EksConfig:
         "be private-only; otherwise eksPublicAccessCidrs must list the deployers' networks.", default=False)
     admin_principal_arns: tuple[str, ...] = setting(
         "eksAdminPrincipalArns", "array",
-        "IAM roles or users given cluster-admin access besides the identity that runs `pulumi up` (which gets "
-        "its own access entry), e.g. the other environments' CI roles or an operator role.", default=[])
+        "IAM roles or users given cluster-admin access besides eksDeployerPrincipalArn (which gets its own "
+        "access entry), e.g. an operator role.", default=[])
     deletion_protection: bool = setting("eksDeletionProtection", "boolean",
                                         "Protect the EKS cluster against deletion.", default=True)
     replicas: int = setting("k8sReplicas", "integer",

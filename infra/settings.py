@@ -22,6 +22,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -49,7 +50,7 @@ from infra.config import (
     StorageConfig,
     WorkerConfig,
 )
-from infra.lib import limits, naming
+from infra.lib import eks_access, eks_versions, limits, naming
 
 __all__ = [
     "COMPUTE_MODES", "INGRESS_MODES", "KEYS", "PROJECT", "REQUIRED", "SCHEMA", "WORKER_MODES", "ConfigError", "Key",
@@ -112,6 +113,8 @@ class Settings:
     queue: QueueConfig
     storage: StorageConfig
     app: AppConfig
+    warnings: tuple[str, ...] = ()
+    """what the stack may run but should not (each names its key): load_settings logs them as warnings"""
 
     @property
     def environment(self) -> str:
@@ -193,6 +196,7 @@ def parse_settings(
     region: str | None,
     project: str = PROJECT,
     stack_file: str | None = None,
+    today: date | None = None,
 ) -> Settings:
     """Validate raw config values (bare key names → engine strings or native values) into Settings.
 
@@ -245,7 +249,8 @@ def parse_settings(
     database = build(DatabaseConfig)
     cache = build(CacheConfig)
     _check_multi_az(v, fail)
-    eks = _eks(v, fail, build) if compute.mode == "eks" else None
+    warnings: list[str] = []
+    eks = _eks(v, fail, build, today or datetime.now(UTC).date(), warnings) if compute.mode == "eks" else None
     worker = build(WorkerConfig)
     queue = build(QueueConfig)
     problem = worker.visibility_problem(queue.visibility_timeout_seconds)
@@ -283,6 +288,7 @@ def parse_settings(
         queue=queue,
         storage=build(StorageConfig),
         app=build(AppConfig),
+        warnings=tuple(f"{checker.stack_file}: {w}" for w in warnings),
     )
 
 
@@ -297,8 +303,9 @@ def _check_multi_az(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) 
         raise fail("asgMinSize", f"must be ≥ 2 {why} (got {v['asgMinSize']})")
 
 
-def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError], build: Callable[[type], Any]) -> EksConfig:
-    """The EKS group; its sizes have no usable default, so computeMode eks must set them."""
+def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError], build: Callable[[type], Any], today: date,
+         warnings: list[str]) -> EksConfig:
+    """The EKS group; its sizes and its deployer have no usable default, so computeMode eks must set them."""
     why = "because requireMultiAz is true"
     lo, want, hi = v["eksNodeMinSize"], v["eksNodeDesiredSize"], v["eksNodeMaxSize"]
     for key, value in (("eksNodeMinSize", lo), ("eksNodeMaxSize", hi)):
@@ -311,6 +318,11 @@ def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError], build: Call
                    f"(got {want}, allowed {lo}..{hi}), or 0 to start at eksNodeMinSize")
     if v["requireMultiAz"] and lo < 2:
         raise fail("eksNodeMinSize", f"must be ≥ 2 {why} (got {lo})")
+    zones = v["availabilityZoneCount"]
+    if lo < zones:
+        # One node group per zone (compute_eks.py); each keeps a node for the pods' zone spread.
+        raise fail("eksNodeMinSize", f"must be ≥ availabilityZoneCount (got {lo} < {zones}): there is one node "
+                   "group per availability zone and each keeps at least one node")
 
     types = v["eksNodeInstanceTypes"]
     if not types:
@@ -319,9 +331,18 @@ def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError], build: Call
         if not cfg.INSTANCE_TYPE.match(t):
             raise fail("eksNodeInstanceTypes", f"must list EC2 instance types such as t3.medium (got {t!r})")
 
-    problem = limits.kubernetes_version_problem(v["eksKubernetesVersion"])
+    version = v["eksKubernetesVersion"]
+    problem = limits.kubernetes_version_problem(version) or eks_versions.unavailable_problem(version, today)
     if problem:
         raise fail("eksKubernetesVersion", problem)
+    try:
+        eks_versions.autoscaler_release(version)
+    except ValueError as exc:
+        raise fail("eksKubernetesVersion", f"cannot be used: {exc}") from None
+    # A warning, not a refusal: extended support costs money but works.
+    late = eks_versions.support_warning(version, today)
+    if late:
+        warnings.append(f"{PROJECT}:eksKubernetesVersion {late}")
 
     for block in v["eksPublicAccessCidrs"]:
         problem = _public_access_problem(block)
@@ -341,6 +362,14 @@ def _eks(v: dict[str, Any], fail: Callable[[str, str], ConfigError], build: Call
     problem = limits.principal_arns_problem(principals)
     if problem:
         raise fail("eksAdminPrincipalArns", problem)
+    deployer = v["eksDeployerPrincipalArn"]
+    if not deployer:
+        raise fail("eksDeployerPrincipalArn", "is required when computeMode is eks: name the IAM role the pipeline "
+                   "deploys this stack with (e.g. role/stateless-stack-deploy), which gets the cluster-admin access "
+                   "entry; it is never taken from whoever runs `pulumi up`")
+    problem = eks_access.deployer_problem(deployer, principals)
+    if problem:
+        raise fail("eksDeployerPrincipalArn", problem)
 
     replicas = v["k8sReplicas"]
     if v["requireMultiAz"] and replicas < 2:
@@ -494,7 +523,10 @@ def load_settings() -> Settings:
         if value is not None:
             raw[key.name] = value
     region = pulumi.Config("aws").get("region")
-    return parse_settings(raw, stack=stack, region=region, project=project)
+    settings = parse_settings(raw, stack=stack, region=region, project=project)
+    for warning in settings.warnings:
+        pulumi.log.warn(warning)
+    return settings
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@ Creates, under one `stateless:cluster_autoscaler:ClusterAutoscaler` component:
   launch templates and instance types, and to change the size of (or terminate instances in) only the
   groups tagged as this cluster's (`k8s.io/cluster-autoscaler/<cluster>: owned`, a tag EKS puts on every
   managed node group's autoscaling group),
-- in kube-system: the ServiceAccount, the ClusterRole/Role and their bindings of the upstream manifest,
-  and the Deployment (one replica, non-root, read-only root filesystem) running the autoscaler image of
-  the cluster's Kubernetes minor version with autodiscovery by those tags.
+- in kube-system: the ServiceAccount, the ClusterRole/Role and their bindings with the rules of the
+  upstream example manifest at the tag of the pinned release (`cluster_rules`, compared with the manifest
+  in tests/fixtures/cluster_autoscaler/), and the Deployment (one replica, non-root, read-only root
+  filesystem) running the newest patch of the release line that matches the cluster's minor version
+  (infra/lib/eks_versions.py), with autodiscovery by those tags and --balance-similar-node-groups across
+  the per-zone node groups.
 
 Why this and not Karpenter or EKS Auto Mode: see infra/MODES.md (the node group's autoscaling group is
 what the ALB target group is attached to; the Cluster Autoscaler scales exactly that group, while
@@ -19,7 +22,6 @@ https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudpro
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,30 +29,50 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from infra.lib import iam
+from infra.lib import eks_versions, iam
 
 NAMESPACE = "kube-system"
 NAME = "cluster-autoscaler"
-IMAGE_REPOSITORY = "registry.k8s.io/autoscaling/cluster-autoscaler"
 
-_READ = ["watch", "list", "get"]
-CLUSTER_RULES: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
-    # (api groups, resources, verbs, resource names)
-    (("",), ("events", "endpoints"), ("create", "patch"), ()),
-    (("",), ("pods/eviction",), ("create",), ()),
-    (("",), ("pods/status",), ("update",), ()),
-    (("",), ("endpoints",), ("get", "update"), (NAME,)),
-    (("",), ("nodes",), ("watch", "list", "get", "update"), ()),
-    (("",), ("namespaces", "pods", "services", "replicationcontrollers", "persistentvolumeclaims",
-             "persistentvolumes"), tuple(_READ), ()),
-    (("apps",), ("statefulsets", "replicasets", "daemonsets"), tuple(_READ), ()),
-    (("policy",), ("poddisruptionbudgets",), ("watch", "list"), ()),
-    (("storage.k8s.io",), ("storageclasses", "csinodes", "csidrivers", "csistoragecapacities"), tuple(_READ), ()),
-    (("batch",), ("jobs", "cronjobs"), ("get", "list", "watch", "patch"), ()),
-    (("coordination.k8s.io",), ("leases",), ("create",), ()),
-    (("coordination.k8s.io",), ("leases",), ("get", "update"), (NAME,)),
-)
-NAMESPACE_RULES = (
+_READ = ("watch", "list", "get")
+Rule = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+# (api groups, resources, verbs, resource names), as in the ClusterRole of the upstream example manifest
+# cluster-autoscaler/cloudprovider/aws/examples/cluster-autoscaler-autodiscover.yaml at the release's tag
+# (kubernetes/autoscaler); tests/fixtures/cluster_autoscaler/ keeps those manifests and a test compares.
+_STORAGE = ("storageclasses", "csinodes", "csidrivers", "csistoragecapacities")
+
+
+def cluster_rules(kubernetes_version: str) -> tuple[Rule, ...]:
+    """The ClusterRole rules of the upstream manifest at the autoscaler tag of this cluster version."""
+    major, minor = (int(p) for p in eks_versions.autoscaler_release(kubernetes_version).split(".")[:2])
+    rules: list[Rule] = [
+        (("",), ("events", "endpoints"), ("create", "patch"), ()),
+        (("",), ("pods/eviction",), ("create",), ()),
+        (("",), ("pods/status",), ("update",), ()),
+        (("",), ("endpoints",), ("get", "update"), (NAME,)),
+        (("",), ("nodes",), ("watch", "list", "get", "update"), ()),
+        (("",), ("namespaces", "pods", "services", "replicationcontrollers", "persistentvolumeclaims",
+                 "persistentvolumes"), _READ, ()),
+        (("extensions",), ("replicasets", "daemonsets"), _READ, ()),
+        (("policy",), ("poddisruptionbudgets",), ("watch", "list"), ()),
+        (("apps",), ("statefulsets", "replicasets", "daemonsets"), _READ, ()),
+    ]
+    if (major, minor) >= (1, 36):
+        # Dynamic resource allocation objects, listed from the 1.36 line on.
+        rules.append((("resource.k8s.io",), ("deviceclasses", "resourceslices", "resourceclaims"), _READ, ()))
+    # From the 1.33 line on the autoscaler lists and watches VolumeAttachments; without the grant it is
+    # refused and users report scale-up stopping (kubernetes/autoscaler#7904, #8678).
+    storage = (*_STORAGE, "volumeattachments") if (major, minor) >= (1, 33) else _STORAGE
+    rules += [
+        (("storage.k8s.io",), storage, _READ, ()),
+        (("batch", "extensions"), ("jobs",), ("get", "list", "watch", "patch"), ()),
+        (("coordination.k8s.io",), ("leases",), ("create",), ()),
+        (("coordination.k8s.io",), ("leases",), ("get", "update"), (NAME,)),
+    ]
+    return tuple(rules)
+
+
+NAMESPACE_RULES: tuple[Rule, ...] = (
     (("",), ("configmaps",), ("create", "list", "watch"), ()),
     (("",), ("configmaps",), ("delete", "get", "update", "watch"),
      ("cluster-autoscaler-status", "cluster-autoscaler-priority-expander")),
@@ -58,10 +80,8 @@ NAMESPACE_RULES = (
 
 
 def autoscaler_image(kubernetes_version: str) -> str:
-    """The autoscaler release line matches the cluster's minor version (upstream's compatibility rule)."""
-    if not re.fullmatch(r"\d+\.\d+", kubernetes_version):
-        raise ValueError(f"kubernetes version {kubernetes_version!r} must look like 1.33")
-    return f"{IMAGE_REPOSITORY}:v{kubernetes_version}.0"
+    """The newest patch of the autoscaler line that matches the cluster's minor version."""
+    return eks_versions.autoscaler_image(kubernetes_version)
 
 
 def _rules(rules: Any) -> list[k8s.rbac.v1.PolicyRuleArgs]:
@@ -128,7 +148,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         )
         cluster_role = k8s.rbac.v1.ClusterRole(
             f"{name}-cluster-role", metadata=meta.ObjectMetaArgs(name=NAME, labels=labels),
-            rules=_rules(CLUSTER_RULES), opts=child,
+            rules=_rules(cluster_rules(args.kubernetes_version)), opts=child,
         )
         subject = k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=NAME, namespace=NAMESPACE)
         k8s.rbac.v1.ClusterRoleBinding(

@@ -1,4 +1,4 @@
-"""Kubernetes compute: an EKS cluster with a hardened managed node group, running the reference app.
+"""Kubernetes compute: an EKS cluster with hardened managed node groups (one per zone) running the app.
 
 Creates, under one `stateless:compute_eks:ComputeEks` component:
 - a KMS key (rotation on) that envelope-encrypts Kubernetes Secrets,
@@ -6,19 +6,24 @@ Creates, under one `stateless:compute_eks:ComputeEks` component:
   before the cluster exists, yet a replaced cluster must not collide with the old one,
 - the control-plane log group `/aws/eks/<cluster>/cluster` with retention, created before the cluster,
 - the cluster role (AmazonEKSClusterPolicy only) and the cluster: private endpoint on, public endpoint
-  only for the given CIDRs (off when none), API access-entry authentication, all control-plane logs,
-- an access entry with the cluster-admin access policy for the identity running `pulumi up` (its IAM role
-  as STS reports it), and one for each given admin principal (e.g. per-environment CI roles): the access
-  the program needs is a resource the plan shows, not an implicit creator grant,
+  only for the given CIDRs (off when none), API access-entry authentication, all control-plane logs, and
+  an upgrade policy (STANDARD by default: EKS would otherwise default to EXTENDED and bill extended
+  support silently once the version leaves standard support),
+- an access entry with the cluster-admin access policy for the configured deployer principal (the role
+  the pipeline deploys with, from configuration, never from whoever runs `pulumi up`: `principal_arn`
+  replaces the entry, so deriving it from the caller would swap cluster-admin between identities on every
+  run, terraform-aws-modules/terraform-aws-eks#3293, #2969), and one for each given admin principal,
 - the IAM OIDC provider of the cluster's issuer, and the app's IRSA role: only the app's service account
   may assume it, and it holds the web tier's one grant (`iam.web_app_policy`, the same as on instances),
 - the `metrics-server` EKS add-on, which the HorizontalPodAutoscaler reads CPU from
   (https://docs.aws.amazon.com/eks/latest/userguide/community-addons.html#kubernetes-metrics-server),
-- the Cluster Autoscaler (see cluster_autoscaler.py), which grows and shrinks the node group,
+- the Cluster Autoscaler (see cluster_autoscaler.py), which grows and shrinks the node groups,
 - the node role (AmazonEKSWorkerNodePolicy, AmazonEKS_CNI_Policy, AmazonEC2ContainerRegistryReadOnly
   only), a launch template (IMDSv2 required with hop limit 1, one encrypted root volume, no data
-  volumes, the cluster security group plus the given app groups) and the managed node group on it,
-- the attachment of the node group's autoscaling group to the edge ALB's target group, whose port is
+  volumes, the cluster security group plus the given app groups) and one managed node group per
+  availability zone on it (one subnet each), whose desired size is left to the Cluster Autoscaler after
+  creation,
+- the attachment of each node group's autoscaling group to the edge ALB's target group, whose port is
   the app's NodePort (every node forwards it to a ready pod),
 - a Kubernetes provider from a kubeconfig of the cluster's endpoint and CA (`aws eks get-token` auth),
 - the app itself through `KubernetesApp` (see k8s_app.py).
@@ -42,11 +47,14 @@ from infra.components.cluster_autoscaler import ClusterAutoscaler, ClusterAutosc
 from infra.components.context import aws_context
 from infra.components.k8s_app import KubernetesApp, KubernetesAppArgs, WorkloadSettings
 from infra.config import EksConfig, LoggingConfig
-from infra.lib import app_env, iam, kubeconfig, limits
+from infra.lib import app_env, eks_access, eks_versions, iam, kubeconfig, limits
 
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
 CLUSTER_ADMIN = "AmazonEKSClusterAdminPolicy"
+# The engine's property path of the node group's desired size (ignoreChanges takes the SDK's camelCase names).
+DESIRED_SIZE = "scalingConfig.desiredSize"
+UPGRADE_SUPPORT_TYPES = ("STANDARD", "EXTENDED")
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # The root CA behind every regional EKS OIDC endpoint. IAM validates these endpoints against its own
 # trust store, but the provider still records a thumbprint.
@@ -89,8 +97,12 @@ class NodeGroupSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class ComputeEksArgs:
-    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
-    """private-app subnets in at least two availability zones (control-plane interfaces and nodes)"""
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """private-app subnets, one per availability zone, at least two (control-plane interfaces, and one node
+    group per subnet)"""
+    deployer_principal_arn: str
+    """the IAM role (or user) that runs `pulumi up` in the pipeline: an ARN, or `role/<name>` in the account the
+    stack deploys into; it gets the cluster-admin access entry the program needs"""
     node_security_group_ids: Sequence[pulumi.Input[str]]
     """the app group (admitted by the ALB on the NodePort, and by the cache and database)"""
     target_group_arn: pulumi.Input[str]
@@ -112,6 +124,8 @@ class ComputeEksArgs:
     cluster_name: str | None = None
     """prefix of the cluster's name (a random suffix is added); defaults to the component's name"""
     kubernetes_version: str = EksConfig().kubernetes_version
+    upgrade_support_type: str = EksConfig().upgrade_policy
+    """STANDARD: EKS upgrades the cluster at the end of standard support; EXTENDED: billed extended support"""
     public_access_cidrs: Sequence[str] = ()
     """who may reach the public API endpoint; empty keeps the endpoint private-only"""
     log_types: Sequence[str] = CONTROL_PLANE_LOG_TYPES
@@ -135,6 +149,21 @@ class ComputeEksArgs:
         problem = limits.kubernetes_version_problem(self.kubernetes_version)
         if problem:
             raise ValueError(f"kubernetes_version {problem}")
+        if self.node_autoscaling:
+            eks_versions.autoscaler_release(self.kubernetes_version)
+        if self.upgrade_support_type not in UPGRADE_SUPPORT_TYPES:
+            raise ValueError(f"upgrade_support_type must be one of {', '.join(UPGRADE_SUPPORT_TYPES)}, got "
+                             f"{self.upgrade_support_type!r}")
+        if isinstance(self.subnet_ids, str) or len(self.subnet_ids) < 2:
+            raise ValueError("subnet_ids must list one private subnet per availability zone, at least two")
+        assert self.nodes is not None
+        zones = len(self.subnet_ids)
+        if self.nodes.min_size < zones:
+            raise ValueError(f"node group min size ({self.nodes.min_size}) must be ≥ the number of availability "
+                             f"zones ({zones}): every zone's node group keeps a node for the pods' zone spread")
+        problem = eks_access.deployer_problem(self.deployer_principal_arn, self.admin_principal_arns)
+        if problem:
+            raise ValueError(f"deployer_principal_arn {problem}")
         if isinstance(self.public_access_cidrs, str):
             raise ValueError("public_access_cidrs must be a list of CIDR blocks, not one string")
         for cidr in self.public_access_cidrs:
@@ -171,9 +200,13 @@ class ComputeEksArgs:
                         raise ValueError(f"{key} names a secret that secret_arns does not grant to the app's role")
 
 
+def spread(total: int, groups: int) -> list[int]:
+    """`total` nodes over `groups` node groups, the first groups taking the remainder."""
+    return [total // groups + (1 if i < total % groups else 0) for i in range(groups)]
+
+
 def _admin_role(principal_arn: str) -> str:
-    """Named after the principal, not its position, so reordering the list replaces nothing."""
-    return "admin-" + re.sub(r"[^a-z0-9]+", "-", principal_arn.rsplit("/", 1)[-1].lower()).strip("-")
+    return "admin-" + eks_access.entry_name(principal_arn)
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -210,10 +243,12 @@ class ComputeEks(pulumi.ComponentResource):
         tags = {"Component": "compute-eks", **args.tags}
         where = aws_context(self)
         partition, region = where.partition, where.region
-        # An assumed role's caller ARN is its session; the access entry needs the role itself.
-        deployer = aws.iam.get_session_context_output(
-            arn=where.caller_arn, opts=pulumi.InvokeOutputOptions(parent=self)
-        ).issuer_arn
+        # From configuration only: an entry derived from the caller would be replaced by every other identity
+        # that runs `up` (and shown replaced by every read-only preview).
+        deployer: pulumi.Input[str] = args.deployer_principal_arn
+        if not args.deployer_principal_arn.startswith("arn:"):
+            deployer = pulumi.Output.all(partition, where.account_id).apply(
+                lambda v: f"arn:{v[0]}:iam::{v[1]}:{args.deployer_principal_arn}")
 
         prefix = args.cluster_name or name
         suffix = random.RandomId(
@@ -280,6 +315,9 @@ class ComputeEks(pulumi.ComponentResource):
                     bootstrap_cluster_creator_admin_permissions=False,
                 ),
                 deletion_protection=args.deletion_protection,
+                # Unset, EKS applies EXTENDED (AWS::EKS::Cluster UpgradePolicy; EKS user guide, "Cluster upgrade
+                # policy"): a version past standard support would then be billed at the extended rate.
+                upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.upgrade_support_type),
                 tags=tags,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[control_plane_logs, *cluster_attachments]),
@@ -386,36 +424,51 @@ class ComputeEks(pulumi.ComponentResource):
             opts=child,
         )
 
-        node_group = aws.eks.NodeGroup(
-            f"{name}-nodes",
-            aws.eks.NodeGroupArgs(
-                cluster_name=cluster.name,
-                node_role_arn=node_role.arn,
-                subnet_ids=args.subnet_ids,
-                ami_type=nodes.ami_type,
-                capacity_type=nodes.capacity_type,
-                instance_types=list(nodes.instance_types),
-                scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                    min_size=nodes.min_size, max_size=nodes.max_size, desired_size=nodes.desired,
+        # One managed node group per availability zone: the Cluster Autoscaler simulates a new node of a group
+        # as one of its nodes, so a group spanning zones can be scaled in the wrong zone for a pod that the
+        # zone spread (DoNotSchedule) holds to another one (kubernetes/autoscaler#7663; EKS best practices,
+        # "Cluster Autoscaler": node groups per AZ with --balance-similar-node-groups).
+        zones = len(args.subnet_ids)
+        sizes = zip(spread(nodes.min_size, zones), spread(nodes.max_size, zones), spread(nodes.desired, zones),
+                    strict=True)
+        node_groups: list[aws.eks.NodeGroup] = []
+        for zone, (subnet, (low, high, start)) in enumerate(zip(args.subnet_ids, sizes, strict=True)):
+            group = aws.eks.NodeGroup(
+                f"{name}-nodes-{zone}",
+                aws.eks.NodeGroupArgs(
+                    cluster_name=cluster.name,
+                    node_role_arn=node_role.arn,
+                    subnet_ids=[subnet],
+                    ami_type=nodes.ami_type,
+                    capacity_type=nodes.capacity_type,
+                    instance_types=list(nodes.instance_types),
+                    scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                        min_size=low, max_size=high, desired_size=start,
+                    ),
+                    update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+                    launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                        id=launch_template.id, version=launch_template.latest_version.apply(str),
+                    ),
+                    tags=tags,
                 ),
-                update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
-                launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
-                    id=launch_template.id, version=launch_template.latest_version.apply(str),
-                ),
-                tags=tags,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=node_attachments),
-        )
-
-        asg_name = node_group.resources.apply(
-            lambda rs: _field(_first(_field(_first(rs), "autoscaling_groups")), "name")
-        )
-        # Managed node groups take no target groups themselves; their autoscaling group does.
-        aws.autoscaling.Attachment(
-            f"{name}-nodes-tg",
-            aws.autoscaling.AttachmentArgs(autoscaling_group_name=asg_name, lb_target_group_arn=args.target_group_arn),
-            opts=child,
-        )
+                # The desired size is the Cluster Autoscaler's after creation: "If you use the Kubernetes
+                # Cluster Autoscaler, you shouldn't change the desiredSize value directly" (EKS API reference,
+                # NodegroupScalingConfig). Without this, `up --refresh` after a scale-up sets it back and EKS
+                # terminates nodes (the ASG path ignores desiredCapacity for the same reason).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=node_attachments,
+                                            ignore_changes=[DESIRED_SIZE]),
+            )
+            node_groups.append(group)
+            asg_name = group.resources.apply(
+                lambda rs: _field(_first(_field(_first(rs), "autoscaling_groups")), "name")
+            )
+            # Managed node groups take no target groups themselves; their autoscaling group does.
+            aws.autoscaling.Attachment(
+                f"{name}-nodes-{zone}-tg",
+                aws.autoscaling.AttachmentArgs(autoscaling_group_name=asg_name,
+                                               lb_target_group_arn=args.target_group_arn),
+                opts=child,
+            )
 
         config = pulumi.Output.all(cluster.name, cluster.endpoint, cluster.certificate_authority, region).apply(
             lambda v: kubeconfig.render(cluster_name=v[0], endpoint=v[1], ca_data=_field(v[2], "data") or "",
@@ -433,10 +486,10 @@ class ComputeEks(pulumi.ComponentResource):
             aws.eks.AddonArgs(cluster_name=cluster.name, addon_name="metrics-server",
                               resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                               tags=tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[node_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=node_groups),
         )
         k8s_opts = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider},
-                                          depends_on=[node_group, *admin_associations])
+                                          depends_on=[*node_groups, *admin_associations])
         if args.node_autoscaling:
             ClusterAutoscaler(
                 f"{name}-autoscaler",
@@ -452,7 +505,7 @@ class ComputeEks(pulumi.ComponentResource):
             # Pods need nodes to become ready, and the Deployment waits for them; the deployer needs its
             # access entry first; the autoscaler needs metrics; the app needs its database role.
             opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider},
-                                        depends_on=[node_group, metrics_server, *admin_associations, *waits_for]),
+                                        depends_on=[*node_groups, metrics_server, *admin_associations, *waits_for]),
         )
 
         self.cluster_name = cluster.name

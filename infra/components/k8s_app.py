@@ -262,7 +262,11 @@ class KubernetesApp(pulumi.ComponentResource):
                 ),
                 template=core.PodTemplateSpecArgs(metadata=meta.ObjectMetaArgs(labels=labels), spec=pod_spec),
             ),
-            # Once created, the autoscaler owns the replica count; the stack's value is its floor.
+            # Once created, the HPA owns the replica count; the stack's value is its floor and the initial count
+            # (without the field a new Deployment would start at 1). Under server-side apply pulumi-kubernetes drops
+            # an ignored field another manager owns (the HPA writes it through the scale subresource) and otherwise
+            # sends the live value, so a rollout after a scale-up neither resets it nor meets a field conflict
+            # (pulumi/pulumi-kubernetes provider/pkg/await/await.go, handleSSAIgnoreFields; #2491, #2569).
             opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for, ignore_changes=["spec.replicas"]),
         )
 

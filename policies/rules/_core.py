@@ -207,6 +207,9 @@ class StackResource:
     parent: str | None = None
     dependencies: tuple[str, ...] = ()
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The resource's ignoreChanges option (engine property paths); the analyzer hands every resource's
+    # options to stack policies (pulumi_policy PolicyResource.opts).
+    ignore_changes: tuple[str, ...] = ()
 
 
 ResourceCheck = Callable[[str, dict[str, Any], dict[str, Any]], list[str]]
@@ -332,4 +335,5 @@ def stack_resource(resource: Any) -> StackResource:
         property_dependencies={
             k: tuple(d.urn for d in v) for k, v in (getattr(resource, "property_dependencies", None) or {}).items()
         },
+        ignore_changes=tuple(getattr(getattr(resource, "opts", None), "ignore_changes", None) or ()),
     )

@@ -52,6 +52,7 @@ CONFIGURATIONS: dict[str, tuple[str, dict[str, Any]]] = {
                                "apiThrottlingBurstLimit": 30, "apiThrottlingRateLimit": 15}),
     "prod-eks": ("prod", {"computeMode": "eks", "eksNodeMinSize": 3, "eksNodeMaxSize": 9,
                           "eksPublicAccessCidrs": ["34.200.0.0/24"],
+                          "eksDeployerPrincipalArn": "arn:aws:iam::210987654321:role/stateless-stack-deploy-prod",
                           "eksNodeInstanceTypes": ["m6i.large"], "k8sReplicas": 3, "k8sHpaMaxReplicas": 12}),
 }
 STACKS = ("dev", "staging", "prod")
@@ -228,7 +229,6 @@ class CaptureMocks(pulumi.runtime.Mocks):
         "aws:index/getRegion:getRegion",
         "aws:index/getPartition:getPartition",
         "aws:index/getCallerIdentity:getCallerIdentity",
-        "aws:iam/getSessionContext:getSessionContext",
     })
 
     def __init__(self, region: str = REGION, zones: int = 3, invokes: frozenset[str] = frozenset()) -> None:

@@ -20,6 +20,7 @@ from infra.components.compute_eks import (
     ComputeEks,
     ComputeEksArgs,
     NodeGroupSettings,
+    spread,
 )
 from infra.components.k8s_app import AutoscalingSettings, ResourceSettings, WorkloadSettings
 from tests.unit.infra.conftest import (
@@ -48,7 +49,9 @@ SIGNING_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1
 TARGET_GROUP_ARN = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/prod-edge-tg/6d0ecf831eec9f09"
 ENV = APP_ENV
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/stateless-app@sha256:{'ab' * 32}"
-KUBERNETES_VERSION = "1.33"
+KUBERNETES_VERSION = "1.35"
+DEPLOYER = f"arn:aws:iam::{ACCOUNT}:role/stateless-stack-deploy-prod"
+"""the configured deployer: the mocks' caller is another identity (user/ci), which must not get an entry"""
 
 
 def make_args(**overrides: Any) -> ComputeEksArgs:
@@ -67,6 +70,7 @@ def make_args(**overrides: Any) -> ComputeEksArgs:
                         resources=ResourceSettings(cpu_request="500m", memory_request="384Mi")),
         kubernetes_version=KUBERNETES_VERSION,
         public_access_cidrs=["203.0.113.0/24", "198.51.100.7/32"],
+        deployer_principal_arn=DEPLOYER,
         log_retention_days=90,
     )
     base.update(overrides)
@@ -170,12 +174,30 @@ def _role(run: Run, name: str) -> dict[str, Any]:
     return plain(run.named(name).inputs)
 
 
-DEPLOYER = f"arn:aws:iam::{ACCOUNT}:user/ci"  # the mocks' caller identity
-
-
-def test_only_the_deployer_is_admin_by_default(eks: Run) -> None:
+def test_only_the_configured_deployer_is_admin_by_default(eks: Run) -> None:
     assert [plain(r.inputs)["principalArn"] for r in eks.of_type("aws:eks/accessEntry:AccessEntry")] == [DEPLOYER]
     assert one(eks, "aws:eks/cluster:Cluster")["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+
+
+def test_the_deployer_never_comes_from_the_callers_identity(eks: Run) -> None:
+    # Whoever runs `up` (the mocks' caller is user/ci) must not change the entry: principalArn replaces it
+    # (terraform-aws-modules/terraform-aws-eks#3293, #2969).
+    assert "aws:iam/getSessionContext:getSessionContext" not in eks.invokes
+    assert all(plain(r.inputs)["principalArn"] != f"arn:aws:iam::{ACCOUNT}:user/ci"
+               for r in eks.of_type("aws:eks/accessEntry:AccessEntry"))
+
+
+def test_a_deployer_named_by_role_is_completed_with_the_stacks_account() -> None:
+    run = run_component(lambda: ComputeEks("short", make_args(deployer_principal_arn="role/deploy-dev-eks",
+                                                              node_autoscaling=False)))
+    [entry] = run.of_type("aws:eks/accessEntry:AccessEntry")
+    assert plain(entry.inputs)["principalArn"] == f"arn:aws:iam::{ACCOUNT}:role/deploy-dev-eks"
+
+
+def test_the_cluster_keeps_the_standard_upgrade_policy_unless_asked(eks: Run) -> None:
+    assert one(eks, "aws:eks/cluster:Cluster")["upgradePolicy"] == {"supportType": "STANDARD"}
+    run = run_component(lambda: ComputeEks("ext", make_args(upgrade_support_type="EXTENDED", node_autoscaling=False)))
+    assert one(run, "aws:eks/cluster:Cluster")["upgradePolicy"] == {"supportType": "EXTENDED"}
 
 
 def test_listed_admins_get_cluster_admin_through_access_entries() -> None:
@@ -221,23 +243,37 @@ def test_nodes_carry_the_cluster_group_and_the_app_group(eks: Run) -> None:
     assert lt["vpcSecurityGroupIds"] == [cluster_sg, "sg-app"]
 
 
-def test_managed_node_group_uses_the_template_and_the_configured_sizes(eks: Run) -> None:
-    ng = one(eks, "aws:eks/nodeGroup:NodeGroup")
+def test_one_managed_node_group_per_zone_shares_the_template_and_the_sizes(eks: Run) -> None:
+    groups = sorted(eks.of_type("aws:eks/nodeGroup:NodeGroup"), key=lambda r: r.name)
     lt = eks.one("aws:ec2/launchTemplate:LaunchTemplate")
-    assert ng["scalingConfig"] == {"minSize": 3, "maxSize": 6, "desiredSize": 3}
-    assert ng["launchTemplate"]["id"].startswith("lt-") and lt.name == "prod-eks-nodes-lt"
-    assert ng["launchTemplate"]["version"] == "1"
-    assert ng["instanceTypes"] == ["m6i.large"]
-    assert ng["subnetIds"] == ["subnet-app-a", "subnet-app-b", "subnet-app-c"]
-    assert "diskSize" not in ng and "remoteAccess" not in ng
+    assert [g.name for g in groups] == ["prod-eks-nodes-0", "prod-eks-nodes-1", "prod-eks-nodes-2"]
+    # One subnet (one zone) each: the Cluster Autoscaler scales the group of the zone a pending pod needs.
+    assert [plain(g.inputs)["subnetIds"] for g in groups] == [["subnet-app-a"], ["subnet-app-b"], ["subnet-app-c"]]
+    assert [plain(g.inputs)["scalingConfig"] for g in groups] == [{"minSize": 1, "maxSize": 2, "desiredSize": 1}] * 3
+    for ng in map(lambda g: plain(g.inputs), groups):
+        assert ng["launchTemplate"]["id"].startswith("lt-") and lt.name == "prod-eks-nodes-lt"
+        assert ng["launchTemplate"]["version"] == "1"
+        assert ng["instanceTypes"] == ["m6i.large"]
+        assert "diskSize" not in ng and "remoteAccess" not in ng
 
 
-def test_node_group_instances_are_registered_in_the_alb_target_group(eks: Run) -> None:
-    attachment = one(eks, "aws:autoscaling/attachment:Attachment")
-    assert attachment["lbTargetGroupArn"] == TARGET_GROUP_ARN
-    ng = eks.one("aws:eks/nodeGroup:NodeGroup")
-    (asg,) = answered(ng.type, ng.name, ng.inputs)["resources"][0]["autoscalingGroups"]
-    assert attachment["autoscalingGroupName"] == asg["name"] and asg["name"].startswith("eks-")
+@pytest.mark.parametrize(("total", "groups", "expected"), [(3, 3, [1, 1, 1]), (5, 3, [2, 2, 1]), (2, 2, [1, 1]),
+                                                            (9, 2, [5, 4])])
+def test_node_counts_are_spread_over_the_zones_without_losing_one(total: int, groups: int, expected: list[int]) -> None:
+    assert spread(total, groups) == expected and sum(expected) == total
+
+
+def test_each_node_groups_instances_are_registered_in_the_alb_target_group(eks: Run) -> None:
+    attachments = eks.of_type("aws:autoscaling/attachment:Attachment")
+    groups = eks.of_type("aws:eks/nodeGroup:NodeGroup")
+    assert len(attachments) == len(groups) == 3
+    names = set()
+    for ng in groups:
+        (asg,) = answered(ng.type, ng.name, ng.inputs)["resources"][0]["autoscalingGroups"]
+        names.add(asg["name"])
+    assert {plain(a.inputs)["autoscalingGroupName"] for a in attachments} == names
+    assert all(plain(a.inputs)["lbTargetGroupArn"] == TARGET_GROUP_ARN for a in attachments)
+    assert all(n.startswith("eks-") for n in names)
 
 
 # ----------------------------------------------------------------------------- IRSA
@@ -457,6 +493,16 @@ def test_stateless_guard_rules_find_nothing(eks: Run) -> None:
         ({"environment": {**ENV, "APP_REDIS_URL": "rediss://user:hunter2@cache:6379"}}, "password in a URL"),
         ({"cluster_name": "-bad"}, "cluster name '-bad'"),
         ({"oidc_thumbprint": "abc"}, "40 hex digits"),
+        ({"deployer_principal_arn": "arn:aws:sts::123456789012:assumed-role/deploy/run-1"},
+         "deployer_principal_arn must be an IAM role or user ARN, or role/<name> in the stack's account"),
+        ({"admin_principal_arns": [DEPLOYER]}, "deployer_principal_arn is also listed in eksAdminPrincipalArns"),
+        ({"deployer_principal_arn": "role/ops", "admin_principal_arns": ["arn:aws:iam::123456789012:role/ops"]},
+         "deployer_principal_arn is also listed in eksAdminPrincipalArns"),
+        ({"upgrade_support_type": "NONE"}, "upgrade_support_type must be one of STANDARD, EXTENDED, got 'NONE'"),
+        ({"subnet_ids": ["subnet-app-a"]}, "subnet_ids must list one private subnet per availability zone"),
+        ({"nodes": NodeGroupSettings(min_size=2, max_size=6)},
+         "node group min size (2) must be ≥ the number of availability zones (3)"),
+        ({"kubernetes_version": "1.37"}, "no Cluster Autoscaler release is pinned for Kubernetes 1.37"),
         ({"admin_principal_arns": ["arn:aws:iam::123456789012:policy/x"]},
          "admin_principal_arns must list IAM role or user ARNs"),
         ({"admin_principal_arns": ["arn:aws:iam::123456789012:role/ops.team",

@@ -93,11 +93,30 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("staging", {"certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc"},
      "stacks/Pulumi.staging.yaml: stateless-stack:certificateDomain and certificateArn name the certificate twice: "
      "set only one"),
-    ("dev-eks", {"eksDeployFromVpc": False},
+    ("dev-eks", {"eksPublicAccessCidrs": []},
      "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksPublicAccessCidrs is empty, so the Kubernetes API endpoint is "
      "private-only and `pulumi up` from outside the VPC cannot create the app's objects: list the deployers' public "
      "networks (e.g. pulumi config set --path 'eksPublicAccessCidrs[0]' <your address>/32), or set "
      "eksDeployFromVpc: true if pulumi up runs inside the VPC"),
+    ("dev-eks", {"eksDeployerPrincipalArn": ""},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksDeployerPrincipalArn is required when computeMode is eks: name "
+     "the IAM role the pipeline deploys this stack with (e.g. role/stateless-stack-deploy), which gets the "
+     "cluster-admin access entry; it is never taken from whoever runs `pulumi up`"),
+    ("dev-eks", {"eksAdminPrincipalArns": ["arn:aws:iam::210987654321:role/stateless-stack-deploy-dev-eks"]},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksDeployerPrincipalArn is also listed in eksAdminPrincipalArns "
+     "(arn:aws:iam::210987654321:role/stateless-stack-deploy-dev-eks): one principal has one access entry, and a "
+     "second one fails with CreateAccessEntry 409 ResourceInUseException; remove it from the list"),
+    ("dev-eks", {"eksDeployerPrincipalArn": "arn:aws:sts::210987654321:assumed-role/deploy/gh-run-1"},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksDeployerPrincipalArn must be an IAM role or user ARN, or "
+     "role/<name> in the stack's account (got 'arn:aws:sts::210987654321:assumed-role/deploy/gh-run-1'); an "
+     "assumed-role session ARN names one session, not the role"),
+    ("dev-eks", {"eksKubernetesVersion": "1.37"},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksKubernetesVersion cannot be used: no Cluster Autoscaler release "
+     "is pinned for Kubernetes 1.37 (pinned: 1.32, 1.33, 1.34, 1.35, 1.36); add its newest patch to "
+     "infra/lib/eks_versions.py"),
+    ("dev-eks", {"eksNodeMinSize": 1},
+     "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksNodeMinSize must be ≥ availabilityZoneCount (got 1 < 2): there "
+     "is one node group per availability zone and each keeps at least one node"),
     ("dev", {"workerMode": "container"},
      "stacks/Pulumi.dev.yaml: stateless-stack:workerMode must be one of lambda (got 'container')"),
 ]

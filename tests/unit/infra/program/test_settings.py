@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from infra import settings
+from infra.lib import eks_versions
 from infra.settings import ConfigError, parse_settings
 from policies.gate.mockengine import ProgramError, run_program
 
@@ -86,8 +88,9 @@ def test_unknown_enum_value() -> None:
 
 def test_every_declared_mode_is_built() -> None:
     assert frozenset(settings.COMPUTE_MODES) == settings.IMPLEMENTED_COMPUTE_MODES
-    s = parse("dev", computeMode="eks", eksNodeMinSize=1, eksNodeMaxSize=2, eksDeployFromVpc=True)
-    assert s.compute.mode == "eks" and s.eks is not None and s.eks.node_desired_size == 1
+    s = parse("dev", computeMode="eks", eksNodeMinSize=2, eksNodeMaxSize=3, eksDeployFromVpc=True,
+              eksDeployerPrincipalArn="role/deploy-dev")
+    assert s.compute.mode == "eks" and s.eks is not None and s.eks.node_desired_size == 2
     assert parse("dev").eks is None
 
 
@@ -352,3 +355,40 @@ def test_bad_config_stops_the_program_before_any_resource_is_registered() -> Non
     finally:
         runtime_config.set_all_config({}, [])
     assert registered == []
+
+
+def _eks_settings(version: str, today: date) -> settings.Settings:
+    raw, region = stack_values("dev-eks")
+    raw["eksKubernetesVersion"] = version
+    return parse_settings(raw, stack="dev-eks", region=region, today=today)
+
+
+def test_the_default_kubernetes_version_is_in_standard_support_on_the_tables_date() -> None:
+    assert eks_versions.in_standard_support(eks_versions.DEFAULT_VERSION, eks_versions.TABLE_DATE)
+    assert _eks_settings(eks_versions.DEFAULT_VERSION, eks_versions.TABLE_DATE).warnings == ()
+    assert parse("dev-eks").eks is not None and parse("dev-eks").eks.upgrade_policy == "STANDARD"  # type: ignore[union-attr]
+
+
+def test_a_version_past_standard_support_warns_and_still_deploys() -> None:
+    s = _eks_settings("1.34", date(2026, 12, 7))
+    assert s.eks is not None and s.eks.kubernetes_version == "1.34"
+    assert s.warnings == (
+        "stacks/Pulumi.dev-eks.yaml: stateless-stack:eksKubernetesVersion 1.34 is past the end of EKS standard "
+        "support (2026-12-02): the cluster is billed for extended support, or with eksUpgradePolicy STANDARD is "
+        f"upgraded by EKS; use 1.35 ({eks_versions.CALENDAR_SOURCE})",
+    )
+    # The day before, 1.34 was still in standard support: the warning follows the dated table.
+    assert _eks_settings("1.34", date(2026, 12, 1)).warnings == ()
+    # A version the table does not know is a warning too, not a silent pass.
+    [unknown] = _eks_settings("1.36", date(2026, 12, 7)).warnings
+    assert "1.36 is not in the EKS support calendar dated 2026-12-07" in unknown
+
+
+def test_a_version_past_extended_support_is_refused_on_its_date() -> None:
+    raw, region = stack_values("dev-eks")
+    raw["eksKubernetesVersion"] = "1.32"
+    with pytest.raises(ConfigError) as info:
+        parse_settings(raw, stack="dev-eks", region=region, today=date(2027, 3, 23))
+    assert str(info.value).startswith("stacks/Pulumi.dev-eks.yaml: stateless-stack:eksKubernetesVersion 1.32 reached "
+                                      "the end of EKS extended support on 2027-03-23")
+    assert _eks_settings("1.32", date(2027, 3, 22)).warnings  # the day before: a warning, not a refusal

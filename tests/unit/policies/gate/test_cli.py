@@ -170,6 +170,7 @@ def test_compliant_web_resources_are_all_listed():
                 ("eks-secrets-encryption", "k8s", "mandatory"),
                 ("eks-access-entries", "k8s", "mandatory"),
                 ("eks-deletion-protection", "k8s", "mandatory"),
+                ("eks-version-supported", "k8s", "mandatory"),
                 ("alb-header-hygiene", "public", "mandatory"),
                 ("ecr-immutable-tags", "app", "mandatory"),
                 ("service-log-groups-managed", "k8s", "mandatory"),
