@@ -8,7 +8,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, as_int, get, is_world_cidr, items, known, lb_types, type_set
+from ._core import UNKNOWN, Rule, as_int, get, is_world_cidr, items, known, lb_types, type_set
+from .images import not_known
 
 METADATA_TYPES = type_set(
     "aws:ec2/launchTemplate:LaunchTemplate",
@@ -123,18 +124,41 @@ def check_world_open(resource_type: str, props: dict[str, Any], config: dict[str
     return found
 
 
-def check_https_redirect(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+def _listener_protocol(props: dict[str, Any]) -> str | None:
+    """The listener's protocol; unset, the provider sends HTTP for a listener of an application load
+    balancer and nothing otherwise (terraform-provider-aws internal/service/elbv2/listener.go,
+    resourceListenerCreate: `else if strings.Contains(lbARN, "loadbalancer/app/")` sets
+    `ProtocolEnumHttp`, "Keep previous default of HTTP for Application Load Balancers"); a network or
+    gateway load balancer's listener always names its own."""
     protocol = props.get("protocol")
-    if not known(protocol) or str(protocol).upper() != "HTTP":
-        return []
+    if protocol is UNKNOWN:
+        not_known("protocol")
+    if known(protocol) and str(protocol) != "":
+        return str(protocol).upper()
+    arn = props.get("loadBalancerArn")
+    if isinstance(arn, str) and ":loadbalancer/app/" in arn:
+        return "HTTP"
+    if isinstance(arn, str) and (":loadbalancer/net/" in arn or ":loadbalancer/gwy/" in arn):
+        return None
+    # The load balancer's ARN is not known yet (or does not say its type): HTTP or not cannot be told.
+    not_known("loadBalancerArn")
+
+
+def check_https_redirect(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
     serving = [
         a.get("type")
         for a in items(props.get("defaultActions"))
         if isinstance(a, dict) and a.get("type") in ("forward", "authenticate-cognito", "authenticate-oidc")
     ]
-    if not serving:
+    if not serving or _listener_protocol(props) != "HTTP":
         return []
-    return [f"HTTP listener on port {props.get('port', '?')} serves traffic (forward) instead of redirecting to HTTPS"]
+    unset = (
+        "" if known(props.get("protocol")) and props.get("protocol") != "" else " (no protocol: HTTP, the ALB default)"
+    )
+    return [
+        f"HTTP listener on port {props.get('port', '?')}{unset} serves traffic (forward) instead of redirecting "
+        "to HTTPS"
+    ]
 
 
 def check_alb_header_hygiene(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:

@@ -62,7 +62,7 @@ def user_data_texts(props: dict[str, Any]) -> list[str]:
     return texts
 
 
-def _user_data_values(props: dict[str, Any]) -> list[Any]:
+def user_data_values(props: dict[str, Any]) -> list[Any]:
     values = [props.get("userData"), props.get("userDataBase64")]
     launch_specs = props.get("launchSpecifications")
     if launch_specs is UNKNOWN:
@@ -92,7 +92,7 @@ def _judged(props: dict[str, Any], found: list[str]) -> list[str]:
     """What the known user data shows; with nothing shown, user data the engine does not know yet (or
     that has an unknown spliced in) cannot be judged."""
     if not found:
-        for value in _user_data_values(props):
+        for value in user_data_values(props):
             if value is UNKNOWN or holds_unknown(value):
                 not_known("userData")
     return found

@@ -129,3 +129,42 @@ def test_alb_header_hygiene(resource_type, via_policy):
     ]
     assert via_policy(ALB_HEADER_HYGIENE, resource_type, {"loadBalancerType": "network"}) == []
     assert via_policy(ALB_HEADER_HYGIENE, resource_type, {"dropInvalidHeaderFields": UNKNOWN}) == []
+
+
+ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
+NLB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/db/50dc6c495c0c9188"
+GWY_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/gwy/fw/50dc6c495c0c9188"
+FORWARD = [{"type": "forward", "targetGroupArn": "tg"}]
+
+
+@pytest.mark.parametrize("listener", ["aws:lb/listener:Listener", "aws:alb/listener:Listener"])
+def test_listener_without_protocol_on_an_alb_is_http(listener, via_policy):
+    props = {"loadBalancerArn": ALB_ARN, "port": 80, "defaultActions": FORWARD}
+    assert via_policy(ALB_HTTPS_REDIRECT, listener, props) == [
+        "HTTP listener on port 80 (no protocol: HTTP, the ALB default) serves traffic (forward) instead of "
+        "redirecting to HTTPS"
+    ]
+    assert via_policy(ALB_HTTPS_REDIRECT, listener, {**props, "protocol": "HTTPS"}) == []
+    redirect = [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
+    assert via_policy(ALB_HTTPS_REDIRECT, listener, {**props, "defaultActions": redirect}) == []
+
+
+@pytest.mark.parametrize("arn", [NLB_ARN, GWY_ARN])
+def test_listener_without_protocol_on_a_network_or_gateway_lb_is_not_http(arn, via_policy):
+    props = {"loadBalancerArn": arn, "port": 80, "defaultActions": FORWARD}
+    assert via_policy(ALB_HTTPS_REDIRECT, "aws:lb/listener:Listener", props) == []
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"loadBalancerArn": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "port": 80, "defaultActions": FORWARD},
+        {"loadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/web", "defaultActions": FORWARD},
+        {"protocol": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "loadBalancerArn": ALB_ARN, "defaultActions": FORWARD},
+    ],
+)
+def test_listener_protocol_that_cannot_be_told_is_not_judged(props, via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError):
+        via_policy(ALB_HTTPS_REDIRECT, "aws:lb/listener:Listener", props)
