@@ -7,7 +7,9 @@ the app, in a Deployment or a task definition, usually without any volume: the d
 container and dies with it, and every replica has its own. Images are judged by name (see
 `images.py`); a team declares an image stateless in `allowedImages` (a glob and the reason), and a
 Kubernetes workload that is deliberately stateful infrastructure carries the `statefulAllowList`
-label the other Kubernetes rules honour. Volumes are the volume rules' business
+label the other Kubernetes rules honour. A run-to-completion container (a Kubernetes Job or CronJob, a
+Batch job) whose command starts no server uses the image for its client tools (`pg_dump`, `psql`,
+`redis-cli`) and passes. Volumes are the volume rules' business
 (`no-k8s-persistent-volumes`, `no-ecs-host-volumes`, ...): a datastore container is reported with or
 without one, and the message says where its data lives.
 
@@ -22,6 +24,7 @@ program's properties.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
@@ -39,14 +42,37 @@ BATCH_JOB = "aws:batch/jobDefinition:JobDefinition"
 CONTAINER_TYPES = type_set(ECS_TASK, DOCKER_CONTAINER, APP_RUNNER, LIGHTSAIL_DEPLOYMENT, BATCH_JOB)
 
 
+# Server programs: a run-to-completion container whose command names none of them uses a datastore
+# image for its client tools (`pg_dump`, `psql`, `redis-cli`, `mongodump`), not to serve.
+_SERVER_WORDS = re.compile(
+    r"(?<![\w-])(postgres|redis-server|valkey-server|keydb-server|mongod|mysqld|mariadbd|memcached|"
+    r"rabbitmq-server|kafka-server-start(\.sh)?|zookeeper-server-start(\.sh)?|etcd|minio|influxd|neo4j|"
+    r"clickhouse-server|docker-entrypoint\.sh)(?![\w-])"
+)
+
+
+def _client_run(command: Any) -> bool:
+    """A command that is set and starts no server (a Job's `pg_dump`, a Batch job's `psql -f`)."""
+    if isinstance(command, str):
+        words = command.strip()
+    elif isinstance(command, list) and all(isinstance(w, str) for w in command):
+        words = " ".join(command)
+    else:
+        return False
+    return bool(words) and not _SERVER_WORDS.search(words)
+
+
 class _Images:
     """The images a resource runs, each with where it is declared and where its data would live."""
 
-    def __init__(self) -> None:
+    def __init__(self, runs_to_completion: bool = False) -> None:
         self.found: list[tuple[str, str, str]] = []
         self.unknown: list[str] = []
+        self.runs_to_completion = runs_to_completion
 
-    def add(self, image: Any, where: str, holder: str, path: str) -> None:
+    def add(self, image: Any, where: str, holder: str, path: str, command: Any = None) -> None:
+        if self.runs_to_completion and _client_run(command):
+            return
         if image is UNKNOWN or holds_unknown(image):
             self.unknown.append(path)
         elif isinstance(image, str) and image.strip():
@@ -72,7 +98,12 @@ def _kubernetes(resource_type: str, props: dict[str, Any], images: _Images) -> N
     volumes = {v.get("name"): v for v in items(get(spec, "volumes")) if isinstance(v, dict)}
     for container in containers(spec):
         name = container.get("name", "?")
-        images.add(container.get("image"), f"container {name}", _pod_holder(container, volumes), f"{name}.image")
+        # `args` alone are arguments to the image's own entrypoint, the server.
+        command = (
+            [*items(container.get("command")), *items(container.get("args"))] if container.get("command") else None
+        )
+        holder = _pod_holder(container, volumes)
+        images.add(container.get("image"), f"container {name}", holder, f"{name}.image", command)
 
 
 def _pod_holder(container: dict[str, Any], volumes: dict[Any, dict[str, Any]]) -> str:
@@ -118,23 +149,36 @@ def _docker(props: dict[str, Any], images: _Images) -> None:
 def _batch(props: dict[str, Any], images: _Images) -> None:
     holder = "the job's container"
     container = images.json(props.get("containerProperties"), "containerProperties")
-    images.add(get(container, "image"), "job container", holder, "containerProperties.image")
+    images.add(get(container, "image"), "job container", holder, "containerProperties.image", get(container, "command"))
     ecs = images.json(props.get("ecsProperties"), "ecsProperties")
     for task in items(get(ecs, "taskProperties")):
         for c in items(get(task, "containers")):
             name = get(c, "name", default="?")
-            images.add(get(c, "image"), f"job container {name}", holder, f"ecsProperties.{name}.image")
+            images.add(
+                get(c, "image"), f"job container {name}", holder, f"ecsProperties.{name}.image", get(c, "command")
+            )
     nodes = images.json(props.get("nodeProperties"), "nodeProperties")
     for node_range in items(get(nodes, "nodeRangeProperties")):
         target = get(node_range, "targetNodes", default="?")
-        images.add(get(node_range, "container", "image"), f"node range {target}", holder, "nodeProperties.image")
+        container = get(node_range, "container")
+        images.add(
+            get(container, "image"), f"node range {target}", holder, "nodeProperties.image", get(container, "command")
+        )
     for c in items(get(props, "eksProperties", "podProperties", "containers")):
         name = get(c, "name", default="?")
-        images.add(get(c, "image"), f"job container {name}", holder, f"eksProperties.{name}.image")
+        command = [*items(get(c, "commands")), *items(get(c, "args"))] if get(c, "commands") else None
+        images.add(get(c, "image"), f"job container {name}", holder, f"eksProperties.{name}.image", command)
+
+
+def _runs_to_completion(resource_type: str) -> bool:
+    return resource_type == BATCH_JOB or (is_workload(resource_type) and _JOB_KIND.search(resource_type) is not None)
+
+
+_JOB_KIND = re.compile(r":(Job|CronJob)(Patch)?$")
 
 
 def _images(resource_type: str, props: dict[str, Any]) -> _Images:
-    images = _Images()
+    images = _Images(_runs_to_completion(resource_type))
     if resource_type == ECS_TASK:
         _ecs(props, images)
     elif resource_type == DOCKER_CONTAINER:

@@ -280,3 +280,76 @@ def test_batch_job_definitions(via_policy):
 )
 def test_other_types_are_not_judged(resource_type):
     assert not RULE.applies_to(resource_type)
+
+
+JOB_KINDS = ["kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:batch/v1:JobPatch"]
+K8S["kubernetes:batch/v1:JobPatch"] = K8S["kubernetes:batch/v1:Job"]
+
+
+@pytest.mark.parametrize("kind", JOB_KINDS)
+@pytest.mark.parametrize(
+    "container",
+    [
+        {"command": ["pg_dump", "-h", "db.internal", "-f", "/backup/app.sql"]},
+        {"command": ["sh", "-c"], "args": ["psql -h db.internal -f /migrations/001.sql"]},
+        {"command": ["redis-cli", "-h", "cache.internal", "FLUSHDB"]},
+    ],
+)
+def test_a_job_using_a_datastore_image_for_its_client_tools_passes(kind, container, via_policy):
+    props = K8S[kind](_pod_with({"name": "backup", "image": "postgres:16", **container}))
+    assert via_policy(RULE, kind, props) == []
+
+
+@pytest.mark.parametrize("kind", JOB_KINDS)
+@pytest.mark.parametrize(
+    "container",
+    [
+        {},
+        {"args": ["-c", "max_connections=200"]},
+        {"command": ["docker-entrypoint.sh", "postgres"]},
+        {"command": ["sh", "-c"], "args": ["redis-server --save ''"]},
+    ],
+)
+def test_a_job_running_the_server_is_reported(kind, container, via_policy):
+    props = K8S[kind](_pod_with({"name": "db", "image": "postgres:16", **container}))
+    assert via_policy(RULE, kind, props) == [
+        _msg("container db", "postgres:16", "the pod (gone when it is rescheduled)")
+    ]
+
+
+def test_a_long_running_workload_with_a_client_command_is_still_reported(via_policy):
+    kind = "kubernetes:apps/v1:Deployment"
+    props = K8S[kind](_pod_with({"name": "db", "image": "postgres:16", "command": ["pg_dump"]}))
+    assert len(via_policy(RULE, kind, props)) == 1
+
+
+@pytest.mark.parametrize(
+    ("props", "reported"),
+    [
+        ({"containerProperties": json.dumps({"image": "postgres:16", "command": ["pg_dump", "-f", "/o"]})}, False),
+        ({"containerProperties": json.dumps({"image": "postgres:16", "command": ["postgres"]})}, True),
+        (
+            {
+                "ecsProperties": json.dumps(
+                    {"taskProperties": [{"containers": [{"image": "mysql:8", "command": ["mysqldump"]}]}]}
+                )
+            },
+            False,
+        ),
+        (
+            {
+                "nodeProperties": json.dumps(
+                    {"nodeRangeProperties": [{"container": {"image": "mongo:7", "command": ["mongodump"]}}]}
+                )
+            },
+            False,
+        ),
+        (
+            {"eksProperties": {"podProperties": {"containers": [{"image": "redis:7", "commands": ["redis-cli"]}]}}},
+            False,
+        ),
+        ({"eksProperties": {"podProperties": {"containers": [{"image": "redis:7", "args": ["--save", ""]}]}}}, True),
+    ],
+)
+def test_batch_client_commands(props, reported, via_policy):
+    assert bool(via_policy(RULE, BATCH, props)) is reported
