@@ -353,3 +353,23 @@ def test_a_long_running_workload_with_a_client_command_is_still_reported(via_pol
 )
 def test_batch_client_commands(props, reported, via_policy):
     assert bool(via_policy(RULE, BATCH, props)) is reported
+
+
+@pytest.mark.parametrize(
+    ("command", "client"),
+    [
+        (["pg_dump", "-f", "/o"], True),
+        ("mysqldump orders", True),
+        (["sh", "-c", "exec postgres -c fsync=off"], False),
+        ("docker-entrypoint.sh mysqld", False),
+        (["redis-server"], False),
+        ([], False),
+        ("", False),
+        (None, False),
+        (["pg_dump", 5], False),
+    ],
+)
+def test_client_run(command, client):
+    from policies.rules.containers import _client_run
+
+    assert _client_run(command) is client

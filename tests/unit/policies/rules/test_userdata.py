@@ -321,3 +321,21 @@ def test_known_finding_is_reported_even_beside_unknown_user_data(via_policy):
     assert via_policy(NO_LOCAL_DATASTORE_IN_USER_DATA, INSTANCE, props) == [
         "user data starts a local database/cache service: `systemctl start mongod`"
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "image"),
+    [
+        ("-d redis:7", "redis:7"),
+        ("--rm -it --name db -e=A=1 postgres", "postgres"),
+        ("--detach --env A=1 -v /a:/b mongo", "mongo"),
+        ("-dp 80:80 nginx", "nginx"),
+        ("-- -weird-image-name", "-weird-image-name"),
+        ("--network host", None),
+        ("", None),
+    ],
+)
+def test_run_image_skips_options_and_their_values(args, image):
+    from policies.rules.userdata import _run_image
+
+    assert _run_image(args) == image
