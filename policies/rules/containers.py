@@ -143,7 +143,12 @@ def _docker(props: dict[str, Any], images: _Images) -> None:
         get(m, "source") for m in items(props.get("mounts")) if get(m, "type") == "bind" and get(m, "source")
     ]
     holder = f"the Docker host's disk ({', '.join(map(str, host_paths))})" if host_paths else "the container"
-    images.add(props.get("image"), f"Docker container {props.get('name') or ''}".rstrip(), holder, "image")
+    image = props.get("image")
+    if isinstance(image, str) and image.startswith("sha256:"):
+        # An image id (`RemoteImage.image_id`) names no repository: which image it is cannot be told here.
+        images.unknown.append("image")
+        return
+    images.add(image, f"Docker container {props.get('name') or ''}".rstrip(), holder, "image")
 
 
 def _batch(props: dict[str, Any], images: _Images) -> None:

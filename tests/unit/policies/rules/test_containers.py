@@ -373,3 +373,9 @@ def test_client_run(command, client):
     from policies.rules.containers import _client_run
 
     assert _client_run(command) is client
+
+
+def test_docker_container_run_by_image_id_is_not_judged(via_policy):
+    with pytest.raises(UnknownValueError):
+        via_policy(RULE, DOCKER, {"image": "sha256:4c1a3f0e7b2d9a8c6e5f4d3b2a1c0e9f8d7c6b5a4e3d2c1b0a9f8e7d6c5b4a3f"})
+    assert via_policy(RULE, DOCKER, {"image": "nginx@sha256:4c1a3f0e"}) == []
