@@ -14,7 +14,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, json_value, type_set
+from ._core import UNKNOWN, Rule, json_value, type_set
+from .images import holds_unknown, not_known
 
 ROLE = "aws:iam/role:Role"
 DEFAULT_SERVICES = ["vpc-flow-logs.amazonaws.com"]
@@ -36,26 +37,30 @@ def _held_to_a_source(condition: Any) -> bool:
 
 
 def check_service_source_condition(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
-    doc = json_value(props.get("assumeRolePolicy"))
+    policy = props.get("assumeRolePolicy")
+    doc = json_value(policy)
+    if policy is UNKNOWN or (holds_unknown(policy) and doc is None):
+        not_known("assumeRolePolicy")
     if not isinstance(doc, dict):
         return []
+    unknown = False
     services = {s.lower() for s in config.get("services", DEFAULT_SERVICES) if isinstance(s, str)}
     found = []
     for statement in _listed(doc.get("Statement")):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
         principal = statement.get("Principal")
-        named = [
-            s
-            for s in _listed(principal.get("Service") if isinstance(principal, dict) else None)
-            if isinstance(s, str) and s.lower() in services
-        ]
+        listed = _listed(principal.get("Service") if isinstance(principal, dict) else None)
+        unknown = unknown or holds_unknown(principal) or any(holds_unknown(s) for s in listed)
+        named = [s for s in listed if isinstance(s, str) and s.lower() in services]
         if named and not _held_to_a_source(statement.get("Condition")):
             found.append(
                 f"the trust policy lets {', '.join(named)} assume the role without an aws:SourceAccount or "
                 "aws:SourceArn condition: the service could be made to use it on another account's behalf "
                 "(confused deputy)"
             )
+    if unknown and not found:
+        not_known("assumeRolePolicy.Statement.Principal.Service")
     return found
 
 

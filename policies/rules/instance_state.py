@@ -1,5 +1,6 @@
 """Rules against state kept on instances: data volumes, attached EBS and Lightsail disks, lone EC2 and
-Lightsail instances, ECS tasks keeping data on the container instance or on a shared file system.
+Lightsail instances, ECS tasks keeping data on the container instance or on a shared file system,
+autoscaling warm pools that take scaled-in instances back.
 
 An instance that holds data of its own cannot be replaced, scaled in or lost without losing that
 data; in a stateless design every instance is cattle from the same launch template.
@@ -12,7 +13,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, falsy, get, items, known, truthy, type_set
+from ._core import UNKNOWN, Rule, falsy, get, items, known, truthy, type_set
+from .images import not_known
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
@@ -25,6 +27,7 @@ ECS_TASK = "aws:ecs/taskDefinition:TaskDefinition"
 LIGHTSAIL_INSTANCE = "aws:lightsail/instance:Instance"
 LIGHTSAIL_DISK = "aws:lightsail/disk:Disk"
 LIGHTSAIL_DISK_ATTACHMENT = "aws:lightsail/disk_attachment:Disk_attachment"
+AUTOSCALING_GROUP = "aws:autoscaling/group:Group"
 
 COMPUTE_TYPES = type_set(LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION, INSTANCE, SPOT_INSTANCE, SPOT_FLEET)
 
@@ -143,6 +146,25 @@ def check_ecs_shared_file_systems(resource_type: str, props: dict[str, Any], con
     return found
 
 
+def check_warm_pool_reuse(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    # Without a reuse policy a scale-in terminates the instance and the pool is refilled with fresh
+    # ones; with ReuseOnScaleIn the instance is stopped (or hibernated) and returned to the pool, disk
+    # (and memory) intact, and serves again on the next scale-out. InstanceReusePolicy in the EC2 Auto
+    # Scaling API reference and the user guide's "Warm pools" page
+    # (docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-warm-pools.html).
+    pool = props.get("warmPool")
+    reuse = get(pool, "instanceReusePolicy", "reuseOnScaleIn")
+    if pool is UNKNOWN or reuse is UNKNOWN:
+        not_known("warmPool.instanceReusePolicy.reuseOnScaleIn")
+    if truthy(reuse):
+        state = get(pool, "poolState", default="Stopped")
+        return [
+            f"warmPool.instanceReusePolicy.reuseOnScaleIn is true: a scaled-in instance goes back to the warm pool "
+            f"({state}) with its disk and serves again later, keeping whatever it wrote"
+        ]
+    return []
+
+
 NO_INSTANCE_DATA_VOLUMES = Rule(
     name="no-instance-data-volumes",
     description="Launch templates, launch configurations and instances may only have a root volume.",
@@ -231,10 +253,25 @@ NO_ECS_SHARED_FILE_SYSTEMS = Rule(
     tags=("statelessness", "ecs"),
 )
 
+NO_WARM_POOL_REUSE = Rule(
+    name="no-warm-pool-reuse",
+    description="Autoscaling warm pools do not take scaled-in instances back (instanceReusePolicy.reuseOnScaleIn).",
+    severity=Severity.HIGH,
+    enforcement=EnforcementLevel.MANDATORY,
+    why="A reused instance returns with the files, caches and sessions it had: instances stop being "
+    "interchangeable and a later scale-out serves old state.",
+    remediation="Drop warmPool.instanceReusePolicy (or set reuseOnScaleIn: false) so scale-in terminates the "
+    "instance and the pool is refilled from the launch template.",
+    resource_types=type_set(AUTOSCALING_GROUP),
+    check=check_warm_pool_reuse,
+    tags=("statelessness", "ec2"),
+)
+
 RULES = (
     NO_INSTANCE_DATA_VOLUMES,
     NO_EBS_DATA_VOLUMES,
     NO_STANDALONE_INSTANCES,
     NO_ECS_HOST_VOLUMES,
     NO_ECS_SHARED_FILE_SYSTEMS,
+    NO_WARM_POOL_REUSE,
 )

@@ -7,8 +7,23 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
+from pulumi_policy.proxy import UnknownValueError
 
-from ._core import Rule, as_int, get, is_world_cidr, items, known, lb_types, type_set
+from ._core import (
+    UNKNOWN,
+    Rule,
+    StackResource,
+    as_int,
+    get,
+    is_world_cidr,
+    items,
+    known,
+    lb_types,
+    linked,
+    resource_keys,
+    type_set,
+)
+from .images import holds_unknown, not_known
 
 METADATA_TYPES = type_set(
     "aws:ec2/launchTemplate:LaunchTemplate",
@@ -123,18 +138,70 @@ def check_world_open(resource_type: str, props: dict[str, Any], config: dict[str
     return found
 
 
-def check_https_redirect(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+def _listener_protocol(props: dict[str, Any], balancer: StackResource | None) -> str | None:
+    """The listener's protocol. Unset, the provider sends HTTP for a listener of an application load
+    balancer and nothing otherwise (terraform-provider-aws internal/service/elbv2/listener.go,
+    resourceListenerCreate: `else if strings.Contains(lbARN, "loadbalancer/app/")` sets
+    `ProtocolEnumHttp`, "Keep previous default of HTTP for Application Load Balancers"); a network or
+    gateway load balancer's listener names its own. The load balancer's kind is read from the stack's
+    load balancer (`loadBalancerType`, default `application` in pulumi-aws), else from the ARN."""
     protocol = props.get("protocol")
-    if not known(protocol) or str(protocol).upper() != "HTTP":
-        return []
+    if isinstance(protocol, str) and protocol and not holds_unknown(protocol):
+        return protocol.upper()
+    if balancer is not None:
+        kind = balancer.props.get("loadBalancerType")
+        if kind is UNKNOWN or holds_unknown(kind):
+            not_known("loadBalancerType")
+        return "HTTP" if kind in (None, "", "application") else None
+    arn = props.get("loadBalancerArn")
+    if isinstance(arn, str) and ":loadbalancer/app/" in arn:
+        return "HTTP"
+    if isinstance(arn, str) and (":loadbalancer/net/" in arn or ":loadbalancer/gwy/" in arn):
+        return None
+    # Neither the stack nor the ARN (not known yet, or not saying its kind) tells HTTP from TCP.
+    not_known("protocol")
+
+
+def _port(value: Any) -> str:
+    # The engine hands numbers over as floats (protobuf Struct): 80.0 is port 80.
+    number = as_int(value)
+    return str(number) if number is not None else "?" if value is None else str(value)
+
+
+def _https_redirect(props: dict[str, Any], balancer: StackResource | None) -> list[str]:
     serving = [
         a.get("type")
         for a in items(props.get("defaultActions"))
         if isinstance(a, dict) and a.get("type") in ("forward", "authenticate-cognito", "authenticate-oidc")
     ]
-    if not serving:
+    if not serving or _listener_protocol(props, balancer) != "HTTP":
         return []
-    return [f"HTTP listener on port {props.get('port', '?')} serves traffic (forward) instead of redirecting to HTTPS"]
+    explicit = isinstance(props.get("protocol"), str) and props.get("protocol") and not holds_unknown(props["protocol"])
+    unset = "" if explicit else " (no protocol: HTTP, the ALB default)"
+    return [
+        f"HTTP listener on port {_port(props.get('port'))}{unset} serves traffic (forward) instead of redirecting "
+        "to HTTPS"
+    ]
+
+
+def check_https_redirect(resources: list[StackResource], config: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """A stack rule so that a listener without a protocol is judged by its load balancer's kind, which
+    the program sets (and preview knows) while the load balancer's ARN is not known yet."""
+    by_key = {key: r for r in resources if r.resource_type in LOAD_BALANCERS for key in resource_keys(r, "arn", "id")}
+    found: list[tuple[str | None, str]] = []
+    unknown: list[UnknownValueError] = []
+    for listener in resources:
+        if listener.resource_type not in LISTENERS:
+            continue
+        try:
+            messages = _https_redirect(listener.props, linked(listener, "loadBalancerArn", by_key))
+        except UnknownValueError as err:
+            unknown.append(err)
+            continue
+        found.extend((listener.urn, m) for m in messages)
+    if unknown and not found:
+        raise unknown[0]
+    return found
 
 
 def check_alb_header_hygiene(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
@@ -208,8 +275,7 @@ ALB_HTTPS_REDIRECT = Rule(
     why="Tokens and session ids travel in headers; over plain HTTP anyone on the path can replay them.",
     remediation="Serve on an HTTPS listener (TLS 1.2+ policy) and give the HTTP listener a redirect "
     "action {protocol: HTTPS, port: 443, statusCode: HTTP_301}.",
-    resource_types=LISTENERS,
-    check=check_https_redirect,
+    stack_check=check_https_redirect,
     tags=("security", "load-balancing"),
 )
 

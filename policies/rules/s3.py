@@ -15,7 +15,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, StackResource, get, items, json_value, known, truthy, type_set
+from ._core import UNKNOWN, Rule, StackResource, get, items, json_value, known, truthy, type_set
+from .images import holds_unknown, not_known
 
 BUCKETS = type_set("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -137,20 +138,25 @@ def check_bucket_versioning(resources: list[StackResource], config: dict[str, An
     return found
 
 
-def _public_statements(policy: Any) -> list[str]:
+def _public_statements(policy: Any) -> tuple[list[str], bool]:
+    """The statements that allow everyone, and whether some part of the policy is not known yet."""
     doc = json_value(policy)
+    if policy is UNKNOWN or (holds_unknown(policy) and doc is None):
+        return [], True
     if not isinstance(doc, dict):
-        return []
+        return [], False
     found = []
+    unknown = False
     for st in items(doc.get("Statement")):
         if not isinstance(st, dict) or st.get("Effect") != "Allow" or known(st.get("Condition")):
             continue
         principal = st.get("Principal")
+        unknown = unknown or holds_unknown(principal) or holds_unknown(get(principal, "AWS"))
         aws = principal.get("AWS") if isinstance(principal, dict) else None
         everyone = principal == "*" or aws == "*" or (isinstance(aws, list) and "*" in aws)
         if everyone:
             found.append(str(st.get("Sid") or st.get("Action") or "statement"))
-    return found
+    return found, unknown
 
 
 def _public_group(uri: Any) -> str | None:
@@ -170,8 +176,11 @@ def check_public_acl_or_policy(resource_type: str, props: dict[str, Any], config
         group = _public_group(get(grant, "uri"))
         if group:
             found.append(f"ACL grant to {group}")
-    for sid in _public_statements(props.get("policy")):
+    public, unknown = _public_statements(props.get("policy"))
+    for sid in public:
         found.append(f'bucket policy allows everyone (Principal "*") without a condition ({sid})')
+    if unknown and not found:
+        not_known("policy")
     return found
 
 

@@ -1,8 +1,8 @@
 """No plaintext secrets in user data, Lambda environment variables, ECS container definitions or
 Kubernetes env literals.
 
-A variable whose name says it is a secret (PASSWORD, SECRET, TOKEN, API_KEY, PRIVATE_KEY,
-ACCESS_KEY ...) must not carry a literal value; references are fine (Secrets Manager or SSM ARNs
+A variable whose name says it is a secret (PASSWORD, PASSWD, `_PWD`, `_PASS`, `_PW`, SECRET, TOKEN,
+API_KEY, PRIVATE_KEY, ACCESS_KEY ...) must not carry a literal value; references are fine (Secrets Manager or SSM ARNs
 and parameter paths, `{{resolve:...}}`, shell expansions like `$(aws secretsmanager ...)`,
 `valueFrom.secretKeyRef`), and so is a URL without credentials (a `*_PASSWORD_API` endpoint). AWS
 access key ids and credentials embedded in URLs are flagged whatever the name. The policy engine
@@ -18,15 +18,19 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, get, items, json_value, known
+from ._core import UNKNOWN, Rule, get, items, json_value
+from .images import holds_unknown, not_known
 from .kubernetes import containers, is_workload, pod_spec
-from .userdata import USER_DATA_TYPES, user_data_texts
+from .userdata import USER_DATA_TYPES, user_data_texts, user_data_values
 
 LAMBDA = "aws:lambda/function:Function"
 ECS_TASK = "aws:ecs/taskDefinition:TaskDefinition"
 
+# Short forms (`REDIS_PWD`, `SMTP_PASS`, `DB_PW`) only as whole words of the name: `PASS` inside
+# `COMPASS` or `BYPASS_CACHE` is not a password.
 SECRET_NAME = re.compile(
-    r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH_?KEY)",
+    r"(PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?|AUTH_?KEY|"
+    r"(?:^|_)(?:PWD|PASS|PW)(?:_|$))",
     re.IGNORECASE,
 )
 # Names that say they hold a pointer to a secret, or a setting about one, rather than the secret.
@@ -61,7 +65,7 @@ def _reference_url(value: str) -> bool:
 
 def secret_literal(name: str, value: Any) -> str | None:
     """A finding when `name=value` is a secret written out in clear, else None."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or holds_unknown(value):
         return None
     if ACCESS_KEY_ID.search(value):
         return f"{name} holds an AWS access key id"
@@ -78,12 +82,24 @@ def secret_literal(name: str, value: Any) -> str | None:
     return f"{name} is set to a literal value"
 
 
-def _env_findings(where: str, pairs: list[tuple[str, Any]]) -> list[str]:
+def _unknown_secret(name: str, value: Any) -> bool:
+    """A secret-named variable whose value the engine does not know yet: whether it is a literal or a
+    reference cannot be told."""
+    return (
+        (value is UNKNOWN or holds_unknown(value))
+        and bool(SECRET_NAME.search(name))
+        and not REFERENCE_NAME.search(name)
+    )
+
+
+def _env_findings(where: str, pairs: list[tuple[str, Any]], unknown: list[str]) -> list[str]:
     found = []
     for name, value in pairs:
         finding = secret_literal(name, value)
         if finding:
             found.append(f"{where}: {finding}; pass a Secrets Manager/SSM reference and read it at runtime")
+        elif _unknown_secret(name, value):
+            unknown.append(name)
     return found
 
 
@@ -106,31 +122,45 @@ def _user_data_findings(props: dict[str, Any]) -> list[str]:
     return found
 
 
-def check_plaintext_secrets(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+def _findings(resource_type: str, props: dict[str, Any], unknown: list[str]) -> list[str]:
     if resource_type == LAMBDA:
         variables = get(props, "environment", "variables", default={})
+        if variables is UNKNOWN:
+            unknown.append("environment.variables")
         if isinstance(variables, dict):
-            return _env_findings("environment variable", sorted(variables.items()))
+            return _env_findings("environment variable", sorted(variables.items()), unknown)
         return []
     if resource_type in USER_DATA_TYPES:
+        unknown.extend("userData" for v in user_data_values(props) if v is UNKNOWN or holds_unknown(v))
         return _user_data_findings(props)
     if resource_type == ECS_TASK:
-        definitions = json_value(props.get("containerDefinitions"))
+        raw = props.get("containerDefinitions")
+        definitions = json_value(raw)
+        if raw is UNKNOWN or (holds_unknown(raw) and definitions is None):
+            unknown.append("containerDefinitions")
         pairs: list[tuple[str, Any]] = []
         for container in items(definitions):
             for env in items(get(container, "environment")):
                 if isinstance(env, dict) and isinstance(env.get("name"), str):
                     pairs.append((env["name"], env.get("value")))
-        return _env_findings("container environment", pairs)
+        return _env_findings("container environment", pairs, unknown)
     found: list[str] = []
     for container in containers(pod_spec(resource_type, props)):
         cname = container.get("name", "?")
         pairs = [
             (env["name"], env.get("value"))
             for env in items(container.get("env"))
-            if isinstance(env, dict) and isinstance(env.get("name"), str) and known(env.get("value"))
+            if isinstance(env, dict) and isinstance(env.get("name"), str) and env.get("value") is not None
         ]
-        found.extend(_env_findings(f"container {cname} env", pairs))
+        found.extend(_env_findings(f"container {cname} env", pairs, unknown))
+    return found
+
+
+def check_plaintext_secrets(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    unknown: list[str] = []
+    found = _findings(resource_type, props, unknown)
+    if unknown and not found:
+        not_known(unknown[0])
     return found
 
 

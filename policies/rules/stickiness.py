@@ -1,5 +1,6 @@
 """Rules against sticky sessions: load-balancer target groups and listeners, classic ELB cookie
-policies, Global Accelerator client affinity, Kubernetes Service affinity and ingress annotations.
+policies, Global Accelerator client affinity, Kubernetes Service affinity and ingress annotations,
+Elastic Beanstalk option settings.
 
 Stickiness pins a user to one replica, so that replica's memory becomes the session store: when it
 dies or scales in, the sessions go with it.
@@ -12,7 +13,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, falsy, get, items, known, lb_types, truthy, type_set
+from ._core import UNKNOWN, Rule, falsy, get, items, known, lb_types, truthy, type_set
+from .images import not_known
 
 TARGET_GROUPS = lb_types("TargetGroup")
 LISTENERS = lb_types("Listener")
@@ -33,6 +35,11 @@ K8S_INGRESSES = type_set(
     "kubernetes:networking.k8s.io/v1:Ingress",
     "kubernetes:networking.k8s.io/v1beta1:Ingress",
     "kubernetes:extensions/v1beta1:Ingress",
+)
+
+EB_TYPES = type_set(
+    "aws:elasticbeanstalk/environment:Environment",
+    "aws:elasticbeanstalk/configurationTemplate:ConfigurationTemplate",
 )
 
 _STICKY_ATTRIBUTE = re.compile(r"stickiness\.enabled\s*=\s*true", re.IGNORECASE)
@@ -61,7 +68,37 @@ def _forward_stickiness(actions: Any, where: str) -> list[str]:
     return found
 
 
+def _beanstalk_stickiness(settings: Any) -> list[str]:
+    """Elastic Beanstalk's option settings (the "General options for all environments" page of the
+    Elastic Beanstalk developer guide, command-options-general.html): `StickinessEnabled` of any
+    `aws:elasticbeanstalk:environment:process:<name>` (the environment's ALB or NLB target group),
+    `Stickiness Policy` of `aws:elb:policies` (a classic load balancer's cookie) and `CookieName` of an
+    `aws:elb:policies:<policy>` (application-controlled stickiness of a classic load balancer)."""
+    found = []
+    unknown = settings is UNKNOWN
+    for option in items(settings):
+        namespace, name, value = get(option, "namespace"), get(option, "name"), get(option, "value")
+        if not isinstance(namespace, str) or not isinstance(name, str):
+            unknown = unknown or namespace is UNKNOWN or name is UNKNOWN
+            continue
+        if value is UNKNOWN and ("Stickiness" in name or name == "CookieName"):
+            unknown = True
+        if namespace.startswith("aws:elasticbeanstalk:environment:process:") and name == "StickinessEnabled":
+            if truthy(value):
+                found.append(f"{namespace} StickinessEnabled is true: the environment's target group pins sessions")
+        elif namespace == "aws:elb:policies" and name == "Stickiness Policy":
+            if truthy(value):
+                found.append("aws:elb:policies Stickiness Policy is true: the classic load balancer pins sessions")
+        elif namespace.startswith("aws:elb:policies:") and name == "CookieName" and known(value) and value:
+            found.append(f"{namespace} CookieName {value}: application-controlled stickiness pins sessions")
+    if unknown and not found:
+        not_known("settings")
+    return found
+
+
 def check_sticky_sessions(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    if resource_type in EB_TYPES:
+        return _beanstalk_stickiness(props.get("settings"))
     if resource_type in TARGET_GROUPS:
         block = props.get("stickiness")
         if _stickiness_on(block):
@@ -114,6 +151,7 @@ NO_STICKY_SESSIONS = Rule(
     | ELB_COOKIE_POLICIES
     | ELB_POLICIES
     | K8S_INGRESSES
+    | EB_TYPES
     | type_set(GA_LISTENER, K8S_SERVICE),
     check=check_sticky_sessions,
     tags=("statelessness", "load-balancing", "kubernetes"),

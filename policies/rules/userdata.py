@@ -17,7 +17,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import Rule, decoded_texts, items, type_set
+from ._core import UNKNOWN, Rule, decoded_texts, items, type_set
+from .images import holds_unknown, is_datastore_image, not_known
 
 SPOT_FLEET = "aws:ec2/spotFleetRequest:SpotFleetRequest"
 LIGHTSAIL_INSTANCE = "aws:lightsail/instance:Instance"
@@ -61,9 +62,40 @@ def user_data_texts(props: dict[str, Any]) -> list[str]:
     return texts
 
 
+def user_data_values(props: dict[str, Any]) -> list[Any]:
+    values = [props.get("userData"), props.get("userDataBase64")]
+    launch_specs = props.get("launchSpecifications")
+    if launch_specs is UNKNOWN:
+        values.append(UNKNOWN)
+    values += [spec.get("userData") for spec in items(launch_specs) if isinstance(spec, dict)]
+    return values
+
+
+# A cloud-init `runcmd` entry in list form, `- [docker, run, -d, redis]`.
+_LIST_COMMAND = re.compile(r"^(?P<indent>\s*-\s*)\[(?P<words>[^\]\n]*)\]\s*$", re.MULTILINE)
+
+
+def _normalized(text: str) -> str:
+    """The script as the shell reads it: backslash-continued lines joined, list-form commands as words."""
+    joined = re.sub(r"[ \t]*\\\r?\n[ \t]*", " ", text)
+    return _LIST_COMMAND.sub(
+        lambda m: m.group("indent") + " ".join(w.strip().strip("\"'") for w in m.group("words").split(",")), joined
+    )
+
+
 def _scripts(props: dict[str, Any]) -> list[str]:
     # Both the raw value and its decoding are scanned: a plain script can happen to be valid base64.
-    return user_data_texts(props)
+    return [_normalized(text) for text in user_data_texts(props)]
+
+
+def _judged(props: dict[str, Any], found: list[str]) -> list[str]:
+    """What the known user data shows; with nothing shown, user data the engine does not know yet (or
+    that has an unknown spliced in) cannot be judged."""
+    if not found:
+        for value in user_data_values(props):
+            if value is UNKNOWN or holds_unknown(value):
+                not_known("userData")
+    return found
 
 
 _DISK_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -109,28 +141,16 @@ _DAEMON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "runs a database/cache daemon",
     ),
-    (
-        re.compile(r"\bdocker\s+run\b[^\n]*?\s(postgres|mysql|mariadb|redis|mongo|memcached)(:[\w.-]+)?(\s|$)"),
-        "runs a database/cache container on the instance",
-    ),
 )
 
 
-# Images of database, cache and queue servers, by the last component of the image name.
-_STORE_IMAGES = re.compile(
-    r"^(postgres|postgis|timescaledb|mysql|mariadb|percona(-server)?|mongo|mongodb(-community-server)?|"
-    r"redis|redis-stack(-server)?|valkey|keydb|dragonfly|memcached|rabbitmq|kafka|cp-kafka|cp-server|"
-    r"activemq(-classic|-artemis)?|artemis|nats|nats-streaming|cassandra|scylla|couchdb|couchbase|"
-    r"elasticsearch|opensearch|zookeeper|etcd|influxdb|clickhouse-server|neo4j|cockroach|mssql-server)$"
-)
 # Compose `services:`, Kubernetes-style `containers:` and podman quadlet `[Container]` files.
 _SERVICE_DEFINITION = re.compile(r"^\s*(services|containers)\s*:|^\s*\[Container\]\s*$", re.MULTILINE)
 _IMAGE = re.compile(r"^\s*(?:-\s*)?(?:image\s*:|Image\s*=)\s*[\"']?(?P<image>[^\s\"'#]+)", re.MULTILINE)
 
 
 def _store_image(image: str) -> bool:
-    name = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
-    return bool(_STORE_IMAGES.match(name.lower()))
+    return is_datastore_image(image)
 
 
 def _service_definitions(texts: list[str], seen: set[str]) -> list[str]:
@@ -175,14 +195,63 @@ def _first_hit(
     return found
 
 
+# `docker run` (also `docker container run`, `create`, podman and nerdctl); the image is the first word
+# that is neither an option nor an option's value.
+_CONTAINER_RUN = re.compile(
+    r"(?<![\w-])(docker|podman|nerdctl)\s+(?:container\s+)?(?:run|create)\s+(?P<args>[^\n;&|]*)"
+)
+# Options of `docker run` that take no value (docs.docker.com/reference/cli/docker/container/run/).
+_FLAGS = frozenset(
+    {
+        "--detach", "--interactive", "--tty", "--rm", "--privileged", "--init", "--publish-all", "--read-only",
+        "--no-healthcheck", "--oom-kill-disable", "--sig-proxy", "--quiet", "--help", "--replace",
+    }
+)  # fmt: skip
+_SHORT_FLAGS = frozenset("ditPq")
+
+
+def _run_image(args: str) -> str | None:
+    words = [w.strip("\"'") for w in args.split()]
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            return words[i + 1] if i + 1 < len(words) else None
+        if word.startswith("--"):
+            i += 1 if "=" in word or word in _FLAGS else 2
+        elif word.startswith("-") and len(word) > 1:
+            letters = word[1:]
+            # `-d`, `-it`: flags; `-p 80:80`, `-dp 80:80`: the last letter takes the next word; `-p80:80`,
+            # `-e=X`: the value is attached.
+            takes_next = "=" not in word and not set(letters) <= _SHORT_FLAGS and set(letters[:-1]) <= _SHORT_FLAGS
+            i += 2 if takes_next else 1
+        else:
+            return word
+    return None
+
+
+def _container_runs(texts: list[str], seen: set[str]) -> list[str]:
+    found = []
+    for text in texts:
+        for match in _CONTAINER_RUN.finditer(text):
+            image = _run_image(match.group("args"))
+            line = _line_at(text, match.start())
+            if image and is_datastore_image(image) and line not in seen:
+                seen.add(line)
+                found.append(f"user data runs a database/cache container on the instance ({image}): `{line[:80]}`")
+    return found
+
+
 def check_disk_setup(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
-    return _first_hit(_scripts(props), _DISK_PATTERNS)
+    return _judged(props, _first_hit(_scripts(props), _DISK_PATTERNS))
 
 
 def check_local_datastores(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
     texts = _scripts(props)
     seen: set[str] = set()
-    return _first_hit(texts, _DAEMON_PATTERNS, seen) + _service_definitions(texts, seen)
+    found = _first_hit(texts, _DAEMON_PATTERNS, seen)
+    found += _container_runs(texts, seen)
+    return _judged(props, found + _service_definitions(texts, seen))
 
 
 NO_DISK_SETUP_IN_USER_DATA = Rule(

@@ -254,3 +254,35 @@ def test_aurora_cluster_instances(via_stack_policy):
     assert via_stack_policy(AURORA_MULTI_AZ, [cluster, writer], {"minInstances": 1}) == []
     multi_az_db_cluster = (AURORA, "pg", {"engine": "postgres", "dbClusterInstanceClass": "db.m6gd.large"}, {})
     assert via_stack_policy(AURORA_MULTI_AZ, [multi_az_db_cluster]) == []
+
+
+@pytest.mark.parametrize("engine", ["valkey", "Valkey"])
+def test_valkey_group_is_encrypted_at_rest_by_default(engine, via_policy):
+    props = {k: v for k, v in RG_OK.items() if k != "atRestEncryptionEnabled"} | {"engine": engine}
+    assert via_policy(ELASTICACHE_ENCRYPTION, RG, props) == []
+    assert via_policy(ELASTICACHE_ENCRYPTION, RG, {**props, "atRestEncryptionEnabled": False}) == [
+        "replication group atRestEncryptionEnabled is not true: cache data is not encrypted at rest"
+    ]
+
+
+@pytest.mark.parametrize("engine", [None, "redis"])
+def test_redis_group_without_at_rest_encryption(engine, via_policy):
+    props = {k: v for k, v in RG_OK.items() if k not in ("atRestEncryptionEnabled", "engine")}
+    if engine:
+        props["engine"] = engine
+    assert via_policy(ELASTICACHE_ENCRYPTION, RG, props) == [
+        "replication group atRestEncryptionEnabled is not true: cache data is not encrypted at rest"
+    ]
+
+
+def test_group_of_an_unknown_engine_without_at_rest_setting_is_not_judged(via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    props = {k: v for k, v in RG_OK.items() if k != "atRestEncryptionEnabled"}
+    props["engine"] = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    with pytest.raises(UnknownValueError):
+        via_policy(ELASTICACHE_ENCRYPTION, RG, props)
+    assert via_policy(ELASTICACHE_ENCRYPTION, RG, {**props, "transitEncryptionEnabled": False}) == [
+        "replication group transitEncryptionEnabled is not true: cache data is not encrypted in transit"
+    ]
+    assert via_policy(ELASTICACHE_ENCRYPTION, RG, {**props, "atRestEncryptionEnabled": True}) == []

@@ -51,7 +51,19 @@ def test_service_lists_and_other_services(via_policy):
 
 
 def test_unknown_trust_policy_is_not_judged(via_policy):
-    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, {"assumeRolePolicy": UNKNOWN_STRING_VALUE}) == []
+    """Neither a violation nor a pass: the analyzer and the gate report that the policy could not run."""
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError):
+        via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, {"assumeRolePolicy": UNKNOWN_STRING_VALUE})
+    spliced = '{"Statement": [{"Effect": "Allow", "Principal": {"Service": "' + UNKNOWN_STRING_VALUE
+    with pytest.raises(UnknownValueError):
+        via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, {"assumeRolePolicy": spliced})
+    inner = json.dumps(
+        {"Statement": [{"Effect": "Allow", "Principal": {"Service": UNKNOWN_STRING_VALUE}, "Action": "sts:AssumeRole"}]}
+    )
+    with pytest.raises(UnknownValueError):
+        via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, {"assumeRolePolicy": inner})
 
 
 @pytest.mark.parametrize(

@@ -212,3 +212,60 @@ def test_lightsail_disk_and_attachment(via_policy):
     assert via_policy(NO_EBS_DATA_VOLUMES, "aws:lightsail/disk_attachment:Disk_attachment", attachment) == [
         "attaches Lightsail disk data to instance app at /dev/xvdf: data on an instance's disk pins it"
     ]
+
+
+ASG = "aws:autoscaling/group:Group"
+WARM_GROUP = {"minSize": 2, "maxSize": 4, "warmPool": {"poolState": "Stopped", "minSize": 1}}
+
+
+def test_warm_pool_reuse_default_enforcement_is_mandatory():
+    from pulumi_policy import EnforcementLevel
+
+    from policies.rules.instance_state import NO_WARM_POOL_REUSE
+
+    assert NO_WARM_POOL_REUSE.enforcement == EnforcementLevel.MANDATORY
+    assert NO_WARM_POOL_REUSE.policy().enforcement_level == EnforcementLevel.MANDATORY
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"minSize": 2, "maxSize": 4},
+        WARM_GROUP,
+        {**WARM_GROUP, "warmPool": {**WARM_GROUP["warmPool"], "instanceReusePolicy": {"reuseOnScaleIn": False}}},
+        {**WARM_GROUP, "warmPool": {**WARM_GROUP["warmPool"], "instanceReusePolicy": {}}},
+    ],
+)
+def test_warm_pool_without_reuse_passes(props, via_policy):
+    from policies.rules.instance_state import NO_WARM_POOL_REUSE
+
+    assert via_policy(NO_WARM_POOL_REUSE, ASG, props) == []
+
+
+@pytest.mark.parametrize(("state", "shown"), [("Hibernated", "Hibernated"), (None, "Stopped")])
+def test_warm_pool_reusing_instances_on_scale_in(state, shown, via_policy):
+    from policies.rules.instance_state import NO_WARM_POOL_REUSE
+
+    pool = {"minSize": 1, "instanceReusePolicy": {"reuseOnScaleIn": True}}
+    if state:
+        pool["poolState"] = state
+    assert via_policy(NO_WARM_POOL_REUSE, ASG, {"minSize": 2, "warmPool": pool}) == [
+        f"warmPool.instanceReusePolicy.reuseOnScaleIn is true: a scaled-in instance goes back to the warm pool "
+        f"({shown}) with its disk and serves again later, keeping whatever it wrote"
+    ]
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+        {"instanceReusePolicy": {"reuseOnScaleIn": "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"}},
+    ],
+)
+def test_warm_pool_reuse_not_known_is_not_judged(pool, via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    from policies.rules.instance_state import NO_WARM_POOL_REUSE
+
+    with pytest.raises(UnknownValueError):
+        via_policy(NO_WARM_POOL_REUSE, ASG, {"warmPool": pool})

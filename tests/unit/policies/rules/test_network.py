@@ -92,8 +92,13 @@ def test_port_list_is_configurable(via_policy):
     ]
 
 
+def _listener(via_stack_policy, listener, props, *others):
+    """The rule's findings for one listener (named l), with other resources of the stack beside it."""
+    return [m for urn, m in via_stack_policy(ALB_HTTPS_REDIRECT, [(listener, "l", props, {}), *others])]
+
+
 @pytest.mark.parametrize("listener", ["aws:lb/listener:Listener", "aws:alb/listener:Listener"])
-def test_https_redirect(listener, via_policy):
+def test_https_redirect(listener, via_stack_policy):
     redirect = {
         "protocol": "HTTP",
         "port": 80,
@@ -101,16 +106,23 @@ def test_https_redirect(listener, via_policy):
             {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
         ],
     }
-    assert via_policy(ALB_HTTPS_REDIRECT, listener, redirect) == []
+    assert _listener(via_stack_policy, listener, redirect) == []
     https = {"protocol": "HTTPS", "port": 443, "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}
-    assert via_policy(ALB_HTTPS_REDIRECT, listener, https) == []
+    assert _listener(via_stack_policy, listener, https) == []
     plain = {"protocol": "HTTP", "port": 80, "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}
-    assert via_policy(ALB_HTTPS_REDIRECT, listener, plain) == [
+    assert _listener(via_stack_policy, listener, plain) == [
         "HTTP listener on port 80 serves traffic (forward) instead of redirecting to HTTPS"
     ]
+    assert via_stack_policy(ALB_HTTPS_REDIRECT, [(listener, "l", plain, {})]) == [
+        (
+            f"urn:pulumi:t::p::{listener}::l",
+            "HTTP listener on port 80 serves traffic (forward) instead of redirecting to HTTPS",
+        )
+    ]
     nlb = {"protocol": "TCP", "port": 5432, "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]}
-    assert via_policy(ALB_HTTPS_REDIRECT, listener, nlb) == []
+    assert _listener(via_stack_policy, listener, nlb) == []
     assert ALB_HTTPS_REDIRECT.enforcement.value == "advisory"
+    assert ALB_HTTPS_REDIRECT.is_stack
 
 
 ALB = {"loadBalancerType": "application", "dropInvalidHeaderFields": True, "desyncMitigationMode": "defensive"}
@@ -129,3 +141,106 @@ def test_alb_header_hygiene(resource_type, via_policy):
     ]
     assert via_policy(ALB_HEADER_HYGIENE, resource_type, {"loadBalancerType": "network"}) == []
     assert via_policy(ALB_HEADER_HYGIENE, resource_type, {"dropInvalidHeaderFields": UNKNOWN}) == []
+
+
+ALB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"
+NLB_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/db/50dc6c495c0c9188"
+GWY_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/gwy/fw/50dc6c495c0c9188"
+FORWARD = [{"type": "forward", "targetGroupArn": "tg"}]
+
+
+UNSET = (
+    "HTTP listener on port 80 (no protocol: HTTP, the ALB default) serves traffic (forward) instead of "
+    "redirecting to HTTPS"
+)
+
+
+@pytest.mark.parametrize("listener", ["aws:lb/listener:Listener", "aws:alb/listener:Listener"])
+def test_listener_without_protocol_on_an_alb_arn_is_http(listener, via_stack_policy):
+    props = {"loadBalancerArn": ALB_ARN, "port": 80, "defaultActions": FORWARD}
+    assert _listener(via_stack_policy, listener, props) == [UNSET]
+    assert _listener(via_stack_policy, listener, {**props, "protocol": "HTTPS"}) == []
+    redirect = [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
+    assert _listener(via_stack_policy, listener, {**props, "defaultActions": redirect}) == []
+
+
+@pytest.mark.parametrize("arn", [NLB_ARN, GWY_ARN])
+def test_listener_without_protocol_on_a_network_or_gateway_arn_is_not_http(arn, via_stack_policy):
+    props = {"loadBalancerArn": arn, "port": 80, "defaultActions": FORWARD}
+    assert _listener(via_stack_policy, "aws:lb/listener:Listener", props) == []
+
+
+LB_T = "aws:lb/loadBalancer:LoadBalancer"
+
+
+@pytest.mark.parametrize(
+    ("balancer", "reported"),
+    [
+        ({}, True),
+        ({"loadBalancerType": "application"}, True),
+        ({"loadBalancerType": "network"}, False),
+        ({"loadBalancerType": "gateway"}, False),
+    ],
+)
+def test_listener_without_protocol_is_judged_by_its_load_balancer_in_the_stack(balancer, reported, via_stack_policy):
+    """The load balancer's ARN is not known during preview; its kind, which the program sets, is."""
+    props = {"loadBalancerArn": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "port": 80, "defaultActions": FORWARD}
+    found = via_stack_policy(
+        ALB_HTTPS_REDIRECT,
+        [("aws:lb/listener:Listener", "l", props, {"loadBalancerArn": ["lb"]}), (LB_T, "lb", balancer, {})],
+    )
+    assert [m for _, m in found] == ([UNSET] if reported else [])
+
+
+def test_listener_is_paired_with_its_load_balancer_by_arn(via_stack_policy):
+    arn = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/web"
+    props = {"loadBalancerArn": arn, "port": 80, "defaultActions": FORWARD}
+    others = [(LB_T, "lb", {"arn": arn, "loadBalancerType": "network"}, {})]
+    assert _listener(via_stack_policy, "aws:lb/listener:Listener", props, *others) == []
+    others = [(LB_T, "lb", {"arn": arn}, {})]
+    assert _listener(via_stack_policy, "aws:lb/listener:Listener", props, *others) == [UNSET]
+
+
+@pytest.mark.parametrize(
+    ("props", "others"),
+    [
+        ({"loadBalancerArn": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "port": 80, "defaultActions": FORWARD}, []),
+        (
+            {"loadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/web", "defaultActions": FORWARD},
+            [],
+        ),
+        ({"protocol": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "loadBalancerArn": "x", "defaultActions": FORWARD}, []),
+        (
+            {"loadBalancerArn": "x", "defaultActions": FORWARD},
+            [(LB_T, "lb", {"arn": "x", "loadBalancerType": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, {})],
+        ),
+    ],
+)
+def test_listener_protocol_that_cannot_be_told_is_not_judged(props, others, via_stack_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError):
+        _listener(via_stack_policy, "aws:lb/listener:Listener", props, *others)
+
+
+def test_a_finding_on_one_listener_is_reported_beside_one_not_judged(via_stack_policy):
+    plain = {"protocol": "HTTP", "port": 80, "defaultActions": FORWARD}
+    unknown = {"loadBalancerArn": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "defaultActions": FORWARD}
+    found = via_stack_policy(
+        ALB_HTTPS_REDIRECT,
+        [("aws:lb/listener:Listener", "a", plain, {}), ("aws:lb/listener:Listener", "b", unknown, {})],
+    )
+    assert found == [
+        (
+            "urn:pulumi:t::p::aws:lb/listener:Listener::a",
+            "HTTP listener on port 80 serves traffic (forward) instead of redirecting to HTTPS",
+        )
+    ]
+
+
+@pytest.mark.parametrize(("port", "shown"), [(80.0, "80"), (8080, "8080"), (None, "?")])
+def test_listener_port_as_the_engine_sends_it(port, shown, via_stack_policy):
+    props = {"protocol": "HTTP", "defaultActions": FORWARD} | ({"port": port} if port is not None else {})
+    assert _listener(via_stack_policy, "aws:lb/listener:Listener", props) == [
+        f"HTTP listener on port {shown} serves traffic (forward) instead of redirecting to HTTPS"
+    ]

@@ -269,3 +269,29 @@ def test_a_bucket_versioned_inline_does_not_end_the_judgement(via_stack_policy):
     assert via_stack_policy(S3_VERSIONING, stack) == [
         (f"urn:pulumi:t::p::{BUCKET}::bare", "bucket bare does not have versioning enabled")
     ]
+
+
+UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"bucket": "b", "policy": UNKNOWN_VALUE},
+        {"bucket": "b", "policy": '{"Statement": [{"Effect": "Allow", "Principal": ' + UNKNOWN_VALUE},
+        _policy({"Effect": "Allow", "Principal": {"AWS": UNKNOWN_VALUE}, "Action": "s3:GetObject"}),
+        _policy({"Effect": "Allow", "Principal": UNKNOWN_VALUE, "Action": "s3:GetObject"}),
+    ],
+)
+def test_bucket_policy_not_known_is_not_judged(props, via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError):
+        via_policy(S3_NO_PUBLIC_ACCESS, "aws:s3/bucketPolicy:BucketPolicy", props)
+
+
+def test_public_acl_is_reported_beside_an_unknown_policy(via_policy):
+    props = {"bucket": "b", "acl": "public-read", "policy": UNKNOWN_VALUE}
+    assert via_policy(S3_NO_PUBLIC_ACCESS, "aws:s3/bucket:Bucket", props) == [
+        "canned ACL public-read makes the content public"
+    ]

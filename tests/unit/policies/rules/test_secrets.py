@@ -122,3 +122,76 @@ def test_a_url_carrying_a_credential_is_still_a_plaintext_secret(name, value, me
     assert via_policy(NO_PLAINTEXT_SECRETS, FN, props) == [
         f"environment variable: {message}; pass a Secrets Manager/SSM reference and read it at runtime"
     ]
+
+
+@pytest.mark.parametrize("name", ["REDIS_PWD", "SMTP_PASS", "DB_PW", "PWD_ADMIN", "MYSQL_ROOT_PASS", "redis_pwd"])
+def test_short_password_names_are_secret_shaped(name):
+    assert NO_PLAINTEXT_SECRETS.evaluate(FN, {"environment": {"variables": {name: "hunter2"}}}) == [
+        f"environment variable: {name} is set to a literal value; pass a Secrets Manager/SSM reference and read it "
+        "at runtime"
+    ]
+
+
+@pytest.mark.parametrize("name", ["COMPASS_HEADING", "BYPASS_CACHE", "PASSENGER_LIMIT", "PWDX", "PASSPORT_COUNTRY"])
+def test_words_containing_pass_are_not_secret_shaped(name):
+    assert NO_PLAINTEXT_SECRETS.evaluate(FN, {"environment": {"variables": {name: "north"}}}) == []
+
+
+def test_short_password_name_in_an_ecs_container_definition():
+    definitions = json.dumps([{"name": "app", "image": "app:1", "environment": [{"name": "REDIS_PWD", "value": "x1"}]}])
+    assert NO_PLAINTEXT_SECRETS.evaluate(
+        "aws:ecs/taskDefinition:TaskDefinition", {"containerDefinitions": definitions}
+    ) == [
+        "container environment: REDIS_PWD is set to a literal value; pass a Secrets Manager/SSM reference and read it "
+        "at runtime"
+    ]
+
+
+UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+ECS = "aws:ecs/taskDefinition:TaskDefinition"
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "props"),
+    [
+        (FN, {"environment": {"variables": UNKNOWN_VALUE}}),
+        (FN, {"environment": {"variables": {"LOG_LEVEL": "info", "DB_PASSWORD": UNKNOWN_VALUE}}}),
+        (ECS, {"containerDefinitions": UNKNOWN_VALUE}),
+        (ECS, {"containerDefinitions": '[{"name": "app", "environment": [' + UNKNOWN_VALUE}),
+        (
+            ECS,
+            {
+                "containerDefinitions": json.dumps(
+                    [{"name": "a", "environment": [{"name": "REDIS_PWD", "value": UNKNOWN_VALUE}]}]
+                )
+            },
+        ),
+        (DEPLOYMENT, _deployment([{"name": "API_TOKEN", "value": UNKNOWN_VALUE}])),
+        ("aws:ec2/launchTemplate:LaunchTemplate", {"userData": UNKNOWN_VALUE}),
+    ],
+)
+def test_values_not_known_are_not_judged(resource_type, props, via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError):
+        via_policy(NO_PLAINTEXT_SECRETS, resource_type, props)
+
+
+def test_unknown_values_of_names_that_are_not_secrets_pass(via_policy):
+    props = {"environment": {"variables": {"LOG_LEVEL": UNKNOWN_VALUE, "DB_PASSWORD_ARN": UNKNOWN_VALUE}}}
+    assert via_policy(NO_PLAINTEXT_SECRETS, FN, props) == []
+
+
+def test_a_literal_is_reported_beside_an_unknown_secret(via_policy):
+    props = {"environment": {"variables": {"DB_PASSWORD": UNKNOWN_VALUE, "API_KEY": "abc123"}}}
+    assert via_policy(NO_PLAINTEXT_SECRETS, FN, props) == [
+        "environment variable: API_KEY is set to a literal value; pass a Secrets Manager/SSM reference and read it "
+        "at runtime"
+    ]
+
+
+def test_a_value_with_an_unknown_spliced_in_is_not_a_literal():
+    from policies.rules.secrets import secret_literal
+
+    assert secret_literal("DB_PASSWORD", "pre-" + UNKNOWN_VALUE) is None
+    assert secret_literal("DB_PASSWORD", "pre-known") == "DB_PASSWORD is set to a literal value"

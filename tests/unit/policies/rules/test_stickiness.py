@@ -95,3 +95,88 @@ def test_ingress_annotations(ingress, via_policy):
     assert via_policy(NO_STICKY_SESSIONS, ingress, nginx) == [
         "annotation nginx.ingress.kubernetes.io/affinity=cookie enables sticky sessions"
     ]
+
+
+EB_ENV = "aws:elasticbeanstalk/environment:Environment"
+EB_TEMPLATE = "aws:elasticbeanstalk/configurationTemplate:ConfigurationTemplate"
+EB_BASE = [
+    {"namespace": "aws:autoscaling:asg", "name": "MinSize", "value": "2"},
+    {"namespace": "aws:elasticbeanstalk:environment", "name": "LoadBalancerType", "value": "application"},
+    {"namespace": "aws:elasticbeanstalk:environment:process:default", "name": "StickinessEnabled", "value": "false"},
+    {"namespace": "aws:elb:policies", "name": "Stickiness Policy", "value": "false"},
+    {"namespace": "aws:elb:policies", "name": "ConnectionDrainingEnabled", "value": "true"},
+]
+
+
+def _eb(namespace, name, value):
+    return {
+        "settings": [s for s in EB_BASE if (s["namespace"], s["name"]) != (namespace, name)]
+        + [{"namespace": namespace, "name": name, "value": value}]
+    }
+
+
+@pytest.mark.parametrize("eb", [EB_ENV, EB_TEMPLATE])
+def test_beanstalk_without_stickiness_passes(eb, via_policy):
+    assert via_policy(NO_STICKY_SESSIONS, eb, {"settings": EB_BASE}) == []
+    assert via_policy(NO_STICKY_SESSIONS, eb, {}) == []
+
+
+@pytest.mark.parametrize("eb", [EB_ENV, EB_TEMPLATE])
+@pytest.mark.parametrize(
+    ("namespace", "name", "value", "message"),
+    [
+        (
+            "aws:elasticbeanstalk:environment:process:default",
+            "StickinessEnabled",
+            "true",
+            "aws:elasticbeanstalk:environment:process:default StickinessEnabled is true: the environment's target "
+            "group pins sessions",
+        ),
+        (
+            "aws:elasticbeanstalk:environment:process:api",
+            "StickinessEnabled",
+            "TRUE",
+            "aws:elasticbeanstalk:environment:process:api StickinessEnabled is true: the environment's target "
+            "group pins sessions",
+        ),
+        (
+            "aws:elb:policies",
+            "Stickiness Policy",
+            "true",
+            "aws:elb:policies Stickiness Policy is true: the classic load balancer pins sessions",
+        ),
+        (
+            "aws:elb:policies:appsession",
+            "CookieName",
+            "JSESSIONID",
+            "aws:elb:policies:appsession CookieName JSESSIONID: application-controlled stickiness pins sessions",
+        ),
+    ],
+)
+def test_beanstalk_stickiness_options(eb, namespace, name, value, message, via_policy):
+    assert via_policy(NO_STICKY_SESSIONS, eb, _eb(namespace, name, value)) == [message]
+
+
+def test_beanstalk_other_options_of_the_same_names_pass(via_policy):
+    props = _eb("aws:elasticbeanstalk:environment:process:default", "StickinessType", "lb_cookie")
+    assert via_policy(NO_STICKY_SESSIONS, EB_ENV, props) == []
+    props = _eb("aws:elb:policies:appsession", "LoadBalancerPorts", "80")
+    assert via_policy(NO_STICKY_SESSIONS, EB_ENV, props) == []
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"settings": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"},
+        _eb(
+            "aws:elasticbeanstalk:environment:process:default",
+            "StickinessEnabled",
+            "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+        ),
+    ],
+)
+def test_beanstalk_unknown_stickiness_is_not_judged(props, via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError):
+        via_policy(NO_STICKY_SESSIONS, EB_ENV, props)

@@ -81,7 +81,7 @@ DAEMON_CASES = [
     ("service mysql start", "starts a local database/cache service"),
     ("redis-server --daemonize yes", "runs a database/cache daemon"),
     ("memcached -d -m 64", "runs a database/cache daemon"),
-    ("docker run -d -p 5432:5432 postgres:16", "runs a database/cache container on the instance"),
+    ("docker run -d -p 5432:5432 postgres:16", "runs a database/cache container on the instance (postgres:16)"),
 ]
 
 
@@ -108,11 +108,9 @@ def test_one_message_per_line_in_script_order():
     ]
 
 
-def test_missing_or_unknown_user_data():
-    from policies.rules import UNKNOWN
-
+def test_missing_user_data_passes():
     assert NO_DISK_SETUP_IN_USER_DATA.evaluate(INSTANCE, {}) == []
-    assert NO_DISK_SETUP_IN_USER_DATA.evaluate(INSTANCE, {"userData": UNKNOWN}) == []
+    assert NO_LOCAL_DATASTORE_IN_USER_DATA.evaluate(INSTANCE, {}) == []
 
 
 SPOT_FLEET = "aws:ec2/spotFleetRequest:SpotFleetRequest"
@@ -225,3 +223,119 @@ def test_spot_fleet_and_lightsail_user_data_is_scanned(resource_type, props, via
     assert via_policy(NO_DISK_SETUP_IN_USER_DATA, resource_type, props) == [
         "user data formats a disk (mkfs): `mkfs.ext4 /dev/xvdf`"
     ]
+
+
+RUN_CASES = [
+    "docker run -d --name cache -p 6379:6379 public.ecr.aws/docker/library/redis:7.2-alpine",
+    "docker run -d docker.io/library/postgres:16",
+    "docker run -d ghcr.io/acme/mongo:7 --bind_ip_all",
+    "docker run --rm -it quay.io/bitnami/mariadb@sha256:4f2a",
+    "docker container run -d -e POSTGRES_PASSWORD_FILE=/run/pw --network=host postgres",
+    "podman run -dt -v /srv/kafka:/var/lib/kafka docker.io/bitnami/kafka:3.7",
+    "docker run -dp 6379:6379 valkey/valkey:8",
+    "docker run -p9200:9200 opensearchproject/opensearch:2",
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "image"),
+    [(line, line.split()[-1]) for line in RUN_CASES[:2]]
+    + [
+        (RUN_CASES[2], "ghcr.io/acme/mongo:7"),
+        *[(line, line.split()[-1]) for line in RUN_CASES[3:]],
+    ],
+)
+def test_datastore_container_runs_from_any_registry(line, image, via_policy):
+    message = f"user data runs a database/cache container on the instance ({image}): `{line[:80]}`"
+    for resource_type, props in _encodings(CLEAN + line + "\n"):
+        assert via_policy(NO_LOCAL_DATASTORE_IN_USER_DATA, resource_type, props) == [message]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "docker run -d --name redis -e REDIS_HOST=cache.internal registry/app:1.2.3",
+        "docker run -d -v /etc/app:/etc/app:ro --link postgres:db ghcr.io/acme/web:2",
+        "docker run --rm oliver006/redis_exporter:v1.62.0",
+        "docker run -d pulumi/guestbook-php-redis",
+        "docker pull postgres:16",
+    ],
+)
+def test_app_containers_and_option_values_named_like_a_store_pass(line):
+    assert NO_LOCAL_DATASTORE_IN_USER_DATA.evaluate(INSTANCE, {"userData": CLEAN + line + "\n"}) == []
+
+
+def test_backslash_continued_docker_run():
+    script = (
+        "#!/bin/bash\ndocker run -d \\\n  --restart always \\\n  -p 6379:6379 \\\n"
+        "  public.ecr.aws/docker/library/redis:7.2-alpine\n"
+    )
+    assert NO_LOCAL_DATASTORE_IN_USER_DATA.evaluate(LT, {"userData": base64.b64encode(script.encode()).decode()}) == [
+        "user data runs a database/cache container on the instance (public.ecr.aws/docker/library/redis:7.2-alpine): "
+        "`docker run -d --restart always -p 6379:6379 public.ecr.aws/docker/library/redis:`"
+    ]
+
+
+def test_backslash_continued_package_install_and_mount():
+    script = "#!/bin/bash\nyum install -y \\\n  jq \\\n  redis6\nmount \\\n  /dev/nvme1n1 /data\n"
+    assert NO_LOCAL_DATASTORE_IN_USER_DATA.evaluate(INSTANCE, {"userData": script}) == [
+        "user data installs a database/cache server: `yum install -y jq redis6`"
+    ]
+    assert NO_DISK_SETUP_IN_USER_DATA.evaluate(INSTANCE, {"userData": script}) == [
+        "user data mounts a disk: `mount /dev/nvme1n1 /data`"
+    ]
+
+
+def test_cloud_init_runcmd_list_form():
+    doc = "#cloud-config\nruncmd:\n  - [docker, run, -d, '-p', '5432:5432', 'postgres:16-alpine']\n"
+    assert NO_LOCAL_DATASTORE_IN_USER_DATA.evaluate(INSTANCE, {"userData": doc}) == [
+        "user data runs a database/cache container on the instance (postgres:16-alpine): "
+        "`- docker run -d -p 5432:5432 postgres:16-alpine`"
+    ]
+
+
+UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+@pytest.mark.parametrize("rule", [NO_DISK_SETUP_IN_USER_DATA, NO_LOCAL_DATASTORE_IN_USER_DATA])
+@pytest.mark.parametrize(
+    "props",
+    [
+        {"userData": UNKNOWN_VALUE},
+        {"userDataBase64": UNKNOWN_VALUE},
+        {"userData": f"#!/bin/bash\nexport IMAGE={UNKNOWN_VALUE}\ndocker run -d $IMAGE\n"},
+        {"launchSpecifications": UNKNOWN_VALUE},
+        {"launchSpecifications": [{"userData": UNKNOWN_VALUE}]},
+    ],
+)
+def test_unknown_user_data_is_not_judged(rule, props, via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    resource_type = SPOT_FLEET if "launchSpecifications" in props else INSTANCE
+    with pytest.raises(UnknownValueError):
+        via_policy(rule, resource_type, props)
+
+
+def test_known_finding_is_reported_even_beside_unknown_user_data(via_policy):
+    props = {"userData": "#!/bin/sh\nsystemctl start mongod\n", "userDataBase64": UNKNOWN_VALUE}
+    assert via_policy(NO_LOCAL_DATASTORE_IN_USER_DATA, INSTANCE, props) == [
+        "user data starts a local database/cache service: `systemctl start mongod`"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "image"),
+    [
+        ("-d redis:7", "redis:7"),
+        ("--rm -it --name db -e=A=1 postgres", "postgres"),
+        ("--detach --env A=1 -v /a:/b mongo", "mongo"),
+        ("-dp 80:80 nginx", "nginx"),
+        ("-- -weird-image-name", "-weird-image-name"),
+        ("--network host", None),
+        ("", None),
+    ],
+)
+def test_run_image_skips_options_and_their_values(args, image):
+    from policies.rules.userdata import _run_image
+
+    assert _run_image(args) == image
