@@ -21,12 +21,12 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import PolicyConfigError, PolicySettings, read_policy_config, reconcile
-from .evaluate import PolicyCrash, Violation, evaluate
+from .evaluate import PolicyCrash, UnmatchedWaiver, Violation, evaluate, unmatched_waivers
 from .records import Resource
 
 if TYPE_CHECKING:
@@ -54,10 +54,15 @@ class GateResult:
     stack_file: Path | None = None
     # The mock engine's run the verdict was given on (stack outputs, config); None for a document.
     run: ProgramRun | None = None
+    # Waivers of the policy config that covered no finding.
+    unmatched_waivers: list[UnmatchedWaiver] = field(default_factory=list)
+    # Recorded findings of --baseline that this run no longer has (for this stack).
+    baseline_gone: int | None = None
 
     @property
     def mandatory(self) -> int:
-        return sum(1 for v in self.violations if v.enforcement == "mandatory")
+        """Mandatory findings that count: a waived or baselined one is shown, never counted."""
+        return sum(1 for v in self.violations if v.enforcement == "mandatory" and v.counts)
 
     @property
     def exit_code(self) -> int:
@@ -204,6 +209,7 @@ def run_gate(
         unjudged,
         run.config.path,
         run,
+        unmatched_waivers(settings, violations),
     )
 
 
@@ -297,6 +303,7 @@ def run_document(
         policy_path,
         unjudged,
         stack_file if same_project and stack_file.is_file() else None,
+        unmatched_waivers=unmatched_waivers(settings, violations),
     )
 
 
