@@ -4,14 +4,17 @@ without the Pulumi CLI or cloud credentials.
 
     python -m policies.gate --stack STACK [--stack STACK ...] | --all-stacks
                             [--program DIR] [--config-file FILE]
-                            [--format text|json|sarif] [--output FILE]
+                            [--format text|json|sarif|github] [--output FILE]
                             [--policy-config FILE] [--debug]
+                            [--baseline FILE | --write-baseline FILE]
     python -m policies.gate --state FILE|-   --stack NAME [...]   # `pulumi stack export`
     python -m policies.gate --preview FILE|- --stack NAME [...]   # `pulumi preview --json`
+    python -m policies.gate --list-rules | --version
 
 Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, the document,
 the policy config or the arguments are broken (one message on stderr; --debug adds the traceback).
-With several stacks the status is the worst one.
+With several stacks the status is the worst one. Waived findings (policy config `waivers`) and
+findings recorded in the --baseline are reported but never counted.
 """
 
 from __future__ import annotations

@@ -157,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BROKEN
         for result in results:
             verdict = "FAIL" if result.exit_code else "PASS"
+            counted = sum(1 for v in result.violations if v.counts)
             print(
-                f"{verdict} {result.project}/{result.stack}: {len(result.violations)} violation(s), "
+                f"{verdict} {result.project}/{result.stack}: {counted} violation(s), "
                 f"{result.mandatory} mandatory; report in {args.output}",
                 file=sys.stderr,
             )
