@@ -103,4 +103,16 @@ def policy_config_label(result: GateResult, root: Path) -> str | None:
     return relative(result.policy_config, root) or str(result.policy_config)
 
 
+def verdict_of(result: GateResult) -> str:
+    """The run's verdict: the result's own when it has one ("PASS (incomplete)" for a run that could
+    not see everything, GATE-DESIGN), else PASS or FAIL by the counted mandatory findings."""
+    own = getattr(result, "verdict", None)
+    return own if isinstance(own, str) and own else ("FAIL" if result.mandatory else "PASS")
+
+
+def engine_notes(result: GateResult) -> list[str]:
+    """What the run could not see (unrun callbacks, unanswered invokes, stack references), as lines."""
+    return [str(n) for n in getattr(result, "notes", None) or []]
+
+
 NO_POLICY_CONFIG = "none applies: every rule at its default enforcement, no waivers"

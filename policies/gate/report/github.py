@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..evaluate import Violation
-from .common import locate, policy_config_label, relative, repository_root
+from .common import engine_notes, locate, policy_config_label, relative, repository_root, verdict_of
 from .text import as_text, unmatched_line
 
 if TYPE_CHECKING:
@@ -77,7 +77,11 @@ def as_github_one(result: GateResult) -> list[str]:
         lines.append(
             command("warning", unmatched_line(item, label or "the policy config"), file=in_repo, title="waiver")
         )
-    report = as_text(result.project, result.stack, result.resources, result.violations, result.unjudged)
+    for note in engine_notes(result):
+        lines.append(command("warning", note, title="not judged"))
+    report = as_text(
+        result.project, result.stack, result.resources, result.violations, result.unjudged, (), verdict_of(result)
+    )
     lines.append(report.splitlines()[-1])
     return lines
 

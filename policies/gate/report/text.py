@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..evaluate import UnmatchedWaiver, Violation
 from ..records import Resource
-from .common import NO_POLICY_CONFIG, TOOL_NAME, policy_config_label, repository_root, summary
+from .common import NO_POLICY_CONFIG, TOOL_NAME, engine_notes, policy_config_label, repository_root, summary, verdict_of
 
 if TYPE_CHECKING:
     from .. import GateResult
@@ -31,6 +31,7 @@ def as_text(
     violations: Sequence[Violation],
     unjudged: int = 0,
     notes: Sequence[str] = (),
+    verdict: str | None = None,
 ) -> str:
     counts = summary(resources, violations)
     lines: list[str] = []
@@ -50,7 +51,7 @@ def as_text(
                 lines.append(f"      fix: {v.remediation}")
         lines.append("")
     lines.extend(notes)
-    verdict = "FAIL" if counts["mandatory"] else "PASS"
+    verdict = verdict or ("FAIL" if counts["mandatory"] else "PASS")
     accepted = [f"{counts[k]} {k}" for k in ("waived", "baselined") if counts[k]]
     lines.append(
         f"{verdict} {TOOL_NAME} {project}/{stack}: {counts['resources'] - unjudged} resources judged, "
@@ -70,7 +71,7 @@ def unmatched_line(item: UnmatchedWaiver, where: str) -> str:
 def notes_of(result: GateResult) -> list[str]:
     root = repository_root(result.program_dir)
     label = policy_config_label(result, root)
-    notes = [f"policy config: {label if label else NO_POLICY_CONFIG}"]
+    notes = [*engine_notes(result), f"policy config: {label if label else NO_POLICY_CONFIG}"]
     notes += [unmatched_line(item, label or "the policy config") for item in result.unmatched_waivers]
     if result.baseline_gone is not None:
         notes.append(
@@ -81,7 +82,15 @@ def notes_of(result: GateResult) -> list[str]:
 
 
 def as_text_one(result: GateResult) -> str:
-    return as_text(result.project, result.stack, result.resources, result.violations, result.unjudged, notes_of(result))
+    return as_text(
+        result.project,
+        result.stack,
+        result.resources,
+        result.violations,
+        result.unjudged,
+        notes_of(result),
+        verdict_of(result),
+    )
 
 
 def as_text_many(results: Sequence[GateResult]) -> str:

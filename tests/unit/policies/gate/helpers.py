@@ -38,7 +38,17 @@ _WAIVER = {
 STACK_JSON_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["stack", "project", "resources", "violations", "summary", "policyConfig", "unmatchedWaivers"],
+    "required": [
+        "stack",
+        "project",
+        "resources",
+        "violations",
+        "summary",
+        "verdict",
+        "notes",
+        "policyConfig",
+        "unmatchedWaivers",
+    ],
     "properties": {
         "stack": {"type": "string"},
         "project": {"type": "string"},
@@ -79,6 +89,8 @@ STACK_JSON_SCHEMA: dict[str, Any] = {
                 for k in ("resources", "mandatory", "advisory", "waived", "baselined")
             },
         },
+        "verdict": {"enum": ["PASS", "FAIL", "PASS (incomplete)"]},
+        "notes": {"type": "array", "items": {"type": "string"}},
         "policyConfig": {"type": ["string", "null"]},
         "unmatchedWaivers": {
             "type": "array",

@@ -3,6 +3,7 @@ remediation, locations that always exist, the JSON report's version 2 shape."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -205,3 +206,24 @@ def test_sarif_locations_are_relative_and_every_result_has_one(tmp_path):
         physical = item["locations"][0]["physicalLocation"]
         assert physical["artifactLocation"] == {"uri": "__main__.py", "uriBaseId": "%SRCROOT%"}
         assert physical["region"] == {"startLine": 4}
+
+
+def test_what_the_run_could_not_see_is_shown_with_its_verdict(tmp_path):
+    # GATE-DESIGN: a GateResult carries `notes` and `verdict` ("PASS (incomplete)"); reports show both.
+    @dataclasses.dataclass(frozen=True)
+    class Incomplete(GateResult):
+        notes: list[str] = dataclasses.field(default_factory=list)
+        verdict: str = "PASS (incomplete)"
+
+    base = verdict(tmp_path, WAIVED)
+    result = Incomplete(
+        **{f.name: getattr(base, f.name) for f in dataclasses.fields(GateResult)},
+        notes=["2 apply callbacks did not run"],
+    )
+    text = as_text_many([result]).splitlines()
+    assert "2 apply callbacks did not run" in text
+    assert text[-1].startswith("PASS (incomplete) stateless-guard site/dev:")
+    doc = valid_report(as_json_many([result]))["stacks"][0]
+    assert (doc["verdict"], doc["notes"]) == ("PASS (incomplete)", ["2 apply callbacks did not run"])
+    assert "::warning title=not judged::2 apply callbacks did not run" in as_github([result]).splitlines()
+    assert valid_report(as_json_many([base]))["stacks"][0]["verdict"] == "PASS"
