@@ -1,8 +1,9 @@
 """Plan summaries from the offline gate's verdict (in-process) or its JSON report: resources by type,
 outputs, verdict.
 
-The report shape is the gate's stable one:
-`{"stack", "project", "resources": [{"urn","type","name"}], "violations": [...], "summary": {...}}`.
+The report shape is the gate's JSON report, schema version 2 (policies/README.md "JSON report"):
+`{"schemaVersion": 2, "stacks": [{"stack", "project", "resources": [{"urn","type","name"}], "violations":
+[...], "summary": {...}}, ...]}`; a version 1 report (one stack's object) is still read.
 """
 
 from __future__ import annotations
@@ -61,11 +62,28 @@ def _require(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], w
     return value
 
 
-def summarize(report: Mapping[str, Any], outputs: Mapping[str, Any] | None = None) -> PlanSummary:
+def _stack_report(report: Mapping[str, Any], stack: str | None) -> Mapping[str, Any]:
+    """The one stack's object of a version 2 report (the named stack, or the only one)."""
+    if "schemaVersion" not in report:
+        return report  # version 1: the object of one stack
+    if report["schemaVersion"] != 2:
+        raise ReportError(f"gate report: schemaVersion {report['schemaVersion']!r} is not 2")
+    stacks = _require(report, "stacks", list, "gate report")
+    chosen = [s for s in stacks if isinstance(s, Mapping) and (stack is None or s.get("stack") == stack)]
+    if len(chosen) != 1:
+        named = f"stack {stack!r}" if stack is not None else "one stack"
+        raise ReportError(f"gate report: expected {named} among {len(stacks)} stack(s)")
+    return chosen[0]
+
+
+def summarize(
+    report: Mapping[str, Any], outputs: Mapping[str, Any] | None = None, stack_name: str | None = None
+) -> PlanSummary:
     """Turn a gate report into a summary; `outputs` (stack outputs) come from elsewhere when the
-    report has none of its own."""
+    report has none of its own; `stack_name` picks a stack of a report with several."""
     if not isinstance(report, Mapping):
         raise ReportError("gate report: must be a JSON object")
+    report = _stack_report(report, stack_name)
     stack = _require(report, "stack", str, "gate report")
     project = _require(report, "project", str, "gate report")
     resources = _require(report, "resources", list, "gate report")

@@ -4,14 +4,17 @@ without the Pulumi CLI or cloud credentials.
 
     python -m policies.gate --stack STACK [--stack STACK ...] | --all-stacks
                             [--program DIR] [--config-file FILE]
-                            [--format text|json|sarif] [--output FILE]
+                            [--format text|json|sarif|github] [--output FILE]
                             [--policy-config FILE] [--debug]
+                            [--baseline FILE | --write-baseline FILE]
     python -m policies.gate --state FILE|-   --stack NAME [...]   # `pulumi stack export`
     python -m policies.gate --preview FILE|- --stack NAME [...]   # `pulumi preview --json`
+    python -m policies.gate --list-rules | --version
 
 Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, the document,
 the policy config or the arguments are broken (one message on stderr; --debug adds the traceback).
-With several stacks the status is the worst one.
+With several stacks the status is the worst one. Waived findings (policy config `waivers`) and
+findings recorded in the --baseline are reported but never counted.
 """
 
 from __future__ import annotations
@@ -21,18 +24,20 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import PolicyConfigError, PolicySettings, read_policy_config, reconcile
-from .evaluate import PolicyCrash, Violation, evaluate
+from .evaluate import PolicyCrash, UnmatchedWaiver, Violation, evaluate, unmatched_waivers
 from .records import Resource
 
 if TYPE_CHECKING:
     from .mockengine import ProgramRun
 
 UNJUDGED_POLICY = "no-unjudged-components"
+# Policies judged only when a change is (a --preview document's steps, --against-state/--against-rev).
+CHANGE_POLICIES = frozenset({"no-data-loss-on-change"})
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
@@ -54,14 +59,28 @@ class GateResult:
     stack_file: Path | None = None
     # The mock engine's run the verdict was given on (stack outputs, config); None for a document.
     run: ProgramRun | None = None
+    # Waivers of the policy config that covered no finding.
+    unmatched_waivers: list[UnmatchedWaiver] = field(default_factory=list)
+    # Recorded findings of --baseline that this run no longer has (for this stack).
+    baseline_gone: int | None = None
+    # What the verdict could not see, one line each (the report prints them; never a bare PASS).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def mandatory(self) -> int:
-        return sum(1 for v in self.violations if v.enforcement == "mandatory")
+        """Mandatory findings that count: a waived or baselined one is shown, never counted."""
+        return sum(1 for v in self.violations if v.enforcement == "mandatory" and v.counts)
 
     @property
     def exit_code(self) -> int:
         return 1 if self.mandatory else 0
+
+    @property
+    def verdict(self) -> str:
+        """FAIL on a counted mandatory finding; a pass with anything not seen is never a bare PASS."""
+        if self.mandatory:
+            return "FAIL"
+        return "PASS (incomplete)" if self.notes else "PASS"
 
 
 def _with_remote_types(
@@ -204,6 +223,7 @@ def run_gate(
         unjudged,
         run.config.path,
         run,
+        unmatched_waivers(settings, violations, not_judged=CHANGE_POLICIES),
     )
 
 
@@ -308,6 +328,9 @@ def run_document(
         policy_path,
         unjudged,
         stack_file if same_project and stack_file.is_file() else None,
+        unmatched_waivers=unmatched_waivers(
+            settings, violations, not_judged=CHANGE_POLICIES if kind == "state" else ()
+        ),
     )
 
 

@@ -33,13 +33,27 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--preview", metavar="FILE|-", help="judge `pulumi preview --json` output (any language)")
     parser.add_argument("--program", default=".", help="project directory with Pulumi.yaml (default: cwd)")
     parser.add_argument("--config-file", help="stack config file to use instead of Pulumi.<stack>.yaml")
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "github"),
+        default="text",
+        help="github: workflow-command annotations at the declaring lines",
+    )
     parser.add_argument("--output", help="write the report to this file instead of stdout")
     parser.add_argument(
         "--policy-config",
         help="policy config JSON as for `pulumi preview --policy-pack-config` "
         "(default: <stackConfigDir>/policy.<stack>.json when present)",
     )
+    baseline = parser.add_mutually_exclusive_group()
+    baseline.add_argument(
+        "--baseline", metavar="FILE", help="fail only on findings not recorded in FILE (see --write-baseline)"
+    )
+    baseline.add_argument(
+        "--write-baseline", metavar="FILE", help="record this run's findings in FILE; they no longer fail a run"
+    )
+    parser.add_argument("--list-rules", action="store_true", help="print every rule: id, default enforcement, summary")
+    parser.add_argument("--version", action="store_true", help="print the version")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     against = parser.add_mutually_exclusive_group()
     against.add_argument(
@@ -54,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
         "request's base)",
     )
     return parser
+
+
+def _list_rules() -> str:
+    from ..pack import PACK_ENFORCEMENT, POLICIES
+
+    width = max(len(p.name) for p in POLICIES)
+    return "\n".join(
+        f"{p.name:<{width}}  {(p.enforcement_level or PACK_ENFORCEMENT).value:<9}  {p.description}" for p in POLICIES
+    )
 
 
 def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -120,6 +143,11 @@ def _against(result: Any, args: argparse.Namespace) -> Any:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.version or args.list_rules:
+        from .. import __version__
+
+        sys.stdout.write((f"stateless-guard {__version__}" if args.version else _list_rules()) + "\n")
+        return 0
     _check_arguments(parser, args)
     if not args.debug:
         warnings.simplefilter("ignore")
@@ -129,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     gc.set_threshold(50_000, 20, 1_000)
     from ..pack import POLICIES, RULE_FOR_POLICY
     from . import GateError, run_document, run_gates, stack_names
-    from .report import as_json_many, as_sarif, as_text_many
+    from .baseline import BaselineError, apply_baseline, read_baseline, write_baseline
+    from .report import as_github, as_json_many, as_sarif, as_text_many
 
     try:
         if args.state or args.preview:
@@ -144,7 +173,12 @@ def main(argv: list[str] | None = None) -> int:
             results = run_gates(stacks, args.program, config_file=args.config_file, policy_config=args.policy_config)
             if args.against_state or args.against_rev:
                 results = [_against(result, args) for result in results]
-    except GateError as exc:
+        if args.write_baseline:
+            # What is recorded no longer fails: the report shows this run as judged against it.
+            results = apply_baseline(results, write_baseline(Path(args.write_baseline), results))
+        elif args.baseline:
+            results = apply_baseline(results, read_baseline(Path(args.baseline)))
+    except (GateError, BaselineError) as exc:
         if args.debug:
             traceback.print_exception(exc)
         print(f"policies.gate: error: {_one_line(str(exc))}", file=sys.stderr)
@@ -159,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         report = as_json_many(results)
     elif args.format == "sarif":
         report = as_sarif(results, POLICIES, RULE_FOR_POLICY)
+    elif args.format == "github":
+        report = as_github(results)
     else:
         report = as_text_many(results)
     exit_code = max(r.exit_code for r in results)
@@ -171,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_BROKEN
         for result in results:
             verdict = "FAIL" if result.exit_code else "PASS"
+            counted = sum(1 for v in result.violations if v.counts)
             print(
-                f"{verdict} {result.project}/{result.stack}: {len(result.violations)} violation(s), "
+                f"{verdict} {result.project}/{result.stack}: {counted} violation(s), "
                 f"{result.mandatory} mandatory; report in {args.output}",
                 file=sys.stderr,
             )

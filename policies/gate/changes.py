@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import EnforcementLevel
 
-from ..rules import data_loss
+from ..rules import RULES_BY_NAME, data_loss
+from ..rules import waivers as waiver_rules
 from .evaluate import STACK_TYPE, Violation
 from .records import Resource
 
@@ -342,28 +343,50 @@ def _step_reasons(group: Sequence[Step], type_: str, old: Resource | None, new: 
 
 
 def violations(changes: ChangeSet, settings: Mapping[str, Any]) -> list[Violation]:
-    """The findings as violations of `no-data-loss-on-change` at its configured enforcement."""
+    """The findings as violations of `no-data-loss-on-change` at its configured enforcement, each decided
+    against the policy's waivers as every other finding is (evaluate.py): an intended replacement is
+    waived with a reason, like any finding."""
     current = settings.get(data_loss.POLICY)
     level = current.enforcement if current is not None else EnforcementLevel.MANDATORY
     if level == EnforcementLevel.DISABLED:
         return []
     if level == EnforcementLevel.REMEDIATE:
         level = EnforcementLevel.MANDATORY
+    waivers = waiver_rules.waivers_of(current.properties, f"policy config: {data_loss.POLICY}") if current else []
+    remediation = RULES_BY_NAME[data_loss.POLICY].remediation
+    on = waiver_rules.today()
     out = []
     for f in changes.findings:
         enforcement = EnforcementLevel.ADVISORY.value if f.advisory else level.value
-        out.append(Violation(data_loss.POLICY, enforcement, f.urn, f.type, f.name, f.message))
+        decision = waiver_rules.decide(waivers, f.urn, waiver_rules.name_of(f.urn), f.message, on)
+        out.append(
+            Violation(
+                data_loss.POLICY,
+                enforcement,
+                f.urn,
+                f.type,
+                f.name,
+                decision.message,
+                remediation,
+                decision.waiver if decision.waived else None,
+            )
+        )
     return out
 
 
 def judged(result: GateResult, changes: ChangeSet) -> GateResult:
-    """`result` with the change findings among its violations (and the notes, where the result keeps
-    notes)."""
+    """`result` with the change findings among its violations, its notes and its unmatched waivers
+    (a waiver of a change finding matches nothing until the change is judged)."""
+    from .evaluate import unmatched_waivers
+
     extra = violations(changes, result.settings)
-    updated = dataclasses.replace(result, violations=[*result.violations, *extra])
-    if changes.notes and hasattr(updated, "notes"):
-        updated = dataclasses.replace(updated, notes=[*getattr(updated, "notes"), *changes.notes])  # type: ignore[call-arg]  # noqa: B009
-    return updated
+    everything = [*result.violations, *extra]
+    return dataclasses.replace(
+        result,
+        violations=everything,
+        notes=[*result.notes, *changes.notes],
+        unmatched_waivers=unmatched_waivers(result.settings, everything),
+    )
 
 
 def against_state(result: GateResult, source: str) -> tuple[GateResult, ChangeSet]:

@@ -5,7 +5,8 @@ File format: a JSON object whose keys are policy names (or `all`); each value is
 enforcement level string or an object with an optional `enforcementLevel` and the policy's config
 properties. Reconciliation: each policy starts from its own level (else the pack's) and its
 schema's defaults; `all` then sets every policy's level; a policy's own entry then overrides its
-level and properties. Properties are validated against the policy's config schema.
+level and properties. Properties are validated against the policy's config schema; a policy's
+`waivers` (rules/waivers.py) are checked first, so that a waiver without a reason is named as such.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, Policy
+
+from ..rules.waivers import WAIVERS_KEY, WaiverError, parse_waivers
 
 LEVELS = {level.value: level for level in EnforcementLevel}
 
@@ -56,7 +59,7 @@ def _validate(policy: Policy, properties: Mapping[str, Any], where: str) -> None
     declared = schema.properties if schema is not None else {}
     unknown = sorted(set(properties) - set(declared))
     if unknown:
-        knobs = ", ".join(sorted(declared)) or "none"
+        knobs = ", ".join(sorted(k for k in declared if k != WAIVERS_KEY)) or "none"
         raise PolicyConfigError(f"{where}: unknown config {', '.join(unknown)} (this policy takes: {knobs})")
     document = {
         "type": "object",
@@ -115,6 +118,11 @@ def reconcile(
             raise PolicyConfigError(f"{where}: expected an enforcement level or an object, got {value!r}")
         level = _level(value["enforcementLevel"], where) if "enforcementLevel" in value else current.enforcement
         props = {k: v for k, v in value.items() if k != "enforcementLevel"}
+        if WAIVERS_KEY in props:
+            try:
+                parse_waivers(props[WAIVERS_KEY], where)
+            except WaiverError as exc:
+                raise PolicyConfigError(str(exc)) from None
         _validate(names[name], props, where)
         merged = dict(current.properties)
         merged.update(props)

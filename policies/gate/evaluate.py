@@ -5,12 +5,18 @@ proxy, options, provider, the policy's reconciled config); stack policies get `P
 objects for every resource (outputs, parent and dependency links resolved to objects). Disabled
 policies are skipped; remediate counts as mandatory; a property not known during preview becomes an
 advisory "can't run policy" note as in the analyzer; not_applicable() is honoured.
+
+Waivers in a policy's config (rules/waivers.py) are applied here with the same functions the pack's
+adapter uses, but the finding is kept, marked `waived`, so that reports can show it: the policy is
+called without its waivers, and each reported finding is then decided (waived; or reported again,
+saying that its waiver expired, as the pack reports it). `unmatched_waivers` names the waivers that
+covered no finding.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any
@@ -30,6 +36,8 @@ from pulumi_policy import (
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
+from ..rules import waivers as waiver_rules
+from ..rules.waivers import Waiver
 from .config import PolicySettings
 from .records import Resource
 
@@ -48,6 +56,27 @@ class Violation:
     type: str
     name: str
     message: str
+    # How to fix it: the policy's remediation steps.
+    remediation: str = ""
+    # The live waiver that accepts this finding (shown, never counted toward the exit status).
+    waived: Waiver | None = None
+    # The registration's sourcePosition of the resource (absolute path, line), when recorded.
+    source: tuple[str, int] | None = None
+    # Recorded in the baseline given with --baseline (shown, never counted toward the exit status).
+    baselined: bool = False
+
+    @property
+    def counts(self) -> bool:
+        """Counts toward the verdict: neither waived nor baselined."""
+        return self.waived is None and not self.baselined
+
+
+@dataclass(frozen=True)
+class UnmatchedWaiver:
+    """A waiver in the policy config that covered no finding of its policy (fixed, renamed or a typo)."""
+
+    policy: str
+    waiver: Waiver
 
 
 def stack_urn(project: str, stack: str) -> str:
@@ -103,18 +132,40 @@ def evaluate(
     by_urn = {r.urn: r for r in (*providers, *resources)}
     root_urn = stack_urn(project, stack)
     violations: list[Violation] = []
+    on = waiver_rules.today()
+    waivers = {
+        name: waiver_rules.waivers_of(s.properties, f"policy config: {name}") for name, s in settings.items()
+    }
 
     def reporter(policy: Policy, level: EnforcementLevel, default: Resource | None) -> Any:
+        remediation = policy.remediation_steps or ""
+
         def report_violation(message: str, urn: str | None = None) -> None:
             if message and not isinstance(message, str):
                 raise TypeError("Expected message to be a string")
             target = default if default is not None else by_urn.get(urn or "")
+            source = None if target is None else target.source
             if target is None:
-                violations.append(
-                    Violation(policy.name, level.value, urn or root_urn, STACK_TYPE, f"{project}-{stack}", message)
-                )
+                subject_urn, subject_type, subject_name = urn or root_urn, STACK_TYPE, f"{project}-{stack}"
             else:
-                violations.append(Violation(policy.name, level.value, target.urn, target.type, target.name, message))
+                subject_urn, subject_type, subject_name = target.urn, target.type, target.name
+            # Matched by the URN's own name, as the pack's adapter matches it (rules/_core.py).
+            decision = waiver_rules.decide(
+                waivers.get(policy.name, []), subject_urn, waiver_rules.name_of(subject_urn), message, on
+            )
+            violations.append(
+                Violation(
+                    policy.name,
+                    level.value,
+                    subject_urn,
+                    subject_type,
+                    subject_name,
+                    decision.message,
+                    remediation,
+                    decision.waiver if decision.waived else None,
+                    source,
+                )
+            )
 
         return report_violation
 
@@ -143,7 +194,7 @@ def evaluate(
         # the analyzer's fresh copy per policy and keeps evaluation linear in the number of resources.
         props = unknown_checking_proxy(dict(r.inputs))
         for policy, level in resource_policies:
-            config = settings[policy.name].properties
+            config = waiver_rules.without_waivers(settings[policy.name].properties)
             args = ResourceValidationArgs(
                 r.type, props, r.urn, r.name, options, provider, dict(config) if config else None, {}
             )
@@ -159,7 +210,7 @@ def evaluate(
     if stack_policies:
         stack_resources = _policy_resources(resources, project, stack, by_urn)
         for stack_policy, level in stack_policies:
-            config = settings[stack_policy.name].properties
+            config = waiver_rules.without_waivers(settings[stack_policy.name].properties)
             stack_args = StackValidationArgs(stack_resources, dict(config) if config else None, {})
             try:
                 _run(stack_policy.validate(stack_args, reporter(stack_policy, level, None)))
@@ -170,6 +221,22 @@ def evaluate(
             except Exception as exc:
                 raise PolicyCrash(f"policy {stack_policy.name} failed on the stack: {exc}") from exc
     return violations
+
+
+def unmatched_waivers(
+    settings: Mapping[str, PolicySettings], violations: Sequence[Violation], not_judged: Collection[str] = ()
+) -> list[UnmatchedWaiver]:
+    """Waivers that cover no finding of their policy, in policy-config order: so that waivers do not rot.
+    `not_judged`: policies this run could not judge (the change rule without a change to judge), whose
+    waivers are neither matched nor stale."""
+    found = []
+    for name, current in settings.items():
+        if name in not_judged:
+            continue
+        for waiver in waiver_rules.waivers_of(current.properties, f"policy config: {name}"):
+            if not any(v.policy == name and waiver.matches(v.urn, v.name) for v in violations):
+                found.append(UnmatchedWaiver(name, waiver))
+    return found
 
 
 def _policy_resources(

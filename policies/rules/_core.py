@@ -5,6 +5,10 @@ A rule is a named value around a pure function. Resource rules take
 `(resources: list[StackResource], config) -> list[tuple[urn | None, str]]`. Both see plain Python
 data: the adapters unwrap pulumi_policy's proxies first and turn values that are not known yet
 (preview) into `UNKNOWN`, which every rule reads as "cannot judge", never as a violation.
+
+The adapters also honour the policy config's `waivers` (see `waivers.py`): a finding a live waiver
+covers is not reported to the engine; one whose waiver expired is reported, saying so. Every policy's
+config schema declares `waivers`, and carries its documentation page as the policy's `url`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError, _is_unknown
+
+from . import waivers as _waivers
+
+# Where every rule's page (docs/rules/<rule>.md) is published: the repository's docs folder. The one
+# place to change when the repository moves; SARIF `helpUri` and the policy's `url` derive from it.
+DOCS_BASE_URL = "https://github.com/stateless-stack/stateless-stack/blob/main/docs/rules/"
 
 
 class _Unknown:
@@ -241,8 +251,16 @@ class Rule:
     def settings(self, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The rule's knobs: schema defaults overlaid with the given policy config."""
         merged = {k: spec["default"] for k, spec in self.config.items() if "default" in spec}
-        merged.update({k: v for k, v in (config or {}).items() if k != "enforcementLevel"})
+        merged.update({k: v for k, v in (config or {}).items() if k not in ("enforcementLevel", _waivers.WAIVERS_KEY)})
         return merged
+
+    @property
+    def doc_url(self) -> str:
+        return f"{DOCS_BASE_URL}{self.name}.md"
+
+    def config_schema(self) -> dict[str, dict[str, Any]]:
+        """The policy's config schema properties: its knobs and the waivers every policy takes."""
+        return {**{k: dict(v) for k, v in self.config.items()}, _waivers.WAIVERS_KEY: dict(_waivers.WAIVERS_SCHEMA)}
 
     def applies_to(self, resource_type: str) -> bool:
         types = self.resource_types
@@ -267,12 +285,12 @@ class Rule:
         return self.stack_check(list(resources), self.settings(config))
 
     def policy(self) -> Policy:
-        schema = PolicyConfigSchema(properties={k: dict(v) for k, v in self.config.items()}) if self.config else None
         common: dict[str, Any] = {
             "enforcement_level": self.enforcement,
-            "config_schema": schema,
+            "config_schema": PolicyConfigSchema(properties=self.config_schema()),
             "severity": self.severity,
             "remediation_steps": self.remediation,
+            "url": self.doc_url,
             "tags": list(self.tags) or None,
         }
         if self.stack_check is not None:
@@ -286,13 +304,26 @@ class Rule:
     def _validate_resource(self, args: Any, report_violation: Any) -> None:
         if not self.applies_to(args.resource_type):
             return
-        for message in self.evaluate(args.resource_type, args.props, args.get_config()):
-            report_violation(message, None)
+        config = args.get_config()
+        waivers = _waivers.waivers_of(config, f"policy config: {self.name}")
+        on = _waivers.today()
+        for message in self.evaluate(args.resource_type, args.props, config):
+            decision = _waivers.decide(waivers, args.urn, args.name, message, on)
+            if not decision.waived:
+                report_violation(decision.message, None)
 
     def _validate_stack(self, args: Any, report_violation: Any) -> None:
         resources = [stack_resource(r) for r in args.resources]
-        for urn, message in self.evaluate_stack(resources, args.get_config()):
-            report_violation(message, urn)
+        config = args.get_config()
+        waivers = _waivers.waivers_of(config, f"policy config: {self.name}")
+        on = _waivers.today()
+        # A finding without a URN is about the stack itself: it is waived by the stack's name or URN.
+        root = next((r.urn for r in resources if r.resource_type == "pulumi:pulumi:Stack"), "")
+        for urn, message in self.evaluate_stack(resources, config):
+            subject = urn or root
+            decision = _waivers.decide(waivers, subject, _waivers.name_of(subject), message, on)
+            if not decision.waived:
+                report_violation(decision.message, urn)
 
 
 def resource_keys(resource: StackResource, *names: str) -> set[str]:

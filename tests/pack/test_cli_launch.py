@@ -414,11 +414,37 @@ def analyze_stack(pack: RunningPack, resources: list[Resource], stack: str) -> s
 
 
 def gate_verdict(resources: list[Resource], settings: Any, stack: str) -> set[tuple[str, str, str, str]]:
+    """What the gate reports that the pack reports too: a waived finding is shown by the gate only."""
     described = {p.name: p.description for p in POLICIES}
     return {
         (v.policy, v.enforcement, f"{described[v.policy]}\n{v.message}", v.urn)
         for v in evaluate(resources, POLICIES, settings, PROJECT, stack)
+        if v.waived is None
     }
+
+
+def cli_validation_errors(
+    info: analyzer_pb2.AnalyzerInfo, reconciled: Mapping[str, tuple[str, dict[str, Any]]]
+) -> list[str]:
+    """The CLI's check of the reconciled config: every policy with a config schema, its properties
+    against {"type": "object", "properties", "required"} (pkg/resource/analyzer/config.go
+    validatePolicyPackConfig 183-207, validatePolicyConfig 210-229, convertSchema 261-272; gojsonschema,
+    draft 4-7 keywords)."""
+    import jsonschema
+
+    errors = []
+    for policy in info.policies:
+        if not policy.HasField("configSchema"):
+            continue
+        schema: dict[str, Any] = {"type": "object"}
+        properties = json_format.MessageToDict(policy.configSchema.properties)
+        if properties:
+            schema["properties"] = properties
+        if policy.configSchema.required:
+            schema["required"] = list(policy.configSchema.required)
+        props = reconciled.get(policy.name, ("", {}))[1]
+        errors += [f"{policy.name}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(props)]
+    return errors
 
 
 # ----------------------------------------------------------------------------- the launch
@@ -494,3 +520,78 @@ def test_a_pack_that_imports_from_the_checkout_fails_when_published(
     pack_py.write_text(pack_py.read_text(encoding="utf-8").replace("from .rules import", "from policies.rules import"))
     with pytest.raises(AssertionError, match="No module named 'policies'"), launch(broken, "dev", engine, tmp_path):
         pass
+
+
+# ----------------------------------------------------------------------------- waivers
+
+WAIVED_STACK = "prod"
+WAIVERS = {
+    # A live waiver: the sticky target group is accepted, by a glob over its logical name.
+    "no-sticky-sessions": {"waivers": [{"resource": "tg-st*", "reason": "legacy client, reviewed"}]},
+    # An expired one: the finding is back, saying so.
+    "rds-multi-az": {"waivers": [{"resource": "db-single-az", "reason": "migration window", "expires": "2020-01-31"}]},
+    # A stack policy's finding, waived by a glob over the resource's URN.
+    "s3-versioning": {
+        "waivers": [
+            {
+                "resource": f"urn:pulumi:*::{PROJECT}::aws:s3/bucket:Bucket::receipts",
+                "reason": "scratch bucket, rebuilt from the queue",
+                "expires": "2999-12-31",
+            }
+        ]
+    },
+}
+
+
+def test_a_waiver_is_honoured_by_the_pack_as_the_cli_launches_it_and_by_the_gate(
+    pack_dir: Path, engine: tuple[str, FakeEngine], tmp_path: Path
+) -> None:
+    doc = json.loads((ROOT / "stacks" / f"policy.{WAIVED_STACK}.json").read_text(encoding="utf-8"))
+    for name, entry in WAIVERS.items():
+        current = doc.get(name)
+        doc[name] = {**({"enforcementLevel": current} if isinstance(current, str) else current or {}), **entry}
+    policy_file = tmp_path / f"policy.{WAIVED_STACK}.json"
+    policy_file.write_text(json.dumps(doc), encoding="utf-8")
+    settings = gate_config.reconcile(
+        POLICIES, PACK_ENFORCEMENT, gate_config.read_policy_config(policy_file), str(policy_file)
+    )
+
+    with launch(pack_dir, WAIVED_STACK, engine, tmp_path) as pack:
+        info = pack.analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=60)
+        reconciled = reconcile_like_the_cli(info, parse_policy_config(doc))
+        # The CLI accepts the waivers (each policy's schema declares them) and refuses one without a reason.
+        assert cli_validation_errors(info, reconciled) == []
+        unreasoned = {
+            **reconciled,
+            "no-sticky-sessions": (reconciled["no-sticky-sessions"][0], {"waivers": [{"resource": "x"}]}),
+        }
+        assert cli_validation_errors(info, unreasoned) == ["no-sticky-sessions: 'reason' is a required property"]
+        pack.analyzer.Configure(
+            analyzer_pb2.ConfigureAnalyzerRequest(
+                policyConfig={
+                    name: analyzer_pb2.PolicyConfig(enforcementLevel=LEVEL_ENUM[lvl], properties=_struct(props))
+                    for name, (lvl, props) in reconciled.items()
+                }
+            ),
+            timeout=60,
+        )
+        seen = set().union(*(analyze(pack, r) for r in RESOURCES))
+        assert seen == gate_verdict(RESOURCES, settings, WAIVED_STACK)
+        assert not [d for d in seen if d[0] == "no-sticky-sessions"]
+        (expired,) = [d for d in seen if d[0] == "rds-multi-az"]
+        assert expired[1] == "mandatory" and expired[3].endswith("::db-single-az")
+        assert expired[2].endswith("(waiver expired on 2020-01-31: migration window)")
+
+        bare = analyze_stack(pack, BARE_BUCKET_STACK, WAIVED_STACK)
+        assert bare == gate_verdict(BARE_BUCKET_STACK, settings, WAIVED_STACK)
+        assert "s3-public-access-block" in {d[0] for d in bare} and "s3-versioning" not in {d[0] for d in bare}
+        assert pack.process.poll() is None, pack.stderr.read_text()
+        assert "error" not in pack.stderr.read_text().lower()
+
+    # The gate shows what the pack left out, as waived, and the expired finding counts.
+    judged = evaluate(RESOURCES + BARE_BUCKET_STACK, POLICIES, settings, PROJECT, WAIVED_STACK)
+    waived = {(v.policy, v.name, v.waived.reason) for v in judged if v.waived is not None}
+    assert waived == {
+        ("no-sticky-sessions", "tg-sticky", "legacy client, reviewed"),
+        ("s3-versioning", "receipts", "scratch bucket, rebuilt from the queue"),
+    }

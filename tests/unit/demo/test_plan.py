@@ -106,3 +106,15 @@ def test_the_in_process_verdict_summarises_as_its_json_report_does():
     assert result.run is not None and result.violations
     report = json.loads(as_json(result.project, result.stack, result.resources, result.violations))
     assert summary_of(result) == summarize(report, outputs=result.run.outputs)
+
+
+def test_a_version_2_report_is_read_by_stack():
+    other = {**copy.deepcopy(REPORT), "stack": "dev", "violations": [], "summary": {**REPORT["summary"], "advisory": 0}}
+    report = {"schemaVersion": 2, "stacks": [copy.deepcopy(REPORT), other]}
+    assert summarize(report, stack_name="prod") == summarize(REPORT)
+    assert summarize(report, stack_name="dev").advisory == 0
+    with pytest.raises(ReportError, match="expected one stack among 2 stack"):
+        summarize(report)
+    assert summarize({"schemaVersion": 2, "stacks": [copy.deepcopy(REPORT)]}) == summarize(REPORT)
+    with pytest.raises(ReportError, match="schemaVersion 3 is not 2"):
+        summarize({"schemaVersion": 3, "stacks": []})

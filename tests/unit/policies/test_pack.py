@@ -36,7 +36,10 @@ def test_policies_mirror_the_rules():
         assert isinstance(policy, kind)
         assert policy.enforcement_level == rule.enforcement
         assert policy.remediation_steps == rule.remediation
-        assert (policy.config_schema is None) == (not rule.config)
+        # Every policy takes waivers; its other properties are the rule's knobs.
+        assert policy.config_schema is not None
+        assert set(policy.config_schema.properties) == {*rule.config, "waivers"}
+        assert policy.url == rule.doc_url
 
 
 def test_plain_unwraps_proxies_and_marks_unknowns():

@@ -16,8 +16,128 @@ import jsonschema
 
 ROOT = Path(__file__).resolve().parents[4]
 PROGRAMS = ROOT / "tests" / "fixtures" / "programs"
-# The OASIS schema (errata01), kept beside the checkout: ../shared/schemas from the repository root.
-SARIF_SCHEMA_FILE = ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+# The OASIS schema (errata01), kept beside the checkout: shared/schemas in the nearest directory above
+# the repository root that has it (a worktree sits one level deeper than the main checkout).
+SARIF_SCHEMA_FILE = next(
+    (
+        d / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+        for d in ROOT.parents
+        if (d / "shared" / "schemas" / "sarif-schema-2.1.0.json").is_file()
+    ),
+    ROOT.parent / "shared" / "schemas" / "sarif-schema-2.1.0.json",
+)
+
+
+# The JSON report, schema version 2 (policies/README.md "JSON report"): one object per stack...
+_WAIVER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["reason", "expires"],
+    "properties": {"reason": {"type": "string", "minLength": 1}, "expires": {"type": ["string", "null"]}},
+}
+STACK_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "stack",
+        "project",
+        "resources",
+        "violations",
+        "summary",
+        "verdict",
+        "notes",
+        "policyConfig",
+        "unmatchedWaivers",
+    ],
+    "properties": {
+        "stack": {"type": "string"},
+        "project": {"type": "string"},
+        "resources": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["urn", "type", "name"],
+                "properties": {"urn": {"type": "string"}, "type": {"type": "string"}, "name": {"type": "string"}},
+            },
+        },
+        "violations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["policy", "enforcement", "urn", "type", "name", "message", "remediation"],
+                "properties": {
+                    "policy": {"type": "string"},
+                    "enforcement": {"enum": ["mandatory", "advisory"]},
+                    "urn": {"type": "string"},
+                    "type": {"type": "string"},
+                    "name": {"type": "string"},
+                    "message": {"type": "string", "minLength": 1},
+                    "remediation": {"type": "string"},
+                    "waived": _WAIVER,
+                    "baselined": {"const": True},
+                },
+            },
+        },
+        "summary": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["resources", "mandatory", "advisory", "waived", "baselined"],
+            "properties": {
+                k: {"type": "integer", "minimum": 0}
+                for k in ("resources", "mandatory", "advisory", "waived", "baselined")
+            },
+        },
+        "verdict": {"enum": ["PASS", "FAIL", "PASS (incomplete)"]},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "policyConfig": {"type": ["string", "null"]},
+        "unmatchedWaivers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["policy", "resource", "reason", "expires"],
+                "properties": {
+                    "policy": {"type": "string"},
+                    "resource": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "expires": {"type": ["string", "null"]},
+                },
+            },
+        },
+        "baseline": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["matched", "gone"],
+            "properties": {"matched": {"type": "integer", "minimum": 0}, "gone": {"type": "integer", "minimum": 0}},
+        },
+    },
+}
+# ...inside {"schemaVersion": 2, "stacks": [...]}; one stack's version 1 keys are also at the top level.
+_LEGACY = ("stack", "project", "resources", "violations", "summary")
+GATE_JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schemaVersion", "stacks"],
+    "properties": {
+        "schemaVersion": {"const": 2},
+        "stacks": {"type": "array", "minItems": 1, "items": STACK_JSON_SCHEMA},
+        **{k: STACK_JSON_SCHEMA["properties"][k] for k in _LEGACY},
+    },
+    "if": {"properties": {"stacks": {"maxItems": 1}}},
+    "then": {"required": list(_LEGACY)},
+    "else": {"not": {"anyOf": [{"required": [k]} for k in _LEGACY]}},
+}
+
+
+def valid_report(text: str) -> dict[str, Any]:
+    """The JSON report in `text`, validated; a single stack's top-level keys are that stack's."""
+    doc = json.loads(text)
+    jsonschema.validate(doc, GATE_JSON_SCHEMA)
+    if len(doc["stacks"]) == 1:
+        assert {k: doc[k] for k in _LEGACY} == {k: doc["stacks"][0][k] for k in _LEGACY}
+    return doc
 
 
 def gate(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -166,6 +166,27 @@ def test_against_state_on_the_command_line_in_every_format(base, tmp_path):
     assert any(r["message"]["text"].endswith(APP_DB) for r in sarif["runs"][0]["results"])
 
 
+def test_an_intended_replacement_is_waived_like_any_finding(head, base, tmp_path):
+    export = tmp_path / "dev.json"
+    export.write_text(json.dumps(export_of(base)))
+    waiver = {"resource": "app-db", "reason": "new database, data migrated by the runbook"}
+    policy = tmp_path / "policy.dev.json"
+    policy.write_text(json.dumps({POLICY: {"waivers": [waiver]}}))
+    waived = run_gate("dev", HEAD, policy_config=policy)
+    # No change is judged without --against-*: the waiver is neither matched nor stale.
+    assert waived.unmatched_waivers == []
+    judged, _ = against_state(waived, str(export))
+    [app_db] = [v for v in judged.violations if v.policy == POLICY and v.name == "app-db"]
+    assert app_db.waived is not None and app_db.waived.reason == waiver["reason"]
+    assert app_db.message == APP_DB and app_db.remediation
+    others = [v for v in judged.violations if v.policy == POLICY and v.enforcement == "mandatory" and v.counts]
+    assert others and all(v.name != "app-db" for v in others)
+    stale = {"resource": "no-such-db", "reason": "typo"}
+    policy.write_text(json.dumps({POLICY: {"waivers": [stale]}}))
+    judged, _ = against_state(run_gate("dev", HEAD, policy_config=policy), str(export))
+    assert [(u.policy, u.waiver.resource) for u in judged.unmatched_waivers] == [(POLICY, "no-such-db")]
+
+
 def test_a_bad_export_is_one_clear_error(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"steps": []}')

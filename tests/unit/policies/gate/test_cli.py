@@ -12,52 +12,7 @@ import shutil
 import jsonschema
 import pytest
 
-from tests.unit.policies.gate.helpers import PROGRAMS, ROOT, gate, valid_sarif
-
-GATE_JSON_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["stack", "project", "resources", "violations", "summary"],
-    "properties": {
-        "stack": {"type": "string"},
-        "project": {"type": "string"},
-        "resources": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["urn", "type", "name"],
-                "properties": {"urn": {"type": "string"}, "type": {"type": "string"}, "name": {"type": "string"}},
-            },
-        },
-        "violations": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["policy", "enforcement", "urn", "type", "name", "message"],
-                "properties": {
-                    "policy": {"type": "string"},
-                    "enforcement": {"enum": ["mandatory", "advisory"]},
-                    "urn": {"type": "string"},
-                    "type": {"type": "string"},
-                    "name": {"type": "string"},
-                    "message": {"type": "string", "minLength": 1},
-                },
-            },
-        },
-        "summary": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["resources", "mandatory", "advisory"],
-            "properties": {
-                "resources": {"type": "integer", "minimum": 0},
-                "mandatory": {"type": "integer", "minimum": 0},
-                "advisory": {"type": "integer", "minimum": 0},
-            },
-        },
-    },
-}
+from tests.unit.policies.gate.helpers import GATE_JSON_SCHEMA, PROGRAMS, ROOT, gate, valid_sarif
 
 
 def gate_json(program: str, *args: str) -> tuple[int, dict]:
@@ -360,11 +315,12 @@ def test_unjudged_components_can_be_made_mandatory_or_disabled(tmp_path):
     config.write_text(json.dumps({"no-unjudged-components": "disabled"}))
     out = gate("--stack", "dev", "--program", str(PROGRAMS / "unseen_components"), "--policy-config", str(config))
     assert out.returncode == 0
-    # Disabling the rule hides the findings, never the count.
-    assert out.stdout.strip() == (
+    # Disabling the rule hides the findings, never the count; the report names the policy config.
+    assert out.stdout.strip().splitlines() == [
+        f"policy config: {config}",
         "PASS stateless-guard unseen_components/dev: 2 resources judged, 4 component(s) not judged, "
-        "0 mandatory, 0 advisory violation(s)"
-    )
+        "0 mandatory, 0 advisory violation(s)",
+    ]
 
 
 def test_output_file(tmp_path):

@@ -15,6 +15,7 @@ import pytest
 
 from policies.gate.mockengine import run_program
 from tests.unit.policies.gate.helpers import (
+    GATE_JSON_SCHEMA,
     PROGRAMS,
     ROOT,
     SECRET_SIG,
@@ -27,7 +28,6 @@ from tests.unit.policies.gate.helpers import (
     state_document,
     valid_sarif,
 )
-from tests.unit.policies.gate.test_cli import GATE_JSON_SCHEMA
 
 # Together these programs break a rule of every family: instance state, stickiness, Kubernetes,
 # user data, Lambda, secrets, data stores, S3, network, components.

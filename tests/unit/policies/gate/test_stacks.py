@@ -3,12 +3,9 @@ the exit status is the worst one."""
 
 from __future__ import annotations
 
-import json
-
 import jsonschema
 
-from tests.unit.policies.gate.helpers import PROGRAMS, ROOT, gate, valid_sarif
-from tests.unit.policies.gate.test_cli import GATE_JSON_SCHEMA
+from tests.unit.policies.gate.helpers import PROGRAMS, ROOT, STACK_JSON_SCHEMA, gate, valid_report, valid_sarif
 
 ISOLATION = str(PROGRAMS / "stack_isolation")
 
@@ -16,7 +13,7 @@ ISOLATION = str(PROGRAMS / "stack_isolation")
 def _alone(stack: str, program: str = ISOLATION) -> dict:
     out = gate("--stack", stack, "--program", program, "--format", "json")
     assert out.returncode in (0, 1), out.stderr
-    return _normal(json.loads(out.stdout))
+    return _normal(valid_report(out.stdout)["stacks"][0])
 
 
 def _normal(doc: dict) -> dict:
@@ -31,10 +28,10 @@ def _normal(doc: dict) -> dict:
 def test_each_stack_runs_as_if_alone():
     out = gate("--stack", "a", "--stack", "b", "--program", ISOLATION, "--format", "json")
     assert out.returncode == 1, out.stderr  # b opens its public access block
-    docs = json.loads(out.stdout)
-    assert isinstance(docs, list) and [d["stack"] for d in docs] == ["a", "b"]
+    docs = valid_report(out.stdout)["stacks"]
+    assert [d["stack"] for d in docs] == ["a", "b"]
     for doc in docs:
-        jsonschema.validate(doc, GATE_JSON_SCHEMA)
+        jsonschema.validate(doc, STACK_JSON_SCHEMA)
         # The helper module is imported afresh: each stack handed out its own two names only.
         assert "seen-2" in {r["name"] for r in doc["resources"]}
         assert _normal(doc) == _alone(doc["stack"])
@@ -43,14 +40,19 @@ def test_each_stack_runs_as_if_alone():
 
 
 def test_the_order_of_stacks_changes_nothing_but_the_order():
-    forward = json.loads(gate("--stack", "a", "--stack", "b", "--program", ISOLATION, "--format", "json").stdout)
-    backward = json.loads(gate("--stack", "b", "--stack", "a", "--program", ISOLATION, "--format", "json").stdout)
+    forward = valid_report(gate("--stack", "a", "--stack", "b", "--program", ISOLATION, "--format", "json").stdout)[
+        "stacks"
+    ]
+    backward = valid_report(gate("--stack", "b", "--stack", "a", "--program", ISOLATION, "--format", "json").stdout)[
+        "stacks"
+    ]
     assert [_normal(d) for d in forward] == [_normal(d) for d in backward[::-1]]
 
 
-def test_one_stack_keeps_the_single_object():
+def test_one_stack_is_a_list_of_one_with_its_keys_also_at_the_top_level():
     out = gate("--stack", "a", "--program", ISOLATION, "--format", "json")
-    jsonschema.validate(json.loads(out.stdout), GATE_JSON_SCHEMA)
+    doc = valid_report(out.stdout)
+    assert [s["stack"] for s in doc["stacks"]] == ["a"] and doc["stack"] == "a"
 
 
 def test_text_has_a_section_per_stack_and_the_overall_verdict():
@@ -69,7 +71,7 @@ def test_text_has_a_section_per_stack_and_the_overall_verdict():
 def test_all_repository_stacks_in_one_run_match_each_alone():
     out = gate("--all-stacks", "--format", "json")
     assert out.returncode == 0, out.stderr
-    docs = json.loads(out.stdout)
+    docs = valid_report(out.stdout)["stacks"]
     stacks = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
     assert [d["stack"] for d in docs] == stacks
     for doc in docs:

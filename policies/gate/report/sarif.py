@@ -1,6 +1,10 @@
-"""The gate's three output formats: a text report grouped by resource, the stable JSON object, and
-SARIF 2.1.0 for code-scanning upload. Several stacks: a text section per stack, a JSON list, one
-SARIF run per stack."""
+"""SARIF 2.1.0 for code-scanning upload, one run per stack (README "SARIF"): one rule per policy with
+its help, `helpUri` (the rule's page under docs/rules/) and GitHub's security-severity; one result per
+finding, always with a physical location (the declaring line, else the file that produced the
+finding, see common.fallback); a waived finding carries `suppressions` with the waiver's reason; with
+--baseline each result has a `baselineState` (`unchanged`: recorded; `new`); waivers that matched
+nothing and the absence of a policy config are tool configuration notifications of the run's
+invocation."""
 
 from __future__ import annotations
 
@@ -14,96 +18,23 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pulumi_policy import EnforcementLevel, Policy, Severity
 
-from .evaluate import STACK_TYPE, Violation
-from .records import Resource
+from ..evaluate import STACK_TYPE, Violation
+from ..records import Resource
+from .common import (
+    NO_POLICY_CONFIG,
+    TOOL_NAME,
+    TOOL_VERSION,
+    locate,
+    policy_config_label,
+    relative,
+    repository_root,
+)
+from .text import unmatched_line
 
 if TYPE_CHECKING:
-    from . import GateResult
+    from .. import GateResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-TOOL_NAME = "stateless-guard"
-TOOL_VERSION = "0.1.0"
-
-
-def summary(resources: Sequence[Resource], violations: Sequence[Violation]) -> dict[str, int]:
-    return {
-        "resources": len(resources),
-        "mandatory": sum(1 for v in violations if v.enforcement == EnforcementLevel.MANDATORY.value),
-        "advisory": sum(1 for v in violations if v.enforcement == EnforcementLevel.ADVISORY.value),
-    }
-
-
-def as_json(project: str, stack: str, resources: Sequence[Resource], violations: Sequence[Violation]) -> str:
-    return json.dumps(_json_doc(project, stack, resources, violations), indent=2)
-
-
-def as_json_many(results: Sequence[GateResult]) -> str:
-    """One stack: the stable object; several: a list of them, in the order the stacks were given."""
-    docs = [_json_doc(r.project, r.stack, r.resources, r.violations) for r in results]
-    return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2)
-
-
-def _json_doc(
-    project: str, stack: str, resources: Sequence[Resource], violations: Sequence[Violation]
-) -> dict[str, Any]:
-    doc = {
-        "stack": stack,
-        "project": project,
-        "resources": [{"urn": r.urn, "type": r.type, "name": r.name} for r in resources],
-        "violations": [
-            {
-                "policy": v.policy,
-                "enforcement": v.enforcement,
-                "urn": v.urn,
-                "type": v.type,
-                "name": v.name,
-                "message": v.message,
-            }
-            for v in violations
-        ],
-        "summary": summary(resources, violations),
-    }
-    return doc
-
-
-def as_text(
-    project: str, stack: str, resources: Sequence[Resource], violations: Sequence[Violation], unjudged: int = 0
-) -> str:
-    counts = summary(resources, violations)
-    lines: list[str] = []
-    grouped: dict[str, list[Violation]] = {}
-    for v in violations:
-        grouped.setdefault(v.urn, []).append(v)
-    for urn, found in grouped.items():
-        first = found[0]
-        lines.append(f"{first.type}  {first.name}")
-        lines.append(f"  {urn}")
-        for v in sorted(found, key=lambda v: (v.enforcement != "mandatory", v.policy)):
-            lines.append(f"  [{v.enforcement}] {v.policy}: {v.message}")
-        lines.append("")
-    verdict = "FAIL" if counts["mandatory"] else "PASS"
-    lines.append(
-        f"{verdict} {TOOL_NAME} {project}/{stack}: {counts['resources'] - unjudged} resources judged, "
-        f"{unjudged} component(s) not judged, {counts['mandatory']} mandatory, "
-        f"{counts['advisory']} advisory violation(s)"
-    )
-    return "\n".join(lines)
-
-
-def as_text_many(results: Sequence[GateResult]) -> str:
-    """One stack: its report; several: a section per stack, then the overall verdict."""
-    sections = [as_text(r.project, r.stack, r.resources, r.violations, r.unjudged) for r in results]
-    if len(results) == 1:
-        return sections[0]
-    failed = [r.stack for r in results if r.exit_code]
-    out = []
-    for result, section in zip(results, sections, strict=True):
-        out.append(f"=== {result.project}/{result.stack} ===")
-        out.append(section)
-        out.append("")
-    verdict = f"FAIL ({', '.join(failed)})" if failed else "PASS"
-    out.append(f"{verdict} {TOOL_NAME}: {len(results)} stacks")
-    return "\n".join(out)
 
 
 def _level(enforcement: EnforcementLevel | str | None) -> str:
@@ -117,21 +48,6 @@ def _level(enforcement: EnforcementLevel | str | None) -> str:
 # sarif-support-for-code-scanning#reportingdescriptor-object).
 SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5", Severity.LOW: "3.0"}
 SRCROOT = "%SRCROOT%"
-
-
-def repository_root(start: Path) -> Path:
-    """The checkout that holds `start` (the nearest directory with .git), else `start` itself."""
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return start
-
-
-def _relative(path: str | Path, root: Path) -> str | None:
-    try:
-        return Path(path).resolve().relative_to(root).as_posix()
-    except ValueError:
-        return None
 
 
 def _stack_keys(stack_file: Path | None) -> dict[str, tuple[Any, int]]:
@@ -209,31 +125,6 @@ def _fingerprint(violation: Violation) -> str:
     return f"{digest}:1"
 
 
-def _library(path: str) -> bool:
-    """Installed packages (a virtualenv may sit inside the checkout): not where a user declared anything."""
-    parts = Path(path).parts
-    return "site-packages" in parts or "dist-packages" in parts
-
-
-def _declaration(
-    violation: Violation, by_urn: Mapping[str, Resource], root: Path, fallback: tuple[str, int] | None
-) -> tuple[str, int] | None:
-    """File (relative to the repository root) and line where the resource, or its nearest ancestor
-    declared in the repository, was declared (a library component's children point at the line that
-    declared the component)."""
-    seen: set[str] = set()
-    urn: str | None = violation.urn
-    while urn and urn in by_urn and urn not in seen:
-        seen.add(urn)
-        resource = by_urn[urn]
-        if resource.source is not None and not _library(resource.source[0]):
-            rel = _relative(resource.source[0], root)
-            if rel is not None:
-                return rel, resource.source[1]
-        urn = resource.parent
-    return fallback
-
-
 def _sarif_rules(policies: Sequence[Policy], result: GateResult, rule_texts: Mapping[str, Any]) -> list[Any]:
     rules = []
     for policy in policies:
@@ -242,6 +133,7 @@ def _sarif_rules(policies: Sequence[Policy], result: GateResult, rule_texts: Map
             "name": "".join(part.capitalize() for part in policy.name.split("-")),
             "shortDescription": {"text": policy.description},
             "help": {"text": policy.remediation_steps or policy.description},
+            "helpUri": getattr(rule_texts.get(policy.name), "doc_url", None) or policy.url,
             "defaultConfiguration": {"level": _level(result.settings[policy.name].enforcement)},
             "properties": {
                 "tags": ["security", *(t for t in policy.tags or [] if t != "security")],
@@ -252,6 +144,8 @@ def _sarif_rules(policies: Sequence[Policy], result: GateResult, rule_texts: Map
         why = getattr(rule_texts.get(policy.name), "why", None)
         if why:
             rule["fullDescription"] = {"text": why}
+        if not rule["helpUri"]:
+            del rule["helpUri"]
         if policy.severity is not None:
             rule["properties"]["severity"] = policy.severity.value
             rule["properties"]["security-severity"] = SECURITY_SEVERITY[policy.severity]
@@ -263,20 +157,17 @@ def _sarif_run(result: GateResult, policies: Sequence[Policy], rule_texts: Mappi
     index = {p.name: i for i, p in enumerate(policies)}
     by_urn = {r.urn: r for r in result.resources}
     keys = _stack_keys(result.stack_file)
-    stack_file = _relative(result.stack_file, root) if result.stack_file is not None else None
-    main = _relative(result.program_dir / result.main_file, root) if result.main_file else None
-    fallback = (main, 1) if main else ((stack_file, 1) if stack_file else None)
+    stack_file = relative(result.stack_file, root) if result.stack_file is not None else None
     results = []
     for v in result.violations:
+        uri, line = locate(v, result, by_urn, root)
         location: dict[str, Any] = {
-            "logicalLocations": [{"fullyQualifiedName": v.urn, "name": v.name, "kind": "resource"}]
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri, "uriBaseId": SRCROOT},
+                "region": {"startLine": line},
+            },
+            "logicalLocations": [{"fullyQualifiedName": v.urn, "name": v.name, "kind": "resource"}],
         }
-        declared = _declaration(v, by_urn, root, fallback)
-        if declared is not None:
-            location["physicalLocation"] = {
-                "artifactLocation": {"uri": declared[0], "uriBaseId": SRCROOT},
-                "region": {"startLine": declared[1]},
-            }
         entry: dict[str, Any] = {
             "ruleId": v.policy,
             "level": _level(v.enforcement),
@@ -286,6 +177,10 @@ def _sarif_run(result: GateResult, policies: Sequence[Policy], rule_texts: Mappi
         }
         if v.policy in index:
             entry["ruleIndex"] = index[v.policy]
+        if v.waived is not None:
+            entry["suppressions"] = [{"kind": "external", "justification": v.waived.reason}]
+        if result.baseline_gone is not None:
+            entry["baselineState"] = "unchanged" if v.baselined else "new"
         resource = by_urn.get(v.urn)
         if resource is not None and stack_file is not None and v.type != STACK_TYPE:
             related = [
@@ -302,7 +197,19 @@ def _sarif_run(result: GateResult, policies: Sequence[Policy], rule_texts: Mappi
             if related:
                 entry["relatedLocations"] = related
         results.append(entry)
+    label = policy_config_label(result, root)
+    notices = [] if label else [f"policy config: {NO_POLICY_CONFIG}"]
+    notices += [unmatched_line(item, label or "the policy config") for item in result.unmatched_waivers]
     return {
+        "invocations": [
+            {
+                "executionSuccessful": True,
+                "toolConfigurationNotifications": [
+                    {"level": "warning" if text.startswith("note:") else "note", "message": {"text": text}}
+                    for text in notices
+                ],
+            }
+        ],
         "tool": {
             "driver": {
                 "name": TOOL_NAME,

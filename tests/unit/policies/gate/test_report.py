@@ -1,0 +1,222 @@
+"""The report formats on verdicts built in this process (policies/gate/report/): levels, waivers,
+remediation, locations that always exist, the JSON report's version 2 shape."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from pulumi_policy import EnforcementLevel
+
+from policies.gate import GateResult
+from policies.gate.config import reconcile
+from policies.gate.evaluate import evaluate, unmatched_waivers
+from policies.gate.records import Resource
+from policies.gate.report import as_github, as_json_many, as_sarif, as_text_many
+from policies.gate.report.common import STDIN_URI
+from policies.gate.report.github import escape_data, escape_property
+from policies.pack import PACK_ENFORCEMENT, POLICIES, RULE_FOR_POLICY
+from policies.rules._core import DOCS_BASE_URL
+from tests.unit.policies.gate.helpers import valid_report, valid_sarif
+
+PROJECT = "site"
+ACL = "aws:s3/bucketAclV2:BucketAclV2"
+
+
+def acl(name: str, source: tuple[str, int] | None = None) -> Resource:
+    return Resource(
+        urn=f"urn:pulumi:dev::{PROJECT}::{ACL}::{name}",
+        type=ACL,
+        name=name,
+        inputs={"acl": "public-read", "bucket": name},
+        parent=None,
+        dependencies=(),
+        property_dependencies={},
+        provider=None,
+        source=source,
+    )
+
+
+def verdict(
+    program: Path,
+    given: dict | None = None,
+    resources: list[Resource] | None = None,
+    *,
+    main_file: str = "__main__.py",
+    policy_config: Path | None = None,
+    stack: str = "dev",
+) -> GateResult:
+    if not any((d / ".git").exists() for d in (program, *program.parents)):
+        (program / ".git").mkdir()
+    (program / "__main__.py").write_text("import pulumi\n\n\nbucket = ...\n", encoding="utf-8")
+    found = resources if resources is not None else [acl("site-bucket", (str(program / "__main__.py"), 4))]
+    settings = reconcile(POLICIES, PACK_ENFORCEMENT, given, "policy.dev.json")
+    violations = evaluate(found, POLICIES, settings, PROJECT, stack)
+    return GateResult(
+        PROJECT,
+        stack,
+        program,
+        main_file,
+        found,
+        violations,
+        settings,
+        policy_config,
+        unmatched_waivers=unmatched_waivers(settings, violations),
+    )
+
+
+WAIVED = {"s3-no-public-access": {"waivers": [{"resource": "site-*", "reason": "public website, reviewed"}]}}
+
+
+def test_a_remediate_finding_is_an_error_in_sarif_not_a_warning(tmp_path):
+    result = verdict(tmp_path, {"s3-no-public-access": "remediate"})
+    assert result.settings["s3-no-public-access"].enforcement == EnforcementLevel.REMEDIATE
+    run = valid_sarif(as_sarif([result], POLICIES, RULE_FOR_POLICY))["runs"][0]
+    (finding,) = [r for r in run["results"] if r["ruleId"] == "s3-no-public-access"]
+    assert finding["level"] == "error"
+    (rule,) = [r for r in run["tool"]["driver"]["rules"] if r["id"] == "s3-no-public-access"]
+    assert rule["defaultConfiguration"]["level"] == "error"
+    assert result.exit_code == 1
+
+
+def test_every_rule_has_its_help_uri(tmp_path):
+    run = valid_sarif(as_sarif([verdict(tmp_path)], POLICIES, RULE_FOR_POLICY))["runs"][0]
+    assert {r["id"]: r["helpUri"] for r in run["tool"]["driver"]["rules"]} == {
+        p.name: f"{DOCS_BASE_URL}{p.name}.md" for p in POLICIES
+    }
+
+
+def test_a_waived_finding_is_shown_suppressed_and_does_not_fail(tmp_path):
+    result = verdict(tmp_path, WAIVED)
+    assert result.exit_code == 0 and result.violations
+    (finding,) = [v for v in result.violations if v.policy == "s3-no-public-access"]
+    assert finding.waived is not None and finding.waived.reason == "public website, reviewed"
+
+    run = valid_sarif(as_sarif([result], POLICIES, RULE_FOR_POLICY))["runs"][0]
+    (sarif,) = [r for r in run["results"] if r["ruleId"] == "s3-no-public-access"]
+    assert sarif["suppressions"] == [{"kind": "external", "justification": "public website, reviewed"}]
+
+    doc = valid_report(as_json_many([result]))
+    (item,) = [v for v in doc["violations"] if v["policy"] == "s3-no-public-access"]
+    assert item["waived"] == {"reason": "public website, reviewed", "expires": None}
+    assert doc["summary"]["mandatory"] == 0 and doc["summary"]["waived"] == 1
+
+    text = as_text_many([result])
+    assert "[mandatory, waived] s3-no-public-access: canned ACL public-read makes the content public" in text
+    assert "      waived: public website, reviewed" in text
+    assert text.splitlines()[-1].startswith("PASS stateless-guard site/dev:")
+
+
+def test_an_expired_waiver_fails_and_says_so(tmp_path):
+    expired = {
+        "s3-no-public-access": {"waivers": [{"resource": "site-bucket", "reason": "r", "expires": "2020-01-01"}]}
+    }
+    result = verdict(tmp_path, expired)
+    assert result.exit_code == 1
+    (finding,) = [v for v in result.violations if v.policy == "s3-no-public-access"]
+    assert finding.waived is None and finding.message.endswith("(waiver expired on 2020-01-01: r)")
+    assert result.unmatched_waivers == []
+
+
+def test_a_waiver_that_matches_nothing_is_reported(tmp_path):
+    stale = {"s3-no-public-access": {"waivers": [{"resource": "old-site", "reason": "moved away"}]}}
+    result = verdict(tmp_path, stale, policy_config=tmp_path / "policy.dev.json")
+    assert [(u.policy, u.waiver.resource) for u in result.unmatched_waivers] == [("s3-no-public-access", "old-site")]
+    doc = valid_report(as_json_many([result]))
+    assert doc["stacks"][0]["unmatchedWaivers"] == [
+        {"policy": "s3-no-public-access", "resource": "old-site", "reason": "moved away", "expires": None}
+    ]
+    assert (
+        "note: the waiver of 'old-site' for s3-no-public-access in policy.dev.json matches no finding"
+        in as_text_many([result])
+    )
+    assert "::warning file=policy.dev.json,title=waiver::note: the waiver of 'old-site'" in as_github([result])
+
+
+def test_text_and_json_carry_the_remediation(tmp_path):
+    result = verdict(tmp_path)
+    remediation = next(p for p in POLICIES if p.name == "s3-no-public-access").remediation_steps
+    assert remediation
+    assert f"      fix: {remediation}" in as_text_many([result])
+    doc = valid_report(as_json_many([result]))
+    assert {v["remediation"] for v in doc["violations"] if v["policy"] == "s3-no-public-access"} == {remediation}
+
+
+def test_no_policy_config_is_said(tmp_path):
+    result = verdict(tmp_path)
+    assert "policy config: none applies" in as_text_many([result])
+    assert valid_report(as_json_many([result]))["stacks"][0]["policyConfig"] is None
+    run = valid_sarif(as_sarif([result], POLICIES, RULE_FOR_POLICY))["runs"][0]
+    notes = [n["message"]["text"] for n in run["invocations"][0]["toolConfigurationNotifications"]]
+    assert notes == ["policy config: none applies: every rule at its default enforcement, no waivers"]
+
+
+def test_json_is_version_2_with_the_single_stack_keys_copied_for_one_release(tmp_path):
+    one = valid_report(as_json_many([verdict(tmp_path)]))
+    assert one["schemaVersion"] == 2 and len(one["stacks"]) == 1
+    assert one["stack"] == "dev" and one["violations"] == one["stacks"][0]["violations"]
+    two = valid_report(as_json_many([verdict(tmp_path), verdict(tmp_path, stack="prod")]))
+    assert [s["stack"] for s in two["stacks"]] == ["dev", "prod"]
+    assert "stack" not in two and "violations" not in two
+
+
+def test_a_finding_without_a_source_position_still_has_a_location(tmp_path):
+    # A document read from standard input, outside any project: no declaring line, no file.
+    bare = tmp_path / "elsewhere"
+    bare.mkdir()
+    result = verdict(bare, resources=[acl("site-bucket")], main_file="")
+    (bare / "__main__.py").unlink()
+    run = valid_sarif(as_sarif([result], POLICIES, RULE_FOR_POLICY))["runs"][0]
+    assert run["results"]
+    for item in run["results"]:
+        assert item["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == STDIN_URI
+    # With the project file beside it, the finding points there.
+    (bare / "Pulumi.yaml").write_text("name: site\nruntime: python\n", encoding="utf-8")
+    run = valid_sarif(as_sarif([result], POLICIES, RULE_FOR_POLICY))["runs"][0]
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]} == {"Pulumi.yaml"}
+
+
+def test_github_annotations_point_at_the_declaring_line_with_the_level_of_each_finding(tmp_path):
+    program = tmp_path / "infra"
+    program.mkdir(parents=True)
+    (tmp_path / ".git").mkdir()
+    result = verdict(program, {"s3-no-public-access": "advisory"})
+    lines = as_github([result]).splitlines()
+    (line,) = [x for x in lines if "title=s3-no-public-access" in x]
+    assert line.startswith("::warning file=infra/__main__.py,line=4,title=s3-no-public-access::")
+    assert "%0Afix: " in line and "\n" not in line
+    waived = as_github([verdict(program, WAIVED)]).splitlines()
+    assert next(x for x in waived if "title=s3-no-public-access" in x).startswith("::notice ")
+    failing = as_github([verdict(program)]).splitlines()
+    assert next(x for x in failing if "title=s3-no-public-access" in x).startswith("::error ")
+    assert failing[-1].startswith("FAIL stateless-guard site/dev:")
+
+
+def test_github_escaping_is_the_runners():
+    # actions/toolkit packages/core/src/command.ts escapeData / escapeProperty
+    assert escape_data("50% a\r\nb: c, d") == "50%25 a%0D%0Ab: c, d"
+    assert escape_property("50% a\r\nb: c, d") == "50%25 a%0D%0Ab%3A c%2C d"
+
+
+def test_sarif_locations_are_relative_and_every_result_has_one(tmp_path):
+    result = verdict(tmp_path)
+    doc = json.loads(as_sarif([result], POLICIES, RULE_FOR_POLICY))
+    for item in doc["runs"][0]["results"]:
+        physical = item["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"] == {"uri": "__main__.py", "uriBaseId": "%SRCROOT%"}
+        assert physical["region"] == {"startLine": 4}
+
+
+def test_what_the_run_could_not_see_is_shown_with_its_verdict(tmp_path):
+    # A run that could not see everything passes "PASS (incomplete)", never a bare PASS.
+    base = verdict(tmp_path, WAIVED)
+    result = dataclasses.replace(base, notes=["2 apply callbacks did not run"])
+    assert result.verdict == "PASS (incomplete)" and result.exit_code == 0
+    text = as_text_many([result]).splitlines()
+    assert "2 apply callbacks did not run" in text
+    assert text[-1].startswith("PASS (incomplete) stateless-guard site/dev:")
+    doc = valid_report(as_json_many([result]))["stacks"][0]
+    assert (doc["verdict"], doc["notes"]) == ("PASS (incomplete)", ["2 apply callbacks did not run"])
+    assert "::warning title=not judged::2 apply callbacks did not run" in as_github([result]).splitlines()
+    assert valid_report(as_json_many([base]))["stacks"][0]["verdict"] == "PASS"
