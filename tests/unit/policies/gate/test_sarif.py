@@ -119,6 +119,7 @@ def test_objects_a_library_component_creates_point_at_the_component():
     program = PROGRAMS / "yaml_manifest"
     out = gate("--stack", "dev", "--program", str(program), "--format", "sarif")
     results = _results(valid_sarif(out.stdout))
-    assert {r["ruleId"] for r in results} == {"no-app-statefulsets", "no-k8s-persistent-volumes", "no-datastore-containers"}
+    expected = {"no-app-statefulsets", "no-k8s-persistent-volumes", "no-datastore-containers"}
+    assert {r["ruleId"] for r in results} == expected
     line = _line_of(program / "__main__.py", "ConfigFile(")
     assert {_where(r) for r in results} == {("tests/fixtures/programs/yaml_manifest/__main__.py", line)}
