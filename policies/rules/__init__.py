@@ -16,6 +16,7 @@ from . import (
     logs,
     network,
     registry,
+    release,
     s3,
     secrets,
     stickiness,
@@ -39,6 +40,7 @@ ALL_RULES: tuple[Rule, ...] = (
     *eks.RULES,
     *kms.RULES,
     *registry.RULES,
+    *release.RULES,
     *logs.RULES,
     *components.RULES,
 )
