@@ -128,8 +128,9 @@ class ComputeAsg(pulumi.ComponentResource):
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
 
         region = args.region
-        digest = (pulumi.Output.from_input(args.environment).apply(user_data.environment_digest)
-                  if args.environment is not None else pulumi.Output.from_input(None))
+        digest: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        if args.environment is not None:
+            digest = pulumi.Output.from_input(args.environment).apply(user_data.environment_digest)
         script = pulumi.Output.all(args.image, args.env_parameter_name, log_group.name, digest).apply(
             lambda v: base64.b64encode(
                 user_data.render_user_data(region=region, image=v[0], parameter_name=v[1], log_group=v[2],

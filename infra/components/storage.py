@@ -1,7 +1,7 @@
 """Storage: S3 buckets that are private, encrypted, versioned and TLS-only by construction.
 
-Creates (per SecureBucket): an S3 bucket (force-destroyed only when a disposable stack asks); a public access block with all
-four flags on; BucketOwnerEnforced object ownership (ACLs disabled); default server-side
+Creates (per SecureBucket): an S3 bucket (force-destroyed only when a disposable stack asks); a public
+access block with all four flags on; BucketOwnerEnforced object ownership (ACLs disabled); default server-side
 encryption; versioning; a lifecycle that deletes noncurrent versions, aborts stale multipart
 uploads and optionally expires current objects; a bucket policy denying any request not made over
 TLS, plus the caller's extra statements (e.g. load balancer log delivery).

@@ -16,6 +16,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from typing import Any
 
 _SAFE = {
     "region": re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$"),
@@ -37,7 +38,7 @@ def _check(kind: str, value: str) -> str:
     return value
 
 
-def environment_digest(environment: Mapping[str, str]) -> str:
+def environment_digest(environment: Mapping[str, Any]) -> str:
     """sha256 of the environment as the parameter holds it (keys sorted), so equal maps give equal digests."""
     return hashlib.sha256(json.dumps(dict(environment), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 

@@ -224,9 +224,9 @@ def check_s3_gateway_endpoint(resources: list[StackResource], config: dict[str, 
                for route in items(table.props.get("routes"))):
             nat_tables[table.urn] = table
     for route in (r for r in resources if r.resource_type == ROUTE):
-        table = linked(route, "routeTableId", tables)
-        if table is not None and route.props.get("natGatewayId"):
-            nat_tables[table.urn] = table
+        routed = linked(route, "routeTableId", tables)
+        if routed is not None and route.props.get("natGatewayId"):
+            nat_tables[routed.urn] = routed
     if not nat_tables:
         return []
 
@@ -251,9 +251,9 @@ def check_s3_gateway_endpoint(resources: list[StackResource], config: dict[str, 
                 covered.add(tables[value].urn)
     for association in (r for r in resources if r.resource_type == ENDPOINT_ASSOCIATION):
         if linked(association, "vpcEndpointId", gateway_keys) is not None:
-            table = linked(association, "routeTableId", tables)
-            if table is not None:
-                covered.add(table.urn)
+            associated = linked(association, "routeTableId", tables)
+            if associated is not None:
+                covered.add(associated.urn)
     if undecided:
         return []
     return [

@@ -138,7 +138,8 @@ def test_the_launch_template_carries_the_digest_of_the_environment_instances_rea
 
 @pytest.mark.parametrize(
     ("change", "variable"),
-    [({"albIdleTimeoutSeconds": 120}, "APP_KEEPALIVE_TIMEOUT_SECONDS"), ({"jwtIssuer": "other-issuer"}, "APP_JWT_ISSUER"),
+    [({"albIdleTimeoutSeconds": 120}, "APP_KEEPALIVE_TIMEOUT_SECONDS"),
+     ({"jwtIssuer": "other-issuer"}, "APP_JWT_ISSUER"),
      ({"appPort": 8080}, "APP_PORT"), ({"jwtAudience": "other"}, "APP_JWT_AUDIENCE")],
 )
 def test_a_stack_setting_that_reaches_the_environment_changes_the_launch_template(
