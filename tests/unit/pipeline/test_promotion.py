@@ -194,3 +194,29 @@ def test_the_digest_staging_deployed_is_the_digest_prod_deploys(tmp_path: Path) 
     assert run.of_type("docker-build:index:Image") == []
     assert os.path.basename(SCRIPT) in load("deploy.yml")["jobs"]["up"]["steps"][
         [s.get("id") for s in load("deploy.yml")["jobs"]["up"]["steps"]].index("promote")]["run"]
+
+
+def test_previews_of_promoted_stacks_keep_the_image_they_run(tmp_path: Path) -> None:
+    preview = load("pipeline.yml")["jobs"]["preview"]
+    step = next(s for s in preview["steps"] if s.get("name") == "Preview a promoted stack against the image it runs")
+    assert step["if"] == "matrix.stack == 'staging' || matrix.stack == 'prod'"
+    names = [s.get("name") or s.get("uses") for s in preview["steps"]]
+    assert names.index(step["name"]) < max(i for i, s in enumerate(preview["steps"])
+                                           if s.get("with", {}).get("command") == "preview")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+
+    def run_with(output: str | None) -> list[str]:
+        answer = f"echo '{output}'" if output is not None else "exit 255"
+        (bin_dir / "pulumi").write_text(
+            f"#!/bin/bash\necho \"pulumi $*\" >> {log}\nif [ \"$1 $2\" = 'stack output' ]; then {answer}; fi\n")
+        (bin_dir / "pulumi").chmod(0o755)
+        log.write_text("")
+        done = subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True, timeout=30,
+                              check=False, env={"PATH": f"{bin_dir}:/usr/bin:/bin", "STACK": "acme/prod"})
+        assert done.returncode == 0, done.stderr
+        return log.read_text().splitlines()
+
+    assert run_with(f"{TARGET_REPO}@{DIGEST}")[-1] == f"pulumi config set --stack acme/prod imageDigest {DIGEST}"
+    assert not any("config set" in c for c in run_with(None))
