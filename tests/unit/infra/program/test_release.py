@@ -13,7 +13,7 @@ import pytest
 from infra.lib import user_data
 from infra.settings import ConfigError, parse_settings
 from policies.gate.mockengine import ProgramRun, Resource, run_program
-from tests.unit.infra.conftest import ROOT, config_of, name_of, owned_by, program_run
+from tests.unit.infra.conftest import ROOT, config_of, program_run
 
 DIGEST = "sha256:" + "5e" * 32
 IMAGE = "docker-build:index:Image"
@@ -62,7 +62,8 @@ def test_a_promoted_stack_builds_nothing_and_runs_the_given_digest_everywhere(pr
     expected = f"{repo.outputs['repositoryUrl']}@{DIGEST}"
     assert promoted.outputs["appImage"] == expected
     consumers = image_consumers(promoted)
-    assert {type(r) for r, _ in consumers} and len(consumers) >= 3
+    # Both functions and the launch template.
+    assert {r.type for r, _ in consumers} == {FUNCTION, TEMPLATE} and len(consumers) == 3
     assert {ref for _, ref in consumers} == {expected}
     # Still immutable: the pipeline's copy may add a tag, never move one.
     assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
@@ -254,6 +255,3 @@ def test_settings_refuse_what_cannot_be_released() -> None:
     assert "hostedZoneId needs certificateDomain" in settings_error("dev", hostedZoneId=ZONE)
     assert "hostedZoneId must be" in settings_error(hostedZoneId="not-a-zone")
 
-
-def test_name_of_is_known_for_shared_runs(dev: ProgramRun) -> None:
-    assert name_of(dev) == "dev" and owned_by(dev, "stateless:registry:ImageRepository", IMAGE)
