@@ -83,7 +83,9 @@ class ImageRepositoryArgs:
 
 
 def build_inputs(context_dir: str, dockerfile: str) -> dict[str, str]:
-    """The docker-build inputs besides the context's files that make its Diff report a change."""
+    """The docker-build inputs besides the context's files that make its Diff report a change. The
+    registry's address and user name are compared too, but they change only with the repository (a new
+    repository has no tags) and ECR's user is always AWS; the password is left out by the provider."""
     return {
         "context.location": os.path.relpath(context_dir),
         "dockerfile.location": os.path.relpath(dockerfile),
