@@ -8,7 +8,7 @@ STAMP  := .make
 DEB_PACKAGES := postgresql redis-server haproxy graphviz wrk
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install deps-system deps-python demo gate test bench mutation lint clean
+.PHONY: install deps-system deps-python demo gate test bench mutation lint lock clean
 
 install: deps-system deps-python deps-pack
 
@@ -28,11 +28,12 @@ $(STAMP)/deb: Makefile
 
 deps-python: $(STAMP)/venv
 
-$(STAMP)/venv: requirements.txt infra/requirements.txt app/requirements.txt policies/requirements.txt requirements-dev.txt
+# Every environment installs from its lock (exact versions, hash-checked), never from the ranges.
+$(STAMP)/venv: requirements-dev.lock
 	@mkdir -p $(STAMP)
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	@touch $@
 
 # Every stack in one process: the SDK is imported once (bench/README.md, bench.gate).
@@ -69,10 +70,10 @@ lint: install
 # Pulumi.yaml names; what `pulumi install` installs) and the policy pack's own virtualenv.
 deps-program: $(STAMP)/program
 
-$(STAMP)/program: requirements.txt infra/requirements.txt
+$(STAMP)/program: requirements.lock infra/requirements.txt
 	@mkdir -p $(STAMP)
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r infra/requirements.txt
+	$(PY) -m pip install -q --require-hashes -r infra/requirements.txt
 	@touch $@
 
 # The pack's virtualenv, named in policies/PulumiPolicy.yaml: the CLI runs the pack with its python
@@ -80,11 +81,23 @@ $(STAMP)/program: requirements.txt infra/requirements.txt
 PACK_VENV := policies/venv
 deps-pack: $(STAMP)/pack
 
-$(STAMP)/pack: policies/requirements.txt
+$(STAMP)/pack: policies/requirements.lock
 	@mkdir -p $(STAMP)
 	@[ -x $(PACK_VENV)/bin/python ] || $(PYTHON) -m venv $(PACK_VENV)
-	$(PACK_VENV)/bin/python -m pip install -q -r policies/requirements.txt
+	$(PACK_VENV)/bin/python -m pip install -q --require-hashes -r policies/requirements.lock
 	@touch $@
+
+# The locks: one per environment a user installs, written by uv from the requirement files (which keep
+# the ranges) for every platform and Python >= 3.11 (`--universal`: markers decide per machine), with
+# the hash of every distribution. Re-run after editing a requirements file; the versions already
+# locked are kept where the ranges still allow them (uv reads the existing output file as preferences).
+# tests/unit/pipeline/test_locks.py fails while a lock is stale.
+UV_COMPILE := $(PY) -m uv pip compile --quiet --universal --python-version 3.11 --generate-hashes
+lock: $(STAMP)/venv
+	$(UV_COMPILE) -o requirements.lock requirements.txt
+	$(UV_COMPILE) -o policies/requirements.lock policies/requirements.txt
+	$(UV_COMPILE) -o app/requirements.lock app/requirements.txt app/requirements-image.txt
+	$(UV_COMPILE) -o requirements-dev.lock requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) $(PACK_VENV) $(STAMP) build .pytest_cache .mypy_cache .ruff_cache .hypothesis .local

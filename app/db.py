@@ -13,13 +13,18 @@ the master role (`python -m app migrate`), which also creates or updates the app
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 import os
 import re
 import socket
+import stringprep
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -222,6 +227,45 @@ def migrate(conninfo: str, app_role: tuple[str, str] | None = None, **connect_kw
     return applied
 
 
+SCRAM_ITERATIONS = 4096
+SCRAM_SALT_BYTES = 16
+
+
+def _saslprep(password: str) -> bytes:
+    """The password as PostgreSQL hashes it (src/common/saslprep.c pg_saslprep, RFC 4013): ASCII as is;
+    otherwise non-ASCII spaces to space, "mapped to nothing" characters dropped, NFKC; a password with a
+    prohibited character is used as its raw UTF-8 bytes, as the server does."""
+    if password.isascii():
+        return password.encode()
+    mapped = "".join(" " if stringprep.in_table_c12(c) else c for c in password if not stringprep.in_table_b1(c))
+    normalized = unicodedata.normalize("NFKC", mapped)
+    prohibited = (stringprep.in_table_c12, stringprep.in_table_c21_c22, stringprep.in_table_c3,
+                  stringprep.in_table_c4, stringprep.in_table_c5, stringprep.in_table_c6, stringprep.in_table_c7,
+                  stringprep.in_table_c8, stringprep.in_table_c9, stringprep.in_table_a1)
+    if any(check(c) for c in normalized for check in prohibited):
+        return password.encode()
+    return normalized.encode()
+
+
+def scram_sha256_verifier(password: str, *, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
+    """The SCRAM-SHA-256 secret PostgreSQL stores for `password` (src/common/scram-common.c
+    scram_build_secret: `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, base64; RFC 5802
+    section 3: SaltedPassword = PBKDF2-HMAC-SHA-256, StoredKey = H(HMAC(SaltedPassword, "Client Key")),
+    ServerKey = HMAC(SaltedPassword, "Server Key"); 16 random salt bytes and 4096 iterations are the
+    server's own defaults)."""
+    if iterations < 1:
+        raise ValueError("SCRAM needs at least one iteration")
+    salt = os.urandom(SCRAM_SALT_BYTES) if salt is None else salt
+    salted = hashlib.pbkdf2_hmac("sha256", _saslprep(password), salt, iterations)
+    stored_key = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
 def ensure_app_role(conn: psycopg.Connection[Any], username: str, password: str) -> None:
     """The role web replicas and the worker log in as: LOGIN, no superuser, no CREATEDB/CREATEROLE, no
     DDL (it owns nothing and may not create in the schema), and SELECT/INSERT/UPDATE/DELETE on the app's
@@ -234,8 +278,14 @@ def ensure_app_role(conn: psycopg.Connection[Any], username: str, password: str)
         # CREATE ROLE's defaults are NOSUPERUSER NOREPLICATION NOBYPASSRLS; only a superuser may even
         # name those attributes (an RDS master is not one), so they are checked below instead.
         verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+        # The statement carries the SCRAM verifier, never the password: a statement can reach the server's
+        # log (log_statement, an error's STATEMENT line) and from there CloudWatch. A string already in
+        # SCRAM format is stored as it is (PostgreSQL docs, CREATE ROLE: "If the presented password string
+        # is already in MD5-encrypted or SCRAM-encrypted format, then it is stored as-is").
         conn.execute(
-            sql.SQL("{} ROLE {} LOGIN NOCREATEDB NOCREATEROLE PASSWORD {}").format(verb, role, sql.Literal(password))
+            sql.SQL("{} ROLE {} LOGIN NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                verb, role, sql.Literal(scram_sha256_verifier(password))
+            )
         )
         flags = conn.execute(
             "SELECT rolsuper OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = %s", (username,)

@@ -33,6 +33,7 @@ from infra.components.cache import Cache, CacheArgs
 from infra.components.compute_asg import ComputeAsg, ComputeAsgArgs
 from infra.components.compute_eks import ComputeEks, ComputeEksArgs, NodeGroupSettings
 from infra.components.database import Database, DatabaseArgs
+from infra.components.dns import AliasRecord, AliasRecordArgs
 from infra.components.edge import Edge, EdgeArgs
 from infra.components.k8s_app import AutoscalingSettings, WorkloadSettings
 from infra.components.migration import Migration, MigrationArgs
@@ -80,7 +81,8 @@ stateful = pulumi.ResourceOptions(protect=s.general.protect_stateful_resources)
 
 bucket = SecureBucket(
     f"{env}-data",
-    SecureBucketArgs(config=s.storage),
+    # A disposable stack (dev) lets `pulumi destroy` delete the bucket with every object version in it.
+    SecureBucketArgs(config=s.storage, force_destroy=s.release.disposable),
     opts=stateful,
 )
 
@@ -157,10 +159,16 @@ edge = Edge(
         config=s.edge,
         protect_access_logs=s.general.protect_stateful_resources,
         log_retention_days=s.log_retention_days,
+        disposable=s.release.disposable,
     ),
 )
 
-registry = ImageRepository(f"{env}-image", ImageRepositoryArgs(image_label=s.compute.image_tag))
+# The first stack builds the commit's image; a promoted stack deploys the digest it is given (imageDigest).
+registry = ImageRepository(f"{env}-image", ImageRepositoryArgs(
+    image_label=s.compute.image_tag,
+    image_digest=s.release.image_digest,
+    force_delete=s.release.disposable,
+))
 
 # Schema and the app's database role, before anything runs the app (compute and worker wait for it).
 migration = Migration(
@@ -176,7 +184,12 @@ migration = Migration(
         database_security_group_id=security.db_sg_id,
         log_retention_days=s.log_retention_days,
     ),
+    # The function must reach the database and Secrets Manager when it is invoked: every security-group
+    # rule and every route (NAT, S3 endpoint) first. Depending on a component waits for all its children.
+    opts=pulumi.ResourceOptions(depends_on=[network, security]),
 )
+# Everything that runs the app's code waits for the migration, on every update: a failed migration stops
+# the update before any of them takes the new image, so the old code keeps running everywhere.
 after_migration = pulumi.ResourceOptions(depends_on=[migration.invocation])
 
 app_secret_arns = [database.app_secret_arn, cache.auth_secret_arn]
@@ -231,6 +244,7 @@ else:
             queue_arn=queue.queue_arn,
             image=registry.image,
             repository_arn=registry.repository_arn,
+            environment=app_environment.environment,
             config=s.compute,
             log_retention_days=s.log_retention_days,
         ),
@@ -258,6 +272,13 @@ worker = Worker(
 )
 
 app_url = edge.url
+# The alias record of the stack's domain, when the stack names the hosted zone that holds it: the
+# certificate's domain in front of the internet-facing ALB, or the API's custom domain (which is also the
+# JWT issuer's host, so the authorizer can fetch the issuer's discovery document).
+record_target: tuple[str, pulumi.Input[str], pulumi.Input[str]] | None = None
+if s.release.hosted_zone_id is not None and not behind_api and s.edge.certificate_domain is not None:
+    record_target = (s.edge.certificate_domain, edge.dns_name, edge.zone_id)
+    app_url = pulumi.Output.from_input(f"https://{s.edge.certificate_domain}")
 if behind_api:
     domain = s.ingress.domain_name
     api = ApiGateway(
@@ -282,6 +303,13 @@ if behind_api:
     pulumi.export("apiEndpoint", api.api_endpoint)
     if domain:
         pulumi.export("apiDomainTarget", api.domain_target)
+        if s.release.hosted_zone_id is not None:
+            record_target = (domain, api.domain_target.apply(str), api.domain_zone_id.apply(str))
+if record_target is not None and s.release.hosted_zone_id is not None:
+    record_name, target_dns, target_zone = record_target
+    AliasRecord(f"{env}-dns", AliasRecordArgs(
+        zone_id=s.release.hosted_zone_id, name=record_name, target_dns_name=target_dns, target_zone_id=target_zone,
+    ))
 
 pulumi.export("ecrRepositoryUrl", registry.repository_url)
 pulumi.export("appUrl", app_url)

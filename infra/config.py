@@ -553,8 +553,37 @@ class IngressConfig:
         check_fields(self)
 
 
+# ----------------------------------------------------------------------------- release (image, teardown)
+
+DIGEST = r"^sha256:[0-9a-f]{64}$"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseConfig:
+    image_digest: str | None = setting(
+        "imageDigest", "string",
+        "The app image this stack deploys, by digest (sha256:<64 hex>), already copied into this stack's "
+        "repository by the pipeline (the digest the previous stage deployed). Set: the stack builds and pushes "
+        "nothing. Empty: `pulumi up` builds the image and pushes it under a content-addressed tag (the first "
+        "stack).", default="", unset="", pattern=r"^$|" + DIGEST, pattern_hint="sha256:<64 hex> or empty")
+    disposable: bool = setting(
+        "disposable", "boolean",
+        "`pulumi destroy` may delete the stack's buckets and image repository with their contents "
+        "(force_destroy, force_delete). For stacks whose data nobody keeps (dev); never in staging or prod.",
+        default=False)
+    hosted_zone_id: str | None = setting(
+        "hostedZoneId", "string",
+        "Route 53 public hosted zone that holds the stack's domain (certificateDomain, or apiDomainName with "
+        "apigateway): the program creates the alias record, and appUrl is https://<domain>. Empty: no record, "
+        "DNS is managed elsewhere.", default="", unset="",
+        pattern=r"^$|^Z[A-Z0-9]{1,31}$", pattern_hint="a hosted zone id such as Z0123456789ABCDEFGHIJ or empty")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
 # The concerns in the order their keys are declared in Pulumi.yaml and documented in infra/README.md.
 CONCERNS: tuple[type, ...] = (
     StackConfig, ComputeConfig, IngressConfig, WorkerConfig, NetworkConfig, LoggingConfig, EdgeConfig,
-    EksConfig, CacheConfig, DatabaseConfig, QueueConfig, StorageConfig, AppConfig,
+    EksConfig, CacheConfig, DatabaseConfig, QueueConfig, StorageConfig, AppConfig, ReleaseConfig,
 )

@@ -45,12 +45,13 @@ from infra.config import (
     LoggingConfig,
     NetworkConfig,
     QueueConfig,
+    ReleaseConfig,
     SettingError,
     StackConfig,
     StorageConfig,
     WorkerConfig,
 )
-from infra.lib import eks_access, eks_versions, limits, naming
+from infra.lib import arch, eks_access, eks_versions, limits, naming
 
 __all__ = [
     "COMPUTE_MODES", "INGRESS_MODES", "KEYS", "PROJECT", "REQUIRED", "SCHEMA", "WORKER_MODES", "ConfigError", "Key",
@@ -113,6 +114,7 @@ class Settings:
     queue: QueueConfig
     storage: StorageConfig
     app: AppConfig
+    release: ReleaseConfig
     warnings: tuple[str, ...] = ()
     """what the stack may run but should not (each names its key): load_settings logs them as warnings"""
 
@@ -289,7 +291,29 @@ def parse_settings(
         storage=build(StorageConfig),
         app=build(AppConfig),
         warnings=tuple(f"{checker.stack_file}: {w}" for w in warnings),
+        release=_release(v, fail, build),
     )
+
+
+def _release(v: dict[str, Any], fail: Callable[[str, str], ConfigError], build: Callable[[type], Any]) -> ReleaseConfig:
+    # The image has one architecture (infra/lib/arch.py); an instance or node of another one never serves.
+    problem = arch.mismatch(v["instanceType"], v["amiParameter"])
+    if problem:
+        raise fail("instanceType", problem)
+    if v["computeMode"] == "eks":
+        for instance_type in v["eksNodeInstanceTypes"]:
+            problem = arch.mismatch(instance_type)
+            if problem:
+                raise fail("eksNodeInstanceTypes", problem)
+    # An alias record needs one name: the certificate's domain (alb), or the API's custom domain.
+    if v["hostedZoneId"]:
+        if v["ingressMode"] == "apigateway" and not v["apiDomainName"]:
+            raise fail("hostedZoneId", "needs apiDomainName with ingressMode apigateway: the record points that "
+                       "name at the API's custom domain")
+        if v["ingressMode"] != "apigateway" and (not v["certificateDomain"] or v["certificateDomain"].startswith("*")):
+            raise fail("hostedZoneId", "needs certificateDomain naming the stack's domain (not a wildcard): the "
+                       "record points that name at the load balancer")
+    return build(ReleaseConfig)
 
 
 def _check_multi_az(v: dict[str, Any], fail: Callable[[str, str], ConfigError]) -> None:

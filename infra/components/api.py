@@ -140,6 +140,8 @@ class ApiGateway(pulumi.ComponentResource):
     authorizer_id: pulumi.Output[str]
     vpc_link_security_group_id: pulumi.Output[str]
     domain_target: pulumi.Output[str | None]
+    domain_zone_id: pulumi.Output[str | None]
+    """the custom domain's regional hosted zone, for an alias record"""
 
     def __init__(self, name: str, args: ApiGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:api:ApiGateway", name, None, opts)
@@ -253,6 +255,7 @@ class ApiGateway(pulumi.ComponentResource):
         )
 
         domain_target: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        domain_zone_id: pulumi.Output[str | None] = pulumi.Output.from_input(None)
         if args.domain_name is not None and args.certificate_arn is not None:
             domain = v2.DomainName(
                 f"{name}-domain",
@@ -273,6 +276,9 @@ class ApiGateway(pulumi.ComponentResource):
             domain_target = domain.domain_name_configuration.apply(
                 lambda c: c.get("targetDomainName") if type(c) is dict else getattr(c, "target_domain_name", None)
             )
+            domain_zone_id = domain.domain_name_configuration.apply(
+                lambda c: c.get("hostedZoneId") if type(c) is dict else getattr(c, "hosted_zone_id", None)
+            )
 
         self.api_id = api.id
         self.api_endpoint = api.api_endpoint
@@ -280,6 +286,7 @@ class ApiGateway(pulumi.ComponentResource):
         self.authorizer_id = authorizer.id
         self.vpc_link_security_group_id = link_sg.id
         self.domain_target = domain_target
+        self.domain_zone_id = domain_zone_id
         self.register_outputs({
             "domainTarget": self.domain_target,
             "apiId": self.api_id,

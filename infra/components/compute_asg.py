@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -47,6 +47,9 @@ class ComputeAsgArgs:
     # The image by digest (`<repository url>@sha256:...`) and the repository it lives in.
     image: pulumi.Input[str]
     repository_arn: pulumi.Input[str]
+    environment: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None
+    """the app's environment, the value of the SSM parameter; its digest goes into the user data so every
+    change of it makes a new launch template version and so an instance refresh"""
     config: ComputeConfig = field(default_factory=ComputeConfig)
     """instance type, AMI, root volume, group sizes and CPU target (the stack's asg keys)"""
     log_retention_days: int = LoggingConfig().retention_days
@@ -125,9 +128,13 @@ class ComputeAsg(pulumi.ComponentResource):
         profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
 
         region = args.region
-        script = pulumi.Output.all(args.image, args.env_parameter_name, log_group.name).apply(
+        digest: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        if args.environment is not None:
+            digest = pulumi.Output.from_input(args.environment).apply(user_data.environment_digest)
+        script = pulumi.Output.all(args.image, args.env_parameter_name, log_group.name, digest).apply(
             lambda v: base64.b64encode(
-                user_data.render_user_data(region=region, image=v[0], parameter_name=v[1], log_group=v[2]).encode()
+                user_data.render_user_data(region=region, image=v[0], parameter_name=v[1], log_group=v[2],
+                                           environment_digest=v[3]).encode()
             ).decode()
         )
 
@@ -171,7 +178,9 @@ class ComputeAsg(pulumi.ComponentResource):
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={"Name": f"{name}-app"})
                 for kind in ("instance", "volume", "network-interface")
             ],
-            opts=child,
+            # A new version (new image) only once the migration ran: a failed one leaves the template, and
+            # so every instance the group launches, on the old image.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for),
         )
 
         group = aws.autoscaling.Group(

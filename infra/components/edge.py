@@ -6,7 +6,8 @@ from inside the VPC, e.g. through an API Gateway VPC link) unless `internet_faci
 one in the public subnets; a target group health-checking `/readyz` with stickiness explicitly off
 (any replica can serve any request); with a certificate, an HTTPS listener on a TLS 1.3/1.2 policy
 and an HTTP listener that only redirects to HTTPS; without one (a stack with no domain), a single
-plain-HTTP listener.
+plain-HTTP listener. An internet-facing ALB also gets a listener rule answering `/metrics` itself with a
+404, so the app's Prometheus text is never served to the internet.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from infra.lib import iam, limits
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HEALTH_CHECK_PATH = "/readyz"
 LOG_PREFIX = "alb"
+# Rules are evaluated in priority order before the default action, and a path pattern is case-sensitive
+# and may hold `*` (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html
+# "Path conditions"; listener-update-rules.html). `/metrics*` also covers `/metrics/` and `/metrics/...`.
+METRICS_PATTERNS = ("/metrics*",)
+METRICS_RULE_PRIORITY = 1
 
 
 
@@ -44,6 +50,8 @@ class EdgeArgs:
     log_retention_days: int = LoggingConfig().retention_days
     # The stack's protectStatefulResources: the access-log bucket holds the audit trail.
     protect_access_logs: bool = False
+    disposable: bool = False
+    """`pulumi destroy` may delete the access-log bucket with its logs (a disposable stack)"""
 
     def __post_init__(self) -> None:
         if len(self.subnet_ids) < 2:
@@ -58,6 +66,8 @@ class EdgeArgs:
 
 class Edge(pulumi.ComponentResource):
     dns_name: pulumi.Output[str]
+    zone_id: pulumi.Output[str]
+    """the ALB's canonical hosted zone, for alias records"""
     url: pulumi.Output[str]
     target_group_arn: pulumi.Output[str]
     load_balancer_arn: pulumi.Output[str]
@@ -78,6 +88,7 @@ class Edge(pulumi.ComponentResource):
                 config=StorageConfig(noncurrent_version_days=1),
                 expire_current_days=args.log_retention_days,
                 extra_statements=lambda arn: iam.elb_log_delivery_statements(arn, LOG_PREFIX, region),
+                force_destroy=args.disposable,
             ),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect_access_logs),
         )
@@ -160,7 +171,27 @@ class Edge(pulumi.ComponentResource):
             )
             scheme = "http"
 
+        if args.internet_facing:
+            # The app serves /metrics for scrapers inside the VPC; from the internet it would show request
+            # counts and latencies per route to anyone.
+            aws.lb.ListenerRule(
+                f"{name}-metrics-not-public",
+                listener_arn=listener.arn,
+                priority=METRICS_RULE_PRIORITY,
+                conditions=[aws.lb.ListenerRuleConditionArgs(
+                    path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=list(METRICS_PATTERNS)),
+                )],
+                actions=[aws.lb.ListenerRuleActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerRuleActionFixedResponseArgs(
+                        content_type="application/json", status_code="404", message_body='{"detail":"Not Found"}',
+                    ),
+                )],
+                opts=child,
+            )
+
         self.dns_name = alb.dns_name
+        self.zone_id = alb.zone_id
         self.url = alb.dns_name.apply(lambda dns: f"{scheme}://{dns}")
         self.target_group_arn = target_group.arn
         self.load_balancer_arn = alb.arn

@@ -82,6 +82,7 @@ class Migration(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MigrationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:migration:Migration", name, None, opts)
+        waits_for = list(opts.depends_on) if opts is not None and isinstance(opts.depends_on, list) else []
         tags = {"Component": "migration", **args.tags}
         base = vpc_function_base(
             name, self, vpc_id=args.vpc_id, purpose="migration runner",
@@ -133,7 +134,10 @@ class Migration(pulumi.ComponentResource):
                 input=json.dumps(INVOCATION_INPUT),
                 triggers={"image": args.image, "appSecretVersion": args.app_secret_version},
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # Pulumi does not hand a component's dependencies to its children: the run waits for them
+            # (every route and security-group rule of the network it needs) and for the function's own
+            # rules, so the first invocation never times out on a path that does not exist yet.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits_for, *base.rules]),
         )
 
         self.function_name = function.name

@@ -2,8 +2,9 @@
 
 Creates: a VPC; per AZ a public, a private-app and a private-data subnet; an internet gateway; NAT
 gateways with Elastic IPs (one shared, or one per AZ); route tables (public → internet gateway,
-app → NAT, data → nowhere outside the VPC); the VPC's default security group emptied of all rules;
-VPC flow logs to a CloudWatch log group with retention, written through a dedicated IAM role.
+app → NAT, data → nowhere outside the VPC); an S3 gateway endpoint on the app route tables; the VPC's
+default security group emptied of all rules; VPC flow logs to a CloudWatch log group with retention,
+written through a dedicated IAM role.
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class Network(pulumi.ComponentResource):
                 )
             )
 
+        app_tables = []
         for i, subnet in enumerate(app):
             nat = nats[i % nat_count]
             rt = aws.ec2.RouteTable(
@@ -127,6 +129,23 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableAssociation(
                 f"{name}-app-rta-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child
             )
+            app_tables.append(rt)
+
+        # S3 traffic from the app tier (receipts, and the image layers ECR serves from S3) takes the
+        # gateway endpoint instead of the NAT: no NAT processing charge per GB, and no hourly charge for
+        # the endpoint (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html). The
+        # endpoint adds a route for S3's prefix list to each table; the default policy allows everything
+        # (bucket policies still decide). The data tier stays without any route out.
+        where = aws_context(self)
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=where.region.apply(lambda region: f"com.amazonaws.{region}.s3"),
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[t.id for t in app_tables],
+            tags={"Name": f"{name}-s3"},
+            opts=child,
+        )
 
         # The data tier only answers the app tier; with no route out, a compromised database or
         # cache node cannot reach the internet either.
@@ -143,7 +162,6 @@ class Network(pulumi.ComponentResource):
             retention_in_days=args.flow_log_retention_days,
             opts=child,
         )
-        where = aws_context(self)
         # The flow-logs service may assume the role only for this account's flow logs (confused deputy):
         # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
         flow_role = aws.iam.Role(

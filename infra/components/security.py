@@ -20,11 +20,11 @@ ANYWHERE = "0.0.0.0/0"
 
 def _flow(kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule], name: str,
           group_id: pulumi.Input[str], port: pulumi.Input[int], peer: pulumi.Input[str] | None, cidr: str | None,
-          description: str, opts: pulumi.ResourceOptions) -> None:
+          description: str, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     # One TCP port per rule, to a peer group or a CIDR: the shape of every flow in the stack.
     if (peer is None) == (cidr is None):
         raise ValueError(f"{name}: a flow names exactly one peer, a security group or a CIDR")
-    kind(
+    return kind(
         name,
         security_group_id=group_id,
         ip_protocol="tcp",
@@ -39,16 +39,16 @@ def _flow(kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGr
 
 def flow_in(name: str, group_id: pulumi.Input[str], port: pulumi.Input[int], *,
             source: pulumi.Input[str] | None = None, cidr: str | None = None, description: str,
-            opts: pulumi.ResourceOptions) -> None:
+            opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """Let `group_id` accept TCP `port` from the `source` group (or a CIDR)."""
-    _flow(aws.vpc.SecurityGroupIngressRule, name, group_id, port, source, cidr, description, opts)
+    return _flow(aws.vpc.SecurityGroupIngressRule, name, group_id, port, source, cidr, description, opts)
 
 
 def flow_out(name: str, group_id: pulumi.Input[str], port: pulumi.Input[int], *,
              target: pulumi.Input[str] | None = None, cidr: str | None = None, description: str,
-             opts: pulumi.ResourceOptions) -> None:
+             opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """Let `group_id` open TCP `port` to the `target` group (or a CIDR)."""
-    _flow(aws.vpc.SecurityGroupEgressRule, name, group_id, port, target, cidr, description, opts)
+    return _flow(aws.vpc.SecurityGroupEgressRule, name, group_id, port, target, cidr, description, opts)
 
 
 @dataclass(frozen=True, kw_only=True)

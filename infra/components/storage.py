@@ -1,7 +1,7 @@
 """Storage: S3 buckets that are private, encrypted, versioned and TLS-only by construction.
 
-Creates (per SecureBucket): an S3 bucket (never force-destroyed); a public access block with all
-four flags on; BucketOwnerEnforced object ownership (ACLs disabled); default server-side
+Creates (per SecureBucket): an S3 bucket (force-destroyed only when a disposable stack asks); a public
+access block with all four flags on; BucketOwnerEnforced object ownership (ACLs disabled); default server-side
 encryption; versioning; a lifecycle that deletes noncurrent versions, aborts stale multipart
 uploads and optionally expires current objects; a bucket policy denying any request not made over
 TLS, plus the caller's extra statements (e.g. load balancer log delivery).
@@ -32,6 +32,8 @@ class SecureBucketArgs:
     sse_algorithm: str = "aws:kms"
     # Statements that need the bucket's ARN; called with it once it is known.
     extra_statements: Callable[[str], list[iam.Statement]] | None = None
+    # A disposable stack's bucket: `pulumi destroy` empties it (every version) before deleting it.
+    force_destroy: bool = False
 
     def __post_init__(self) -> None:
         if self.sse_algorithm not in SSE_ALGORITHMS:
@@ -48,7 +50,10 @@ class SecureBucket(pulumi.ComponentResource):
         super().__init__("stateless:storage:SecureBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, opts=child)
+        # DeleteBucket refuses a bucket that holds any object version ("BucketNotEmpty"), and a versioned
+        # bucket is never empty once written; force_destroy makes the provider delete every version first
+        # (terraform-provider-aws internal/service/s3/bucket.go resourceBucketDelete, emptyBucket).
+        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=args.force_destroy, opts=child)
 
         access_block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",

@@ -135,6 +135,8 @@ class VpcFunctionBase:
     security_group: aws.ec2.SecurityGroup
     log_group: aws.cloudwatch.LogGroup
     role: aws.iam.Role
+    rules: tuple[pulumi.CustomResource, ...] = ()
+    """the group's rules (and the database group's matching ingress): the network paths of the function"""
 
 
 def vpc_function_base(
@@ -159,15 +161,15 @@ def vpc_function_base(
         aws.ec2.SecurityGroupArgs(vpc_id=vpc_id, description=f"Lambda {purpose}", tags={**tags, "Name": name}),
         opts=child,
     )
-    flow_out(f"{name}-egress-https", sg.id, 443, cidr="0.0.0.0/0",
-             description="AWS APIs (SQS, S3, Secrets Manager, KMS) through endpoints or NAT", opts=child)
+    rules = [flow_out(f"{name}-egress-https", sg.id, 443, cidr="0.0.0.0/0",
+                      description="AWS APIs (SQS, S3, Secrets Manager, KMS) through endpoints or NAT", opts=child)]
     if database_security_group_id is not None:
-        flow_out(f"{name}-egress-db", sg.id, database_port, target=database_security_group_id,
-                 description="PostgreSQL", opts=child)
+        rules.append(flow_out(f"{name}-egress-db", sg.id, database_port, target=database_security_group_id,
+                              description="PostgreSQL", opts=child))
         # Added here rather than in the database component: the database exists before the function,
         # so the function's group can only be named once the function is built.
-        flow_in(f"{name}-db-ingress", database_security_group_id, database_port, source=sg.id,
-                description=f"PostgreSQL from the Lambda {purpose}", opts=child)
+        rules.append(flow_in(f"{name}-db-ingress", database_security_group_id, database_port, source=sg.id,
+                             description=f"PostgreSQL from the Lambda {purpose}", opts=child))
     # Lambda writes to the group named in the function's logging config, so the group needs no fixed
     # name; a prefix keeps it recognisable and a replacement never collides with the old group.
     log_group = aws.cloudwatch.LogGroup(
@@ -182,7 +184,7 @@ def vpc_function_base(
                          description=f"Execution role of the {purpose}", tags=tags),
         opts=child,
     )
-    return VpcFunctionBase(sg, log_group, role)
+    return VpcFunctionBase(sg, log_group, role, tuple(rules))
 
 
 def image_config(command: str) -> aws.lambda_.FunctionImageConfigArgs:
@@ -200,8 +202,9 @@ class Worker(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WorkerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stateless:worker:Worker", name, None, opts)
-        # Pulumi does not hand a component's dependencies to its children: the mapping, which starts the
-        # processing, waits for them (the migration that creates the role the worker connects as).
+        # Pulumi does not hand a component's dependencies to its children: the function and the mapping,
+        # which starts the processing, wait for them (the migration: schema and the role the worker
+        # connects as).
         waits_for = list(opts.depends_on) if opts is not None and isinstance(opts.depends_on, list) else []
         tags = {"Component": "worker", **args.tags}
         base = vpc_function_base(
@@ -246,7 +249,9 @@ class Worker(pulumi.ComponentResource):
                 description="Order worker (SQS): the app image with app.worker.handler",
                 tags=tags,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, role_policy]),
+            # New code never meets the old schema: the function takes a new image only once the migration
+            # that image carries has run (and keeps the old one when it fails).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, role_policy, *waits_for]),
         )
 
         # Creating the mapping checks that the role may already read the queue, hence the dependency.

@@ -1,15 +1,24 @@
 """The app image's build context: which files it holds and a content tag derived from them.
 
-The repository's ECR tags are immutable, so every pushed tag must name one content: the tag ends in a
-hash of the files the Dockerfile can copy (the build context after `app/Dockerfile.dockerignore`,
-plus the Dockerfile itself). The same sources always give the same tag; any change gives a new one.
+The repository's ECR tags are immutable, so every pushed tag must name one content. pulumi-docker-build
+rebuilds and pushes (Update is Create) whenever its Diff finds a change: any build input but the registry
+password, or its own hash of the build context, which covers the Dockerfile's bytes and, per context
+file, the bytes, the path and the file mode (pulumi/pulumi-docker-build provider/internal/context.go
+hashFile 164-196, `h.Write([]byte(fileMode.String()))`; hashBuildContext 202-259; Diff in
+provider/internal/image.go 928-1056, at 7bad76a). So the tag hashes at least all of that: each file's
+path, mode and bytes, the Dockerfile, and the build inputs the program sets (platform, locations, push,
+the provider's version, since an upgrade may hash differently). Whenever the provider would push, the
+tag is new; the same sources and inputs always give the same tag.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import re
+import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -54,23 +63,35 @@ def context_files(context: Path, dockerignore: Path) -> list[Path]:
     return sorted(found)
 
 
-def content_hash(context: Path, dockerfile: Path, dockerignore: Path) -> str:
-    """sha256 over the Dockerfile and every context file (path and bytes)."""
+def content_hash(context: Path, dockerfile: Path, dockerignore: Path,
+                 build_inputs: Mapping[str, str] | None = None) -> str:
+    """sha256 over the Dockerfile and every context file (path, mode and bytes), and the build inputs."""
     digest = hashlib.sha256()
     for path in [dockerfile, *context_files(context, dockerignore)]:
         digest.update(path.relative_to(context).as_posix().encode())
         digest.update(b"\0")
+        # The provider hashes Go's FileMode.String() of the entry it walks (lstat); any change of it
+        # changes stat.filemode of the same entry.
+        digest.update(stat.filemode(os.lstat(path).st_mode).encode())
+        digest.update(b"\0")
         digest.update(path.read_bytes())
+        digest.update(b"\0")
+    for key in sorted(build_inputs or {}):
+        digest.update(f"{key}={(build_inputs or {})[key]}".encode())
         digest.update(b"\0")
     return digest.hexdigest()
 
 
-def content_tag(label: str, context: Path, dockerfile: Path, dockerignore: Path) -> str:
+def content_tag(label: str, context: Path, dockerfile: Path, dockerignore: Path,
+                build_inputs: Mapping[str, str] | None = None) -> str:
     """`<label>-<12 hex of the content hash>`, a valid image tag."""
-    tag = f"{label}-{content_hash(context, dockerfile, dockerignore)[:12]}"
+    tag = f"{label}-{content_hash(context, dockerfile, dockerignore, build_inputs)[:12]}"
     if not _TAG.match(tag):
         raise ValueError(f"{tag!r} is not a container image tag")
     return tag
+
+
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def digest_reference(repository_url: str, digest: str) -> str:

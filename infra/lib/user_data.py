@@ -3,11 +3,20 @@
 The script installs Docker and a systemd unit. Every start of the unit reads the app's environment
 from one SSM parameter (non-secret values and secret ARNs only), logs in to ECR with the instance
 role, and runs the image. Nothing secret is ever written into the user data itself.
+
+The environment itself is read at boot, so the script carries its digest (`environment_digest`): any
+change of any variable changes the user data, hence a new launch template version, hence an instance
+refresh that boots instances reading the new values. Without it a new Redis endpoint or keep-alive
+would reach only instances that happen to be replaced.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _SAFE = {
     "region": re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$"),
@@ -15,6 +24,7 @@ _SAFE = {
     "image": re.compile(r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"),
     "parameter": re.compile(r"^/[A-Za-z0-9_./-]+$"),
     "log_group": re.compile(r"^[A-Za-z0-9_./#-]+$"),
+    "environment_digest": re.compile(r"^[0-9a-f]{64}$"),
 }
 
 CONTAINER_NAME = "app"
@@ -28,15 +38,24 @@ def _check(kind: str, value: str) -> str:
     return value
 
 
-def render_user_data(*, region: str, image: str, parameter_name: str, log_group: str) -> str:
+def environment_digest(environment: Mapping[str, Any]) -> str:
+    """sha256 of the environment as the parameter holds it (keys sorted), so equal maps give equal digests."""
+    return hashlib.sha256(json.dumps(dict(environment), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def render_user_data(*, region: str, image: str, parameter_name: str, log_group: str,
+                     environment_digest: str | None = None) -> str:
     """The cloud-init shell script for an app instance."""
     region = _check("region", region)
+    stamp = ""
+    if environment_digest is not None:
+        stamp = f"# app environment sha256:{_check('environment_digest', environment_digest)}\n"
     image = _check("image", image)
     parameter_name = _check("parameter", parameter_name)
     log_group = _check("log_group", log_group)
     registry = image.split("/", 1)[0]
     return f"""#!/bin/bash
-set -euo pipefail
+{stamp}set -euo pipefail
 dnf install -y docker
 systemctl enable --now docker
 

@@ -31,8 +31,9 @@ def requirement_names(path: Path, seen: frozenset[Path] = frozenset()) -> set[st
     assert path.is_file(), f"{path} does not exist"
     assert path not in seen, f"{path} includes itself"
     names: set[str] = set()
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.split(" #", 1)[0].strip()
+    # A lock (uv's output) continues a pin on the next lines with `\` and its `--hash=` options.
+    for raw in path.read_text(encoding="utf-8").replace("\\\n", " ").splitlines():
+        line = re.sub(r"\s--hash=\S+", "", raw.split(" #", 1)[0]).strip()
         if not line or line.startswith("#"):
             continue
         if line.startswith(("-r ", "--requirement ")):
@@ -101,7 +102,16 @@ def test_the_virtualenv_the_cli_uses_is_the_one_make_install_builds() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     venv = re.search(r"^VENV\s*:=\s*(\S+)", makefile, re.MULTILINE)
     assert venv and (ROOT / options["virtualenv"]).resolve() == (ROOT / venv.group(1)).resolve()
-    # The development set includes the program's packages, so one .venv serves both.
-    assert requirement_names(ROOT / "requirements-dev.txt") >= requirement_names(
+    # The development set includes the program's packages, so one .venv serves both: its lock pins every
+    # distribution of the program's lock, at the same version (else `make deps-program` and
+    # `make deps-python` would take turns replacing each other's versions in that .venv).
+    assert requirement_names(ROOT / "requirements-dev.lock") >= requirement_names(
         program_directory() / "requirements.txt"
     )
+    dev, program = pins(ROOT / "requirements-dev.lock"), pins(ROOT / "requirements.lock")
+    assert {n: v for n, v in program.items() if dev.get(n) != v} == {}
+
+
+def pins(lock: Path) -> dict[str, str]:
+    found = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", lock.read_text(encoding="utf-8"), re.MULTILINE)
+    return {normalize(name): version for name, version in found}

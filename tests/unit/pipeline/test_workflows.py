@@ -51,7 +51,10 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
 
 
 def step_using(job: dict, action: str) -> dict:
-    return next(s for s in job["steps"] if str(s.get("uses", "")).startswith(f"{action}@"))
+    steps = [s for s in job["steps"] if str(s.get("uses", "")).startswith(f"{action}@")]
+    # pulumi/actions without a command only installs the CLI (deploy.yml uses it before promoting).
+    commands = [s for s in steps if "command" in s.get("with", {})]
+    return (commands or steps)[0]
 
 
 def test_pull_requests_are_tested_gated_and_previewed_per_stack() -> None:
@@ -161,8 +164,8 @@ def test_preview_and_deploy_install_only_the_program_and_the_pack() -> None:
         timeout=60,
         check=True,
     ).stdout
-    assert "-r infra/requirements.txt" in dry and "-r policies/requirements.txt" in dry
-    assert "requirements-dev.txt" not in dry and "apt-get" not in dry
+    assert "-r infra/requirements.txt" in dry and "-r policies/requirements.lock" in dry
+    assert "requirements-dev" not in dry and "apt-get" not in dry
 
 
 def test_every_stack_file_is_gated_and_has_its_policy_config() -> None:
@@ -179,7 +182,7 @@ def test_main_is_promoted_dev_then_staging_then_prod_behind_environments() -> No
     assert [jobs[f"deploy-{s}"]["with"]["stack"] for s in STACKS] == list(STACKS)
     deploy = load("deploy.yml")["jobs"]["up"]
     assert deploy["environment"] == "${{ inputs.stack }}"
-    action = next(s for s in deploy["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
+    action = step_using(deploy, "pulumi/actions")
     assert action["with"]["command"] == "up"
     assert action["with"]["policyPackConfigs"] == "stacks/policy.${{ inputs.stack }}.json"
 

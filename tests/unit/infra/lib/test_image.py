@@ -70,3 +70,27 @@ def test_dockerfile_honours_the_environment_contract() -> None:
     # The Lambda functions start the runtime interface client from the same image.
     assert "awslambdaric" in text
     assert re.search(r"^USER 10001", text, re.MULTILINE)
+
+
+def test_the_tag_follows_every_file_mode_the_build_provider_hashes(tmp_path: Path) -> None:
+    # pulumi-docker-build hashes each file's mode too (provider/internal/context.go hashFile): a checkout
+    # with another umask rebuilds and pushes, so the tag must change with it or the push hits an
+    # existing immutable tag.
+    root, dockerfile, ignore = context(tmp_path)
+    main = root / "app" / "main.py"
+    main.chmod(0o644)
+    first = image.content_tag("0.1.0", root, dockerfile, ignore)
+    main.chmod(0o664)
+    assert image.content_tag("0.1.0", root, dockerfile, ignore) != first
+    main.chmod(0o644)
+    assert image.content_tag("0.1.0", root, dockerfile, ignore) == first
+
+
+def test_the_tag_follows_every_build_input_besides_the_files(tmp_path: Path) -> None:
+    root, dockerfile, ignore = context(tmp_path)
+    inputs = {"platforms": "linux/amd64", "provider": "0.0.22", "context.location": ".."}
+    first = image.content_tag("0.1.0", root, dockerfile, ignore, inputs)
+    assert image.content_tag("0.1.0", root, dockerfile, ignore, dict(reversed(list(inputs.items())))) == first
+    for key in inputs:
+        assert image.content_tag("0.1.0", root, dockerfile, ignore, {**inputs, key: "other"}) != first, key
+    assert image.content_tag("0.1.0", root, dockerfile, ignore, {**inputs, "push": "false"}) != first

@@ -37,3 +37,16 @@ def test_script_reads_config_from_ssm_and_runs_the_image() -> None:
 def test_unsafe_values_are_refused(field: str, value: str) -> None:
     with pytest.raises(ValueError, match="unsafe"):
         user_data.render_user_data(**{**ARGS, field: value})
+
+
+def test_the_environment_digest_is_stamped_into_the_script_and_follows_every_value() -> None:
+    env = {"APP_PORT": "8000", "APP_REDIS_URL": "rediss://a:6379"}
+    digest = user_data.environment_digest(env)
+    script = user_data.render_user_data(**ARGS, environment_digest=digest)
+    assert script.startswith(f"#!/bin/bash\n# app environment sha256:{digest}\nset -euo pipefail\n")
+    # Key order does not matter; any value or key change does.
+    assert user_data.environment_digest(dict(reversed(list(env.items())))) == digest
+    assert user_data.environment_digest({**env, "APP_PORT": "8001"}) != digest
+    assert user_data.environment_digest({**env, "APP_NEW": "x"}) != digest
+    with pytest.raises(ValueError, match="unsafe"):
+        user_data.render_user_data(**ARGS, environment_digest="abc; reboot")

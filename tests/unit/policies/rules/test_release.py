@@ -1,0 +1,207 @@
+"""metrics-not-public, image-architecture-matches, s3-gateway-endpoint (policies/rules/release.py)."""
+
+import pytest
+from pulumi_policy import EnforcementLevel
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+from policies.rules import RULES_BY_NAME
+from policies.rules.release import IMAGE_ARCHITECTURE_MATCHES, METRICS_NOT_PUBLIC, S3_GATEWAY_ENDPOINT
+
+LB_T = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER_T = "aws:lb/listener:Listener"
+RULE_T = "aws:lb/listenerRule:ListenerRule"
+LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/edge/1"
+LISTENER_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/edge/1/2"
+LB = {"arn": LB_ARN, "internal": False, "loadBalancerType": "application"}
+LISTENER = {"arn": LISTENER_ARN, "loadBalancerArn": LB_ARN, "defaultActions": [{"type": "forward"}]}
+BLOCK = {"listenerArn": LISTENER_ARN, "priority": 1,
+         "conditions": [{"pathPattern": {"values": ["/metrics*"]}}],
+         "actions": [{"type": "fixed-response", "fixedResponse": {"statusCode": "404"}}]}
+
+
+def urn(type_, name):
+    return f"urn:pulumi:t::p::{type_}::{name}"
+
+
+def edge(lb=None, listener=None, rules=None, deps=True):
+    stack = [(LB_T, "edge", {**LB, **(lb or {})}, {}),
+             (LISTENER_T, "edge-http", {**LISTENER, **(listener or {})},
+              {"loadBalancerArn": ["edge"]} if deps else {})]
+    for i, rule in enumerate([BLOCK] if rules is None else rules):
+        stack.append((RULE_T, f"edge-rule-{i}", rule, {"listenerArn": ["edge-http"]} if deps else {}))
+    return stack
+
+
+def leak(how="the listener's default action", path="/metrics"):
+    return [(urn(LISTENER_T, "edge-http"),
+             f"internet-facing load balancer edge forwards {path} to its targets ({how}): the app's metrics "
+             "(routes, counts, latencies, errors) are readable by anyone")]
+
+
+def test_default_enforcement_is_advisory_for_all_three():
+    for rule in (METRICS_NOT_PUBLIC, IMAGE_ARCHITECTURE_MATCHES, S3_GATEWAY_ENDPOINT):
+        assert rule.enforcement == EnforcementLevel.ADVISORY
+        assert RULES_BY_NAME[rule.name] is rule
+
+
+# ----------------------------------------------------------------------------- metrics-not-public
+
+
+def test_a_blocking_rule_passes_by_dependency_and_by_arn(via_stack_policy):
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge()) == []
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(deps=False)) == []
+
+
+def test_no_blocking_rule_leaks(via_stack_policy):
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[])) == leak()
+
+
+def test_an_internal_or_network_balancer_or_a_redirecting_listener_is_fine(via_stack_policy):
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(lb={"internal": True}, rules=[])) == []
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(lb={"loadBalancerType": "network"}, rules=[])) == []
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(lb={"internal": UNKNOWN_STRING_VALUE}, rules=[])) == []
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(listener={"defaultActions": [{"type": "redirect"}]},
+                                                     rules=[])) == []
+
+
+def test_the_lowest_priority_matching_rule_decides(via_stack_policy):
+    forward = {**BLOCK, "priority": 0, "actions": [{"type": "forward"}]}
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[BLOCK, forward])) == leak()
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[{**forward, "priority": 2}, BLOCK])) == []
+
+
+def test_a_pattern_that_misses_the_path_does_not_block(via_stack_policy):
+    for pattern in ("/Metrics*", "/metric", "/metrics/?*", "/health*"):
+        rule = {**BLOCK, "conditions": [{"pathPattern": {"values": [pattern]}}]}
+        assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[rule])) == leak(), pattern
+    for pattern in ("/metrics", "/me?rics", "*"):
+        rule = {**BLOCK, "conditions": [{"pathPattern": {"values": [pattern]}}]}
+        assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[rule])) == [], pattern
+
+
+def test_a_rule_narrowed_by_another_condition_neither_blocks_nor_hides_a_forward(via_stack_policy):
+    narrowed = {**BLOCK, "conditions": [*BLOCK["conditions"], {"hostHeader": {"values": ["admin.example.com"]}}]}
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[narrowed])) == leak()
+    forwards = {**narrowed, "priority": 0, "actions": [{"type": "forward"}]}
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[forwards, BLOCK])) == leak("listener rule edge-rule-0")
+
+
+def test_the_last_action_answers_and_authentication_counts(via_stack_policy):
+    authenticated = {**BLOCK, "actions": [{"type": "forward", "order": 2}, {"type": "authenticate-oidc", "order": 1}]}
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[authenticated])) == leak()
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(
+        listener={"defaultActions": [{"type": "authenticate-cognito", "order": 1}, {"type": "forward", "order": 2}]},
+        rules=[])) == leak()
+
+
+def test_an_unknown_priority_is_not_judged_and_other_paths_are_configurable(via_stack_policy):
+    forward_first = {**BLOCK, "priority": UNKNOWN_STRING_VALUE, "actions": [{"type": "forward"}]}
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[forward_first, BLOCK])) == []
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(), {"paths": ["/internal/debug"]}) == leak(
+        path="/internal/debug")
+
+
+# ----------------------------------------------------------------------------- image-architecture-matches
+
+LT_T = "aws:ec2/launchTemplate:LaunchTemplate"
+X86_AMI = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+ARM_AMI = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+TEMPLATE = {"instanceType": "t3.small", "imageId": X86_AMI}
+
+
+def test_matching_templates_and_instances_pass(via_policy):
+    assert via_policy(IMAGE_ARCHITECTURE_MATCHES, LT_T, TEMPLATE) == []
+    assert via_policy(IMAGE_ARCHITECTURE_MATCHES, LT_T, {"instanceType": "t4g.small", "imageId": ARM_AMI}) == []
+    assert via_policy(IMAGE_ARCHITECTURE_MATCHES, "aws:ec2/instance:Instance",
+                      {"instanceType": "m6i.large", "ami": X86_AMI}) == []
+
+
+def test_a_graviton_type_with_an_x86_ami(via_policy):
+    assert via_policy(IMAGE_ARCHITECTURE_MATCHES, LT_T, {**TEMPLATE, "instanceType": "m7g.large"}) == [
+        "instance type m7g.large is arm64 but the AMI is x86_64: EC2 refuses to launch the pair"
+    ]
+
+
+def test_an_x86_type_with_an_arm_ami_on_an_instance(via_policy):
+    assert via_policy(IMAGE_ARCHITECTURE_MATCHES, "aws:ec2/instance:Instance",
+                      {"instanceType": "c6a.large", "ami": ARM_AMI}) == [
+        "instance type c6a.large is x86_64 but the AMI is arm64: EC2 refuses to launch the pair"
+    ]
+
+
+def test_the_container_architecture_when_configured(via_policy):
+    arm = {"instanceType": "t4g.small", "imageId": ARM_AMI}
+    assert via_policy(IMAGE_ARCHITECTURE_MATCHES, LT_T, arm) == []
+    assert via_policy(IMAGE_ARCHITECTURE_MATCHES, LT_T, arm, {"containerArchitecture": "x86_64"}) == [
+        "instance type t4g.small is arm64 but the container image is built for x86_64: the container fails at "
+        "start with `exec format error`"
+    ]
+    assert via_policy(IMAGE_ARCHITECTURE_MATCHES, LT_T, TEMPLATE, {"containerArchitecture": "x86_64"}) == []
+
+
+@pytest.mark.parametrize("props", [
+    {"instanceType": "m7g.large", "imageId": "ami-0123456789abcdef0"},   # an AMI id says nothing here
+    {"instanceType": UNKNOWN_STRING_VALUE, "imageId": X86_AMI},
+    {"instanceType": "m7g.large", "imageId": UNKNOWN_STRING_VALUE},
+    {"imageId": ARM_AMI},                                                   # the type is set elsewhere
+    {"instanceType": "m7g.large", "imageId": "resolve:ssm:/my/golden-image"},
+])
+def test_what_cannot_be_known_is_not_judged(via_policy, props):
+    assert via_policy(IMAGE_ARCHITECTURE_MATCHES, LT_T, props) == []
+
+
+# ----------------------------------------------------------------------------- s3-gateway-endpoint
+
+RT_T = "aws:ec2/routeTable:RouteTable"
+ENDPOINT_T = "aws:ec2/vpcEndpoint:VpcEndpoint"
+APP_RT = {"id": "rtb-app", "routes": [{"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-1"}]}
+PUBLIC_RT = {"id": "rtb-public", "routes": [{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-1"}]}
+DATA_RT = {"id": "rtb-data", "routes": []}
+ENDPOINT = {"id": "vpce-1", "vpcEndpointType": "Gateway", "serviceName": "com.amazonaws.eu-west-1.s3",
+            "routeTableIds": ["rtb-app"]}
+
+
+def network(endpoint=None, deps=None, extra=()):
+    stack = [(RT_T, "app-rt", APP_RT, {}), (RT_T, "public-rt", PUBLIC_RT, {}), (RT_T, "data-rt", DATA_RT, {})]
+    if endpoint is not False:
+        stack.append((ENDPOINT_T, "s3", {**ENDPOINT, **(endpoint or {})},
+                      {"routeTableIds": ["app-rt"]} if deps is None else deps))
+    return stack + list(extra)
+
+
+MISSING = [(urn(RT_T, "app-rt"),
+            "route table app-rt sends traffic to a NAT gateway and has no S3 gateway endpoint: S3 (and ECR image "
+            "layers, served from S3) pays the NAT's per-GB charge and its bandwidth")]
+
+
+def test_an_endpoint_on_the_nat_route_table_passes_by_dependency_and_by_id(via_stack_policy):
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network()) == []
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(deps={})) == []
+
+
+def test_no_endpoint(via_stack_policy):
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(endpoint=False)) == MISSING
+
+
+@pytest.mark.parametrize("change", [
+    {"vpcEndpointType": "Interface"}, {"serviceName": "com.amazonaws.eu-west-1.dynamodb"},
+    {"routeTableIds": ["rtb-public"]},
+])
+def test_an_endpoint_that_is_not_an_s3_gateway_on_that_table_does_not_count(via_stack_policy, change):
+    deps = {} if "routeTableIds" in change else None
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(endpoint=change, deps=deps)) == MISSING
+
+
+def test_an_association_resource_counts_and_a_separate_nat_route_is_seen(via_stack_policy):
+    association = ("aws:ec2/vpcEndpointRouteTableAssociation:VpcEndpointRouteTableAssociation", "s3-app",
+                   {"routeTableId": "rtb-app", "vpcEndpointId": "vpce-1"}, {})
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(endpoint={"routeTableIds": []}, deps={},
+                                                         extra=[association])) == []
+    route = ("aws:ec2/route:Route", "data-out", {"routeTableId": "rtb-data", "natGatewayId": "nat-1"}, {})
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(extra=[route])) == [
+        (urn(RT_T, "data-rt"), MISSING[0][1].replace("app-rt", "data-rt"))]
+
+
+def test_no_nat_no_finding_and_unknowns_are_not_judged(via_stack_policy):
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, [(RT_T, "public-rt", PUBLIC_RT, {})]) == []
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(endpoint={"serviceName": UNKNOWN_STRING_VALUE})) == []
