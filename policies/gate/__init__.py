@@ -21,7 +21,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,10 +54,20 @@ class GateResult:
     stack_file: Path | None = None
     # The mock engine's run the verdict was given on (stack outputs, config); None for a document.
     run: ProgramRun | None = None
+    # What the run could not see (run_notes); any of it makes a pass incomplete.
+    notes: list[str] = field(default_factory=list)
+    incomplete: bool = False
 
     @property
     def mandatory(self) -> int:
         return sum(1 for v in self.violations if v.enforcement == "mandatory")
+
+    @property
+    def verdict(self) -> str:
+        """FAIL on a mandatory violation; a pass on a run that could not see everything is never bare."""
+        if self.mandatory:
+            return "FAIL"
+        return "PASS (incomplete)" if self.incomplete else "PASS"
 
     @property
     def exit_code(self) -> int:
@@ -113,6 +123,32 @@ def judge(
     return violations, effective, count_unjudged(resources, effective)
 
 
+def run_notes(run: ProgramRun) -> tuple[list[str], bool]:
+    """Human lines for what a preview run could not see, and whether that makes a pass incomplete:
+    apply callbacks that did not run, unanswered invokes, stack references without outputs."""
+    notes: list[str] = []
+    if run.unrun_callbacks:
+        n = run.unrun_callbacks
+        notes.append(f"{n} apply callback{'s' if n != 1 else ''} did not run: resources they create are not judged")
+    for invoke in run.unanswered_invokes:
+        notes.append(
+            f"invoke {invoke['token']} unanswered ({invoke['count']} call(s)): values that depend on it are "
+            "unknown and not judged"
+        )
+    missing = [ref["name"] for ref in run.stack_references if not ref["supplied"]]
+    for name in missing:
+        notes.append(
+            f"stack reference {name}: outputs unknown and not judged (supply them with --stack-reference {name}=FILE)"
+        )
+    incomplete = bool(notes)
+    if run.unknown_inputs:
+        n = len(run.unknown_inputs)
+        notes.append(
+            f"{n} resource{'s' if n != 1 else ''} with inputs unknown during preview: those properties are not judged"
+        )
+    return notes, incomplete
+
+
 def default_policy_config(stack_config_dir: Path, stack: str) -> Path | None:
     candidate = stack_config_dir / f"policy.{stack}.json"
     return candidate if candidate.is_file() else None
@@ -162,6 +198,7 @@ def run_gate(
     config_file: Path | str | None = None,
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> GateResult:
     from ..pack import PACK_ENFORCEMENT, POLICIES
     from . import mockengine
@@ -181,11 +218,18 @@ def run_gate(
         settings = reconcile(pack, PACK_ENFORCEMENT, given, str(policy_path) if policy_path else "policy config")
         # The program's own prints must not end up in a JSON or SARIF report on stdout.
         with contextlib.redirect_stdout(sys.stderr):
-            run = mockengine.run_program(program, stack, config_file=cfg_file)
+            run = mockengine.run_program(
+                program, stack, config_file=cfg_file, preview=True, stack_references=stack_references
+            )
     except (mockengine.ProjectError, PolicyConfigError) as exc:
         raise GateError(str(exc)) from exc
     except mockengine.ProgramError as exc:
-        raise GateError(f"the program failed: {exc}") from exc
+        where = ""
+        if exc.where:
+            file = Path(exc.where[0])
+            shown = file.relative_to(program) if file.is_relative_to(program) else file
+            where = f" ({shown}:{exc.where[1]})"
+        raise GateError(f"the program failed: {exc}{where}") from exc
 
     violations, settings, unjudged = judge(run.resources, pack, settings, run.project, stack)
     try:
@@ -204,6 +248,7 @@ def run_gate(
         unjudged,
         run.config.path,
         run,
+        *run_notes(run),
     )
 
 
@@ -214,12 +259,20 @@ def run_gates(
     config_file: Path | str | None = None,
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[GateResult]:
     """Several stacks of one program in this process: the SDK and provider modules are imported once,
     the program itself runs afresh for each stack (mockengine.run_program re-imports its modules and
     resets the runtime's settings, config and mocks)."""
     return [
-        run_gate(s, program_dir, config_file=config_file, policy_config=policy_config, policies=policies)
+        run_gate(
+            s,
+            program_dir,
+            config_file=config_file,
+            policy_config=policy_config,
+            policies=policies,
+            stack_references=stack_references,
+        )
         for s in stacks
     ]
 

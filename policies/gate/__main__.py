@@ -39,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         help="policy config JSON as for `pulumi preview --policy-pack-config` "
         "(default: <stackConfigDir>/policy.<stack>.json when present)",
     )
+    parser.add_argument(
+        "--stack-reference",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="outputs of a stack the program reads with StackReference(NAME): the JSON of "
+        "`pulumi stack output --json --show-secrets` (without it those outputs are unknown, as in a preview)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     return parser
 
@@ -62,6 +70,34 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             "--policy-config applies to one stack: give exactly one --stack (several stacks use their "
             "own <stackConfigDir>/policy.<stack>.json)"
         )
+
+
+def _stack_references(given: list[str]) -> dict[str, dict[str, object]]:
+    """NAME=FILE pairs read into {name: outputs}; a bad pair or file is the caller's error (exit 2)."""
+    import json
+
+    from . import GateError
+
+    references: dict[str, dict[str, object]] = {}
+    for pair in given:
+        name, sep, file = pair.partition("=")
+        if not sep or not name or not file:
+            raise GateError(f"--stack-reference {pair!r}: expected NAME=FILE")
+        if name in references:
+            raise GateError(f"--stack-reference {name}: given twice")
+        try:
+            outputs = json.loads(Path(file).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise GateError(f"--stack-reference {name}: cannot read {file}: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise GateError(f"--stack-reference {name}: {file} is not JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(outputs, dict):
+            raise GateError(
+                f"--stack-reference {name}: {file} must be an object of outputs "
+                "(`pulumi stack output --json --show-secrets`)"
+            )
+        references[name] = outputs
+    return references
 
 
 def _one_line(message: str) -> str:
@@ -92,8 +128,19 @@ def main(argv: list[str] | None = None) -> int:
                 )
             ]
         else:
+            references = _stack_references(args.stack_reference)
             stacks = stack_names(args.program) if args.all_stacks else args.stack
-            results = run_gates(stacks, args.program, config_file=args.config_file, policy_config=args.policy_config)
+            results = run_gates(
+                stacks,
+                args.program,
+                config_file=args.config_file,
+                policy_config=args.policy_config,
+                stack_references=references,
+            )
+            # What a run could not see goes to stderr too, whatever the report format.
+            for result in results:
+                for note in result.notes:
+                    print(f"policies.gate: {result.project}/{result.stack}: {note}", file=sys.stderr)
     except GateError as exc:
         if args.debug:
             traceback.print_exception(exc)
@@ -120,9 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"policies.gate: error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
             return EXIT_BROKEN
         for result in results:
-            verdict = "FAIL" if result.exit_code else "PASS"
             print(
-                f"{verdict} {result.project}/{result.stack}: {len(result.violations)} violation(s), "
+                f"{result.verdict} {result.project}/{result.stack}: {len(result.violations)} violation(s), "
                 f"{result.mandatory} mandatory; report in {args.output}",
                 file=sys.stderr,
             )

@@ -39,7 +39,10 @@ def as_json(project: str, stack: str, resources: Sequence[Resource], violations:
 
 def as_json_many(results: Sequence[GateResult]) -> str:
     """One stack: the stable object; several: a list of them, in the order the stacks were given."""
-    docs = [_json_doc(r.project, r.stack, r.resources, r.violations) for r in results]
+    docs = [
+        {**_json_doc(r.project, r.stack, r.resources, r.violations), "verdict": r.verdict, "notes": list(r.notes)}
+        for r in results
+    ]
     return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2)
 
 
@@ -67,10 +70,16 @@ def _json_doc(
 
 
 def as_text(
-    project: str, stack: str, resources: Sequence[Resource], violations: Sequence[Violation], unjudged: int = 0
+    project: str,
+    stack: str,
+    resources: Sequence[Resource],
+    violations: Sequence[Violation],
+    unjudged: int = 0,
+    verdict: str | None = None,
+    notes: Sequence[str] = (),
 ) -> str:
     counts = summary(resources, violations)
-    lines: list[str] = []
+    lines: list[str] = [f"note: {n}" for n in notes]
     grouped: dict[str, list[Violation]] = {}
     for v in violations:
         grouped.setdefault(v.urn, []).append(v)
@@ -81,7 +90,7 @@ def as_text(
         for v in sorted(found, key=lambda v: (v.enforcement != "mandatory", v.policy)):
             lines.append(f"  [{v.enforcement}] {v.policy}: {v.message}")
         lines.append("")
-    verdict = "FAIL" if counts["mandatory"] else "PASS"
+    verdict = verdict or ("FAIL" if counts["mandatory"] else "PASS")
     lines.append(
         f"{verdict} {TOOL_NAME} {project}/{stack}: {counts['resources'] - unjudged} resources judged, "
         f"{unjudged} component(s) not judged, {counts['mandatory']} mandatory, "
@@ -92,7 +101,9 @@ def as_text(
 
 def as_text_many(results: Sequence[GateResult]) -> str:
     """One stack: its report; several: a section per stack, then the overall verdict."""
-    sections = [as_text(r.project, r.stack, r.resources, r.violations, r.unjudged) for r in results]
+    sections = [
+        as_text(r.project, r.stack, r.resources, r.violations, r.unjudged, r.verdict, r.notes) for r in results
+    ]
     if len(results) == 1:
         return sections[0]
     failed = [r.stack for r in results if r.exit_code]

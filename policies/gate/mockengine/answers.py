@@ -321,7 +321,8 @@ def _policy_document(args: Mapping[str, Any]) -> dict[str, Any]:
     return {"json": json.dumps(doc), "minifiedJson": json.dumps(doc, separators=(",", ":")), "id": "mock"}
 
 
-def mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, Any]:
+def mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, Any] | None:
+    """The answer to an invoke, or None when the gate has none (the run reports it as unanswered)."""
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
         zones = [f"{region}{s}" for s in "abc"]
         return {"names": zones, "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)], "id": region,
@@ -370,7 +371,7 @@ def mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, A
         return {"zoneId": "Z0MOCKZONE", "id": "Z0MOCKZONE", "name": args.get("name")}
     if token == "kubernetes:yaml:decode":
         return {"result": _decode_manifests(str(args.get("text") or ""))}
-    return {}
+    return None
 
 
 def _decode_manifests(text: str) -> list[Any]:

@@ -21,6 +21,8 @@ GATE_JSON_SCHEMA = {
     "properties": {
         "stack": {"type": "string"},
         "project": {"type": "string"},
+        "verdict": {"enum": ["PASS", "FAIL", "PASS (incomplete)"]},
+        "notes": {"type": "array", "items": {"type": "string", "minLength": 1}},
         "resources": {
             "type": "array",
             "items": {
