@@ -349,6 +349,12 @@ def mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, A
         return {"userName": "AWS", "password": "mock-ecr-password", "authorizationToken": token_value,
                 "proxyEndpoint": f"https://{MOCK_ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com",
                 "expiresAt": "2030-01-01T00:00:00Z", "id": region}
+    if token == "aws:ecr/getCredentials:getCredentials":
+        # A docker login for the registry: the token is base64 of "AWS:<password>" as ECR issues it.
+        registry = str(args.get("registryId") or MOCK_ACCOUNT_ID)
+        return {"authorizationToken": base64.b64encode(b"AWS:mock-ecr-password").decode(),
+                "expiresAt": "2030-01-01T00:00:00Z", "id": registry, "registryId": registry,
+                "proxyEndpoint": f"https://{registry}.dkr.ecr.{region}.amazonaws.com"}
     if token == "aws:iam/getSessionContext:getSessionContext":
         # An IAM user's or role's own ARN comes back as its issuer; an assumed-role session maps to its role.
         arn = str(args.get("arn") or "")

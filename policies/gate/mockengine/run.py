@@ -18,6 +18,7 @@ never registered) fail the run as they fail a deployment.
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import contextlib
 import contextvars
 import gc
@@ -28,6 +29,7 @@ import os
 import runpy
 import sys
 import traceback
+import typing
 import urllib.parse
 import urllib.request
 from collections import Counter
@@ -38,6 +40,7 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format, struct_pb2
+from pulumi import _types
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks as runtime_mocks
 from pulumi.runtime import settings as runtime_settings
@@ -125,8 +128,10 @@ def _unwrap(value: Any, path: str, secret_paths: list[str], unknown_paths: list[
         return {k: _unwrap(v, f"{path}.{k}" if path else k, secret_paths, unknown_paths) for k, v in value.items()}
     if isinstance(value, list):
         return [_unwrap(v, f"{path}[{i}]", secret_paths, unknown_paths) for i, v in enumerate(value)]
-    if value == _UNKNOWN and unknown_paths is not None:
-        unknown_paths.append(path or ".")
+    if isinstance(value, str) and (value == _UNKNOWN or UNANSWERED_MARK in value):
+        if unknown_paths is not None:
+            unknown_paths.append(path or ".")
+        return _UNKNOWN
     return value
 
 
@@ -136,9 +141,11 @@ def _provider_view(value: Any) -> Any:
     (pulumi/pulumi sdk/go/common/resource/plugin/rpc.go MarshalPropertyValue, KeepResources false);
     unknowns stay the sentinel, so that a provider answer echoing them stays unknown.
 
-    No resource object is rebuilt from a reference: the SDK's MockMonitor does, on the executor
-    thread's own event loop, and those objects' outputs, tracked by the runtime, are then awaited from
-    the program's loop ("Task ... attached to a different loop"), depending on thread timing."""
+    No resource object is rebuilt from a reference. The SDK's MockMonitor does (rpc.deserialize_properties
+    -> get_resource), on the executor thread's own event loop; the program's loop then awaits those
+    objects' tracked outputs. Depending on thread timing that fails ("Task ... attached to a different
+    loop", e.g. `role=lambda_role`) or waits forever for a loop nobody runs again (pulumi-eks node groups
+    given `cluster=cluster`)."""
     if isinstance(value, dict):
         sig = value.get(_SIG_KEY)
         if sig == _SECRET_SIG:
@@ -187,6 +194,34 @@ class _Mocks(Mocks):
 # engine answers an invoke it declines (ResourceInvokeResponse.unknown). A plain invoke's result is
 # a plain value the program uses at once, so it gets the (possibly empty) answer as before.
 _OUTPUT_INVOKE: contextvars.ContextVar[bool] = contextvars.ContextVar("stateless_output_invoke", default=False)
+# The result type a plain invoke asked for, to answer an unanswered one with a well-shaped stand-in.
+_PLAIN_RESULT: contextvars.ContextVar[Any] = contextvars.ContextVar("stateless_plain_result", default=None)
+
+# Strings that stand for a value an unanswered plain invoke would have returned. A plain invoke's
+# result is used at once (in an f-string, as an input), so it cannot be an unknown Output; wherever
+# the marker reaches a resource input, the capture turns that input into UNKNOWN (not judged).
+UNANSWERED_MARK = "unanswered-invoke:"
+
+
+def _stand_in(typ: Any, token: str, path: str, depth: int = 0) -> Any:
+    """A value of the shape `typ` with every string a marker naming the invoke and the property."""
+    origin = typing.get_origin(typ)
+    if typ is str:
+        return f"{UNANSWERED_MARK}{token}:{path}"
+    if typ is bool:
+        return False
+    if typ in (int, float):
+        return 0
+    if origin in (list, collections.abc.Sequence) or typ in (list,):
+        return []
+    if origin in (dict, collections.abc.Mapping) or typ in (dict,):
+        return {}
+    if depth < 3 and isinstance(typ, type) and _types.is_output_type(typ):
+        return {
+            name: _stand_in(t, token, f"{path}.{name}" if path else name, depth + 1)
+            for name, t in _types.output_type_types(typ).items()
+        }
+    return None
 
 
 class _Findings:
@@ -214,6 +249,7 @@ def _counting_applies(findings: _Findings) -> Iterator[None]:
     run_with_unknowns)`), and marks output-form invokes."""
     original_apply = pulumi.Output.apply
     original_invoke_output = _INVOKE_MODULE.invoke_output
+    original_invoke = _INVOKE_MODULE.invoke
 
     def apply(self: Any, func: Callable[[Any], Any], run_with_unknowns: bool = False) -> Any:
         if run_with_unknowns or not _is_program_callback(func):
@@ -244,15 +280,26 @@ def _counting_applies(findings: _Findings) -> Iterator[None]:
             _OUTPUT_INVOKE.reset(token)
 
     pulumi.Output.apply = apply  # type: ignore[method-assign]
-    # Provider SDKs call `pulumi.runtime.invoke_output`; invoke_output_single calls the module's own.
+    def invoke(tok: str, props: Any, opts: Any = None, typ: Any = None, package_ref: Any = None) -> Any:
+        token = _PLAIN_RESULT.set(typ)
+        try:
+            return original_invoke(tok, props, opts, typ, package_ref)
+        finally:
+            _PLAIN_RESULT.reset(token)
+
+    # Provider SDKs call `pulumi.runtime.invoke[_output]`; the *_single forms call the module's own.
     _INVOKE_MODULE.invoke_output = invoke_output
     pulumi.runtime.invoke_output = invoke_output
+    _INVOKE_MODULE.invoke = invoke
+    pulumi.runtime.invoke = invoke
     try:
         yield
     finally:
         pulumi.Output.apply = original_apply  # type: ignore[method-assign]
         _INVOKE_MODULE.invoke_output = original_invoke_output
         pulumi.runtime.invoke_output = original_invoke_output
+        _INVOKE_MODULE.invoke = original_invoke
+        pulumi.runtime.invoke = original_invoke
 
 
 def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None) -> Any:
@@ -369,7 +416,9 @@ def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None
                 found.unanswered[request.tok] += 1
                 if _OUTPUT_INVOKE.get():
                     return resource_pb2.ResourceInvokeResponse(unknown=True)
-                answer = {}
+                typ = _PLAIN_RESULT.get()
+                answer = _stand_in(typ, request.tok, "") if typ is not None else None
+                answer = answer if isinstance(answer, dict) else {}
             return resource_pb2.ResourceInvokeResponse(**{"return": _struct(answer)})
 
         def Call(self, request: Any) -> Any:
