@@ -234,11 +234,10 @@ class _Findings:
         self.references: dict[str, bool] = {}
 
 
-def _is_program_callback(func: Any) -> bool:
-    filename = getattr(getattr(func, "__code__", None), "co_filename", "") or ""
+def _is_program_code(filename: str) -> bool:
+    """Code outside the SDK and the provider packages (site-packages/pulumi_aws/..., pulumi_eks/...)."""
     if filename.startswith(_SDK_DIR):
         return False
-    # A provider SDK's own lifts (site-packages/pulumi_aws/..., pulumi_eks/...).
     return not any(part.startswith("pulumi_") for part in Path(filename).parts[:-1])
 
 
@@ -252,7 +251,9 @@ def _counting_applies(findings: _Findings) -> Iterator[None]:
     original_invoke = _INVOKE_MODULE.invoke
 
     def apply(self: Any, func: Callable[[Any], Any], run_with_unknowns: bool = False) -> Any:
-        if run_with_unknowns or not _is_program_callback(func):
+        # Who calls apply decides whose callback it is: Output.concat's "".join or an attribute lift
+        # is the SDK's; `ids.apply(len)` in the program is the program's.
+        if run_with_unknowns or not _is_program_code(sys._getframe(1).f_code.co_filename):
             return original_apply(self, func, run_with_unknowns)
         ran = False
 
