@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -110,7 +110,7 @@ def load_project(program_dir: Path | str) -> Project:
 _BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _GoYamlLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
+class _GoYamlLoader(_BASE_LOADER):
     """Plain scalars resolved as gopkg.in/yaml.v3 resolves them, which is what the CLI reads project and
     stack files with (pulumi/pulumi sdk/go/common/workspace/loaders.go LoadProject/LoadProjectStack ->
     sdk/go/common/encoding/marshal.go yamlMarshaler, `yaml "gopkg.in/yaml.v3"`).
@@ -121,7 +121,7 @@ class _GoYamlLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
     floats take the 1.2 pattern plus .inf/.nan; a timestamp-looking value decoded into an untyped
     value stays a string (decode.go, "for backward compatibility")."""
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
 
 
 def _int_go(loader: Any, node: Any) -> int:

@@ -43,9 +43,10 @@ from google.protobuf import json_format, struct_pb2
 from pulumi import _types
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks as runtime_mocks
+from pulumi.runtime import rpc as runtime_rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs, Mocks
-from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.proto import provider_pb2, resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -54,11 +55,10 @@ from .answers import DEFAULT_REGION, mock_invoke, mock_outputs
 from .project import ProjectError, StackConfig, _qualify, load_project, load_stack_config
 from .records import UNKNOWN, Resource
 
-# The SDK's wire signatures (pulumi/runtime/rpc.py _special_sig_key, _special_secret_sig,
-# _special_resource_sig).
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8b"
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
+# The SDK's wire signatures.
+_SECRET_SIG = runtime_rpc._special_secret_sig
+_RESOURCE_SIG = runtime_rpc._special_resource_sig
+_SIG_KEY = runtime_rpc._special_sig_key
 _UNKNOWN = UNKNOWN
 _STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
@@ -66,7 +66,7 @@ _STACK_REFERENCE = "pulumi:pulumi:StackReference"
 # are plumbing; the count is of the program's callbacks.
 _SDK_DIR = os.path.dirname(pulumi.__file__) + os.sep
 # The module, not the function `pulumi.runtime.invoke` that the package exports under its name.
-_INVOKE_MODULE = importlib.import_module("pulumi.runtime.invoke")
+_INVOKE_MODULE: Any = importlib.import_module("pulumi.runtime.invoke")
 
 
 class ProgramError(Exception):
@@ -128,6 +128,8 @@ def _unwrap(value: Any, path: str, secret_paths: list[str], unknown_paths: list[
         return {k: _unwrap(v, f"{path}.{k}" if path else k, secret_paths, unknown_paths) for k, v in value.items()}
     if isinstance(value, list):
         return [_unwrap(v, f"{path}[{i}]", secret_paths, unknown_paths) for i, v in enumerate(value)]
+    if isinstance(value, pulumi.output.Unknown):
+        return _UNKNOWN
     if isinstance(value, str) and (value == _UNKNOWN or UNANSWERED_MARK in value):
         if unknown_paths is not None:
             unknown_paths.append(path or ".")
@@ -242,7 +244,7 @@ def _is_program_code(filename: str) -> bool:
 
 
 @contextlib.contextmanager
-def _counting_applies(findings: _Findings) -> Iterator[None]:
+def _counting_applies(findings: _Findings, project_dir: Path) -> Iterator[None]:
     """Counts the program's apply callbacks that did not run because their input was unknown (under
     preview the SDK skips them: pulumi/output.py Output.apply, `if not (is_known or
     run_with_unknowns)`), and marks output-form invokes."""
@@ -260,7 +262,14 @@ def _counting_applies(findings: _Findings) -> Iterator[None]:
         def callback(value: Any) -> Any:
             nonlocal ran
             ran = True
-            return func(value)
+            try:
+                return func(value)
+            except Exception as exc:
+                # Where the program's callback failed: awaiting the failed output elsewhere re-raises
+                # the error with only the awaiting frames.
+                if getattr(exc, _WHERE, None) is None:
+                    setattr(exc, _WHERE, _program_frame(exc.__traceback__, project_dir))
+                raise
 
         result = original_apply(self, callback, run_with_unknowns)
 
@@ -334,9 +343,9 @@ def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None
             if request.remote:
                 # A multi-language component: only its provider's Construct could answer, so every
                 # output is unknown under preview.
-                rid, state = "", {}
+                rid, state = "", dict[str, Any]()
             else:
-                rid, state = mocks.new_resource(
+                given_id, state = mocks.new_resource(
                     MockResourceArgs(
                         typ=request.type,
                         name=request.name,
@@ -346,6 +355,7 @@ def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None
                         custom=request.custom or False,
                     )
                 )
+                rid = given_id or ""
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, rid, state)
             secret_paths: list[str] = []
             unknown_paths: list[str] = []
@@ -393,12 +403,13 @@ def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None
                     state.update(outputs=supplied, secretOutputNames=[])
                 rid = name
             else:
-                rid, state = mocks.new_resource(
+                given_id, state = mocks.new_resource(
                     MockResourceArgs(
                         typ=request.type, name=request.name, inputs=raw, provider=request.provider,
                         resource_id=request.id,
                     )
                 )
+                rid = given_id or request.id
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, rid, state)
             self.urns.add(urn)
             return resource_pb2.ReadResourceResponse(urn=urn, properties=_struct(state))
@@ -426,7 +437,8 @@ def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None
             # A method of a multi-language component (e.g. an eks Cluster's getKubeconfig): only its
             # provider could answer; the result is unknown, as under preview for a resource to create.
             found.unanswered[request.tok] += 1
-            return resource_pb2.CallResponse()
+            # An unknown value makes the SDK resolve the whole result as unknown (invoke.py `call`).
+            return provider_pb2.CallResponse(**{"return": _struct({"result": _UNKNOWN})})
 
         def RegisterResourceOutputs(self, request: Any) -> Any:
             assets.read_registered("outputs of", request.urn, _struct_to_python(request.outputs), workdir)
@@ -528,7 +540,7 @@ def run_program(
         runpy.run_path(str(project.entry), run_name="__main__")
 
     try:
-        with _program_context(project.main_dir), _counting_applies(findings):
+        with _program_context(project.main_dir), _counting_applies(findings, project.directory):
             _sync_await(run_pulumi_func(program))
             outputs = _resolve_outputs(root, _sync_await)
     except SystemExit as exc:
@@ -574,23 +586,34 @@ def _engine_refusal(exc: BaseException) -> ProgramError | None:
     return None
 
 
-def _user_frame(exc: BaseException, project_dir: Path) -> tuple[str, int] | None:
-    """The innermost frame of the failure that is the program's own code (in the project directory,
-    outside any installed package), as the CLI shows the program's traceback rather than the SDK's."""
+_WHERE = "_stateless_program_frame"
+
+
+def _program_frame(tb: Any, project_dir: Path) -> tuple[str, int] | None:
+    """The innermost frame of a traceback that is the program's own code (in the project directory,
+    outside any installed package)."""
     root = str(project_dir) + os.sep
     found: tuple[str, int] | None = None
+    for frame in traceback.extract_tb(tb):
+        name = frame.filename
+        if name.startswith(root) and "site-packages" not in name and frame.lineno:
+            found = (name, int(frame.lineno))
+    return found
+
+
+def _user_frame(exc: BaseException, project_dir: Path) -> tuple[str, int] | None:
+    """Where in the program a failure came from, as the CLI shows the program's traceback rather than
+    the SDK's: the frame a failed callback recorded, else the innermost program frame of the error
+    or of what caused it."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        for frame in traceback.extract_tb(current.__traceback__):
-            name = frame.filename
-            if name.startswith(root) and "site-packages" not in name and frame.lineno:
-                found = (name, int(frame.lineno))
-        if found is not None:
-            return found
+        where = getattr(current, _WHERE, None) or _program_frame(current.__traceback__, project_dir)
+        if where is not None:
+            return typing.cast("tuple[str, int]", where)
         current = current.__cause__ or current.__context__
-    return found
+    return None
 
 
 def settle_failed_run() -> None:
