@@ -328,8 +328,14 @@ def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None
             if request.type == "pulumi:pulumi:Stack":
                 self.urns.add(urn)
                 return resource_pb2.RegisterResourceResponse(urn=urn)
-            # The engine's refusals at registration (pulumi/pulumi pkg/resource/deploy/step_generator.go
-            # generateURN -> diag.GetDuplicateResourceURNError, checkParent).
+            # The engine's refusals at registration (pulumi/pulumi pkg/resource/deploy/source_eval.go
+            # resmon.RegisterResource -> tokens.ParseTypeToken for custom and remote types;
+            # step_generator.go generateURN -> diag.GetDuplicateResourceURNError, checkParent).
+            if (request.custom or request.remote) and request.type.count(":") < 2:
+                raise ProgramError(
+                    f"Type '{request.type}' is not a valid type token (must have format '*:*:*')",
+                    _source_position(request),
+                )
             if urn in self.urns:
                 raise ProgramError(
                     f"Duplicate resource URN '{urn}'; try giving it a unique name", _source_position(request)

@@ -221,3 +221,18 @@ def test_a_method_call_on_a_remote_component_is_unknown_and_named(tmp_path: Path
     run = run_program(_program(tmp_path, source), "dev", preview=True)
     assert run.unanswered_invokes == [{"token": "eks:index:Cluster/getKubeconfig", "count": 1}]
     assert run.unrun_callbacks == 1 and not run.of_type("aws:ssm/parameter:Parameter")
+
+
+def test_a_custom_resource_with_a_malformed_type_token_is_refused(tmp_path: Path) -> None:
+    source = """
+    import pulumi
+
+    class Thing(pulumi.CustomResource):
+        def __init__(self, name):
+            super().__init__("acme:Thing", name, {})
+
+    Thing("t")
+    """
+    refused = r"Type 'acme:Thing' is not a valid type token \(must have format '\*:\*:\*'\)"
+    with pytest.raises(ProgramError, match=refused):
+        run_program(_program(tmp_path, source), "dev", preview=True)
