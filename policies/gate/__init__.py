@@ -5,9 +5,13 @@ without the Pulumi CLI or cloud credentials.
     python -m policies.gate --stack STACK [--stack STACK ...] | --all-stacks
                             [--program DIR] [--config-file FILE]
                             [--format text|json|sarif] [--output FILE]
-                            [--policy-config FILE] [--debug]
+                            [--policy-config FILE] [--stack-reference NAME=FILE ...] [--debug]
     python -m policies.gate --state FILE|-   --stack NAME [...]   # `pulumi stack export`
     python -m policies.gate --preview FILE|- --stack NAME [...]   # `pulumi preview --json`
+
+A program runs as `pulumi preview` runs it: what only a provider could compute is unknown and not
+judged; apply callbacks that did not run, unanswered invokes and stack references without supplied
+outputs are reported as notes, and a pass with any of them is "PASS (incomplete)".
 
 Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, the document,
 the policy config or the arguments are broken (one message on stderr; --debug adds the traceback).
