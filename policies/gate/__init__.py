@@ -5,11 +5,15 @@ without the Pulumi CLI or cloud credentials.
     python -m policies.gate --stack STACK [--stack STACK ...] | --all-stacks
                             [--program DIR] [--config-file FILE]
                             [--format text|json|sarif|github] [--output FILE]
-                            [--policy-config FILE] [--debug]
+                            [--policy-config FILE] [--stack-reference NAME=FILE ...] [--debug]
                             [--baseline FILE | --write-baseline FILE]
     python -m policies.gate --state FILE|-   --stack NAME [...]   # `pulumi stack export`
     python -m policies.gate --preview FILE|- --stack NAME [...]   # `pulumi preview --json`
     python -m policies.gate --list-rules | --version
+
+A program runs as `pulumi preview` runs it: what only a provider could compute is unknown and not
+judged; apply callbacks that did not run, unanswered invokes and stack references without supplied
+outputs are reported as notes, and a pass with any of them is "PASS (incomplete)".
 
 Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, the document,
 the policy config or the arguments are broken (one message on stderr; --debug adds the traceback).
@@ -63,8 +67,10 @@ class GateResult:
     unmatched_waivers: list[UnmatchedWaiver] = field(default_factory=list)
     # Recorded findings of --baseline that this run no longer has (for this stack).
     baseline_gone: int | None = None
-    # What the verdict could not see, one line each (the report prints them; never a bare PASS).
+    # What the run could not see, one line each (run_notes, changes); the report prints them.
     notes: list[str] = field(default_factory=list)
+    # Something the verdict depends on was not seen (run_notes): a pass is "PASS (incomplete)".
+    incomplete: bool = False
 
     @property
     def mandatory(self) -> int:
@@ -72,15 +78,15 @@ class GateResult:
         return sum(1 for v in self.violations if v.enforcement == "mandatory" and v.counts)
 
     @property
-    def exit_code(self) -> int:
-        return 1 if self.mandatory else 0
-
-    @property
     def verdict(self) -> str:
-        """FAIL on a counted mandatory finding; a pass with anything not seen is never a bare PASS."""
+        """FAIL on a mandatory violation; a pass on a run that could not see everything is never bare."""
         if self.mandatory:
             return "FAIL"
-        return "PASS (incomplete)" if self.notes else "PASS"
+        return "PASS (incomplete)" if self.incomplete else "PASS"
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.mandatory else 0
 
 
 def _with_remote_types(
@@ -132,6 +138,32 @@ def judge(
     return violations, effective, count_unjudged(resources, effective)
 
 
+def run_notes(run: ProgramRun) -> tuple[list[str], bool]:
+    """Human lines for what a preview run could not see, and whether that makes a pass incomplete:
+    apply callbacks that did not run, unanswered invokes, stack references without outputs."""
+    notes: list[str] = []
+    if run.unrun_callbacks:
+        n = run.unrun_callbacks
+        notes.append(f"{n} apply callback{'s' if n != 1 else ''} did not run: resources they create are not judged")
+    for invoke in run.unanswered_invokes:
+        notes.append(
+            f"invoke {invoke['token']} unanswered ({invoke['count']} call(s)): values that depend on it are "
+            "unknown and not judged"
+        )
+    missing = [ref["name"] for ref in run.stack_references if not ref["supplied"]]
+    for name in missing:
+        notes.append(
+            f"stack reference {name}: outputs unknown and not judged (supply them with --stack-reference {name}=FILE)"
+        )
+    incomplete = bool(notes)
+    if run.unknown_inputs:
+        n = len(run.unknown_inputs)
+        notes.append(
+            f"{n} resource{'s' if n != 1 else ''} with inputs unknown during preview: those properties are not judged"
+        )
+    return notes, incomplete
+
+
 def default_policy_config(stack_config_dir: Path, stack: str) -> Path | None:
     candidate = stack_config_dir / f"policy.{stack}.json"
     return candidate if candidate.is_file() else None
@@ -181,6 +213,7 @@ def run_gate(
     config_file: Path | str | None = None,
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> GateResult:
     from ..pack import PACK_ENFORCEMENT, POLICIES
     from . import mockengine
@@ -200,13 +233,21 @@ def run_gate(
         settings = reconcile(pack, PACK_ENFORCEMENT, given, str(policy_path) if policy_path else "policy config")
         # The program's own prints must not end up in a JSON or SARIF report on stdout.
         with contextlib.redirect_stdout(sys.stderr):
-            run = mockengine.run_program(program, stack, config_file=cfg_file)
+            run = mockengine.run_program(
+                program, stack, config_file=cfg_file, preview=True, stack_references=stack_references
+            )
     except (mockengine.ProjectError, PolicyConfigError) as exc:
         raise GateError(str(exc)) from exc
     except mockengine.ProgramError as exc:
-        raise GateError(f"the program failed: {exc}") from exc
+        where = ""
+        if exc.where:
+            file = Path(exc.where[0])
+            shown = file.relative_to(program) if file.is_relative_to(program) else file
+            where = f" ({shown}:{exc.where[1]})"
+        raise GateError(f"the program failed: {exc}{where}") from exc
 
     violations, settings, unjudged = judge(run.resources, pack, settings, run.project, stack)
+    notes, incomplete = run_notes(run)
     try:
         main_file = str((project.main_dir / "__main__.py").relative_to(program))
     except ValueError:
@@ -224,6 +265,8 @@ def run_gate(
         run.config.path,
         run,
         unmatched_waivers(settings, violations, not_judged=CHANGE_POLICIES),
+        notes=notes,
+        incomplete=incomplete,
     )
 
 
@@ -234,12 +277,20 @@ def run_gates(
     config_file: Path | str | None = None,
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[GateResult]:
     """Several stacks of one program in this process: the SDK and provider modules are imported once,
     the program itself runs afresh for each stack (mockengine.run_program re-imports its modules and
     resets the runtime's settings, config and mocks)."""
     return [
-        run_gate(s, program_dir, config_file=config_file, policy_config=policy_config, policies=policies)
+        run_gate(
+            s,
+            program_dir,
+            config_file=config_file,
+            policy_config=policy_config,
+            policies=policies,
+            stack_references=stack_references,
+        )
         for s in stacks
     ]
 

@@ -54,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--list-rules", action="store_true", help="print every rule: id, default enforcement, summary")
     parser.add_argument("--version", action="store_true", help="print the version")
+    parser.add_argument(
+        "--stack-reference",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="outputs of a stack the program reads with StackReference(NAME): the JSON of "
+        "`pulumi stack output --json --show-secrets` (without it those outputs are unknown, as in a preview)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     against = parser.add_mutually_exclusive_group()
     against.add_argument(
@@ -105,6 +113,34 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             "--policy-config applies to one stack: give exactly one --stack (several stacks use their "
             "own <stackConfigDir>/policy.<stack>.json)"
         )
+
+
+def _stack_references(given: list[str]) -> dict[str, dict[str, object]]:
+    """NAME=FILE pairs read into {name: outputs}; a bad pair or file is the caller's error (exit 2)."""
+    import json
+
+    from . import GateError
+
+    references: dict[str, dict[str, object]] = {}
+    for pair in given:
+        name, sep, file = pair.partition("=")
+        if not sep or not name or not file:
+            raise GateError(f"--stack-reference {pair!r}: expected NAME=FILE")
+        if name in references:
+            raise GateError(f"--stack-reference {name}: given twice")
+        try:
+            outputs = json.loads(Path(file).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise GateError(f"--stack-reference {name}: cannot read {file}: {exc.strerror}") from None
+        except json.JSONDecodeError as exc:
+            raise GateError(f"--stack-reference {name}: {file} is not JSON ({exc.msg}, line {exc.lineno})") from None
+        if not isinstance(outputs, dict):
+            raise GateError(
+                f"--stack-reference {name}: {file} must be an object of outputs "
+                "(`pulumi stack output --json --show-secrets`)"
+            )
+        references[name] = outputs
+    return references
 
 
 def _one_line(message: str) -> str:
@@ -169,8 +205,19 @@ def main(argv: list[str] | None = None) -> int:
                 )
             ]
         else:
+            references = _stack_references(args.stack_reference)
             stacks = stack_names(args.program) if args.all_stacks else args.stack
-            results = run_gates(stacks, args.program, config_file=args.config_file, policy_config=args.policy_config)
+            results = run_gates(
+                stacks,
+                args.program,
+                config_file=args.config_file,
+                policy_config=args.policy_config,
+                stack_references=references,
+            )
+            # What a run could not see goes to stderr too, whatever the report format.
+            for result in results:
+                for note in result.notes:
+                    print(f"policies.gate: {result.project}/{result.stack}: {note}", file=sys.stderr)
             if args.against_state or args.against_rev:
                 results = [_against(result, args) for result in results]
         if args.write_baseline:
@@ -206,10 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"policies.gate: error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
             return EXIT_BROKEN
         for result in results:
-            verdict = "FAIL" if result.exit_code else "PASS"
             counted = sum(1 for v in result.violations if v.counts)
             print(
-                f"{verdict} {result.project}/{result.stack}: {counted} violation(s), "
+                f"{result.verdict} {result.project}/{result.stack}: {counted} violation(s), "
                 f"{result.mandatory} mandatory; report in {args.output}",
                 file=sys.stderr,
             )

@@ -321,56 +321,155 @@ def _policy_document(args: Mapping[str, Any]) -> dict[str, Any]:
     return {"json": json.dumps(doc), "minifiedJson": json.dumps(doc, separators=(",", ":")), "id": "mock"}
 
 
-def mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, Any]:
-    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-        zones = [f"{region}{s}" for s in "abc"]
-        return {"names": zones, "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)], "id": region,
-                "groupNames": [region]}
-    if token in ("aws:ec2/getAmi:getAmi", "aws:ssm/getParameter:getParameter"):
-        ami = "ami-0abcdef1234567890"
-        return {"id": ami, "imageId": ami, "architecture": "x86_64", "value": ami,
-                "name": args.get("name", "mock"), "type": "String", "arn": _arn("ssm", region, "parameter/mock")}
-    if token == "aws:index/getCallerIdentity:getCallerIdentity":
-        return {"accountId": MOCK_ACCOUNT_ID, "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/ci",
-                "userId": "AIDAMOCKUSER", "id": MOCK_ACCOUNT_ID}
-    if token == "aws:index/getRegion:getRegion":
-        return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
-                "description": "mock region"}
-    if token == "aws:index/getPartition:getPartition":
-        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
-                "reverseDnsPrefix": "com.amazonaws"}
-    if token == "aws:iam/getPolicyDocument:getPolicyDocument":
-        return _policy_document(args)
-    if token == "aws:elb/getServiceAccount:getServiceAccount":
-        return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
-    if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-        token_value = base64.b64encode(b"AWS:mock-ecr-password").decode()
-        return {"userName": "AWS", "password": "mock-ecr-password", "authorizationToken": token_value,
-                "proxyEndpoint": f"https://{MOCK_ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com",
-                "expiresAt": "2030-01-01T00:00:00Z", "id": region}
-    if token == "aws:iam/getSessionContext:getSessionContext":
-        # An IAM user's or role's own ARN comes back as its issuer; an assumed-role session maps to its role.
-        arn = str(args.get("arn") or "")
-        issuer = arn
-        if ":assumed-role/" in arn:
-            role = arn.split(":assumed-role/", 1)[1].rsplit("/", 1)[0]
-            issuer = f"arn:aws:iam::{arn.split(':')[4]}:role/{role}"
-        return {"arn": arn, "issuerArn": issuer, "issuerName": issuer.rsplit("/", 1)[-1], "id": arn}
-    if token == "aws:eks/getClusterAuth:getClusterAuth":
-        return {"token": "k8s-aws-v1.mock", "name": args.get("name"), "id": args.get("name")}
-    if token == "aws:index/getDefaultTags:getDefaultTags":
-        return {"tags": {}, "id": "default"}
-    if token == "aws:ec2/getVpc:getVpc":
-        return {"id": "vpc-0mock", "cidrBlock": "10.0.0.0/16", "arn": _arn("ec2", region, "vpc/vpc-0mock")}
-    if token in ("aws:ec2/getSubnets:getSubnets", "aws:ec2/getSubnetIds:getSubnetIds"):
-        return {"ids": ["subnet-0mocka", "subnet-0mockb"], "id": "mock"}
-    if token == "aws:acm/getCertificate:getCertificate":
-        return {"arn": _arn("acm", region, "certificate/mock"), "id": "mock", "domain": args.get("domain")}
-    if token == "aws:route53/getZone:getZone":
-        return {"zoneId": "Z0MOCKZONE", "id": "Z0MOCKZONE", "name": args.get("name")}
+_Invoke = Callable[[Mapping[str, Any], str], dict[str, Any]]
+_FAKE_AMI = "ami-0abcdef1234567890"
+
+
+def _zones(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    zones = [f"{region}{s}" for s in "abc"]
+    return {"names": zones, "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)], "id": region, "groupNames": [region]}
+
+
+def _ami(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {"id": _FAKE_AMI, "imageId": _FAKE_AMI, "architecture": "x86_64", "name": args.get("nameRegex") or "mock",
+            "arn": _arn("ec2", region, f"image/{_FAKE_AMI}"), "ownerId": MOCK_ACCOUNT_ID,
+            "rootDeviceName": "/dev/xvda", "rootDeviceType": "ebs", "virtualizationType": "hvm",
+            "state": "available", "blockDeviceMappings": [], "owners": list(args.get("owners") or [])}
+
+
+def _ami_ids(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {"ids": [_FAKE_AMI], "id": region, "owners": list(args.get("owners") or [])}
+
+
+def _ssm_parameter(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    # Public SSM parameters are mostly AMI aliases (/aws/service/.../image_id); anything else gets a
+    # value that says it is a stand-in.
+    name = str(args.get("name") or "mock")
+    value = _FAKE_AMI if "ami" in name or "image" in name else f"mock-parameter-{name.strip('/').replace('/', '-')}"
+    return {"id": name, "name": name, "value": value, "insecureValue": value, "type": "String", "version": 1,
+            "arn": _arn("ssm", region, f"parameter/{name.lstrip('/')}")}
+
+
+def _caller_identity(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {"accountId": MOCK_ACCOUNT_ID, "arn": f"arn:aws:iam::{MOCK_ACCOUNT_ID}:user/ci",
+            "userId": "AIDAMOCKUSER", "id": MOCK_ACCOUNT_ID}
+
+
+def _region(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
+            "description": "mock region"}
+
+
+def _partition(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
+
+
+def _ecr_token(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    registry = str(args.get("registryId") or MOCK_ACCOUNT_ID)
+    return {"userName": "AWS", "password": "mock-ecr-password",
+            "authorizationToken": base64.b64encode(b"AWS:mock-ecr-password").decode(),
+            "proxyEndpoint": f"https://{registry}.dkr.ecr.{region}.amazonaws.com",
+            "expiresAt": "2030-01-01T00:00:00Z", "id": region, "registryId": registry}
+
+
+def _ecr_credentials(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    # A docker login for the registry: the token is base64 of "AWS:<password>" as ECR issues it.
+    registry = str(args.get("registryId") or MOCK_ACCOUNT_ID)
+    return {"authorizationToken": base64.b64encode(b"AWS:mock-ecr-password").decode(),
+            "expiresAt": "2030-01-01T00:00:00Z", "id": registry, "registryId": registry,
+            "proxyEndpoint": f"https://{registry}.dkr.ecr.{region}.amazonaws.com"}
+
+
+def _session_context(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    # An IAM user's or role's own ARN comes back as its issuer; an assumed-role session maps to its role.
+    arn = str(args.get("arn") or "")
+    issuer = arn
+    if ":assumed-role/" in arn:
+        role = arn.split(":assumed-role/", 1)[1].rsplit("/", 1)[0]
+        issuer = f"arn:aws:iam::{arn.split(':')[4]}:role/{role}"
+    return {"arn": arn, "issuerArn": issuer, "issuerName": issuer.rsplit("/", 1)[-1], "id": arn}
+
+
+def _vpc_lookup(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    vpc = str(args.get("id") or "vpc-0mock")
+    return {"id": vpc, "cidrBlock": "10.0.0.0/16", "arn": _arn("ec2", region, f"vpc/{vpc}"), "default": False,
+            "mainRouteTableId": "rtb-0mock", "ownerId": MOCK_ACCOUNT_ID, "state": "available", "tags": {}}
+
+
+def _ids(prefix: str) -> _Invoke:
+    return lambda args, region: {"ids": [f"{prefix}-0mocka", f"{prefix}-0mockb"], "id": region}
+
+
+def _subnet(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    subnet = str(args.get("id") or "subnet-0mocka")
+    return {"id": subnet, "arn": _arn("ec2", region, f"subnet/{subnet}"), "vpcId": "vpc-0mock",
+            "cidrBlock": "10.0.0.0/24", "availabilityZone": f"{region}a", "availabilityZoneId": "use1-az1",
+            "mapPublicIpOnLaunch": False, "ownerId": MOCK_ACCOUNT_ID, "state": "available", "tags": {}}
+
+
+def _security_group(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    group = str(args.get("id") or "sg-0mock")
+    return {"id": group, "arn": _arn("ec2", region, f"security-group/{group}"), "vpcId": "vpc-0mock",
+            "name": str(args.get("name") or "default"), "description": "mock security group", "tags": {}}
+
+
+def _security_groups(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {"ids": ["sg-0mock"], "arns": [_arn("ec2", region, "security-group/sg-0mock")], "vpcIds": ["vpc-0mock"],
+            "id": region}
+
+
+def _certificate(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {"arn": _arn("acm", region, "certificate/mock"), "id": "mock", "domain": args.get("domain"),
+            "status": "ISSUED", "keyTypes": ["RSA_2048"], "types": ["AMAZON_ISSUED"]}
+
+
+def _zone(args: Mapping[str, Any], region: str) -> dict[str, Any]:
+    name = str(args.get("name") or "example.com").rstrip(".") + "."
+    zone = str(args.get("zoneId") or "Z0MOCKZONE")
+    return {"zoneId": zone, "id": zone, "name": name, "arn": f"arn:aws:route53:::hostedzone/{zone}",
+            "privateZone": bool(args.get("privateZone")), "resourceRecordSetCount": 2,
+            "nameServers": [f"ns-{i}.awsdns-mock.net" for i in (1, 2)], "primaryNameServer": "ns-1.awsdns-mock.net",
+            "callerReference": "mock", "comment": "", "tags": {}}
+
+
+# Data sources a preview answers from the account: clearly fake, shaped as the pulumi_aws result types
+# (tests/unit/policies/gate/mockengine/test_answers.py checks every key and value type against them).
+_AWS_INVOKES: Mapping[str, _Invoke] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _zones,
+    "aws:ec2/getAmi:getAmi": _ami,
+    "aws:ec2/getAmiIds:getAmiIds": _ami_ids,
+    "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
+    "aws:index/getRegion:getRegion": _region,
+    "aws:index/getPartition:getPartition": _partition,
+    "aws:iam/getPolicyDocument:getPolicyDocument": lambda args, region: _policy_document(args),
+    "aws:elb/getServiceAccount:getServiceAccount": lambda args, region: {
+        "arn": "arn:aws:iam::127311923021:root", "id": "127311923021"},
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": _ecr_token,
+    "aws:ecr/getCredentials:getCredentials": _ecr_credentials,
+    "aws:iam/getSessionContext:getSessionContext": _session_context,
+    "aws:eks/getClusterAuth:getClusterAuth": lambda args, region: {
+        "token": "k8s-aws-v1.mock", "name": args.get("name"), "id": args.get("name")},
+    "aws:index/getDefaultTags:getDefaultTags": lambda args, region: {"tags": {}, "id": "default"},
+    "aws:ec2/getVpc:getVpc": _vpc_lookup,
+    "aws:ec2/getVpcs:getVpcs": _ids("vpc"),
+    "aws:ec2/getSubnets:getSubnets": _ids("subnet"),
+    "aws:ec2/getSubnet:getSubnet": _subnet,
+    "aws:ec2/getSecurityGroup:getSecurityGroup": _security_group,
+    "aws:ec2/getSecurityGroups:getSecurityGroups": _security_groups,
+    "aws:acm/getCertificate:getCertificate": _certificate,
+    "aws:route53/getZone:getZone": _zone,
+}
+
+
+def mock_invoke(token: str, args: Mapping[str, Any], region: str) -> dict[str, Any] | None:
+    """The answer to an invoke, or None when the gate has none (the run reports it as unanswered)."""
+    answer = _AWS_INVOKES.get(token)
+    if answer is not None:
+        return answer(args, region)
     if token == "kubernetes:yaml:decode":
         return {"result": _decode_manifests(str(args.get("text") or ""))}
-    return {}
+    return None
 
 
 def _decode_manifests(text: str) -> list[Any]:

@@ -4,10 +4,12 @@ values become placeholder secrets."""
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -103,9 +105,59 @@ def load_project(program_dir: Path | str) -> Project:
     return Project(name, directory, main_dir, stack_dir, declarations, values, entry)
 
 
-# libyaml's loader when PyYAML has it: the same safe subset, without the pure-Python scanner's cost
-# on every stack of a multi-stack run.
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's parser when PyYAML has it (without the pure-Python scanner's cost on every stack of a
+# multi-stack run), with the plain-scalar resolution of the CLI's YAML library instead of YAML 1.1's.
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _GoYamlLoader(_BASE_LOADER):
+    """Plain scalars resolved as gopkg.in/yaml.v3 resolves them, which is what the CLI reads project and
+    stack files with (pulumi/pulumi sdk/go/common/workspace/loaders.go LoadProject/LoadProjectStack ->
+    sdk/go/common/encoding/marshal.go yamlMarshaler, `yaml "gopkg.in/yaml.v3"`).
+
+    yaml.v3 follows the YAML 1.2 core schema (resolve.go): only true/false (three spellings each) are
+    booleans, so `off`, `on`, `yes`, `no`, `y`, `n` stay strings; null is `~`, `null` or empty; integers
+    are strconv.ParseInt(base 0) after dropping underscores (0x, 0o, 0b and a leading 0 for octal);
+    floats take the 1.2 pattern plus .inf/.nan; a timestamp-looking value decoded into an untyped
+    value stays a string (decode.go, "for backward compatibility")."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
+
+
+def _int_go(loader: Any, node: Any) -> int:
+    text = loader.construct_scalar(node).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    if digits[:2] in ("0x", "0X"):
+        return sign * int(digits[2:], 16)
+    if digits[:2] in ("0o", "0O"):
+        return sign * int(digits[2:], 8)
+    if digits[:2] in ("0b", "0B"):
+        return sign * int(digits[2:], 2)
+    if len(digits) > 1 and digits.startswith("0"):
+        return sign * int(digits, 8)
+    return sign * int(digits)
+
+
+for _tag, _pattern, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN"),
+    (
+        "tag:yaml.org,2002:int",
+        r"^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[0-9][0-9_]*)$",
+        "-+0123456789",
+    ),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
+):
+    _firsts: list[Any] = [*_first, None] if _tag.endswith("null") else list(_first)
+    _GoYamlLoader.add_implicit_resolver(_tag, re.compile(_pattern), _firsts)
+_GoYamlLoader.add_constructor("tag:yaml.org,2002:int", _int_go)
+
+_YAML_LOADER: Any = _GoYamlLoader
 
 
 def _read_yaml(path: Path) -> Any:
@@ -117,6 +169,42 @@ def _read_yaml(path: Path) -> Any:
         raise ProjectError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     except OSError as exc:
         raise ProjectError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+# A key whose name says it holds a private key or certificate gets a PEM-shaped placeholder: programs
+# parse such values (check the BEGIN line, base64-decode the body) before passing them on.
+_PEM_NAME = re.compile(r"(private.?key|ssh.?key|\bpem\b|pem$|cert)", re.IGNORECASE)
+
+
+def placeholder_secret(name: str) -> str:
+    """What a `secure:` value decrypts to offline: `mock-secret-<key>`, or for a key named like a
+    private key or certificate a PEM block of the same name whose body is that text in base64."""
+    text = PLACEHOLDER_SECRET_PREFIX + name
+    if not _PEM_NAME.search(name):
+        return text
+    label = "CERTIFICATE" if "cert" in name.lower() else "RSA PRIVATE KEY"
+    body = base64.b64encode(text.encode()).decode()
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
+def _decrypted(value: Any, name: str) -> tuple[Any, bool]:
+    """The value with every `secure:` leaf decrypted to a placeholder, at any depth of a structured
+    value (the CLI decrypts nested secure values and marks the whole key secret: pulumi/pulumi
+    sdk/go/common/resource/config/value.go Value.Value and Value.Secure, object.go: a secure leaf
+    anywhere in an object makes the key secure)."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"} and isinstance(value["secure"], str):
+            return placeholder_secret(name), True
+        out: dict[Any, Any] = {}
+        secret = False
+        for k, v in value.items():
+            out[k], inner = _decrypted(v, str(k))
+            secret = secret or inner
+        return out, secret
+    if isinstance(value, list):
+        items = [_decrypted(v, name) for v in value]
+        return [v for v, _ in items], any(s for _, s in items)
+    return value, False
 
 
 _TYPE_CHECKS = {
@@ -153,11 +241,10 @@ def load_stack_config(project: Project, stack: str, config_file: Path | str | No
     values.update(project.project_values)
     for raw_key, value in raw.items():
         key = _qualify(str(raw_key), project.name)
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            values[key] = PLACEHOLDER_SECRET_PREFIX + key.split(":", 1)[1]
+        plain, secret = _decrypted(value, key.split(":", 1)[1])
+        values[key] = plain
+        if secret:
             secret_keys.add(key)
-        else:
-            values[key] = value
     for key, decl in project.declarations.items():
         if decl.secret:
             secret_keys.add(key)

@@ -7,6 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# The engine's marker for a value not known during a preview (pulumi/runtime/rpc.py UNKNOWN; the
+# analyzer's pulumi_policy/proxy.py UNKNOWN_STRING_VALUE): kept in Resource.inputs and outputs, so that
+# a policy reading it gets "can't run policy ... during preview", never a guess.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
 
 @dataclass(frozen=True)
 class Resource:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -386,3 +387,41 @@ def test_day_two_findings_stop_at_the_overrides():
     _, doc = gate_json("day_two")
     assert {v["name"] for v in doc["violations"]} & {"k8s-protected", "mail", "mailer-role", "worker-role"} == set()
     assert [v["policy"] for v in doc["violations"] if v["name"] == "mailer"] == ["sqs-event-source-max-concurrency"]
+
+
+def test_stack_reference_outputs_come_from_the_given_file(tmp_path: Path) -> None:
+    program = PROGRAMS / "stack_reference"
+    outputs = tmp_path / "network.json"
+    outputs.write_text(json.dumps({"vpcId": "vpc-0abc", "privateSubnetIds": ["subnet-1"], "region": "us-west-2"}))
+    done = gate("--stack", "dev", "--program", str(program), "--format", "json",
+                "--stack-reference", f"acme/network/prod={outputs}")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    stack = doc["stacks"][0] if "stacks" in doc else doc
+    assert stack["verdict"] == "PASS" and not any("stack reference" in n for n in stack["notes"])
+    assert any(r["name"] == "eni-0" for r in stack["resources"])
+
+    bare = gate("--stack", "dev", "--program", str(program))
+    assert bare.returncode == 0
+    assert "PASS (incomplete)" in bare.stdout
+    assert "stack reference acme/network/prod: outputs unknown" in bare.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("acme/network/prod", "expected NAME=FILE"),
+        ("acme/network/prod={missing}", "cannot read"),
+        ("acme/network/prod={list}", "must be an object of outputs"),
+        ("acme/network/prod={broken}", "is not JSON"),
+    ],
+)
+def test_a_bad_stack_reference_is_one_clear_error(tmp_path: Path, value: str, message: str) -> None:
+    (tmp_path / "list.json").write_text("[]")
+    (tmp_path / "broken.json").write_text("{")
+    files = {k: tmp_path / f"{k}.json" for k in ("missing", "list", "broken")}
+    done = gate("--stack", "dev", "--program", str(PROGRAMS / "stack_reference"),
+                "--stack-reference", value.format(**files))
+    assert done.returncode == 2
+    assert done.stderr.startswith("policies.gate: error: --stack-reference") and message in done.stderr
+    assert "Traceback" not in done.stderr

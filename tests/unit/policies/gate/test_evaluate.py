@@ -130,3 +130,32 @@ def test_the_pack_on_captured_resources():
     settings = reconcile(POLICIES, PACK_ENFORCEMENT, None)
     found = {(v.policy, v.enforcement) for v in evaluate([queue], POLICIES, settings, "p", "dev")}
     assert found == {("sqs-encryption", "mandatory"), ("sqs-dead-letter-queue", "mandatory")}
+
+
+def test_a_property_unknown_in_the_preview_is_not_judged_by_the_pack(tmp_path):
+    """End to end: the engine's UNKNOWN reaches the pack's rules as the analyzer's unknown (rules/_core.py
+    plain), so the rule does not judge it, instead of a violation on None; the run names what was not
+    judged and the pass is incomplete."""
+    from policies.gate import run_gate
+    from policies.gate.mockengine.records import UNKNOWN
+
+    (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-west-2\n")
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi\nimport pulumi_aws as aws\n"
+        "ref = pulumi.StackReference('acme/base/prod')\n"
+        "aws.ec2.LaunchTemplate('lt', image_id='ami-1', metadata_options={'http_tokens': ref.get_output('tokens')})\n"
+    )
+    result = run_gate("dev", tmp_path)
+    template = next(r for r in result.resources if r.name == "lt")
+    assert template.inputs["metadataOptions"]["httpTokens"] == UNKNOWN
+    assert not [v for v in result.violations if v.name == "lt" and v.policy == "imdsv2-required"]
+    assert result.run is not None and result.run.unknown_inputs[template.urn] == ["metadataOptions.httpTokens"]
+    assert "1 resource with inputs unknown during preview: those properties are not judged" in result.notes
+    assert result.verdict == "PASS (incomplete)" and result.exit_code == 0
+    # The same property, known from the supplied stack, is judged.
+    supplied = run_gate("dev", tmp_path, stack_references={"acme/base/prod": {"tokens": "optional"}})
+    assert [v.enforcement for v in supplied.violations if v.name == "lt" and v.policy == "imdsv2-required"] == [
+        "mandatory"
+    ]
+    assert supplied.verdict == "FAIL"

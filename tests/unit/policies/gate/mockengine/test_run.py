@@ -1,0 +1,238 @@
+"""The run as a preview: unknown outputs stay unknown and reach the record as UNKNOWN, callbacks over
+them do not run and are counted, stack references, remote components and unanswered invokes are
+reported, the engine's refusals fail the run, failures point at the program's line, and a run
+round-trips through JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from policies.gate.mockengine import ProgramError, ProgramRun, run_program
+from policies.gate.mockengine.records import UNKNOWN
+
+
+def _program(tmp_path: Path, source: str, stack_config: str = "config:\n  aws:region: eu-west-1\n") -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(stack_config)
+    (tmp_path / "__main__.py").write_text(textwrap.dedent(source))
+    return tmp_path
+
+
+COMPUTED = """
+import pulumi
+import pulumi_aws as aws
+
+api = aws.apigateway.RestApi("api", body="{}")
+stage = aws.apigateway.Stage("s", rest_api=api.id, deployment="d", stage_name="v1")
+arn = stage.execution_arn.apply(lambda a: a + "*/*")
+arn.apply(lambda a: aws.sqs.Queue("made-in-apply"))
+aws.lambda_.Permission("p", action="lambda:InvokeFunction", function="f", principal="apigateway.amazonaws.com",
+                       source_arn=arn)
+pulumi.export("joined", pulumi.Output.concat("x", stage.execution_arn))
+"""
+
+
+def test_a_computed_output_is_unknown_in_a_preview_and_callbacks_over_it_do_not_run(tmp_path: Path) -> None:
+    run = run_program(_program(tmp_path, COMPUTED), "dev", preview=True)
+    permission = run.one("aws:lambda/permission:Permission")
+    assert permission.inputs["sourceArn"] == UNKNOWN
+    assert run.unknown_inputs[permission.urn] == ["sourceArn"]
+    assert not run.of_type("aws:sqs/queue:Queue")
+    # The program's two callbacks; Output.concat's own join is the SDK's and is not counted.
+    assert run.unrun_callbacks == 2
+    assert run.preview is True
+
+
+def test_as_an_update_the_same_program_sees_none_and_runs_every_callback(tmp_path: Path) -> None:
+    with pytest.raises(ProgramError, match="NoneType") as failed:
+        run_program(_program(tmp_path, COMPUTED), "dev")
+    # The failure points at the program's own line, not at the SDK's frames.
+    assert failed.value.where == (str(tmp_path / "__main__.py"), 7)
+
+
+def test_a_callback_over_a_value_the_program_set_runs_and_what_it_creates_is_captured(tmp_path: Path) -> None:
+    source = """
+    import pulumi_aws as aws
+    topic = aws.sns.Topic("t", name="orders")
+    topic.name.apply(lambda n: aws.sqs.Queue("q-" + n))
+    """
+    run = run_program(_program(tmp_path, source), "dev", preview=True)
+    assert run.one("aws:sqs/queue:Queue").name == "q-orders"
+    assert run.unrun_callbacks == 0 and not run.unknown_inputs
+
+
+STACK_REFERENCE = """
+import pulumi
+import pulumi_aws as aws
+
+ref = pulumi.StackReference("acme/network/prod")
+vpc = ref.get_output("vpcId")
+ids = ref.require_output("subnetIds")
+details = ref.get_output_details("vpcId")
+aws.ec2.SecurityGroup("sg", vpc_id=vpc, description="d")
+ids.apply(lambda xs: [aws.ec2.NetworkInterface(f"eni{i}", subnet_id=s) for i, s in enumerate(xs)])
+pulumi.export("region", ref.outputs.apply(lambda o: o["region"]))
+pulumi.export("known", pulumi.Output.from_input(details).apply(lambda d: d.value))
+"""
+
+
+def test_stack_reference_outputs_are_unknown_unless_supplied(tmp_path: Path) -> None:
+    program = _program(tmp_path, STACK_REFERENCE)
+    run = run_program(program, "dev", preview=True)
+    assert run.one("aws:ec2/securityGroup:SecurityGroup").inputs["vpcId"] == UNKNOWN
+    assert not run.of_type("aws:ec2/networkInterface:NetworkInterface")
+    assert run.stack_references == [{"name": "acme/network/prod", "supplied": False}]
+    assert run.outputs["known"] is None
+
+    supplied = {"acme/network/prod": {"vpcId": "vpc-123", "subnetIds": ["subnet-a", "subnet-b"], "region": "eu"}}
+    run = run_program(program, "dev", preview=True, stack_references=supplied)
+    assert run.one("aws:ec2/securityGroup:SecurityGroup").inputs["vpcId"] == "vpc-123"
+    assert sorted(r.inputs["subnetId"] for r in run.of_type("aws:ec2/networkInterface:NetworkInterface")) == [
+        "subnet-a",
+        "subnet-b",
+    ]
+    assert run.outputs["region"] == "eu" and run.outputs["known"] == "vpc-123"
+    assert run.stack_references == [{"name": "acme/network/prod", "supplied": True}]
+
+
+def test_a_required_output_missing_from_the_supplied_stack_fails_as_under_the_cli(tmp_path: Path) -> None:
+    with pytest.raises(ProgramError, match="subnetIds"):
+        run_program(
+            _program(tmp_path, STACK_REFERENCE), "dev", preview=True,
+            stack_references={"acme/network/prod": {"vpcId": "vpc-1", "region": "eu"}},
+        )
+
+
+def test_a_remote_component_has_unknown_outputs_and_is_recorded_as_remote(tmp_path: Path) -> None:
+    source = """
+    import pulumi
+    import pulumi_aws as aws
+
+    class Vpc(pulumi.ComponentResource):
+        def __init__(self, name):
+            super().__init__("awsx:ec2:Vpc", name, {"cidrBlock": "10.0.0.0/16", "natGateways": None,
+                             "vpcId": None}, None, remote=True)
+
+    vpc = Vpc("main")
+    aws.ec2.SecurityGroup("sg", vpc_id=vpc.vpcId, description="d")
+    vpc.natGateways.apply(lambda gws: [aws.ec2.Eip(f"e{i}") for i, _ in enumerate(gws)])
+    """
+    run = run_program(_program(tmp_path, source), "dev", preview=True)
+    component = run.one("awsx:ec2:Vpc")
+    assert component.remote and not component.custom
+    assert run.one("aws:ec2/securityGroup:SecurityGroup").inputs["vpcId"] == UNKNOWN
+    assert run.unrun_callbacks == 1 and not run.of_type("aws:ec2/eip:Eip")
+
+
+def test_unanswered_invokes_are_named_and_what_depends_on_them_is_unknown(tmp_path: Path) -> None:
+    source = """
+    import pulumi_aws as aws
+    version = aws.rds.get_engine_version_output(engine="postgres")
+    pair = aws.ec2.get_key_pair(key_name="deployer")
+    aws.ec2.Instance("vm", ami="ami-1", instance_type="t3.micro", key_name=pair.key_name,
+                     tags={"engine": version.version, "fingerprint": "fp:" + pair.fingerprint})
+    aws.ec2.get_ami(most_recent=True, owners=["amazon"])
+    """
+    run = run_program(_program(tmp_path, source), "dev", preview=True)
+    vm = run.one("aws:ec2/instance:Instance")
+    assert vm.inputs["keyName"] == UNKNOWN
+    assert vm.inputs["tags"] == {"engine": UNKNOWN, "fingerprint": UNKNOWN}
+    assert sorted(run.unknown_inputs[vm.urn]) == ["keyName", "tags.engine", "tags.fingerprint"]
+    assert run.unanswered_invokes == [
+        {"token": "aws:ec2/getKeyPair:getKeyPair", "count": 1},
+        {"token": "aws:rds/getEngineVersion:getEngineVersion", "count": 1},
+    ]
+
+
+def test_a_duplicate_urn_fails_the_run_as_the_engine_does(tmp_path: Path) -> None:
+    source = """
+    import pulumi_aws as aws
+    aws.sqs.Queue("jobs")
+    aws.sqs.Queue("jobs")
+    """
+    with pytest.raises(ProgramError) as failed:
+        run_program(_program(tmp_path, source), "dev", preview=True)
+    assert re.fullmatch(
+        r"Duplicate resource URN 'urn:pulumi:dev::demo::\S*aws:sqs/queue:Queue::jobs'; try giving it a unique name",
+        str(failed.value),
+    )
+    assert failed.value.where == (str(tmp_path / "__main__.py"), 4)
+
+
+def test_a_failure_in_a_module_of_the_program_points_at_that_module(tmp_path: Path) -> None:
+    program = _program(tmp_path, "import helper\nhelper.build()\n")
+    (program / "helper.py").write_text("def build():\n    settings = {}\n    return settings['size']\n")
+    with pytest.raises(ProgramError, match="KeyError") as failed:
+        run_program(program, "dev", preview=True)
+    assert failed.value.where == (str(program / "helper.py"), 3)
+
+
+def test_a_resource_passed_as_an_input_reaches_the_provider_as_its_id(tmp_path: Path) -> None:
+    source = """
+    import pulumi_aws as aws
+    role = aws.iam.Role("r", assume_role_policy="{}")
+    aws.iam.RolePolicyAttachment("a", role=role, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    """
+    for _ in range(5):
+        run = run_program(_program(tmp_path, source), "dev", preview=True)
+        role = run.one("aws:iam/role:Role")
+        attachment = run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        assert attachment.inputs["role"] == role.urn
+        assert attachment.outputs["role"] == role.outputs["id"]
+
+
+def test_a_run_round_trips_through_json(tmp_path: Path) -> None:
+    run = run_program(_program(tmp_path, STACK_REFERENCE), "dev", preview=True)
+    # Everything but the stack config (a set of secret keys and the file's path) is plain JSON data.
+    # Tuples come back as lists; nothing needs a custom encoder (no Unknown object, no set).
+    plain = {k: v for k, v in dataclasses.asdict(run).items() if k != "config"}
+    back = json.loads(json.dumps(plain))
+    assert back["resources"][0]["inputs"] == plain["resources"][0]["inputs"]
+    assert back["outputs"] == plain["outputs"] == {"region": UNKNOWN, "known": None}
+    assert {f.name for f in dataclasses.fields(ProgramRun)} >= {
+        "unrun_callbacks",
+        "unanswered_invokes",
+        "stack_references",
+        "unknown_inputs",
+    }
+    assert plain["unrun_callbacks"] == 2 and plain["stack_references"][0]["supplied"] is False
+
+
+def test_a_method_call_on_a_remote_component_is_unknown_and_named(tmp_path: Path) -> None:
+    source = """
+    import pulumi
+    import pulumi_aws as aws
+
+    class Cluster(pulumi.ComponentResource):
+        def __init__(self, name):
+            super().__init__("eks:index:Cluster", name, {"kubeconfig": None}, None, remote=True)
+
+        def get_kubeconfig(self):
+            return pulumi.runtime.call("eks:index:Cluster/getKubeconfig", {"__self__": self}, self)
+
+    Cluster("apps").get_kubeconfig().apply(lambda k: aws.ssm.Parameter("kc", type="String", value=k))
+    """
+    run = run_program(_program(tmp_path, source), "dev", preview=True)
+    assert run.unanswered_invokes == [{"token": "eks:index:Cluster/getKubeconfig", "count": 1}]
+    assert run.unrun_callbacks == 1 and not run.of_type("aws:ssm/parameter:Parameter")
+
+
+def test_a_custom_resource_with_a_malformed_type_token_is_refused(tmp_path: Path) -> None:
+    source = """
+    import pulumi
+
+    class Thing(pulumi.CustomResource):
+        def __init__(self, name):
+            super().__init__("acme:Thing", name, {})
+
+    Thing("t")
+    """
+    refused = r"Type 'acme:Thing' is not a valid type token \(must have format '\*:\*:\*'\)"
+    with pytest.raises(ProgramError, match=refused):
+        run_program(_program(tmp_path, source), "dev", preview=True)
