@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -34,6 +35,7 @@ from app.metrics import Metrics
 
 log = logging.getLogger("app.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_TRACE_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24})(?:;|$)")
 
 _OWN_HEADERS = (b"x-instance-id", b"x-request-id")
 _NO_STORE = (b"cache-control", b"no-store")
@@ -54,6 +56,7 @@ class Edge:
         access_log: AccessLog,
         max_body_bytes: int,
         max_header_bytes: int | None = None,
+        body_timeout_seconds: float | None = None,
         operational: dict[str, tuple[frozenset[str], Callable[[Any], Response]]] | None = None,
     ) -> None:
         self.api = api
@@ -63,6 +66,7 @@ class Edge:
         self.access_log = access_log
         self.max_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
+        self.body_timeout = body_timeout_seconds
         self.operational = operational or {}
 
     @property
@@ -84,6 +88,11 @@ class Edge:
                 incoming = value.decode("latin-1")
                 if _REQUEST_ID.match(incoming):
                     request_id = incoming
+            elif name == b"x-amzn-trace-id" and not request_id:
+                # The ALB's own request id (its access log's trace_id): "Root=1-<time>-<id>[;...]".
+                root = _TRACE_ROOT.search(value.decode("latin-1"))
+                if root:
+                    request_id = root.group(1)
             elif name == b"authorization":
                 authenticated = True
             elif name == b"content-length":
@@ -165,20 +174,27 @@ class Edge:
                 return None
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                if message.get("more_body", False):
-                    await _drain(receive, None)
-                await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        # uvicorn times out nothing once the head has arrived: a client sending a byte now and then
+        # holds the connection, its buffer and a slot of the load balancer for ever (the ALB only
+        # cuts a connection idle for its whole idle timeout). The whole body gets a deadline.
+        with anyio.move_on_after(self.body_timeout if self.body_timeout is not None else math.inf) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_bytes:
+                    if message.get("more_body", False):
+                        await _drain(receive, None)
+                    await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
+                    return None
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            await _reply(send, 408, f"the request body did not arrive within {self.body_timeout:g} s")
+            return None
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         replayed = False
 
