@@ -190,9 +190,8 @@ _OTHER_VALUE = {"APP_MODE": "local", "APP_DATABASE_SSLMODE": "require"}
 
 
 def _infra_environment() -> dict[str, str]:
-    from infra.lib import app_env
-
     from infra.components.api import CLIENT_ADDRESS_HEADER
+    from infra.lib import app_env
 
     endpoints = {**_INFRA_ENDPOINTS, "client_address_header": CLIENT_ADDRESS_HEADER}  # the apigateway shape
     env = app_env.app_environment(app_env.AppEndpoints(**endpoints))  # type: ignore[arg-type]
