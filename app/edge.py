@@ -8,7 +8,11 @@ For every HTTP request, one pass over its headers and, around whatever answers i
   body is buffered in memory up to `max_body_bytes` and replayed to the app, so a chunked upload
   without Content-Length is cut off as soon as it passes the limit;
 - the request's Prometheus metrics and its access line (app/logs.py, `AccessLog`);
-- a JSON 500 as the last resort, and 499 in the log and metrics when the client left first.
+- a JSON 500 as the last resort, and 499 in the log and metrics when the client left first;
+- a 503, without acting, for a request that reached the replica more than `request_max_age_seconds`
+  after the load balancer received it (X-Request-Start from HAProxy, or the time in the ALB's
+  X-Amzn-Trace-Id): after a freeze, the client has given up and may have repeated it elsewhere;
+- a 408 for a body that has not arrived within `body_timeout_seconds`.
 
 The operational routes (app/routers/health.py, `OPERATIONAL`: liveness, readiness, metrics) are
 answered here, without the router; everything else goes to the FastAPI app. One layer instead of a
@@ -35,6 +39,7 @@ from app.metrics import Metrics
 
 log = logging.getLogger("app.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_REQUEST_START = re.compile(r"^t=(\d{13})$")
 _TRACE_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24})(?:;|$)")
 
 _OWN_HEADERS = (b"x-instance-id", b"x-request-id")
@@ -57,6 +62,8 @@ class Edge:
         max_body_bytes: int,
         max_header_bytes: int | None = None,
         body_timeout_seconds: float | None = None,
+        request_max_age_seconds: float | None = None,
+        clock: Callable[[], float] = time.time,
         operational: dict[str, tuple[frozenset[str], Callable[[Any], Response]]] | None = None,
     ) -> None:
         self.api = api
@@ -67,6 +74,8 @@ class Edge:
         self.max_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
         self.body_timeout = body_timeout_seconds
+        self.max_age = request_max_age_seconds
+        self.clock = clock
         self.operational = operational or {}
 
     @property
@@ -83,6 +92,7 @@ class Edge:
         request_id = ""
         authenticated = False
         declared: bytes | None = None
+        received_at: float | None = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
@@ -93,6 +103,15 @@ class Edge:
                 root = _TRACE_ROOT.search(value.decode("latin-1"))
                 if root:
                     request_id = root.group(1)
+                    if received_at is None:
+                        # Its second field is when the ALB received the request (epoch seconds, hex),
+                        # to the second: rounded up, so a request is never judged older than it is.
+                        received_at = int(root.group(1)[2:10], 16) + 1.0
+            elif name == b"x-request-start":
+                # HAProxy's stamp locally: "t=<epoch milliseconds>".
+                stamp = _REQUEST_START.match(value.decode("latin-1"))
+                if stamp:
+                    received_at = int(stamp.group(1)) / 1000
             elif name == b"authorization":
                 authenticated = True
             elif name == b"content-length":
@@ -122,6 +141,19 @@ class Edge:
                 await _reply(send_with_headers, 400, f"request head larger than {self.max_header_bytes} bytes")
                 return
             operational = self.operational.get(path)
+            if (
+                operational is None
+                and received_at is not None
+                and self.max_age is not None
+                and self.clock() - received_at > self.max_age
+            ):
+                # The replica was frozen or swamped: the client stopped waiting long ago and may have
+                # repeated the request elsewhere. Acting on it now could undo a newer write.
+                await _reply(
+                    send_with_headers, 503, "the request reached the replica too late and was not acted on; retry",
+                    retry_after=True,
+                )
+                return
             if operational is not None and method in operational[0]:
                 # Sent here, not through the response's own __call__ and `send_with_headers`: the
                 # answer is whole in memory, and this is the path every probe takes.
@@ -261,17 +293,14 @@ async def _drain(receive: Any, declared: int | None) -> None:
                 return
 
 
-async def _reply(send: Any, status: int, detail: str) -> None:
+async def _reply(send: Any, status: int, detail: str, retry_after: bool = False) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if retry_after:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

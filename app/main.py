@@ -134,5 +134,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
         body_timeout_seconds=settings.body_timeout_seconds,
+        request_max_age_seconds=settings.request_max_age_seconds,
         operational=OPERATIONAL,
     )

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     # A replica whose event loop has not turned for this long exits, so its supervisor restarts it
     # (0 turns the watchdog off); app/watchdog.py.
     event_loop_watchdog_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # A request that reached this replica this long after the load balancer received it is answered
+    # 503 without being acted on: its client has given up (and may have repeated it elsewhere), so a
+    # replica thawing from a freeze must not apply it late, over newer writes. app/edge.py.
+    request_max_age_seconds: float = Field(default=10.0, gt=0, le=3600)
     # A request body not received whole within this long is answered 408 (slow uploads hold a
     # connection and a buffer otherwise).
     body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)

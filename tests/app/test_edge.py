@@ -297,3 +297,46 @@ def test_the_load_balancers_request_id_is_the_apps(
 def test_a_malformed_trace_header_is_not_adopted(access: CountingStream, trace: bytes) -> None:
     _, answer_headers, _ = run_on_a_new_loop(call(edge(Inner(), access), scope(headers=[(b"x-amzn-trace-id", trace)])))
     assert re.fullmatch(rb"[0-9a-f]{32}", answer_headers[b"x-request-id"])
+
+
+def aged_edge(inner: Any, stream: io.StringIO, now: float) -> Edge:
+    return Edge(
+        inner, state=None, instance_id="replica-7", metrics=Metrics(), access_log=AccessLog("replica-7", stream),
+        max_body_bytes=1024, request_max_age_seconds=10, clock=lambda: now,
+        operational={"/healthz": (frozenset({"GET"}), lambda state: JSONResponse({"status": "ok"}))},
+    )
+
+
+NOW = 1_765_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "acted_on"),
+    [
+        ([(b"x-request-start", f"t={int((NOW - 9.9) * 1000)}".encode())], True),
+        ([(b"x-request-start", f"t={int((NOW - 10.1) * 1000)}".encode())], False),
+        # The ALB's trace id holds the second it received the request: counted from the end of that second.
+        ([(b"x-amzn-trace-id", f"Root=1-{int(NOW) - 10:08x}-abcdef012345678912345678".encode())], True),
+        ([(b"x-amzn-trace-id", f"Root=1-{int(NOW) - 12:08x}-abcdef012345678912345678".encode())], False),
+        # No stamp, or one that is not a stamp: nothing to judge by.
+        ([], True),
+        ([(b"x-request-start", b"t=yesterday")], True),
+    ],
+)
+def test_a_request_that_waited_too_long_before_reaching_the_replica_is_not_acted_on(
+    access: CountingStream, headers: list[tuple[bytes, bytes]], acted_on: bool
+) -> None:
+    inner = Inner()
+    status, answer_headers, body = run_on_a_new_loop(
+        call(aged_edge(inner, access, NOW), scope("PUT", "/cart/items/A1", headers=headers), b'{"quantity": 1}')
+    )
+    assert (inner.calls != []) is acted_on
+    if not acted_on:
+        assert status == 503 and answer_headers[b"retry-after"] == b"1"
+        assert json.loads(body)["detail"].startswith("the request reached the replica too late")
+
+
+def test_probes_are_answered_whatever_their_age(access: CountingStream) -> None:
+    stale = [(b"x-request-start", f"t={int((NOW - 60) * 1000)}".encode())]
+    status, _, _ = run_on_a_new_loop(call(aged_edge(Inner(), access, NOW), scope("GET", "/healthz", headers=stale)))
+    assert status == 200

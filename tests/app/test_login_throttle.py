@@ -459,6 +459,7 @@ def test_abuse_limit_defaults_are_the_documented_ones() -> None:
         "max_header_bytes": 65536,
         "event_loop_watchdog_seconds": 30.0,
         "body_timeout_seconds": 30.0,
+        "request_max_age_seconds": 10.0,
     }
     assert {name: Settings.model_fields[name].default for name in defaults} == defaults
     # Limits' own defaults are the same numbers (the throttle used without Settings).
