@@ -220,6 +220,7 @@ def render_config(
         "    log global",
         # `option httplog`'s format with the request id (a log-format replaces the option).
         f'    log-format "{LOG_FORMAT}"',
+        "    option dontlognull",
         f'    unique-id-format "{UNIQUE_ID_FORMAT}"',
         # Like the ALB, hand the client's address to the app as the last X-Forwarded-For entry:
         # HAProxy adds its header after any the client sent ("always appended at the end of the
