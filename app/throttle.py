@@ -139,7 +139,8 @@ if ARGV[1] == 'success' then
   redis.call('DEL', KEYS[1], KEYS[2])
   give_back(KEYS[3])
   local t = redis.call('TIME')
-  redis.call('ZADD', KEYS[4], tonumber(t[1]), ARGV[2])
+  -- Scored by the microsecond: the newest addresses are the ones kept.
+  redis.call('ZADD', KEYS[4], tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[2])
   redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -1 - tonumber(ARGV[5]))
   redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[3]))
   for i = 5, 6 do

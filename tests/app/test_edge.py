@@ -316,7 +316,7 @@ NOW = 1_765_000_000.0
         ([(b"x-request-start", f"t={int((NOW - 9.9) * 1000)}".encode())], True),
         ([(b"x-request-start", f"t={int((NOW - 10.1) * 1000)}".encode())], False),
         # The ALB's trace id holds the second it received the request: counted from the end of that second.
-        ([(b"x-amzn-trace-id", f"Root=1-{int(NOW) - 10:08x}-abcdef012345678912345678".encode())], True),
+        ([(b"x-amzn-trace-id", f"Root=1-{int(NOW) - 11:08x}-abcdef012345678912345678".encode())], True),
         ([(b"x-amzn-trace-id", f"Root=1-{int(NOW) - 12:08x}-abcdef012345678912345678".encode())], False),
         # No stamp, or one that is not a stamp: nothing to judge by.
         ([], True),

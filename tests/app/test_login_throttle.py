@@ -485,3 +485,31 @@ def test_a_right_password_is_not_refused_when_redis_fails_after_the_check(
     with monkeypatch.context() as patch:
         patch.setattr(throttled.state.login_throttle, "attempt", redis_down)
         assert attempt(throttled, user["username"], user["password"], new_address()).status_code == 503
+
+
+def test_giving_back_an_attempt_never_goes_below_zero(store: redis.Redis) -> None:
+    throttle = LoginThrottle(store, Limits())
+    username, address = new_username(), new_address()
+    throttle.undo(username, address)
+    throttle.succeeded(username, address)
+    assert store.get(pair_key(username, address)) is None
+    assert store.hget(address_key(address), "n") in (None, "0")
+    assert throttle.attempt(username, address).allowed
+    throttle.undo(username, address)
+    assert store.get(pair_key(username, address)) == "0"
+    assert store.hget(account_key(username), "n") == "0"
+    assert store.hget(address_key(address), "n") == "0"
+
+
+def test_an_account_remembers_its_most_recent_known_addresses_only(store: redis.Redis) -> None:
+    from app.throttle import KNOWN_ADDRESSES_KEPT, known_key
+
+    throttle = LoginThrottle(store, Limits(known_days=1))
+    username = new_username()
+    addresses = [new_address() for _ in range(KNOWN_ADDRESSES_KEPT + 2)]
+    for address in addresses:
+        throttle.succeeded(username, address)
+    kept = store.zrange(known_key(username), 0, -1)
+    assert len(kept) == KNOWN_ADDRESSES_KEPT
+    assert addresses[-1] in kept
+    assert 0 < store.pttl(known_key(username)) <= 86400 * 1000
