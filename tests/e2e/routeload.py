@@ -6,7 +6,7 @@ Route classes and what they need:
 - order_read: GET /orders/{id} (PostgreSQL);
 - checkout: PUT a line, then POST /orders with an Idempotency-Key (Redis, then PostgreSQL; SQS only
   later, through the outbox); 409s (another thread's checkout took the line first) are not failures;
-- register: POST /auth/register (PostgreSQL);
+- register: POST /auth/register (PostgreSQL, and Redis for the per-address limit);
 - login: POST /auth/login (PostgreSQL, and KMS to sign the token), a few times a second.
 """
 

@@ -322,8 +322,9 @@ ROTATED_ANSWERS = 15
 
 # What each store's stall may fail; every other route class must not see a single failure.
 NEEDS = {
-    # Login throttling keeps its counters in Redis (they must hold across replicas).
-    "redis": {"cart", "checkout", "login"},
+    # Login throttling and the registration limit keep their counters in Redis (they must hold across
+    # replicas); both fail closed without it.
+    "redis": {"cart", "checkout", "login", "register"},
     "postgres": {"order_read", "checkout", "register", "login"},
     # KMS signs tokens at login. S3 and SQS are not needed by any request (the outbox delivers later),
     # nor Secrets Manager (the database credentials are cached).
