@@ -1,4 +1,5 @@
-"""Registration, login and the public signing keys (JWKS and OpenID discovery)."""
+"""Registration, login, password change and sign-out (every earlier token refused), and the public
+signing keys (JWKS and OpenID discovery). The abuse limits are app/throttle.py's."""
 
 from __future__ import annotations
 
