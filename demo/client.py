@@ -62,8 +62,10 @@ def _is_loopback(base_url: str) -> bool:
 
 # A request that has no answer after this long is abandoned, and repeated if it is safe to repeat: a
 # replica that froze (a blocked event loop, a stopped process) keeps the requests it was sent until the
-# load balancer takes it out of rotation, and a client without a timeout waits with them.
-REQUEST_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+# load balancer takes it out of rotation, and a client without a timeout waits with them. Longer than
+# the app's own longest bounded wait (a checkout while PostgreSQL stalls: a pool wait, then a query
+# abandoned after 5 s, about 8 s in all), so the client never gives up on a clean 503.
+REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 
 
 def new_client(
