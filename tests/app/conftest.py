@@ -128,6 +128,9 @@ def make_settings(redis_service: services.Service, moto: services.Service, jwt_p
             "registration_max_per_address": 100_000,
             "login_max_successes_per_address": 100_000,
             "login_failures_before_address_delay": 100_000,
+            # The app runs in the test process: a watchdog exit would end the whole run
+            # (tests/app/test_watchdog.py starts one on purpose).
+            "event_loop_watchdog_seconds": 0,
         }
         values.update(overrides)
         return Settings(**values)

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 
 from app.watchdog import EXIT_STATUS, Stall, Watchdog
+from tests.app.support import AppServer
 
 
 def test_a_loop_that_keeps_beating_is_never_stalled() -> None:
@@ -72,3 +77,20 @@ def test_a_stopped_watchdog_does_nothing() -> None:
     finally:
         loop.close()
     assert statuses == []
+
+
+@pytest.mark.services
+def test_the_app_runs_its_watchdog_while_it_serves_and_stops_it_at_shutdown(
+    module_db: str, module_aws: Any, make_settings: Callable[..., Any]
+) -> None:
+    def watchdogs() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "loop-watchdog" and t.is_alive()]
+
+    before = len(watchdogs())
+    with AppServer(make_settings(module_db, module_aws, event_loop_watchdog_seconds=30)) as server:
+        assert server.client.get("/healthz").status_code == 200
+        assert len(watchdogs()) == before + 1
+    deadline = time.monotonic() + 5
+    while len(watchdogs()) > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(watchdogs()) == before
