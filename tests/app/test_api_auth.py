@@ -314,3 +314,22 @@ def test_cart_routes_need_postgresql_only_on_a_cache_miss(
     response = client.get("/cart", headers=headers)
     assert response.status_code == 503
     assert response.headers["retry-after"]
+
+
+def test_a_taken_name_costs_the_same_hash_as_a_new_account(
+    client: Any, server: AppServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import security
+
+    taken = register(client)["username"]
+    hashed: list[str] = []
+    real = security.hash_password_async
+
+    async def counting(password: str) -> str:
+        hashed.append(password)
+        return await real(password)
+
+    monkeypatch.setattr(security, "hash_password_async", counting)
+    answer = client.post("/auth/register", json={"username": taken, "password": "another long secret"})
+    assert answer.status_code == 409
+    assert hashed == ["another long secret"]
