@@ -39,14 +39,16 @@ return 1
 # SKU is refused when the cart already holds that many (the `_id` field is not a line).
 # ARGV: sku, quantity, new cart id (used if the cart has none), TTL, MAX_LINES. Returns the whole
 # hash, or false when the cart is full.
-# With a second key (the user-existence cache entry, app/users.py), the line is set only when that
-# entry says the user exists: otherwise nothing changes and the answer is USER_UNKNOWN (no entry)
-# or USER_GONE (the entry says no), so a cart request costs one round trip, user check included.
+# With a second key (the user's token-generation cache entry, app/users.py) and the token's
+# generation as ARGV[6], the line is set only when that entry says the user exists and the token is
+# current: otherwise nothing changes and the answer is USER_UNKNOWN (no entry) or USER_GONE (no such
+# user, or a revoked token), so a cart request costs one round trip, token check included.
 _SET_ITEM = """
 if #KEYS > 1 then
   local known = redis.call('GET', KEYS[2])
   if not known then return -1 end
-  if known ~= '1' then return 0 end
+  local generation = tonumber(known)
+  if generation == 0 or tonumber(ARGV[6]) < generation then return 0 end
 end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
   local lines = redis.call('HLEN', KEYS[1]) - redis.call('HEXISTS', KEYS[1], '_id')
@@ -140,10 +142,13 @@ class AsyncCartStore:
     async def get(self, user_id: str) -> Cart:
         return _to_cart(dict(await self.client.hgetall(_key(user_id))))  # type: ignore[arg-type]
 
-    async def set_item_if_user(self, user_id: str, user_key: str, sku: str, quantity: int) -> Cart | int:
-        """The cart after setting the line, or USER_UNKNOWN / USER_GONE (nothing changed)."""
+    async def set_item_if_user(
+        self, user_id: str, user_key: str, sku: str, quantity: int, generation: int = 1
+    ) -> Cart | int:
+        """The cart after setting the line, or USER_UNKNOWN / USER_GONE (nothing changed): `generation`
+        is the token's, refused when the user's is higher."""
         answer = await self._run_set_item(
-            [_key(user_id), user_key], [sku, quantity, uuid.uuid4().hex, self.ttl_seconds, MAX_LINES]
+            [_key(user_id), user_key], [sku, quantity, uuid.uuid4().hex, self.ttl_seconds, MAX_LINES, generation]
         )
         if isinstance(answer, int):
             return answer

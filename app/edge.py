@@ -8,7 +8,11 @@ For every HTTP request, one pass over its headers and, around whatever answers i
   body is buffered in memory up to `max_body_bytes` and replayed to the app, so a chunked upload
   without Content-Length is cut off as soon as it passes the limit;
 - the request's Prometheus metrics and its access line (app/logs.py, `AccessLog`);
-- a JSON 500 as the last resort, and 499 in the log and metrics when the client left first.
+- a JSON 500 as the last resort, and 499 in the log and metrics when the client left first;
+- a 503, without acting, for a request that reached the replica more than `request_max_age_seconds`
+  after the load balancer received it (X-Request-Start from HAProxy, or the time in the ALB's
+  X-Amzn-Trace-Id): after a freeze, the client has given up and may have repeated it elsewhere;
+- a 408 for a body that has not arrived within `body_timeout_seconds`.
 
 The operational routes (app/routers/health.py, `OPERATIONAL`: liveness, readiness, metrics) are
 answered here, without the router; everything else goes to the FastAPI app. One layer instead of a
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -34,6 +39,8 @@ from app.metrics import Metrics
 
 log = logging.getLogger("app.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_REQUEST_START = re.compile(r"^t=(\d{13})$")
+_TRACE_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24})(?:;|$)")
 
 _OWN_HEADERS = (b"x-instance-id", b"x-request-id")
 _NO_STORE = (b"cache-control", b"no-store")
@@ -54,6 +61,9 @@ class Edge:
         access_log: AccessLog,
         max_body_bytes: int,
         max_header_bytes: int | None = None,
+        body_timeout_seconds: float | None = None,
+        request_max_age_seconds: float | None = None,
+        clock: Callable[[], float] = time.time,
         operational: dict[str, tuple[frozenset[str], Callable[[Any], Response]]] | None = None,
     ) -> None:
         self.api = api
@@ -63,6 +73,9 @@ class Edge:
         self.access_log = access_log
         self.max_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
+        self.body_timeout = body_timeout_seconds
+        self.max_age = request_max_age_seconds
+        self.clock = clock
         self.operational = operational or {}
 
     @property
@@ -79,11 +92,26 @@ class Edge:
         request_id = ""
         authenticated = False
         declared: bytes | None = None
+        received_at: float | None = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 if _REQUEST_ID.match(incoming):
                     request_id = incoming
+            elif name == b"x-amzn-trace-id" and not request_id:
+                # The ALB's own request id (its access log's trace_id): "Root=1-<time>-<id>[;...]".
+                root = _TRACE_ROOT.search(value.decode("latin-1"))
+                if root:
+                    request_id = root.group(1)
+                    if received_at is None:
+                        # Its second field is when the ALB received the request (epoch seconds, hex),
+                        # to the second: rounded up, so a request is never judged older than it is.
+                        received_at = int(root.group(1)[2:10], 16) + 1.0
+            elif name == b"x-request-start":
+                # HAProxy's stamp locally: "t=<epoch milliseconds>".
+                stamp = _REQUEST_START.match(value.decode("latin-1"))
+                if stamp:
+                    received_at = int(stamp.group(1)) / 1000
             elif name == b"authorization":
                 authenticated = True
             elif name == b"content-length":
@@ -113,6 +141,19 @@ class Edge:
                 await _reply(send_with_headers, 400, f"request head larger than {self.max_header_bytes} bytes")
                 return
             operational = self.operational.get(path)
+            if (
+                operational is None
+                and received_at is not None
+                and self.max_age is not None
+                and self.clock() - received_at > self.max_age
+            ):
+                # The replica was frozen or swamped: the client stopped waiting long ago and may have
+                # repeated the request elsewhere. Acting on it now could undo a newer write.
+                await _reply(
+                    send_with_headers, 503, "the request reached the replica too late and was not acted on; retry",
+                    retry_after=True,
+                )
+                return
             if operational is not None and method in operational[0]:
                 # Sent here, not through the response's own __call__ and `send_with_headers`: the
                 # answer is whole in memory, and this is the path every probe takes.
@@ -165,20 +206,27 @@ class Edge:
                 return None
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                if message.get("more_body", False):
-                    await _drain(receive, None)
-                await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        # uvicorn times out nothing once the head has arrived: a client sending a byte now and then
+        # holds the connection, its buffer and a slot of the load balancer for ever (the ALB only
+        # cuts a connection idle for its whole idle timeout). The whole body gets a deadline.
+        with anyio.move_on_after(self.body_timeout if self.body_timeout is not None else math.inf) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.max_bytes:
+                    if message.get("more_body", False):
+                        await _drain(receive, None)
+                    await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
+                    return None
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            await _reply(send, 408, f"the request body did not arrive within {self.body_timeout:g} s")
+            return None
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         replayed = False
 
@@ -245,17 +293,14 @@ async def _drain(receive: Any, declared: int | None) -> None:
                 return
 
 
-async def _reply(send: Any, status: int, detail: str) -> None:
+async def _reply(send: Any, status: int, detail: str, retry_after: bool = False) -> None:
     body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if retry_after:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -2,11 +2,13 @@
 
 Creates the FastAPI app with its routers and error handlers, behind the edge (app/edge.py) that
 every request passes first; at start-up it resolves secrets, applies migrations, opens the pools and
-starts the outbox relay thread, and at shutdown flips readiness to 503 and closes everything.
+starts the outbox relay thread and the event-loop watchdog (app/watchdog.py), and at shutdown flips
+readiness to 503 and closes everything.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import signal
@@ -28,6 +30,7 @@ from app.routers.health import OPERATIONAL
 from app.runtime import Runtime
 from app.settings import Settings
 from app.state import AppState
+from app.watchdog import Watchdog
 
 log = logging.getLogger("app")
 
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # answering 503 as if PostgreSQL were down.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.database_pool_size
         state.started(rt)
+        state.metrics.watch(rt)
         state.relay = Relay(
             rt.pool,
             rt.sqs,
@@ -74,6 +78,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         )
         state.relay.start()
         _drain_on_sigterm(state)
+        watchdog = None
+        if settings.event_loop_watchdog_seconds > 0:
+            watchdog = Watchdog(asyncio.get_running_loop(), settings.event_loop_watchdog_seconds).start()
         # Everything built so far (modules, the app, clients) lives as long as the process: moved out
         # of the collector's reach, so a full collection under load walks only what requests made
         # (gc.freeze, https://docs.python.org/3/library/gc.html#gc.freeze).
@@ -90,6 +97,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             yield
         finally:
             state.draining = True
+            if watchdog is not None:
+                watchdog.stop()
             state.relay.stop()
             await rt.aclose()
             await run_in_threadpool(rt.close)
@@ -124,5 +133,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         access_log=access_log,
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        request_max_age_seconds=settings.request_max_age_seconds,
         operational=OPERATIONAL,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -79,10 +80,13 @@ def place(pool: ConnectionPool, user_id: str, cart: Cart, idempotency_key: str |
     return Order(id=order_id, user_id=user_id, status="pending", items=cart.items)
 
 
+_CANONICAL_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 def get(pool: ConnectionPool, user_id: str, order_id: str) -> Order | None:
-    try:
-        uuid.UUID(order_id)
-    except ValueError:
+    # Only the form the API hands out (8-4-4-4-12 hex digits): uuid.UUID also takes "urn:uuid:...",
+    # braces and no hyphens; PostgreSQL's uuid type refuses the urn form (a DataError, answered 422).
+    if not _CANONICAL_UUID.match(order_id):
         return None
     with pool.connection() as conn:
         row = conn.execute(_BY_ID, (order_id, user_id)).fetchone()

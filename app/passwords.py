@@ -8,7 +8,12 @@
   zxcvbn package ships (drawn from a corpus of leaked passwords; nothing is fetched at run time),
   compared case-insensitively, and the username itself;
 - control characters are refused: they cannot be typed reliably, and a NUL byte is where C
-  libraries and hashing front ends truncate a secret.
+  libraries and hashing front ends truncate a secret; so are invisible format characters (zero-width
+  space, joiners, direction marks: Unicode category Cf), which make two passwords that look the
+  same differ, or a password that looks long nearly empty;
+- "repetitive or sequential characters (e.g. 'aaaaaa', '1234abcd')" are among NIST's examples of
+  values to refuse: a password of spaces only, or of fewer than MIN_DISTINCT different characters
+  ('aaaaaaaa', 'abababab'), is refused (sequences such as '12345678' are on the common list).
 
 Every rule gives its own message; none of them echoes the password.
 """
@@ -20,6 +25,7 @@ from functools import lru_cache
 
 MIN_LENGTH = 8
 MAX_LENGTH = 256
+MIN_DISTINCT = 3
 
 
 @lru_cache(maxsize=1)
@@ -38,7 +44,13 @@ def problem(password: str, username: str) -> str | None:
         return f"the password must be at most {MAX_LENGTH} characters long"
     if any(unicodedata.category(c) == "Cc" for c in password):
         return "the password must not contain control characters"
+    if any(unicodedata.category(c) == "Cf" for c in password):
+        return "the password must not contain invisible formatting characters (zero-width or direction marks)"
+    if not password.strip():
+        return "the password must not be only spaces"
     folded = password.casefold()
+    if len(set(folded)) < MIN_DISTINCT:
+        return f"the password must use at least {MIN_DISTINCT} different characters"
     if username and username.casefold() in folded:
         return "the password must not contain the username"
     if folded in common_passwords():

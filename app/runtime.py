@@ -157,8 +157,11 @@ class Breaker:
         self._open_until = 0.0
         self._lock = threading.Lock()
 
+    def is_open(self) -> bool:
+        return time.monotonic() < self._open_until
+
     def before(self) -> None:
-        if time.monotonic() < self._open_until:
+        if self.is_open():
             raise redis.ConnectionError(f"{self.name} did not answer a moment ago; failing fast")
 
     def failed(self) -> None:
@@ -250,6 +253,11 @@ class Runtime:
     extra: dict[str, Any] = field(default_factory=dict)
     # The event loop's Redis client (web only), with a breaker of its own.
     aredis: aioredis.Redis | None = None
+    redis_breakers: dict[str, Breaker] = field(default_factory=dict)
+
+    def breakers(self) -> dict[str, Breaker]:
+        """The Redis clients' circuit breakers by client ("threads", "loop"), for /metrics."""
+        return self.redis_breakers
 
     @classmethod
     def build(cls, settings: Settings, role: Role = "web") -> Runtime:
@@ -264,13 +272,15 @@ class Runtime:
         pool = db.make_pool(
             secrets.database_conninfo, settings.database_pool_size, name=role, credentials=secrets.database_credentials
         )
+        breakers = {client: Breaker("Redis", REDIS_BREAKER_COOLDOWN) for client in ("threads", "loop")}
         return cls(
             settings=settings,
             secrets=secrets,
             keys=keys,
             pool=pool,
-            redis=make_redis(secrets.redis_url) if secrets.redis_url else None,
-            aredis=make_async_redis(secrets.redis_url) if secrets.redis_url else None,
+            redis=make_redis(secrets.redis_url, breakers["threads"]) if secrets.redis_url else None,
+            aredis=make_async_redis(secrets.redis_url, breakers["loop"]) if secrets.redis_url else None,
+            redis_breakers=breakers if secrets.redis_url else {},
             s3=aws_client(settings, "s3", S3_CONFIG),
             sqs=aws_client(settings, "sqs"),
             kms=kms,

@@ -76,7 +76,8 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     409: ("conflict with the current state", {}),
     413: ("request body larger than APP_MAX_BODY_BYTES", {}),
     422: ("invalid input: a sentence, or a list of {loc, msg, type}", {}),
-    429: ("too many failed logins for this account or from this address", _RETRY_AFTER),
+    408: ("the request body did not arrive within APP_BODY_TIMEOUT_SECONDS", {}),
+    429: ("too many attempts (failed or successful logins, registrations): wait Retry-After seconds", _RETRY_AFTER),
     503: ("a store this route needs (Redis or PostgreSQL) is unavailable; the request changed nothing", _RETRY_AFTER),
 }
 

@@ -100,6 +100,8 @@ def _unverified_header(token: str) -> dict[str, object]:
 class Principal:
     user_id: str
     username: str
+    # The user's token generation when the token was issued (claim "gen"; app/users.py).
+    generation: int = 1
 
 
 class TokenService:
@@ -109,7 +111,7 @@ class TokenService:
         self.audience = audience
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, user_id: str, username: str) -> str:
+    def issue(self, user_id: str, username: str, generation: int = 1) -> str:
         now = int(time.time())
         claims = {
             "iss": self.issuer,
@@ -120,6 +122,7 @@ class TokenService:
             "nbf": now,
             "exp": now + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
+            "gen": generation,
         }
         return jwt.encode(
             claims,
@@ -159,4 +162,10 @@ class TokenService:
             uuid.UUID(str(subject))
         except ValueError:
             raise InvalidToken("invalid subject") from None
-        return Principal(user_id=str(subject), username=str(claims.get("preferred_username", "")))
+        # A token from before generations existed counts as generation 1: current until the first
+        # sign-out or password change.
+        generation = claims.get("gen", 1)
+        if type(generation) is not int or generation < 1:
+            raise InvalidToken("invalid token generation")
+        username = str(claims.get("preferred_username", ""))
+        return Principal(user_id=str(subject), username=username, generation=generation)

@@ -72,10 +72,36 @@ class Settings(BaseSettings):
     outbox_relay_interval_seconds: float = Field(default=2.0, gt=0)
 
     # Abuse limits (app/throttle.py, app/server.py, app/users.py explain the defaults).
-    login_max_failures_per_account: int = Field(default=10, ge=1, le=100)
-    login_max_failures_per_address: int = Field(default=100, ge=1)
+    # Failed logins: a hard limit per (account, address) only; account-wide and address-wide counts
+    # slow unknown addresses down with a growing delay, never shut the owner out.
+    login_max_failures_per_account_and_address: int = Field(default=10, ge=1, le=100)
+    login_failures_before_account_delay: int = Field(default=20, ge=1)
+    login_failures_before_address_delay: int = Field(default=100, ge=1)
+    login_max_delay_account_seconds: int = Field(default=300, ge=1, le=3600)
+    login_max_delay_address_seconds: int = Field(default=60, ge=1, le=3600)
     login_failure_window_seconds: int = Field(default=900, ge=1, le=86400)
+    login_known_address_days: int = Field(default=30, ge=1, le=365)
+    # Successful logins (each one a KMS Sign call) and registrations (each one an argon2 hash).
+    login_max_successes_per_account: int = Field(default=30, ge=1)
+    login_max_successes_per_address: int = Field(default=300, ge=1)
+    login_success_window_seconds: int = Field(default=300, ge=1, le=86400)
+    registration_max_per_address: int = Field(default=20, ge=1)
+    registration_window_seconds: int = Field(default=3600, ge=1, le=86400)
     trusted_proxy_hops: int = Field(default=1, ge=0, le=5)
+    # apigateway ingress: the header API Gateway's parameter mapping overwrites with the client's
+    # address ($context.identity.sourceIp); only the VPC link reaches the internal ALB, so it is
+    # trusted instead of X-Forwarded-For. Empty: X-Forwarded-For and APP_TRUSTED_PROXY_HOPS.
+    client_address_header: str = Field(default="", pattern=r"^([A-Za-z0-9-]{1,64})?$")
+    # A replica whose event loop has not turned for this long exits, so its supervisor restarts it
+    # (0 turns the watchdog off); app/watchdog.py.
+    event_loop_watchdog_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # A request that reached this replica this long after the load balancer received it is answered
+    # 503 without being acted on: its client has given up (and may have repeated it elsewhere), so a
+    # replica thawing from a freeze must not apply it late, over newer writes. app/edge.py.
+    request_max_age_seconds: float = Field(default=10.0, gt=0, le=3600)
+    # A request body not received whole within this long is answered 408 (slow uploads hold a
+    # connection and a buffer otherwise).
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     user_cache_ttl_seconds: int = Field(default=300, ge=1, le=3600)
     max_header_bytes: int = Field(default=65536, ge=4096, le=1048576)
 

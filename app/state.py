@@ -10,7 +10,7 @@ from app.outbox import Relay
 from app.runtime import Runtime
 from app.security import TokenService
 from app.settings import Settings
-from app.throttle import LoginThrottle
+from app.throttle import Limits, LoginThrottle
 from app.users import UserDirectory
 
 
@@ -42,11 +42,23 @@ class AppState:
         )
         self.carts = CartStore(runtime.redis, self.settings.cart_ttl_seconds)
         self.acarts = AsyncCartStore(runtime.aredis, self.settings.cart_ttl_seconds)
+        settings = self.settings
         self.login_throttle = LoginThrottle(
             runtime.redis,
-            per_account=self.settings.login_max_failures_per_account,
-            per_address=self.settings.login_max_failures_per_address,
-            window_seconds=self.settings.login_failure_window_seconds,
+            Limits(
+                per_pair=settings.login_max_failures_per_account_and_address,
+                account_free=settings.login_failures_before_account_delay,
+                address_free=settings.login_failures_before_address_delay,
+                account_max_delay_seconds=settings.login_max_delay_account_seconds,
+                address_max_delay_seconds=settings.login_max_delay_address_seconds,
+                window_seconds=settings.login_failure_window_seconds,
+                known_days=settings.login_known_address_days,
+                successes_per_account=settings.login_max_successes_per_account,
+                successes_per_address=settings.login_max_successes_per_address,
+                success_window_seconds=settings.login_success_window_seconds,
+                registrations_per_address=settings.registration_max_per_address,
+                registration_window_seconds=settings.registration_window_seconds,
+            ),
         )
         self.users = UserDirectory(
             runtime.redis, runtime.pool, self.settings.user_cache_ttl_seconds, aclient=runtime.aredis

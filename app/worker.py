@@ -61,6 +61,14 @@ def render_receipt(order: dict[str, Any]) -> bytes:
     return json.dumps(document, sort_keys=True, indent=2).encode()
 
 
+def order_of(body: str) -> str | None:
+    """The order a message names, for log lines; None when it names none."""
+    try:
+        return parse_order_id(body)
+    except PoisonMessage:
+        return None
+
+
 def parse_order_id(body: str) -> str:
     try:
         message = json.loads(body)
@@ -148,9 +156,11 @@ class Worker:
         return cur.rowcount == 1
 
     def handle_record(self, message_id: str, body: str, receive_count: int) -> Outcome:
+        # Every line about a message names its order, so an order's story is one search in the logs.
+        ids = {"message_id": message_id, "order_id": order_of(body)}
         try:
             done = self.process(body)
-            log.info("message processed", extra={"message_id": message_id, "result": done})
+            log.info("message processed", extra={**ids, "result": done})
             return Outcome(message_id, True, done)
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
@@ -158,14 +168,14 @@ class Worker:
             final = limit is not None and receive_count >= limit
             log.warning(
                 "message failed",
-                extra={"message_id": message_id, "error": reason, "receive_count": receive_count, "final": final},
+                extra={**ids, "error": reason, "receive_count": receive_count, "final": final},
             )
             if final:
                 try:
                     if self.mark_failed(body, reason):
-                        log.warning("order marked failed before dead-lettering", extra={"message_id": message_id})
+                        log.warning("order marked failed before dead-lettering", extra=ids)
                 except Exception as mark_exc:
-                    log.error("could not mark the order failed", extra={"error": str(mark_exc)})
+                    log.error("could not mark the order failed", extra={**ids, "error": str(mark_exc)})
             return Outcome(message_id, False, reason)
 
     def handle_batch(self, records: list[dict[str, Any]]) -> list[Outcome]:
@@ -197,7 +207,10 @@ class Worker:
         for message in messages:
             if self.mark_failed(message["Body"], "dead-lettered: processing kept failing"):
                 marked += 1
-                log.warning("order marked failed from the DLQ", extra={"message_id": message["MessageId"]})
+                log.warning(
+                    "order marked failed from the DLQ",
+                    extra={"message_id": message["MessageId"], "order_id": order_of(message.get("Body", ""))},
+                )
         return marked
 
     def relay_outbox(self) -> int:

@@ -44,9 +44,37 @@ def percentile(values: Iterable[float], fraction: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def new_client(base_url: str, timeout: float = 10.0) -> httpx.Client:
+# Each user of a local environment comes from a loopback address of its own (127.1.0.1, 127.1.0.2, ...:
+# Linux routes all of 127.0.0.0/8 to the loopback interface), as users of a real deployment come from
+# addresses of their own: the app's per-address abuse limits see many clients, not one.
+_SOURCES = itertools.count(1)
+
+
+def next_source_address() -> str:
+    n = next(_SOURCES) % (250 * 250)
+    return f"127.1.{n // 250}.{n % 250 + 1}"
+
+
+def _is_loopback(base_url: str) -> bool:
+    host = httpx.URL(base_url).host
+    return host == "localhost" or host.startswith("127.")
+
+
+# A request that has no answer after this long is abandoned, and repeated if it is safe to repeat: a
+# replica that froze (a blocked event loop, a stopped process) keeps the requests it was sent until the
+# load balancer takes it out of rotation, and a client without a timeout waits with them. Longer than
+# the app's own longest bounded wait (a checkout while PostgreSQL stalls: a pool wait, then a query
+# abandoned after 5 s, about 8 s in all), so the client never gives up on a clean 503.
+REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
+
+
+def new_client(
+    base_url: str, timeout: float | httpx.Timeout = REQUEST_TIMEOUT, source_address: str | None = None
+) -> httpx.Client:
+    """`source_address` binds the client's end of every connection (a loopback address locally)."""
     # Only loopback is ever contacted: proxies from the environment must not capture these requests.
-    return httpx.Client(base_url=base_url, timeout=timeout, trust_env=False)
+    transport = httpx.HTTPTransport(local_address=source_address) if source_address else None
+    return httpx.Client(base_url=base_url, timeout=timeout, trust_env=False, transport=transport)
 
 
 @dataclass
@@ -56,7 +84,7 @@ class AppClient:
     base_url: str
     username: str = field(default_factory=lambda: f"user-{uuid.uuid4().hex[:10]}")
     password: str = field(default_factory=lambda: f"pw-{uuid.uuid4().hex}")
-    timeout: float = 10.0
+    timeout: float | httpx.Timeout = field(default_factory=lambda: REQUEST_TIMEOUT)
     token: str | None = None
     instances: Counter[str] = field(default_factory=Counter)
     requests: int = 0
@@ -64,9 +92,14 @@ class AppClient:
     attempts: int = 6
     # Attempts that failed (5xx from the load balancer or a replica, or no answer), retried or not.
     failed_attempts: int = 0
+    # The address the user's connections come from; by default a loopback address of its own when the
+    # base URL is a loopback one (see `next_source_address`), else the system's choice.
+    source_address: str | None = None
 
     def __post_init__(self) -> None:
-        self._http = new_client(self.base_url, self.timeout)
+        if self.source_address is None and _is_loopback(self.base_url):
+            self.source_address = next_source_address()
+        self._http = new_client(self.base_url, self.timeout, self.source_address)
 
     def close(self) -> None:
         self._http.close()
@@ -258,7 +291,12 @@ class Traffic:
     """
 
     def __init__(
-        self, base_url: str, users: int = 2, pause: float = 0.01, timeout: float = 10.0, attempts: int = 6
+        self,
+        base_url: str,
+        users: int = 2,
+        pause: float = 0.01,
+        timeout: float | httpx.Timeout = REQUEST_TIMEOUT,
+        attempts: int = 6,
     ) -> None:
         if users < 1:
             raise ValueError("Traffic needs at least one user")
@@ -320,8 +358,9 @@ class Traffic:
 
     def stop(self) -> TrafficReport:
         self._stop.set()
+        read = self.timeout.read if isinstance(self.timeout, httpx.Timeout) else self.timeout
         for thread in self._threads:
-            thread.join(self.timeout + 5)
+            thread.join((read or 10.0) * self.attempts + 5)
         if self._report is None:
             for client in self.clients:
                 client.close()

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.api import ApiGateway, ApiGatewayArgs
+from infra.components.api import CLIENT_ADDRESS_HEADER, ApiGateway, ApiGatewayArgs
 from infra.components.app_config import (
     AppEnvironment,
     AppEnvironmentArgs,
@@ -141,6 +141,8 @@ runtime = AppRuntimeInputs(
     app_port=s.compute.app_port,
     # The ALB reuses idle connections for its idle timeout; the app must keep them open longer.
     keepalive_timeout_seconds=app_env.keepalive_timeout(s.edge.idle_timeout_seconds),
+    # Behind API Gateway every request comes from the VPC link: the client is in the mapped header.
+    client_address_header=CLIENT_ADDRESS_HEADER if behind_api else "",
 )
 app_environment = AppEnvironment(
     f"{env}-app-env", AppEnvironmentArgs(project=s.project, environment=env, runtime=runtime)

@@ -44,6 +44,25 @@ ALB_CONNECT_TIMEOUT_S = 10
 # request its HTTP/1 parser rejects, and the 408 of a request not received in time, from the parser
 # itself with its built-in HTML page, whatever the configuration says (haproxy/haproxy#3032, fixed in
 # 3.2); the 400/408 entries here apply where the stream exists (e.g. a rule that denies a request).
+# Room for a request head as large as the ALB forwards (64 KiB for the whole head, load-balancer-limits
+# page: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html),
+# so the replica, not HAProxy, judges it and answers past APP_MAX_HEADER_BYTES with its JSON 400.
+# HAProxy keeps a whole head in one buffer, less `tune.maxrewrite` (1024 by default) reserved for
+# rewrites (configuration manual, "tune.bufsize": "it is the maximum size of a request ... headers");
+# 16 KiB, its default, refused heads over about 15 KB with its HTML page. A head past this buffer
+# still gets that page (the parser's answer, see LB_ERRORS); an ALB's own 400 is HTML too.
+BUFFER_BYTES = 96 * 1024
+HEAD_LIMIT_BYTES = 64 * 1024
+# Every request gets an id at the load balancer, sent to the replica as X-Request-Id (which the app
+# adopts and logs as request_id) and written in HAProxy's log line: one id joins the two logs. Hex
+# fields joined by '-', within the app's accepted form ([A-Za-z0-9._-]{1,128}).
+UNIQUE_ID_FORMAT = "%{+X}o%ci-%cp-%Ts-%rt-%pid"
+# HAProxy's default HTTP log format (configuration manual, "option httplog") with the request id last.
+LOG_FORMAT = (
+    "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r"
+    " request_id=%ID"
+)
+
 # HAProxy's log lines about servers going in and out of rotation (what the fault tests and the
 # failover benchmark show when a step goes wrong).
 STATE_CHANGES = (" is UP", " is DOWN", "no server available")
@@ -192,14 +211,17 @@ def render_config(
         "global",
         "    log stdout format raw local0",
         "    maxconn 4096",
+        f"    tune.bufsize {BUFFER_BYTES}",
         # A soft stop waits for open client connections; idle keep-alive clients must not hold `down` up.
         "    hard-stop-after 5s",
         "",
         "defaults",
         "    mode http",
         "    log global",
-        "    option httplog",
+        # `option httplog`'s format with the request id (a log-format replaces the option).
+        f'    log-format "{LOG_FORMAT}"',
         "    option dontlognull",
+        f'    unique-id-format "{UNIQUE_ID_FORMAT}"',
         # Like the ALB, hand the client's address to the app as the last X-Forwarded-For entry:
         # HAProxy adds its header after any the client sent ("always appended at the end of the
         # existing header list", configuration manual, `option forwardfor`); app/throttle.py reads it.
@@ -226,6 +248,11 @@ def render_config(
         "",
         "frontend web",
         f"    bind {bind_host}:{bind_port}",
+        # Replaces any id the client sent: the id in HAProxy's log is the one the app logs.
+        "    http-request set-header X-Request-Id %[unique-id]",
+        # When the load balancer received the request, so a replica thawing from a freeze can tell a
+        # request its client gave up on (app/edge.py); the ALB's X-Amzn-Trace-Id carries the same.
+        "    http-request set-header X-Request-Start t=%[date(0,ms)]",
         # The errors of a request that never reached a backend (400, 408) are the frontend's own.
         *_error_answers(),
         "    default_backend app",
@@ -242,8 +269,13 @@ def render_config(
         "    http-check expect status 200",
         # Only the active check decides a replica's health, as on a target group: no passive
         # observation marks a replica down between checks.
-        f"    default-server inter {health.interval_s}s fall {health.fall} rise {health.rise} "
-        f"pool-purge-delay {idle_timeout_s}s",
+        # HAProxy schedules a server's next check `inter` after the last one ended, a target group
+        # every HealthCheckIntervalSeconds from the last one's start: a check that timed out took the
+        # whole timeout, so while a replica is failing (HAProxy's "transition", `fastinter`) the next
+        # check starts interval - timeout later, as the target group's would. Without it a frozen
+        # replica stayed in rotation 2 s longer per failed check here than behind the ALB.
+        f"    default-server inter {health.interval_s}s fastinter {health.interval_s - health.timeout_s}s "
+        f"fall {health.fall} rise {health.rise} pool-purge-delay {idle_timeout_s}s",
     ]
     lines += [f"    server {s.name} {s.host}:{s.port} check" for s in servers]
     return "\n".join(lines) + "\n"

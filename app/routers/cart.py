@@ -16,10 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.cart import MAX_LINES, USER_UNKNOWN, CartFull
 from app.routers import resource_router
-from app.routers.deps import NO_SUCH_USER, CartUserDep, StateDep, TokenDep
+from app.routers.deps import CartUserDep, StateDep, TokenDep, refuse
 from app.schemas import CartView, errors
-from app.security import InvalidToken
-from app.users import cache_key
+from app.users import cache_key, current
 
 router = resource_router()
 
@@ -43,16 +42,20 @@ async def get_cart(user: CartUserDep, app: StateDep) -> JSONResponse:
     responses=errors(401, 409, 413, 422, 503, e409=f"the cart already holds {MAX_LINES} different SKUs"),
 )
 async def put_item(sku: Sku, body: Quantity, principal: TokenDep, app: StateDep) -> JSONResponse:
-    user_id = principal.user_id
+    user_id, generation = principal.user_id, principal.generation
     try:
-        outcome = await app.acarts.set_item_if_user(user_id, cache_key(user_id), sku, body.quantity)
-        # Not in the user cache: PostgreSQL decides (and fills the cache), then once more.
-        if outcome == USER_UNKNOWN and await app.users.arefresh(user_id):
-            outcome = await app.acarts.set_item_if_user(user_id, cache_key(user_id), sku, body.quantity)
+        outcome = await app.acarts.set_item_if_user(user_id, cache_key(user_id), sku, body.quantity, generation)
+        if outcome == USER_UNKNOWN:
+            # Not in the user cache: PostgreSQL decides (and fills the cache), then once more.
+            known = await app.users.arefresh(user_id)
+            if not current(known, generation):
+                raise refuse(known)
+            outcome = await app.acarts.set_item_if_user(user_id, cache_key(user_id), sku, body.quantity, generation)
     except CartFull as exc:
         raise HTTPException(409, str(exc)) from None
     if isinstance(outcome, int):
-        raise InvalidToken(NO_SUCH_USER)
+        # The cache says no (or, after a fill, vanished again: refused rather than written unchecked).
+        raise refuse(await app.users.ageneration(user_id))
     return JSONResponse(outcome.body())
 
 

@@ -9,6 +9,7 @@ from fastapi.security import HTTPBearer
 
 from app.security import InvalidToken, Principal
 from app.state import AppState
+from app.users import GONE, current
 
 
 def app_state(request: Request) -> AppState:
@@ -49,20 +50,28 @@ token_subject = BearerToken(
 TokenDep = Annotated[Principal, Depends(token_subject)]
 
 NO_SUCH_USER = "the token's user does not exist"
+REVOKED = "the token was revoked (signed out or password changed)"
+
+
+def refuse(generation: int) -> InvalidToken:
+    """The 401 for a token that is not current (app/users.py, `current`)."""
+    return InvalidToken(NO_SUCH_USER if generation == GONE else REVOKED)
 
 
 def current_user(principal: TokenDep, request: Request) -> Principal:
-    """A token whose user exists, asked of PostgreSQL: for routes that need PostgreSQL anyway."""
-    if not app_state(request).users.exists_in_database(principal.user_id):
-        raise InvalidToken(NO_SUCH_USER)
+    """A current token of an existing user, asked of PostgreSQL: for routes that need PostgreSQL anyway."""
+    generation = app_state(request).users.generation_in_database(principal.user_id)
+    if not current(generation, principal.generation):
+        raise refuse(generation)
     return principal
 
 
 async def cart_user(principal: TokenDep, request: Request) -> Principal:
-    """A token whose user exists, asked of the Redis cache first: cart routes stay Redis-only (and on
-    the event loop; PostgreSQL, on a cache miss, is asked in a thread)."""
-    if not await app_state(request).users.aexists(principal.user_id):
-        raise InvalidToken(NO_SUCH_USER)
+    """A current token of an existing user, asked of the Redis cache first: cart routes stay Redis-only
+    (and on the event loop; PostgreSQL, on a cache miss, is asked in a thread)."""
+    generation = await app_state(request).users.ageneration(principal.user_id)
+    if not current(generation, principal.generation):
+        raise refuse(generation)
     return principal
 
 

@@ -4,9 +4,11 @@ Creates, under one `stateless:api:ApiGateway` component:
 - a security group for the VPC link (egress to the internal ALB only) and the matching ingress rule on
   the ALB's security group,
 - a VPC link in the private-app subnets and one HTTP_PROXY integration to the internal ALB listener,
+  which overwrites `CLIENT_ADDRESS_HEADER` with the client's address (the app's abuse limits key on it),
 - the HTTP API and a JWT authorizer (issuer + audience; API Gateway fetches the issuer's discovery
   document and JWKS, so the issuer must be publicly reachable over HTTPS),
-- one route per app endpoint: the cart and order routes require the JWT authorizer, registration,
+- one route per app endpoint: the cart, order, password-change and sign-out routes require the JWT
+  authorizer; registration,
   login, the JWKS/discovery documents and the health checks are public. Anything else gets 404 from the
   gateway and never reaches the backend (e.g. /metrics),
 - the `$default` stage (auto deploy) with JSON access logs to its own log group and route throttling,
@@ -35,6 +37,8 @@ AUTHENTICATED_ROUTES: tuple[str, ...] = (
     "DELETE /cart/items/{sku}",
     "POST /orders",
     "GET /orders/{id}",
+    "POST /auth/password",
+    "POST /auth/logout",
 )
 PUBLIC_ROUTES: tuple[str, ...] = (
     "POST /auth/register",
@@ -43,6 +47,17 @@ PUBLIC_ROUTES: tuple[str, ...] = (
     "GET /.well-known/openid-configuration",
     "GET /healthz",
 )
+# The header the integration overwrites with the client's address, so the app's abuse limits count the
+# client and not the VPC link. HTTP APIs do not put the client in X-Forwarded-For for a private
+# integration (and X-Forwarded-* headers are reserved, so a mapping cannot set them); the client is
+# `$context.identity.sourceIp`, and a request parameter mapping can write a context variable into any
+# unreserved header: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-parameter-mapping.html
+# ("overwrite:header.<name>", "$context.<variable>", "Reserved headers"). `overwrite` replaces whatever
+# the client sent under that name, and only the VPC link reaches the internal ALB (its security group),
+# so the app can trust the header: infra sets APP_CLIENT_ADDRESS_HEADER to it in this mode.
+CLIENT_ADDRESS_HEADER = "x-client-source-ip"
+CLIENT_ADDRESS_MAPPING = {f"overwrite:header.{CLIENT_ADDRESS_HEADER}": "$context.identity.sourceIp"}
+
 # Readiness is the load balancer's business (it checks the targets directly); through the API it would only
 # tell the internet which replica is draining.
 NOT_ROUTED: tuple[str, ...] = ("GET /readyz", "GET /metrics")
@@ -207,6 +222,7 @@ class ApiGateway(pulumi.ComponentResource):
                 # Private integrations of HTTP APIs only speak payload format 1.0.
                 payload_format_version="1.0",
                 timeout_milliseconds=args.integration_timeout_ms,
+                request_parameters=CLIENT_ADDRESS_MAPPING,
                 tls_config=(v2.IntegrationTlsConfigArgs(server_name_to_verify=args.tls_server_name)
                             if args.tls_server_name else None),
             ),

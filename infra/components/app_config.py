@@ -41,6 +41,8 @@ class AppRuntimeInputs:
     jwt_audience: str
     app_port: int = 8000
     keepalive_timeout_seconds: int = app_env.keepalive_timeout(60)
+    client_address_header: str = ""
+    """apigateway ingress: the header API Gateway sets to the client's address (api.CLIENT_ADDRESS_HEADER)"""
 
 
 def app_environment_output(inputs: AppRuntimeInputs) -> pulumi.Output[dict[str, str]]:
@@ -60,6 +62,7 @@ def app_environment_output(inputs: AppRuntimeInputs) -> pulumi.Output[dict[str, 
                 jwt_audience=inputs.jwt_audience,
                 app_port=inputs.app_port,
                 keepalive_timeout_seconds=inputs.keepalive_timeout_seconds,
+                client_address_header=inputs.client_address_header,
                 **resolved,
             )
         )

@@ -34,6 +34,11 @@ APP_ENV_KEYS = (
     "APP_DATABASE_SSLROOTCERT",
 )
 
+# Set only with ingressMode apigateway: the header API Gateway's integration overwrites with the client's
+# address (infra/components/api.py, CLIENT_ADDRESS_HEADER), which the app then trusts for its abuse
+# limits instead of X-Forwarded-For (whose last hop is the VPC link there). It follows the contract keys.
+CLIENT_ADDRESS_KEY = "APP_CLIENT_ADDRESS_HEADER"
+
 # The app's own least-privilege database role and the Redis AUTH token. The RDS master secret is never
 # part of this map: only the migration runner receives it, as MASTER_SECRET_KEY.
 SECRET_ARN_KEYS = frozenset({"APP_DATABASE_SECRET_ARN", "APP_REDIS_AUTH_SECRET_ARN"})
@@ -82,11 +87,12 @@ class AppEndpoints:
     jwt_audience: str
     app_port: int
     keepalive_timeout_seconds: int
+    client_address_header: str = ""
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if value in ("", None):
+            if value in ("", None) and f.name != "client_address_header":
                 raise ValueError(f"app endpoint {f.name} is empty")
         for name in ("database_secret_arn", "redis_auth_secret_arn"):
             if not _SECRET_ARN.match(getattr(self, name)):
@@ -126,6 +132,8 @@ def app_environment(endpoints: AppEndpoints) -> dict[str, str]:
         "APP_DATABASE_SSLROOTCERT": RDS_CA_BUNDLE,
     }
     assert tuple(env) == APP_ENV_KEYS
+    if e.client_address_header:
+        env[CLIENT_ADDRESS_KEY] = e.client_address_header
     return env
 
 

@@ -123,6 +123,14 @@ def make_settings(redis_service: services.Service, moto: services.Service, jwt_p
             "aws_endpoint_url": moto.url,
             "aws_region": services.AWS_REGION,
             "outbox_relay_interval_seconds": 0.5,
+            # Every test client comes from 127.0.0.1 and registers and logs in many users: the
+            # per-address limits are tested with their own settings (tests/app/test_login_throttle.py).
+            "registration_max_per_address": 100_000,
+            "login_max_successes_per_address": 100_000,
+            "login_failures_before_address_delay": 100_000,
+            # The app runs in the test process: a watchdog exit would end the whole run
+            # (tests/app/test_watchdog.py starts one on purpose).
+            "event_loop_watchdog_seconds": 0,
         }
         values.update(overrides)
         return Settings(**values)

@@ -125,10 +125,22 @@ def _user(client: Any) -> tuple[str, str]:
     return user["username"], user["password"]
 
 
-def test_openid_configuration_points_at_the_jwks(client: Any, server: AppServer) -> None:
-    body = client.get("/.well-known/openid-configuration").json()
-    assert body["issuer"] == server.settings.jwt_issuer
-    assert body["jwks_uri"] == f"{server.url}/.well-known/jwks.json"
+def test_openid_configuration_needs_an_issuer_url(client: Any, server: AppServer) -> None:
+    # The test settings' issuer is a name, not a URL: no discovery document, rather than one built
+    # from whatever Host header the client sent.
+    response = client.get("/.well-known/openid-configuration", headers={"Host": "evil.example"})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no discovery document: the token issuer is not a URL"}
+
+
+def test_openid_configuration_takes_every_url_from_the_issuer_never_from_the_host_header(
+    module_db: str, module_aws: Any, make_settings: Callable[..., Any]
+) -> None:
+    issuer = "https://api.example.test/"
+    with AppServer(make_settings(module_db, module_aws, jwt_issuer=issuer)) as server:
+        body = server.client.get("/.well-known/openid-configuration", headers={"Host": "evil.example"}).json()
+    assert body["issuer"] == issuer
+    assert body["jwks_uri"] == "https://api.example.test/.well-known/jwks.json"
     assert body["id_token_signing_alg_values_supported"] == ["RS256"]
 
 
@@ -275,7 +287,7 @@ def test_checkout_racing_a_user_deletion_is_401_and_writes_nothing(
     # The user passes the existence check, then is gone when the order is written.
     ghost = str(uuid.uuid4())
     headers = _token_for(server, ghost)
-    monkeypatch.setattr(server.state.users, "exists_in_database", lambda user_id: True)
+    monkeypatch.setattr(server.state.users, "generation_in_database", lambda user_id: 1)
     assert client.put("/cart/items/A1", json={"quantity": 2}, headers=headers).status_code == 200
     response = client.post("/orders", headers=headers)
     assert response.status_code == 401, response.text
@@ -291,10 +303,10 @@ def test_cart_routes_need_postgresql_only_on_a_cache_miss(
     user = register(client)
     headers = login(client, user["username"], user["password"])  # login vouches for the user in Redis
 
-    def database_down(user_id: str) -> bool:
+    def database_down(user_id: str) -> int:
         raise psycopg.OperationalError("connection refused")
 
-    monkeypatch.setattr(server.state.users, "exists_in_database", database_down)
+    monkeypatch.setattr(server.state.users, "generation_in_database", database_down)
     assert client.put("/cart/items/A1", json={"quantity": 1}, headers=headers).status_code == 200
     assert client.get("/cart", headers=headers).status_code == 200
     # Neither the cache nor PostgreSQL can answer: 503, never a guess.
@@ -302,3 +314,22 @@ def test_cart_routes_need_postgresql_only_on_a_cache_miss(
     response = client.get("/cart", headers=headers)
     assert response.status_code == 503
     assert response.headers["retry-after"]
+
+
+def test_a_taken_name_costs_the_same_hash_as_a_new_account(
+    client: Any, server: AppServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app import security
+
+    taken = register(client)["username"]
+    hashed: list[str] = []
+    real = security.hash_password_async
+
+    async def counting(password: str) -> str:
+        hashed.append(password)
+        return await real(password)
+
+    monkeypatch.setattr(security, "hash_password_async", counting)
+    answer = client.post("/auth/register", json={"username": taken, "password": "another long secret"})
+    assert answer.status_code == 409
+    assert hashed == ["another long secret"]

@@ -222,3 +222,20 @@ def test_authenticated_answers_are_never_cached(client: Any, auth: dict[str, str
         assert response.headers["cache-control"] == "no-store", response.request.url
     assert client.get("/.well-known/jwks.json").headers["cache-control"] == "public, max-age=300"
     assert client.get("/healthz").headers["cache-control"] == "no-store"
+
+
+def test_metrics_show_the_process_and_the_dependencies(client: Any) -> None:
+    text = client.get("/metrics").text
+    for name in (
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "python_info",
+        "db_pool_size",
+        "db_pool_available",
+        "db_requests_waiting",
+        "db_pool_max 4.0",
+        'redis_breaker_open{client="loop"} 0.0',
+        'redis_breaker_open{client="threads"} 0.0',
+    ):
+        assert name in text, name

@@ -152,7 +152,18 @@ def test_get_order_returns_it_to_its_owner_only(client: Any) -> None:
     assert theirs.json() == {"detail": "order not found"}
 
 
-@pytest.mark.parametrize("order_id", ["00000000-0000-0000-0000-000000000000", "not-a-uuid", "1"])
+@pytest.mark.parametrize(
+    "order_id",
+    [
+        "00000000-0000-0000-0000-000000000000",
+        "not-a-uuid",
+        "1",
+        # Forms Python's uuid.UUID accepts and PostgreSQL refuses (a 422 from the DataError, before).
+        "urn:uuid:00000000-0000-0000-0000-000000000000",
+        "{00000000-0000-0000-0000-000000000000}",
+        "00000000000000000000000000000000",
+    ],
+)
 def test_unknown_orders_are_404(client: Any, order_id: str) -> None:
     _, auth = new_user(client)
     response = client.get(f"/orders/{order_id}", headers=auth)
@@ -173,3 +184,11 @@ def test_an_order_with_a_presigned_receipt_url_is_never_stored_by_a_cache(client
     assert response.status_code == 200
     assert "Signature=" in response.json()["receipt_url"]
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_an_order_is_found_only_by_the_id_it_was_given_as(client: Any) -> None:
+    _, auth = new_user(client)
+    _fill(client, auth, U1=1)
+    created = client.post("/orders", headers=auth).json()
+    assert client.get(f"/orders/{created['id'].upper()}", headers=auth).status_code == 200
+    assert client.get(f"/orders/urn:uuid:{created['id']}", headers=auth).status_code == 404

@@ -235,3 +235,108 @@ def test_the_access_line_is_what_json_writes_for_every_line(path: str) -> None:
     }
     assert line == json.dumps(expected) + "\n"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["ts"])
+
+
+def test_a_body_that_does_not_arrive_in_time_is_a_json_408_and_never_reaches_the_app(access: CountingStream) -> None:
+    inner = Inner()
+    app = Edge(
+        inner, state=None, instance_id="replica-7", metrics=Metrics(), access_log=AccessLog("replica-7", access),
+        max_body_bytes=1024, body_timeout_seconds=0.2,
+    )
+    sent: list[dict[str, Any]] = []
+    chunks = [{"type": "http.request", "body": b"{", "more_body": True}]
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            return chunks.pop()
+        await asyncio.sleep(3600)  # the client sends nothing more
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    run_on_a_new_loop(app(scope("POST", "/cart/items/A1"), receive, send))
+    assert sent[0]["status"] == 408
+    assert dict(sent[0]["headers"])[b"connection"] == b"close"
+    assert json.loads(sent[1]["body"]) == {"detail": "the request body did not arrive within 0.2 s"}
+    assert inner.calls == []
+
+
+def test_a_body_that_arrives_in_time_is_not_cut_off(access: CountingStream) -> None:
+    inner = Inner()
+    app = Edge(
+        inner, state=None, instance_id="replica-7", metrics=Metrics(), access_log=AccessLog("replica-7", access),
+        max_body_bytes=1024, body_timeout_seconds=5,
+    )
+    status, _, _ = run_on_a_new_loop(call(app, scope("POST", "/x"), b'{"a": 1}'))
+    assert status == 200 and inner.calls == [("/x", b'{"a": 1}')]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        # The ALB's trace header, the id its access log records (trace_id): adopted.
+        ([(b"x-amzn-trace-id", b"Root=1-67891233-abcdef012345678912345678")], "1-67891233-abcdef012345678912345678"),
+        ([(b"x-amzn-trace-id", b"Self=1-6789-x;Root=1-67891233-abcdef012345678912345678;Sampled=1")],
+         "1-67891233-abcdef012345678912345678"),
+        # An X-Request-Id (HAProxy's unique id locally) wins, whichever header comes first.
+        ([(b"x-request-id", b"lb-1234"), (b"x-amzn-trace-id", b"Root=1-67891233-abcdef012345678912345678")], "lb-1234"),
+        ([(b"x-amzn-trace-id", b"Root=1-67891233-abcdef012345678912345678"), (b"x-request-id", b"lb-1234")], "lb-1234"),
+    ],
+)
+def test_the_load_balancers_request_id_is_the_apps(
+    access: CountingStream, headers: list[tuple[bytes, bytes]], expected: str
+) -> None:
+    _, answer_headers, _ = run_on_a_new_loop(call(edge(Inner(), access), scope(headers=headers)))
+    assert answer_headers[b"x-request-id"] == expected.encode()
+
+
+@pytest.mark.parametrize(
+    "trace", [b"Root=1-6789123-abcdef012345678912345678", b"Root=2-67891233-abcdef012345678912345678", b"garbage"]
+)
+def test_a_malformed_trace_header_is_not_adopted(access: CountingStream, trace: bytes) -> None:
+    _, answer_headers, _ = run_on_a_new_loop(call(edge(Inner(), access), scope(headers=[(b"x-amzn-trace-id", trace)])))
+    assert re.fullmatch(rb"[0-9a-f]{32}", answer_headers[b"x-request-id"])
+
+
+def aged_edge(inner: Any, stream: io.StringIO, now: float) -> Edge:
+    return Edge(
+        inner, state=None, instance_id="replica-7", metrics=Metrics(), access_log=AccessLog("replica-7", stream),
+        max_body_bytes=1024, request_max_age_seconds=10, clock=lambda: now,
+        operational={"/healthz": (frozenset({"GET"}), lambda state: JSONResponse({"status": "ok"}))},
+    )
+
+
+NOW = 1_765_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "acted_on"),
+    [
+        ([(b"x-request-start", f"t={int((NOW - 9.9) * 1000)}".encode())], True),
+        ([(b"x-request-start", f"t={int((NOW - 10.1) * 1000)}".encode())], False),
+        # The ALB's trace id holds the second it received the request: counted from the end of that second.
+        ([(b"x-amzn-trace-id", f"Root=1-{int(NOW) - 11:08x}-abcdef012345678912345678".encode())], True),
+        ([(b"x-amzn-trace-id", f"Root=1-{int(NOW) - 12:08x}-abcdef012345678912345678".encode())], False),
+        # No stamp, or one that is not a stamp: nothing to judge by.
+        ([], True),
+        ([(b"x-request-start", b"t=yesterday")], True),
+    ],
+)
+def test_a_request_that_waited_too_long_before_reaching_the_replica_is_not_acted_on(
+    access: CountingStream, headers: list[tuple[bytes, bytes]], acted_on: bool
+) -> None:
+    inner = Inner()
+    status, answer_headers, body = run_on_a_new_loop(
+        call(aged_edge(inner, access, NOW), scope("PUT", "/cart/items/A1", headers=headers), b'{"quantity": 1}')
+    )
+    assert (inner.calls != []) is acted_on
+    if not acted_on:
+        assert status == 503 and answer_headers[b"retry-after"] == b"1"
+        assert json.loads(body)["detail"].startswith("the request reached the replica too late")
+
+
+def test_probes_are_answered_whatever_their_age(access: CountingStream) -> None:
+    stale = [(b"x-request-start", f"t={int((NOW - 60) * 1000)}".encode())]
+    status, _, _ = run_on_a_new_loop(call(aged_edge(Inner(), access, NOW), scope("GET", "/healthz", headers=stale)))
+    assert status == 200

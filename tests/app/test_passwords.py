@@ -24,6 +24,16 @@ POLICY_CASES = [
     ("PassWord1", "alice", "most commonly used"),
     ("qwertyuiop", "alice", "most commonly used"),
     ("iloveyou", "alice", "most commonly used"),
+    # Repetition, spaces and invisible characters (the probes).
+    ("aaaaaaaa", "alice", "at least 3 different characters"),
+    ("x" * 256, "alice", "at least 3 different characters"),
+    ("abababababab", "alice", "at least 3 different characters"),
+    ("AaAaAaAa", "alice", "at least 3 different characters"),  # case-folded: one letter
+    ("        ", "alice", "only spaces"),
+    (" \u00a0\u2003 \u00a0\u2003 \u00a0", "alice", "only spaces"),  # three kinds of space: still only spaces
+    ("\u200b" * 8, "alice", "invisible formatting"),
+    ("pass\u200bword9", "alice", "invisible formatting"),
+    ("right\u200eto\u200fleft", "alice", "invisible formatting"),
 ]
 
 
@@ -35,7 +45,15 @@ def test_policy_refuses_with_a_specific_reason(password: str, username: str, why
 
 @pytest.mark.parametrize(
     "password",
-    ["a long enough secret", "correct horse battery staple", "x" * 256, "ünïcödé pässwörd ✓", "tab-free but 8+"],
+    [
+        "a long enough secret",
+        "correct horse battery staple",
+        "xy1" * 85,
+        "ünïcödé pässwörd ✓",
+        "tab-free but 8+",
+        "abcabcab",  # exactly 3 different characters
+        "  spaced  out  ",
+    ],
 )
 def test_policy_accepts_long_uncommon_passwords(password: str) -> None:
     assert passwords.problem(password, "alice") is None

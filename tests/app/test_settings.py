@@ -190,9 +190,11 @@ _OTHER_VALUE = {"APP_MODE": "local", "APP_DATABASE_SSLMODE": "require"}
 
 
 def _infra_environment() -> dict[str, str]:
+    from infra.components.api import CLIENT_ADDRESS_HEADER
     from infra.lib import app_env
 
-    env = app_env.app_environment(app_env.AppEndpoints(**_INFRA_ENDPOINTS))  # type: ignore[arg-type]
+    endpoints = {**_INFRA_ENDPOINTS, "client_address_header": CLIENT_ADDRESS_HEADER}  # the apigateway shape
+    env = app_env.app_environment(app_env.AppEndpoints(**endpoints))  # type: ignore[arg-type]
     # The migration runner's one extra variable.
     env[app_env.MASTER_SECRET_KEY] = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-AbCdEf"
     return env

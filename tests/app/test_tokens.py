@@ -193,3 +193,22 @@ def test_unusable_private_key_is_a_clear_error(bad: str) -> None:
 def test_unusable_public_keys_are_a_clear_error(bad: str) -> None:
     with pytest.raises(KeyConfigError):
         parse_public_keys(bad)
+
+
+def _signed(tokens: TokenService, pem: str, **claims: object) -> str:
+    return jwt.encode(_claims(**claims), pem, algorithm="RS256", headers={"kid": tokens.keys.signing_kid})
+
+
+def test_a_token_carries_the_users_generation(tokens: TokenService) -> None:
+    assert tokens.verify(tokens.issue(USER, "alice", 7)).generation == 7
+    assert jwt.decode(tokens.issue(USER, "alice", 7), options={"verify_signature": False})["gen"] == 7
+
+
+def test_a_token_without_a_generation_counts_as_the_first(tokens: TokenService, pem: str) -> None:
+    assert tokens.verify(_signed(tokens, pem)).generation == 1
+
+
+@pytest.mark.parametrize("generation", [0, -1, "2", True, 1.5, None])
+def test_a_token_with_a_malformed_generation_is_refused(tokens: TokenService, pem: str, generation: object) -> None:
+    with pytest.raises(InvalidToken, match="generation"):
+        tokens.verify(_signed(tokens, pem, gen=generation))

@@ -271,3 +271,22 @@ def test_the_lambda_entry_point_builds_its_worker_from_the_environment(
     finally:
         if worker_module._lambda_worker is not None:
             worker_module._lambda_worker.rt.close()
+
+
+def test_every_line_about_a_message_names_its_order(
+    stack: dict, make_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    order_id = _place_order(stack["server"], L1=1)
+    unknown = str(uuid.uuid4())
+    worker = make_worker(stack["settings"])
+    records = [
+        {"messageId": "good", "body": json.dumps({"order_id": order_id})},
+        {"messageId": "unknown", "body": json.dumps({"order_id": unknown})},
+        {"messageId": "not-json", "body": "{{{"},
+    ]
+    for record in records:
+        record["attributes"] = {"ApproximateReceiveCount": "1"}
+    with caplog.at_level("INFO", logger="app.worker"):
+        handler({"Records": records}, None, worker=worker)
+    named = {r.message_id: getattr(r, "order_id", "missing") for r in caplog.records if hasattr(r, "message_id")}
+    assert named == {"good": order_id, "unknown": unknown, "not-json": None}

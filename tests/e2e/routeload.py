@@ -6,12 +6,13 @@ Route classes and what they need:
 - order_read: GET /orders/{id} (PostgreSQL);
 - checkout: PUT a line, then POST /orders with an Idempotency-Key (Redis, then PostgreSQL; SQS only
   later, through the outbox); 409s (another thread's checkout took the line first) are not failures;
-- register: POST /auth/register (PostgreSQL);
+- register: POST /auth/register (PostgreSQL, and Redis for the per-address limit);
 - login: POST /auth/login (PostgreSQL, and KMS to sign the token), a few times a second.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -58,6 +59,9 @@ class RouteReport:
 
     def table(self, since: float = 0.0, until: float = float("inf")) -> dict[str, str]:
         return {r: f"{self.failed(r, since, until)}/{self.sent(r, since, until)}" for r in CLASSES}
+
+
+LOGIN_PAUSE = 2.0
 
 
 class RouteLoad:
@@ -147,14 +151,19 @@ class RouteLoad:
                             with self._lock:
                                 self.placed.append(str(placed.json()["id"]))
                 elif route == "register":
+                    # Each sign-up from an address of its own, as new users come: one address
+                    # registering in a loop meets the per-address registration limit (429).
                     body = {"username": f"u{uuid.uuid4().hex[:12]}", "password": f"pw-{uuid.uuid4().hex}"}
-                    self._call(route, user, "POST", "/auth/register", json=body)
+                    with contextlib.closing(AppClient(self.lb_url, attempts=1)) as newcomer:
+                        self._call(route, newcomer, "POST", "/auth/register", json=body)
                     self._stop.wait(0.1)
                 else:
                     owner = self.users[index]
                     body = {"username": owner.username, "password": owner.password}
                     self._call(route, user, "POST", "/auth/login", json=body)
-                    self._stop.wait(0.3)
+                    # Slow enough to stay within the successful logins one account may make (30 per
+                    # 5 minutes) for as long as a test's load runs.
+                    self._stop.wait(LOGIN_PAUSE)
                 self._stop.wait(self.pause)
         finally:
             user.close()

@@ -78,7 +78,9 @@ def test_health_check_timing_is_the_target_groups():
     config = render_config(SERVERS, bind_port=8080, health=health)
     backend = directives(config, "backend app")
     default_server = next(line for line in backend if line.startswith("default-server"))
-    assert f"inter {health.interval_s}s" in default_server
+    assert f" inter {health.interval_s}s" in default_server
+    # A failing check took its timeout: the next starts an interval after it started, as on the ALB.
+    assert f" fastinter {health.interval_s - health.timeout_s}s" in default_server
     assert f"fall {health.fall}" in default_server
     assert f"rise {health.rise}" in default_server
     # Only the active check decides, as on a target group.
@@ -176,3 +178,22 @@ def test_with_no_replica_ready_clients_get_a_json_503_with_a_retry_hint(tmp_path
     assert response.headers["x-instance-id"] == "haproxy"
     assert response.json() == {"detail": "no replica is ready; retry shortly"}
 
+
+
+def test_the_load_balancer_stamps_each_request_and_gives_it_an_id():
+    config = render_config(SERVERS, bind_port=8080)
+    frontend = directives(config, "frontend web")
+    assert "http-request set-header X-Request-Id %[unique-id]" in frontend
+    assert "http-request set-header X-Request-Start t=%[date(0,ms)]" in frontend
+    defaults = directives(config, "defaults")
+    assert any(line.startswith("unique-id-format") for line in defaults)
+    assert any(line.startswith("log-format") and "request_id=%ID" in line for line in defaults)
+
+
+def test_a_request_head_of_64_kib_fits_the_load_balancers_buffer():
+    from local.haproxy import BUFFER_BYTES, HEAD_LIMIT_BYTES
+
+    glob = directives(render_config(SERVERS, bind_port=8080), "global")
+    assert f"tune.bufsize {BUFFER_BYTES}" in glob
+    # HAProxy keeps tune.maxrewrite (1024) of the buffer for rewrites, and the head must fit the rest.
+    assert BUFFER_BYTES - 1024 > HEAD_LIMIT_BYTES + 4096

@@ -76,6 +76,7 @@ def test_authenticated_routes_require_the_jwt_authorizer(api: Run) -> None:
     authorizer_id = resolve(api.component.authorizer_id)
     assert set(AUTHENTICATED_ROUTES) == {
         "GET /cart", "PUT /cart/items/{sku}", "DELETE /cart/items/{sku}", "POST /orders", "GET /orders/{id}",
+        "POST /auth/password", "POST /auth/logout",
     }
     for key in AUTHENTICATED_ROUTES:
         assert by_key[key]["authorizationType"] == "JWT", key
@@ -112,6 +113,9 @@ def test_every_route_targets_the_vpc_link_integration_to_the_internal_listener(a
     assert i["integrationUri"] == LISTENER_ARN
     assert i["payloadFormatVersion"] == "1.0"
     assert i["tlsConfig"] == {"serverNameToVerify": "internal.example.com"}
+    # The client's address, overwritten whatever the client sent under that name (issue: the VPC link
+    # was the only address the app's throttle ever saw).
+    assert i["requestParameters"] == {"overwrite:header.x-client-source-ip": "$context.identity.sourceIp"}
     assert link["subnetIds"] == ["subnet-app-a", "subnet-app-b"]
     targets = {r["target"] for r in routes(api).values()}
     assert len(targets) == 1 and re.fullmatch(r"integrations/integ-[0-9a-f]{6}", targets.pop())

@@ -64,7 +64,10 @@ def test_keepalive_outlasts_the_load_balancer_idle_timeout() -> None:
         app_env.keepalive_timeout(0)
 
 
-@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(app_env.AppEndpoints)])
+# The client address header is empty unless the stack sits behind API Gateway.
+@pytest.mark.parametrize(
+    "field", [f.name for f in dataclasses.fields(app_env.AppEndpoints) if f.name != "client_address_header"]
+)
 def test_empty_values_are_refused(field: str) -> None:
     with pytest.raises(ValueError, match="empty"):
         endpoints(**{field: ""})
@@ -74,3 +77,14 @@ def test_env_file_lines_and_newline_refusal() -> None:
     assert app_env.env_file({"A": "1", "B": "x y"}) == "A=1\nB=x y\n"
     with pytest.raises(ValueError, match="newline"):
         app_env.env_file({"A": "1\nB=2"})
+
+
+def test_the_client_address_header_is_set_only_behind_api_gateway() -> None:
+    from infra.components.api import CLIENT_ADDRESS_HEADER
+
+    assert app_env.CLIENT_ADDRESS_KEY not in app_env.app_environment(endpoints())
+    env = app_env.app_environment(endpoints(client_address_header=CLIENT_ADDRESS_HEADER))
+    assert env[app_env.CLIENT_ADDRESS_KEY] == "x-client-source-ip"
+    # The contract keys come first, in their order; the optional key follows them.
+    assert tuple(env)[: len(app_env.APP_ENV_KEYS)] == app_env.APP_ENV_KEYS
+    assert list(env)[len(app_env.APP_ENV_KEYS):] == [app_env.CLIENT_ADDRESS_KEY]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 from policies.gate.mockengine import ProgramRun
 from tests.unit.infra.conftest import certificate_of, config_of, name_of, refs, subnet_tier
 
 ROUTE = "aws:apigatewayv2/route:Route"
-AUTHENTICATED = {"GET /cart", "PUT /cart/items/{sku}", "DELETE /cart/items/{sku}", "POST /orders", "GET /orders/{id}"}
+AUTHENTICATED = {
+    "GET /cart", "PUT /cart/items/{sku}", "DELETE /cart/items/{sku}", "POST /orders", "GET /orders/{id}",
+    "POST /auth/password", "POST /auth/logout",
+}
 PUBLIC = {
     "POST /auth/register", "POST /auth/login", "GET /.well-known/jwks.json", "GET /.well-known/openid-configuration",
     "GET /healthz",
@@ -38,6 +43,17 @@ def test_app_routes_need_the_jwt_and_only_auth_and_health_routes_are_public(api_
         assert not routes[key].inputs.get("authorizerId"), key
     integration = api_run.one("aws:apigatewayv2/integration:Integration")
     assert all(refs(r, "target") == {integration.urn} for r in routes.values())
+
+
+def test_the_app_trusts_the_header_the_integration_sets_to_the_client_address(api_run: ProgramRun) -> None:
+    # Behind the VPC link every request's last X-Forwarded-For hop is the link: the app's abuse limits
+    # must key on the address API Gateway saw, which the integration writes into one header.
+    integration = api_run.one("aws:apigatewayv2/integration:Integration")
+    [(key, value)] = integration.inputs["requestParameters"].items()
+    assert key.startswith("overwrite:header.") and value == "$context.identity.sourceIp"
+    header = key.removeprefix("overwrite:header.")
+    env = json.loads(api_run.one("aws:ssm/parameter:Parameter").inputs["value"])
+    assert env["APP_CLIENT_ADDRESS_HEADER"] == header
 
 
 def test_backend_is_the_internal_alb_listener_through_the_vpc_link(api_run: ProgramRun) -> None:
