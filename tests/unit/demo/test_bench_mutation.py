@@ -24,7 +24,7 @@ def test_equivalent_mutants_are_read_from_their_readme_section(tmp_path: Path):
     assert equivalent_mutants(tmp_path / "other.md") == {}
 
 
-def test_the_kill_rate_leaves_out_equivalent_and_uncovered_mutants():
+def test_the_kill_rate_leaves_out_equivalent_mutants_and_counts_uncovered_ones_as_not_killed():
     outcomes = {
         "p.m.x_f__mutmut_1": "killed",
         "p.m.x_f__mutmut_2": "killed",
@@ -42,7 +42,7 @@ def test_the_kill_rate_leaves_out_equivalent_and_uncovered_mutants():
         "equivalent": 1,
         "not_covered": 1,
         "other": 0,
-        "kill_rate": 0.75,
+        "kill_rate": 0.6,
         "survivors": ["p.m.x_f__mutmut_4"],
     }
     assert report["p/n.py"]["kill_rate"] == 0.0
