@@ -16,28 +16,47 @@ With several stacks the status is the worst one.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import PolicyConfigError, PolicySettings, read_policy_config, reconcile
-from .evaluate import PolicyCrash, Violation, evaluate
 from .records import Resource
 
 if TYPE_CHECKING:
+    from .config import PolicySettings
+    from .evaluate import Violation
     from .mockengine import ProgramRun
+    from .program_process import InterpreterUsed
 
 UNJUDGED_POLICY = "no-unjudged-components"
+DEFAULT_TIMEOUT = 300.0
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
+def __getattr__(name: str) -> Any:
+    # The judging side (pulumi_policy) is imported when it is first needed, so that a run can start
+    # the program's interpreter before paying for it (bench/README.md, bench.gate).
+    if name == "Violation":
+        from .evaluate import Violation
+
+        return Violation
+    if name == "PolicySettings":
+        from .config import PolicySettings
+
+        return PolicySettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class GateError(Exception):
-    """Anything that makes the verdict impossible: exit status 2."""
+    """Anything that makes the verdict impossible: exit status 2. `detail` is what --debug shows
+    besides the traceback (the program's own traceback, from its interpreter)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,8 @@ class GateResult:
     stack_file: Path | None = None
     # The mock engine's run the verdict was given on (stack outputs, config); None for a document.
     run: ProgramRun | None = None
+    # The interpreter the program ran with (path, Python and Pulumi package versions); None for a document.
+    interpreter: InterpreterUsed | None = None
 
     @property
     def mandatory(self) -> int:
@@ -82,6 +103,8 @@ def _with_remote_types(
     if not extra:
         return dict(settings)
     properties = {**current.properties, "componentTypes": known + extra}
+    from .config import PolicySettings
+
     return {**settings, UNJUDGED_POLICY: PolicySettings(current.enforcement, properties)}
 
 
@@ -105,6 +128,8 @@ def judge(
     providers: Sequence[Resource] = (),
 ) -> tuple[list[Violation], dict[str, PolicySettings], int]:
     """Violations, the settings they were judged with, and the number of unjudged components."""
+    from .evaluate import PolicyCrash, evaluate
+
     effective = _with_remote_types(settings, resources)
     try:
         violations = evaluate(resources, policies, effective, project, stack, providers)
@@ -125,17 +150,22 @@ def check_stack_name(stack: str) -> None:
 
 def stack_names(program_dir: Path | str = ".") -> list[str]:
     """Every stack of the project: the names of its <stackConfigDir>/Pulumi.<stack>.yaml files."""
-    from . import mockengine
+    program = Path(program_dir).resolve()
+    path = next((program / n for n in ("Pulumi.yaml", "Pulumi.yml") if (program / n).is_file()), None)
+    if path is None:
+        # The engine's own message for a directory without a project.
+        from . import mockengine
 
-    try:
-        project = mockengine.load_project(Path(program_dir).resolve())
-    except mockengine.ProjectError as exc:
-        raise GateError(str(exc)) from exc
+        try:
+            mockengine.load_project(program)
+        except mockengine.ProjectError as exc:
+            raise GateError(str(exc)) from exc
+    _, stack_config_dir = _project_layout(program)
     names = sorted(
-        p.name[len("Pulumi.") : -len(".yaml")] for p in project.stack_config_dir.glob("Pulumi.*.yaml") if p.is_file()
+        p.name[len("Pulumi.") : -len(".yaml")] for p in stack_config_dir.glob("Pulumi.*.yaml") if p.is_file()
     )
     if not names:
-        raise GateError(f"--all-stacks: {project.stack_config_dir} has no Pulumi.<stack>.yaml files")
+        raise GateError(f"--all-stacks: {stack_config_dir} has no Pulumi.<stack>.yaml files")
     return names
 
 
@@ -162,49 +192,40 @@ def run_gate(
     config_file: Path | str | None = None,
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    debug: bool = False,
 ) -> GateResult:
-    from ..pack import PACK_ENFORCEMENT, POLICIES
+    """One stack of a program, run in the program's own interpreter (run_gates)."""
+    return run_gates(
+        [stack],
+        program_dir,
+        config_file=config_file,
+        policy_config=policy_config,
+        policies=policies,
+        timeout=timeout,
+        debug=debug,
+    )[0]
+
+
+def _interpreter(program: Path) -> Any:
+    """The program's interpreter as the Pulumi CLI finds it; a broken project file is reported by the
+    engine's own project reader, which has the better message."""
+    from .toolchain import ToolchainError, for_project
+
+    try:
+        return for_project(program)
+    except ToolchainError as exc:
+        _load_project(program)  # a project error first, if there is one
+        raise GateError(str(exc)) from exc
+
+
+def _load_project(program: Path) -> Any:
     from . import mockengine
 
-    pack = list(policies) if policies is not None else POLICIES
-    program = Path(program_dir).resolve()
     try:
-        project = mockengine.load_project(program)
-        cfg_file = Path(config_file) if config_file is not None else None
-        _check_stack(project, stack, cfg_file)
-        policy_path = (
-            Path(policy_config) if policy_config is not None else default_policy_config(project.stack_config_dir, stack)
-        )
-        if policy_path is not None and not policy_path.is_file():
-            raise GateError(f"{policy_path}: policy config file not found")
-        given = read_policy_config(policy_path) if policy_path is not None else None
-        settings = reconcile(pack, PACK_ENFORCEMENT, given, str(policy_path) if policy_path else "policy config")
-        # The program's own prints must not end up in a JSON or SARIF report on stdout.
-        with contextlib.redirect_stdout(sys.stderr):
-            run = mockengine.run_program(program, stack, config_file=cfg_file)
-    except (mockengine.ProjectError, PolicyConfigError) as exc:
+        return mockengine.load_project(program)
+    except mockengine.ProjectError as exc:
         raise GateError(str(exc)) from exc
-    except mockengine.ProgramError as exc:
-        raise GateError(f"the program failed: {exc}") from exc
-
-    violations, settings, unjudged = judge(run.resources, pack, settings, run.project, stack)
-    try:
-        main_file = str((project.main_dir / "__main__.py").relative_to(program))
-    except ValueError:
-        main_file = "__main__.py"
-    return GateResult(
-        run.project,
-        stack,
-        program,
-        main_file,
-        run.resources,
-        violations,
-        settings,
-        policy_path,
-        unjudged,
-        run.config.path,
-        run,
-    )
 
 
 def run_gates(
@@ -214,14 +235,84 @@ def run_gates(
     config_file: Path | str | None = None,
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    debug: bool = False,
 ) -> list[GateResult]:
-    """Several stacks of one program in this process: the SDK and provider modules are imported once,
-    the program itself runs afresh for each stack (mockengine.run_program re-imports its modules and
-    resets the runtime's settings, config and mocks)."""
-    return [
-        run_gate(s, program_dir, config_file=config_file, policy_config=policy_config, policies=policies)
-        for s in stacks
-    ]
+    """Several stacks of one program, run in the program's own interpreter (toolchain.py) in one child
+    process (program_process.py): the SDK and provider modules are imported once, the program itself
+    runs afresh for each stack (mockengine.run_program re-imports its modules and resets the runtime's
+    settings, config and mocks). The child starts first; this process prepares the judging side
+    (policy pack, policy config) while the program runs."""
+    for stack in stacks:
+        check_stack_name(stack)
+    program = Path(program_dir).resolve()
+    cfg_file = Path(config_file) if config_file is not None else None
+    options: dict[str, Any] = {}
+    if cfg_file is not None:
+        options["config_file"] = str(cfg_file.resolve())
+    from .program_process import ProgramProcess, ProgramProcessError
+
+    interpreter = _interpreter(program)
+    try:
+        process = ProgramProcess.start(interpreter, program, stacks, options=options, timeout=timeout, debug=debug)
+    except ProgramProcessError as exc:
+        raise GateError(str(exc), exc.detail) from exc
+    try:
+        from ..pack import PACK_ENFORCEMENT, POLICIES
+        from . import mockengine
+        from .config import PolicyConfigError, read_policy_config, reconcile
+
+        pack = list(policies) if policies is not None else POLICIES
+        project = _load_project(program)
+        prepared = []
+        for stack in stacks:
+            _check_stack(project, stack, cfg_file)
+            policy_path = (
+                Path(policy_config)
+                if policy_config is not None
+                else default_policy_config(project.stack_config_dir, stack)
+            )
+            if policy_path is not None and not policy_path.is_file():
+                raise GateError(f"{policy_path}: policy config file not found")
+            try:
+                given = read_policy_config(policy_path) if policy_path is not None else None
+                settings = reconcile(
+                    pack, PACK_ENFORCEMENT, given, str(policy_path) if policy_path else "policy config"
+                )
+            except PolicyConfigError as exc:
+                raise GateError(str(exc)) from exc
+            prepared.append((policy_path, settings))
+        try:
+            runs, used = process.results(mockengine.ProgramRun)
+        except ProgramProcessError as exc:
+            raise GateError(str(exc), exc.detail) from exc
+    finally:
+        process.stop()
+
+    try:
+        main_file = str((project.main_dir / "__main__.py").relative_to(program))
+    except ValueError:
+        main_file = "__main__.py"
+    results = []
+    for stack, run, (policy_path, settings) in zip(stacks, runs, prepared, strict=True):
+        violations, effective, unjudged = judge(run.resources, pack, settings, run.project, stack)
+        results.append(
+            GateResult(
+                run.project,
+                stack,
+                program,
+                main_file,
+                run.resources,
+                violations,
+                effective,
+                policy_path,
+                unjudged,
+                run.config.path,
+                run,
+                used,
+            )
+        )
+    return results
 
 
 def _project_layout(program: Path) -> tuple[str, Path]:
@@ -253,6 +344,7 @@ def run_document(
     """Judges a `pulumi stack export` (kind "state") or `pulumi preview --json` (kind "preview")
     document; `program_dir` is the project it came from (policy config default, source positions)."""
     from ..pack import PACK_ENFORCEMENT, POLICIES
+    from .config import PolicyConfigError, read_policy_config, reconcile
     from .documents import DocumentError, parse_preview, parse_state, read_json
 
     check_stack_name(stack)

@@ -10,11 +10,26 @@ import warnings
 from pathlib import Path
 
 EXIT_BROKEN = 2
+# Installed, the package is `stateless_guard` and the command `stateless-guard`; in the checkout it is
+# `python -m policies.gate`.
+_INSTALLED = (__package__ or "").startswith("stateless_guard")
+PROG = "stateless-guard" if _INSTALLED else "python -m policies.gate"
+_ERROR_PREFIX = "stateless-guard" if _INSTALLED else "policies.gate"
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m policies.gate",
+        prog=PROG,
         description="Judge a Pulumi program (run under the mock engine), a `pulumi stack export` or a "
         "`pulumi preview --json` document with stateless-guard.",
     )
@@ -38,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         "--policy-config",
         help="policy config JSON as for `pulumi preview --policy-pack-config` "
         "(default: <stackConfigDir>/policy.<stack>.json when present)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="stop a program that runs longer than this, with exit status 2 and where it was waiting (default 300)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     return parser
@@ -79,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     # collector's frequent passes cost a third of a program run and free little that reference
     # counting does not. Collections become rare, not absent (bench/README.md has the figures).
     gc.set_threshold(50_000, 20, 1_000)
-    from ..pack import POLICIES, RULE_FOR_POLICY
+    # The judging side (pack, reports) is imported after the program's interpreter has started.
     from . import GateError, run_document, run_gates, stack_names
-    from .report import as_json_many, as_sarif, as_text_many
 
     try:
         if args.state or args.preview:
@@ -93,17 +114,29 @@ def main(argv: list[str] | None = None) -> int:
             ]
         else:
             stacks = stack_names(args.program) if args.all_stacks else args.stack
-            results = run_gates(stacks, args.program, config_file=args.config_file, policy_config=args.policy_config)
+            results = run_gates(
+                stacks,
+                args.program,
+                config_file=args.config_file,
+                policy_config=args.policy_config,
+                timeout=args.timeout,
+                debug=args.debug,
+            )
     except GateError as exc:
         if args.debug:
             traceback.print_exception(exc)
-        print(f"policies.gate: error: {_one_line(str(exc))}", file=sys.stderr)
+            if exc.detail:
+                print(exc.detail.rstrip(), file=sys.stderr)
+        print(f"{_ERROR_PREFIX}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BROKEN
     except Exception as exc:  # a defect in the gate itself still gets one clear line
         if args.debug:
             traceback.print_exception(exc)
-        print(f"policies.gate: error: {exc.__class__.__name__}: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"{_ERROR_PREFIX}: error: {exc.__class__.__name__}: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BROKEN
+
+    from ..pack import POLICIES, RULE_FOR_POLICY
+    from .report import as_json_many, as_sarif, as_text_many
 
     if args.format == "json":
         report = as_json_many(results)
@@ -117,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             Path(args.output).write_text(report + "\n", encoding="utf-8")
         except OSError as exc:
-            print(f"policies.gate: error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            print(f"{_ERROR_PREFIX}: error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
             return EXIT_BROKEN
         for result in results:
             verdict = "FAIL" if result.exit_code else "PASS"
