@@ -151,17 +151,24 @@ def _is_program_file(path: str, project_dir: Path, venv: Path | None) -> bool:
 
 
 def _waiting_place(dump: str, project_dir: Path, venv: Path | None = None) -> str:
-    """The innermost frame of the program's own files in a faulthandler dump, else the innermost
-    frame of all (most recent call first in each thread)."""
-    frames = [m for m in (_FRAME.match(line) for line in dump.splitlines()) if m]
-    for m in frames:
-        if _is_program_file(m["file"], project_dir, venv):
-            return f"{_display(m['file'])}:{m['line']} (in {m['func']})"
-    if frames:
-        m = frames[0]
+    """The innermost frame of the program's own files in a faulthandler dump (each thread most recent
+    call first), else the innermost frame of the main thread, which faulthandler lists last."""
+    threads: list[list[re.Match[str]]] = []
+    for line in dump.splitlines():
+        if line.startswith(("Thread 0x", "Current thread 0x")):
+            threads.append([])
+        elif threads and (m := _FRAME.match(line)):
+            threads[-1].append(m)
+    for frames in threads:
+        for m in frames:
+            if _is_program_file(m["file"], project_dir, venv):
+                return f"{_display(m['file'])}:{m['line']} (in {m['func']})"
+    main = next((frames for frames in reversed(threads) if frames), None)
+    if main:
+        m = main[0]
         return (
-            f"{m['file']}:{m['line']} (in {m['func']}; no frame of the program was running: an Output "
-            "that never resolves, or a provider call that never returns)"
+            f"{m['file']}:{m['line']} (in {m['func']}): no frame of the program was running, so it was waiting "
+            "for an Output that never resolves or a call that never returns"
         )
     return "an unknown place (the interpreter wrote no stack dump)"
 

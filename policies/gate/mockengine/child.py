@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import IO, Any
 
+from . import assets
+
 ENGINE_DIR = Path(__file__).resolve().parent
 
 
@@ -45,9 +47,29 @@ def to_json(value: Any) -> Any:
         return str(value)
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    asset = _serialized_asset(value)
+    if asset is not None:
+        return asset
     # A stack output that is an SDK object (an exported resource, an asset): its text is what a
     # report can show of it.
     return str(value)
+
+
+def _serialized_asset(value: Any) -> dict[str, Any] | None:
+    """An asset or archive (in a resource's state) as the engine serializes it: the signature and its
+    text, path, uri or members (sdk/go/common/resource/asset, archive: Serialize)."""
+    import pulumi
+
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        sig = assets.ASSET_SIG if isinstance(value, pulumi.Asset) else assets.ARCHIVE_SIG
+        out: dict[str, Any] = {assets.SIG_KEY: sig}
+        for attr in ("text", "path", "uri"):
+            if isinstance(getattr(value, attr, None), str):
+                out[attr] = getattr(value, attr)
+        if isinstance(value, pulumi.AssetArchive):
+            out["assets"] = {k: to_json(v) for k, v in value.assets.items()}
+        return out
+    return None
 
 
 def _inside(path: str, directory: str) -> bool:

@@ -48,7 +48,7 @@ def find(options: PythonOptions, environ: Mapping[str, str]) -> Interpreter:
             return Interpreter(
                 Path(found),
                 NAME,
-                f"{command} on PATH (Pulumi.yaml names no virtualenv)",
+                f"{command} on PATH: Pulumi.yaml names no virtualenv",
                 None,
                 dict(environ),
                 f"{found} -m pip install -r requirements.txt (or name a virtualenv in Pulumi.yaml)",
