@@ -28,16 +28,24 @@ $(STAMP)/deb: Makefile
 
 deps-python: $(STAMP)/venv
 
-$(STAMP)/venv: requirements.txt infra/requirements.txt app/requirements.txt policies/requirements.txt requirements-dev.txt
+$(STAMP)/venv: requirements.txt infra/requirements.txt app/requirements.txt policies/requirements.txt policies/gate/requirements.txt requirements-dev.txt
 	@mkdir -p $(STAMP)
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
 	@touch $@
 
-# Every stack in one process: the SDK is imported once (bench/README.md, bench.gate).
-gate: install
+# Only what the gate needs, no Debian package and none of the app's: the program's packages in .venv
+# (the virtualenv Pulumi.yaml names, which the gate runs the program with) and the gate's own.
+# Every stack in one child process: the SDK is imported once (bench/README.md, bench.gate).
+gate: $(STAMP)/program $(STAMP)/gate
 	$(PY) -m policies.gate --all-stacks
+
+$(STAMP)/gate: policies/requirements.txt policies/gate/requirements.txt
+	@mkdir -p $(STAMP)
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r policies/requirements.txt -r policies/gate/requirements.txt
+	@touch $@
 
 # The main job: offline plan and verdict for every stack, then the local stack with a replica killed
 # under traffic, checkout and receipt, and teardown (also on Ctrl-C or failure).
