@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .records import Resource
-
 if TYPE_CHECKING:
     from .config import PolicySettings
     from .evaluate import Violation
     from .mockengine import ProgramRun
     from .program_process import InterpreterUsed
+    from .records import Resource
 
 UNJUDGED_POLICY = "no-unjudged-components"
 DEFAULT_TIMEOUT = 300.0
@@ -47,6 +46,10 @@ def __getattr__(name: str) -> Any:
         from .config import PolicySettings
 
         return PolicySettings
+    if name == "Resource":
+        from .records import Resource
+
+        return Resource
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

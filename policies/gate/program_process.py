@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -42,7 +43,10 @@ KILL_GRACE_SECONDS = 10.0
 
 # Runs before anything else in the program's interpreter; it must parse on any Python 3.
 BOOTSTRAP = f"""\
-import os, sys
+import gc, os, sys
+# A short-lived process over a large, long-lived heap (the SDK and provider modules): the cyclic
+# collector's frequent passes cost a third of a program run (bench/README.md, bench.gate).
+gc.set_threshold(50000, 20, 1000)
 if sys.path and sys.path[0] == "":
     del sys.path[0]
 _result_fd = os.dup(1)
@@ -89,19 +93,21 @@ class InterpreterUsed:
     found_by: str = ""
 
 
+@functools.cache
+def _fields(tp: type) -> tuple[tuple[str, Any], ...]:
+    try:
+        hints = typing.get_type_hints(tp)
+    except Exception:  # an annotation this side cannot resolve: the field keeps its JSON value
+        hints = {}
+    return tuple((f.name, hints.get(f.name, Any)) for f in dataclasses.fields(tp))
+
+
 def from_json(tp: Any, value: Any) -> Any:
     """Rebuilds a value of type `tp` (a dataclass, its field types) from child.to_json's output."""
     if value is None:
         return None
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        try:
-            hints = typing.get_type_hints(tp)
-        except Exception:  # an annotation this side cannot resolve: the field keeps its JSON value
-            hints = {}
-        kwargs = {
-            f.name: from_json(hints.get(f.name, Any), value[f.name]) for f in dataclasses.fields(tp) if f.name in value
-        }
-        return tp(**kwargs)
+        return tp(**{name: from_json(hint, value[name]) for name, hint in _fields(tp) if name in value})
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):

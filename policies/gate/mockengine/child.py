@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import faulthandler
-import gc
 import json
 import os
 import platform
@@ -135,9 +134,6 @@ def main(result_fd: int) -> None:
         faulthandler.dump_traceback_later(float(timeout), exit=True)
     if not request.get("debug"):
         warnings.simplefilter("ignore")
-    # A short-lived process over a large, long-lived heap (the SDK and provider modules): the cyclic
-    # collector's frequent passes cost a third of a program run (bench/README.md, bench.gate).
-    gc.set_threshold(50_000, 20, 1_000)
 
     from .project import ProjectError
     from .run import ProgramError, run_program
