@@ -267,7 +267,7 @@ def run_gates(
 
         pack = list(policies) if policies is not None else POLICIES
         project = _load_project(program)
-        prepared = []
+        prepared: dict[str, tuple[Path | None, Any]] = {}
         for stack in stacks:
             _check_stack(project, stack, cfg_file)
             policy_path = (
@@ -284,38 +284,40 @@ def run_gates(
                 )
             except PolicyConfigError as exc:
                 raise GateError(str(exc)) from exc
-            prepared.append((policy_path, settings))
+            prepared[stack] = (policy_path, settings)
         try:
-            runs, used = process.results(mockengine.ProgramRun)
+            main_file = str((project.main_dir / "__main__.py").relative_to(program))
+        except ValueError:
+            main_file = "__main__.py"
+        # Each stack is judged as soon as its run arrives, while the child runs the next one.
+        judged: list[tuple[str, Any, Path | None, Any, list[Any], int]] = []
+        try:
+            for stack, run in process.runs(mockengine.ProgramRun):
+                policy_path, settings = prepared[stack]
+                violations, effective, unjudged = judge(run.resources, pack, settings, run.project, stack)
+                judged.append((stack, run, policy_path, effective, violations, unjudged))
         except ProgramProcessError as exc:
             raise GateError(str(exc), exc.detail) from exc
     finally:
         process.stop()
 
-    try:
-        main_file = str((project.main_dir / "__main__.py").relative_to(program))
-    except ValueError:
-        main_file = "__main__.py"
-    results = []
-    for stack, run, (policy_path, settings) in zip(stacks, runs, prepared, strict=True):
-        violations, effective, unjudged = judge(run.resources, pack, settings, run.project, stack)
-        results.append(
-            GateResult(
-                run.project,
-                stack,
-                program,
-                main_file,
-                run.resources,
-                violations,
-                effective,
-                policy_path,
-                unjudged,
-                run.config.path,
-                run,
-                used,
-            )
+    return [
+        GateResult(
+            run.project,
+            stack,
+            program,
+            main_file,
+            run.resources,
+            violations,
+            effective,
+            policy_path,
+            unjudged,
+            run.config.path,
+            run,
+            process.used,
         )
-    return results
+        for stack, run, policy_path, effective, violations, unjudged in judged
+    ]
 
 
 def _project_layout(program: Path) -> tuple[str, Path]:

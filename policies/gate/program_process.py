@@ -22,16 +22,18 @@ import dataclasses
 import functools
 import json
 import os
+import queue
 import re
 import subprocess
 import sys
+import threading
 import time
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .toolchains.common import Interpreter
 
@@ -231,60 +233,89 @@ class ProgramProcess:
             os.close(read_end)
         return cls(interpreter, program_dir, list(stacks), timeout, process, time.monotonic())
 
+    def __post_init__(self) -> None:
+        # Both pipes are drained as the child writes them: results are judged as they come (the child
+        # runs the next stack meanwhile), and a program that prints a lot never blocks on a full pipe.
+        self._lines: queue.Queue[bytes | None] = queue.Queue()
+        self._stderr: list[bytes] = []
+        self._readers = [
+            threading.Thread(target=_read_lines, args=(self.process.stdout, self._lines.put), daemon=True),
+            threading.Thread(target=_read_all, args=(self.process.stderr, self._stderr.append), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+        self.used: InterpreterUsed | None = None
+        self.killed = False
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         with contextlib.suppress(Exception):
-            self.process.communicate(timeout=5)
+            self.process.wait(timeout=5)
 
-    def _communicate(self) -> tuple[str, str, bool]:
-        """(stdout, stderr, timed out)."""
+    def _messages(self) -> Iterator[dict[str, Any]]:
+        """The child's result lines as they come; stops at the end of the channel or at the deadline
+        (then `self.killed`)."""
         deadline = None if self.timeout is None else self.started + self.timeout + KILL_GRACE_SECONDS
-        try:
-            remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
-            out, err = self.process.communicate(timeout=remaining)
-            return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), False
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            out, err = self.process.communicate()
-            return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), True
-
-    def results(self, run_type: Any) -> tuple[list[Any], InterpreterUsed | None]:
-        """The program's runs (instances of `run_type`, one per stack in order), and the interpreter
-        it ran with; ProgramProcessError when it could not give them."""
-        out, err, killed = self._communicate()
-        messages = []
-        for line in out.splitlines():
+        self.killed = False
+        while True:
+            try:
+                line = self._lines.get(timeout=None if deadline is None else max(0.05, deadline - time.monotonic()))
+            except queue.Empty:
+                self.killed = True
+                self.process.kill()
+                return
+            if line is None:
+                return
             with contextlib.suppress(ValueError):
-                messages.append(json.loads(line))
-        dumped = "Timeout (" in err and "most recent call first" in err
-        if dumped:
-            before, _, dump = err.partition("Timeout (")
-            _forward(before)
-        else:
-            _forward(err)
-        used = next((m["interpreter"] for m in messages if "interpreter" in m), None)
-        interpreter = (
-            InterpreterUsed(used["executable"], used["python"], used.get("packages") or {}, self.interpreter.how)
-            if used
-            else None
-        )
-        runs: dict[str, Any] = {}
-        for message in messages:
-            error = message.get("error")
-            if error is not None:
-                raise self._error(error)
+                message = json.loads(line)
+                if isinstance(message, dict):
+                    yield message
+
+    def _finish(self) -> str:
+        """Waits for the child and both readers; the child's stderr."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=KILL_GRACE_SECONDS)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for reader in self._readers:
+            reader.join(timeout=KILL_GRACE_SECONDS)
+        return b"".join(self._stderr).decode("utf-8", "replace")
+
+    def runs(self, run_type: Any) -> Iterator[tuple[str, Any]]:
+        """(stack, run) for every stack in order as the child reports it, runs rebuilt as `run_type`;
+        ProgramProcessError when the program could not give one. `self.used` is the interpreter the
+        program ran with, once all are done."""
+        done: set[str] = set()
+        error: Mapping[str, Any] | None = None
+        for message in self._messages():
+            if "error" in message:
+                error = message["error"]
+                break
             if "run" in message:
-                runs[message["stack"]] = from_json(run_type, message["run"])
-        missing = [s for s in self.stacks if s not in runs]
+                done.add(message["stack"])
+                yield message["stack"], from_json(run_type, message["run"])
+            elif "interpreter" in message:
+                used = message["interpreter"]
+                self.used = InterpreterUsed(
+                    used["executable"], used["python"], used.get("packages") or {}, self.interpreter.how
+                )
+        err = self._finish()
+        dumped = "Timeout (" in err and "most recent call first" in err
+        before, _, dump = err.partition("Timeout (") if dumped else (err, "", "")
+        _forward(before)
+        if error is not None:
+            raise self._error(error)
+        missing = [s for s in self.stacks if s not in done]
         if not missing:
-            return [runs[s] for s in self.stacks], interpreter
-        if dumped or killed:
-            place = _waiting_place(dump if dumped else "", self.project_dir, self.interpreter.virtualenv)
+            return
+        if dumped or self.killed:
+            place = _waiting_place(dump, self.project_dir, self.interpreter.virtualenv)
             raise ProgramProcessError(
                 f"the program did not finish within {self.timeout:g} s (--timeout) for stack {missing[0]!r}; "
                 f"it was waiting at {place}",
-                dump if dumped else "",
+                dump,
             )
         status = self.process.returncode
         last = next((line.strip() for line in reversed(err.splitlines()) if line.strip()), "")
@@ -293,6 +324,11 @@ class ProgramProcess:
             f"stack {missing[0]!r} was done" + (f": {last}" if last else ""),
             err,
         )
+
+    def results(self, run_type: Any) -> tuple[list[Any], InterpreterUsed | None]:
+        """Every stack's run in order, and the interpreter the program ran with."""
+        runs = [run for _, run in self.runs(run_type)]
+        return runs, self.used
 
     def _error(self, error: Mapping[str, Any]) -> ProgramProcessError:
         kind = error.get("kind")
@@ -316,6 +352,19 @@ class ProgramProcess:
         if kind == "engine":
             return ProgramProcessError(f"the mock engine failed: {message}", error.get("traceback") or "")
         return ProgramProcessError(message)
+
+
+def _read_lines(stream: IO[bytes] | None, put: Callable[[bytes | None], None]) -> None:
+    if stream is not None:
+        for line in stream:
+            put(line)
+    put(None)
+
+
+def _read_all(stream: IO[bytes] | None, append: Callable[[bytes], None]) -> None:
+    if stream is not None:
+        while chunk := stream.read(65536):
+            append(chunk)
 
 
 def _forward(text: str) -> None:
