@@ -253,6 +253,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             one_modules = _modules_of_a_run([args.stack], Path(tmp))
             floor_cmd = [sys.executable, "-c", _IMPORT_ONLY, str(one_modules)]
+            module_count = len(json.loads(one_modules.read_text()))
             floor, one, every = _side_by_side(
                 [floor_cmd, [*gate, "--stack", args.stack], [*gate, "--all-stacks"]], args.runs
             )
@@ -262,7 +263,7 @@ def main() -> int:
         floor_cpu_ratio = one["cpu_s_median"] / max(floor["cpu_s_median"], 1e-9)
         results["import_floor"] = {
             "stack": args.stack,
-            "modules": len(json.loads(one_modules.read_text())) if one_modules.exists() else None,
+            "modules": module_count,
             "import_only": floor,
             "one_stack": one,
             "wall_ratio": round(floor_ratio, 2),
