@@ -5,12 +5,17 @@ without the Pulumi CLI or cloud credentials.
     python -m policies.gate --stack STACK [--stack STACK ...] | --all-stacks
                             [--program DIR] [--config-file FILE]
                             [--format text|json|sarif] [--output FILE]
-                            [--policy-config FILE] [--debug]
+                            [--policy-config FILE] [--timeout SECONDS] [--debug]
     python -m policies.gate --state FILE|-   --stack NAME [...]   # `pulumi stack export`
     python -m policies.gate --preview FILE|- --stack NAME [...]   # `pulumi preview --json`
 
-Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, the document,
-the policy config or the arguments are broken (one message on stderr; --debug adds the traceback).
+The program runs in its own interpreter, found as the Pulumi CLI finds it (toolchain.py), in a child
+process (program_process.py). Installed (`pip install .`, `pipx install`), the package is
+`stateless_guard` and the command `stateless-guard`.
+
+Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, its interpreter,
+the document, the policy config or the arguments are broken, or the program ran past --timeout (one
+message on stderr; --debug adds the traceback).
 With several stacks the status is the worst one.
 """
 

@@ -135,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{_ERROR_PREFIX}: error: {exc.__class__.__name__}: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BROKEN
 
+    if args.debug:
+        used = next((r.interpreter for r in results if r.interpreter is not None), None)
+        if used is not None:
+            packages = ", ".join(f"{name} {version}" for name, version in sorted(used.packages.items()))
+            print(f"program ran with {used.executable} (Python {used.python}; {packages})", file=sys.stderr)
+
     from ..pack import POLICIES, RULE_FOR_POLICY
     from .report import as_json_many, as_sarif, as_text_many
 

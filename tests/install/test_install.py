@@ -132,6 +132,11 @@ def test_the_installed_command_judges_a_project_in_its_own_interpreter(
     doc = run(installed / "bin" / "stateless-guard", "--stack", "dev", "--format", "json", cwd=project, env=clean_env())
     assert doc.returncode == 0, doc.stderr
     assert json.loads(doc.stdout)["summary"]["resources"] == 2
+    # The gate reports what it ran the program with: the project's interpreter and its pulumi-aws.
+    debug = run(installed / "bin" / "stateless-guard", "--stack", "dev", "--debug", cwd=project, env=clean_env())
+    assert debug.returncode == 0, debug.stderr
+    assert f"program ran with {project_venv / 'bin' / 'python'} (Python " in debug.stderr
+    assert f"pulumi-aws {PROJECT_AWS}" in debug.stderr.splitlines()[-1]
 
 
 def test_a_violation_is_exit_1(installed: Path, project_venv: Path, tmp_path: Path, elsewhere: Path) -> None:
