@@ -210,15 +210,10 @@ class ProgramProcess:
             "timeout": timeout,
             "debug": debug,
         }
-        data = json.dumps(request).encode()
-        # The request fits the pipe's buffer: written before the child reads it, and the gate goes on.
-        read_end, write_end = os.pipe()
         try:
-            os.write(write_end, data)
-            os.close(write_end)
             process = subprocess.Popen(
                 [str(interpreter.executable), "-c", BOOTSTRAP, str(ENGINE_DIR)],
-                stdin=read_end,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=cwd or program_dir,
@@ -229,8 +224,10 @@ class ProgramProcess:
                 f"cannot start the program's interpreter {interpreter.executable} ({interpreter.how}): "
                 f"{exc.strerror or exc}"
             ) from None
-        finally:
-            os.close(read_end)
+        # Written by a thread of its own, so that the gate goes on whatever the request's size.
+        threading.Thread(
+            target=_write_and_close, args=(process.stdin, json.dumps(request).encode()), daemon=True
+        ).start()
         return cls(interpreter, program_dir, list(stacks), timeout, process, time.monotonic())
 
     def __post_init__(self) -> None:
@@ -342,8 +339,7 @@ class ProgramProcess:
         if kind == "python":
             version = ".".join(str(n) for n in MIN_PYTHON)
             return ProgramProcessError(
-                f"the program's interpreter {interp} is {message}; the gate runs programs on Python {version} "
-                "or newer"
+                f"the program's interpreter {interp} is {message}; the gate runs programs on Python {version} or newer"
             )
         if kind == "program":
             where = error.get("where")
@@ -352,6 +348,15 @@ class ProgramProcess:
         if kind == "engine":
             return ProgramProcessError(f"the mock engine failed: {message}", error.get("traceback") or "")
         return ProgramProcessError(message)
+
+
+def _write_and_close(stream: IO[bytes] | None, data: bytes) -> None:
+    if stream is None:
+        return
+    with contextlib.suppress(OSError):  # a child that died before reading it is reported from its exit
+        stream.write(data)
+    with contextlib.suppress(OSError):
+        stream.close()
 
 
 def _read_lines(stream: IO[bytes] | None, put: Callable[[bytes | None], None]) -> None:
