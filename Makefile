@@ -36,9 +36,17 @@ $(STAMP)/venv: requirements-dev.lock
 	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	@touch $@
 
-# Every stack in one process: the SDK is imported once (bench/README.md, bench.gate).
-gate: install
+# Only what the gate needs, no Debian package and none of the app's: the program's packages in .venv
+# (the virtualenv Pulumi.yaml names, which the gate runs the program with) and the gate's own.
+# Every stack in one child process: the SDK is imported once (bench/README.md, bench.gate).
+gate: $(STAMP)/program $(STAMP)/gate
 	$(PY) -m policies.gate --all-stacks
+
+$(STAMP)/gate: policies/gate/requirements.lock
+	@mkdir -p $(STAMP)
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --require-hashes -r policies/gate/requirements.lock
+	@touch $@
 
 # The main job: offline plan and verdict for every stack, then the local stack with a replica killed
 # under traffic, checkout and receipt, and teardown (also on Ctrl-C or failure).
@@ -96,6 +104,7 @@ UV_COMPILE := $(PY) -m uv pip compile --quiet --universal --python-version 3.11 
 lock: $(STAMP)/venv
 	$(UV_COMPILE) -o requirements.lock requirements.txt
 	$(UV_COMPILE) -o policies/requirements.lock policies/requirements.txt
+	$(UV_COMPILE) -o policies/gate/requirements.lock policies/requirements.txt policies/gate/requirements.txt
 	$(UV_COMPILE) -o app/requirements.lock app/requirements.txt app/requirements-image.txt
 	$(UV_COMPILE) -o requirements-dev.lock requirements-dev.txt
 

@@ -1,8 +1,13 @@
 """Offline gate benchmark: prints figures and writes bench/results/gate.json.
 
 - cold: `python -m policies.gate --stack prod` in a fresh process, wall time and peak RSS (median of runs);
-- all stacks: `python -m policies.gate --all-stacks` (every stack in one process) next to one stack,
-  measured alternately in the same invocation so that both see the same machine load;
+  the gate runs the program in a child process (the program's own interpreter, here the repository's
+  .venv) and counts its CPU time too;
+- floor: a process that only imports the modules the gate loads for that stack (both its processes:
+  the SDK and provider modules the program imports, the engine, the pack and the reports), measured
+  alternately with one stack and all stacks in the same invocation, so that all three see the same
+  machine load;
+- all stacks: `python -m policies.gate --all-stacks` (every stack in one child process) next to one stack;
 - warm: the pack's evaluation of an already captured program, per resource (CPU time, best of repeats;
   program capture is CPU time too);
 - growth: synthetic programs of N = 100, 300, 1000 resources, cold wall time and warm evaluation per N.
@@ -69,7 +74,56 @@ while made < N:
 """
 
 
-def _cold(args: list[str], runs: int) -> dict[str, Any]:
+# Prints every module a gate run loads for the given stacks, in both its processes: the program run
+# under the engine (as in the child) followed by the judging side (as in the gate's own process).
+# The program's own modules are left out: importing them would run the program.
+_MODULES_OF_A_RUN = """
+import contextlib, io, json, os, sys, warnings
+warnings.simplefilter("ignore")
+from policies.gate.mockengine import run_program
+from policies.gate.mockengine import child  # noqa: F401
+with contextlib.redirect_stdout(io.StringIO()):
+    for stack in sys.argv[1:]:
+        run_program(".", stack)
+import policies.gate.__main__, policies.gate.report, policies.gate.program_process, policies.pack  # noqa: E401
+program = os.path.abspath("infra")
+print(json.dumps(sorted(
+    name for name, module in list(sys.modules.items())
+    if module is not None and name != "__main__"
+    and not (getattr(module, "__file__", None) or "").startswith(program)
+)))
+"""
+
+_IMPORT_ONLY = """
+import importlib, json, sys, warnings
+warnings.simplefilter("ignore")
+for name in json.load(open(sys.argv[1])):
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+"""
+
+
+def _modules_of_a_run(stacks: list[str], directory: Path) -> Path:
+    out = subprocess.run(
+        [sys.executable, "-c", _MODULES_OF_A_RUN, *stacks], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    path = directory / f"modules-{'-'.join(stacks)}.json"
+    path.write_text(out.stdout.strip().splitlines()[-1])
+    return path
+
+
+# The synthetic programs name no virtualenv: the gate runs them with the `python3` first on PATH, as
+# the Pulumi CLI would, so the benchmark runs with its own virtualenv activated.
+_ACTIVATED = {
+    **os.environ,
+    "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+    "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),
+}
+
+
+def _cold(args: list[str], runs: int, command: list[str] | None = None) -> dict[str, Any]:
     walls: list[float] = []
     cpus: list[float] = []
     rss: list[float] = []
@@ -77,11 +131,13 @@ def _cold(args: list[str], runs: int) -> dict[str, Any]:
     for _ in range(runs):
         start = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "policies.gate", *args, "--format", "json"],
+            command or [sys.executable, "-m", "policies.gate", *args, "--format", "json"],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=_ACTIVATED,
         )
+        # wait4's usage covers the gate's child (the program's interpreter) too: it waits for it.
         _, status, usage = os.wait4(proc.pid, 0)
         walls.append(time.perf_counter() - start)
         cpus.append(usage.ru_utime + usage.ru_stime)
@@ -100,14 +156,13 @@ def _cold(args: list[str], runs: int) -> dict[str, Any]:
     }
 
 
-def _side_by_side(first: list[str], second: list[str], runs: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Both commands, alternating run by run, so that a change in machine load hits both alike."""
-    a: list[dict[str, Any]] = []
-    b: list[dict[str, Any]] = []
+def _side_by_side(commands: list[list[str]], runs: int) -> list[dict[str, Any]]:
+    """The commands, alternating run by run, so that a change in machine load hits them alike."""
+    samples: list[list[dict[str, Any]]] = [[] for _ in commands]
     for _ in range(runs):
-        a.append(_cold(first, 1))
-        b.append(_cold(second, 1))
-    return _merge(a), _merge(b)
+        for i, command in enumerate(commands):
+            samples[i].append(_cold([], 1, command))
+    return [_merge(s) for s in samples]
 
 
 def _merge(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -193,10 +248,27 @@ def main() -> int:
     }
     repo_program = ROOT if (ROOT / "Pulumi.yaml").is_file() else None
     if repo_program is not None:
-        one, every = _side_by_side(["--stack", args.stack], ["--all-stacks"], args.runs)
         stacks = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+        gate = [sys.executable, "-m", "policies.gate", "--format", "json"]
+        with tempfile.TemporaryDirectory() as tmp:
+            one_modules = _modules_of_a_run([args.stack], Path(tmp))
+            floor_cmd = [sys.executable, "-c", _IMPORT_ONLY, str(one_modules)]
+            module_count = len(json.loads(one_modules.read_text()))
+            floor, one, every = _side_by_side(
+                [floor_cmd, [*gate, "--stack", args.stack], [*gate, "--all-stacks"]], args.runs
+            )
         ratio = every["wall_s_median"] / max(one["wall_s_median"], 1e-9)
         cpu_ratio = every["cpu_s_median"] / max(one["cpu_s_median"], 1e-9)
+        floor_ratio = one["wall_s_median"] / max(floor["wall_s_median"], 1e-9)
+        floor_cpu_ratio = one["cpu_s_median"] / max(floor["cpu_s_median"], 1e-9)
+        results["import_floor"] = {
+            "stack": args.stack,
+            "modules": module_count,
+            "import_only": floor,
+            "one_stack": one,
+            "wall_ratio": round(floor_ratio, 2),
+            "cpu_ratio": round(floor_cpu_ratio, 2),
+        }
         results["all_stacks"] = {
             "stacks": stacks,
             "one_stack": {"stack": args.stack, **one},
@@ -204,6 +276,12 @@ def main() -> int:
             "wall_ratio": round(ratio, 2),
             "cpu_ratio": round(cpu_ratio, 2),
         }
+        print(
+            f"import-only floor ({args.stack}): {floor['wall_s_median']:.2f} s wall, "
+            f"{floor['cpu_s_median']:.2f} s CPU | "
+            f"one stack: {one['wall_s_median']:.2f} s wall, {one['cpu_s_median']:.2f} s CPU | "
+            f"x{floor_ratio:.2f} wall, x{floor_cpu_ratio:.2f} CPU"
+        )
         print(
             f"one stack ({args.stack}): {one['wall_s_median']:.2f} s wall, {one['cpu_s_median']:.2f} s CPU | "
             f"all {len(stacks)} stacks in one run: {every['wall_s_median']:.2f} s wall, "

@@ -5,8 +5,10 @@ without the Pulumi CLI or cloud credentials.
     python -m policies.gate --stack STACK [--stack STACK ...] | --all-stacks
                             [--program DIR] [--config-file FILE]
                             [--format text|json|sarif|github] [--output FILE]
-                            [--policy-config FILE] [--stack-reference NAME=FILE ...] [--debug]
+                            [--policy-config FILE] [--stack-reference NAME=FILE ...]
+                            [--timeout SECONDS] [--debug]
                             [--baseline FILE | --write-baseline FILE]
+                            [--against-state FILE | --against-rev REV]
     python -m policies.gate --state FILE|-   --stack NAME [...]   # `pulumi stack export`
     python -m policies.gate --preview FILE|- --stack NAME [...]   # `pulumi preview --json`
     python -m policies.gate --list-rules | --version
@@ -15,38 +17,65 @@ A program runs as `pulumi preview` runs it: what only a provider could compute i
 judged; apply callbacks that did not run, unanswered invokes and stack references without supplied
 outputs are reported as notes, and a pass with any of them is "PASS (incomplete)".
 
-Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, the document,
-the policy config or the arguments are broken (one message on stderr; --debug adds the traceback).
+The program runs in its own interpreter, found as the Pulumi CLI finds it (toolchain.py), in a child
+process (program_process.py). Installed (`pip install .`, `pipx install`), the package is
+`stateless_guard` and the command `stateless-guard`.
+
+Exit status 0: no mandatory violation; 1: at least one; 2: the program, its config, its interpreter,
+the document, the policy config or the arguments are broken, or the program ran past --timeout (one
+message on stderr; --debug adds the traceback).
 With several stacks the status is the worst one. Waived findings (policy config `waivers`) and
 findings recorded in the --baseline are reported but never counted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import PolicyConfigError, PolicySettings, read_policy_config, reconcile
-from .evaluate import PolicyCrash, UnmatchedWaiver, Violation, evaluate, unmatched_waivers
-from .records import Resource
-
 if TYPE_CHECKING:
+    from .config import PolicySettings
+    from .evaluate import UnmatchedWaiver, Violation
     from .mockengine import ProgramRun
+    from .program_process import InterpreterUsed
+    from .records import Resource
 
 UNJUDGED_POLICY = "no-unjudged-components"
 # Policies judged only when a change is (a --preview document's steps, --against-state/--against-rev).
 CHANGE_POLICIES = frozenset({"no-data-loss-on-change"})
+DEFAULT_TIMEOUT = 300.0
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
+def __getattr__(name: str) -> Any:
+    # The judging side (pulumi_policy) is imported when it is first needed, so that a run can start
+    # the program's interpreter before paying for it (bench/README.md, bench.gate).
+    if name == "Violation":
+        from .evaluate import Violation
+
+        return Violation
+    if name == "PolicySettings":
+        from .config import PolicySettings
+
+        return PolicySettings
+    if name == "Resource":
+        from .records import Resource
+
+        return Resource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class GateError(Exception):
-    """Anything that makes the verdict impossible: exit status 2."""
+    """Anything that makes the verdict impossible: exit status 2. `detail` is what --debug shows
+    besides the traceback (the program's own traceback, from its interpreter)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -63,6 +92,8 @@ class GateResult:
     stack_file: Path | None = None
     # The mock engine's run the verdict was given on (stack outputs, config); None for a document.
     run: ProgramRun | None = None
+    # The interpreter the program ran with (path, Python and Pulumi package versions); None for a document.
+    interpreter: InterpreterUsed | None = None
     # Waivers of the policy config that covered no finding.
     unmatched_waivers: list[UnmatchedWaiver] = field(default_factory=list)
     # Recorded findings of --baseline that this run no longer has (for this stack).
@@ -107,6 +138,8 @@ def _with_remote_types(
     if not extra:
         return dict(settings)
     properties = {**current.properties, "componentTypes": known + extra}
+    from .config import PolicySettings
+
     return {**settings, UNJUDGED_POLICY: PolicySettings(current.enforcement, properties)}
 
 
@@ -130,6 +163,8 @@ def judge(
     providers: Sequence[Resource] = (),
 ) -> tuple[list[Violation], dict[str, PolicySettings], int]:
     """Violations, the settings they were judged with, and the number of unjudged components."""
+    from .evaluate import PolicyCrash, evaluate
+
     effective = _with_remote_types(settings, resources)
     try:
         violations = evaluate(resources, policies, effective, project, stack, providers)
@@ -176,17 +211,22 @@ def check_stack_name(stack: str) -> None:
 
 def stack_names(program_dir: Path | str = ".") -> list[str]:
     """Every stack of the project: the names of its <stackConfigDir>/Pulumi.<stack>.yaml files."""
-    from . import mockengine
+    program = Path(program_dir).resolve()
+    path = next((program / n for n in ("Pulumi.yaml", "Pulumi.yml") if (program / n).is_file()), None)
+    if path is None:
+        # The engine's own message for a directory without a project.
+        from . import mockengine
 
-    try:
-        project = mockengine.load_project(Path(program_dir).resolve())
-    except mockengine.ProjectError as exc:
-        raise GateError(str(exc)) from exc
+        try:
+            mockengine.load_project(program)
+        except mockengine.ProjectError as exc:
+            raise GateError(str(exc)) from exc
+    _, stack_config_dir = _project_layout(program)
     names = sorted(
-        p.name[len("Pulumi.") : -len(".yaml")] for p in project.stack_config_dir.glob("Pulumi.*.yaml") if p.is_file()
+        p.name[len("Pulumi.") : -len(".yaml")] for p in stack_config_dir.glob("Pulumi.*.yaml") if p.is_file()
     )
     if not names:
-        raise GateError(f"--all-stacks: {project.stack_config_dir} has no Pulumi.<stack>.yaml files")
+        raise GateError(f"--all-stacks: {stack_config_dir} has no Pulumi.<stack>.yaml files")
     return names
 
 
@@ -214,60 +254,43 @@ def run_gate(
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
     stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    debug: bool = False,
+    interpreter: Any | None = None,
 ) -> GateResult:
-    from ..pack import PACK_ENFORCEMENT, POLICIES
+    """One stack of a program, run in the program's own interpreter (run_gates)."""
+    return run_gates(
+        [stack],
+        program_dir,
+        config_file=config_file,
+        policy_config=policy_config,
+        policies=policies,
+        stack_references=stack_references,
+        timeout=timeout,
+        debug=debug,
+        interpreter=interpreter,
+    )[0]
+
+
+def _interpreter(program: Path) -> Any:
+    """The program's interpreter as the Pulumi CLI finds it; a broken project file is reported by the
+    engine's own project reader, which has the better message."""
+    from .toolchain import ToolchainError, for_project
+
+    try:
+        return for_project(program)
+    except ToolchainError as exc:
+        _load_project(program)  # a project error first, if there is one
+        raise GateError(str(exc)) from exc
+
+
+def _load_project(program: Path) -> Any:
     from . import mockengine
 
-    pack = list(policies) if policies is not None else POLICIES
-    program = Path(program_dir).resolve()
     try:
-        project = mockengine.load_project(program)
-        cfg_file = Path(config_file) if config_file is not None else None
-        _check_stack(project, stack, cfg_file)
-        policy_path = (
-            Path(policy_config) if policy_config is not None else default_policy_config(project.stack_config_dir, stack)
-        )
-        if policy_path is not None and not policy_path.is_file():
-            raise GateError(f"{policy_path}: policy config file not found")
-        given = read_policy_config(policy_path) if policy_path is not None else None
-        settings = reconcile(pack, PACK_ENFORCEMENT, given, str(policy_path) if policy_path else "policy config")
-        # The program's own prints must not end up in a JSON or SARIF report on stdout.
-        with contextlib.redirect_stdout(sys.stderr):
-            run = mockengine.run_program(
-                program, stack, config_file=cfg_file, preview=True, stack_references=stack_references
-            )
-    except (mockengine.ProjectError, PolicyConfigError) as exc:
+        return mockengine.load_project(program)
+    except mockengine.ProjectError as exc:
         raise GateError(str(exc)) from exc
-    except mockengine.ProgramError as exc:
-        where = ""
-        if exc.where:
-            file = Path(exc.where[0])
-            shown = file.relative_to(program) if file.is_relative_to(program) else file
-            where = f" ({shown}:{exc.where[1]})"
-        raise GateError(f"the program failed: {exc}{where}") from exc
-
-    violations, settings, unjudged = judge(run.resources, pack, settings, run.project, stack)
-    notes, incomplete = run_notes(run)
-    try:
-        main_file = str((project.main_dir / "__main__.py").relative_to(program))
-    except ValueError:
-        main_file = "__main__.py"
-    return GateResult(
-        run.project,
-        stack,
-        program,
-        main_file,
-        run.resources,
-        violations,
-        settings,
-        policy_path,
-        unjudged,
-        run.config.path,
-        run,
-        unmatched_waivers(settings, violations, not_judged=CHANGE_POLICIES),
-        notes=notes,
-        incomplete=incomplete,
-    )
 
 
 def run_gates(
@@ -278,21 +301,98 @@ def run_gates(
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
     stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    debug: bool = False,
+    interpreter: Any | None = None,
 ) -> list[GateResult]:
-    """Several stacks of one program in this process: the SDK and provider modules are imported once,
-    the program itself runs afresh for each stack (mockengine.run_program re-imports its modules and
-    resets the runtime's settings, config and mocks)."""
-    return [
-        run_gate(
-            s,
-            program_dir,
-            config_file=config_file,
-            policy_config=policy_config,
-            policies=policies,
-            stack_references=stack_references,
+    """Several stacks of one program, run in the program's own interpreter (toolchain.py) in one child
+    process (program_process.py): the SDK and provider modules are imported once, the program itself
+    runs afresh for each stack (mockengine.run_program re-imports its modules and resets the runtime's
+    settings, config and mocks). The child starts first; this process prepares the judging side
+    (policy pack, policy config) while the program runs. `interpreter` (a toolchains Interpreter)
+    replaces the one the project names: the same program at another git revision (--against-rev) runs
+    with the checkout's interpreter, since a revision's tree has no virtualenv of its own."""
+    for stack in stacks:
+        check_stack_name(stack)
+    program = Path(program_dir).resolve()
+    cfg_file = Path(config_file) if config_file is not None else None
+    # As `pulumi preview` runs it; StackReference outputs only as supplied (--stack-reference).
+    options: dict[str, Any] = {"preview": True, "stack_references": dict(stack_references or {})}
+    if cfg_file is not None:
+        options["config_file"] = str(cfg_file.resolve())
+    from .program_process import ProgramProcess, ProgramProcessError
+
+    interpreter = interpreter or _interpreter(program)
+    try:
+        process = ProgramProcess.start(interpreter, program, stacks, options=options, timeout=timeout, debug=debug)
+    except ProgramProcessError as exc:
+        raise GateError(str(exc), exc.detail) from exc
+    try:
+        from ..pack import PACK_ENFORCEMENT, POLICIES
+        from . import mockengine
+        from .config import PolicyConfigError, read_policy_config, reconcile
+
+        pack = list(policies) if policies is not None else POLICIES
+        project = _load_project(program)
+        prepared: dict[str, tuple[Path | None, Any]] = {}
+        for stack in stacks:
+            _check_stack(project, stack, cfg_file)
+            policy_path = (
+                Path(policy_config)
+                if policy_config is not None
+                else default_policy_config(project.stack_config_dir, stack)
+            )
+            if policy_path is not None and not policy_path.is_file():
+                raise GateError(f"{policy_path}: policy config file not found")
+            try:
+                given = read_policy_config(policy_path) if policy_path is not None else None
+                settings = reconcile(
+                    pack, PACK_ENFORCEMENT, given, str(policy_path) if policy_path else "policy config"
+                )
+            except PolicyConfigError as exc:
+                raise GateError(str(exc)) from exc
+            prepared[stack] = (policy_path, settings)
+        try:
+            main_file = str((project.main_dir / "__main__.py").relative_to(program))
+        except ValueError:
+            main_file = "__main__.py"
+        # Each stack is judged as soon as its run arrives, while the child runs the next one.
+        judged: list[tuple[str, Any, Path | None, Any, list[Any], int]] = []
+        try:
+            for stack, run in process.runs(mockengine.ProgramRun):
+                policy_path, settings = prepared[stack]
+                violations, effective, unjudged = judge(run.resources, pack, settings, run.project, stack)
+                judged.append((stack, run, policy_path, effective, violations, unjudged))
+        except ProgramProcessError as exc:
+            raise GateError(str(exc), exc.detail) from exc
+    finally:
+        process.stop()
+
+    from .evaluate import unmatched_waivers
+
+    results = []
+    for stack, run, policy_path, effective, violations, unjudged in judged:
+        notes, incomplete = run_notes(run)
+        results.append(
+            GateResult(
+                run.project,
+                stack,
+                program,
+                main_file,
+                run.resources,
+                violations,
+                effective,
+                policy_path,
+                unjudged,
+                run.config.path,
+                run,
+                interpreter=process.used,
+                unmatched_waivers=unmatched_waivers(effective, violations, not_judged=CHANGE_POLICIES),
+                notes=notes,
+                incomplete=incomplete,
+            )
         )
-        for s in stacks
-    ]
+    return results
 
 
 def _project_layout(program: Path) -> tuple[str, Path]:
@@ -324,7 +424,9 @@ def run_document(
     """Judges a `pulumi stack export` (kind "state") or `pulumi preview --json` (kind "preview")
     document; `program_dir` is the project it came from (policy config default, source positions)."""
     from ..pack import PACK_ENFORCEMENT, POLICIES
+    from .config import PolicyConfigError, read_policy_config, reconcile
     from .documents import DocumentError, parse_preview, parse_state, read_json
+    from .evaluate import unmatched_waivers
 
     check_stack_name(stack)
     pack = list(policies) if policies is not None else POLICIES

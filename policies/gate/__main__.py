@@ -11,11 +11,26 @@ from pathlib import Path
 from typing import Any
 
 EXIT_BROKEN = 2
+# Installed, the package is `stateless_guard` and the command `stateless-guard`; in the checkout it is
+# `python -m policies.gate`.
+_INSTALLED = (__package__ or "").startswith("stateless_guard")
+PROG = "stateless-guard" if _INSTALLED else "python -m policies.gate"
+_ERROR_PREFIX = "stateless-guard" if _INSTALLED else "policies.gate"
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m policies.gate",
+        prog=PROG,
         description="Judge a Pulumi program (run under the mock engine), a `pulumi stack export` or a "
         "`pulumi preview --json` document with stateless-guard.",
     )
@@ -61,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=FILE",
         help="outputs of a stack the program reads with StackReference(NAME): the JSON of "
         "`pulumi stack output --json --show-secrets` (without it those outputs are unknown, as in a preview)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="stop a program that runs longer than this, with exit status 2 and where it was waiting (default 300)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     against = parser.add_mutually_exclusive_group()
@@ -152,13 +174,25 @@ def _against(result: Any, args: argparse.Namespace) -> Any:
     """The result with the data-loss guard's findings (policies/gate/changes.py); notes on stderr."""
     from . import GateError, run_gate
     from .changes import ChangeError, against_rev, against_state
+    from .toolchain import ToolchainError, for_project
 
     def plan_at(program: Path) -> Any:
         # The revision's own stack file; a stack that did not exist there has nothing deployed to lose.
         if not any((program / n).is_file() for n in ("Pulumi.yaml", "Pulumi.yml")):
             raise GateError(f"--against-rev {args.against_rev}: no Pulumi.yaml in the program's directory there")
         try:
-            return run_gate(result.stack, program)
+            # The checkout's interpreter: the revision's tree has no virtualenv of its own.
+            interpreter = for_project(Path(args.program).resolve())
+        except ToolchainError as exc:
+            raise GateError(str(exc)) from exc
+        try:
+            return run_gate(
+                result.stack,
+                program,
+                stack_references=_stack_references(args.stack_reference),
+                timeout=args.timeout,
+                interpreter=interpreter,
+            )
         except GateError as exc:
             if str(exc).startswith(f"unknown stack {result.stack!r}"):
                 return None
@@ -191,10 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     # collector's frequent passes cost a third of a program run and free little that reference
     # counting does not. Collections become rare, not absent (bench/README.md has the figures).
     gc.set_threshold(50_000, 20, 1_000)
-    from ..pack import POLICIES, RULE_FOR_POLICY
+    # The judging side (pack, reports) is imported after the program's interpreter has started.
     from . import GateError, run_document, run_gates, stack_names
     from .baseline import BaselineError, apply_baseline, read_baseline, write_baseline
-    from .report import as_github, as_json_many, as_sarif, as_text_many
 
     try:
         if args.state or args.preview:
@@ -213,11 +246,13 @@ def main(argv: list[str] | None = None) -> int:
                 config_file=args.config_file,
                 policy_config=args.policy_config,
                 stack_references=references,
+                timeout=args.timeout,
+                debug=args.debug,
             )
             # What a run could not see goes to stderr too, whatever the report format.
             for result in results:
                 for note in result.notes:
-                    print(f"policies.gate: {result.project}/{result.stack}: {note}", file=sys.stderr)
+                    print(f"{_ERROR_PREFIX}: {result.project}/{result.stack}: {note}", file=sys.stderr)
             if args.against_state or args.against_rev:
                 results = [_against(result, args) for result in results]
         if args.write_baseline:
@@ -228,13 +263,25 @@ def main(argv: list[str] | None = None) -> int:
     except (GateError, BaselineError) as exc:
         if args.debug:
             traceback.print_exception(exc)
-        print(f"policies.gate: error: {_one_line(str(exc))}", file=sys.stderr)
+            detail = getattr(exc, "detail", "")
+            if detail:
+                print(detail.rstrip(), file=sys.stderr)
+        print(f"{_ERROR_PREFIX}: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BROKEN
     except Exception as exc:  # a defect in the gate itself still gets one clear line
         if args.debug:
             traceback.print_exception(exc)
-        print(f"policies.gate: error: {exc.__class__.__name__}: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"{_ERROR_PREFIX}: error: {exc.__class__.__name__}: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BROKEN
+
+    if args.debug:
+        used = next((r.interpreter for r in results if r.interpreter is not None), None)
+        if used is not None:
+            packages = ", ".join(f"{name} {version}" for name, version in sorted(used.packages.items()))
+            print(f"program ran with {used.executable} (Python {used.python}; {packages})", file=sys.stderr)
+
+    from ..pack import POLICIES, RULE_FOR_POLICY
+    from .report import as_github, as_json_many, as_sarif, as_text_many
 
     if args.format == "json":
         report = as_json_many(results)
@@ -250,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             Path(args.output).write_text(report + "\n", encoding="utf-8")
         except OSError as exc:
-            print(f"policies.gate: error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            print(f"{_ERROR_PREFIX}: error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
             return EXIT_BROKEN
         for result in results:
             counted = sum(1 for v in result.violations if v.counts)

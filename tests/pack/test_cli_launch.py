@@ -314,7 +314,7 @@ def test_the_manifest_names_a_virtualenv_and_a_version() -> None:
 # ----------------------------------------------------------------------------- resources to judge
 
 
-def rds(name: str, **overrides: Any) -> Resource:
+def rds(name: str, *, protect: bool = False, **overrides: Any) -> Resource:
     props = {
         "engine": "postgres",
         "instanceClass": "db.t4g.medium",
@@ -327,10 +327,12 @@ def rds(name: str, **overrides: Any) -> Resource:
         "skipFinalSnapshot": False,
         **overrides,
     }
-    return resource("aws:rds/instance:Instance", name, props)
+    return resource("aws:rds/instance:Instance", name, props, protect=protect)
 
 
-def resource(type_: str, name: str, props: dict[str, Any], *, stack: str = "dev") -> Resource:
+def resource(
+    type_: str, name: str, props: dict[str, Any], *, stack: str = "dev", protect: bool = False
+) -> Resource:
     return Resource(
         urn=f"urn:pulumi:{stack}::{PROJECT}::{type_}::{name}",
         type=type_,
@@ -341,13 +343,14 @@ def resource(type_: str, name: str, props: dict[str, Any], *, stack: str = "dev"
         dependencies=(),
         property_dependencies={},
         provider=None,
-        protect=False,
+        protect=protect,
         options={},
     )
 
 
 RESOURCES = [
-    rds("db-ok"),
+    # Protected: stacks whose policy config asks for it (stateful-resources-protected) pass it too.
+    rds("db-ok", protect=True),
     rds("db-short-backups", backupRetentionPeriod=3),
     rds("db-single-az", multiAz=False, deletionProtection=False),
     resource("aws:lb/targetGroup:TargetGroup", "tg-ok", {"port": 8000, "protocol": "HTTP"}),
@@ -392,9 +395,16 @@ def _struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
 
 
 def analyze(pack: RunningPack, r: Resource) -> set[tuple[str, str, str, str]]:
-    response = pack.analyzer.Analyze(
-        analyzer_pb2.AnalyzeRequest(type=r.type, properties=_struct(r.inputs), urn=r.urn, name=r.name), timeout=60
+    # The engine sends the resource's options with each Analyze call (pkg/resource/deploy/step_executor
+    # / analyzer_plugin.go Analyze: AnalyzerResourceOptions), protect among them.
+    request = analyzer_pb2.AnalyzeRequest(
+        type=r.type,
+        properties=_struct(r.inputs),
+        urn=r.urn,
+        name=r.name,
+        options=analyzer_pb2.AnalyzerResourceOptions(protect=r.protect),
     )
+    response = pack.analyzer.Analyze(request, timeout=60)
     return {(d.policyName, LEVELS[d.enforcementLevel], d.message, d.urn or r.urn) for d in response.diagnostics}
 
 
@@ -411,6 +421,11 @@ def analyze_stack(pack: RunningPack, resources: list[Resource], stack: str) -> s
     )
     response = pack.analyzer.AnalyzeStack(request, timeout=60)
     return {(d.policyName, LEVELS[d.enforcementLevel], d.message, d.urn) for d in response.diagnostics}
+
+
+def analyze_all(pack: RunningPack, resources: list[Resource], stack: str) -> set[tuple[str, str, str, str]]:
+    """What the CLI asks of the pack for a run: Analyze per resource as it is registered, then AnalyzeStack."""
+    return set().union(*(analyze(pack, r) for r in resources), analyze_stack(pack, resources, stack))
 
 
 def gate_verdict(resources: list[Resource], settings: Any, stack: str) -> set[tuple[str, str, str, str]]:
@@ -492,7 +507,7 @@ def test_the_cli_launch_judges_like_the_gate(
         assert short == (reconciled["rds-backups-enabled"][1]["minRetentionDays"] > 3)
 
         assert analyze_stack(pack, COMPLIANT_STACK, stack) == set()
-        bare = analyze_stack(pack, BARE_BUCKET_STACK, stack)
+        bare = analyze_all(pack, BARE_BUCKET_STACK, stack)
         assert bare == gate_verdict(BARE_BUCKET_STACK, settings, stack)
         assert {(d[0], d[1]) for d in bare} >= {
             ("s3-public-access-block", reconciled["s3-public-access-block"][0]),
@@ -582,7 +597,7 @@ def test_a_waiver_is_honoured_by_the_pack_as_the_cli_launches_it_and_by_the_gate
         assert expired[1] == "mandatory" and expired[3].endswith("::db-single-az")
         assert expired[2].endswith("(waiver expired on 2020-01-31: migration window)")
 
-        bare = analyze_stack(pack, BARE_BUCKET_STACK, WAIVED_STACK)
+        bare = analyze_all(pack, BARE_BUCKET_STACK, WAIVED_STACK)
         assert bare == gate_verdict(BARE_BUCKET_STACK, settings, WAIVED_STACK)
         assert "s3-public-access-block" in {d[0] for d in bare} and "s3-versioning" not in {d[0] for d in bare}
         assert pack.process.poll() is None, pack.stderr.read_text()

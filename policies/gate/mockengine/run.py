@@ -512,9 +512,12 @@ def _program_context(main_dir: Path) -> Iterator[None]:
         os.chdir(old_cwd)
         sys.path[:] = old_path
         root = str(main_dir)
+        # A virtualenv inside the program's directory (`main: .` beside `.venv`) holds the SDK and the
+        # providers, which stay imported: a provider package registers itself once per process.
+        installed = tuple(p for p in {sys.prefix, sys.exec_prefix, sys.base_prefix} if p)
         for mod in set(sys.modules) - before:
             file = getattr(sys.modules[mod], "__file__", None) or ""
-            if file.startswith(root):
+            if file.startswith(root) and not file.startswith(installed) and "site-packages" not in file:
                 del sys.modules[mod]
 
 

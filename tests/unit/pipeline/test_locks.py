@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 LOCKS = {
     "requirements.lock": ("requirements.txt",),
     "policies/requirements.lock": ("policies/requirements.txt",),
+    "policies/gate/requirements.lock": ("policies/requirements.txt", "policies/gate/requirements.txt"),
     "app/requirements.lock": ("app/requirements.txt", "app/requirements-image.txt"),
     "requirements-dev.lock": ("requirements-dev.txt",),
 }

@@ -140,7 +140,21 @@ def valid_report(text: str) -> dict[str, Any]:
     return doc
 
 
-def gate(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def activated_env(**extra: str) -> dict[str, str]:
+    """This environment with the test interpreter's virtualenv activated, as a user runs the gate: a
+    fixture program's Pulumi.yaml names no virtualenv, so its interpreter is the `python3` first on
+    PATH (policies/gate/toolchains/pip.py)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
+    env.update(extra)
+    return env
+
+
+def gate(
+    *args: str, cwd: Path = ROOT, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "policies.gate", *args],
         cwd=cwd,
@@ -149,7 +163,7 @@ def gate(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.C
         timeout=300,
         input=stdin,
         # From another directory the gate is still this checkout's.
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=env if env is not None else activated_env(PYTHONPATH=str(ROOT)),
     )
 
 

@@ -1,0 +1,156 @@
+"""The program runs in its own interpreter (policies/gate/program_process.py, mockengine/child.py):
+results on a channel of their own, every stack in one child, errors with the program's file and line,
+a time limit, and exit 2 for a missing interpreter or SDK."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policies.gate import GateError, run_gates
+from policies.gate.mockengine import ProgramRun, run_program
+from policies.gate.mockengine.child import to_json
+from policies.gate.program_process import from_json
+from tests.unit.policies.gate.helpers import PROGRAMS, ROOT, gate
+
+
+def project(tmp_path: Path, main: str, yaml_extra: str = "", stacks: tuple[str, ...] = ()) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text(f"name: scratch\nruntime:\n  name: python\n{yaml_extra}")
+    (tmp_path / "__main__.py").write_text(textwrap.dedent(main))
+    for stack in stacks:
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text("config: {}\n")
+    return tmp_path
+
+
+def test_a_program_run_survives_the_trip_between_the_processes() -> None:
+    run = run_program(PROGRAMS / "compliant_web", "dev")
+    back = from_json(ProgramRun, json.loads(json.dumps(to_json(run))))
+    # Resource records, config and everything plain come back equal; an asset in a resource's state
+    # comes back as the engine serializes it.
+    assert [r.urn for r in back.resources] == [r.urn for r in run.resources]
+    assert [r.inputs for r in back.resources] == [r.inputs for r in run.resources]
+    assert back.config == run.config and back.outputs == run.outputs
+    assert to_json(back) == to_json(run)
+    assert back.resources and all(isinstance(r.dependencies, tuple) for r in back.resources)
+    code = next(r for r in back.resources if r.type == "aws:lambda/function:Function").outputs["code"]
+    assert code["4dabf18193072939515e22adb298388d"] == "0def7320c3a5731c473e5ecbe6d01bc7"
+    assert isinstance(back.config.secret_keys, frozenset)
+
+
+@dataclass(frozen=True)
+class _Later:
+    # Fields of the kinds the engine adds to ProgramRun (docs: GATE-DESIGN.md "New data").
+    unrun_callbacks: int = 0
+    unanswered_invokes: list[dict[str, Any]] = field(default_factory=list)
+    unknown_inputs: dict[str, list[str]] = field(default_factory=dict)
+    where: tuple[str, int] | None = None
+    paths: frozenset[str] = frozenset()
+
+
+def test_fields_the_engine_adds_travel_without_code_for_them() -> None:
+    value = _Later(3, [{"token": "aws:x/y:z", "count": 2}], {"urn:a": ["tags.x"]}, ("a.py", 3), frozenset({"b"}))
+    assert from_json(_Later, json.loads(json.dumps(to_json(value)))) == value
+
+
+def test_the_programs_prints_do_not_reach_the_report(tmp_path: Path) -> None:
+    main = """
+        import pulumi_aws as aws
+        print('{"not": "a report"')
+        aws.sqs.Queue("jobs")
+    """
+    out = gate("--stack", "dev", "--program", str(project(tmp_path, main)), "--format", "json")
+    assert out.returncode in (0, 1), out.stderr
+    assert json.loads(out.stdout)["summary"]["resources"] == 1
+    assert '{"not": "a report"' in out.stderr
+
+
+def test_a_failing_program_is_reported_at_its_own_file_and_line() -> None:
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "raises_in_module"))
+    assert out.returncode == 2
+    assert out.stderr.splitlines()[-1] == (
+        "policies.gate: error: tests/fixtures/programs/raises_in_module/sizing.py:3: "
+        "the program failed: azs must be at least 1"
+    )
+    assert "Traceback" not in out.stderr
+    debug = gate("--stack", "dev", "--program", str(PROGRAMS / "raises_in_module"), "--debug")
+    assert debug.returncode == 2
+    assert 'sizing.py", line 3, in subnet_count' in debug.stderr
+
+
+def test_a_program_that_hangs_is_stopped_where_it_waits() -> None:
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "hangs"), "--timeout", "2")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines()[-1] == (
+        "policies.gate: error: the program did not finish within 2 s (--timeout) for stack 'dev'; "
+        "it was waiting at tests/fixtures/programs/hangs/readiness.py:7 (in wait_until_ready)"
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_timeout_must_be_a_positive_number(value: str) -> None:
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "compliant_web"), "--timeout", value)
+    assert out.returncode == 2
+    assert "--timeout" in out.stderr
+
+
+def test_every_stack_runs_in_one_child_with_the_projects_interpreter(tmp_path: Path) -> None:
+    main = """
+        import importlib.util, os, sys
+        import pulumi
+        import pulumi_aws as aws
+        aws.sqs.Queue("jobs")
+        pulumi.export("pid", os.getpid())
+        pulumi.export("executable", sys.executable)
+        # Nothing of the gate is importable by the program: not its package, not its dependencies' path.
+        pulumi.export("gate_visible", [m for m in ("policies", "stateless_guard") if importlib.util.find_spec(m)])
+    """
+    directory = project(tmp_path, main, "  options:\n    virtualenv: venv\n", ("a", "b"))
+    # The test's own virtualenv under another name: the project's interpreter is not the one on PATH.
+    (tmp_path / "venv").symlink_to(Path(sys.executable).parent.parent.resolve(), target_is_directory=True)
+    results = run_gates(["a", "b"], directory)
+    runs = [r.run for r in results]
+    assert all(run is not None for run in runs)
+    assert runs[0].outputs["pid"] == runs[1].outputs["pid"]  # type: ignore[union-attr]
+    assert runs[0].outputs["executable"] == str(tmp_path / "venv" / "bin" / "python")  # type: ignore[union-attr]
+    assert runs[0].outputs["gate_visible"] == []  # type: ignore[union-attr]
+    used = results[0].interpreter
+    assert used is not None and used.executable == str(tmp_path / "venv" / "bin" / "python")
+    assert used.packages["pulumi-aws"] and used.packages["pulumi"]
+    assert used.found_by == "Pulumi.yaml virtualenv venv"
+
+
+def test_a_missing_virtualenv_is_exit_2_with_how_to_create_it(tmp_path: Path) -> None:
+    directory = project(tmp_path, "import pulumi\n", "  options:\n    virtualenv: venv\n")
+    out = gate("--stack", "dev", "--program", str(directory))
+    assert out.returncode == 2
+    assert "the 'virtualenv' option in Pulumi.yaml is set to 'venv'" in out.stderr
+    assert "does not exist" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_an_interpreter_without_the_sdk_is_exit_2_with_what_to_install(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    directory = project(tmp_path, "import pulumi\n", "  options:\n    virtualenv: venv\n")
+    out = gate("--stack", "dev", "--program", str(directory))
+    assert out.returncode == 2
+    assert "has no Pulumi SDK (ModuleNotFoundError: No module named 'pulumi')" in out.stderr
+    assert f"{tmp_path / 'venv' / 'bin' / 'python'} -m pip install -r requirements.txt" in out.stderr
+    assert out.stderr.count("\n") == 1
+
+
+def test_an_interpreter_that_dies_is_exit_2(tmp_path: Path) -> None:
+    directory = project(tmp_path, "import os\nos._exit(7)\n")
+    with pytest.raises(GateError, match="stopped with status 7 before stack 'dev' was done"):
+        run_gates(["dev"], directory)
+
+
+def test_the_gate_runs_from_any_directory_on_any_project(tmp_path: Path) -> None:
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "compliant_web"), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert ROOT.name  # the checkout is on PYTHONPATH only, never the program's cwd
