@@ -214,7 +214,11 @@ def run_gate(
     policy_config: Path | str | None = None,
     policies: Sequence[Any] | None = None,
     stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    assets: str = "strict",
 ) -> GateResult:
+    """One stack of a program under the mock engine, judged. `assets="lenient"` (mockengine.run_program)
+    is for --against-rev's base revision alone: there an asset path git does not track is a note, not a
+    failure."""
     from ..pack import PACK_ENFORCEMENT, POLICIES
     from . import mockengine
 
@@ -234,7 +238,12 @@ def run_gate(
         # The program's own prints must not end up in a JSON or SARIF report on stdout.
         with contextlib.redirect_stdout(sys.stderr):
             run = mockengine.run_program(
-                program, stack, config_file=cfg_file, preview=True, stack_references=stack_references
+                program,
+                stack,
+                config_file=cfg_file,
+                preview=True,
+                stack_references=stack_references,
+                assets=assets,
             )
     except (mockengine.ProjectError, PolicyConfigError) as exc:
         raise GateError(str(exc)) from exc
