@@ -163,7 +163,11 @@ def test_against_state_on_the_command_line_in_every_format(base, tmp_path):
     out = gate(*args, "--format", "sarif").stdout
     # Validated against the official schema where the checkout has it beside it (../shared/schemas).
     sarif = valid_sarif(out) if SARIF_SCHEMA_FILE.is_file() else json.loads(out)
-    assert any(r["message"]["text"].endswith(APP_DB) for r in sarif["runs"][0]["results"])
+    # The message names its resource already: SARIF and the annotations do not prefix it again.
+    assert APP_DB in [r["message"]["text"] for r in sarif["runs"][0]["results"]]
+    github = gate(*args, "--format", "github").stdout
+    assert f"::{APP_DB}%0Afix: " in github
+    assert f"app-db: {APP_DB}" not in github
 
 
 def test_an_intended_replacement_is_waived_like_any_finding(head, base, tmp_path):
