@@ -186,6 +186,8 @@ def compare(old: Sequence[Resource], new: Sequence[Resource], project: str, stac
         changes, unknown = data_loss.replace_forcing_changes(after.type, before.inputs, after.inputs)
         for path in unknown:
             out.notes.append(f"{after.type} {after.name}: {path} is not known before the update; not judged")
+        for line in data_loss.conditional_changes(after.type, before.inputs, after.inputs):
+            out.notes.append(f"{after.type} {after.name}: {line}")
         if not changes:
             continue
         reasons = [c.describe() for c in changes]

@@ -93,14 +93,30 @@ def is_unknown(value: Any) -> bool:
 
 
 def _lookup(inputs: Mapping[str, Any], path: str) -> tuple[bool, Any]:
-    """(present, value) of a dotted input path; an unknown on the way is present and unknown."""
+    """(present, value) of an input path: dots into objects, `name[]` into each item of a list (the
+    value is then the list of the items' values); an unknown on the way is present and unknown."""
     cur: Any = inputs
-    for step in path.split("."):
+    steps = path.split(".")
+    for i, step in enumerate(steps):
         if is_unknown(cur):
             return True, UNKNOWN
-        if not isinstance(cur, Mapping) or step not in cur:
+        key = step[:-2] if step.endswith("[]") else step
+        if not isinstance(cur, Mapping) or key not in cur:
             return False, None
-        cur = cur[step]
+        cur = cur[key]
+        if step.endswith("[]") and i < len(steps) - 1:
+            if is_unknown(cur):
+                return True, UNKNOWN
+            if not isinstance(cur, list):
+                return False, None
+            rest = ".".join(steps[i + 1 :])
+            values = []
+            for item in cur:
+                had, value = _lookup(item, rest) if isinstance(item, Mapping) else (False, None)
+                if had and is_unknown(value):
+                    return True, UNKNOWN
+                values.append(value if had else None)
+            return True, values
     return True, cur
 
 
@@ -166,6 +182,24 @@ def replace_forcing_changes(
         if plain(old_cmp) != plain(new_cmp):
             changes.append(PropertyChange(path, old_cmp, new_cmp))
     return changes, unknown
+
+
+def conditional_changes(resource_type: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Changed inputs the provider replaces the resource for only under a condition it evaluates itself
+    (`replaceIf`: CustomizeDiff ForceNewIf/ForceNewIfChange, RequiresReplaceIf): one line each, for a
+    note; the gate cannot tell whether the condition holds."""
+    entry = REPLACE_ON.get(resource_type) or {}
+    out = []
+    for path, where in (entry.get("replaceIf") or {}).items():
+        had, before = _lookup(old, path)
+        has, after = _lookup(new, path)
+        if not had and not has:
+            continue
+        if is_unknown(before) or is_unknown(after) or plain(before) != plain(after):
+            out.append(
+                f"{path} changes: the provider replaces the resource when its condition holds ({where}); not judged"
+            )
+    return out
 
 
 def _head(resource_type: str, name: str) -> str:

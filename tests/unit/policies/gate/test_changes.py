@@ -438,3 +438,20 @@ def test_against_rev_reads_the_base_leniently_and_the_head_strictly(tmp_path):
     assert broken.returncode == 2
     assert "couldn't read archive path" in broken.stderr
     assert f"{program / 'build' / 'layer'}" in broken.stderr
+
+
+def test_a_conditional_replace_forcing_change_is_a_note_beside_the_findings():
+    from policies.gate.records import Resource
+
+    rg = "aws:elasticache/replicationGroup:ReplicationGroup"
+    urn = f"urn:pulumi:dev::changes::{rg}::sessions"
+
+    def group(**inputs: Any) -> Resource:
+        return Resource(urn, rg, "sessions", {"replicationGroupId": "sessions-0001", **inputs}, None, (), {}, None)
+
+    changes = compare([group(transitEncryptionEnabled=False)], [group(transitEncryptionEnabled=True)], "changes", "dev")
+    assert changes.findings == []
+    assert changes.notes == [
+        f"{rg} sessions: transitEncryptionEnabled changes: the provider replaces the resource when its condition "
+        "holds (CustomizeDiff customdiff.ForceNewIf); not judged"
+    ]
