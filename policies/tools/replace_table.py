@@ -143,7 +143,7 @@ def _block_end(text: str, open_brace: int) -> int:
             continue
         if c == "'" and i + 2 < n:
             # A rune literal ('{', '\'') would otherwise count as a brace.
-            end = text.find("'", i + 2 if text[i + 1] == "\\" else i + 1)
+            end = text.find("'", i + 3 if text[i + 1] == "\\" else i + 2)
             i = n if end < 0 else end + 1
             continue
         if c in '"`':

@@ -366,3 +366,50 @@ def test_main_writes_the_table_and_keeps_what_it_cannot_derive(tmp_path: Path, c
     assert "--ref 'no-equals': expected PATH=COMMIT" in capsys.readouterr().err
     assert replace_table.main([*args, "--pulumi-aws", str(tmp_path), "--output", str(out)]) == 2
     assert "none of provider/resource_overrides.go, provider/resources.go" in capsys.readouterr().err
+
+
+def test_a_schema_split_across_files_is_read_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # rds/cluster.go names a schema function that lives in cluster_schema.go (the files are joined).
+    tpa = tmp_path / "tpa"
+    (tpa / "names").mkdir(parents=True)
+    (tpa / "names" / "attr_consts_gen.go").write_text(CONSTS)
+    service = tpa / "internal" / "service" / "widget"
+    service.mkdir(parents=True)
+    (service / "widget.go").write_text(
+        "func resourceWidget() *schema.Resource {\n    return &schema.Resource{SchemaFunc: widgetSchema}\n}\n"
+    )
+    (service / "widget_schema.go").write_text(SCHEMA_FUNC_SOURCE.replace("resourceWidget", "widgetSchemaHolder"))
+    monkeypatch.setattr(
+        replace_table,
+        "AWS_TYPES",
+        {"aws:widget/widget:Widget": ("aws_widget", ("widget/widget.go", "widget/widget_schema.go"))},
+    )
+    table = replace_table.build(tpa, "c0ffee", None, "7.0.0")
+    entry = table["aws:widget/widget:Widget"]
+    assert entry["replaceOn"] == ["encrypted"]
+    assert entry["source"] == (
+        "internal/service/widget/widget.go@c0ffee; internal/service/widget/widget_schema.go@c0ffee; "
+        "names/attr_consts_gen.go@c0ffee"
+    )
+
+
+def test_rune_literals_and_framework_list_blocks():
+    source = """
+    var s = map[string]*schema.Schema{
+        "separator": {
+            Type: schema.TypeString,
+            ValidateFunc: func(v any, k string) ([]string, []error) {
+                if strings.ContainsRune(v.(string), '{') || strings.ContainsRune(v.(string), '\\'') {
+                    return nil, nil
+                }
+                return nil, nil
+            },
+        },
+        "zone": {Type: schema.TypeString, ForceNew: true},
+    }
+    """
+    assert replace_table.forcing_attributes(source) == ['"zone"']
+    assert replace_table._is_many("schema.ListNestedBlock{") is True
+    assert replace_table._is_many("schema.SetAttribute{ MaxItems: 1,") is False
+    assert replace_table._is_many("Type: schema.TypeString,") is False
+    assert replace_table.plural("mesh") == "meshes"
