@@ -23,6 +23,7 @@ DERIVED = ['aws:efs/fileSystem:FileSystem',
  'aws:rds/instance:Instance',
  'aws:s3/bucket:Bucket',
  'aws:s3/bucketV2:BucketV2',
+ 'aws:secretsmanager/secret:Secret',
  'aws:sqs/queue:Queue',
  'kubernetes:apps/v1:StatefulSet',
  'kubernetes:core/v1:PersistentVolumeClaim']
@@ -40,8 +41,7 @@ TRANSCRIBED = ['aws:docdb/cluster:Cluster',
  'aws:neptune/cluster:Cluster',
  'aws:opensearch/domain:Domain',
  'aws:rds/cluster:Cluster',
- 'aws:rds/globalCluster:GlobalCluster',
- 'aws:secretsmanager/secret:Secret']
+ 'aws:rds/globalCluster:GlobalCluster']
 
 REPLACE_ON: dict[str, dict[str, Any]] = {'aws:docdb/cluster:Cluster': {'autoNamed': ['clusterIdentifier'],
                                'replaceIf': {},
@@ -266,8 +266,10 @@ REPLACE_ON: dict[str, dict[str, Any]] = {'aws:docdb/cluster:Cluster': {'autoName
  'aws:secretsmanager/secret:Secret': {'autoNamed': ['name'],
                                       'replaceIf': {},
                                       'replaceOn': ['name', 'namePrefix'],
-                                      'source': 'transcribed from internal/service/secretsmanager/secret.go '
-                                                '(a generator run on a full checkout replaces it)'},
+                                      'source': 'internal/service/secretsmanager/secret.go@00c21cedec069dd27093b175baf15bac6d4b30fe; '
+                                                'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                                'pulumi-aws '
+                                                'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
  'aws:sqs/queue:Queue': {'autoNamed': ['name'],
                          'replaceIf': {},
                          'replaceOn': ['fifoQueue', 'name', 'namePrefix'],
