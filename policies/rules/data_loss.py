@@ -136,6 +136,8 @@ class PropertyChange:
 
 
 def _show(value: Any) -> str:
+    if is_unknown(value):
+        return "(known after the update)"
     if value is None:
         return "(unset)"
     if isinstance(value, str):
@@ -152,22 +154,35 @@ def replace_forcing_changes(
     An input the new program leaves out keeps the old value when the provider auto-names it (the
     bridge reuses the prior name, pulumi-terraform-bridge `ComputeAutoNameDefault`), and otherwise
     falls back to the provider's default, which is what an empty value means here.
+
+    A new value not known before the update replaces an AWS resource whose old value is known, as
+    Terraform plans it: terraform-plugin-sdk helper/schema/schema.go, `finalizeDiff`, "ForceNew ...
+    NewComputed - This field is being computed, hence a potential change in value, mark as causing a
+    new resource" (`d.RequiresNew = d.Old != d.New || d.NewComputed`), which the pulumi-aws bridge
+    shows as a replace in the preview. An old value not known (a reconstructed plan) is not judged.
     """
     entry = REPLACE_ON.get(resource_type)
     if entry is None:
         return [], []
     auto = set(entry.get("autoNamed", ()))
+    # The terraform-bridged provider replaces on a value computed during the update; the Kubernetes
+    # API server's immutability is judged on known values only.
+    computed_forces = resource_type.startswith("aws:")
     changes: list[PropertyChange] = []
     unknown: list[str] = []
     for path in entry["replaceOn"]:
         had, old_value = _lookup(old, path)
         has, new_value = _lookup(new, path)
-        if (had and (old_value is None or is_unknown(old_value))) or (
-            has and (new_value is None or is_unknown(new_value))
-        ):
-            # None in a captured record is a value the mock engine did not know (an unset input is absent).
-            if had or has:
-                unknown.append(path)
+        # None in a captured record is a value the mock engine did not know (an unset input is absent).
+        old_unknown = had and (old_value is None or is_unknown(old_value))
+        new_unknown = has and (new_value is None or is_unknown(new_value))
+        if old_unknown or (new_unknown and not computed_forces):
+            unknown.append(path)
+            continue
+        if new_unknown:
+            changes.append(
+                PropertyChange(path, old_value if had else None, UNKNOWN, auto_named=path in auto and not had)
+            )
             continue
         if path in auto:
             if not has:
