@@ -297,7 +297,7 @@ def pulumi_path(attr: Attribute, consts: Mapping[str, str], renames: Mapping[str
     parts = []
     for depth, (key, many) in enumerate(zip(attr.keys, attr.many, strict=True)):
         tf = resolve(key, consts)
-        name = renames.get(tf) if depth == 0 and tf in renames else (plural(camel(tf)) if many else camel(tf))
+        name = renames[tf] if depth == 0 and tf in renames else (plural(camel(tf)) if many else camel(tf))
         parts.append(name + ("[]" if many and depth < len(attr.keys) - 1 else ""))
     return ".".join(parts)
 
