@@ -184,6 +184,7 @@ def test_lenient_reading_still_refuses_what_exists_but_cannot_be_read(tmp_path: 
     sig = assets.SIG_KEY
     for value, message in (
         ({sig: assets.ASSET_SIG, "path": "data"}, "is a directory"),
+        ({sig: assets.ASSET_SIG, "path": "f.txt/inner"}, "Not a directory"),
         ({sig: assets.ARCHIVE_SIG, "path": "f.txt"}, "neither a recognized archive type nor a directory"),
         ({sig: assets.ASSET_SIG, "uri": "ftp://example.invalid/a"}, "unsupported URI scheme"),
         ({sig: assets.ARCHIVE_SIG, "assets": {"x": "text"}}, "it is not an asset or archive"),
