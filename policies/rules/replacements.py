@@ -19,6 +19,7 @@ PULUMI_AWS_VERSION = '7.51.1'
 TERRAFORM_PROVIDER_AWS_REF = '00a35305dc1b297a6fcdecdfbba33f1e63c3da39'
 DERIVED = ['aws:efs/fileSystem:FileSystem',
  'aws:elasticache/replicationGroup:ReplicationGroup',
+ 'aws:kinesis/stream:Stream',
  'aws:kms/key:Key',
  'aws:rds/instance:Instance',
  'aws:s3/bucket:Bucket',
@@ -34,7 +35,6 @@ TRANSCRIBED = ['aws:docdb/cluster:Cluster',
  'aws:elasticache/cluster:Cluster',
  'aws:elasticache/serverlessCache:ServerlessCache',
  'aws:elasticsearch/domain:Domain',
- 'aws:kinesis/stream:Stream',
  'aws:memorydb/cluster:Cluster',
  'aws:msk/cluster:Cluster',
  'aws:msk/serverlessCluster:ServerlessCluster',
@@ -138,8 +138,10 @@ REPLACE_ON: dict[str, dict[str, Any]] = {'aws:docdb/cluster:Cluster': {'autoName
  'aws:kinesis/stream:Stream': {'autoNamed': ['name'],
                                'replaceIf': {},
                                'replaceOn': ['name'],
-                               'source': 'transcribed from internal/service/kinesis/stream.go (a generator '
-                                         'run on a full checkout replaces it)'},
+                               'source': 'internal/service/kinesis/stream.go@03aadd4385481a5bb0e26d7eec2a2d75ea30c9a0; '
+                                         'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                         'pulumi-aws '
+                                         'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
  'aws:kms/key:Key': {'autoNamed': [],
                      'replaceIf': {},
                      'replaceOn': ['customKeyStoreId',
