@@ -17,7 +17,8 @@ from typing import Any
 
 PULUMI_AWS_VERSION = '7.51.1'
 TERRAFORM_PROVIDER_AWS_REF = '00a35305dc1b297a6fcdecdfbba33f1e63c3da39'
-DERIVED = ['aws:efs/fileSystem:FileSystem',
+DERIVED = ['aws:dynamodb/table:Table',
+ 'aws:efs/fileSystem:FileSystem',
  'aws:elasticache/replicationGroup:ReplicationGroup',
  'aws:kinesis/stream:Stream',
  'aws:kms/key:Key',
@@ -30,7 +31,6 @@ DERIVED = ['aws:efs/fileSystem:FileSystem',
  'kubernetes:core/v1:PersistentVolumeClaim']
 TRANSCRIBED = ['aws:docdb/cluster:Cluster',
  'aws:docdb/elasticCluster:ElasticCluster',
- 'aws:dynamodb/table:Table',
  'aws:ebs/volume:Volume',
  'aws:elasticache/cluster:Cluster',
  'aws:elasticache/serverlessCache:ServerlessCache',
@@ -63,9 +63,17 @@ REPLACE_ON: dict[str, dict[str, Any]] = {'aws:docdb/cluster:Cluster': {'autoName
                                                        'generator run on a full checkout replaces it)'},
  'aws:dynamodb/table:Table': {'autoNamed': ['name'],
                               'replaceIf': {},
-                              'replaceOn': ['name', 'hashKey', 'rangeKey', 'localSecondaryIndexes'],
-                              'source': 'transcribed from internal/service/dynamodb/table.go (a generator '
-                                        'run on a full checkout replaces it)'},
+                              'replaceOn': ['hashKey',
+                                            'localSecondaryIndexes',
+                                            'name',
+                                            'rangeKey',
+                                            'restoreSourceName',
+                                            'restoreToLatestTime',
+                                            'restoreDateTime'],
+                              'source': 'internal/service/dynamodb/table.go@01335dd3cd3dff10ace08b5250b7302d4dbb0e04; '
+                                        'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                        'pulumi-aws '
+                                        'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
  'aws:ebs/volume:Volume': {'autoNamed': [],
                            'replaceIf': {},
                            'replaceOn': ['availabilityZone',
