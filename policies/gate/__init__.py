@@ -257,6 +257,7 @@ def run_gate(
     timeout: float | None = DEFAULT_TIMEOUT,
     debug: bool = False,
     interpreter: Any | None = None,
+    assets: str = "strict",
 ) -> GateResult:
     """One stack of a program, run in the program's own interpreter (run_gates)."""
     return run_gates(
@@ -269,6 +270,7 @@ def run_gate(
         timeout=timeout,
         debug=debug,
         interpreter=interpreter,
+        assets=assets,
     )[0]
 
 
@@ -304,6 +306,7 @@ def run_gates(
     timeout: float | None = DEFAULT_TIMEOUT,
     debug: bool = False,
     interpreter: Any | None = None,
+    assets: str = "strict",
 ) -> list[GateResult]:
     """Several stacks of one program, run in the program's own interpreter (toolchain.py) in one child
     process (program_process.py): the SDK and provider modules are imported once, the program itself
@@ -317,7 +320,9 @@ def run_gates(
     program = Path(program_dir).resolve()
     cfg_file = Path(config_file) if config_file is not None else None
     # As `pulumi preview` runs it; StackReference outputs only as supplied (--stack-reference).
-    options: dict[str, Any] = {"preview": True, "stack_references": dict(stack_references or {})}
+    # `assets`: "strict" as the engine reads them; "lenient" for a git revision's plan (--against-rev),
+    # whose build outputs git does not keep (mockengine/assets.py).
+    options: dict[str, Any] = {"preview": True, "stack_references": dict(stack_references or {}), "assets": assets}
     if cfg_file is not None:
         options["config_file"] = str(cfg_file.resolve())
     from .program_process import ProgramProcess, ProgramProcessError

@@ -186,6 +186,8 @@ def compare(old: Sequence[Resource], new: Sequence[Resource], project: str, stac
         changes, unknown = data_loss.replace_forcing_changes(after.type, before.inputs, after.inputs)
         for path in unknown:
             out.notes.append(f"{after.type} {after.name}: {path} is not known before the update; not judged")
+        for line in data_loss.conditional_changes(after.type, before.inputs, after.inputs):
+            out.notes.append(f"{after.type} {after.name}: {line}")
         if not changes:
             continue
         reasons = [c.describe() for c in changes]
@@ -409,7 +411,9 @@ def against_rev(
 
     `plan_at(program_dir)` runs the gate's plan for the same stack in the checked-out revision's copy
     of the program (the same path relative to the repository root); None when the stack did not exist
-    at `rev` (nothing deployed from there to lose).
+    at `rev` (nothing deployed from there to lose). It runs with assets="lenient": the revision's
+    plan reconstructs what is deployed, so an asset path missing there (`run.missing_assets`) is a
+    note, not a failure.
     """
     repo = _git_root(result.program_dir)
     commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", what=f"revision {rev!r}")
@@ -429,6 +433,12 @@ def against_rev(
         shutil.rmtree(scratch, ignore_errors=True)
         subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True, check=False)
     changes = compare(old.resources if old is not None else [], result.resources, result.project, result.stack)
+    if old is not None and old.run is not None:
+        for asset in old.run.missing_assets:
+            changes.notes.append(
+                f"at {rev}: {asset} (not in the revision's files, e.g. a build output git does not keep); "
+                "the base plan is compared without it"
+            )
     return judged(result, changes), changes
 
 

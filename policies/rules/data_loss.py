@@ -93,14 +93,30 @@ def is_unknown(value: Any) -> bool:
 
 
 def _lookup(inputs: Mapping[str, Any], path: str) -> tuple[bool, Any]:
-    """(present, value) of a dotted input path; an unknown on the way is present and unknown."""
+    """(present, value) of an input path: dots into objects, `name[]` into each item of a list (the
+    value is then the list of the items' values); an unknown on the way is present and unknown."""
     cur: Any = inputs
-    for step in path.split("."):
+    steps = path.split(".")
+    for i, step in enumerate(steps):
         if is_unknown(cur):
             return True, UNKNOWN
-        if not isinstance(cur, Mapping) or step not in cur:
+        key = step[:-2] if step.endswith("[]") else step
+        if not isinstance(cur, Mapping) or key not in cur:
             return False, None
-        cur = cur[step]
+        cur = cur[key]
+        if step.endswith("[]") and i < len(steps) - 1:
+            if is_unknown(cur):
+                return True, UNKNOWN
+            if not isinstance(cur, list):
+                return False, None
+            rest = ".".join(steps[i + 1 :])
+            values = []
+            for item in cur:
+                had, value = _lookup(item, rest) if isinstance(item, Mapping) else (False, None)
+                if had and is_unknown(value):
+                    return True, UNKNOWN
+                values.append(value if had else None)
+            return True, values
     return True, cur
 
 
@@ -120,6 +136,8 @@ class PropertyChange:
 
 
 def _show(value: Any) -> str:
+    if is_unknown(value):
+        return "(known after the update)"
     if value is None:
         return "(unset)"
     if isinstance(value, str):
@@ -136,22 +154,35 @@ def replace_forcing_changes(
     An input the new program leaves out keeps the old value when the provider auto-names it (the
     bridge reuses the prior name, pulumi-terraform-bridge `ComputeAutoNameDefault`), and otherwise
     falls back to the provider's default, which is what an empty value means here.
+
+    A new value not known before the update replaces an AWS resource whose old value is known, as
+    Terraform plans it: terraform-plugin-sdk helper/schema/schema.go, `finalizeDiff`, "ForceNew ...
+    NewComputed - This field is being computed, hence a potential change in value, mark as causing a
+    new resource" (`d.RequiresNew = d.Old != d.New || d.NewComputed`), which the pulumi-aws bridge
+    shows as a replace in the preview. An old value not known (a reconstructed plan) is not judged.
     """
     entry = REPLACE_ON.get(resource_type)
     if entry is None:
         return [], []
     auto = set(entry.get("autoNamed", ()))
+    # The terraform-bridged provider replaces on a value computed during the update; the Kubernetes
+    # API server's immutability is judged on known values only.
+    computed_forces = resource_type.startswith("aws:")
     changes: list[PropertyChange] = []
     unknown: list[str] = []
     for path in entry["replaceOn"]:
         had, old_value = _lookup(old, path)
         has, new_value = _lookup(new, path)
-        if (had and (old_value is None or is_unknown(old_value))) or (
-            has and (new_value is None or is_unknown(new_value))
-        ):
-            # None in a captured record is a value the mock engine did not know (an unset input is absent).
-            if had or has:
-                unknown.append(path)
+        # None in a captured record is a value the mock engine did not know (an unset input is absent).
+        old_unknown = had and (old_value is None or is_unknown(old_value))
+        new_unknown = has and (new_value is None or is_unknown(new_value))
+        if old_unknown or (new_unknown and not computed_forces):
+            unknown.append(path)
+            continue
+        if new_unknown:
+            changes.append(
+                PropertyChange(path, old_value if had else None, UNKNOWN, auto_named=path in auto and not had)
+            )
             continue
         if path in auto:
             if not has:
@@ -166,6 +197,24 @@ def replace_forcing_changes(
         if plain(old_cmp) != plain(new_cmp):
             changes.append(PropertyChange(path, old_cmp, new_cmp))
     return changes, unknown
+
+
+def conditional_changes(resource_type: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Changed inputs the provider replaces the resource for only under a condition it evaluates itself
+    (`replaceIf`: CustomizeDiff ForceNewIf/ForceNewIfChange, RequiresReplaceIf): one line each, for a
+    note; the gate cannot tell whether the condition holds."""
+    entry = REPLACE_ON.get(resource_type) or {}
+    out = []
+    for path, where in (entry.get("replaceIf") or {}).items():
+        had, before = _lookup(old, path)
+        has, after = _lookup(new, path)
+        if not had and not has:
+            continue
+        if is_unknown(before) or is_unknown(after) or plain(before) != plain(after):
+            out.append(
+                f"{path} changes: the provider replaces the resource when its condition holds ({where}); not judged"
+            )
+    return out
 
 
 def _head(resource_type: str, name: str) -> str:

@@ -1,267 +1,313 @@
-"""Which inputs force a replacement of each stateful type: written by policies/tools/replace_table.py.
+"""Which inputs force a replacement of each stateful type: written by policies/tools/replace_table.py
+(do not edit; rerun it after upgrading pulumi-aws, see its docstring).
 
-`REPLACE_ON[type]["replaceOn"]` are input paths (camelCase engine keys, dots into objects) that the
-provider cannot change in place; `autoNamed` are those the provider fills with a generated name when
-the program leaves them out (the prior name is kept on later updates).
-
-AWS: top-level `ForceNew: true` (SDKv2) / `RequiresReplace()` (framework) attributes of the
-terraform-provider-aws resource, named as the pulumi-aws bridge names them (snake_case to camelCase,
-field overrides and auto-names from pulumi-aws provider/resources.go). Kubernetes: the fields the API
-server refuses to update (see the generator for the cited validation functions).
+`REPLACE_ON[type]["replaceOn"]` are input paths (camelCase engine keys, dots into objects, `[]` into
+each item of a list) whose change the provider always meets with a replacement; `replaceIf` are those
+it replaces only under a condition it evaluates itself (CustomizeDiff, RequiresReplaceIf), noted but
+not judged; `autoNamed` are those the provider fills with a generated name when the program leaves
+them out (the prior name is kept on later updates). `source` names each file the entry was derived
+from and its commit; an entry marked "transcribed" was not derived (its source file was not given).
 """
+
+# ruff: noqa: E501
 
 from __future__ import annotations
 
 from typing import Any
 
-PULUMI_AWS_VERSION = "7.51.1"
-SOURCES = {
-    "terraform-provider-aws": "hashicorp/terraform-provider-aws, files as stored at the commits named per type",
-    "pulumi-aws": "pulumi/pulumi-aws provider/resources.go (auto-names)",
-    "kubernetes": "kubernetes/kubernetes pkg/apis/core/validation ValidatePersistentVolumeClaimUpdate, "
-    "pkg/apis/apps/validation ValidateStatefulSetUpdate",
-}
+PULUMI_AWS_VERSION = '7.51.1'
+TERRAFORM_PROVIDER_AWS_REF = '00a35305dc1b297a6fcdecdfbba33f1e63c3da39'
+DERIVED = ['aws:dynamodb/table:Table',
+ 'aws:efs/fileSystem:FileSystem',
+ 'aws:elasticache/replicationGroup:ReplicationGroup',
+ 'aws:kinesis/stream:Stream',
+ 'aws:kms/key:Key',
+ 'aws:rds/instance:Instance',
+ 'aws:s3/bucket:Bucket',
+ 'aws:s3/bucketV2:BucketV2',
+ 'aws:secretsmanager/secret:Secret',
+ 'aws:sqs/queue:Queue',
+ 'kubernetes:apps/v1:StatefulSet',
+ 'kubernetes:core/v1:PersistentVolumeClaim']
+TRANSCRIBED = ['aws:docdb/cluster:Cluster',
+ 'aws:docdb/elasticCluster:ElasticCluster',
+ 'aws:ebs/volume:Volume',
+ 'aws:elasticache/cluster:Cluster',
+ 'aws:elasticache/serverlessCache:ServerlessCache',
+ 'aws:elasticsearch/domain:Domain',
+ 'aws:memorydb/cluster:Cluster',
+ 'aws:msk/cluster:Cluster',
+ 'aws:msk/serverlessCluster:ServerlessCluster',
+ 'aws:neptune/cluster:Cluster',
+ 'aws:opensearch/domain:Domain',
+ 'aws:rds/cluster:Cluster',
+ 'aws:rds/globalCluster:GlobalCluster']
 
-REPLACE_ON: dict[str, dict[str, Any]] = {
-    "aws:docdb/cluster:Cluster": {
-        "autoNamed": ["clusterIdentifier"],
-        "replaceOn": [
-            "clusterIdentifier",
-            "clusterIdentifierPrefix",
-            "availabilityZones",
-            "engine",
-            "kmsKeyId",
-            "masterUsername",
-            "snapshotIdentifier",
-            "storageEncrypted",
-        ],
-        "source": "transcribed from internal/service/docdb/cluster.go (a generator run on a full checkout replaces it)",
-    },
-    "aws:docdb/elasticCluster:ElasticCluster": {
-        "autoNamed": ["name"],
-        "replaceOn": ["name", "adminUserName", "authType", "kmsKeyId"],
-        "source": "transcribed from "
-        "internal/service/docdbelastic/cluster.go (a "
-        "generator run on a full checkout replaces it)",
-    },
-    "aws:dynamodb/table:Table": {
-        "autoNamed": ["name"],
-        "replaceOn": ["name", "hashKey", "rangeKey", "localSecondaryIndexes"],
-        "source": "transcribed from internal/service/dynamodb/table.go (a generator "
-        "run on a full checkout replaces it)",
-    },
-    "aws:ebs/volume:Volume": {
-        "autoNamed": [],
-        "replaceOn": ["availabilityZone", "encrypted", "kmsKeyId", "outpostArn", "snapshotId"],
-        "source": "transcribed from internal/service/ec2/ebs_volume.go (a generator run "
-        "on a full checkout replaces it)",
-    },
-    "aws:efs/fileSystem:FileSystem": {
-        "autoNamed": ["creationToken"],
-        "replaceOn": ["availabilityZoneName", "creationToken", "encrypted", "kmsKeyId", "performanceMode"],
-        "source": "transcribed from internal/service/efs/file_system.go (a "
-        "generator run on a full checkout replaces it)",
-    },
-    "aws:elasticache/cluster:Cluster": {
-        "autoNamed": ["clusterId"],
-        "replaceOn": [
-            "clusterId",
-            "availabilityZone",
-            "engine",
-            "outpostMode",
-            "port",
-            "preferredOutpostArn",
-            "replicationGroupId",
-            "snapshotArns",
-            "snapshotName",
-            "subnetGroupName",
-        ],
-        "source": "transcribed from internal/service/elasticache/cluster.go (a "
-        "generator run on a full checkout replaces it)",
-    },
-    "aws:elasticache/replicationGroup:ReplicationGroup": {
-        "autoNamed": ["replicationGroupId"],
-        "replaceOn": [
-            "replicationGroupId",
-            "atRestEncryptionEnabled",
-            "dataTieringEnabled",
-            "globalReplicationGroupId",
-            "kmsKeyId",
-            "port",
-            "preferredCacheClusterAzs",
-            "snapshotArns",
-            "snapshotName",
-            "subnetGroupName",
-        ],
-        "source": "transcribed from "
-        "internal/service/elasticache/replication_group.go "
-        "(a generator run on a full checkout "
-        "replaces it)",
-    },
-    "aws:elasticache/serverlessCache:ServerlessCache": {
-        "autoNamed": ["name"],
-        "replaceOn": ["name", "engine", "kmsKeyId", "snapshotArnsToRestore"],
-        "source": "transcribed from "
-        "internal/service/elasticache/serverless_cache.go "
-        "(a generator run on a full checkout replaces "
-        "it)",
-    },
-    "aws:elasticsearch/domain:Domain": {
-        "autoNamed": ["domainName"],
-        "replaceOn": ["domainName"],
-        "source": "transcribed from internal/service/elasticsearch/domain.go (a "
-        "generator run on a full checkout replaces it)",
-    },
-    "aws:kinesis/stream:Stream": {
-        "autoNamed": ["name"],
-        "replaceOn": ["name"],
-        "source": "transcribed from internal/service/kinesis/stream.go (a generator "
-        "run on a full checkout replaces it)",
-    },
-    "aws:kms/key:Key": {
-        "autoNamed": [],
-        "replaceOn": ["customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"],
-        "source": "transcribed from internal/service/kms/key.go (a generator run on a full checkout replaces it)",
-    },
-    "aws:memorydb/cluster:Cluster": {
-        "autoNamed": ["name"],
-        "replaceOn": [
-            "name",
-            "namePrefix",
-            "dataTiering",
-            "kmsKeyArn",
-            "port",
-            "snapshotArns",
-            "snapshotName",
-            "subnetGroupName",
-            "tlsEnabled",
-        ],
-        "source": "transcribed from internal/service/memorydb/cluster.go (a "
-        "generator run on a full checkout replaces it)",
-    },
-    "aws:msk/cluster:Cluster": {
-        "autoNamed": ["clusterName"],
-        "replaceOn": ["clusterName"],
-        "source": "transcribed from internal/service/kafka/cluster.go (a generator run on a full checkout replaces it)",
-    },
-    "aws:msk/serverlessCluster:ServerlessCluster": {
-        "autoNamed": ["clusterName"],
-        "replaceOn": ["clusterName", "clientAuthentication", "vpcConfigs"],
-        "source": "transcribed from "
-        "internal/service/kafka/serverless_cluster.go (a "
-        "generator run on a full checkout replaces it)",
-    },
-    "aws:neptune/cluster:Cluster": {
-        "autoNamed": ["clusterIdentifier"],
-        "replaceOn": [
-            "clusterIdentifier",
-            "clusterIdentifierPrefix",
-            "availabilityZones",
-            "engine",
-            "kmsKeyArn",
-            "snapshotIdentifier",
-            "storageEncrypted",
-        ],
-        "source": "transcribed from internal/service/neptune/cluster.go (a "
-        "generator run on a full checkout replaces it)",
-    },
-    "aws:opensearch/domain:Domain": {
-        "autoNamed": ["domainName"],
-        "replaceOn": ["domainName"],
-        "source": "transcribed from internal/service/opensearch/domain.go (a "
-        "generator run on a full checkout replaces it)",
-    },
-    "aws:rds/cluster:Cluster": {
-        "autoNamed": ["clusterIdentifier"],
-        "replaceOn": [
-            "clusterIdentifier",
-            "clusterIdentifierPrefix",
-            "availabilityZones",
-            "databaseName",
-            "engine",
-            "engineMode",
-            "kmsKeyId",
-            "masterUsername",
-            "restoreToPointInTime",
-            "s3Import",
-            "snapshotIdentifier",
-            "sourceRegion",
-            "storageEncrypted",
-        ],
-        "source": "transcribed from internal/service/rds/cluster.go (a generator run on a full checkout replaces it)",
-    },
-    "aws:rds/globalCluster:GlobalCluster": {
-        "autoNamed": [],
-        "replaceOn": ["globalClusterIdentifier", "databaseName", "sourceDbClusterIdentifier", "storageEncrypted"],
-        "source": "transcribed from internal/service/rds/global_cluster.go "
-        "(a generator run on a full checkout replaces it)",
-    },
-    "aws:rds/instance:Instance": {
-        "autoNamed": ["identifier"],
-        "replaceOn": [
-            "identifier",
-            "identifierPrefix",
-            "availabilityZone",
-            "characterSetName",
-            "dbName",
-            "engine",
-            "kmsKeyId",
-            "ncharCharacterSetName",
-            "restoreToPointInTime",
-            "s3Import",
-            "snapshotIdentifier",
-            "storageEncrypted",
-            "timezone",
-            "username",
-        ],
-        "source": "transcribed from internal/service/rds/instance.go (a generator run on a full checkout replaces it)",
-    },
-    "aws:s3/bucket:Bucket": {
-        "autoNamed": ["bucket"],
-        "replaceOn": ["bucket", "bucketPrefix", "objectLockEnabled"],
-        "source": "transcribed from internal/service/s3/bucket.go (a generator run on a full checkout replaces it)",
-    },
-    "aws:s3/bucketV2:BucketV2": {
-        "autoNamed": ["bucket"],
-        "replaceOn": ["bucket", "bucketPrefix", "objectLockEnabled"],
-        "source": "transcribed from internal/service/s3/bucket.go (a generator run on a full checkout replaces it)",
-    },
-    "aws:secretsmanager/secret:Secret": {
-        "autoNamed": ["name"],
-        "replaceOn": ["name", "namePrefix"],
-        "source": "transcribed from internal/service/secretsmanager/secret.go "
-        "(a generator run on a full checkout replaces it)",
-    },
-    "aws:sqs/queue:Queue": {
-        "autoNamed": ["name"],
-        "replaceOn": ["name", "namePrefix", "fifoQueue"],
-        "source": "internal/service/sqs/queue.go@00a35305dc1b297a6fcdecdfbba33f1e63c3da39",
-    },
-    "kubernetes:apps/v1:StatefulSet": {
-        "autoNamed": ["metadata.name"],
-        "replaceOn": [
-            "metadata.name",
-            "metadata.namespace",
-            "spec.selector",
-            "spec.serviceName",
-            "spec.volumeClaimTemplates",
-            "spec.podManagementPolicy",
-        ],
-        "source": "kubernetes/kubernetes pkg/apis/apps/validation/validation.go ValidateStatefulSetUpdate",
-    },
-    "kubernetes:core/v1:PersistentVolumeClaim": {
-        "autoNamed": ["metadata.name"],
-        "replaceOn": [
-            "metadata.name",
-            "metadata.namespace",
-            "spec.accessModes",
-            "spec.storageClassName",
-            "spec.selector",
-            "spec.volumeName",
-            "spec.volumeMode",
-            "spec.dataSource",
-            "spec.dataSourceRef",
-        ],
-        "source": "kubernetes/kubernetes pkg/apis/core/validation/validation.go ValidatePersistentVolumeClaimUpdate",
-    },
-}
+REPLACE_ON: dict[str, dict[str, Any]] = {'aws:docdb/cluster:Cluster': {'autoNamed': ['clusterIdentifier'],
+                               'replaceIf': {},
+                               'replaceOn': ['clusterIdentifier',
+                                             'clusterIdentifierPrefix',
+                                             'availabilityZones',
+                                             'engine',
+                                             'kmsKeyId',
+                                             'masterUsername',
+                                             'snapshotIdentifier',
+                                             'storageEncrypted'],
+                               'source': 'transcribed from internal/service/docdb/cluster.go (a generator '
+                                         'run on a full checkout replaces it)'},
+ 'aws:docdb/elasticCluster:ElasticCluster': {'autoNamed': ['name'],
+                                             'replaceIf': {},
+                                             'replaceOn': ['name', 'adminUserName', 'authType', 'kmsKeyId'],
+                                             'source': 'transcribed from '
+                                                       'internal/service/docdbelastic/cluster.go (a '
+                                                       'generator run on a full checkout replaces it)'},
+ 'aws:dynamodb/table:Table': {'autoNamed': ['name'],
+                              'replaceIf': {},
+                              'replaceOn': ['hashKey',
+                                            'localSecondaryIndexes',
+                                            'name',
+                                            'rangeKey',
+                                            'restoreSourceName',
+                                            'restoreToLatestTime',
+                                            'restoreDateTime'],
+                              'source': 'internal/service/dynamodb/table.go@01335dd3cd3dff10ace08b5250b7302d4dbb0e04; '
+                                        'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                        'pulumi-aws '
+                                        'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
+ 'aws:ebs/volume:Volume': {'autoNamed': [],
+                           'replaceIf': {},
+                           'replaceOn': ['availabilityZone',
+                                         'encrypted',
+                                         'kmsKeyId',
+                                         'outpostArn',
+                                         'snapshotId'],
+                           'source': 'transcribed from internal/service/ec2/ebs_volume.go (a generator run '
+                                     'on a full checkout replaces it)'},
+ 'aws:efs/fileSystem:FileSystem': {'autoNamed': ['creationToken'],
+                                   'replaceIf': {},
+                                   'replaceOn': ['availabilityZoneName',
+                                                 'creationToken',
+                                                 'encrypted',
+                                                 'kmsKeyId',
+                                                 'performanceMode'],
+                                   'source': 'internal/service/efs/file_system.go@0389f4671dd9086cbe548d8eeabf0df30d1c38d9; '
+                                             'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                             'pulumi-aws '
+                                             'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
+ 'aws:elasticache/cluster:Cluster': {'autoNamed': ['clusterId'],
+                                     'replaceIf': {},
+                                     'replaceOn': ['clusterId',
+                                                   'availabilityZone',
+                                                   'engine',
+                                                   'outpostMode',
+                                                   'port',
+                                                   'preferredOutpostArn',
+                                                   'replicationGroupId',
+                                                   'snapshotArns',
+                                                   'snapshotName',
+                                                   'subnetGroupName'],
+                                     'source': 'transcribed from internal/service/elasticache/cluster.go (a '
+                                               'generator run on a full checkout replaces it)'},
+ 'aws:elasticache/replicationGroup:ReplicationGroup': {'autoNamed': ['replicationGroupId'],
+                                                       'replaceIf': {'nodeGroupConfigurations': 'CustomizeDiff '
+                                                                                                'customdiff.ForceNewIf',
+                                                                     'transitEncryptionEnabled': 'CustomizeDiff '
+                                                                                                 'customdiff.ForceNewIf'},
+                                                       'replaceOn': ['atRestEncryptionEnabled',
+                                                                     'dataTieringEnabled',
+                                                                     'globalReplicationGroupId',
+                                                                     'kmsKeyId',
+                                                                     'networkType',
+                                                                     'port',
+                                                                     'replicationGroupId',
+                                                                     'securityGroupNames',
+                                                                     'snapshotArns',
+                                                                     'snapshotName',
+                                                                     'subnetGroupName'],
+                                                       'source': 'internal/service/elasticache/replication_group.go@001b6364c1a3b3045e152f655440a6d47eb44a70; '
+                                                                 'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                                                 'pulumi-aws '
+                                                                 'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
+ 'aws:elasticache/serverlessCache:ServerlessCache': {'autoNamed': ['name'],
+                                                     'replaceIf': {},
+                                                     'replaceOn': ['name',
+                                                                   'engine',
+                                                                   'kmsKeyId',
+                                                                   'snapshotArnsToRestore'],
+                                                     'source': 'transcribed from '
+                                                               'internal/service/elasticache/serverless_cache.go '
+                                                               '(a generator run on a full checkout replaces '
+                                                               'it)'},
+ 'aws:elasticsearch/domain:Domain': {'autoNamed': ['domainName'],
+                                     'replaceIf': {},
+                                     'replaceOn': ['domainName'],
+                                     'source': 'transcribed from internal/service/elasticsearch/domain.go (a '
+                                               'generator run on a full checkout replaces it)'},
+ 'aws:kinesis/stream:Stream': {'autoNamed': ['name'],
+                               'replaceIf': {},
+                               'replaceOn': ['name'],
+                               'source': 'internal/service/kinesis/stream.go@03aadd4385481a5bb0e26d7eec2a2d75ea30c9a0; '
+                                         'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                         'pulumi-aws '
+                                         'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
+ 'aws:kms/key:Key': {'autoNamed': [],
+                     'replaceIf': {},
+                     'replaceOn': ['customKeyStoreId',
+                                   'customerMasterKeySpec',
+                                   'keyUsage',
+                                   'multiRegion',
+                                   'xksKeyId'],
+                     'source': 'internal/service/kms/key.go@00a35305dc1b297a6fcdecdfbba33f1e63c3da39; '
+                               'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                               'pulumi-aws '
+                               'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
+ 'aws:memorydb/cluster:Cluster': {'autoNamed': ['name'],
+                                  'replaceIf': {},
+                                  'replaceOn': ['name',
+                                                'namePrefix',
+                                                'dataTiering',
+                                                'kmsKeyArn',
+                                                'port',
+                                                'snapshotArns',
+                                                'snapshotName',
+                                                'subnetGroupName',
+                                                'tlsEnabled'],
+                                  'source': 'transcribed from internal/service/memorydb/cluster.go (a '
+                                            'generator run on a full checkout replaces it)'},
+ 'aws:msk/cluster:Cluster': {'autoNamed': ['clusterName'],
+                             'replaceIf': {},
+                             'replaceOn': ['clusterName'],
+                             'source': 'transcribed from internal/service/kafka/cluster.go (a generator run '
+                                       'on a full checkout replaces it)'},
+ 'aws:msk/serverlessCluster:ServerlessCluster': {'autoNamed': ['clusterName'],
+                                                 'replaceIf': {},
+                                                 'replaceOn': ['clusterName',
+                                                               'clientAuthentication',
+                                                               'vpcConfigs'],
+                                                 'source': 'transcribed from '
+                                                           'internal/service/kafka/serverless_cluster.go (a '
+                                                           'generator run on a full checkout replaces it)'},
+ 'aws:neptune/cluster:Cluster': {'autoNamed': ['clusterIdentifier'],
+                                 'replaceIf': {},
+                                 'replaceOn': ['clusterIdentifier',
+                                               'clusterIdentifierPrefix',
+                                               'availabilityZones',
+                                               'engine',
+                                               'kmsKeyArn',
+                                               'snapshotIdentifier',
+                                               'storageEncrypted'],
+                                 'source': 'transcribed from internal/service/neptune/cluster.go (a '
+                                           'generator run on a full checkout replaces it)'},
+ 'aws:opensearch/domain:Domain': {'autoNamed': ['domainName'],
+                                  'replaceIf': {},
+                                  'replaceOn': ['domainName'],
+                                  'source': 'transcribed from internal/service/opensearch/domain.go (a '
+                                            'generator run on a full checkout replaces it)'},
+ 'aws:rds/cluster:Cluster': {'autoNamed': ['clusterIdentifier'],
+                             'replaceIf': {},
+                             'replaceOn': ['clusterIdentifier',
+                                           'clusterIdentifierPrefix',
+                                           'availabilityZones',
+                                           'databaseName',
+                                           'engine',
+                                           'engineMode',
+                                           'kmsKeyId',
+                                           'masterUsername',
+                                           'restoreToPointInTime',
+                                           's3Import',
+                                           'snapshotIdentifier',
+                                           'sourceRegion',
+                                           'storageEncrypted'],
+                             'source': 'transcribed from internal/service/rds/cluster.go (a generator run on '
+                                       'a full checkout replaces it)'},
+ 'aws:rds/globalCluster:GlobalCluster': {'autoNamed': [],
+                                         'replaceIf': {},
+                                         'replaceOn': ['globalClusterIdentifier',
+                                                       'databaseName',
+                                                       'sourceDbClusterIdentifier',
+                                                       'storageEncrypted'],
+                                         'source': 'transcribed from internal/service/rds/global_cluster.go '
+                                                   '(a generator run on a full checkout replaces it)'},
+ 'aws:rds/instance:Instance': {'autoNamed': ['identifier', 'name'],
+                               'replaceIf': {},
+                               'replaceOn': ['availabilityZone',
+                                             'characterSetName',
+                                             'customIamInstanceProfile',
+                                             'dbName',
+                                             'engine',
+                                             'identifier',
+                                             'identifierPrefix',
+                                             'kmsKeyId',
+                                             'name',
+                                             'ncharCharacterSetName',
+                                             'restoreToPointInTime',
+                                             's3Import.bucketName',
+                                             's3Import.bucketPrefix',
+                                             's3Import.ingestionRole',
+                                             's3Import.sourceEngine',
+                                             's3Import.sourceEngineVersion',
+                                             'snapshotIdentifier',
+                                             'storageEncrypted',
+                                             'timezone',
+                                             'username'],
+                               'source': 'internal/service/rds/instance.go@00e4b23838859616dd0ebc9d1fd9364c0f6bff22; '
+                                         'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                         'pulumi-aws '
+                                         'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
+ 'aws:s3/bucket:Bucket': {'autoNamed': ['bucket'],
+                          'replaceIf': {},
+                          'replaceOn': ['bucket',
+                                        'bucketPrefix',
+                                        'objectLockConfiguration.objectLockEnabled'],
+                          'source': 'internal/service/s3/bucket.go@0070bcd12c952f14c5434a6f351ef7b6fa791226; '
+                                    'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                    'pulumi-aws '
+                                    'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
+ 'aws:s3/bucketV2:BucketV2': {'autoNamed': ['bucket'],
+                              'replaceIf': {},
+                              'replaceOn': ['bucket',
+                                            'bucketPrefix',
+                                            'objectLockConfiguration.objectLockEnabled'],
+                              'source': 'internal/service/s3/bucket.go@0070bcd12c952f14c5434a6f351ef7b6fa791226; '
+                                        'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                        'pulumi-aws '
+                                        'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3 '
+                                        '(alias of aws:s3/bucket:Bucket)'},
+ 'aws:secretsmanager/secret:Secret': {'autoNamed': ['name'],
+                                      'replaceIf': {},
+                                      'replaceOn': ['name', 'namePrefix'],
+                                      'source': 'internal/service/secretsmanager/secret.go@00c21cedec069dd27093b175baf15bac6d4b30fe; '
+                                                'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                                'pulumi-aws '
+                                                'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
+ 'aws:sqs/queue:Queue': {'autoNamed': ['name'],
+                         'replaceIf': {},
+                         'replaceOn': ['fifoQueue', 'name', 'namePrefix'],
+                         'source': 'internal/service/sqs/queue.go@00a35305dc1b297a6fcdecdfbba33f1e63c3da39; '
+                                   'names/attr_consts_gen.go@057f66f4d3a87ea37b210b92afb9d136ba8b2403; '
+                                   'pulumi-aws '
+                                   'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
+ 'kubernetes:apps/v1:StatefulSet': {'autoNamed': ['metadata.name'],
+                                    'replaceIf': {},
+                                    'replaceOn': ['metadata.name',
+                                                  'metadata.namespace',
+                                                  'spec.selector',
+                                                  'spec.serviceName',
+                                                  'spec.volumeClaimTemplates',
+                                                  'spec.podManagementPolicy'],
+                                    'source': 'kubernetes/kubernetes pkg/apis/apps/validation/validation.go '
+                                              'ValidateStatefulSetUpdate'},
+ 'kubernetes:core/v1:PersistentVolumeClaim': {'autoNamed': ['metadata.name'],
+                                              'replaceIf': {},
+                                              'replaceOn': ['metadata.name',
+                                                            'metadata.namespace',
+                                                            'spec.accessModes',
+                                                            'spec.storageClassName',
+                                                            'spec.selector',
+                                                            'spec.volumeName',
+                                                            'spec.volumeMode',
+                                                            'spec.dataSource',
+                                                            'spec.dataSourceRef'],
+                                              'source': 'kubernetes/kubernetes '
+                                                        'pkg/apis/core/validation/validation.go '
+                                                        'ValidatePersistentVolumeClaimUpdate'}}

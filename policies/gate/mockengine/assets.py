@@ -16,10 +16,15 @@ relative path is read from there, whatever the program's own cwd. Hashing reads 
   (readAssets 418-436, Next 363-409); a URI archive needs an archive extension (readURI 554-573).
 - A value that already carries a hash is not read again (EnsureHashWithWD 809).
 Remote assets and archives (http/https) are what the engine downloads; they are not fetched here.
+
+`read_registered(..., missing=LIST)` is the lenient reading of a base revision's program
+(policies/gate/changes.py, --against-rev): a path that does not exist (a build output git does not
+track) is recorded in LIST instead of failing the run; everything else is refused as the engine does.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
@@ -41,7 +46,9 @@ class AssetError(Exception):
 
 
 class _Unreadable(Exception):
-    pass
+    def __init__(self, message: str, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing  # the path does not exist (as opposed to a refused or unreadable one)
 
 
 def _digest_file(path: Path, hasher: Any) -> None:
@@ -52,7 +59,7 @@ def _digest_file(path: Path, hasher: Any) -> None:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 hasher.update(chunk)
     except OSError as exc:
-        raise _Unreadable(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise _Unreadable(f"cannot read {path}: {exc.strerror or exc}", exc.errno == errno.ENOENT) from None
 
 
 def _local(uri: str) -> Path | None:
@@ -97,13 +104,13 @@ def _read_archive(value: Mapping[str, Any], workdir: Path, hasher: Any) -> None:
                 else:
                     raise _Unreadable("it is not an asset or archive")
             except _Unreadable as exc:
-                raise _Unreadable(f"archive member {member!r}: {exc}") from None
+                raise _Unreadable(f"archive member {member!r}: {exc}", exc.missing) from None
     elif value.get("path"):
         path = _resolve(str(value["path"]), workdir)
         if str(path).endswith(ARCHIVE_EXTENSIONS):
             _digest_file(path, hasher)
         elif not path.exists():
-            raise _Unreadable(f"couldn't read archive path {path}: no such file or directory")
+            raise _Unreadable(f"couldn't read archive path {path}: no such file or directory", missing=True)
         elif not path.is_dir():
             raise _Unreadable(f"{path} is neither a recognized archive type nor a directory")
         else:
@@ -150,10 +157,14 @@ def _walk(value: Any, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
             yield from _walk(item, f"{where}[{i}]")
 
 
-def read_registered(type_: str, name: str, props: Mapping[str, Any], workdir: Path) -> dict[str, str]:
+def read_registered(
+    type_: str, name: str, props: Mapping[str, Any], workdir: Path, missing: list[str] | None = None
+) -> dict[str, str]:
     """Reads every asset and archive in a registration's properties; property path -> SHA-256.
 
-    Raises AssetError naming the resource, the property and the path the engine would fail on.
+    Raises AssetError naming the resource, the property and the path the engine would fail on; with
+    a `missing` list, an asset whose path does not exist is appended to it (resource, property, path)
+    and left without a digest instead.
     """
     digests: dict[str, str] = {}
     for where, value in _walk(props, ""):
@@ -167,6 +178,9 @@ def read_registered(type_: str, name: str, props: Mapping[str, Any], workdir: Pa
             else:
                 _read_archive(value, workdir, hasher)
         except _Unreadable as exc:
+            if missing is not None and exc.missing:
+                missing.append(f'{type_} "{name}": property {where}: {exc}')
+                continue
             raise AssetError(
                 f'{type_} "{name}": property {where}: {exc} (the engine reads {kind}s relative to the '
                 f"program directory {workdir} when the resource is registered, in preview too)"

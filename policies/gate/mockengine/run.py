@@ -96,6 +96,9 @@ class ProgramRun:
     # and, per URN, the property paths of inputs that were unknown.
     unknown_inputs: dict[str, list[str]] = field(default_factory=dict)
     preview: bool = True
+    # With assets="lenient": the assets and archives whose paths did not exist, one line each
+    # (resource, property, path); a strict run fails on the first instead.
+    missing_assets: list[str] = field(default_factory=list)
 
     def of_type(self, *types: str) -> list[Resource]:
         return [r for r in self.resources if r.type in types]
@@ -229,8 +232,10 @@ def _stand_in(typ: Any, token: str, path: str, depth: int = 0) -> Any:
 class _Findings:
     """What the run could not see, gathered while it runs."""
 
-    def __init__(self, stack_references: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(self, stack_references: Mapping[str, Mapping[str, Any]], assets: str = "strict") -> None:
         self.unrun_callbacks = 0
+        # With assets="lenient", the assets whose paths do not exist (not read, not failing the run).
+        self.missing_assets: list[str] | None = [] if assets == "lenient" else None
         self.unanswered: Counter[str] = Counter()
         self.supplied = {name: dict(values) for name, values in stack_references.items()}
         self.references: dict[str, bool] = {}
@@ -345,7 +350,7 @@ def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None
             self.urns.add(urn)
             raw = _struct_to_python(request.object)
             # The engine reads every asset and archive when it registers a resource (mockengine/assets.py).
-            assets.read_registered(request.type, request.name, raw, workdir)
+            assets.read_registered(request.type, request.name, raw, workdir, found.missing_assets)
             if request.remote:
                 # A multi-language component: only its provider's Construct could answer, so every
                 # output is unknown under preview.
@@ -447,7 +452,9 @@ def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None
             return provider_pb2.CallResponse(**{"return": _struct({"result": _UNKNOWN})})
 
         def RegisterResourceOutputs(self, request: Any) -> Any:
-            assets.read_registered("outputs of", request.urn, _struct_to_python(request.outputs), workdir)
+            assets.read_registered(
+                "outputs of", request.urn, _struct_to_python(request.outputs), workdir, found.missing_assets
+            )
             return super().RegisterResourceOutputs(request)
 
     return CapturingMonitor()
@@ -529,6 +536,7 @@ def run_program(
     config_overrides: Mapping[str, Any] | None = None,
     preview: bool = False,
     stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    assets: str = "strict",
 ) -> ProgramRun:
     """Runs the program for `stack` under the mock engine and returns what it registered.
 
@@ -538,7 +546,14 @@ def run_program(
     that stack (`pulumi stack output --json --show-secrets`); without them its outputs are unknown.
     `config_overrides` keys may be fully qualified (`project:key`) or bare (the project's namespace);
     they win over the stack file, as `pulumi config set` would.
+
+    `assets="strict"` reads every asset and archive as the engine does and fails on the first it
+    cannot read; `assets="lenient"` records those whose paths do not exist in `missing_assets` and
+    goes on. Lenient is only for reconstructing what a past revision deployed (--against-rev's base,
+    whose build outputs git does not keep), never for judging the program at hand.
     """
+    if assets not in ("strict", "lenient"):
+        raise ValueError(f"assets must be 'strict' or 'lenient', not {assets!r}")
     project = load_project(program_dir)
     config = load_stack_config(project, stack, config_file)
     values = dict(config.values)
@@ -547,7 +562,7 @@ def run_program(
     config = StackConfig(values, config.secret_keys, config.path)
     region = str(values.get("aws:region") or DEFAULT_REGION)
 
-    findings = _Findings(stack_references or {})
+    findings = _Findings(stack_references or {}, assets)
     mocks = _Mocks(region)
     monitor = _make_monitor(mocks, project.main_dir, findings)
     errors = _ErrorLog()
@@ -603,6 +618,7 @@ def run_program(
         stack_references=[{"name": n, "supplied": s} for n, s in sorted(findings.references.items())],
         unknown_inputs=dict(monitor.unknown_inputs),
         preview=preview,
+        missing_assets=list(findings.missing_assets or ()),
     )
 
 

@@ -36,6 +36,16 @@ def summary(resources: Sequence[Resource], violations: Sequence[Violation]) -> d
     }
 
 
+def headline(v: Violation) -> str:
+    """The finding as one line naming its resource: "<type> <name>: <message>", except for a message
+    that already opens with the type and name (the data-loss guard's "<type> <name> would be
+    replaced: ..."), which is not prefixed twice."""
+    subject = f"{v.type} {v.name}"
+    if v.message.startswith(subject + " "):
+        return v.message
+    return f"{subject}: {v.message}"
+
+
 def repository_root(start: Path) -> Path:
     """The checkout that holds `start` (the nearest directory with .git), else `start` itself."""
     for candidate in (start, *start.parents):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..evaluate import Violation
-from .common import engine_notes, locate, policy_config_label, relative, repository_root, verdict_of
+from .common import engine_notes, headline, locate, policy_config_label, relative, repository_root, verdict_of
 from .text import as_text, unmatched_line
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def _kind(v: Violation) -> str:
 
 
 def _message(v: Violation) -> str:
-    text = f"{v.type} {v.name}: {v.message}"
+    text = headline(v)
     if v.waived is not None:
         until = f", until {v.waived.expires.isoformat()}" if v.waived.expires else ""
         text += f"\nwaived: {v.waived.reason}{until}"

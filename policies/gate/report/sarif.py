@@ -24,6 +24,7 @@ from .common import (
     NO_POLICY_CONFIG,
     TOOL_NAME,
     TOOL_VERSION,
+    headline,
     locate,
     policy_config_label,
     relative,
@@ -171,7 +172,7 @@ def _sarif_run(result: GateResult, policies: Sequence[Policy], rule_texts: Mappi
         entry: dict[str, Any] = {
             "ruleId": v.policy,
             "level": _level(v.enforcement),
-            "message": {"text": f"{v.type} {v.name}: {v.message}"},
+            "message": {"text": headline(v)},
             "locations": [location],
             "partialFingerprints": {"primaryLocationLineHash": _fingerprint(v)},
         }

@@ -147,3 +147,82 @@ def test_a_failed_registration_does_not_leak_into_the_next_run(tmp_path: Path) -
         run_program(broken, "dev")
     fine = program(tmp_path / "fine", 'aws.s3.Bucket("b")\n')
     assert [r.name for r in run_program(fine, "dev").resources if r.type == "aws:s3/bucket:Bucket"] == ["b"]
+
+
+# ----------------------------------------------------------------------------- assets="lenient" (--against-rev's base)
+
+
+def test_lenient_reading_records_missing_paths_and_digests_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("one")
+    sig = assets.SIG_KEY
+    props = {
+        "layer": {sig: assets.ARCHIVE_SIG, "path": "build/layer"},
+        "file": {sig: assets.ASSET_SIG, "path": "gone.txt"},
+        "zip": {sig: assets.ARCHIVE_SIG, "path": "dist/app.zip"},
+        "member": {sig: assets.ARCHIVE_SIG, "assets": {"m.py": {sig: assets.ASSET_SIG, "path": "m.py"}}},
+        "present": {sig: assets.ASSET_SIG, "path": "a.txt"},
+    }
+    missing: list[str] = []
+    digests = assets.read_registered("t", "n", props, tmp_path, missing)
+    assert set(digests) == {"present"}
+    assert missing == [
+        f't "n": property layer: couldn\'t read archive path {tmp_path / "build/layer"}: no such file or directory',
+        f't "n": property file: cannot read {tmp_path / "gone.txt"}: No such file or directory',
+        f't "n": property zip: cannot read {tmp_path / "dist/app.zip"}: No such file or directory',
+        f't "n": property member: archive member \'m.py\': cannot read {tmp_path / "m.py"}: No such file or directory',
+    ]
+    # Strict reading fails on the first of them, as the engine does.
+    with pytest.raises(assets.AssetError, match="property layer: couldn't read archive path"):
+        assets.read_registered("t", "n", props, tmp_path)
+
+
+def test_lenient_reading_still_refuses_what_exists_but_cannot_be_read(tmp_path: Path) -> None:
+    # Only a path that is not there is a build output git does not keep; a directory given as a file
+    # asset, a file given as a directory archive or an unknown scheme fail in the base run too.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "f.txt").write_text("x")
+    sig = assets.SIG_KEY
+    for value, message in (
+        ({sig: assets.ASSET_SIG, "path": "data"}, "is a directory"),
+        ({sig: assets.ASSET_SIG, "path": "f.txt/inner"}, "Not a directory"),
+        ({sig: assets.ARCHIVE_SIG, "path": "f.txt"}, "neither a recognized archive type nor a directory"),
+        ({sig: assets.ASSET_SIG, "uri": "ftp://example.invalid/a"}, "unsupported URI scheme"),
+        ({sig: assets.ARCHIVE_SIG, "assets": {"x": "text"}}, "it is not an asset or archive"),
+    ):
+        missing: list[str] = []
+        with pytest.raises(assets.AssetError, match=message):
+            assets.read_registered("t", "n", {"p": value}, tmp_path, missing)
+        assert missing == []
+
+
+def test_a_lenient_run_goes_on_past_a_missing_archive_and_reports_it(tmp_path: Path) -> None:
+    project = program(tmp_path, LAYER + 'aws.s3.Bucket("b")\n')
+    run = run_program(project, "dev", assets="lenient")
+    assert [r.name for r in run.resources if r.type == "aws:s3/bucket:Bucket"] == ["b"]
+    assert run.missing_assets == [
+        f'aws:lambda/layerVersion:LayerVersion "layer": property code: couldn\'t read archive path '
+        f"{tmp_path / 'src' / 'build' / 'layer'}: no such file or directory"
+    ]
+    # The default stays as strict as the engine, and a present archive is no note.
+    with pytest.raises(ProgramError, match="couldn't read archive path"):
+        run_program(project, "dev")
+    (project / "src" / "build" / "layer").mkdir(parents=True)
+    assert run_program(project, "dev", assets="lenient").missing_assets == []
+    assert run_program(project, "dev").missing_assets == []
+
+
+def test_a_components_missing_output_asset_is_recorded_too(tmp_path: Path) -> None:
+    body = (
+        'c = pulumi.ComponentResource("my:c:C", "c")\n'
+        'c.register_outputs({"bundle": pulumi.FileArchive("out/bundle.zip")})\n'
+    )
+    run = run_program(program(tmp_path, body), "dev", assets="lenient")
+    assert run.missing_assets == [
+        'outputs of "urn:pulumi:dev::assets-fixture::pulumi:pulumi:Stack$my:c:C::c": property bundle: cannot read '
+        f"{tmp_path / 'src' / 'out' / 'bundle.zip'}: No such file or directory"
+    ]
+
+
+def test_an_unknown_assets_mode_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="assets must be 'strict' or 'lenient', not 'loose'"):
+        run_program(program(tmp_path, 'aws.s3.Bucket("b")\n'), "dev", assets="loose")

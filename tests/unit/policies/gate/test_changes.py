@@ -163,7 +163,11 @@ def test_against_state_on_the_command_line_in_every_format(base, tmp_path):
     out = gate(*args, "--format", "sarif").stdout
     # Validated against the official schema where the checkout has it beside it (../shared/schemas).
     sarif = valid_sarif(out) if SARIF_SCHEMA_FILE.is_file() else json.loads(out)
-    assert any(r["message"]["text"].endswith(APP_DB) for r in sarif["runs"][0]["results"])
+    # The message names its resource already: SARIF and the annotations do not prefix it again.
+    assert APP_DB in [r["message"]["text"] for r in sarif["runs"][0]["results"]]
+    github = gate(*args, "--format", "github").stdout
+    assert f"::{APP_DB}%0Afix: " in github
+    assert f"app-db: {APP_DB}" not in github
 
 
 def test_an_intended_replacement_is_waived_like_any_finding(head, base, tmp_path):
@@ -388,3 +392,66 @@ def test_our_stacks_that_ask_for_it_protect_every_stateful_resource(stack):
     assert [v for v in result.violations if v.policy == "stateful-resources-protected"] == []
     stateful = [r for r in result.resources if r.type in STATEFUL]
     assert stateful and all(r.protect for r in stateful)
+
+
+# ----------------------------------------------------------------------------- the base's build outputs
+
+_LAYERED = """\
+import pulumi
+import pulumi_aws as aws
+
+aws.lambda_.LayerVersion("layer", layer_name="deps", code=pulumi.FileArchive("build/layer"))
+aws.s3.Bucket("data", bucket="{bucket}")
+"""
+
+
+def test_against_rev_reads_the_base_leniently_and_the_head_strictly(tmp_path):
+    """The base commit references build/layer, which git does not keep (.gitignore): the base's plan is
+    compared without it (a note), the head still needs it as the engine does."""
+    root = tmp_path / "repo"
+    program = root / "stack"
+    program.mkdir(parents=True)
+    (program / "Pulumi.yaml").write_text("name: layered\nruntime: python\n")
+    (program / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (root / ".gitignore").write_text("build/\n")
+    (program / "__main__.py").write_text(_LAYERED.format(bucket="data-one"))
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "base")
+    (program / "__main__.py").write_text(_LAYERED.format(bucket="data-two"))
+    (program / "build" / "layer").mkdir(parents=True)
+    (program / "build" / "layer" / "deps.py").write_text("X = 1\n")
+
+    done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--format", "json", cwd=root)
+    assert done.returncode == 1, done.stderr
+    assert _policy_findings(done) == {"data"}
+    lines = [line for line in done.stderr.splitlines() if "build/layer" in line]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("note: layered/dev: at HEAD: aws:lambda/layerVersion:LayerVersion \"layer\": ")
+    assert "property code: couldn't read archive path" in lines[0]
+    assert lines[0].endswith("the base plan is compared without it")
+    assert "Traceback" not in done.stderr
+
+    # The head is judged as strictly as the engine: without its build output it is broken.
+    shutil.rmtree(program / "build")
+    broken = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", cwd=root)
+    assert broken.returncode == 2
+    assert "couldn't read archive path" in broken.stderr
+    assert f"{program / 'build' / 'layer'}" in broken.stderr
+
+
+def test_a_conditional_replace_forcing_change_is_a_note_beside_the_findings():
+    from policies.gate.records import Resource
+
+    rg = "aws:elasticache/replicationGroup:ReplicationGroup"
+    urn = f"urn:pulumi:dev::changes::{rg}::sessions"
+
+    def group(**inputs: Any) -> Resource:
+        return Resource(urn, rg, "sessions", {"replicationGroupId": "sessions-0001", **inputs}, None, (), {}, None)
+
+    changes = compare([group(transitEncryptionEnabled=False)], [group(transitEncryptionEnabled=True)], "changes", "dev")
+    assert changes.findings == []
+    assert changes.notes == [
+        f"{rg} sessions: transitEncryptionEnabled changes: the provider replaces the resource when its condition "
+        "holds (CustomizeDiff customdiff.ForceNewIf); not judged"
+    ]

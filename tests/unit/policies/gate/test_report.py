@@ -220,3 +220,19 @@ def test_what_the_run_could_not_see_is_shown_with_its_verdict(tmp_path):
     assert (doc["verdict"], doc["notes"]) == ("PASS (incomplete)", ["2 apply callbacks did not run"])
     assert "::warning title=not judged::2 apply callbacks did not run" in as_github([result]).splitlines()
     assert valid_report(as_json_many([base]))["stacks"][0]["verdict"] == "PASS"
+
+
+def test_a_message_that_names_its_resource_is_not_prefixed_twice():
+    from policies.gate.evaluate import Violation
+    from policies.gate.report.common import headline
+
+    db = "aws:rds/instance:Instance"
+    own = Violation("no-data-loss-on-change", "mandatory", "urn", db, "app-db", f"{db} app-db would be deleted: x")
+    assert headline(own) == f"{db} app-db would be deleted: x"
+    # Any other message gets its subject; so does one that opens with the type and a longer name.
+    other = dataclasses.replace(own, message="backups are off")
+    assert headline(other) == f"{db} app-db: backups are off"
+    longer = dataclasses.replace(own, name="app", message=f"{db} app-db would be deleted: x")
+    assert headline(longer) == f"{db} app: {db} app-db would be deleted: x"
+    bare = dataclasses.replace(own, message=f"{db} app-db")
+    assert headline(bare) == f"{db} app-db: {db} app-db"

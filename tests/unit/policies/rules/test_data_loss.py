@@ -80,10 +80,30 @@ def test_a_non_auto_named_input_left_out_falls_back_to_the_default():
 
 
 @pytest.mark.parametrize("unknown", [UNKNOWN, data_loss.UNKNOWN_SENTINEL, None])
-def test_an_unknown_new_value_is_not_judged(unknown):
+def test_an_unknown_new_value_replaces_as_terraform_plans_it(unknown):
     changes, not_judged = data_loss.replace_forcing_changes(RDS, DB, {**DB, "identifier": unknown})
-    assert changes == []
-    assert not_judged == ["identifier"]
+    assert [c.describe() for c in changes] == ["identifier 'app-db-1a2b' -> (known after the update)"]
+    assert not_judged == []
+    # The auto-named old value (the prior name) is replaced by a computed one too.
+    without = {k: v for k, v in DB.items() if k != "identifier"}
+    changes, _ = data_loss.replace_forcing_changes(RDS, without, {**without, "identifier": unknown})
+    assert [c.describe() for c in changes] == ["identifier (auto-named) -> (known after the update)"]
+
+
+@pytest.mark.parametrize("unknown", [UNKNOWN, data_loss.UNKNOWN_SENTINEL, None])
+def test_an_unknown_old_value_or_a_kubernetes_unknown_is_not_judged(unknown):
+    changes, not_judged = data_loss.replace_forcing_changes(RDS, {**DB, "identifier": unknown}, DB)
+    assert (changes, not_judged) == ([], ["identifier"])
+    changes, not_judged = data_loss.replace_forcing_changes(
+        RDS, {**DB, "identifier": unknown}, {**DB, "identifier": unknown}
+    )
+    assert (changes, not_judged) == ([], ["identifier"])
+    pvc = "kubernetes:core/v1:PersistentVolumeClaim"
+    old = {"spec": {"storageClassName": "gp3"}}
+    assert data_loss.replace_forcing_changes(pvc, old, {"spec": {"storageClassName": unknown}}) == (
+        [],
+        ["spec.storageClassName"],
+    )
 
 
 def test_nested_kubernetes_paths_are_compared():
@@ -154,3 +174,48 @@ def test_protection_is_not_applicable_where_the_stack_does_not_ask_for_it():
 
 def test_retain_on_delete_counts_as_protection_in_the_pure_function():
     assert data_loss.check_protected(RDS, dict(DB), False, True, {"required": True}) == []
+
+
+def test_paths_into_each_item_of_a_list_compare_the_items_values(monkeypatch):
+    widget = "test:index/widget:Widget"  # judged on known values only, as Kubernetes
+    monkeypatch.setitem(
+        data_loss.REPLACE_ON, widget, {"replaceOn": ["shapes[].corner"], "autoNamed": [], "replaceIf": {}}
+    )
+    old = {"shapes": [{"corner": "round", "size": 1}, {"corner": "square"}]}
+    assert data_loss.replace_forcing_changes(
+        widget, old, {"shapes": [{"corner": "round", "size": 2}, {"corner": "square"}]}
+    ) == ([], [])
+    changes, unknown = data_loss.replace_forcing_changes(
+        widget, old, {"shapes": [{"corner": "round"}, {"corner": "sharp"}]}
+    )
+    assert [c.describe() for c in changes] == ['shapes[].corner ["round", "square"] -> ["round", "sharp"]']
+    assert unknown == []
+    # An item without the member counts as unset; an unknown list or member is not judged.
+    changes, _ = data_loss.replace_forcing_changes(widget, old, {"shapes": [{"corner": "round"}, {}]})
+    assert [c.new for c in changes] == [["round", None]]
+    assert data_loss.replace_forcing_changes(widget, old, {"shapes": UNKNOWN}) == ([], ["shapes[].corner"])
+    assert data_loss.replace_forcing_changes(widget, old, {"shapes": [{"corner": UNKNOWN}]}) == (
+        [],
+        ["shapes[].corner"],
+    )
+    assert data_loss._lookup({"shapes": "not a list"}, "shapes[].corner") == (False, None)
+    assert data_loss._lookup({"shapes": ["not an object"]}, "shapes[].corner") == (True, [None])
+    assert data_loss._lookup({"shapes": [{"corner": "x"}]}, "shapes[]") == (True, [{"corner": "x"}])
+
+
+def test_a_conditional_replacement_is_a_note_not_a_finding(monkeypatch):
+    widget = "aws:test/widget:Widget"
+    where = "CustomizeDiff customdiff.ForceNewIf"
+    monkeypatch.setitem(
+        data_loss.REPLACE_ON, widget, {"replaceOn": ["name"], "autoNamed": [], "replaceIf": {"transit": where}}
+    )
+    assert data_loss.conditional_changes(widget, {"transit": False}, {"transit": False}) == []
+    assert data_loss.conditional_changes(widget, {}, {}) == []
+    line = f"transit changes: the provider replaces the resource when its condition holds ({where}); not judged"
+    assert data_loss.conditional_changes(widget, {"transit": False}, {"transit": True}) == [line]
+    assert data_loss.conditional_changes(widget, {}, {"transit": True}) == [line]
+    assert data_loss.conditional_changes(widget, {"transit": False}, {}) == [line]
+    assert data_loss.conditional_changes(widget, {"transit": False}, {"transit": UNKNOWN}) == [line]
+    assert data_loss.conditional_changes(widget, {"transit": UNKNOWN}, {"transit": UNKNOWN}) == [line]
+    assert data_loss.conditional_changes("aws:unknown/type:Type", {"transit": 1}, {"transit": 2}) == []
+    assert data_loss.replace_forcing_changes(widget, {"transit": False}, {"transit": True}) == ([], [])

@@ -1,10 +1,24 @@
-"""The replace-forcing table is current: made for the installed pulumi-aws."""
+"""The replace-forcing table is current (made for the installed pulumi-aws) and says where each entry
+came from."""
 
 from __future__ import annotations
 
 import importlib.metadata
+import re
 
 from policies.rules import replacements
+
+# The types the data-loss guard's own cases name (RDS identifier, S3 bucket, SQS name/fifoQueue,
+# ElastiCache replicationGroupId, EFS encrypted, KMS key), derived from the provider's source.
+MUST_BE_DERIVED = {
+    "aws:rds/instance:Instance": ("identifier", "storageEncrypted", "kmsKeyId"),
+    "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix"),
+    "aws:sqs/queue:Queue": ("name", "fifoQueue"),
+    "aws:elasticache/replicationGroup:ReplicationGroup": ("replicationGroupId", "atRestEncryptionEnabled"),
+    "aws:efs/fileSystem:FileSystem": ("encrypted", "kmsKeyId", "creationToken"),
+    "aws:kms/key:Key": ("keyUsage", "customerMasterKeySpec", "multiRegion"),
+}
+_FILE_AT_COMMIT = re.compile(r"^(?:pulumi-aws )?[\w./-]+\.go@[0-9a-f]{40}$")
 
 
 def test_the_table_was_made_for_the_installed_pulumi_aws():
@@ -19,3 +33,36 @@ def test_every_entry_names_its_source_and_only_auto_names_what_forces_a_replacem
         assert entry["replaceOn"], token
         assert entry["source"], token
         assert set(entry.get("autoNamed", ())) <= set(entry["replaceOn"]), token
+        assert not set(entry.get("replaceIf", {})) & set(entry["replaceOn"]), token
+
+
+def test_derived_entries_name_each_file_and_its_commit_and_the_rest_say_they_are_transcribed():
+    assert set(replacements.DERIVED) | set(replacements.TRANSCRIBED) == set(replacements.REPLACE_ON)
+    assert not set(replacements.DERIVED) & set(replacements.TRANSCRIBED)
+    for token in replacements.TRANSCRIBED:
+        assert replacements.REPLACE_ON[token]["source"].startswith("transcribed"), token
+    for token in replacements.DERIVED:
+        if token.startswith("kubernetes:"):
+            continue
+        source = replacements.REPLACE_ON[token]["source"].split(" (alias of ")[0]
+        parts = source.split("; ")
+        assert all(_FILE_AT_COMMIT.match(p) for p in parts), (token, parts)
+        assert any(p.startswith("internal/service/") for p in parts), token
+        assert any(p.startswith("names/attr_consts_gen.go@") for p in parts), token
+        assert any(p.startswith("pulumi-aws provider/") for p in parts), token
+
+
+def test_the_guards_own_cases_come_from_the_provider():
+    for token, paths in MUST_BE_DERIVED.items():
+        assert token in replacements.DERIVED, token
+        assert set(paths) <= set(replacements.REPLACE_ON[token]["replaceOn"]), token
+    auto = {t: replacements.REPLACE_ON[t]["autoNamed"] for t in MUST_BE_DERIVED}
+    assert "identifier" in auto["aws:rds/instance:Instance"]
+    assert auto["aws:s3/bucket:Bucket"] == ["bucket"]
+    assert auto["aws:sqs/queue:Queue"] == ["name"]
+    assert auto["aws:elasticache/replicationGroup:ReplicationGroup"] == ["replicationGroupId"]
+    assert auto["aws:efs/fileSystem:FileSystem"] == ["creationToken"]
+    assert auto["aws:kms/key:Key"] == []
+    # bucketV2 is pulumi-aws's alias of the same resource.
+    v2 = replacements.REPLACE_ON["aws:s3/bucketV2:BucketV2"]
+    assert v2["replaceOn"] == replacements.REPLACE_ON["aws:s3/bucket:Bucket"]["replaceOn"]
