@@ -59,7 +59,7 @@ def _reference_url(value: str) -> bool:
         return False
     if not parsed.scheme or not parsed.netloc or "@" in parsed.netloc or any(c.isspace() for c in value):
         return False
-    query = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
+    query = urllib.parse.parse_qsl(parsed.query)
     return not any(SECRET_NAME.search(key) and item.strip() for key, item in query)
 
 
@@ -124,7 +124,7 @@ def _user_data_findings(props: dict[str, Any]) -> list[str]:
 
 def _findings(resource_type: str, props: dict[str, Any], unknown: list[str]) -> list[str]:
     if resource_type == LAMBDA:
-        variables = get(props, "environment", "variables", default={})
+        variables = get(props, "environment", "variables")
         if variables is UNKNOWN:
             unknown.append("environment.variables")
         if isinstance(variables, dict):
