@@ -156,17 +156,15 @@ def check_cache_encryption(resource_type: str, props: dict[str, Any], config: di
     engine = props.get("engine")
     for key, what in (("transitEncryptionEnabled", "in transit"), ("atRestEncryptionEnabled", "at rest")):
         value = props.get(key)
-        if value is None and key == "atRestEncryptionEnabled":
-            # Unset, at-rest encryption is on for Valkey and off for Redis OSS, the provider's default engine:
-            # CreateReplicationGroup, AtRestEncryptionEnabled, "Default: true when using Valkey, false when
-            # using Redis OSS" (docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/
-            # API_CreateReplicationGroup.html); pulumi-aws ReplicationGroupArgs.at_rest_encryption_enabled
-            # says the same.
-            if engine is UNKNOWN:
-                continue
-            if isinstance(engine, str) and engine.strip().lower() == "valkey":
-                continue
-        if value is None or falsy(value):
+        # Unset, at-rest encryption is on for Valkey and off for Redis OSS, the provider's default engine:
+        # CreateReplicationGroup, AtRestEncryptionEnabled, "Default: true when using Valkey, false when
+        # using Redis OSS" (docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/
+        # API_CreateReplicationGroup.html); pulumi-aws ReplicationGroupArgs.at_rest_encryption_enabled
+        # says the same. With the engine not known yet, the default cannot be judged.
+        unset_is_on = key == "atRestEncryptionEnabled" and (
+            engine is UNKNOWN or (isinstance(engine, str) and engine.strip().lower() == "valkey")
+        )
+        if (value is None and not unset_is_on) or falsy(value):
             found.append(f"replication group {key} is not true: cache data is not encrypted {what}")
     if not found and engine is UNKNOWN and props.get("atRestEncryptionEnabled") is None:
         not_known("engine")

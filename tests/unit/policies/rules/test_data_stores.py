@@ -280,8 +280,9 @@ def test_group_of_an_unknown_engine_without_at_rest_setting_is_not_judged(via_po
 
     props = {k: v for k, v in RG_OK.items() if k != "atRestEncryptionEnabled"}
     props["engine"] = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-    with pytest.raises(UnknownValueError):
+    with pytest.raises(UnknownValueError) as raised:
         via_policy(ELASTICACHE_ENCRYPTION, RG, props)
+    assert raised.value.props == ["engine"]
     assert via_policy(ELASTICACHE_ENCRYPTION, RG, {**props, "transitEncryptionEnabled": False}) == [
         "replication group transitEncryptionEnabled is not true: cache data is not encrypted in transit"
     ]
