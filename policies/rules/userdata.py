@@ -36,7 +36,7 @@ _EMBEDDED_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,}={0,2}(?![A-Z
 
 
 def _readable(text: str) -> bool:
-    return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
 
 
 def _embedded_texts(text: str) -> list[str]:
