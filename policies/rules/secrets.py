@@ -69,8 +69,8 @@ def secret_literal(name: str, value: Any) -> str | None:
         return None
     if ACCESS_KEY_ID.search(value):
         return f"{name} holds an AWS access key id"
-    url = URL_CREDENTIALS.search(value)
-    if url and not url.group(1).startswith("$"):
+    # The password part excludes `$`, so `postgres://app:$DB_PASSWORD@db` (a shell expansion) does not match.
+    if URL_CREDENTIALS.search(value):
         return f"{name} embeds a password in a URL"
     if not SECRET_NAME.search(name) or REFERENCE_NAME.search(name):
         return None
