@@ -65,7 +65,7 @@ def _client_run(command: Any) -> bool:
 class _Images:
     """The images a resource runs, each with where it is declared and where its data would live."""
 
-    def __init__(self, runs_to_completion: bool = False) -> None:
+    def __init__(self, runs_to_completion: bool) -> None:
         self.found: list[tuple[str, str, str]] = []
         self.unknown: list[str] = []
         self.runs_to_completion = runs_to_completion
@@ -110,7 +110,7 @@ def _pod_holder(container: dict[str, Any], volumes: dict[Any, dict[str, Any]]) -
     kinds = []
     for mount in items(container.get("volumeMounts")):
         volume = volumes.get(get(mount, "name"), {})
-        for kind in ("persistentVolumeClaim", "hostPath", "emptyDir"):
+        for kind in ("persistentVolumeClaim", "hostPath"):
             if kind in volume and kind not in kinds:
                 kinds.append(kind)
     if "persistentVolumeClaim" in kinds:
@@ -210,7 +210,7 @@ def check_datastore_containers(resource_type: str, props: dict[str, Any], config
     extra = [p for p in config.get("datastoreImages") or [] if isinstance(p, str)]
     found = []
     for image, where, holder in images.found:
-        is_store = is_datastore_image(image) or allowed_image(image, dict.fromkeys(extra, "")) is not None
+        is_store = is_datastore_image(image) or allowed_image(image, dict.fromkeys(extra)) is not None
         if is_store and allowed_image(image, allowed) is None:
             found.append(
                 f"{where} runs datastore image {image}: its data lives on {holder}, one copy per replica; use the "

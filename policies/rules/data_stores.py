@@ -51,7 +51,7 @@ def check_rds_encrypted(resource_type: str, props: dict[str, Any], config: dict[
     if _is_replica(props) or _restored(props):
         return []
     value = props.get("storageEncrypted")
-    if not known(value) and resource_type == RDS_CLUSTER and str(props.get("engineMode", "")) == "serverless":
+    if not known(value) and resource_type == RDS_CLUSTER and props.get("engineMode") == "serverless":
         return []
     if value is None or falsy(value):
         return [f"{_kind(resource_type)} storageEncrypted is not true"]
@@ -69,7 +69,7 @@ def check_rds_backups(resource_type: str, props: dict[str, Any], config: dict[st
     if _is_replica(props):
         return []
     days = as_int(props.get("backupRetentionPeriod"))
-    minimum = int(config.get("minRetentionDays", 1))
+    minimum = int(config["minRetentionDays"])
     if days is not None and days < minimum:
         return [f"{_kind(resource_type)} backupRetentionPeriod is {days} (minimum {minimum} days)"]
     return []
@@ -101,8 +101,8 @@ def check_aurora_multi_az(resources: list[StackResource], config: dict[str, Any]
         r
         for r in resources
         if r.resource_type == RDS_CLUSTER
-        and str(r.props.get("engine", "")).startswith("aurora")
-        and str(r.props.get("engineMode", "provisioned")) != "serverless"
+        and str(r.props.get("engine")).startswith("aurora")
+        and r.props.get("engineMode") != "serverless"
         and not known(r.props.get("replicationSourceIdentifier"))
     ]
     if not clusters:
@@ -123,7 +123,7 @@ def check_aurora_multi_az(resources: list[StackResource], config: dict[str, Any]
             owners = {keys[value]}
         for urn in owners:
             counts[urn] += 1
-    minimum = int(config.get("minInstances", 2))
+    minimum = int(config["minInstances"])
     return [
         (
             c.urn,
@@ -139,7 +139,7 @@ def check_rds_deletion_protection(resource_type: str, props: dict[str, Any], con
     value = props.get("deletionProtection")
     if value is None or falsy(value):
         found.append(f"{_kind(resource_type)} deletionProtection is not true")
-    if config.get("requireFinalSnapshot", True) and truthy(props.get("skipFinalSnapshot")):
+    if config["requireFinalSnapshot"] and truthy(props.get("skipFinalSnapshot")):
         found.append(f"{_kind(resource_type)} skipFinalSnapshot is true: deleting it loses the data")
     return found
 
@@ -148,7 +148,7 @@ def check_cache_encryption(resource_type: str, props: dict[str, Any], config: di
     if resource_type == CACHE_CLUSTER:
         if known(props.get("replicationGroupId")):
             return []
-        if str(props.get("engine", "")).lower() == "memcached" and not config.get("requireMemcachedTls", True):
+        if str(props.get("engine")).lower() == "memcached" and not config["requireMemcachedTls"]:
             return []
         value = props.get("transitEncryptionEnabled")
         return ["cache cluster transitEncryptionEnabled is not true"] if value is None or falsy(value) else []
@@ -156,17 +156,15 @@ def check_cache_encryption(resource_type: str, props: dict[str, Any], config: di
     engine = props.get("engine")
     for key, what in (("transitEncryptionEnabled", "in transit"), ("atRestEncryptionEnabled", "at rest")):
         value = props.get(key)
-        if value is None and key == "atRestEncryptionEnabled":
-            # Unset, at-rest encryption is on for Valkey and off for Redis OSS, the provider's default engine:
-            # CreateReplicationGroup, AtRestEncryptionEnabled, "Default: true when using Valkey, false when
-            # using Redis OSS" (docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/
-            # API_CreateReplicationGroup.html); pulumi-aws ReplicationGroupArgs.at_rest_encryption_enabled
-            # says the same.
-            if engine is UNKNOWN:
-                continue
-            if isinstance(engine, str) and engine.strip().lower() == "valkey":
-                continue
-        if value is None or falsy(value):
+        # Unset, at-rest encryption is on for Valkey and off for Redis OSS, the provider's default engine:
+        # CreateReplicationGroup, AtRestEncryptionEnabled, "Default: true when using Valkey, false when
+        # using Redis OSS" (docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/
+        # API_CreateReplicationGroup.html); pulumi-aws ReplicationGroupArgs.at_rest_encryption_enabled
+        # says the same. With the engine not known yet, the default cannot be judged.
+        unset_is_on = key == "atRestEncryptionEnabled" and (
+            engine is UNKNOWN or (isinstance(engine, str) and engine.strip().lower() == "valkey")
+        )
+        if (value is None and not unset_is_on) or falsy(value):
             found.append(f"replication group {key} is not true: cache data is not encrypted {what}")
     if not found and engine is UNKNOWN and props.get("atRestEncryptionEnabled") is None:
         not_known("engine")
@@ -189,7 +187,7 @@ def check_cache_failover(resource_type: str, props: dict[str, Any], config: dict
     value = props.get("automaticFailoverEnabled")
     if value is None or falsy(value):
         found.append("replication group automaticFailoverEnabled is not true: a primary failure means downtime")
-    if config.get("requireMultiAz", True):
+    if config["requireMultiAz"]:
         multi = props.get("multiAzEnabled")
         if multi is None or falsy(multi):
             found.append("replication group multiAzEnabled is not true: replicas may share the primary's AZ")
@@ -197,14 +195,14 @@ def check_cache_failover(resource_type: str, props: dict[str, Any], config: dict
 
 
 def check_queue_encryption(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
-    if falsy(props.get("sqsManagedSseEnabled")) and not known(props.get("kmsMasterKeyId")):
+    # A key not known yet (a KMS key created in the same update) is a key: it cannot be judged.
+    if falsy(props.get("sqsManagedSseEnabled")) and props.get("kmsMasterKeyId") is None:
         return ["queue has sqsManagedSseEnabled false and no kmsMasterKeyId: messages are stored unencrypted"]
     return []
 
 
 def _redrive_target(policy: Any) -> str | None:
-    doc = json_value(policy)
-    target = get(doc, "deadLetterTargetArn") if isinstance(doc, dict) else None
+    target = get(json_value(policy), "deadLetterTargetArn")
     return target if isinstance(target, str) else None
 
 
@@ -241,7 +239,7 @@ def check_dead_letter_queues(resources: list[StackResource], config: dict[str, A
         if target in by_key:
             is_dlq.add(by_key[target].urn)
         for urn in r.property_dependencies.get("redrivePolicy", ()):
-            if urn in by_key and urn != r.urn:
+            if urn in by_key:
                 is_dlq.add(urn)
     return [
         (q.urn, f"queue {q.name} has no redrivePolicy: poison messages are retried forever and never set aside")

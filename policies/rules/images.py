@@ -48,14 +48,12 @@ _WORD = re.compile(r"[-_.]")
 
 def repository_name(image: str) -> str:
     """The image's name without registry, path, tag or digest, lower-cased."""
-    name = image.strip().split("@", 1)[0].rsplit("/", 1)[-1]
-    return name.split(":", 1)[0].lower()
+    name = image.strip().partition("@")[0].rpartition("/")[2]
+    return name.partition(":")[0].lower()
 
 
 def is_datastore_image(image: str) -> bool:
     name = repository_name(image)
-    if not name:
-        return False
     if name in STORE_NAMES or _EXACT.match(name):
         return True
     words = _WORD.split(name)

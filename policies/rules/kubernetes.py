@@ -38,7 +38,7 @@ def is_workload(resource_type: str) -> bool:
 
 
 def _kind(resource_type: str) -> str:
-    return resource_type.rsplit(":", 1)[-1].removesuffix("Patch")
+    return resource_type.rpartition(":")[2].removesuffix("Patch")
 
 
 def pod_spec(resource_type: str, props: dict[str, Any]) -> Any:
@@ -61,14 +61,12 @@ def containers(spec: Any) -> list[dict[str, Any]]:
     ]
 
 
-def allow_listed(props: dict[str, Any], config: dict[str, Any], resource_type: str = "") -> bool:
+def allow_listed(props: dict[str, Any], config: dict[str, Any], resource_type: str) -> bool:
     """Labels or annotations (on the object or its pod template) that mark genuinely stateful infra."""
     allowed: dict[str, Any] = config.get("statefulAllowList") or {}
     places = [get(props, "metadata")]
-    if resource_type:
-        kind = _kind(resource_type)
-        template = get(props, "spec", "template") if kind not in ("Pod", "CronJob") else None
-        places.append(get(template, "metadata"))
+    if _kind(resource_type) not in ("Pod", "CronJob"):
+        places.append(get(props, "spec", "template", "metadata"))
     for meta in places:
         for field in ("labels", "annotations"):
             marks = get(meta, field)

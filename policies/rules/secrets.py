@@ -59,7 +59,7 @@ def _reference_url(value: str) -> bool:
         return False
     if not parsed.scheme or not parsed.netloc or "@" in parsed.netloc or any(c.isspace() for c in value):
         return False
-    query = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
+    query = urllib.parse.parse_qsl(parsed.query)
     return not any(SECRET_NAME.search(key) and item.strip() for key, item in query)
 
 
@@ -69,8 +69,8 @@ def secret_literal(name: str, value: Any) -> str | None:
         return None
     if ACCESS_KEY_ID.search(value):
         return f"{name} holds an AWS access key id"
-    url = URL_CREDENTIALS.search(value)
-    if url and not url.group(1).startswith("$"):
+    # The password part excludes `$`, so `postgres://app:$DB_PASSWORD@db` (a shell expansion) does not match.
+    if URL_CREDENTIALS.search(value):
         return f"{name} embeds a password in a URL"
     if not SECRET_NAME.search(name) or REFERENCE_NAME.search(name):
         return None
@@ -124,7 +124,7 @@ def _user_data_findings(props: dict[str, Any]) -> list[str]:
 
 def _findings(resource_type: str, props: dict[str, Any], unknown: list[str]) -> list[str]:
     if resource_type == LAMBDA:
-        variables = get(props, "environment", "variables", default={})
+        variables = get(props, "environment", "variables")
         if variables is UNKNOWN:
             unknown.append("environment.variables")
         if isinstance(variables, dict):

@@ -36,7 +36,7 @@ _EMBEDDED_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,}={0,2}(?![A-Z
 
 
 def _readable(text: str) -> bool:
-    return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
+    return all(c.isprintable() or c in "\t\r\n" for c in text)
 
 
 def _embedded_texts(text: str) -> list[str]:
@@ -170,9 +170,7 @@ def _service_definitions(texts: list[str], seen: set[str]) -> list[str]:
 
 
 def _line_at(text: str, pos: int) -> str:
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    return text[start : end if end >= 0 else len(text)].strip()
+    return (text[:pos].rpartition("\n")[2] + text[pos:].partition("\n")[0]).strip()
 
 
 def _first_hit(
@@ -185,9 +183,9 @@ def _first_hit(
         hits: dict[int, tuple[str, str]] = {}
         for pattern, what in patterns:
             for match in pattern.finditer(text):
-                start = text.rfind("\n", 0, match.start()) + 1
-                if start not in hits:
-                    hits[start] = (_line_at(text, match.start()), what)
+                number = text[: match.start()].count("\n")
+                if number not in hits:
+                    hits[number] = (_line_at(text, match.start()), what)
         for _, (line, what) in sorted(hits.items()):
             if line not in seen_lines:
                 seen_lines.add(line)

@@ -379,3 +379,102 @@ def test_docker_container_run_by_image_id_is_not_judged(via_policy):
     with pytest.raises(UnknownValueError):
         via_policy(RULE, DOCKER, {"image": "sha256:4c1a3f0e7b2d9a8c6e5f4d3b2a1c0e9f8d7c6b5a4e3d2c1b0a9f8e7d6c5b4a3f"})
     assert via_policy(RULE, DOCKER, {"image": "nginx@sha256:4c1a3f0e"}) == []
+
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def _batch_ecs(container):
+    return {"ecsProperties": json.dumps({"taskProperties": [{"containers": [container]}]})}
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "props", "path"),
+    [
+        (BATCH, {"containerProperties": UNKNOWN_VALUE}, "containerProperties"),
+        (BATCH, {"containerProperties": json.dumps({"image": UNKNOWN_VALUE})}, "containerProperties.image"),
+        (BATCH, {"ecsProperties": UNKNOWN_VALUE}, "ecsProperties"),
+        (BATCH, _batch_ecs({"name": "kv", "image": UNKNOWN_VALUE}), "ecsProperties.kv.image"),
+        (BATCH, _batch_ecs({"image": UNKNOWN_VALUE}), "ecsProperties.?.image"),
+        (BATCH, {"nodeProperties": UNKNOWN_VALUE}, "nodeProperties"),
+        (
+            BATCH,
+            {"nodeProperties": json.dumps({"nodeRangeProperties": [{"container": {"image": UNKNOWN_VALUE}}]})},
+            "nodeProperties.image",
+        ),
+        (
+            BATCH,
+            {"eksProperties": {"podProperties": {"containers": [{"image": UNKNOWN_VALUE}]}}},
+            "eksProperties.?.image",
+        ),
+        (DOCKER, {"image": UNKNOWN_VALUE}, "image"),
+        (DOCKER, {"image": "sha256:0f1e2d3c"}, "image"),
+        (ECS, {"containerDefinitions": UNKNOWN_VALUE}, "containerDefinitions"),
+        (ECS, _task({"image": UNKNOWN_VALUE}), "containerDefinitions.?.image"),
+        (APP_RUNNER, _app_runner(UNKNOWN_VALUE), "imageIdentifier"),
+        (LIGHTSAIL, {"containers": [{"image": UNKNOWN_VALUE}]}, "?.image"),
+        (DEPLOYMENT, {"spec": {"template": {"spec": UNKNOWN_VALUE}}}, "spec"),
+        (DEPLOYMENT, K8S[DEPLOYMENT]({**POD, "initContainers": UNKNOWN_VALUE}), "spec.initContainers"),
+        (DEPLOYMENT, K8S[DEPLOYMENT]({**POD, "ephemeralContainers": UNKNOWN_VALUE}), "spec.ephemeralContainers"),
+        (DEPLOYMENT, K8S[DEPLOYMENT](_pod_with({"image": UNKNOWN_VALUE})), "?.image"),
+    ],
+)
+def test_what_is_not_known_is_named(resource_type, props, path, via_policy):
+    with pytest.raises(UnknownValueError) as raised:
+        via_policy(RULE, resource_type, props)
+    assert raised.value.props == [path]
+
+
+def test_unnamed_containers_are_reported_with_a_question_mark(via_policy):
+    job = "the job's container"
+    assert via_policy(RULE, BATCH, _batch_ecs({"image": "redis"})) == [_msg("job container ?", "redis", job)]
+    nodes = {"nodeRangeProperties": [{"container": {"image": "redis"}}]}
+    assert via_policy(RULE, BATCH, {"nodeProperties": json.dumps(nodes)}) == [_msg("node range ?", "redis", job)]
+    eks = {"podProperties": {"containers": [{"image": "redis"}]}}
+    assert via_policy(RULE, BATCH, {"eksProperties": eks}) == [_msg("job container ?", "redis", job)]
+    assert via_policy(RULE, ECS, _task({"image": "redis"})) == [
+        _msg("container ?", "redis", "the task (gone when it stops)")
+    ]
+    assert via_policy(RULE, LIGHTSAIL, {"containers": [{"image": "redis"}]}) == [
+        _msg("container ?", "redis", "the container service node")
+    ]
+    assert via_policy(RULE, DEPLOYMENT, K8S[DEPLOYMENT](_pod_with({"image": "redis"}))) == [
+        _msg("container ?", "redis", "the pod (gone when it is rescheduled)")
+    ]
+
+
+def test_a_batch_eks_container_serving_through_its_args_is_reported(via_policy):
+    eks = {
+        "podProperties": {
+            "containers": [{"name": "kv", "image": "redis", "commands": ["sh"], "args": ["-c", "redis-server"]}]
+        }
+    }
+    assert via_policy(RULE, BATCH, {"eksProperties": eks}) == [_msg("job container kv", "redis", "the job's container")]
+    eks["podProperties"]["containers"][0]["args"] = ["-c", "redis-cli -h cache ping"]
+    assert via_policy(RULE, BATCH, {"eksProperties": eks}) == []
+
+
+def test_docker_mounts_that_are_not_host_paths(via_policy):
+    mounts = [{"type": "bind"}, {"type": "volume", "source": "data"}]
+    assert via_policy(RULE, DOCKER, {"image": "redis", "mounts": mounts}) == [
+        _msg("Docker container", "redis", "the container")
+    ]
+
+
+def test_odd_definitions_and_mounts_of_missing_volumes(via_policy):
+    props = {
+        "containerDefinitions": json.dumps(
+            ["junk", {"name": "db", "image": "redis", "mountPoints": [{"sourceVolume": "gone"}]}]
+        )
+    }
+    assert via_policy(RULE, ECS, props) == [_msg("container db", "redis", "the task (gone when it stops)")]
+    spec = _pod_with({"name": "db", "image": "redis", "volumeMounts": [{"name": "gone"}, {"name": "tmp"}]})
+    spec["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+    assert via_policy(RULE, DEPLOYMENT, K8S[DEPLOYMENT](spec)) == [
+        _msg("container db", "redis", "the pod (gone when it is rescheduled)")
+    ]
+
+
+def test_a_definition_holding_an_unknown_that_still_parses_is_judged(via_policy):
+    db = {"name": "db", "image": "redis", "environment": [{"name": "X", "value": UNKNOWN_VALUE}]}
+    assert via_policy(RULE, ECS, _task(db)) == [_msg("container db", "redis", "the task (gone when it stops)")]

@@ -130,3 +130,38 @@ def test_every_kind_of_container_in_a_pod_is_scanned(key):
 
     spec = {key: [{"name": "only", "image": "busybox:1"}]}
     assert containers(spec) == [{"name": "only", "image": "busybox:1"}]
+
+
+def test_default_enforcement_levels():
+    rules = (NO_K8S_HOST_STORAGE, NO_K8S_PERSISTENT_VOLUMES, NO_APP_STATEFULSETS, EMPTYDIR_SIZE_LIMIT)
+    assert [r.enforcement.value for r in rules] == ["mandatory", "mandatory", "mandatory", "advisory"]
+
+
+def test_unnamed_volumes_and_claims_are_reported_with_a_question_mark(via_policy):
+    deployment = "kubernetes:apps/v1:Deployment"
+    spec = {
+        "containers": [{"name": "web", "image": "web:1"}],
+        "volumes": [{"hostPath": {}}, {"persistentVolumeClaim": {}}, {"emptyDir": {}}],
+    }
+    props = WORKLOADS[deployment](spec)
+    assert via_policy(NO_K8S_HOST_STORAGE, deployment, props) == ["volume ? mounts hostPath ?: data on the node's disk"]
+    assert via_policy(NO_K8S_PERSISTENT_VOLUMES, deployment, props) == ["volume ? mounts PersistentVolumeClaim ?"]
+    assert via_policy(EMPTYDIR_SIZE_LIMIT, deployment, props) == [
+        "emptyDir volume ? has no sizeLimit: scratch space can fill the node"
+    ]
+    sts = copy.deepcopy(STATEFUL_SET)
+    sts["spec"]["volumeClaimTemplates"] = [{"spec": {}}]
+    assert via_policy(NO_K8S_PERSISTENT_VOLUMES, STS, sts) == [
+        "volumeClaimTemplates creates a PersistentVolumeClaim ? per pod"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["kubernetes:core/v1:Pod", "kubernetes:batch/v1:CronJob"])
+def test_a_pod_or_cronjob_has_no_pod_template_to_allow_list(kind, via_policy):
+    # spec.template means nothing on these kinds: a label there exempts nothing.
+    spec = _spec_with({"name": "data", "persistentVolumeClaim": {"claimName": "data"}})
+    props = WORKLOADS[kind](spec)
+    props["spec"]["template"] = {"metadata": {"labels": {"stateless-guard/stateful-infra": "true"}}}
+    assert via_policy(NO_K8S_PERSISTENT_VOLUMES, kind, props) == ["volume data mounts PersistentVolumeClaim data"]
+    props["metadata"] = {"labels": {"stateless-guard/stateful-infra": "true"}}
+    assert via_policy(NO_K8S_PERSISTENT_VOLUMES, kind, props) == []

@@ -55,8 +55,16 @@ def test_kubernetes_env(via_policy):
 @pytest.mark.parametrize("key", ["initContainers", "ephemeralContainers"])
 def test_kubernetes_env_of_init_and_ephemeral_containers(key, via_policy):
     env = [{"name": "REDIS_AUTH_TOKEN", "value": "abc123abc123"}]
-    props = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "web:1"}],
-                                            key: [{"name": "setup", "image": "tools:1", "env": env}]}}}}
+    props = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "web", "image": "web:1"}],
+                    key: [{"name": "setup", "image": "tools:1", "env": env}],
+                }
+            }
+        }
+    }
     assert via_policy(NO_PLAINTEXT_SECRETS, DEPLOYMENT, props) == [
         "container setup env: REDIS_AUTH_TOKEN is set to a literal value; pass a Secrets Manager/SSM reference and "
         "read it at runtime"
@@ -195,3 +203,102 @@ def test_a_value_with_an_unknown_spliced_in_is_not_a_literal():
 
     assert secret_literal("DB_PASSWORD", "pre-" + UNKNOWN_VALUE) is None
     assert secret_literal("DB_PASSWORD", "pre-known") == "DB_PASSWORD is set to a literal value"
+
+
+def _lambda_env(variables):
+    return {"environment": {"variables": variables}}
+
+
+def _literal(name):
+    return (
+        f"environment variable: {name} is set to a literal value; pass a Secrets Manager/SSM reference and read it "
+        "at runtime"
+    )
+
+
+def test_default_enforcement():
+    assert NO_PLAINTEXT_SECRETS.enforcement.value == "mandatory"
+
+
+@pytest.mark.parametrize(
+    ("value", "flagged"),
+    [
+        ("true", False),
+        ("FALSE", False),
+        ("12", False),
+        ("1.5", False),
+        ("1.2.3", True),
+        (" hunter2 ", True),
+        # Not a URL: a scheme without a host, or a host that does not parse.
+        ("pass:word", True),
+        ("http://[db.internal", True),
+        ("http://db.internal/app?token=abc", True),
+        ("http://db.internal/app?token=", False),
+        ("http://db.internal/app?token=%20", False),
+        ("http://db.internal/app?region=eu", False),
+        ("http://db.internal/a b", True),
+    ],
+)
+def test_which_values_of_a_secret_name_are_literals(value, flagged, via_policy):
+    expected = [_literal("DB_PASSWORD")] if flagged else []
+    assert via_policy(NO_PLAINTEXT_SECRETS, FN, _lambda_env({"DB_PASSWORD": value})) == expected
+
+
+def test_a_url_whose_password_is_a_shell_expansion_passes(via_policy):
+    props = _lambda_env({"DATABASE_URL": "postgres://app:$DB_PASSWORD@db:5432/app"})
+    assert via_policy(NO_PLAINTEXT_SECRETS, FN, props) == []
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "props", "path"),
+    [
+        (FN, _lambda_env(UNKNOWN_VALUE), "environment.variables"),
+        ("aws:ec2/instance:Instance", {"userData": "#!/bin/bash\nX=" + UNKNOWN_VALUE}, "userData"),
+        (ECS, {"containerDefinitions": UNKNOWN_VALUE}, "containerDefinitions"),
+        (ECS, {"containerDefinitions": "[" + UNKNOWN_VALUE}, "containerDefinitions"),
+        (FN, _lambda_env({"LOG_LEVEL": "info", "DB_PASSWORD": UNKNOWN_VALUE}), "DB_PASSWORD"),
+    ],
+)
+def test_what_is_not_known_is_named(resource_type, props, path, via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError) as raised:
+        via_policy(NO_PLAINTEXT_SECRETS, resource_type, props)
+    assert raised.value.props == [path]
+
+
+def test_definitions_that_are_known_but_unreadable_pass(via_policy):
+    # A document that holds an unknown but still parses is judged on what it says.
+    defs = json.dumps([{"name": "a", "image": UNKNOWN_VALUE, "environment": [{"name": "LOG_LEVEL", "value": "x"}]}])
+    assert via_policy(NO_PLAINTEXT_SECRETS, ECS, {"containerDefinitions": defs}) == []
+    assert via_policy(NO_PLAINTEXT_SECRETS, ECS, {"containerDefinitions": "not json"}) == []
+    assert via_policy(NO_PLAINTEXT_SECRETS, ECS, {}) == []
+    assert via_policy(NO_PLAINTEXT_SECRETS, FN, {}) == []
+    assert via_policy(NO_PLAINTEXT_SECRETS, FN, _lambda_env(["DB_PASSWORD=hunter2"])) == []
+
+
+def test_user_data_keeps_reading_after_an_access_key_assignment(via_policy):
+    script = (
+        "#!/bin/bash\nexport AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\nexport AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n"
+        "export DB_PASSWORD=hunter2\nexport DB_PASSWORD=hunter2\n"
+    )
+    assert via_policy(NO_PLAINTEXT_SECRETS, "aws:ec2/instance:Instance", {"userData": script}) == [
+        "user data contains an AWS access key id (AKIAIOSF...)",
+        "user data: DB_PASSWORD is set to a literal value; fetch it from Secrets Manager/SSM at boot",
+    ]
+
+
+def test_odd_environment_entries_are_skipped(via_policy):
+    odd = ["DB_PASSWORD=hunter2", {"name": 5, "value": "hunter2"}, {"value": "hunter2"}, {"name": "DB_PASSWORD"}]
+    defs = json.dumps([{"name": "web", "environment": odd}, "junk"])
+    assert via_policy(NO_PLAINTEXT_SECRETS, ECS, {"containerDefinitions": defs}) == []
+    assert via_policy(NO_PLAINTEXT_SECRETS, DEPLOYMENT, _deployment(odd)) == []
+
+
+def test_a_container_without_a_name(via_policy):
+    env = [{"name": "API_TOKEN", "value": "abc123abc123"}]
+    props = {"spec": {"template": {"spec": {"containers": [{"image": "web:1", "env": env}]}}}}
+    assert via_policy(NO_PLAINTEXT_SECRETS, DEPLOYMENT, props) == [
+        "container ? env: API_TOKEN is set to a literal value; pass a Secrets Manager/SSM reference and read it at "
+        "runtime"
+    ]

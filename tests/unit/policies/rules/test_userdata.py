@@ -339,3 +339,75 @@ def test_run_image_skips_options_and_their_values(args, image):
     from policies.rules.userdata import _run_image
 
     assert _run_image(args) == image
+
+
+def test_default_enforcement_levels():
+    assert NO_DISK_SETUP_IN_USER_DATA.enforcement.value == "mandatory"
+    assert NO_LOCAL_DATASTORE_IN_USER_DATA.enforcement.value == "mandatory"
+
+
+def test_a_line_is_reported_once_whatever_finds_it(via_policy):
+    script = (
+        "#!/bin/bash\nsystemctl start redis\nsystemctl start redis\ndocker run -d mongo\ndocker run -d mongo\n"
+        "docker run -d redis redis-server\n"
+    )
+    assert via_policy(NO_LOCAL_DATASTORE_IN_USER_DATA, INSTANCE, {"userData": script}) == [
+        "user data starts a local database/cache service: `systemctl start redis`",
+        "user data runs a database/cache daemon: `docker run -d redis redis-server`",
+        "user data runs a database/cache container on the instance (mongo): `docker run -d mongo`",
+    ]
+    compose = "services:\n  a:\n    image: redis:7\n  b:\n    image: redis:7\n"
+    assert via_policy(NO_LOCAL_DATASTORE_IN_USER_DATA, INSTANCE, {"userData": compose}) == [
+        "user data declares a database/cache/queue server container (redis:7) in a service definition: `image: redis:7`"
+    ]
+
+
+def test_long_lines_are_cut_at_80_characters(via_policy):
+    line = "docker run -d redis " + "x" * 100
+    assert via_policy(NO_LOCAL_DATASTORE_IN_USER_DATA, INSTANCE, {"userData": line}) == [
+        f"user data runs a database/cache container on the instance (redis): `{line[:80]}`"
+    ]
+    disk = "mkfs -t xfs /dev/nvme1n1 " + "y" * 100
+    assert via_policy(NO_DISK_SETUP_IN_USER_DATA, INSTANCE, {"userData": disk}) == [
+        _message(disk[:80], "formats a disk (mkfs)")
+    ]
+    compose = "services:\n  a:\n    image: redis:7 " + "z" * 100 + "\n"
+    assert via_policy(NO_LOCAL_DATASTORE_IN_USER_DATA, INSTANCE, {"userData": compose}) == [
+        "user data declares a database/cache/queue server container (redis:7) in a service definition: "
+        f"`{('image: redis:7 ' + 'z' * 100)[:80]}`"
+    ]
+
+
+def test_unknown_user_data_names_the_path(via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError) as raised:
+        via_policy(NO_DISK_SETUP_IN_USER_DATA, INSTANCE, {"userData": UNKNOWN_VALUE})
+    assert raised.value.props == ["userData"]
+
+
+def test_list_form_words_keep_everything_but_quotes(via_policy):
+    script = "#cloud-config\nruncmd:\n  - [systemctl, start, redis, X]\n"
+    assert via_policy(NO_LOCAL_DATASTORE_IN_USER_DATA, INSTANCE, {"userData": script}) == [
+        "user data starts a local database/cache service: `- systemctl start redis X`"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "image"),
+    [
+        ('-d "redis:7"', "redis:7"),
+        ("-d redisX", "redisX"),
+        ("-d -- redis", "redis"),
+        ("--", None),
+        ("- redis", "-"),
+        ("-d= redis", "redis"),
+        ("-ditPq redis", "redis"),
+        ("-dxp redis", "redis"),
+        ("-ditPqp 80:80 redis", "redis"),
+    ],
+)
+def test_run_image_edges(args, image):
+    from policies.rules.userdata import _run_image
+
+    assert _run_image(args) == image
