@@ -199,3 +199,9 @@ def test_without_an_autoscaler_the_program_may_own_the_desired_size():
         (NODE_GROUP_T, "nodes-0", NODE_GROUP, []),
     ]) == []
     assert EKS_NODEGROUP_DESIRED_SIZE_IGNORED.enforcement.value == "advisory"
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert EKS_PUBLIC_ENDPOINT.enforcement.value == "mandatory"
+    assert EKS_SECRETS_ENCRYPTION.enforcement.value == "mandatory"

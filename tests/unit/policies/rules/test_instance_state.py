@@ -269,3 +269,12 @@ def test_warm_pool_reuse_not_known_is_not_judged(pool, via_policy):
 
     with pytest.raises(UnknownValueError):
         via_policy(NO_WARM_POOL_REUSE, ASG, {"warmPool": pool})
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert NO_INSTANCE_DATA_VOLUMES.enforcement.value == "mandatory"
+    assert NO_EBS_DATA_VOLUMES.enforcement.value == "mandatory"
+    assert NO_STANDALONE_INSTANCES.enforcement.value == "mandatory"
+    assert NO_ECS_HOST_VOLUMES.enforcement.value == "mandatory"
+    assert NO_ECS_SHARED_FILE_SYSTEMS.enforcement.value == "mandatory"

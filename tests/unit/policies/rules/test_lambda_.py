@@ -231,3 +231,8 @@ def test_zero_reservation_stops_the_consumer(via_stack_policy):
             "counts as a receive and ends in the dead-letter queue",
         )
     ]
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert NO_LAMBDA_EFS.enforcement.value == "mandatory"

@@ -244,3 +244,10 @@ def test_listener_port_as_the_engine_sends_it(port, shown, via_stack_policy):
     assert _listener(via_stack_policy, "aws:lb/listener:Listener", props) == [
         f"HTTP listener on port {shown} serves traffic (forward) instead of redirecting to HTTPS"
     ]
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert IMDSV2_REQUIRED.enforcement.value == "mandatory"
+    assert NO_WORLD_OPEN_DATA_PORTS.enforcement.value == "mandatory"
+    assert ALB_HEADER_HYGIENE.enforcement.value == "advisory"

@@ -180,3 +180,8 @@ def test_beanstalk_unknown_stickiness_is_not_judged(props, via_policy):
 
     with pytest.raises(UnknownValueError):
         via_policy(NO_STICKY_SESSIONS, EB_ENV, props)
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert NO_STICKY_SESSIONS.enforcement.value == "mandatory"
