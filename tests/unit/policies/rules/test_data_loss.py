@@ -236,3 +236,41 @@ def test_lookup_walks_dotted_paths():
     assert lookup({"a": UNKNOWN}, "a.b") == (True, UNKNOWN)
     assert lookup({"a": data_loss.UNKNOWN_SENTINEL}, "a.b") == (True, UNKNOWN)
     assert lookup(UNKNOWN, "a") == (True, UNKNOWN)
+
+
+def test_not_applicable_reasons_say_where_it_is_judged():
+    policy = RULES_BY_NAME["no-data-loss-on-change"].policy()
+    with pytest.raises(_NotApplicableError) as raised:
+        policy.validate(StackValidationArgs([], None, {}), lambda message, urn=None: None)
+    assert raised.value.reason == (
+        "changes are judged by the offline gate (--preview, --against-state, --against-rev): the analyzer is not "
+        "told whether a resource is created, replaced or deleted"
+    )
+    with pytest.raises(_NotApplicableError) as raised:
+        _protected_violations(False, {})
+    assert raised.value.reason == "this stack's policy config does not ask for protected stateful resources"
+
+
+def test_retain_on_delete_in_the_options_counts_as_protection():
+    from types import SimpleNamespace
+
+    policy = RULES_BY_NAME["stateful-resources-protected"].policy()
+    found: list[str] = []
+    for retain in (True, False):
+        opts = SimpleNamespace(protect=False, retain_on_delete=retain)
+        args = ResourceValidationArgs(RDS, dict(DB), "urn:x", "app-db", opts, None, {"required": True}, {})
+        policy.validate(args, lambda message, urn=None: found.append(message))
+    assert len(found) == 1
+
+
+def test_protection_reads_the_inputs_of_a_statefulset():
+    claims = {"spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}]}}
+    sts = "kubernetes:apps/v1:StatefulSet"
+    assert data_loss.check_protected(sts, claims, False, False, {"required": True}) != []
+    assert data_loss.check_protected(sts, {"spec": {}}, False, False, {"required": True}) == []
+    assert data_loss.check_protected(RDS, dict(DB), False, False, {}) == []
+    policy = RULES_BY_NAME["stateful-resources-protected"].policy()
+    found: list[str] = []
+    args = ResourceValidationArgs(sts, claims, "urn:x", "s", _options(False), None, {"required": True}, {})
+    policy.validate(args, lambda message, urn=None: found.append(message))
+    assert len(found) == 1
