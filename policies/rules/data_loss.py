@@ -303,7 +303,7 @@ class _OptionsRule(Rule):
         # pulumi_policy's PolicyResourceOptions carries `protect`; retainOnDelete only where it exists.
         retain = bool(getattr(opts, "retain_on_delete", False))
         for message in check_protected(args.resource_type, plain(args.props), bool(opts.protect), retain, config):
-            report_violation(message, None)
+            report_violation(message)
 
 
 def _no_stack_check(resources: list[Any], config: dict[str, Any]) -> list[tuple[str | None, str]]:

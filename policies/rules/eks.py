@@ -113,7 +113,7 @@ def check_version_supported(resource_type: str, props: dict[str, Any], config: d
     version = props.get("version")
     today = _today(config)
     if version is not UNKNOWN:
-        end = END_OF_STANDARD_SUPPORT.get(str(version)) if version is not None else None
+        end = END_OF_STANDARD_SUPPORT.get(str(version))
         if version is None:
             found.append("version is unset: EKS picks its default version, which may already be past standard "
                          "support; name a version in standard support")
@@ -137,7 +137,7 @@ def _runs_cluster_autoscaler(resource: StackResource) -> bool:
     if resource.resource_type != "kubernetes:apps/v1:Deployment":
         return False
     pod = get(resource.props, "spec", "template", "spec")
-    containers = items(get(pod, "containers")) if isinstance(pod, dict) else []
+    containers = items(get(pod, "containers"))
     return any(isinstance(c, dict) and isinstance(c.get("image"), str) and c["image"].startswith(AUTOSCALER_IMAGE)
                for c in containers)
 

@@ -11,6 +11,7 @@ mapping's property dependencies, or else by ARN / name. A value not known yet ne
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +50,14 @@ def check_ephemeral_storage(resource_type: str, props: dict[str, Any], config: d
     return []
 
 
+# The name inside an ARN, a qualified ARN (`...:function:x:alias`) or a partial ARN (`123456789012:function:x`).
+_NAME_IN_ARN = re.compile(r":function:([^:]+)")
+
+
 def _function_name(reference: str) -> str:
-    """`functionName` may be a name, an ARN, a qualified ARN or a partial ARN (`123456789012:function:x`)."""
-    if ":function:" in reference:
-        return reference.split(":function:", 1)[1].split(":", 1)[0]
-    return reference
+    """`functionName` may be a name, an ARN, a qualified ARN or a partial ARN."""
+    match = _NAME_IN_ARN.search(reference)
+    return match.group(1) if match else reference
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,8 @@ def check_imdsv2(resource_type: str, props: dict[str, Any], config: dict[str, An
 
 
 def _open_ports(protocol: Any, from_port: Any, to_port: Any, ports: list[int]) -> list[int]:
-    proto = str(protocol).lower() if known(protocol) else ""
+    # None and UNKNOWN spell no protocol below, so they open nothing.
+    proto = str(protocol).lower()
     if proto in ("-1", "all"):
         return list(ports)
     if proto not in ("tcp", "6", "udp", "17"):
@@ -128,11 +129,7 @@ def check_world_open(resource_type: str, props: dict[str, Any], config: dict[str
             found.append(f"ingress rule from {', '.join(world)} opens port(s) {_describe(open_)}")
         return found
     world = [c for c in (props.get("cidrIpv4"), props.get("cidrIpv6")) if is_world_cidr(c)]
-    protocol = props.get("ipProtocol")
-    from_port, to_port = props.get("fromPort"), props.get("toPort")
-    if str(protocol) in ("-1", "all"):
-        from_port, to_port = -1, -1
-    open_ = _open_ports(protocol, from_port, to_port, ports)
+    open_ = _open_ports(props.get("ipProtocol"), props.get("fromPort"), props.get("toPort"), ports)
     if world and open_:
         found.append(f"ingress rule from {', '.join(world)} opens port(s) {_describe(open_)}")
     return found
@@ -169,11 +166,10 @@ def _port(value: Any) -> str:
 
 
 def _https_redirect(props: dict[str, Any], balancer: StackResource | None) -> list[str]:
-    serving = [
-        a.get("type")
+    serving = any(
+        isinstance(a, dict) and a.get("type") in ("forward", "authenticate-cognito", "authenticate-oidc")
         for a in items(props.get("defaultActions"))
-        if isinstance(a, dict) and a.get("type") in ("forward", "authenticate-cognito", "authenticate-oidc")
-    ]
+    )
     if not serving or _listener_protocol(props, balancer) != "HTTP":
         return []
     explicit = isinstance(props.get("protocol"), str) and props.get("protocol") and not holds_unknown(props["protocol"])

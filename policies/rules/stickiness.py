@@ -13,7 +13,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import UNKNOWN, Rule, falsy, get, items, known, lb_types, truthy, type_set
+from ._core import UNKNOWN, Rule, get, items, known, lb_types, truthy, type_set
 from .images import not_known
 
 TARGET_GROUPS = lb_types("TargetGroup")
@@ -56,7 +56,7 @@ def _stickiness_on(block: Any) -> bool:
     enabled = block.get("enabled")
     if enabled is None:
         return known(block.get("type"))
-    return truthy(enabled) and not falsy(enabled)
+    return truthy(enabled)
 
 
 def _forward_stickiness(actions: Any, where: str) -> list[str]:
@@ -121,7 +121,7 @@ def check_sticky_sessions(resource_type: str, props: dict[str, Any], config: dic
         if props.get("clientAffinity") == "SOURCE_IP":
             return ["Global Accelerator listener clientAffinity SOURCE_IP pins clients to one endpoint"]
         return []
-    annotations = get(props, "metadata", "annotations", default={})
+    annotations = get(props, "metadata", "annotations")
     found: list[str] = []
     if isinstance(annotations, dict):
         for key in _STICKY_ANNOTATIONS:

@@ -153,4 +153,4 @@ def decide(waivers: Sequence[Waiver], urn: str, name: str, message: str, on: dat
 
 def name_of(urn: str) -> str:
     """The logical name at the end of a URN."""
-    return urn.rsplit("::", 1)[-1]
+    return urn.rpartition("::")[2]

@@ -210,3 +210,8 @@ def test_a_configured_internal_path_with_a_space_is_matched_whole():
     # Without config the rule uses its default internal paths.
     assert check_internal_routes(ROUTE_T, {"routeKey": "GET /metrics"}, {}) != []
     assert check_internal_routes(ROUTE_T, {"routeKey": "GET /cart"}, {}) == []
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert API_NO_INTERNAL_ROUTES.enforcement.value == "advisory"

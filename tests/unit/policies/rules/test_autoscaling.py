@@ -79,3 +79,8 @@ def test_no_refresh_and_unknown_values_are_not_findings(via_policy):
     assert via_policy(ASG_LAUNCH_BEFORE_TERMINATE, GROUP, no_refresh) == []
     unknown = _with(minHealthyPercentage=UNKNOWN_NUMBER_VALUE, maxHealthyPercentage=UNKNOWN_NUMBER_VALUE)
     assert via_policy(ASG_LAUNCH_BEFORE_TERMINATE, GROUP, unknown) == []
+
+
+def test_max_healthy_just_above_100_passes(via_policy):
+    props = _with(minHealthyPercentage=100, maxHealthyPercentage=101)
+    assert via_policy(ASG_LAUNCH_BEFORE_TERMINATE, GROUP, props) == []

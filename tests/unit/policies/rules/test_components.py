@@ -68,3 +68,8 @@ def test_component_types_are_configurable(via_stack_policy):
         via_stack_policy(NO_UNJUDGED_COMPONENTS, [("kubernetes:helm.sh/v3:Release", "r", {}, {})], {"opaqueTypes": []})
         == []
     )
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert NO_UNJUDGED_COMPONENTS.enforcement.value == "advisory"

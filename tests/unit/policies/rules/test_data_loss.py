@@ -219,3 +219,121 @@ def test_a_conditional_replacement_is_a_note_not_a_finding(monkeypatch):
     assert data_loss.conditional_changes(widget, {"transit": UNKNOWN}, {"transit": UNKNOWN}) == [line]
     assert data_loss.conditional_changes("aws:unknown/type:Type", {"transit": 1}, {"transit": 2}) == []
     assert data_loss.replace_forcing_changes(widget, {"transit": False}, {"transit": True}) == ([], [])
+# ----------------------------------------------------------------------------- the messages, word for word
+
+DB_T = "aws:rds/instance:Instance"
+CACHE_T = "aws:elasticache/replicationGroup:ReplicationGroup"
+OTHER_T = "aws:lambda/function:Function"
+PROTECTED_TAIL = "; it is protected, so the update fails at that step"
+
+
+def test_replace_message():
+    assert data_loss.replace_message(DB_T, "db", ["engine 'a' -> 'b'"], False) == (
+        f"{DB_T} db would be replaced: engine 'a' -> 'b' forces a new database; the old one and its data are "
+        "deleted after the new one is created"
+    )
+    assert data_loss.replace_message(CACHE_T, "c", ["a", "b"], True, protected=True) == (
+        f"{CACHE_T} c would be replaced: a and b force a new cache; the old one and its cached data and sessions "
+        f"are deleted before the new one exists (deleteBeforeReplace){PROTECTED_TAIL}"
+    )
+    assert data_loss.replace_message(OTHER_T, "q", [], False) == (
+        f"{OTHER_T} q would be replaced: the provider replaces the resource; the old one and its data are deleted "
+        "after the new one is created"
+    )
+
+
+def test_delete_message():
+    assert data_loss.delete_message(DB_T, "db", "it left the program") == (
+        f"{DB_T} db would be deleted: it left the program; the database and its data are deleted"
+    )
+    assert data_loss.delete_message(OTHER_T, "q", "why", protected=True) == (
+        f"{OTHER_T} q would be deleted: why; the resource and its data are deleted{PROTECTED_TAIL}"
+    )
+
+
+def test_moved_message():
+    assert data_loss.moved_message(CACHE_T, "c", "urn:old", "urn:new") == (
+        f"{CACHE_T} c would be deleted and created anew: its URN changes from urn:old to urn:new and no alias "
+        "names the old one; the new cache starts empty and the old one and its cached data and sessions are deleted"
+    )
+    assert data_loss.moved_message(OTHER_T, "q", "urn:old", "urn:new", protected=True) == (
+        f"{OTHER_T} q would be deleted and created anew: its URN changes from urn:old to urn:new and no alias "
+        f"names the old one; the new resource starts empty and the old one and its data are deleted{PROTECTED_TAIL}"
+    )
+
+
+def test_retained_message():
+    assert data_loss.retained_message(DB_T, "db", "it left the program") == (
+        f"{DB_T} db would be left behind, no longer managed (it left the program; retainOnDelete keeps the "
+        "database and its data in the cloud, outside the stack)"
+    )
+    assert data_loss.retained_message(OTHER_T, "q", "w") == (
+        f"{OTHER_T} q would be left behind, no longer managed (w; retainOnDelete keeps the resource and its data "
+        "in the cloud, outside the stack)"
+    )
+
+
+def test_values_are_shown_short():
+    show = data_loss._show
+    assert show(None) == "(unset)"
+    assert show("x") == "'x'"
+    assert show({"a": [1, True]}) == '{"a": [1, true]}'
+    assert show(object) == json_str(object)
+    long_text = json_str(["x" * 56])  # 60 characters: kept; 61 are cut
+    assert len(long_text) == 60 and show(["x" * 56]) == long_text
+    assert show(["x" * 57]) == '["' + "x" * 55 + "..."
+
+
+def json_str(value):
+    import json
+
+    return json.dumps(value, default=str)
+
+
+def test_lookup_walks_dotted_paths():
+    lookup = data_loss._lookup
+    assert lookup({"a": {"b": 1}}, "a.b") == (True, 1)
+    assert lookup({"a": {"b": None}}, "a.b") == (True, None)
+    assert lookup({"a": {}}, "a.b") == (False, None)
+    assert lookup({"a": "x"}, "a.b") == (False, None)
+    assert lookup({"a": UNKNOWN}, "a.b") == (True, UNKNOWN)
+    assert lookup({"a": data_loss.UNKNOWN_SENTINEL}, "a.b") == (True, UNKNOWN)
+    assert lookup(UNKNOWN, "a") == (True, UNKNOWN)
+
+
+def test_not_applicable_reasons_say_where_it_is_judged():
+    policy = RULES_BY_NAME["no-data-loss-on-change"].policy()
+    with pytest.raises(_NotApplicableError) as raised:
+        policy.validate(StackValidationArgs([], None, {}), lambda message, urn=None: None)
+    assert raised.value.reason == (
+        "changes are judged by the offline gate (--preview, --against-state, --against-rev): the analyzer is not "
+        "told whether a resource is created, replaced or deleted"
+    )
+    with pytest.raises(_NotApplicableError) as raised:
+        _protected_violations(False, {})
+    assert raised.value.reason == "this stack's policy config does not ask for protected stateful resources"
+
+
+def test_retain_on_delete_in_the_options_counts_as_protection():
+    from types import SimpleNamespace
+
+    policy = RULES_BY_NAME["stateful-resources-protected"].policy()
+    found: list[str] = []
+    for retain in (True, False):
+        opts = SimpleNamespace(protect=False, retain_on_delete=retain)
+        args = ResourceValidationArgs(RDS, dict(DB), "urn:x", "app-db", opts, None, {"required": True}, {})
+        policy.validate(args, lambda message, urn=None: found.append(message))
+    assert len(found) == 1
+
+
+def test_protection_reads_the_inputs_of_a_statefulset():
+    claims = {"spec": {"volumeClaimTemplates": [{"metadata": {"name": "data"}}]}}
+    sts = "kubernetes:apps/v1:StatefulSet"
+    assert data_loss.check_protected(sts, claims, False, False, {"required": True}) != []
+    assert data_loss.check_protected(sts, {"spec": {}}, False, False, {"required": True}) == []
+    assert data_loss.check_protected(RDS, dict(DB), False, False, {}) == []
+    policy = RULES_BY_NAME["stateful-resources-protected"].policy()
+    found: list[str] = []
+    args = ResourceValidationArgs(sts, claims, "urn:x", "s", _options(False), None, {"required": True}, {})
+    policy.validate(args, lambda message, urn=None: found.append(message))
+    assert len(found) == 1

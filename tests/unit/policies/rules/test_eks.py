@@ -199,3 +199,33 @@ def test_without_an_autoscaler_the_program_may_own_the_desired_size():
         (NODE_GROUP_T, "nodes-0", NODE_GROUP, []),
     ]) == []
     assert EKS_NODEGROUP_DESIRED_SIZE_IGNORED.enforcement.value == "advisory"
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert EKS_PUBLIC_ENDPOINT.enforcement.value == "mandatory"
+    assert EKS_SECRETS_ENCRYPTION.enforcement.value == "mandatory"
+
+
+def test_every_world_range_of_the_public_endpoint_is_named(via_policy):
+    world = _cluster(vpcConfig={"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0", "::/0"]})
+    assert via_policy(EKS_PUBLIC_ENDPOINT, CLUSTER_T, world) == [
+        "vpcConfig.publicAccessCidrs includes 0.0.0.0/0, ::/0: the Kubernetes API is open to the internet"
+    ]
+
+
+def test_today_is_the_utc_date(monkeypatch):
+    """Without asOf the support calendar is read on today's date in UTC, as a CI runner and a laptop agree."""
+    from datetime import UTC, date, datetime
+
+    from policies.rules import eks
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            # 23:30 on 2026-12-06 in UTC is already 2026-12-07 east of it.
+            return datetime(2026, 12, 6, 23, 30, tzinfo=UTC) if tz is UTC else datetime(2026, 12, 7, 1, 30)
+
+    monkeypatch.setattr(eks, "datetime", Clock)
+    assert eks._today({}) == date(2026, 12, 6)
+    assert eks._today({"asOf": "2027-01-02"}) == date(2027, 1, 2)

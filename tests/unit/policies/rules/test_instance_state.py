@@ -269,3 +269,32 @@ def test_warm_pool_reuse_not_known_is_not_judged(pool, via_policy):
 
     with pytest.raises(UnknownValueError):
         via_policy(NO_WARM_POOL_REUSE, ASG, {"warmPool": pool})
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert NO_INSTANCE_DATA_VOLUMES.enforcement.value == "mandatory"
+    assert NO_EBS_DATA_VOLUMES.enforcement.value == "mandatory"
+    assert NO_STANDALONE_INSTANCES.enforcement.value == "mandatory"
+    assert NO_ECS_HOST_VOLUMES.enforcement.value == "mandatory"
+    assert NO_ECS_SHARED_FILE_SYSTEMS.enforcement.value == "mandatory"
+
+
+def test_attachments_with_names_not_given_say_so(via_policy):
+    assert via_policy(NO_EBS_DATA_VOLUMES, "aws:lightsail/disk_attachment:Disk_attachment", {}) == [
+        "attaches Lightsail disk ? to instance ? at ?: data on an instance's disk pins it"
+    ]
+    assert via_policy(NO_EBS_DATA_VOLUMES, "aws:ec2/volumeAttachment:VolumeAttachment", {}) == [
+        "attaches an EBS volume to instance ? at ?: data on an instance's disk pins it"
+    ]
+
+
+def test_warm_pool_reuse_not_known_names_the_property(via_policy):
+    from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE, UnknownValueError
+
+    from policies.rules.instance_state import NO_WARM_POOL_REUSE
+
+    pool = {"instanceReusePolicy": {"reuseOnScaleIn": UNKNOWN_BOOLEAN_VALUE}}
+    with pytest.raises(UnknownValueError) as raised:
+        via_policy(NO_WARM_POOL_REUSE, ASG, {"warmPool": pool})
+    assert raised.value.props == ["warmPool.instanceReusePolicy.reuseOnScaleIn"]

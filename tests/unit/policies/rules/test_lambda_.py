@@ -231,3 +231,42 @@ def test_zero_reservation_stops_the_consumer(via_stack_policy):
             "counts as a receive and ends in the dead-letter queue",
         )
     ]
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert NO_LAMBDA_EFS.enforcement.value == "mandatory"
+
+
+def test_efs_mount_by_either_property(via_policy):
+    by_arn = {**FUNCTION, "fileSystemConfig": [{"arn": "arn:aws:elasticfilesystem:...:access-point/fsap-1"}]}
+    assert via_policy(NO_LAMBDA_EFS, FN, by_arn) == [
+        "mounts an EFS file system at ?: functions keep no files between invocations"
+    ]
+    by_path = {**FUNCTION, "fileSystemConfig": [{"localMountPath": "/mnt/data"}]}
+    assert via_policy(NO_LAMBDA_EFS, FN, by_path) == [
+        "mounts an EFS file system at /mnt/data: functions keep no files between invocations"
+    ]
+
+
+def test_efs_config_without_a_known_mount_is_not_a_finding(via_policy):
+    for config in ([], ["not an object"], [{}], [{"arn": UNKNOWN_STRING_VALUE}], UNKNOWN_STRING_VALUE):
+        assert via_policy(NO_LAMBDA_EFS, FN, {**FUNCTION, "fileSystemConfig": config}) == [], config
+
+
+def test_ephemeral_storage_limit_defaults_to_512_mb_in_the_check_itself():
+    from policies.rules.lambda_ import check_ephemeral_storage
+
+    assert check_ephemeral_storage(FN, {"ephemeralStorage": {"size": 512}}, {}) == []
+    assert check_ephemeral_storage(FN, {"ephemeralStorage": {"size": 513}}, {}) == [
+        "ephemeralStorage.size is 513 MB (limit 512 MB): /tmp is not storage between invocations"
+    ]
+
+
+def test_function_name_from_each_reference_shape():
+    from policies.rules.lambda_ import _function_name
+
+    assert _function_name("worker-1a2b") == "worker-1a2b"
+    assert _function_name(FUNCTION_ARN) == "worker-1a2b"
+    assert _function_name(f"{FUNCTION_ARN}:live") == "worker-1a2b"
+    assert _function_name("123456789012:function:worker-1a2b") == "worker-1a2b"

@@ -1,6 +1,7 @@
 """imdsv2-required, no-world-open-data-ports, alb-https-redirect, alb-header-hygiene."""
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE as UNKNOWN_SENTINEL
 
 from policies.rules import UNKNOWN
 from policies.rules.network import ALB_HEADER_HYGIENE, ALB_HTTPS_REDIRECT, IMDSV2_REQUIRED, NO_WORLD_OPEN_DATA_PORTS
@@ -243,4 +244,133 @@ def test_listener_port_as_the_engine_sends_it(port, shown, via_stack_policy):
     props = {"protocol": "HTTP", "defaultActions": FORWARD} | ({"port": port} if port is not None else {})
     assert _listener(via_stack_policy, "aws:lb/listener:Listener", props) == [
         f"HTTP listener on port {shown} serves traffic (forward) instead of redirecting to HTTPS"
+    ]
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert IMDSV2_REQUIRED.enforcement.value == "mandatory"
+    assert NO_WORLD_OPEN_DATA_PORTS.enforcement.value == "mandatory"
+    assert ALB_HEADER_HYGIENE.enforcement.value == "advisory"
+
+
+def test_hop_limit_defaults_to_1_in_the_check_itself():
+    from policies.rules.network import check_imdsv2
+
+    two = {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 2}}
+    assert check_imdsv2("aws:ec2/instance:Instance", two, {}) == [
+        "metadataOptions.httpPutResponseHopLimit is 2 (limit 1): containers on the host can reach IMDS"
+    ]
+    one = {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}
+    assert check_imdsv2("aws:ec2/instance:Instance", one, {}) == []
+
+
+ALL_DATA_PORTS = "22, 23, 1433, 1521, 2049, 2375 and 17 more"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "port_from", "port_to", "opened"),
+    [
+        ("all", 0, 0, ALL_DATA_PORTS),
+        ("-1", 0, 0, ALL_DATA_PORTS),
+        ("TCP", 22, 22, "22"),
+        ("6", 22, 22, "22"),
+        ("udp", 2049, 2049, "2049"),
+        ("17", 2049, 2049, "2049"),
+        ("tcp", -1, -1, ALL_DATA_PORTS),
+        ("icmp", -1, -1, None),
+        ("tcp", -1, 22, "22"),
+        ("tcp", 0, -1, None),
+        ("tcp", 1, -1, None),
+        ("tcp", -2, -1, None),
+        ("tcp", -1, 1, None),
+        ("tcp", -1, -2, None),
+        ("tcp", None, 22, None),
+        ("tcp", 22, UNKNOWN, None),
+        (None, 22, 22, None),
+        (UNKNOWN, 22, 22, None),
+    ],
+)
+def test_protocols_and_port_ranges(protocol, port_from, port_to, opened):
+    props = {"ingress": [_ingress(port_from, port_to, protocol=protocol)]}
+    expected = [] if opened is None else [f"ingress from 0.0.0.0/0 opens port(s) {opened}"]
+    assert NO_WORLD_OPEN_DATA_PORTS.evaluate(SG, props) == expected
+
+
+def test_port_lists_are_cut_after_six():
+    props = {"ingress": [_ingress(0, 0, protocol="-1")]}
+    six = [1, 2, 3, 4, 5, 6]
+    assert NO_WORLD_OPEN_DATA_PORTS.evaluate(SG, props, {"ports": six}) == [
+        "ingress from 0.0.0.0/0 opens port(s) 1, 2, 3, 4, 5, 6"
+    ]
+    assert NO_WORLD_OPEN_DATA_PORTS.evaluate(SG, props, {"ports": [*six, 7]}) == [
+        "ingress from 0.0.0.0/0 opens port(s) 1, 2, 3, 4, 5, 6 and 1 more"
+    ]
+
+
+def test_data_ports_default_in_the_check_itself():
+    from policies.rules.network import check_world_open
+
+    assert check_world_open(SG, {"ingress": [_ingress(0, 0, protocol="-1")]}, {}) == [
+        f"ingress from 0.0.0.0/0 opens port(s) {ALL_DATA_PORTS}"
+    ]
+
+
+def test_every_world_range_is_named_and_odd_entries_skipped(via_policy):
+    both = {"ingress": ["not a rule", _ingress(22, 22, v6=["::/0"])]}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, SG, both) == ["ingress from 0.0.0.0/0, ::/0 opens port(s) 22"]
+    rule = "aws:ec2/securityGroupRule:SecurityGroupRule"
+    props = {"type": "ingress", "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, rule, {**props, "ipv6CidrBlocks": ["::/0"]}) == [
+        "ingress rule from 0.0.0.0/0, ::/0 opens port(s) 22"
+    ]
+    v6_only = {**props, "cidrBlocks": [], "ipv6CidrBlocks": ["::/0"]}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, rule, v6_only) == ["ingress rule from ::/0 opens port(s) 22"]
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, rule, {**props, "fromPort": 443, "toPort": 443}) == []
+    vpc_rule = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+    ingress = {"ipProtocol": "all", "cidrIpv4": "0.0.0.0/0", "cidrIpv6": "::/0"}
+    assert via_policy(NO_WORLD_OPEN_DATA_PORTS, vpc_rule, ingress) == [
+        f"ingress rule from 0.0.0.0/0, ::/0 opens port(s) {ALL_DATA_PORTS}"
+    ]
+
+
+@pytest.mark.parametrize("drop", ["true", "True", True])
+def test_drop_invalid_header_fields_true_in_any_spelling(drop):
+    assert ALB_HEADER_HYGIENE.evaluate("aws:lb/loadBalancer:LoadBalancer", {"dropInvalidHeaderFields": drop}) == []
+
+
+def test_listener_protocol_that_is_not_a_string_counts_as_unset(via_stack_policy):
+    props = {"protocol": 80, "loadBalancerArn": ALB_ARN, "port": 80, "defaultActions": FORWARD}
+    assert _listener(via_stack_policy, "aws:lb/listener:Listener", props) == [UNSET]
+
+
+def test_an_empty_load_balancer_type_is_an_application_load_balancer(via_stack_policy):
+    props = {"loadBalancerArn": "x", "port": 80, "defaultActions": FORWARD}
+    balancer = (LB_T, "lb", {"arn": "x", "loadBalancerType": ""}, {})
+    assert _listener(via_stack_policy, "aws:lb/listener:Listener", props, balancer) == [UNSET]
+
+
+@pytest.mark.parametrize(
+    ("props", "others", "path"),
+    [
+        ({"protocol": "HT" + UNKNOWN_SENTINEL, "loadBalancerArn": "x", "defaultActions": FORWARD}, [], "protocol"),
+        (
+            {"loadBalancerArn": "x", "defaultActions": FORWARD},
+            [(LB_T, "lb", {"arn": "x", "loadBalancerType": "app" + UNKNOWN_SENTINEL}, {})],
+            "loadBalancerType",
+        ),
+    ],
+)
+def test_listener_protocol_not_known_names_the_property(props, others, path, via_stack_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError) as raised:
+        _listener(via_stack_policy, "aws:lb/listener:Listener", props, *others)
+    assert raised.value.props == [path]
+
+
+def test_listener_port_that_is_not_a_number_is_shown_as_given(via_stack_policy):
+    props = {"protocol": "HTTP", "port": "eighty", "defaultActions": FORWARD}
+    assert _listener(via_stack_policy, "aws:lb/listener:Listener", props) == [
+        "HTTP listener on port eighty serves traffic (forward) instead of redirecting to HTTPS"
     ]

@@ -22,3 +22,8 @@ def test_mutable_tags(via_policy):
         "imageTagMutability is MUTABLE: a push can move a tag, so a rollback or a new instance may run an image "
         "nobody tested"
     ]
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert ECR_IMMUTABLE_TAGS.enforcement.value == "advisory"

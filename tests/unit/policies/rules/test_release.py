@@ -205,3 +205,81 @@ def test_an_association_resource_counts_and_a_separate_nat_route_is_seen(via_sta
 def test_no_nat_no_finding_and_unknowns_are_not_judged(via_stack_policy):
     assert via_stack_policy(S3_GATEWAY_ENDPOINT, [(RT_T, "public-rt", PUBLIC_RT, {})]) == []
     assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(endpoint={"serviceName": UNKNOWN_STRING_VALUE})) == []
+
+
+# ----------------------------------------------------------------------------- edges of each rule
+
+
+def test_the_default_path_is_metrics_in_the_check_itself():
+    from policies.rules._core import StackResource
+    from policies.rules.release import check_metrics_not_public
+
+    resources = [
+        StackResource(LB_T, urn(LB_T, "edge"), "edge", dict(LB)),
+        StackResource(LISTENER_T, urn(LISTENER_T, "edge-http"), "edge-http", dict(LISTENER)),
+    ]
+    assert check_metrics_not_public(resources, {}) == leak()
+
+
+def test_balancers_and_listeners_are_found_by_id_too(via_stack_policy):
+    by_id = [
+        (LB_T, "edge", {"id": "lb-1", "internal": False}, {}),
+        (LISTENER_T, "edge-http", {"id": "l-1", "loadBalancerArn": "lb-1", "defaultActions": [{"type": "forward"}]},
+         {}),
+        (RULE_T, "edge-rule-0", {**BLOCK, "listenerArn": "l-1"}, {}),
+    ]
+    assert via_stack_policy(METRICS_NOT_PUBLIC, by_id) == []
+    assert via_stack_policy(METRICS_NOT_PUBLIC, by_id[:2]) == leak()
+
+
+def test_every_listener_is_judged_after_one_that_is_skipped(via_stack_policy):
+    second = (LISTENER_T, "edge-https", {**LISTENER, "arn": "l-2"}, {"loadBalancerArn": ["edge"]})
+    unbound = (LISTENER_T, "edge-other", {"arn": "l-0", "loadBalancerArn": "elsewhere",
+                                          "defaultActions": [{"type": "forward"}]}, {})
+    internal = (LB_T, "inner", {"arn": "lb-in", "internal": True}, {})
+    inner_listener = (LISTENER_T, "inner-http", {"arn": "l-3", "loadBalancerArn": "lb-in",
+                                                 "defaultActions": [{"type": "forward"}]}, {})
+    unknown_order = {**BLOCK, "listenerArn": "l-4", "priority": UNKNOWN_STRING_VALUE}
+    undecided = (LISTENER_T, "edge-alt", {**LISTENER, "arn": "l-4"}, {"loadBalancerArn": ["edge"]})
+    stack = [unbound, internal, inner_listener, undecided, (RULE_T, "alt-rule", unknown_order, {}),
+             *edge(rules=[]), second]
+    found = via_stack_policy(METRICS_NOT_PUBLIC, stack)
+    assert [u for u, _ in found] == [urn(LISTENER_T, "edge-http"), urn(LISTENER_T, "edge-https")]
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "architecture"),
+    [
+        ("a1.large", "arm64"),
+        ("a2.large", "x86_64"),
+        ("x1.large", "x86_64"),
+        ("c7g.large", "arm64"),
+        ("c7gd.large", "arm64"),
+        ("t3.small", "x86_64"),
+        ("mac2.metal", None),
+        ("m5", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_instance_architecture(instance_type, architecture):
+    from policies.rules.release import instance_architecture
+
+    assert instance_architecture(instance_type) == architecture
+
+
+@pytest.mark.parametrize(
+    ("image", "architecture"),
+    [
+        ("resolve:ssm:/x/ubuntu-jammy-22.04-ARM64-server", "arm64"),
+        ("resolve:ssm:/x/debian-12-aarch64", "arm64"),
+        ("resolve:ssm:/x/debian-12-AMD64", "x86_64"),
+        ("resolve:ssm:/x/al2023-x86_64", "x86_64"),
+        ("ami-0123456789abcdef0", None),
+        (None, None),
+    ],
+)
+def test_ami_architecture(image, architecture):
+    from policies.rules.release import ami_architecture
+
+    assert ami_architecture(image) == architecture

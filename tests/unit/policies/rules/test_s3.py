@@ -295,3 +295,11 @@ def test_public_acl_is_reported_beside_an_unknown_policy(via_policy):
     assert via_policy(S3_NO_PUBLIC_ACCESS, "aws:s3/bucket:Bucket", props) == [
         "canned ACL public-read makes the content public"
     ]
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert S3_PUBLIC_ACCESS_BLOCK.enforcement.value == "mandatory"
+    assert S3_NO_PUBLIC_ACCESS.enforcement.value == "mandatory"
+    assert S3_ENCRYPTION.enforcement.value == "advisory"
+    assert S3_VERSIONING.enforcement.value == "advisory"

@@ -180,3 +180,54 @@ def test_beanstalk_unknown_stickiness_is_not_judged(props, via_policy):
 
     with pytest.raises(UnknownValueError):
         via_policy(NO_STICKY_SESSIONS, EB_ENV, props)
+
+
+def test_default_enforcement_levels():
+    """Mandatory blocks a deployment, advisory only reports: the default is part of the rule's promise."""
+    assert NO_STICKY_SESSIONS.enforcement.value == "mandatory"
+
+
+PROCESS = "aws:elasticbeanstalk:environment:process:default"
+STICKY = {"namespace": PROCESS, "name": "StickinessEnabled", "value": "true"}
+STICKY_FINDING = f"{PROCESS} StickinessEnabled is true: the environment's target group pins sessions"
+
+
+def test_stickiness_that_is_not_a_block_is_off(via_policy):
+    assert via_policy(NO_STICKY_SESSIONS, TG_TYPES[0], {"stickiness": "enabled"}) == []
+
+
+def test_stickiness_enabled_without_a_type_is_the_lb_cookie(via_policy):
+    assert via_policy(NO_STICKY_SESSIONS, TG_TYPES[0], {"stickiness": {"enabled": True}}) == [
+        "target group stickiness is enabled (lb_cookie): sessions get pinned to one instance"
+    ]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"namespace": None, "name": "StickinessEnabled", "value": "true"},
+        {"namespace": "aws:elb:policies", "name": None, "value": UNKNOWN},
+        {"namespace": PROCESS, "name": "DeregistrationTimeout", "value": "true"},
+        {"namespace": "aws:elb:policies:p", "name": "Other", "value": UNKNOWN},
+        "not an option",
+    ],
+)
+def test_beanstalk_odd_options_are_skipped_and_later_ones_read(odd, via_policy):
+    assert via_policy(NO_STICKY_SESSIONS, EB_ENV, {"settings": [odd]}) == []
+    assert via_policy(NO_STICKY_SESSIONS, EB_ENV, {"settings": [odd, STICKY]}) == [STICKY_FINDING]
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"namespace": UNKNOWN, "name": "StickinessEnabled", "value": "true"},
+        {"namespace": PROCESS, "name": UNKNOWN, "value": "true"},
+        {"namespace": "aws:elb:policies:p", "name": "CookieName", "value": UNKNOWN},
+    ],
+)
+def test_beanstalk_option_not_known_names_the_settings(option, via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError) as raised:
+        via_policy(NO_STICKY_SESSIONS, EB_ENV, {"settings": [option]})
+    assert raised.value.props == ["settings"]

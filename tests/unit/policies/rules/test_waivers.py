@@ -116,3 +116,23 @@ def test_the_pack_adapter_waives_stack_findings_by_resource():
 def test_rules_never_see_the_waivers_as_a_knob():
     rule = RULES_BY_NAME["rds-backups-enabled"]
     assert rule.settings({"waivers": [], "minRetentionDays": 7}) == {"minRetentionDays": 7}
+
+
+def test_a_waiver_as_reported():
+    assert Waiver("r", "why", datetime.date(2027, 6, 30)).as_json() == {"reason": "why", "expires": "2027-06-30"}
+    assert Waiver("r", "why").as_json() == {"reason": "why", "expires": None}
+
+
+def test_without_waivers_keeps_the_knobs():
+    assert waivers.without_waivers({"waivers": [], "ports": [22]}) == {"ports": [22]}
+    config = {"ports": [22]}
+    assert waivers.without_waivers(config) is config
+    assert waivers.without_waivers(None) is None
+    assert waivers.without_waivers(["waivers"]) == ["waivers"]
+
+
+def test_name_of_is_the_last_part_of_a_urn():
+    assert waivers.name_of(URN) == "site-bucket"
+    assert waivers.name_of("urn:pulumi:dev::site::aws:s3/bucket:Bucket::a::b") == "b"
+    assert waivers.name_of("site-bucket") == "site-bucket"
+    assert waivers.name_of("") == ""
