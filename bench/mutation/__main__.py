@@ -131,10 +131,15 @@ def _copy_tree(workdir: Path) -> None:
 
 def _configure(workdir: Path, group: Group, only: list[str]) -> None:
     roots = sorted({glob.split("/")[0] + "/" for glob in group.modules})
+    # mutmut runs the tests inside mutants/, where it copies only the source paths and tests/: the rest
+    # of the checkout (the root Pulumi.yaml, stacks/, infra/ that the gate's tests judge) goes too.
+    copied = {"mutants", "tests", *(r.rstrip("/") for r in roots)}
+    others = sorted(p.name for p in workdir.iterdir() if p.name not in copied)
     settings = [
         "",
         "[tool.mutmut]",
         f"source_paths = {json.dumps(roots)}",
+        f"also_copy = {json.dumps(others)}",
         f"only_mutate = {json.dumps(only or list(group.modules))}",
         f"pytest_add_cli_args_test_selection = {json.dumps(list(group.tests))}",
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]',
