@@ -141,6 +141,12 @@ def valid_report(text: str) -> dict[str, Any]:
 
 
 def gate(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    # From another directory the gate is still this checkout's.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # A mutation run's coverage pass (bench/mutation) cannot see into a child process, and the child
+    # would look for the run's configuration in its own working directory: it runs the plain code.
+    if env.get("MUTANT_UNDER_TEST") == "stats":
+        del env["MUTANT_UNDER_TEST"]
     return subprocess.run(
         [sys.executable, "-m", "policies.gate", *args],
         cwd=cwd,
@@ -148,8 +154,7 @@ def gate(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.C
         text=True,
         timeout=300,
         input=stdin,
-        # From another directory the gate is still this checkout's.
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=env,
     )
 
 
