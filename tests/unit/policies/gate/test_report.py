@@ -448,3 +448,75 @@ def test_the_repository_root_is_the_nearest_directory_with_git(tmp_path):
     assert repository_root(inner) == tmp_path
     (inner / ".git").mkdir()
     assert repository_root(inner) == inner
+
+
+# ----------------------------------------------------------------------------- exact GitHub annotations
+
+from policies.gate.report.github import command  # noqa: E402
+
+
+def test_a_workflow_command_skips_empty_properties():
+    assert command("error", "a\nb", file="x.py", line=3, title="t:1") == "::error file=x.py,line=3,title=t%3A1::a%0Ab"
+    assert command("notice", "m", file=None, line="", title="baseline") == "::notice title=baseline::m"
+    assert command("warning", "m") == "::warning::m"
+    assert command("warning", "m", line=0) == "::warning line=0::m"
+
+
+def test_github_annotations_exactly(tmp_path):
+    (tmp_path / "__main__.py").write_text("x\n", encoding="utf-8")
+    one = dataclasses.replace(acl("one"), source=(str(tmp_path / "__main__.py"), 7))
+    violations = [
+        _v("a", remediation="fix a"),
+        _v("b", "advisory"),
+        _v("c", waived=Waiver("one", "ok", datetime.date(2030, 1, 2)), remediation="unused"),
+        _v("d", "advisory", waived=Waiver("one", "ok")),
+        _v("e", baselined=True),
+        _v("f", baselined=True, waived=Waiver("one", "both")),
+    ]
+    config = tmp_path / "policy.json"
+    unmatched = [UnmatchedWaiver("s3-versioning", Waiver("gone", "r"))]
+    result = GateResult(
+        PROJECT,
+        "dev",
+        tmp_path,
+        "__main__.py",
+        [one],
+        violations,
+        {},
+        config,
+        unmatched_waivers=unmatched,
+        baseline_gone=3,
+        notes=["not seen: x"],
+    )
+    at = "file=__main__.py,line=7"
+    assert as_github([result]).splitlines() == [
+        f"::error {at},title=a::{ACL} one: a says no%0Afix: fix a",
+        f"::warning {at},title=b::{ACL} one: b says no",
+        f"::notice {at},title=c::{ACL} one: c says no%0Awaived: ok, until 2030-01-02",
+        f"::notice {at},title=d::{ACL} one: d says no%0Awaived: ok",
+        f"::notice {at},title=f::{ACL} one: f says no%0Awaived: both",
+        f"::notice title=baseline::{PROJECT}/dev: 1 finding(s) hidden by the baseline, 3 recorded finding(s) gone",
+        "::warning file=policy.json,title=waiver::note: the waiver of 'gone' for s3-versioning in policy.json "
+        "matches no finding: remove it, or correct the resource",
+        "::warning title=not judged::not seen: x",
+        f"FAIL stateless-guard {PROJECT}/dev: 1 resources judged, 0 component(s) not judged, 1 mandatory, "
+        "1 advisory violation(s) (3 waived, 1 baselined)",
+    ]
+    elsewhere = dataclasses.replace(
+        result, violations=[], policy_config=Path("/elsewhere/p.json"), baseline_gone=None, notes=[]
+    )
+    assert as_github([elsewhere, dataclasses.replace(elsewhere, stack="prod", unmatched_waivers=[])]).splitlines() == [
+        "::warning title=waiver::note: the waiver of 'gone' for s3-versioning in /elsewhere/p.json "
+        "matches no finding: remove it, or correct the resource",
+        f"PASS stateless-guard {PROJECT}/dev: 1 resources judged, 0 component(s) not judged, 0 mandatory, "
+        "0 advisory violation(s)",
+        f"PASS stateless-guard {PROJECT}/prod: 1 resources judged, 0 component(s) not judged, 0 mandatory, "
+        "0 advisory violation(s)",
+    ]
+    unconfigured = dataclasses.replace(elsewhere, policy_config=None, unjudged=1, incomplete=True)
+    assert as_github([unconfigured]).splitlines() == [
+        "::warning title=waiver::note: the waiver of 'gone' for s3-versioning in the policy config "
+        "matches no finding: remove it, or correct the resource",
+        f"PASS (incomplete) stateless-guard {PROJECT}/dev: 0 resources judged, 1 component(s) not judged, "
+        "0 mandatory, 0 advisory violation(s)",
+    ]
