@@ -520,3 +520,78 @@ def test_github_annotations_exactly(tmp_path):
         f"PASS (incomplete) stateless-guard {PROJECT}/dev: 0 resources judged, 1 component(s) not judged, "
         "0 mandatory, 0 advisory violation(s)",
     ]
+
+
+# ----------------------------------------------------------------------------- where a finding points
+
+from policies.gate.report.common import declaration, fallback, locate, policy_config_label, relative  # noqa: E402
+
+
+def _at(urn, source=None, parent=None):
+    return dataclasses.replace(acl(urn.rsplit("::", 1)[-1]), urn=urn, source=source, parent=parent)
+
+
+def test_a_finding_points_at_the_nearest_declaration_in_the_repository(tmp_path):
+    main = tmp_path / "infra" / "main.py"
+    lib = tmp_path / ".venv" / "lib" / "site-packages" / "pkg" / "x.py"
+    dist = tmp_path / "dist-packages" / "y.py"
+    top = _at("urn:top", (str(main), 5))
+    library = _at("urn:lib", (str(lib), 9), parent="urn:top")
+    dist_child = _at("urn:dist", (str(dist), 2), parent="urn:lib")
+    outside = _at("urn:out", ("/elsewhere/z.py", 3), parent="urn:top")
+    loop_a = _at("urn:a", None, parent="urn:b")
+    loop_b = _at("urn:b", None, parent="urn:a")
+    orphan = _at("urn:orphan", None, parent="urn:missing")
+    by_urn = {r.urn: r for r in (top, library, dist_child, outside, loop_a, loop_b, orphan)}
+
+    def where(urn):
+        return declaration(_v("p", urn=urn), by_urn, tmp_path)
+
+    assert where("urn:top") == ("infra/main.py", 5)
+    assert where("urn:lib") == ("infra/main.py", 5)
+    assert where("urn:dist") == ("infra/main.py", 5)
+    assert where("urn:out") == ("infra/main.py", 5)
+    assert where("urn:a") is None
+    assert where("urn:orphan") is None
+    assert where("urn:unknown") is None
+    assert relative("/elsewhere/z.py", tmp_path) is None
+    assert relative(str(main), tmp_path) == "infra/main.py"
+
+
+def test_the_fallback_location_of_a_finding(tmp_path):
+    (tmp_path / ".git").mkdir()
+    program = tmp_path / "prog"
+    program.mkdir()
+
+    def result(main_file="main.py", stack_file=None, directory=program):
+        return GateResult(PROJECT, "dev", directory, main_file, [], [], {}, None, stack_file=stack_file)
+
+    assert fallback(result(), tmp_path) == ("main.py", 1)  # nothing exists: the main file by name
+    assert fallback(result(main_file="sub/doc.json"), tmp_path) == ("doc.json", 1)
+    assert fallback(result(main_file=""), tmp_path) == ("stdin", 1)
+    (program / "Pulumi.yml").write_text("name: x\n", encoding="utf-8")
+    assert fallback(result(main_file=""), tmp_path) == ("prog/Pulumi.yml", 1)
+    (program / "Pulumi.yaml").write_text("name: x\n", encoding="utf-8")
+    assert fallback(result(main_file=""), tmp_path) == ("prog/Pulumi.yaml", 1)
+    stack = tmp_path / "stacks" / "Pulumi.dev.yaml"
+    stack.parent.mkdir()
+    stack.write_text("config: {}\n", encoding="utf-8")
+    assert fallback(result(main_file="", stack_file=stack), tmp_path) == ("stacks/Pulumi.dev.yaml", 1)
+    (program / "main.py").write_text("", encoding="utf-8")
+    assert fallback(result(stack_file=stack), tmp_path) == ("prog/main.py", 1)
+    # Files outside the repository are passed over.
+    other = tmp_path.parent / f"{tmp_path.name}-outside"
+    other.mkdir(exist_ok=True)
+    (other / "main.py").write_text("", encoding="utf-8")
+    assert fallback(result(directory=other, stack_file=stack), tmp_path) == ("stacks/Pulumi.dev.yaml", 1)
+    declared = _at(U1, (str(program / "main.py"), 8))
+    assert locate(_v("p"), result(), {U1: declared}, tmp_path) == ("prog/main.py", 8)
+    assert locate(_v("p"), result(main_file=""), {}, tmp_path) == ("prog/Pulumi.yaml", 1)
+
+
+def test_the_policy_config_label(tmp_path):
+    inside = GateResult(PROJECT, "dev", tmp_path, "m.py", [], [], {}, tmp_path / "stacks" / "p.json")
+    assert policy_config_label(inside, tmp_path) == "stacks/p.json"
+    outside = dataclasses.replace(inside, policy_config=Path("/elsewhere/p.json"))
+    assert policy_config_label(outside, tmp_path) == "/elsewhere/p.json"
+    assert policy_config_label(dataclasses.replace(inside, policy_config=None), tmp_path) is None
