@@ -192,6 +192,8 @@ def test_a_policy_entry_with_a_level_and_properties_merges_over_the_defaults():
         ({"tuned": {"names": ["a", 3]}}, "policy.test.json: tuned.names.1: 3 is not of type 'string'"),
         # The first error by path: `limit` before `names`, whatever order the validator found them in.
         ({"tuned": {"names": [1], "limit": 0}}, "policy.test.json: tuned.limit: 0 is less than the minimum of 1"),
+        # Sorted by path, not in the schema's order (names is declared before mode).
+        ({"tuned": {"names": [1], "mode": 3}}, "policy.test.json: tuned.mode: 3 is not of type 'string'"),
         ({"strict": {"tier": "a"}}, "policy.test.json: strict: 'zone' is a required property"),
         (
             {"tuned": {"waivers": [{"resource": "db"}]}},
