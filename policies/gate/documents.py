@@ -300,7 +300,7 @@ class Step:
 def parse_steps(doc: Any, stack: str, where: str, project_root: Path | None = None) -> list[Step]:
     """Every step of a `pulumi preview --json` document, delete steps included (parse_preview keeps
     only what the stack holds after the update)."""
-    parse_preview(doc, stack, where, project_root)  # the same checks: shape, failed preview, shown sames
+    parse_preview(doc, stack, where)  # the same checks: shape, failed preview, shown sames
     out: list[Step] = []
     for i, step in enumerate(doc.get("steps") or []):
         at = f"{where}: steps[{i}]"

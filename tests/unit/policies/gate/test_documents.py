@@ -661,7 +661,7 @@ def test_each_broken_preview_is_named(doc, message):
 def test_steps_carry_both_states_and_the_reasons():
     urn = f"urn:pulumi:dev::shop::{VOLUME}::a"
     old = {"urn": urn, "type": VOLUME, "inputs": {"size": 8}}
-    new = {"urn": urn, "type": VOLUME, "inputs": {"size": "[secret]"}}
+    new = {"urn": urn, "type": VOLUME, "inputs": {"size": "[secret]"}, "sourcePosition": "project:///main.py#3"}
     doc = {
         "steps": [
             {
@@ -694,6 +694,7 @@ def test_steps_carry_both_states_and_the_reasons():
         {"size": {"kind": "update-replace", "inputDiff": True}},
     )
     assert first.new is not None and first.new.inputs == {"size": UNKNOWN}
+    assert first.new.source == ("/repo/main.py", 3)
     assert first.old is not None and first.old.inputs == {"size": 8}
     assert (second.type, second.name, second.old, second.new) == ("aws:s3/bucketV2:BucketV2", "b", None, None)
     assert (second.replace_reasons, second.diff_reasons, second.detailed_diff) == ((), (), {})
@@ -720,3 +721,7 @@ def test_steps_carry_both_states_and_the_reasons():
 def test_each_broken_step_is_named(step, message):
     base = {"op": "delete", "urn": f"urn:pulumi:dev::shop::{VOLUME}::a"}
     assert _refusal(parse_steps, {"steps": [{**base, **step}]}) == message
+
+
+def test_steps_are_refused_with_the_previews_own_checks():
+    assert _refusal(parse_steps, {"steps": {}}) == "doc.json: 'steps' must be a list"

@@ -101,6 +101,7 @@ def test_public_ssm_image_parameters_answer_an_ami_and_others_a_stand_in() -> No
 # endpoints AWS documents); the hash-derived parts are the stand-in's own, recomputed here.
 
 import base64  # noqa: E402
+import datetime  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 
@@ -295,9 +296,10 @@ def test_functions_apis_secrets_and_logs() -> None:
         _out("aws:apigatewayv2/stage:Stage", "s")[1]["invokeUrl"]
         == f"https://{_h('s', 10)}.execute-api.{R}.amazonaws.com/"
     )
-    inputs = {"secretId": "arn:s", "secretString": "x"}
+    # Keys in any order, values of any kind: the version id follows the value alone.
+    inputs = {"secretString": "x", "secretId": "arn:s", "when": datetime.date(2030, 1, 2)}
     rid, state = _out("aws:secretsmanager/secretVersion:SecretVersion", "v", inputs)
-    version = _h(json.dumps(inputs, sort_keys=True, default=str))
+    version = _h('{"secretId": "arn:s", "secretString": "x", "when": "2030-01-02"}')
     assert (rid, state["versionId"]) == (f"arn:s|{version}", version)
     rid, state = _out("aws:secretsmanager/secret:Secret", "s", {"name": "db"})
     assert rid == state["arn"] == f"arn:aws:secretsmanager:{R}:{ACCT}:secret:db-AbCdEf"
