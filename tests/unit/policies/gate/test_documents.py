@@ -414,6 +414,8 @@ def test_the_parts_of_a_urn(urn, expected):
         ("project:///infra/__main__.py#12,3", Path("/repo"), ("/repo/infra/__main__.py", 12)),
         ("project:///my%20dir/main.py#7", Path("/repo"), ("/repo/my dir/main.py", 7)),
         ("project:///main.py#1", Path("/repo"), ("/repo/main.py", 1)),
+        ("project:///main.py#12,3,4", Path("/repo"), ("/repo/main.py", 12)),
+        ("project:///Xdir/main.py#2", Path("/repo"), ("/repo/Xdir/main.py", 2)),
         ("project:///main.py#0", Path("/repo"), None),
         ("project:///main.py#x,3", Path("/repo"), None),
         ("project:///main.py", Path("/repo"), None),
@@ -725,3 +727,29 @@ def test_each_broken_step_is_named(step, message):
 
 def test_steps_are_refused_with_the_previews_own_checks():
     assert _refusal(parse_steps, {"steps": {}}) == "doc.json: 'steps' must be a list"
+
+
+def test_a_state_keeps_the_preview_secret_marker_as_a_value():
+    raw = {**FULL, "inputs": {"a": "[secret]"}, "outputs": {"a": "[secret]"}}
+    (r,) = parse_state(_state(raw), "dev", "d").resources
+    assert (r.inputs, r.outputs) == ({"a": "[secret]"}, {"a": "[secret]"})
+
+
+def test_a_preview_state_reads_outputs_and_source_as_the_preview_writes_them():
+    urn = f"urn:pulumi:dev::shop::{VOLUME}::a"
+    new = {"urn": urn, "type": VOLUME, "outputs": {"x": "[secret]"}, "sourcePosition": "project:///m.py#4"}
+    doc = parse_preview({"steps": [{"op": "create", "urn": urn, "newState": new}]}, "dev", "d", Path("/repo"))
+    (r,) = doc.resources
+    assert (r.outputs, r.source) == ({"x": UNKNOWN}, ("/repo/m.py", 4))
+    assert parse_preview({"steps": []}, "dev", "d").project == ""
+
+
+def test_two_projects_in_one_document_are_refused():
+    doc = _state({**FULL, "urn": "urn:pulumi:dev::other::t::n"})
+    assert _refusal(parse_state, doc) == "doc.json: resources of several projects (other, shop) in one document"
+
+
+def test_a_preview_of_another_stack_is_named():
+    urn = "urn:pulumi:prod::shop::t::n"
+    doc = {"steps": [{"op": "create", "urn": urn, "newState": {"urn": urn, "type": "t"}}]}
+    assert _refusal(parse_preview, doc) == f"doc.json: the document is for stack 'prod' ({urn}), not 'dev'"

@@ -387,3 +387,16 @@ def test_sarif_notifications(tmp_path):
     assert configured["toolConfigurationNotifications"] == []
     doc = json.loads(as_sarif([], POLICIES_HERE, TEXTS))
     assert doc == {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": []}
+
+
+def test_the_project_of_a_setting_is_not_part_of_its_name():
+    resource = _db({"multiAz": False})
+    assert _settings_behind(resource, "multiAz", {"dbMultiAz": (False, 1)}, "dev") == [("dbMultiAz", 1)]
+    # Only the project is cut off: "db:multiAz" is not the property multiAz.
+    assert _settings_behind(resource, "multiAz", {"shop:db:MultiAz": (False, 1)}, "dev") == []
+
+
+def test_a_later_setting_and_a_later_property_are_still_related():
+    resource = _db({"other": False, "multiAz": False})
+    keys = {"shop:dbTags": ({"a": "b"}, 1), "shop:dbMultiAz": (False, 2)}
+    assert _settings_behind(resource, "multiAz is not true", keys, "dev") == [("shop:dbMultiAz", 2)]
