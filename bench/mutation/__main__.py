@@ -127,16 +127,19 @@ def _copy_tree(workdir: Path) -> None:
         target = workdir / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
+    # The gate's tests check SARIF against the official schema, kept beside the checkout (in the nearest
+    # directory above it with shared/schemas, tests/unit/policies/gate/helpers.py): put it beside the copy.
+    schemas = next((d / "shared" / "schemas" for d in ROOT.parents if (d / "shared" / "schemas").is_dir()), None)
+    if schemas is not None:
+        shutil.copytree(schemas, workdir / "shared" / "schemas")
 
 
 def _configure(workdir: Path, group: Group, only: list[str]) -> None:
     roots = sorted({glob.split("/")[0] + "/" for glob in group.modules})
-    # mutmut runs the tests inside mutants/, where it copies only the source paths and tests/: what else
-    # the tests read (infra.lib from the EKS rule tests, docs/rules from the docs test) is copied as well.
-    others = sorted(
-        f"{p.name}/" for p in workdir.iterdir()
-        if p.is_dir() and not p.is_symlink() and f"{p.name}/" not in roots and p.name not in ("tests", "mutants")
-    )
+    # mutmut runs the tests inside mutants/, where it copies only the source paths and tests/: the rest
+    # of the checkout (the root Pulumi.yaml, stacks/, infra/ that the gate's tests judge) goes too.
+    copied = {"mutants", "tests", "shared", *(r.rstrip("/") for r in roots)}
+    others = sorted(p.name for p in workdir.iterdir() if p.name not in copied)
     settings = [
         "",
         "[tool.mutmut]",

@@ -174,16 +174,15 @@ def _resource(raw: Any, where: str, preview: bool, project_root: Path | None) ->
         dependencies=tuple(str(d) for d in raw.get("dependencies") or ()),
         property_dependencies={str(k): tuple(str(d) for d in (v or ())) for k, v in prop_deps.items()},
         provider=raw.get("provider") or None,
-        protect=bool(raw.get("protect", False)),
+        protect=bool(raw.get("protect")),
         options={
             "ignoreChanges": list(raw.get("ignoreChanges") or []),
             "deleteBeforeReplace": False,
-            "retainOnDelete": bool(raw.get("retainOnDelete", False)),
+            "retainOnDelete": bool(raw.get("retainOnDelete")),
             "additionalSecretOutputs": list(raw.get("additionalSecretOutputs") or []),
             "deletedWith": raw.get("deletedWith") or None,
             "aliases": list(raw.get("aliases") or []),
         },
-        remote=False,
         source=_source(raw.get("sourcePosition"), project_root),
     )
 
@@ -252,7 +251,7 @@ def parse_preview(
     summary = doc.get("changeSummary")
     summary = summary if isinstance(summary, dict) else {}
     shown_sames = sum(1 for step in steps or [] if isinstance(step, dict) and step.get("op") == "same")
-    unchanged = summary.get("same", 0)
+    unchanged = summary.get("same")
     if isinstance(unchanged, int) and unchanged > shown_sames:
         raise DocumentError(
             f"{where}: {unchanged - shown_sames} unchanged resource(s) are counted but not listed; run "
@@ -300,7 +299,7 @@ class Step:
 def parse_steps(doc: Any, stack: str, where: str, project_root: Path | None = None) -> list[Step]:
     """Every step of a `pulumi preview --json` document, delete steps included (parse_preview keeps
     only what the stack holds after the update)."""
-    parse_preview(doc, stack, where, project_root)  # the same checks: shape, failed preview, shown sames
+    parse_preview(doc, stack, where)  # the same checks: shape, failed preview, shown sames
     out: list[Step] = []
     for i, step in enumerate(doc.get("steps") or []):
         at = f"{where}: steps[{i}]"

@@ -151,7 +151,7 @@ def evaluate(
                 subject_urn, subject_type, subject_name = target.urn, target.type, target.name
             # Matched by the URN's own name, as the pack's adapter matches it (rules/_core.py).
             decision = waiver_rules.decide(
-                waivers.get(policy.name, []), subject_urn, waiver_rules.name_of(subject_urn), message, on
+                waivers[policy.name], subject_urn, waiver_rules.name_of(subject_urn), message, on
             )
             violations.append(
                 Violation(

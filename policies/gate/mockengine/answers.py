@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import yaml
@@ -134,8 +135,8 @@ def _eip(r: _Registration) -> str:
     return rid
 
 
-def _prefixed_id(prefix: str, length: int = 12) -> _Answer:
-    return lambda r: f"{prefix}{r.tag(length)}"
+def _prefixed_id(r: _Registration, prefix: str, length: int = 12) -> str:
+    return f"{prefix}{r.tag(length)}"
 
 
 def _kms_key(r: _Registration) -> str:
@@ -151,11 +152,8 @@ def _iam_role(r: _Registration) -> str:
     return r.physical
 
 
-def _iam_arn(kind: str) -> _Answer:
-    def answer(r: _Registration) -> None:
-        r.state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:{kind}/{r.physical}"
-
-    return answer
+def _iam_arn(r: _Registration, kind: str) -> None:
+    r.state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:{kind}/{r.physical}"
 
 
 def _oidc_provider(r: _Registration) -> None:
@@ -256,20 +254,20 @@ _BY_MODULE: Mapping[str, _Answer] = {
     "ec2/launchTemplate": _launch_template,
     "ec2/vpc": _vpc,
     "ec2/eip": _eip,
-    "ec2/subnet": _prefixed_id("subnet-"),
-    "ec2/securityGroup": _prefixed_id("sg-"),
+    "ec2/subnet": partial(_prefixed_id, prefix="subnet-"),
+    "ec2/securityGroup": partial(_prefixed_id, prefix="sg-"),
     "kms/key": _kms_key,
     "iam/role": _iam_role,
-    "iam/instanceProfile": _iam_arn("instance-profile"),
-    "iam/policy": _iam_arn("policy"),
+    "iam/instanceProfile": partial(_iam_arn, kind="instance-profile"),
+    "iam/policy": partial(_iam_arn, kind="policy"),
     "iam/openIdConnectProvider": _oidc_provider,
     "lambda/layerVersion": _layer_version,
     "lambda/function": _lambda_function,
     "lambda/invocation": _lambda_invocation,
     "apigatewayv2/api": _http_api,
-    "apigatewayv2/vpcLink": _prefixed_id("vpclink-", 6),
-    "apigatewayv2/authorizer": _prefixed_id("auth-", 6),
-    "apigatewayv2/integration": _prefixed_id("integ-", 6),
+    "apigatewayv2/vpcLink": partial(_prefixed_id, prefix="vpclink-", length=6),
+    "apigatewayv2/authorizer": partial(_prefixed_id, prefix="auth-", length=6),
+    "apigatewayv2/integration": partial(_prefixed_id, prefix="integ-", length=6),
     "apigatewayv2/stage": _api_stage,
     "secretsmanager/secretVersion": _secret_version,
     "secretsmanager/secret": _secret,
@@ -396,8 +394,8 @@ def _vpc_lookup(args: Mapping[str, Any], region: str) -> dict[str, Any]:
             "mainRouteTableId": "rtb-0mock", "ownerId": MOCK_ACCOUNT_ID, "state": "available", "tags": {}}
 
 
-def _ids(prefix: str) -> _Invoke:
-    return lambda args, region: {"ids": [f"{prefix}-0mocka", f"{prefix}-0mockb"], "id": region}
+def _ids(args: Mapping[str, Any], region: str, prefix: str) -> dict[str, Any]:
+    return {"ids": [f"{prefix}-0mocka", f"{prefix}-0mockb"], "id": region}
 
 
 def _subnet(args: Mapping[str, Any], region: str) -> dict[str, Any]:
@@ -452,8 +450,8 @@ _AWS_INVOKES: Mapping[str, _Invoke] = {
         "token": "k8s-aws-v1.mock", "name": args.get("name"), "id": args.get("name")},
     "aws:index/getDefaultTags:getDefaultTags": lambda args, region: {"tags": {}, "id": "default"},
     "aws:ec2/getVpc:getVpc": _vpc_lookup,
-    "aws:ec2/getVpcs:getVpcs": _ids("vpc"),
-    "aws:ec2/getSubnets:getSubnets": _ids("subnet"),
+    "aws:ec2/getVpcs:getVpcs": partial(_ids, prefix="vpc"),
+    "aws:ec2/getSubnets:getSubnets": partial(_ids, prefix="subnet"),
     "aws:ec2/getSubnet:getSubnet": _subnet,
     "aws:ec2/getSecurityGroup:getSecurityGroup": _security_group,
     "aws:ec2/getSecurityGroups:getSecurityGroups": _security_groups,

@@ -149,6 +149,10 @@ def activated_env(**extra: str) -> dict[str, str]:
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
     env.update(extra)
+    # A mutation run's coverage pass (bench/mutation) cannot see into a child process, and the child
+    # would look for the run's configuration in its own working directory: it runs the plain code.
+    if env.get("MUTANT_UNDER_TEST") == "stats":
+        del env["MUTANT_UNDER_TEST"]
     return env
 
 

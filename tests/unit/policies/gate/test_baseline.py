@@ -109,3 +109,129 @@ def test_a_broken_or_missing_baseline_is_exit_2(program, tmp_path):
     assert out.returncode == 2 and "baseline cannot be read" in out.stderr
     out = gate("--stack", "dev", "--program", str(program), "--baseline", "a", "--write-baseline", "b")
     assert out.returncode == 2 and "not allowed with argument" in out.stderr
+
+
+# In-process: the functions the command line calls, so that every branch is seen by the test run itself.
+
+from policies.gate import GateResult  # noqa: E402
+from policies.gate.baseline import _stack_of, apply_baseline, keys_of, write_baseline  # noqa: E402
+from policies.gate.evaluate import Violation  # noqa: E402
+from policies.rules.waivers import Waiver  # noqa: E402
+
+OTHER = "urn:pulumi:prod::public_bucket::pulumi:pulumi:Stack$aws:s3/bucketV2:BucketV2::site"
+
+
+def _violation(policy: str, urn: str, **kw) -> Violation:
+    return Violation(policy, "mandatory", urn, "aws:s3/bucketV2:BucketV2", urn.rsplit("::", 1)[-1], "msg", **kw)
+
+
+def _result(violations: list[Violation], stack: str = "dev", project: str = "public_bucket") -> GateResult:
+    return GateResult(project, stack, Path("."), "__main__.py", [], violations, {}, None)
+
+
+@pytest.mark.parametrize(
+    ("urn", "expected"),
+    [
+        (URN, ("dev", "public_bucket")),
+        ("urn:pulumi:dev::proj::t::n", ("dev", "proj")),
+        ("urn:pulumi:dev::proj", None),  # no type and name: not a resource URN
+        ("urn:pulumi:dev", None),
+        ("urn:other:dev::proj::t::n", None),
+        ("xurn:pulumi:dev::proj::t::n", None),
+    ],
+)
+def test_the_stack_of_a_urn(urn, expected):
+    assert _stack_of(urn) == expected
+
+
+def test_a_recorded_finding_of_exactly_three_parts_is_accepted():
+    assert read_baseline_text('{"version": 1, "findings": [{"policy": "p", "urn": "urn:pulumi:s::p::t"}]}') == {
+        ("p", "urn:pulumi:s::p::t")
+    }
+
+
+@pytest.mark.parametrize(
+    "findings",
+    [
+        ["x"],
+        [{"policy": 1, "urn": URN}],
+        [{"urn": URN}],
+        [{"policy": "p", "urn": 3}],
+        [{"policy": "p", "urn": "urn:pulumi:dev::proj"}],
+    ],
+)
+def test_each_malformed_finding_is_named_with_its_index(findings):
+    doc = {"version": 1, "findings": [{"policy": "ok", "urn": URN}, *findings]}
+    with pytest.raises(BaselineError) as err:
+        read_baseline_text(json.dumps(doc))
+    assert str(err.value).endswith('baseline.json: findings[1]: expected {"policy": NAME, "urn": "urn:pulumi:..."}')
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"version": 1}', '{"version": 1, "findings": {}}', '{"findings": []}', '"x"'],
+)
+def test_the_refusal_says_what_a_baseline_looks_like(text):
+    with pytest.raises(BaselineError) as err:
+        read_baseline_text(text)
+    assert str(err.value).endswith(
+        'baseline.json: not a baseline of version 1 (expected {"version": 1, "findings": [{"policy", "urn"}, ...]},'
+        " as --write-baseline writes it)"
+    )
+
+
+def test_unreadable_and_unwritable_baselines_name_the_path(tmp_path):
+    missing = tmp_path / "none.json"
+    with pytest.raises(BaselineError) as err:
+        read_baseline(missing)
+    assert str(err.value) == f"{missing}: baseline cannot be read: No such file or directory"
+    with pytest.raises(BaselineError) as err:
+        write_baseline(tmp_path / "no" / "dir.json", [])
+    assert str(err.value) == f"{tmp_path / 'no' / 'dir.json'}: baseline cannot be written: No such file or directory"
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(BaselineError) as err:
+        read_baseline(broken)
+    assert str(err.value).startswith(f"{broken}: baseline is not valid JSON: ")
+
+
+def test_the_file_layout_is_exact():
+    assert render_baseline([("b", URN), ("a", URN), ("a", OTHER), ("a", URN)]) == (
+        "{\n"
+        '  "version": 1,\n'
+        '  "tool": "stateless-guard",\n'
+        '  "findings": [\n'
+        f'    {{\n      "policy": "a",\n      "urn": "{URN}"\n    }},\n'
+        f'    {{\n      "policy": "b",\n      "urn": "{URN}"\n    }},\n'
+        f'    {{\n      "policy": "a",\n      "urn": "{OTHER}"\n    }}\n'
+        "  ]\n"
+        "}\n"
+    )
+
+
+def test_written_baselines_leave_out_waived_findings_and_return_what_they_recorded(tmp_path):
+    waiver = Waiver("site", "accepted", None)
+    results = [
+        _result([_violation("s3-versioning", URN), _violation("s3-encryption", URN, waived=waiver)]),
+        _result([_violation("s3-versioning", OTHER)], stack="prod"),
+    ]
+    assert keys_of(results) == {("s3-versioning", URN), ("s3-versioning", OTHER)}
+    path = tmp_path / "baseline.json"
+    assert write_baseline(path, results) == {("s3-versioning", URN), ("s3-versioning", OTHER)}
+    assert path.read_text(encoding="utf-8") == render_baseline(keys_of(results))
+    assert read_baseline(path) == keys_of(results)
+
+
+def test_applying_a_baseline_marks_recorded_findings_and_counts_gone_ones_per_stack():
+    gone_here = URN.replace("site", "logs")
+    gone_elsewhere = OTHER.replace("site", "logs")
+    recorded = {("s3-versioning", URN), ("s3-encryption", gone_here), ("s3-encryption", gone_elsewhere)}
+    dev = _result([_violation("s3-versioning", URN), _violation("s3-encryption", URN)])
+    other_project = _result([_violation("s3-versioning", URN)], project="elsewhere")
+    applied = apply_baseline([dev, other_project], recorded)
+    assert [v.baselined for v in applied[0].violations] == [True, False]
+    assert applied[0].baseline_gone == 1
+    assert [v.baselined for v in applied[1].violations] == [True]
+    assert applied[1].baseline_gone == 0
+    assert applied[0].violations[1] == dev.violations[1]
+    assert applied[0].stack == "dev" and applied[0].project == "public_bucket"

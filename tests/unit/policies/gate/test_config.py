@@ -93,3 +93,150 @@ def test_repository_policy_configs_are_valid(stack):
         assert set(levels.values()) == {EnforcementLevel.MANDATORY}
     if stack == "dev":
         assert set(levels.values()) == {EnforcementLevel.ADVISORY}
+
+
+# Small policies of our own, so that each step of the reconciliation is seen on its own.
+
+from pulumi_policy import PolicyConfigSchema, ResourceValidationPolicy  # noqa: E402
+
+from policies.gate.config import PolicySettings  # noqa: E402
+from policies.rules.waivers import WAIVERS_SCHEMA  # noqa: E402
+
+LEVEL_NAMES = "advisory, mandatory, remediate, disabled"
+
+
+def _policy(name, level=None, properties=None, required=None):
+    schema = None if properties is None else PolicyConfigSchema(properties, required)
+    return ResourceValidationPolicy(name, "test", lambda args, report: None, level, schema)
+
+
+TUNED = _policy(
+    "tuned",
+    EnforcementLevel.ADVISORY,
+    {
+        "limit": {"type": "integer", "minimum": 1, "default": 3},
+        "names": {"type": "array", "items": {"type": "string"}},
+        "mode": {"type": "string"},
+        "waivers": WAIVERS_SCHEMA,
+    },
+)
+PLAIN = _policy("plain")  # no level of its own, no schema
+STRICT = _policy(
+    "strict", EnforcementLevel.MANDATORY, {"zone": {"type": "string"}, "tier": {"type": "string"}}, ["zone"]
+)
+OURS = [TUNED, PLAIN, STRICT]
+
+
+def _ours(given, source="policy.test.json"):
+    return reconcile(OURS, EnforcementLevel.REMEDIATE, given, source)
+
+
+def _refused(given, source="policy.test.json"):
+    with pytest.raises(PolicyConfigError) as err:
+        _ours(given, source)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("given", [None, {}])
+def test_without_config_each_policy_keeps_its_level_or_the_packs_and_its_defaults(given):
+    assert _ours(given) == {
+        "tuned": PolicySettings(EnforcementLevel.ADVISORY, {"limit": 3}),
+        "plain": PolicySettings(EnforcementLevel.REMEDIATE, {}),
+        "strict": PolicySettings(EnforcementLevel.MANDATORY, {}),
+    }
+
+
+def test_all_sets_every_level_and_keeps_the_properties():
+    assert _ours({"all": "disabled"}) == {
+        "tuned": PolicySettings(EnforcementLevel.DISABLED, {"limit": 3}),
+        "plain": PolicySettings(EnforcementLevel.DISABLED, {}),
+        "strict": PolicySettings(EnforcementLevel.DISABLED, {}),
+    }
+    assert _ours({"all": {"enforcementLevel": "advisory"}})["strict"].enforcement == EnforcementLevel.ADVISORY
+
+
+def test_a_policy_entry_without_a_level_keeps_the_level_all_gave_it():
+    settings = _ours({"all": "mandatory", "tuned": {"limit": 5, "mode": "x"}, "plain": "advisory"})
+    assert settings["tuned"] == PolicySettings(EnforcementLevel.MANDATORY, {"limit": 5, "mode": "x"})
+    assert settings["plain"] == PolicySettings(EnforcementLevel.ADVISORY, {})
+    assert settings["strict"] == PolicySettings(EnforcementLevel.MANDATORY, {})
+
+
+def test_a_policy_entry_with_a_level_and_properties_merges_over_the_defaults():
+    settings = _ours({"tuned": {"enforcementLevel": "remediate", "names": ["a"]}})
+    assert settings["tuned"] == PolicySettings(EnforcementLevel.REMEDIATE, {"limit": 3, "names": ["a"]})
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"tuned": "blocking"}, f"policy.test.json: tuned: enforcement level 'blocking' is not one of {LEVEL_NAMES}"),
+        (
+            {"tuned": {"enforcementLevel": 2}},
+            f"policy.test.json: tuned: enforcement level 2 is not one of {LEVEL_NAMES}",
+        ),
+        ({"all": {}}, f"policy.test.json: all: enforcement level None is not one of {LEVEL_NAMES}"),
+        ({"all": ["mandatory"]}, f"policy.test.json: all: enforcement level ['mandatory'] is not one of {LEVEL_NAMES}"),
+        (
+            {"all": {"enforcementLevel": "advisory", "b": 1, "a": 2}},
+            "policy.test.json: 'all' only takes enforcementLevel, not a, b",
+        ),
+        ({"nope": "advisory"}, "policy.test.json: no policy named 'nope' in this pack (known: plain, strict, tuned)"),
+        ({"tuned": None}, "policy.test.json: tuned: expected an enforcement level or an object, got None"),
+        (
+            {"tuned": {"z": 1, "y": 2}},
+            "policy.test.json: tuned: unknown config y, z (this policy takes: limit, mode, names)",
+        ),
+        ({"plain": {"x": 1}}, "policy.test.json: plain: unknown config x (this policy takes: none)"),
+        ({"tuned": {"limit": 0}}, "policy.test.json: tuned.limit: 0 is less than the minimum of 1"),
+        ({"tuned": {"names": ["a", 3]}}, "policy.test.json: tuned.names.1: 3 is not of type 'string'"),
+        # The first error by path: `limit` before `names`, whatever order the validator found them in.
+        ({"tuned": {"names": [1], "limit": 0}}, "policy.test.json: tuned.limit: 0 is less than the minimum of 1"),
+        # Sorted by path, not in the schema's order (names is declared before mode).
+        ({"tuned": {"names": [1], "mode": 3}}, "policy.test.json: tuned.mode: 3 is not of type 'string'"),
+        ({"strict": {"tier": "a"}}, "policy.test.json: strict: 'zone' is a required property"),
+        (
+            {"tuned": {"waivers": [{"resource": "db"}]}},
+            "policy.test.json: tuned: waivers[0]: the waiver of 'db' has no reason: say why this finding is accepted",
+        ),
+    ],
+)
+def test_each_refusal_names_the_file_the_policy_and_the_fault(given, message):
+    assert _refused(given) == message
+
+
+def test_the_default_source_is_policy_config():
+    with pytest.raises(PolicyConfigError) as err:
+        reconcile(OURS, EnforcementLevel.ADVISORY, {"nope": "advisory"})
+    assert str(err.value).startswith("policy config: no policy named 'nope'")
+
+
+def test_waivers_are_accepted_and_kept_as_properties():
+    waivers = [{"resource": "db", "reason": "kept on purpose", "expires": "2999-01-01"}]
+    assert _ours({"tuned": {"waivers": waivers}})["tuned"].properties == {"limit": 3, "waivers": waivers}
+
+
+def test_an_unreadable_file_is_named(tmp_path):
+    missing = tmp_path / "policy.json"
+    with pytest.raises(PolicyConfigError) as err:
+        read_policy_config(missing)
+    assert str(err.value) == f"{missing}: cannot be read: No such file or directory"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(PolicyConfigError) as err:
+        read_policy_config(bad)
+    assert (
+        str(err.value)
+        == f"{bad}: not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+    )
+    array = tmp_path / "array.json"
+    array.write_text("[]", encoding="utf-8")
+    with pytest.raises(PolicyConfigError) as err:
+        read_policy_config(array)
+    assert str(err.value) == f"{array}: a policy config file is a JSON object keyed by policy name"
+
+
+def test_a_file_is_read_as_utf8(tmp_path):
+    path = tmp_path / "policy.json"
+    path.write_bytes(json.dumps({"tuned": {"mode": "é"}}, ensure_ascii=False).encode("utf-8"))
+    assert read_policy_config(path) == {"tuned": {"mode": "é"}}

@@ -298,3 +298,458 @@ def test_without_source_positions_sarif_points_at_the_project_file(tmp_path):
     assert out.returncode == 1, out.stderr
     (result,) = valid_sarif(out.stdout)["runs"][0]["results"]
     assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "Pulumi.yaml"
+
+
+# ----------------------------------------------------------------------------- in process
+# The readers called directly: every message exact, every field of a resource, every value encoding.
+
+import base64  # noqa: E402
+import io  # noqa: E402
+
+from policies.gate.documents import (  # noqa: E402
+    BYTE_STRING_SIG,
+    OUTPUT_VALUE_SIG,
+    PREVIEW_SHAPE,
+    RESOURCE_REFERENCE_SIG,
+    STATE_SHAPE,
+    DocumentError,
+    Step,
+    _source,
+    _urn_parts,
+    _value,
+    parse_preview,
+    parse_state,
+    parse_steps,
+    read_json,
+)
+from policies.gate.records import Resource  # noqa: E402
+
+
+def _refusal(parse, doc, stack="dev"):
+    with pytest.raises(DocumentError) as err:
+        parse(doc, stack, "doc.json")
+    return str(err.value)
+
+
+@pytest.mark.parametrize(("kind", "text", "fragment"), BROKEN[1:])
+def test_each_broken_document_is_refused_in_process(kind, text, fragment):
+    message = _refusal(parse_state if kind == "state" else parse_preview, json.loads(text))
+    assert message.startswith("doc.json: ") and fragment in message
+
+
+def test_reading_a_document_names_it(tmp_path, monkeypatch):
+    path = tmp_path / "doc.json"
+    path.write_text('{"a": "é"}', encoding="utf-8")
+    assert read_json(str(path)) == (str(path), {"a": "é"})
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"b": 1}'))
+    assert read_json("-") == ("standard input", {"b": 1})
+    monkeypatch.setattr("sys.stdin", io.StringIO("nope"))
+    with pytest.raises(DocumentError) as err:
+        read_json("-")
+    assert str(err.value) == "standard input: not JSON (Expecting value: line 1 column 1 (char 0))"
+    with pytest.raises(DocumentError) as err:
+        read_json(str(tmp_path / "none.json"))
+    assert str(err.value) == f"{tmp_path / 'none.json'}: cannot be read: No such file or directory"
+    latin = tmp_path / "latin.json"
+    latin.write_bytes('{"a": "é"}'.encode("latin-1"))
+    with pytest.raises(DocumentError) as err:
+        read_json(str(latin))
+    assert str(err.value) == f"{latin}: not UTF-8 text"
+
+
+def _secret(plaintext):
+    return {SIG_KEY: SECRET_SIG, "plaintext": plaintext}
+
+
+@pytest.mark.parametrize(
+    ("value", "preview", "expected"),
+    [
+        (_secret('{"k": ["v"]}'), False, {"k": ["v"]}),
+        (_secret(json.dumps(_secret('"inner"'))), False, "inner"),
+        (_secret(json.dumps("[secret]")), True, UNKNOWN),
+        (_secret(json.dumps("[secret]")), False, "[secret]"),
+        (_secret("{not json"), False, UNKNOWN),
+        (_secret(3), False, UNKNOWN),
+        ({SIG_KEY: SECRET_SIG, "ciphertext": "AAAA"}, False, UNKNOWN),
+        (
+            {SIG_KEY: RESOURCE_REFERENCE_SIG, "urn": "urn:pulumi:dev::p::t::n", "id": "i"},
+            False,
+            "urn:pulumi:dev::p::t::n",
+        ),
+        ({SIG_KEY: RESOURCE_REFERENCE_SIG}, False, None),
+        ({SIG_KEY: OUTPUT_VALUE_SIG, "value": {"x": "[secret]"}}, True, {"x": UNKNOWN}),
+        ({SIG_KEY: OUTPUT_VALUE_SIG, "value": None}, False, None),
+        ({SIG_KEY: OUTPUT_VALUE_SIG}, False, UNKNOWN),
+        ({SIG_KEY: BYTE_STRING_SIG, "value": base64.b64encode(b"caf\xc3\xa9").decode()}, False, "café"),
+        ({SIG_KEY: BYTE_STRING_SIG, "value": base64.b64encode(b"\xff").decode()}, False, "\ufffd"),
+        ({SIG_KEY: BYTE_STRING_SIG, "value": "a"}, False, UNKNOWN),
+        ({SIG_KEY: BYTE_STRING_SIG}, False, ""),
+        ({SIG_KEY: "other", "a": "[secret]"}, True, {SIG_KEY: "other", "a": UNKNOWN}),
+        ([{"a": ["[secret]", 1]}, "[secret]"], True, [{"a": [UNKNOWN, 1]}, UNKNOWN]),
+        ([{"a": ["[secret]", 1]}], False, [{"a": ["[secret]", 1]}]),
+        ("[secret]x", True, "[secret]x"),
+    ],
+)
+def test_each_value_encoding(value, preview, expected):
+    assert _value(value, preview) == expected
+
+
+@pytest.mark.parametrize(
+    ("urn", "expected"),
+    [
+        ("urn:pulumi:dev::shop::aws:s3/bucketV2:BucketV2::site", ("dev", "shop", "site")),
+        ("urn:pulumi:dev::shop::pulumi:pulumi:Stack$aws:s3/bucketV2:BucketV2::a::b", ("dev", "shop", "b")),
+        ("urn:pulumi:dev::shop::t", None),
+        ("urn:other:dev::shop::t::n", None),
+        ("x urn:pulumi:dev::shop::t::n", None),
+    ],
+)
+def test_the_parts_of_a_urn(urn, expected):
+    assert _urn_parts(urn) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "root", "expected"),
+    [
+        ("project:///infra/__main__.py#12,3", Path("/repo"), ("/repo/infra/__main__.py", 12)),
+        ("project:///my%20dir/main.py#7", Path("/repo"), ("/repo/my dir/main.py", 7)),
+        ("project:///main.py#1", Path("/repo"), ("/repo/main.py", 1)),
+        ("project:///main.py#12,3,4", Path("/repo"), ("/repo/main.py", 12)),
+        ("project:///Xdir/main.py#2", Path("/repo"), ("/repo/Xdir/main.py", 2)),
+        ("project:///main.py#0", Path("/repo"), None),
+        ("project:///main.py#x,3", Path("/repo"), None),
+        ("project:///main.py", Path("/repo"), None),
+        ("project:///main.py#3", None, None),
+        ("file:///main.py#3", Path("/repo"), None),
+        (12, Path("/repo"), None),
+    ],
+)
+def test_a_source_position(raw, root, expected):
+    assert _source(raw, root) == expected
+
+
+FULL = {
+    "urn": "urn:pulumi:dev::shop::aws:s3/bucketV2:BucketV2::site",
+    "type": "aws:s3/bucketV2:BucketV2",
+    "inputs": {"a": 1},
+    "outputs": {"a": 1, "arn": "x"},
+    "parent": "urn:pulumi:dev::shop::pulumi:pulumi:Stack::shop-dev",
+    "dependencies": ["urn:d1", "urn:d2"],
+    "propertyDependencies": {"a": ["urn:d1"], "b": None},
+    "provider": "urn:pulumi:dev::shop::pulumi:providers:aws::default::id",
+    "protect": True,
+    "ignoreChanges": ["tags"],
+    "retainOnDelete": True,
+    "additionalSecretOutputs": ["arn"],
+    "deletedWith": "urn:d2",
+    "aliases": ["urn:old"],
+    "sourcePosition": "project:///__main__.py#4",
+}
+
+
+def test_every_field_of_a_resource_is_read():
+    (r,) = parse_state(_state(FULL), "dev", "doc.json", Path("/repo")).resources
+    assert r == Resource(
+        urn=FULL["urn"],
+        type=FULL["type"],
+        name="site",
+        inputs={"a": 1},
+        parent=FULL["parent"],
+        dependencies=("urn:d1", "urn:d2"),
+        property_dependencies={"a": ("urn:d1",), "b": ()},
+        provider=FULL["provider"],
+        custom=True,
+        protect=True,
+        secret_paths=(),
+        options={
+            "ignoreChanges": ["tags"],
+            "deleteBeforeReplace": False,
+            "retainOnDelete": True,
+            "additionalSecretOutputs": ["arn"],
+            "deletedWith": "urn:d2",
+            "aliases": ["urn:old"],
+        },
+        outputs={"a": 1, "arn": "x"},
+        remote=False,
+        source=("/repo/__main__.py", 4),
+    )
+
+
+def test_a_bare_resource_gets_empty_defaults():
+    (r,) = parse_state(_state({"urn": FULL["urn"], "type": FULL["type"], "inputs": None}), "dev", "d").resources
+    assert (r.inputs, r.outputs, r.parent, r.dependencies, r.property_dependencies, r.provider) == (
+        {},
+        {},
+        None,
+        (),
+        {},
+        None,
+    )
+    assert (r.protect, r.source) == (False, None)
+    assert r.options == {
+        "ignoreChanges": [],
+        "deleteBeforeReplace": False,
+        "retainOnDelete": False,
+        "additionalSecretOutputs": [],
+        "deletedWith": None,
+        "aliases": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("x", "doc.json: deployment.resources[1]: a resource must be an object with 'urn' and 'type'"),
+        ({"urn": FULL["urn"]}, "doc.json: deployment.resources[1]: a resource needs string 'urn' and 'type'"),
+        ({"type": FULL["type"]}, "doc.json: deployment.resources[1]: a resource needs string 'urn' and 'type'"),
+        (
+            {"urn": FULL["urn"], "type": ""},
+            "doc.json: deployment.resources[1]: a resource needs string 'urn' and 'type'",
+        ),
+        ({"urn": 3, "type": "t"}, "doc.json: deployment.resources[1]: a resource needs string 'urn' and 'type'"),
+        (
+            {"urn": "urn:pulumi:dev::shop::t", "type": "t"},
+            "doc.json: deployment.resources[1]: 'urn:pulumi:dev::shop::t' is not a Pulumi URN "
+            "(urn:pulumi:<stack>::<project>::<type>::<name>)",
+        ),
+        ({**FULL, "inputs": []}, "doc.json: deployment.resources[1].inputs: expected an object"),
+        ({**FULL, "outputs": "x"}, "doc.json: deployment.resources[1].outputs: expected an object"),
+        ({**FULL, "dependencies": {}}, "doc.json: deployment.resources[1].dependencies: expected a list"),
+        (
+            {**FULL, "propertyDependencies": []},
+            "doc.json: deployment.resources[1].propertyDependencies: expected an object",
+        ),
+    ],
+)
+def test_each_broken_resource_is_named(raw, message):
+    assert _refusal(parse_state, _state(raw)) == message
+
+
+def test_null_fields_are_empty_not_errors():
+    raw = {**FULL, "outputs": None, "dependencies": None, "propertyDependencies": None}
+    (r,) = parse_state(_state(raw), "dev", "d").resources
+    assert (r.outputs, r.dependencies, r.property_dependencies) == ({}, (), {})
+
+
+def test_a_state_keeps_what_the_stack_holds_and_sets_providers_apart():
+    provider = {"urn": "urn:pulumi:dev::shop::pulumi:providers:aws::default", "type": "pulumi:providers:aws"}
+    gone = {**FULL, "urn": FULL["urn"] + "-gone", "delete": True}
+    read = {**FULL, "urn": FULL["urn"] + "-read", "external": True}
+    doc = parse_state(_state(provider, FULL, gone, read), "dev", "d")
+    assert (doc.project, doc.stack) == ("shop", "dev")
+    assert [r.name for r in doc.resources] == ["site"]
+    assert [r.type for r in doc.providers] == ["pulumi:providers:aws"]
+    kept = {**FULL, "delete": False, "external": False}
+    assert [r.name for r in parse_state(_state(kept), "dev", "d").resources] == ["site"]
+
+
+def test_an_empty_state_takes_the_fallback_project():
+    empty = {"version": 4, "deployment": {"resources": None}}
+    doc = parse_state(empty, "dev", "d", fallback_project="fallback")
+    assert (doc.project, doc.resources, doc.providers) == ("fallback", [], [])
+    assert parse_state({"version": 3, "deployment": {}}, "dev", "d").project == ""
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ([], f"doc.json: expected {STATE_SHAPE}"),
+        ({"changeSummary": {}}, "doc.json: this is `pulumi preview --json` output; judge it with --preview"),
+        ({"deployment": {}}, f"doc.json: expected {STATE_SHAPE} with version 3 or 4; got no 'version'"),
+        ({"version": 3}, f"doc.json: expected {STATE_SHAPE} with version 3 or 4; got version 3"),
+        ({"version": "3", "deployment": {}}, f"doc.json: expected {STATE_SHAPE} with version 3 or 4; got version '3'"),
+        ({"version": 3, "deployment": {"resources": "x"}}, "doc.json: deployment.resources must be a list"),
+        (
+            _state(stack="prod"),
+            "doc.json: the document is for stack 'prod' (urn:pulumi:prod::shop::pulumi:pulumi:Stack::shop-prod), "
+            "not 'dev'",
+        ),
+        (
+            _state({**FULL, "urn": "urn:pulumi:dev::b::t::n"}, {**FULL, "urn": "urn:pulumi:dev::a::t::n"}),
+            "doc.json: resources of several projects (a, b, shop) in one document",
+        ),
+    ],
+)
+def test_each_broken_state_is_named(doc, message):
+    assert _refusal(parse_state, doc) == message
+
+
+def _pstep(op, name, state=True, **extra):
+    urn = f"urn:pulumi:dev::shop::{VOLUME}::{name}"
+    step = {"op": op, "urn": urn, **extra}
+    if state:
+        step["newState"] = {"urn": urn, "type": VOLUME, "inputs": {"size": "[secret]"}}
+    return step
+
+
+def test_a_preview_keeps_the_last_new_state_of_each_resource():
+    steps = [
+        _pstep("create-replacement", "a"),
+        _pstep("replace", "a", state=False),
+        _pstep("delete-replaced", "a"),
+        _pstep("create", "b"),
+        _pstep("delete", "b", state=False),
+        _pstep("read", "c"),
+        _pstep("same", "d"),
+        _pstep("update", "e", state=False),
+        _pstep("discard", "f"),
+        _pstep("import", "g"),
+    ]
+    doc = parse_preview({"steps": steps, "changeSummary": {"same": 1}}, "dev", "d")
+    assert [r.name for r in doc.resources] == ["a", "d", "g"]
+    assert doc.resources[0].inputs == {"size": UNKNOWN}
+
+
+def test_a_delete_after_a_state_of_another_resource_keeps_it():
+    steps = [_pstep("create", "a"), _pstep("delete", "b", state=False), _pstep("delete-replaced", "a", state=False)]
+    assert [r.name for r in parse_preview({"steps": steps}, "dev", "d").resources] == ["a"]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"steps": []},
+        {"steps": None, "config": {}},
+        {"changeSummary": {}},
+        {"duration": 1},
+        {"diagnostics": []},
+        {"steps": [], "changeSummary": "x"},
+        {"steps": [], "changeSummary": {"same": "12"}},
+        {"steps": [_pstep("same", "a")], "changeSummary": {"same": 1}},
+        {"steps": [], "diagnostics": ["x", {"severity": "warning", "message": "w"}, {"message": "m"}]},
+    ],
+)
+def test_previews_with_nothing_to_judge_are_read(doc):
+    read = parse_preview(doc, "dev", "d", fallback_project="fallback")
+    assert [r.name for r in read.resources] == (["a"] if doc.get("steps") else [])
+    assert read.project == ("shop" if doc.get("steps") else "fallback")
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ("x", f"doc.json: expected {PREVIEW_SHAPE}"),
+        ({"deployment": {}}, "doc.json: this is `pulumi stack export` output; judge it with --state"),
+        ({}, f"doc.json: expected {PREVIEW_SHAPE}"),
+        ({"steps": {}}, "doc.json: 'steps' must be a list"),
+        (
+            {"steps": [], "diagnostics": [{"severity": "error", "message": "a\n  b " + "x" * 400}]},
+            "doc.json: the preview failed, so its steps are incomplete: a b " + "x" * 296,
+        ),
+        (
+            {"steps": [], "diagnostics": [{"severity": "error"}]},
+            "doc.json: the preview failed, so its steps are incomplete: ",
+        ),
+        (
+            {"steps": [_pstep("same", "a")], "changeSummary": {"same": 3}},
+            "doc.json: 2 unchanged resource(s) are counted but not listed; run "
+            "`pulumi preview --json --show-sames` so that the whole stack is judged",
+        ),
+        ({"steps": [_pstep("create", "a"), "x"]}, "doc.json: steps[1]: a step needs string 'op' and 'urn'"),
+        ({"steps": [{"op": 1, "urn": "u"}]}, "doc.json: steps[0]: a step needs string 'op' and 'urn'"),
+        ({"steps": [{"op": "create", "urn": 1}]}, "doc.json: steps[0]: a step needs string 'op' and 'urn'"),
+        ({"steps": [{"op": "create"}]}, "doc.json: steps[0]: a step needs string 'op' and 'urn'"),
+        ({"steps": [{"op": "explode", "urn": "u"}]}, "doc.json: steps[0]: unknown step op 'explode'"),
+        (
+            {"steps": [{"op": "create", "urn": "u", "newState": "x"}]},
+            "doc.json: steps[0].newState: a resource must be an object with 'urn' and 'type'",
+        ),
+    ],
+)
+def test_each_broken_preview_is_named(doc, message):
+    assert _refusal(parse_preview, doc) == message
+
+
+def test_steps_carry_both_states_and_the_reasons():
+    urn = f"urn:pulumi:dev::shop::{VOLUME}::a"
+    old = {"urn": urn, "type": VOLUME, "inputs": {"size": 8}}
+    new = {"urn": urn, "type": VOLUME, "inputs": {"size": "[secret]"}, "sourcePosition": "project:///main.py#3"}
+    doc = {
+        "steps": [
+            {
+                "op": "replace",
+                "urn": urn,
+                "oldState": old,
+                "newState": new,
+                "replaceReasons": ["size"],
+                "diffReasons": ["size", "tags"],
+                "detailedDiff": {"size": {"kind": "update-replace", "inputDiff": True}},
+            },
+            {
+                "op": "delete",
+                "urn": "urn:pulumi:dev::shop::pulumi:pulumi:Stack$aws:s3/bucketV2:BucketV2::b",
+                "oldState": None,
+            },
+            {"op": "delete", "urn": urn.replace("::a", "::c"), "oldState": {**old, "urn": urn.replace("::a", "::c")}},
+        ]
+    }
+    first, second, third = parse_steps(doc, "dev", "d", Path("/repo"))
+    assert first == Step(
+        "replace",
+        urn,
+        VOLUME,
+        "a",
+        parse_state(_state(old), "dev", "d").resources[0],
+        first.new,
+        ("size",),
+        ("size", "tags"),
+        {"size": {"kind": "update-replace", "inputDiff": True}},
+    )
+    assert first.new is not None and first.new.inputs == {"size": UNKNOWN}
+    assert first.new.source == ("/repo/main.py", 3)
+    assert first.old is not None and first.old.inputs == {"size": 8}
+    assert (second.type, second.name, second.old, second.new) == ("aws:s3/bucketV2:BucketV2", "b", None, None)
+    assert (second.replace_reasons, second.diff_reasons, second.detailed_diff) == ((), (), {})
+    assert (third.type, third.name, third.old is not None, third.new) == (VOLUME, "c", True, None)
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (
+            {"op": "delete", "urn": "urn:pulumi:dev::shop::t"},
+            "doc.json: steps[0]: 'urn:pulumi:dev::shop::t' is not a Pulumi URN",
+        ),
+        ({"replaceReasons": "size"}, "doc.json: steps[0].replaceReasons: expected a list of property names"),
+        ({"diffReasons": [1]}, "doc.json: steps[0].diffReasons: expected a list of property names"),
+        ({"detailedDiff": "x"}, "doc.json: steps[0].detailedDiff: expected an object of {'kind', 'inputDiff'} objects"),
+        (
+            {"detailedDiff": {"a": 1}},
+            "doc.json: steps[0].detailedDiff: expected an object of {'kind', 'inputDiff'} objects",
+        ),
+        ({"oldState": "x"}, "doc.json: steps[0].oldState: a resource must be an object with 'urn' and 'type'"),
+    ],
+)
+def test_each_broken_step_is_named(step, message):
+    base = {"op": "delete", "urn": f"urn:pulumi:dev::shop::{VOLUME}::a"}
+    assert _refusal(parse_steps, {"steps": [{**base, **step}]}) == message
+
+
+def test_steps_are_refused_with_the_previews_own_checks():
+    assert _refusal(parse_steps, {"steps": {}}) == "doc.json: 'steps' must be a list"
+
+
+def test_a_state_keeps_the_preview_secret_marker_as_a_value():
+    raw = {**FULL, "inputs": {"a": "[secret]"}, "outputs": {"a": "[secret]"}}
+    (r,) = parse_state(_state(raw), "dev", "d").resources
+    assert (r.inputs, r.outputs) == ({"a": "[secret]"}, {"a": "[secret]"})
+
+
+def test_a_preview_state_reads_outputs_and_source_as_the_preview_writes_them():
+    urn = f"urn:pulumi:dev::shop::{VOLUME}::a"
+    new = {"urn": urn, "type": VOLUME, "outputs": {"x": "[secret]"}, "sourcePosition": "project:///m.py#4"}
+    doc = parse_preview({"steps": [{"op": "create", "urn": urn, "newState": new}]}, "dev", "d", Path("/repo"))
+    (r,) = doc.resources
+    assert (r.outputs, r.source) == ({"x": UNKNOWN}, ("/repo/m.py", 4))
+    assert parse_preview({"steps": []}, "dev", "d").project == ""
+
+
+def test_two_projects_in_one_document_are_refused():
+    doc = _state({**FULL, "urn": "urn:pulumi:dev::other::t::n"})
+    assert _refusal(parse_state, doc) == "doc.json: resources of several projects (other, shop) in one document"
+
+
+def test_a_preview_of_another_stack_is_named():
+    urn = "urn:pulumi:prod::shop::t::n"
+    doc = {"steps": [{"op": "create", "urn": urn, "newState": {"urn": urn, "type": "t"}}]}
+    assert _refusal(parse_preview, doc) == f"doc.json: the document is for stack 'prod' ({urn}), not 'dev'"

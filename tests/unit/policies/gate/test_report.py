@@ -236,3 +236,377 @@ def test_a_message_that_names_its_resource_is_not_prefixed_twice():
     assert headline(longer) == f"{db} app: {db} app-db would be deleted: x"
     bare = dataclasses.replace(own, message=f"{db} app-db")
     assert headline(bare) == f"{db} app-db: {db} app-db"
+
+# ----------------------------------------------------------------------------- exact text and JSON
+
+import datetime  # noqa: E402
+
+from policies.gate.evaluate import UnmatchedWaiver, Violation  # noqa: E402
+from policies.gate.report import as_json  # noqa: E402
+from policies.gate.report.common import repository_root, summary  # noqa: E402
+from policies.gate.report.text import as_text  # noqa: E402
+from policies.rules.waivers import Waiver  # noqa: E402
+
+U1 = f"urn:pulumi:dev::{PROJECT}::{ACL}::one"
+U2 = f"urn:pulumi:dev::{PROJECT}::{ACL}::two"
+
+
+def _v(policy, enforcement="mandatory", urn=U1, **kw):
+    return Violation(policy, enforcement, urn, ACL, urn.rsplit("::", 1)[-1], f"{policy} says no", **kw)
+
+
+MIXED = [
+    _v("z-advisory", "advisory", remediation="fix z"),
+    _v("b-waived", waived=Waiver("one", "accepted", datetime.date(2030, 1, 2))),
+    _v("c-baselined", baselined=True),
+    _v("a-mandatory"),
+    _v("d-waived-forever", "advisory", waived=Waiver("one", "kept")),
+    _v("y-other", urn=U2),
+    _v("e-both", waived=Waiver("one", "both"), baselined=True),
+]
+
+
+def test_the_summary_counts_only_what_decides_the_verdict():
+    assert summary([acl("one"), acl("two")], MIXED) == {
+        "resources": 2,
+        "mandatory": 2,
+        "advisory": 1,
+        "waived": 3,
+        "baselined": 1,
+    }
+
+
+def test_the_text_report_line_by_line():
+    text = as_text(PROJECT, "dev", [acl("one"), acl("two"), acl("three")], MIXED, unjudged=1, notes=["note: n"])
+    assert text.splitlines() == [
+        f"{ACL}  one",
+        f"  {U1}",
+        "  [mandatory] a-mandatory: a-mandatory says no",
+        "  [advisory] z-advisory: z-advisory says no",
+        "      fix: fix z",
+        "  [mandatory, waived] b-waived: b-waived says no",
+        "      waived: accepted (until 2030-01-02)",
+        "  [mandatory, baselined] c-baselined: c-baselined says no",
+        "  [mandatory, waived] e-both: e-both says no",
+        "      waived: both",
+        "  [advisory, waived] d-waived-forever: d-waived-forever says no",
+        "      waived: kept",
+        "",
+        f"{ACL}  two",
+        f"  {U2}",
+        "  [mandatory] y-other: y-other says no",
+        "",
+        "note: n",
+        f"FAIL stateless-guard {PROJECT}/dev: 2 resources judged, 1 component(s) not judged, 2 mandatory, "
+        "1 advisory violation(s) (3 waived, 1 baselined)",
+    ]
+
+
+def test_a_clean_text_report_is_one_line_and_a_given_verdict_wins():
+    assert as_text(PROJECT, "dev", [acl("one")], []) == (
+        f"PASS stateless-guard {PROJECT}/dev: 1 resources judged, 0 component(s) not judged, 0 mandatory, "
+        "0 advisory violation(s)"
+    )
+    only_baselined = as_text(PROJECT, "dev", [], [_v("c", baselined=True)], verdict="PASS (incomplete)")
+    assert only_baselined.splitlines()[-1] == (
+        f"PASS (incomplete) stateless-guard {PROJECT}/dev: 0 resources judged, 0 component(s) not judged, "
+        "0 mandatory, 0 advisory violation(s) (1 baselined)"
+    )
+
+
+def _result(tmp_path, violations, stack="dev", policy_config=None, **kw):
+    (tmp_path / ".git").mkdir(exist_ok=True)
+    return GateResult(PROJECT, stack, tmp_path, "__main__.py", [acl("one")], violations, {}, policy_config, **kw)
+
+
+def test_text_notes_policy_config_waivers_and_baseline(tmp_path):
+    config = tmp_path / "stacks" / "policy.dev.json"
+    unmatched = [UnmatchedWaiver("s3-versioning", Waiver("gone", "r"))]
+    result = _result(
+        tmp_path,
+        [_v("a", baselined=True), _v("b")],
+        policy_config=config,
+        unmatched_waivers=unmatched,
+        baseline_gone=2,
+        notes=["engine note"],
+        incomplete=True,
+    )
+    lines = as_text_many([result]).splitlines()
+    assert lines[-6:] == [
+        "",
+        "engine note",
+        "policy config: stacks/policy.dev.json",
+        "note: the waiver of 'gone' for s3-versioning in stacks/policy.dev.json matches no finding: "
+        "remove it, or correct the resource",
+        "baseline: 1 recorded finding(s) still there, 2 gone "
+        "(fixed or renamed; --write-baseline records the new state)",
+        f"FAIL stateless-guard {PROJECT}/dev: 1 resources judged, 0 component(s) not judged, 1 mandatory, "
+        "0 advisory violation(s) (1 baselined)",
+    ]
+    outside = Path("/elsewhere/policy.json")
+    bare = _result(tmp_path, [], policy_config=outside, unmatched_waivers=unmatched, incomplete=True)
+    assert as_text_many([bare]).splitlines() == [
+        "policy config: /elsewhere/policy.json",
+        "note: the waiver of 'gone' for s3-versioning in /elsewhere/policy.json matches no finding: "
+        "remove it, or correct the resource",
+        f"PASS (incomplete) stateless-guard {PROJECT}/dev: 1 resources judged, 0 component(s) not judged, "
+        "0 mandatory, 0 advisory violation(s)",
+    ]
+    none = _result(tmp_path, [], unmatched_waivers=unmatched)
+    assert as_text_many([none]).splitlines()[:2] == [
+        "policy config: none applies: every rule at its default enforcement, no waivers",
+        "note: the waiver of 'gone' for s3-versioning in the policy config matches no finding: "
+        "remove it, or correct the resource",
+    ]
+
+
+def test_several_stacks_in_text_end_with_the_stacks_that_failed(tmp_path):
+    results = [
+        _result(tmp_path, [_v("a")], stack="dev"),
+        _result(tmp_path, [], stack="staging"),
+        _result(tmp_path, [_v("a")], stack="prod"),
+    ]
+    text = as_text_many(results)
+    lines = text.splitlines()
+    assert lines[0] == f"=== {PROJECT}/dev ==="
+    assert f"=== {PROJECT}/staging ===" in lines and f"=== {PROJECT}/prod ===" in lines
+    assert lines[-2:] == ["", "FAIL (dev, prod) stateless-guard: 3 stacks"]
+    assert text.count("\n\n=== ") == 2
+    assert as_text_many(results[1:2] * 2).splitlines()[-1] == "PASS stateless-guard: 2 stacks"
+    assert as_text_many(results[1:2]).splitlines()[0] == "policy config: " + (
+        "none applies: every rule at its default enforcement, no waivers"
+    )
+
+
+def test_the_json_report_exactly(tmp_path):
+    waiver = Waiver("one", "accepted", datetime.date(2030, 1, 2))
+    violations = [_v("a", remediation="fix"), _v("b", "advisory", waived=waiver), _v("c", baselined=True)]
+    result = _result(
+        tmp_path,
+        violations,
+        policy_config=tmp_path / "p.json",
+        unmatched_waivers=[UnmatchedWaiver("s3-versioning", Waiver("gone", "r"))],
+        baseline_gone=4,
+        notes=["n"],
+    )
+    doc = json.loads(as_json_many([result]))
+    stack = {
+        "stack": "dev",
+        "project": PROJECT,
+        "resources": [{"urn": acl("one").urn, "type": ACL, "name": "one"}],
+        "violations": [
+            {
+                "policy": "a",
+                "enforcement": "mandatory",
+                "urn": U1,
+                "type": ACL,
+                "name": "one",
+                "message": "a says no",
+                "remediation": "fix",
+            },
+            {
+                "policy": "b",
+                "enforcement": "advisory",
+                "urn": U1,
+                "type": ACL,
+                "name": "one",
+                "message": "b says no",
+                "remediation": "",
+                "waived": {"reason": "accepted", "expires": "2030-01-02"},
+            },
+            {
+                "policy": "c",
+                "enforcement": "mandatory",
+                "urn": U1,
+                "type": ACL,
+                "name": "one",
+                "message": "c says no",
+                "remediation": "",
+                "baselined": True,
+            },
+        ],
+        "summary": {"resources": 1, "mandatory": 1, "advisory": 0, "waived": 1, "baselined": 1},
+        "verdict": "FAIL",
+        "notes": ["n"],
+        "policyConfig": "p.json",
+        "unmatchedWaivers": [{"policy": "s3-versioning", "resource": "gone", "reason": "r", "expires": None}],
+        "baseline": {"matched": 1, "gone": 4},
+    }
+    legacy = {k: stack[k] for k in ("stack", "project", "resources", "violations", "summary")}
+    assert doc == {"schemaVersion": 2, "stacks": [stack], **legacy}
+    two = json.loads(as_json_many([result, dataclasses.replace(result, stack="prod", baseline_gone=None)]))
+    assert set(two) == {"schemaVersion", "stacks"} and [s["stack"] for s in two["stacks"]] == ["dev", "prod"]
+    assert "baseline" not in two["stacks"][1]
+    assert as_json_many([result]).startswith('{\n  "schemaVersion": 2,\n  "stacks": [\n    {\n')
+    single = json.loads(as_json(PROJECT, "dev", [acl("one")], violations[:1]))
+    assert single == {
+        "schemaVersion": 2,
+        "stacks": [
+            {k: v for k, v in legacy.items() if k != "violations" and k != "summary"}
+            | {
+                "violations": stack["violations"][:1],
+                "summary": {"resources": 1, "mandatory": 1, "advisory": 0, "waived": 0, "baselined": 0},
+            }
+        ],
+        **{k: v for k, v in legacy.items() if k != "violations" and k != "summary"},
+        "violations": stack["violations"][:1],
+        "summary": {"resources": 1, "mandatory": 1, "advisory": 0, "waived": 0, "baselined": 0},
+    }
+    assert as_json(PROJECT, "dev", [], []).startswith('{\n  "schemaVersion": 2,')
+
+
+def test_the_repository_root_is_the_nearest_directory_with_git(tmp_path):
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    assert repository_root(inner) == inner
+    (tmp_path / ".git").write_text("gitdir: elsewhere")  # a worktree's .git is a file
+    assert repository_root(inner) == tmp_path
+    (inner / ".git").mkdir()
+    assert repository_root(inner) == inner
+
+
+# ----------------------------------------------------------------------------- exact GitHub annotations
+
+from policies.gate.report.github import command  # noqa: E402
+
+
+def test_a_workflow_command_skips_empty_properties():
+    assert command("error", "a\nb", file="x.py", line=3, title="t:1") == "::error file=x.py,line=3,title=t%3A1::a%0Ab"
+    assert command("notice", "m", file=None, line="", title="baseline") == "::notice title=baseline::m"
+    assert command("warning", "m") == "::warning::m"
+    assert command("warning", "m", line=0) == "::warning line=0::m"
+
+
+def test_github_annotations_exactly(tmp_path):
+    (tmp_path / "__main__.py").write_text("x\n", encoding="utf-8")
+    one = dataclasses.replace(acl("one"), source=(str(tmp_path / "__main__.py"), 7))
+    violations = [
+        _v("a", remediation="fix a"),
+        _v("b", "advisory"),
+        _v("c", waived=Waiver("one", "ok", datetime.date(2030, 1, 2)), remediation="unused"),
+        _v("d", "advisory", waived=Waiver("one", "ok")),
+        _v("e", baselined=True),
+        _v("f", baselined=True, waived=Waiver("one", "both")),
+    ]
+    config = tmp_path / "policy.json"
+    unmatched = [UnmatchedWaiver("s3-versioning", Waiver("gone", "r"))]
+    result = GateResult(
+        PROJECT,
+        "dev",
+        tmp_path,
+        "__main__.py",
+        [one],
+        violations,
+        {},
+        config,
+        unmatched_waivers=unmatched,
+        baseline_gone=3,
+        notes=["not seen: x"],
+    )
+    at = "file=__main__.py,line=7"
+    assert as_github([result]).splitlines() == [
+        f"::error {at},title=a::{ACL} one: a says no%0Afix: fix a",
+        f"::warning {at},title=b::{ACL} one: b says no",
+        f"::notice {at},title=c::{ACL} one: c says no%0Awaived: ok, until 2030-01-02",
+        f"::notice {at},title=d::{ACL} one: d says no%0Awaived: ok",
+        f"::notice {at},title=f::{ACL} one: f says no%0Awaived: both",
+        f"::notice title=baseline::{PROJECT}/dev: 1 finding(s) hidden by the baseline, 3 recorded finding(s) gone",
+        "::warning file=policy.json,title=waiver::note: the waiver of 'gone' for s3-versioning in policy.json "
+        "matches no finding: remove it, or correct the resource",
+        "::warning title=not judged::not seen: x",
+        f"FAIL stateless-guard {PROJECT}/dev: 1 resources judged, 0 component(s) not judged, 1 mandatory, "
+        "1 advisory violation(s) (3 waived, 1 baselined)",
+    ]
+    elsewhere = dataclasses.replace(
+        result, violations=[], policy_config=Path("/elsewhere/p.json"), baseline_gone=None, notes=[]
+    )
+    assert as_github([elsewhere, dataclasses.replace(elsewhere, stack="prod", unmatched_waivers=[])]).splitlines() == [
+        "::warning title=waiver::note: the waiver of 'gone' for s3-versioning in /elsewhere/p.json "
+        "matches no finding: remove it, or correct the resource",
+        f"PASS stateless-guard {PROJECT}/dev: 1 resources judged, 0 component(s) not judged, 0 mandatory, "
+        "0 advisory violation(s)",
+        f"PASS stateless-guard {PROJECT}/prod: 1 resources judged, 0 component(s) not judged, 0 mandatory, "
+        "0 advisory violation(s)",
+    ]
+    unconfigured = dataclasses.replace(elsewhere, policy_config=None, unjudged=1, incomplete=True)
+    assert as_github([unconfigured]).splitlines() == [
+        "::warning title=waiver::note: the waiver of 'gone' for s3-versioning in the policy config "
+        "matches no finding: remove it, or correct the resource",
+        f"PASS (incomplete) stateless-guard {PROJECT}/dev: 0 resources judged, 1 component(s) not judged, "
+        "0 mandatory, 0 advisory violation(s)",
+    ]
+
+
+# ----------------------------------------------------------------------------- where a finding points
+
+from policies.gate.report.common import declaration, fallback, locate, policy_config_label, relative  # noqa: E402
+
+
+def _at(urn, source=None, parent=None):
+    return dataclasses.replace(acl(urn.rsplit("::", 1)[-1]), urn=urn, source=source, parent=parent)
+
+
+def test_a_finding_points_at_the_nearest_declaration_in_the_repository(tmp_path):
+    main = tmp_path / "infra" / "main.py"
+    lib = tmp_path / ".venv" / "lib" / "site-packages" / "pkg" / "x.py"
+    dist = tmp_path / "dist-packages" / "y.py"
+    top = _at("urn:top", (str(main), 5))
+    library = _at("urn:lib", (str(lib), 9), parent="urn:top")
+    dist_child = _at("urn:dist", (str(dist), 2), parent="urn:lib")
+    outside = _at("urn:out", ("/elsewhere/z.py", 3), parent="urn:top")
+    loop_a = _at("urn:a", None, parent="urn:b")
+    loop_b = _at("urn:b", None, parent="urn:a")
+    orphan = _at("urn:orphan", None, parent="urn:missing")
+    by_urn = {r.urn: r for r in (top, library, dist_child, outside, loop_a, loop_b, orphan)}
+
+    def where(urn):
+        return declaration(_v("p", urn=urn), by_urn, tmp_path)
+
+    assert where("urn:top") == ("infra/main.py", 5)
+    assert where("urn:lib") == ("infra/main.py", 5)
+    assert where("urn:dist") == ("infra/main.py", 5)
+    assert where("urn:out") == ("infra/main.py", 5)
+    assert where("urn:a") is None
+    assert where("urn:orphan") is None
+    assert where("urn:unknown") is None
+    assert relative("/elsewhere/z.py", tmp_path) is None
+    assert relative(str(main), tmp_path) == "infra/main.py"
+
+
+def test_the_fallback_location_of_a_finding(tmp_path):
+    (tmp_path / ".git").mkdir()
+    program = tmp_path / "prog"
+    program.mkdir()
+
+    def result(main_file="main.py", stack_file=None, directory=program):
+        return GateResult(PROJECT, "dev", directory, main_file, [], [], {}, None, stack_file=stack_file)
+
+    assert fallback(result(), tmp_path) == ("main.py", 1)  # nothing exists: the main file by name
+    assert fallback(result(main_file="sub/doc.json"), tmp_path) == ("doc.json", 1)
+    assert fallback(result(main_file=""), tmp_path) == ("stdin", 1)
+    (program / "Pulumi.yml").write_text("name: x\n", encoding="utf-8")
+    assert fallback(result(main_file=""), tmp_path) == ("prog/Pulumi.yml", 1)
+    (program / "Pulumi.yaml").write_text("name: x\n", encoding="utf-8")
+    assert fallback(result(main_file=""), tmp_path) == ("prog/Pulumi.yaml", 1)
+    stack = tmp_path / "stacks" / "Pulumi.dev.yaml"
+    stack.parent.mkdir()
+    stack.write_text("config: {}\n", encoding="utf-8")
+    assert fallback(result(main_file="", stack_file=stack), tmp_path) == ("stacks/Pulumi.dev.yaml", 1)
+    (program / "main.py").write_text("", encoding="utf-8")
+    assert fallback(result(stack_file=stack), tmp_path) == ("prog/main.py", 1)
+    # Files outside the repository are passed over.
+    other = tmp_path.parent / f"{tmp_path.name}-outside"
+    other.mkdir(exist_ok=True)
+    (other / "main.py").write_text("", encoding="utf-8")
+    assert fallback(result(directory=other, stack_file=stack), tmp_path) == ("stacks/Pulumi.dev.yaml", 1)
+    declared = _at(U1, (str(program / "main.py"), 8))
+    assert locate(_v("p"), result(), {U1: declared}, tmp_path) == ("prog/main.py", 8)
+    assert locate(_v("p"), result(main_file=""), {}, tmp_path) == ("prog/Pulumi.yaml", 1)
+
+
+def test_the_policy_config_label(tmp_path):
+    inside = GateResult(PROJECT, "dev", tmp_path, "m.py", [], [], {}, tmp_path / "stacks" / "p.json")
+    assert policy_config_label(inside, tmp_path) == "stacks/p.json"
+    outside = dataclasses.replace(inside, policy_config=Path("/elsewhere/p.json"))
+    assert policy_config_label(outside, tmp_path) == "/elsewhere/p.json"
+    assert policy_config_label(dataclasses.replace(inside, policy_config=None), tmp_path) is None
