@@ -131,11 +131,19 @@ def _copy_tree(workdir: Path) -> None:
 
 def _configure(workdir: Path, group: Group, only: list[str]) -> None:
     roots = sorted({glob.split("/")[0] + "/" for glob in group.modules})
+    others = sorted(
+        p.name + "/" if p.is_dir() else p.name
+        for p in workdir.iterdir()
+        if p.name + "/" not in roots and p.name not in ("mutants", "tests", "pyproject.toml")
+    )
     settings = [
         "",
         "[tool.mutmut]",
         f"source_paths = {json.dumps(roots)}",
         f"only_mutate = {json.dumps(only or list(group.modules))}",
+        # Tests read the rest of the repository too (infra.lib, docs/rules); mutmut's tree holds only the
+        # source paths and the tests unless told to copy more.
+        f"also_copy = {json.dumps(others)}",
         f"pytest_add_cli_args_test_selection = {json.dumps(list(group.tests))}",
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]',
         "",
