@@ -49,7 +49,7 @@ class Group:
     name: str
     modules: tuple[str, ...]  # globs of files to mutate, relative to the repository root
     tests: tuple[str, ...]  # pytest arguments that select the group's tests
-    # One Redis for the whole run, its URL in APP_TEST_REDIS_URL (tests/app/conftest.py `redis_url`),
+    # One Redis for the whole run, its URL in TEST_REDIS_URL (tests/app/conftest.py `redis_url`),
     # for the tests marked `redis`: starting one per mutant would cost more than the tests.
     redis: bool = False
 
@@ -183,7 +183,7 @@ def run_group(group: Group, keep: Path | None, only: list[str]) -> tuple[dict[st
             if group.redis:
                 from local.services import start_redis
 
-                env["APP_TEST_REDIS_URL"] = stack.enter_context(start_redis(workdir / "services")).url
+                env["TEST_REDIS_URL"] = stack.enter_context(start_redis(workdir / "services")).url
             with log.open("w", encoding="utf-8") as out:
                 done = subprocess.run(
                     [sys.executable, "-m", "mutmut", "run", "--max-children", str(os.cpu_count() or 2)],
