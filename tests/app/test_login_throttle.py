@@ -687,6 +687,19 @@ def test_a_success_is_counted_in_its_window_and_makes_the_address_known_for_its_
 
 @pytest.mark.services
 @pytest.mark.redis
+def test_successes_are_counted_per_address(store: redis.Redis) -> None:
+    from app.throttle import SUCCESSES_ADDRESS
+
+    throttle = LoginThrottle(store, Limits(successes_per_address=1, success_window_seconds=7))
+    address = new_address()
+    throttle.succeeded(new_username(), address)
+    assert throttle.attempt(new_username(), new_address()).allowed  # another address: its own count
+    refused = throttle.attempt(new_username(), address)
+    assert (refused.refused, refused.retry_after_seconds) == (SUCCESSES_ADDRESS, 7)
+
+
+@pytest.mark.services
+@pytest.mark.redis
 def test_the_address_delay_has_its_own_allowance_and_cap(store: redis.Redis) -> None:
     from app.throttle import ADDRESS
 
