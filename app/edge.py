@@ -284,10 +284,8 @@ async def _drain(receive: Any, declared: int | None) -> None:
     with anyio.move_on_after(DRAIN_SECONDS):
         while drained <= DRAIN_LIMIT_BYTES:
             message = await receive()
-            if message["type"] == "http.disconnect":
-                return
             drained += len(message.get("body", b""))
-            if not message.get("more_body"):
+            if not message.get("more_body"):  # the last part, or an http.disconnect (which has neither)
                 return
 
 
