@@ -691,3 +691,14 @@ def test_an_operational_answer_is_sent_as_two_plain_messages_and_never_cached_wi
         },
         {"type": "http.response.body", "body": b'{"status":"ok"}'},
     ]
+
+
+def test_an_app_that_answers_nothing_gets_nothing_sent_for_it(access: CountingStream) -> None:
+    async def silent(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+
+    client = Client(chunked([0]))
+    client.run(plain_edge(silent, access), scope("GET", "/x"))
+    assert client.sent == []
+    entry = json.loads(access.getvalue())
+    assert (entry["route"], entry["status"]) == ("<unmatched>", 499)
