@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 import time
@@ -126,7 +125,7 @@ class Edge:
 
         async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             nonlocal status, completed
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
+            if message["type"] == "http.response.body" and not message.get("more_body"):
                 completed = True
             elif message["type"] == "http.response.start":
                 status = message["status"]
@@ -163,7 +162,6 @@ class Edge:
                 await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
                 status = response.status_code
                 await send({"type": "http.response.body", "body": response.body})
-                completed = True
                 return
             replay = await self._body(receive, send_with_headers, declared)
             if replay is not None:
@@ -209,7 +207,7 @@ class Edge:
         # uvicorn times out nothing once the head has arrived: a client sending a byte now and then
         # holds the connection, its buffer and a slot of the load balancer for ever (the ALB only
         # cuts a connection idle for its whole idle timeout). The whole body gets a deadline.
-        with anyio.move_on_after(self.body_timeout if self.body_timeout is not None else math.inf) as deadline:
+        with anyio.move_on_after(self.body_timeout) as deadline:  # None: no deadline
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
@@ -217,17 +215,17 @@ class Edge:
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > self.max_bytes:
-                    if message.get("more_body", False):
+                    if message.get("more_body"):
                         await _drain(receive, None)
                     await _reply(send, 413, f"request body larger than {self.max_bytes} bytes")
                     return None
                 chunks.append(chunk)
-                if not message.get("more_body", False):
+                if not message.get("more_body"):
                     break
         if deadline.cancelled_caught:
             await _reply(send, 408, f"the request body did not arrive within {self.body_timeout:g} s")
             return None
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        body = b"".join(chunks)  # one chunk: joined without a copy
         replayed = False
 
         async def replay() -> dict[str, Any]:
@@ -286,10 +284,8 @@ async def _drain(receive: Any, declared: int | None) -> None:
     with anyio.move_on_after(DRAIN_SECONDS):
         while drained <= DRAIN_LIMIT_BYTES:
             message = await receive()
-            if message["type"] == "http.disconnect":
-                return
             drained += len(message.get("body", b""))
-            if not message.get("more_body", False):
+            if not message.get("more_body"):  # the last part, or an http.disconnect (which has neither)
                 return
 
 

@@ -126,8 +126,8 @@ return {0, 0}
 """
 )
 
-# KEYS as for _ATTEMPT. ARGV: 1 "success" or "undo", 2 address, 3 known-address lifetime ms,
-# 4 success window ms, 5 how many known addresses an account keeps.
+# KEYS as for _ATTEMPT. ARGV: 1 "success" or "undo"; for "success" also 2 address, 3 known-address
+# lifetime ms, 4 success window ms, 5 how many known addresses an account keeps.
 # "success": the account's and the pair's failures are forgotten, the address gets back the one
 # attempt, the address becomes known to the account, the successes are counted. "undo" (the attempt
 # could not be judged): every counter gets back the one attempt. Never below zero.
@@ -146,7 +146,7 @@ if ARGV[1] == 'success' then
   for i = 5, 6 do
     if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[4])) end
   end
-else
+elseif ARGV[1] == 'undo' then
   if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
   give_back(KEYS[2])
   give_back(KEYS[3])
@@ -302,7 +302,7 @@ class LoginThrottle:
 
     def undo(self, username: str, address: str) -> None:
         """The attempt was never judged (PostgreSQL was down): it is not a failure."""
-        self._settle(keys=self._keys(username, address), args=["undo", address, 0, 0, 0])
+        self._settle(keys=self._keys(username, address), args=["undo"])
 
     def register(self, address: str) -> Verdict:
         """Count one registration attempt from this address, or refuse it. Raises on Redis errors."""

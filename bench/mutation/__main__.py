@@ -22,6 +22,7 @@ Usage: python -m bench.mutation [--group rules|gate|app ...] [--only GLOB ...] [
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -48,6 +49,9 @@ class Group:
     name: str
     modules: tuple[str, ...]  # globs of files to mutate, relative to the repository root
     tests: tuple[str, ...]  # pytest arguments that select the group's tests
+    # One Redis for the whole run, its URL in TEST_REDIS_URL (tests/app/conftest.py `redis_url`),
+    # for the tests marked `redis`: starting one per mutant would cost more than the tests.
+    redis: bool = False
 
 
 GROUPS = (
@@ -57,12 +61,14 @@ GROUPS = (
         ("policies/gate/*.py", "policies/gate/*/*.py"),
         ("tests/unit/policies/gate",),
     ),
-    # The app's security modules, with the tests that need no server: a mutant run starts a fresh
-    # pytest session per mutant, and starting PostgreSQL and Redis for each would take hours.
+    # The app's security modules, with the tests that need no server or Redis only: a mutant run
+    # starts a fresh pytest session per mutant, and starting PostgreSQL and moto for each would take
+    # hours.
     Group(
         "app",
         ("app/security.py", "app/throttle.py", "app/passwords.py", "app/edge.py"),
-        ("tests/app", "-m", "not services and not e2e"),
+        ("tests/app", "-m", "not e2e and (not services or redis)"),
+        redis=True,
     ),
 )
 
@@ -175,11 +181,16 @@ def run_group(group: Group, keep: Path | None, only: list[str]) -> tuple[dict[st
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         log = workdir / "mutmut.log"
         started = time.monotonic()
-        with log.open("w", encoding="utf-8") as out:
-            done = subprocess.run(
-                [sys.executable, "-m", "mutmut", "run", "--max-children", str(os.cpu_count() or 2)],
-                cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, check=False,
-            )
+        with contextlib.ExitStack() as stack:
+            if group.redis:
+                from local.services import start_redis
+
+                env["TEST_REDIS_URL"] = stack.enter_context(start_redis(workdir / "services")).url
+            with log.open("w", encoding="utf-8") as out:
+                done = subprocess.run(
+                    [sys.executable, "-m", "mutmut", "run", "--max-children", str(os.cpu_count() or 2)],
+                    cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, check=False,
+                )
         elapsed = time.monotonic() - started
         outcomes = _outcomes(workdir)
         if done.returncode != 0 or not outcomes:

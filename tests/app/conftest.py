@@ -59,6 +59,14 @@ def redis_service(services_dir: Path) -> Iterator[services.Service]:
 
 
 @pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """A Redis for tests that need nothing else (marked `redis`): the one at TEST_REDIS_URL when
+    set (bench.mutation starts one for a whole mutation run instead of one per mutant), else the
+    session's own. Tests that stop or proxy Redis use `redis_service`, which is always their own."""
+    return os.environ.get("TEST_REDIS_URL") or request.getfixturevalue("redis_service").url
+
+
+@pytest.fixture(scope="session")
 def moto(services_dir: Path) -> Iterator[services.Service]:
     saved = {key: os.environ.get(key) for key in AWS_ENV}
     os.environ.update(AWS_ENV)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
 from starlette.responses import JSONResponse, Response
 
@@ -340,3 +341,364 @@ def test_probes_are_answered_whatever_their_age(access: CountingStream) -> None:
     stale = [(b"x-request-start", f"t={int((NOW - 60) * 1000)}".encode())]
     status, _, _ = run_on_a_new_loop(call(aged_edge(Inner(), access, NOW), scope("GET", "/healthz", headers=stale)))
     assert status == 200
+
+
+# --- what goes through untouched, what is answered here, word for word ---------------------------------
+
+
+def plain_edge(inner: Any, stream: io.StringIO, **options: Any) -> Edge:
+    values: dict[str, Any] = {"max_body_bytes": 1024}
+    values.update(options)
+    return Edge(
+        inner, state=None, instance_id="replica-7", metrics=Metrics(), access_log=AccessLog("replica-7", stream),
+        **values,
+    )
+
+
+def test_anything_but_http_goes_to_the_app_as_it_came(access: CountingStream) -> None:
+    seen: list[tuple[Any, Any, Any]] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((scope, receive, send))
+
+    lifespan = {"type": "lifespan"}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Any) -> None:
+        pass
+
+    run_on_a_new_loop(plain_edge(inner, access)(lifespan, receive, send))
+    assert seen == [(lifespan, receive, send)]
+    assert access.getvalue() == ""
+
+
+def head_scope(header_value: bytes) -> dict[str, Any]:
+    return {
+        "type": "http", "method": "GET", "path": "/x", "raw_path": b"/x", "query_string": b"a=1",
+        "headers": [(b"host", b"replica"), (b"x-pad", header_value)],
+    }
+
+
+def test_head_size_counts_the_request_line_and_every_header() -> None:
+    from app.edge import head_size
+
+    # "GET" + "/x" + "a=1" + 12 (spaces, "?", " HTTP/1.1", CRLF) + ("host: replica" + CRLF) + ("x-pad: 12345" + CRLF)
+    assert head_size(head_scope(b"12345")) == 3 + 2 + 3 + 12 + (4 + 7 + 4) + (5 + 5 + 4)
+    assert head_size({"method": "GET", "raw_path": None, "query_string": None, "headers": None}) == 3 + 12
+    assert head_size({}) == 12
+
+
+def test_a_head_over_the_limit_is_a_400_and_one_at_the_limit_is_not(access: CountingStream) -> None:
+    from app.edge import head_size
+
+    limit = head_size(head_scope(b"12345"))
+    inner = Inner()
+    app = plain_edge(inner, access, max_header_bytes=limit)
+    assert run_on_a_new_loop(call(app, head_scope(b"12345")))[0] == 200
+    status, _, body = run_on_a_new_loop(call(app, head_scope(b"123456")))
+    assert (status, json.loads(body)) == (400, {"detail": f"request head larger than {limit} bytes"})
+    assert len(inner.calls) == 1
+    # No limit configured: no head is refused.
+    assert run_on_a_new_loop(call(plain_edge(Inner(), access), head_scope(b"x" * 100_000)))[0] == 200
+
+
+class Client:
+    """The client side of `receive`: the messages it will send, and how many the edge asked for."""
+
+    def __init__(self, messages: list[dict[str, Any]], then_hang: bool = False) -> None:
+        self.messages = list(messages)
+        self.asked = 0
+        self.then_hang = then_hang
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        self.asked += 1
+        if self.messages:
+            return self.messages.pop(0)
+        if self.then_hang:
+            await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    def run(self, app: Any, request: dict[str, Any]) -> None:
+        run_on_a_new_loop(app(request, self.receive, self.send))
+
+
+def chunked(sizes: list[int], last_more: bool = False) -> list[dict[str, Any]]:
+    return [
+        {"type": "http.request", "body": b"x" * size, "more_body": last_more or n < len(sizes) - 1}
+        for n, size in enumerate(sizes)
+    ]
+
+
+def with_length(value: bytes) -> dict[str, Any]:
+    return scope("PUT", "/cart/items/a", headers=[(b"content-length", value)])
+
+
+def test_a_declared_length_over_the_limit_is_a_413_before_any_body_is_read(access: CountingStream) -> None:
+    inner = Inner()
+    client = Client(chunked([10]))
+    client.run(plain_edge(inner, access), with_length(b"1025"))
+    start, body = client.sent
+    assert start["status"] == 413 and json.loads(body["body"]) == {"detail": "request body larger than 1024 bytes"}
+    assert inner.calls == [] and client.asked == 1  # what was sent is drained, the connection kept clean
+    # Exactly at the limit: read and passed on.
+    client = Client(chunked([1024]))
+    client.run(plain_edge(inner, access), with_length(b"1024"))
+    assert client.sent[0]["status"] == 200 and inner.calls == [("/cart/items/a", b"x" * 1024)]
+
+
+@pytest.mark.parametrize("value", [b"abc", b"", b"1.5"])
+def test_an_invalid_content_length_is_a_400(access: CountingStream, value: bytes) -> None:
+    inner = Inner()
+    client = Client(chunked([3]))
+    client.run(plain_edge(inner, access), with_length(value))
+    assert client.sent[0]["status"] == 400
+    assert json.loads(client.sent[1]["body"]) == {"detail": "invalid Content-Length header"}
+    assert inner.calls == []
+
+
+def test_the_413_and_its_headers_word_for_word(access: CountingStream) -> None:
+    client = Client(chunked([1025]))
+    client.run(plain_edge(Inner(), access), scope("PUT", "/cart/items/a", headers=[(b"x-request-id", b"rid-1")]))
+    body = json.dumps({"detail": "request body larger than 1024 bytes"}).encode()
+    assert client.sent == [
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                (b"cache-control", b"no-store"),
+                (b"x-instance-id", b"replica-7"),
+                (b"x-request-id", b"rid-1"),
+            ],
+        },
+        {"type": "http.response.body", "body": body},
+    ]
+
+
+MIB = 1024 * 1024
+
+
+def test_a_declared_body_past_the_drain_limit_is_not_read_at_all(access: CountingStream) -> None:
+    from app.edge import DRAIN_LIMIT_BYTES
+
+    client = Client(chunked([MIB] * 3, last_more=True))
+    client.run(plain_edge(Inner(), access), with_length(str(DRAIN_LIMIT_BYTES + 1).encode()))
+    assert client.sent[0]["status"] == 413 and client.asked == 0
+    # At the drain limit exactly, it is drained.
+    client = Client(chunked([MIB] * 3))
+    client.run(plain_edge(Inner(), access), with_length(str(DRAIN_LIMIT_BYTES).encode()))
+    assert client.sent[0]["status"] == 413 and client.asked == 3
+
+
+def test_an_oversized_stream_is_drained_up_to_the_drain_limit_then_left(access: CountingStream) -> None:
+    from app.edge import DRAIN_LIMIT_BYTES
+
+    # Chunks of 1 MiB for ever: the first passes the body limit, then the drain reads while it has read
+    # no more than DRAIN_LIMIT_BYTES, i.e. 17 more chunks.
+    client = Client(chunked([MIB] * 40, last_more=True))
+    client.run(plain_edge(Inner(), access), scope("PUT", "/x"))
+    assert client.sent[0]["status"] == 413
+    assert client.asked == 1 + DRAIN_LIMIT_BYTES // MIB + 1
+
+
+def test_an_oversized_stream_is_drained_to_its_end_or_the_clients_departure(access: CountingStream) -> None:
+    client = Client(chunked([600, 600, 10, 10]))
+    client.run(plain_edge(Inner(), access), scope("PUT", "/x"))
+    assert client.sent[0]["status"] == 413 and client.asked == 4
+    # The chunk that passes the limit was the last: nothing more is read.
+    client = Client(chunked([600, 600]))
+    client.run(plain_edge(Inner(), access), scope("PUT", "/x"))
+    assert client.sent[0]["status"] == 413 and client.asked == 2
+    # A message without `more_body` is the last one.
+    client = Client([{"type": "http.request", "body": b"x" * 2000}, *chunked([5])])
+    client.run(plain_edge(Inner(), access), scope("PUT", "/x"))
+    assert client.sent[0]["status"] == 413 and client.asked == 1
+    # The client leaves half way through the drain.
+    client = Client([*chunked([2000, 10], last_more=True), {"type": "http.disconnect"}, *chunked([5])])
+    client.run(plain_edge(Inner(), access), scope("PUT", "/x"))
+    assert client.sent[0]["status"] == 413 and client.asked == 3
+    # A drain message without `more_body` ends it too.
+    client = Client([*chunked([2000], last_more=True), {"type": "http.request", "body": b"x"}, *chunked([5])])
+    client.run(plain_edge(Inner(), access), scope("PUT", "/x"))
+    assert client.sent[0]["status"] == 413 and client.asked == 2
+
+
+def test_the_drain_gives_up_after_its_time(access: CountingStream, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import edge as edge_module
+
+    monkeypatch.setattr(edge_module, "DRAIN_SECONDS", 0.05)
+    client = Client(chunked([2000], last_more=True), then_hang=True)
+
+    async def bounded() -> None:
+        with anyio.fail_after(30):  # a drain without a deadline would hang here
+            await plain_edge(Inner(), access)(with_length(b"2000"), client.receive, client.send)
+
+    run_on_a_new_loop(bounded())
+    assert client.sent[0]["status"] == 413
+
+
+def test_chunks_add_up_to_the_limit(access: CountingStream) -> None:
+    inner = Inner()
+    client = Client(chunked([400, 400, 400]))
+    client.run(plain_edge(inner, access), scope("PUT", "/x"))
+    assert client.sent[0]["status"] == 413 and inner.calls == []
+    client = Client(chunked([400, 400, 224]))
+    client.run(plain_edge(inner, access), scope("PUT", "/x"))
+    assert client.sent[0]["status"] == 200 and inner.calls == [("/x", b"x" * 1024)]
+
+
+def test_the_app_gets_the_body_once_then_the_clients_own_messages(access: CountingStream) -> None:
+    got: list[dict[str, Any]] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        got.append(await receive())
+        got.append(await receive())
+        await JSONResponse({})(scope, receive, send)
+
+    client = Client([*chunked([3, 2]), {"type": "http.disconnect"}])
+    client.run(plain_edge(inner, access), scope("PUT", "/x"))
+    assert got == [{"type": "http.request", "body": b"xxxxx", "more_body": False}, {"type": "http.disconnect"}]
+    # A message without a body is an empty body; one without `more_body` the last.
+    got.clear()
+    Client([{"type": "http.request"}, *chunked([5])]).run(plain_edge(inner, access), scope("PUT", "/x"))
+    assert got[0] == {"type": "http.request", "body": b"", "more_body": False}
+
+
+def test_a_client_that_leaves_during_the_body_is_a_499_and_the_app_never_runs(access: CountingStream) -> None:
+    inner = Inner()
+    client = Client([*chunked([10], last_more=True), {"type": "http.disconnect"}, *chunked([5])])
+    client.run(plain_edge(inner, access), scope("PUT", "/x"))
+    assert client.sent == [] and inner.calls == [] and client.asked == 2
+    assert json.loads(access.getvalue())["status"] == 499
+
+
+def test_the_access_line_and_metrics_name_the_route_the_method_and_the_status(access: CountingStream) -> None:
+    import time
+    from types import SimpleNamespace
+
+    async def routed(scope: Any, receive: Any, send: Any) -> None:
+        scope["route"] = SimpleNamespace(path="/cart/items/{sku}")
+        await receive()
+        await JSONResponse({}, status_code=201)(scope, receive, send)
+
+    app = plain_edge(routed, access)
+    before = time.perf_counter()
+    run_on_a_new_loop(call(app, scope("PUT", "/cart/items/A1", headers=[(b"x-request-id", b"rid-9")])))
+    took_ms = (time.perf_counter() - before) * 1000
+    entry = json.loads(access.getvalue())
+    assert (entry["request_id"], entry["method"], entry["path"], entry["route"], entry["status"]) == (
+        "rid-9", "PUT", "/cart/items/A1", "/cart/items/{sku}", 201,
+    )
+    assert 0 <= entry["duration_ms"] <= took_ms + 0.01
+    registry = app.metrics.registry
+    labels = {"method": "PUT", "route": "/cart/items/{sku}", "status": "201"}
+    assert registry.get_sample_value("http_requests_total", labels) == 1
+    assert registry.get_sample_value(
+        "http_request_duration_seconds_count", {"method": "PUT", "route": "/cart/items/{sku}"}
+    ) == 1
+
+
+def test_a_route_without_a_template_is_unmatched(access: CountingStream) -> None:
+    async def routed(scope: Any, receive: Any, send: Any) -> None:
+        scope["route"] = object()
+        await JSONResponse({})(scope, receive, send)
+
+    run_on_a_new_loop(call(plain_edge(routed, access), scope("GET", "/x")))
+    assert json.loads(access.getvalue())["route"] == "<unmatched>"
+
+
+def test_a_scope_without_method_or_path_is_a_500_not_a_crash(access: CountingStream) -> None:
+    client = Client(chunked([0]))
+    client.run(plain_edge(Inner(), access), {"type": "http", "headers": []})
+    assert client.sent[0]["status"] == 500
+    entry = json.loads(access.getvalue())
+    assert (entry["method"], entry["path"], entry["route"], entry["status"]) == ("", "", "<unmatched>", 500)
+
+
+def test_an_unhandled_error_is_logged_once_with_its_traceback(
+    access: CountingStream, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="app.access"):
+        run_on_a_new_loop(call(plain_edge(Inner(fail=True), access), scope(path="/cart")))
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["unhandled error"] and errors[0].exc_info is not None
+
+
+def test_the_app_sees_the_request_id_in_the_log_context(access: CountingStream) -> None:
+    from app.logs import request_id_var
+
+    seen: list[str | None] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(request_id_var.get())
+        await JSONResponse({})(scope, receive, send)
+
+    run_on_a_new_loop(call(plain_edge(inner, access), scope(path="/x", headers=[(b"x-request-id", b"rid-3")])))
+    assert seen == ["rid-3"]
+
+
+def test_an_answer_without_headers_still_gets_the_replicas(access: CountingStream) -> None:
+    async def bare(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204})
+        await send({"type": "http.response.body", "body": b""})
+
+    status, headers, _ = run_on_a_new_loop(call(plain_edge(bare, access), scope(path="/x")))
+    assert status == 204 and headers[b"x-instance-id"] == b"replica-7" and headers[b"cache-control"] == b"no-store"
+
+
+def test_headers_after_a_dropped_one_are_kept(access: CountingStream) -> None:
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"x-instance-id", b"other"), (b"cache-control", b"public"), (b"x-after", b"kept")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    with_token = [(b"authorization", b"Bearer x")]
+    _, headers, _ = run_on_a_new_loop(call(plain_edge(answer, access), scope(path="/x", headers=with_token)))
+    assert headers == {
+        b"x-after": b"kept", b"cache-control": b"no-store", b"x-instance-id": b"replica-7",
+        b"x-request-id": headers[b"x-request-id"],
+    }
+
+
+def test_an_operational_answer_is_sent_as_two_plain_messages_and_never_cached_with_credentials(
+    access: CountingStream,
+) -> None:
+    def cached(state: Any) -> Response:
+        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "public, max-age=5"})
+
+    app = edge(Inner(), access, **{"/healthz": cached})
+    client = Client([])
+    client.run(app, scope(headers=[(b"authorization", b"Bearer x"), (b"x-request-id", b"rid-2")]))
+    assert client.sent == [
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-length", b"15"),
+                (b"content-type", b"application/json"),
+                (b"cache-control", b"no-store"),
+                (b"x-instance-id", b"replica-7"),
+                (b"x-request-id", b"rid-2"),
+            ],
+        },
+        {"type": "http.response.body", "body": b'{"status":"ok"}'},
+    ]
+
+
+def test_an_app_that_answers_nothing_gets_nothing_sent_for_it(access: CountingStream) -> None:
+    async def silent(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+
+    client = Client(chunked([0]))
+    client.run(plain_edge(silent, access), scope("GET", "/x"))
+    assert client.sent == []
+    entry = json.loads(access.getvalue())
+    assert (entry["route"], entry["status"]) == ("<unmatched>", 499)

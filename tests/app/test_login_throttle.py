@@ -7,6 +7,7 @@ X-Forwarded-For as the load balancer would: the last hop is the one taken.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import threading
 import time
@@ -36,7 +37,9 @@ from app.throttle import (
 from local.procs import free_port
 from tests.app.support import AppServer, new_username, register
 
-pytestmark = pytest.mark.services
+# Marked per test, not per module: the pure functions' tests need no server and the throttle's own
+# tests need Redis only (`redis`), so both run where starting PostgreSQL and moto per run would cost
+# too much (bench.mutation).
 
 PER_PAIR = 3
 ACCOUNT_FREE = 5
@@ -63,8 +66,8 @@ def throttled(module_db: str, module_aws: Any, make_settings: Callable[..., Any]
 
 
 @pytest.fixture
-def store(redis_service: Any) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_service.url, decode_responses=True)
+def store(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
 
@@ -88,6 +91,7 @@ def detail(response: httpx.Response) -> str:
 # --- per (account, address): the one hard limit -----------------------------------------------------
 
 
+@pytest.mark.services
 def test_wrong_passwords_from_one_address_lock_that_address_out_of_that_account_only(throttled: AppServer) -> None:
     user = register(throttled.client)
     attacker = new_address()
@@ -104,6 +108,7 @@ def test_wrong_passwords_from_one_address_lock_that_address_out_of_that_account_
     assert attempt(throttled, user["username"], user["password"], new_address()).status_code == 200
 
 
+@pytest.mark.services
 def test_refused_attempts_are_not_counted(throttled: AppServer, store: redis.Redis) -> None:
     user = register(throttled.client)
     attacker = new_address()
@@ -113,6 +118,7 @@ def test_refused_attempts_are_not_counted(throttled: AppServer, store: redis.Red
     assert store.hget(account_key(user["username"]), "n") == str(PER_PAIR)
 
 
+@pytest.mark.services
 def test_the_throttle_does_not_tell_whether_an_account_exists(throttled: AppServer) -> None:
     existing = register(throttled.client)["username"]
     unknown = new_username()
@@ -130,6 +136,7 @@ def test_the_throttle_does_not_tell_whether_an_account_exists(throttled: AppServ
     assert [status for status, _, _ in shape(new_username().upper())] == [401] * PER_PAIR + [429, 429]
 
 
+@pytest.mark.services
 def test_a_successful_login_clears_the_pair_and_account_failures(throttled: AppServer, store: redis.Redis) -> None:
     user = register(throttled.client)
     address = new_address()
@@ -147,6 +154,7 @@ def test_a_successful_login_clears_the_pair_and_account_failures(throttled: AppS
 # --- per account and per address: slowed, not shut --------------------------------------------------
 
 
+@pytest.mark.services
 def test_many_addresses_failing_on_one_account_slow_unknown_addresses_only(throttled: AppServer) -> None:
     user = register(throttled.client)
     home = new_address()
@@ -161,6 +169,7 @@ def test_many_addresses_failing_on_one_account_slow_unknown_addresses_only(throt
     assert attempt(throttled, user["username"], user["password"], home).status_code == 200
 
 
+@pytest.mark.services
 def test_one_address_failing_across_many_accounts_is_slowed_except_for_accounts_known_there(
     throttled: AppServer,
 ) -> None:
@@ -179,6 +188,7 @@ def test_one_address_failing_across_many_accounts_is_slowed_except_for_accounts_
     assert attempt(throttled, user["username"], user["password"], new_address()).status_code == 200
 
 
+@pytest.mark.services
 def test_logging_in_to_an_own_account_gives_back_only_that_attempt(throttled: AppServer, store: redis.Redis) -> None:
     attacker = register(throttled.client)
     address = new_address()
@@ -191,6 +201,8 @@ def test_logging_in_to_an_own_account_gives_back_only_that_attempt(throttled: Ap
     assert attempt(throttled, new_username(), "wrong password", address).status_code == 429
 
 
+@pytest.mark.services
+@pytest.mark.redis
 @pytest.mark.parametrize(
     ("failures", "expected_seconds"),
     [(ACCOUNT_FREE, 1), (ACCOUNT_FREE + 1, 2), (ACCOUNT_FREE + 3, 8), (ACCOUNT_FREE + 5, 20), (ACCOUNT_FREE + 60, 20)],
@@ -210,6 +222,8 @@ def test_the_delay_doubles_with_every_failure_up_to_its_cap(
     assert delay_ms(failures, ACCOUNT_FREE, 20_000) == expected_seconds * 1000
 
 
+@pytest.mark.services
+@pytest.mark.redis
 def test_an_attempt_after_the_delay_goes_through(store: redis.Redis) -> None:
     throttle = LoginThrottle(store, Limits(per_pair=100, account_free=2, window_seconds=WINDOW))
     username = new_username()
@@ -228,6 +242,7 @@ def test_delay_ms_below_the_allowance_is_zero() -> None:
 # --- successful logins and registrations ------------------------------------------------------------
 
 
+@pytest.mark.services
 def test_successful_logins_are_limited_per_account_and_per_address(
     module_db: str, module_aws: Any, make_settings: Callable[..., Any]
 ) -> None:
@@ -251,6 +266,7 @@ def test_successful_logins_are_limited_per_account_and_per_address(
         assert attempt(server, users[3]["username"], users[3]["password"], new_address()).status_code == 200
 
 
+@pytest.mark.services
 def test_registrations_are_limited_per_address_taken_names_included(
     module_db: str, module_aws: Any, make_settings: Callable[..., Any]
 ) -> None:
@@ -277,6 +293,7 @@ def test_registrations_are_limited_per_address_taken_names_included(
         assert sign_up(new_username(), new_address()).status_code == 201
 
 
+@pytest.mark.services
 def test_a_burst_of_concurrent_guesses_gets_exactly_the_allowance(throttled: AppServer) -> None:
     user = register(throttled.client)
     address = new_address()
@@ -301,6 +318,7 @@ def test_a_burst_of_concurrent_guesses_gets_exactly_the_allowance(throttled: App
     assert Counter(statuses) == {401: PER_PAIR, 429: 12 - PER_PAIR}
 
 
+@pytest.mark.services
 def test_replicas_share_the_counters(
     throttled: AppServer, module_db: str, module_aws: Any, make_settings: Callable[..., Any]
 ) -> None:
@@ -315,6 +333,7 @@ def test_replicas_share_the_counters(
     assert statuses == [401] * PER_PAIR + [429]
 
 
+@pytest.mark.services
 def test_login_fails_closed_with_503_when_redis_is_unreachable(
     module_db: str, module_aws: Any, make_settings: Callable[..., Any]
 ) -> None:
@@ -327,6 +346,8 @@ def test_login_fails_closed_with_503_when_redis_is_unreachable(
         assert "access_token" not in response.text
 
 
+@pytest.mark.services
+@pytest.mark.redis
 def test_failures_are_forgotten_a_window_after_the_last_one(store: redis.Redis) -> None:
     throttle = LoginThrottle(store, Limits(per_pair=1, window_seconds=1))
     username, address = new_username(), new_address()
@@ -351,6 +372,7 @@ def test_the_api_gateway_address_header_is_trusted_when_configured() -> None:
     assert request_address([("X-Client-Source-Ip", "2001:db8::1")], None, 1, "x-client-source-ip") == "2001:db8::/64"
 
 
+@pytest.mark.services
 def test_in_api_gateway_shape_one_attacker_cannot_lock_out_another_address(
     module_db: str, module_aws: Any, make_settings: Callable[..., Any]
 ) -> None:
@@ -401,6 +423,7 @@ def test_a_client_address_that_is_not_an_address_still_makes_a_bounded_key() -> 
     assert key == client_address(["not-an-ip" * 100], None, 1)
 
 
+@pytest.mark.services
 def test_logins_answered_503_by_a_database_outage_do_not_lock_the_account(
     throttled: AppServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -469,6 +492,7 @@ def test_abuse_limit_defaults_are_the_documented_ones() -> None:
     )
 
 
+@pytest.mark.services
 def test_a_right_password_is_not_refused_when_redis_fails_after_the_check(
     throttled: AppServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -487,6 +511,8 @@ def test_a_right_password_is_not_refused_when_redis_fails_after_the_check(
         assert attempt(throttled, user["username"], user["password"], new_address()).status_code == 503
 
 
+@pytest.mark.services
+@pytest.mark.redis
 def test_giving_back_an_attempt_never_goes_below_zero(store: redis.Redis) -> None:
     throttle = LoginThrottle(store, Limits())
     username, address = new_username(), new_address()
@@ -501,6 +527,8 @@ def test_giving_back_an_attempt_never_goes_below_zero(store: redis.Redis) -> Non
     assert store.hget(address_key(address), "n") == "0"
 
 
+@pytest.mark.services
+@pytest.mark.redis
 def test_an_account_remembers_its_most_recent_known_addresses_only(store: redis.Redis) -> None:
     from app.throttle import KNOWN_ADDRESSES_KEPT, known_key
 
@@ -513,3 +541,181 @@ def test_an_account_remembers_its_most_recent_known_addresses_only(store: redis.
     assert len(kept) == KNOWN_ADDRESSES_KEPT
     assert addresses[-1] in kept
     assert 0 < store.pttl(known_key(username)) <= 86400 * 1000
+
+
+# --- the pure parts: keys, verdicts, addresses ------------------------------------------------------
+
+
+def test_keys_are_per_lower_cased_account_hash_and_per_address() -> None:
+    from app.throttle import (
+        account_id,
+        account_successes_key,
+        address_successes_key,
+        known_key,
+        registrations_key,
+    )
+
+    digest = hashlib.sha256(b"alice").hexdigest()[:32]
+    assert account_id("ALICE") == account_id("alice") == digest
+    # Any string may arrive, lone surrogates included: still a key, never an error.
+    assert account_id("\ud800") == hashlib.sha256("\ud800".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    assert pair_key("Alice", "192.0.2.1") == f"login:failures:pair:{digest}:192.0.2.1"
+    assert account_key("Alice") == f"login:failures:account:{digest}"
+    assert address_key("192.0.2.1") == "login:failures:address:192.0.2.1"
+    assert known_key("Alice") == f"login:known:{digest}"
+    assert account_successes_key("Alice") == f"login:successes:account:{digest}"
+    assert address_successes_key("192.0.2.1") == "login:successes:address:192.0.2.1"
+    assert registrations_key("192.0.2.1") == "register:address:192.0.2.1"
+
+
+@pytest.mark.parametrize(
+    ("refused", "wait_ms", "retry_after"),
+    [(0, 0, 0), (0, 5000, 0), (1, 0, 1), (1, 1, 1), (2, 1000, 1), (3, 1001, 2), (6, 3_600_000, 3600)],
+)
+def test_a_verdict_rounds_the_wait_up_to_whole_seconds_and_at_least_one(
+    refused: int, wait_ms: int, retry_after: int
+) -> None:
+    from app.throttle import _verdict
+
+    verdict = _verdict(refused, wait_ms)
+    assert (verdict.refused, verdict.retry_after_seconds, verdict.allowed) == (refused, retry_after, refused == 0)
+
+
+def test_each_refusal_names_its_limit() -> None:
+    from app.throttle import WHY, Verdict
+
+    assert Verdict(0, 0).reason == ""
+    assert [Verdict(n, 1).reason for n in range(1, 7)] == [
+        "too many failed logins for this account from this address",
+        "too many failed logins for this account; slowed down",
+        "too many failed logins from this address; slowed down",
+        "too many logins for this account",
+        "too many logins from this address",
+        "too many registrations from this address",
+    ]
+    assert len(WHY) == 6
+
+
+@pytest.mark.parametrize(
+    ("failures", "free", "cap", "expected"),
+    [(0, 1, 5000, 0), (1, 1, 5000, 1000), (2, 1, 5000, 2000), (3, 1, 5000, 4000), (4, 1, 5000, 5000),
+     (31, 1, 10**13, 2**30 * 1000), (32, 1, 10**13, 10**13), (32, 2, 10**13, 2**30 * 1000)],
+)
+def test_delay_ms_doubles_from_one_second_and_is_capped(failures: int, free: int, cap: int, expected: int) -> None:
+    assert delay_ms(failures, free, cap) == expected
+    assert type(delay_ms(failures, free, cap)) is int
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "peer", "hops", "expected"),
+    [
+        ([" 198.51.100.4 , "], "10.0.0.2", 1, "198.51.100.4"),  # blanks and empty hops are dropped
+        (["198.51.100.4,,"], "10.0.0.2", 1, "198.51.100.4"),
+        (["6.6.6.6, 198.51.100.4"], "10.0.0.2", 2, "6.6.6.6"),
+        ([], None, 1, "other-" + hashlib.sha256(b"unknown").hexdigest()[:32]),
+        (["198.51.100.4"], None, 0, "other-" + hashlib.sha256(b"unknown").hexdigest()[:32]),
+        (["2001:db8::1"], None, 1, "2001:db8::/64"),
+        (["2001:db8:0:0:ffff::1"], None, 1, "2001:db8::/64"),
+        (["::ffff:198.51.100.4"], None, 1, "198.51.100.4"),
+        (["192.0.2.300"], None, 1, "other-" + hashlib.sha256(b"192.0.2.300").hexdigest()[:32]),
+        (["\ud800"], None, 1, "other-" + hashlib.sha256("\ud800".encode("utf-8", "surrogatepass")).hexdigest()[:32]),
+    ],
+)
+def test_client_address_edge_cases(forwarded: list[str], peer: str | None, hops: int, expected: str) -> None:
+    assert client_address(forwarded, peer, hops) == expected
+
+
+def test_request_address_reads_names_and_values_as_bytes_or_text_in_any_case() -> None:
+    as_bytes = [(b"X-Forwarded-For", b"6.6.6.6"), (b"X-FORWARDED-FOR", b"198.51.100.4")]
+    assert request_address(as_bytes, "10.0.0.2", 1, "") == "198.51.100.4"
+    assert request_address([("X-Forwarded-For", "198.51.100.4")], "10.0.0.2", 1, "") == "198.51.100.4"
+    # Latin-1, as HTTP header bytes are: a byte that is not UTF-8 is still read.
+    weird = "other-" + hashlib.sha256("caf\u00e9".encode()).hexdigest()[:32]
+    assert request_address([(b"x-client-ip", b"caf\xe9")], None, 1, "X-Client-Ip") == weird
+    assert request_address([(b"x-forwarded-for", b"caf\xe9")], None, 1, "") == weird
+    # The configured header, trimmed; an empty one counts as absent.
+    assert request_address([(b"X-Client-Ip", b" 198.51.100.9 ")], "10.0.0.2", 1, "x-client-ip") == "198.51.100.9"
+    assert request_address([(b"x-client-ip", b"  "), (b"x-forwarded-for", b"198.51.100.4")], None, 1,
+                           "x-client-ip") == "198.51.100.4"
+    # Not configured: a header named like nothing is not taken for it.
+    assert request_address([(b"x-client-ip", b"198.51.100.9")], "10.0.0.2", 1, "") == "10.0.0.2"
+    # Neither header: the peer.
+    assert request_address([(b"host", b"x")], "192.0.2.8", 1, "x-client-ip") == "192.0.2.8"
+    # X-Forwarded-For is never taken for the configured header, even when named so.
+    assert request_address([(b"x-forwarded-for", b"198.51.100.4")], "10.0.0.2", 1, "x-forwarded-for") == (
+        "198.51.100.4"
+    )
+
+
+# --- the throttle's own arguments, against Redis ----------------------------------------------------
+
+
+@pytest.mark.services
+@pytest.mark.redis
+def test_registrations_are_counted_per_address_in_their_window(store: redis.Redis) -> None:
+    from app.throttle import REGISTRATIONS, registrations_key
+
+    throttle = LoginThrottle(store, Limits(registrations_per_address=2, registration_window_seconds=7))
+    address = new_address()
+    assert [throttle.register(address) for _ in range(2)] == [throttle.register(new_address())] * 2
+    assert throttle.register(new_address()).retry_after_seconds == 0
+    refused = throttle.register(address)
+    assert (refused.refused, refused.retry_after_seconds) == (REGISTRATIONS, 7)
+    assert 6000 < store.pttl(registrations_key(address)) <= 7000
+
+
+@pytest.mark.services
+@pytest.mark.redis
+def test_a_success_is_counted_in_its_window_and_makes_the_address_known_for_its_days(store: redis.Redis) -> None:
+    from app.throttle import SUCCESSES_ACCOUNT, account_successes_key, known_key
+
+    limits = Limits(per_pair=5, successes_per_account=1, success_window_seconds=7, known_days=2, window_seconds=WINDOW)
+    throttle = LoginThrottle(store, limits)
+    username, address = new_username(), new_address()
+    assert throttle.attempt(username, address).allowed
+    assert store.get(pair_key(username, address)) == "1"
+    assert 0.9 * WINDOW * 1000 < store.pttl(pair_key(username, address)) <= WINDOW * 1000
+    throttle.succeeded(username, address)
+    assert store.get(pair_key(username, address)) is None and store.exists(account_key(username)) == 0
+    assert store.hget(address_key(address), "n") == "0"
+    assert store.zrange(known_key(username), 0, -1) == [address]
+    assert 2 * 86400 * 1000 - 5000 < store.pttl(known_key(username)) <= 2 * 86400 * 1000
+    assert 6000 < store.pttl(account_successes_key(username)) <= 7000
+    refused = throttle.attempt(username, new_address())
+    assert (refused.refused, refused.retry_after_seconds) == (SUCCESSES_ACCOUNT, 7)
+
+
+@pytest.mark.services
+@pytest.mark.redis
+def test_successes_are_counted_per_address(store: redis.Redis) -> None:
+    from app.throttle import SUCCESSES_ADDRESS
+
+    throttle = LoginThrottle(store, Limits(successes_per_address=1, success_window_seconds=7))
+    address = new_address()
+    throttle.succeeded(new_username(), address)
+    assert throttle.attempt(new_username(), new_address()).allowed  # another address: its own count
+    refused = throttle.attempt(new_username(), address)
+    assert (refused.refused, refused.retry_after_seconds) == (SUCCESSES_ADDRESS, 7)
+
+
+@pytest.mark.services
+@pytest.mark.redis
+def test_the_address_delay_has_its_own_allowance_and_cap(store: redis.Redis) -> None:
+    from app.throttle import ADDRESS
+
+    limits = Limits(per_pair=100, account_free=50, address_free=3, address_max_delay_seconds=3, window_seconds=WINDOW)
+    throttle = LoginThrottle(store, limits)
+    address = new_address()
+    assert [throttle.attempt(new_username(), address).allowed for _ in range(3)] == [True] * 3
+    refused = throttle.attempt(new_username(), address)
+    assert (refused.refused, refused.retry_after_seconds) == (ADDRESS, 1)
+    seconds, micros = store.time()
+    store.hset(address_key(address), mapping={"n": 30, "last": seconds * 1000 + micros // 1000})
+    assert throttle.attempt(new_username(), address).retry_after_seconds == 3
+    # An undone attempt gives back one to each counter.
+    username = new_username()
+    other = new_address()
+    assert throttle.attempt(username, other).allowed
+    throttle.undo(username, other)
+    assert store.get(pair_key(username, other)) == "0"
+    assert store.hget(address_key(other), "n") == "0"

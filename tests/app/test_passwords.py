@@ -138,3 +138,28 @@ def test_hashing_threads_run_at_a_lower_priority_than_the_rest_of_the_process() 
     hashing = security._hashing.submit(niceness).result(timeout=10)
     assert hashing == min(19, caller + security.HASHING_NICE) and hashing > caller
     assert niceness() == caller  # the calling thread (the event loop's, in the app) keeps its own
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("1234567", "the password must be at least 8 characters long"),
+        ("x" * 257, "the password must be at most 256 characters long"),
+        ("ten nul\x00\x00\x00", "the password must not contain control characters"),
+        ("pass\u200bword9",
+         "the password must not contain invisible formatting characters (zero-width or direction marks)"),
+        ("        ", "the password must not be only spaces"),
+        ("abababab", "the password must use at least 3 different characters"),
+        ("my name is ALICE.", "the password must not contain the username"),
+        ("password", "the password is one of the most commonly used passwords; choose another"),
+    ],
+)
+def test_each_rule_gives_its_exact_message(password: str, message: str) -> None:
+    # The message is the API's answer (422 detail): pinned word for word.
+    assert passwords.problem(password, "Alice") == message
+
+
+def test_the_boundaries_are_inclusive() -> None:
+    assert passwords.problem("xy1" * 2 + "zq", "alice") is None  # exactly 8
+    assert passwords.problem("xyz1" * 64, "alice") is None  # exactly 256
+    assert passwords.problem("no username at all", "") is None

@@ -212,3 +212,78 @@ def test_a_token_without_a_generation_counts_as_the_first(tokens: TokenService, 
 def test_a_token_with_a_malformed_generation_is_refused(tokens: TokenService, pem: str, generation: object) -> None:
     with pytest.raises(InvalidToken, match="generation"):
         tokens.verify(_signed(tokens, pem, gen=generation))
+
+
+# --- each refusal says why, word for word (the reason is logged; the client sees 401 only) -------------
+
+
+def _with_header(pem: str, header: dict[str, object], claims: dict[str, object] | None = None) -> str:
+    return jwt.encode(claims or _claims(), pem, algorithm="RS256", headers=header)
+
+
+@pytest.mark.parametrize("token", ["no-dot-at-all", "!!!!.e30.c2ln", _b64([1, 2]) + ".e30.c2ln", "bnVsbA.e30.c2ln"])  # type: ignore[arg-type]
+def test_a_header_that_is_not_a_json_object_is_malformed(tokens: TokenService, token: str) -> None:
+    with pytest.raises(InvalidToken) as refused:
+        tokens.verify(token)
+    assert str(refused.value) == "malformed token"
+
+
+@pytest.mark.parametrize("kid", ["somebody-else", ["a", "list"], {"a": 1}, 7, None])
+def test_a_kid_that_names_no_key_is_an_unknown_signing_key(tokens: TokenService, kid: object) -> None:
+    # Built by hand: PyJWT signs only string kids, and the key is chosen before any signature is read.
+    token = _b64({"alg": "RS256", "typ": "JWT", "kid": kid}) + "." + _b64(_claims()) + ".c2ln"
+    with pytest.raises(InvalidToken) as refused:
+        tokens.verify(token)
+    assert str(refused.value) == "unknown signing key"
+
+
+def test_a_header_alg_other_than_the_keys_is_an_unexpected_algorithm(tokens: TokenService) -> None:
+    unsigned = _b64({"alg": "none", "typ": "JWT", "kid": tokens.keys.signing_kid}) + "." + _b64(_claims()) + "."
+    with pytest.raises(InvalidToken) as refused:
+        tokens.verify(unsigned)
+    assert str(refused.value) == "unexpected signing algorithm"
+
+
+def test_expiry_allows_five_seconds_of_clock_skew_and_no_more(tokens: TokenService, pem: str) -> None:
+    assert tokens.verify(_signed(tokens, pem, exp=int(time.time()) - 3)).user_id == USER
+    with pytest.raises(InvalidToken) as refused:
+        tokens.verify(_signed(tokens, pem, exp=int(time.time()) - 5))
+    assert str(refused.value) == "token expired"
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"aud": "another-api"}, "invalid token (InvalidAudienceError)"),
+        ({"iss": "https://someone-else.example"}, "invalid token (InvalidIssuerError)"),
+        ({"sub": "not-a-uuid"}, "invalid subject"),
+        ({"gen": 0}, "invalid token generation"),
+    ],
+)
+def test_each_claim_refusal_names_its_cause(tokens: TokenService, pem: str, claims: dict, message: str) -> None:
+    with pytest.raises(InvalidToken) as refused:
+        tokens.verify(_signed(tokens, pem, **claims))
+    assert str(refused.value) == message
+
+
+def test_an_issued_token_has_every_claim_and_header_it_promises(tokens: TokenService) -> None:
+    token = tokens.issue(USER, "alice")
+    assert jwt.get_unverified_header(token) == {"alg": "RS256", "kid": tokens.keys.signing_kid, "typ": "JWT"}
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert set(claims) == {"iss", "aud", "sub", "preferred_username", "iat", "nbf", "exp", "jti", "gen"}
+    assert claims["nbf"] == claims["iat"] and claims["exp"] == claims["iat"] + 300 and claims["gen"] == 1
+    assert len(claims["jti"]) == 32 and claims["jti"] != jwt.decode(
+        tokens.issue(USER, "alice"), options={"verify_signature": False}
+    )["jti"]
+    assert tokens.verify(token).generation == 1
+
+
+def test_a_token_without_a_username_names_nobody(tokens: TokenService, pem: str) -> None:
+    assert tokens.verify(_signed(tokens, pem)).username == ""
+
+
+@pytest.mark.parametrize("extra", range(20))
+def test_a_header_of_any_length_is_read(tokens: TokenService, pem: str, extra: int) -> None:
+    # The header segment is unpadded base64url: every length's padding is restored before decoding.
+    token = _with_header(pem, {"kid": tokens.keys.signing_kid, "x": "y" * extra})
+    assert tokens.verify(token).user_id == USER
