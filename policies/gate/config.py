@@ -62,7 +62,6 @@ def _validate(policy: Policy, properties: Mapping[str, Any], where: str) -> None
         knobs = ", ".join(sorted(k for k in declared if k != WAIVERS_KEY)) or "none"
         raise PolicyConfigError(f"{where}: unknown config {', '.join(unknown)} (this policy takes: {knobs})")
     document = {
-        "type": "object",
         "properties": declared,
         "required": list(schema.required or []) if schema is not None else [],
     }

@@ -130,10 +130,9 @@ def _int_go(loader: Any, node: Any) -> int:
     digits = text.lstrip("+-")
     if digits[:2] in ("0x", "0X"):
         return sign * int(digits[2:], 16)
-    if digits[:2] in ("0o", "0O"):
-        return sign * int(digits[2:], 8)
     if digits[:2] in ("0b", "0B"):
         return sign * int(digits[2:], 2)
+    # A leading 0 is octal, 0o included (int() takes the prefix with base 8).
     if len(digits) > 1 and digits.startswith("0"):
         return sign * int(digits, 8)
     return sign * int(digits)

@@ -88,7 +88,8 @@ def fallback(result: GateResult, root: Path) -> tuple[str, int]:
     """Where a finding nothing else locates points: the program's main file (for a document: the
     project's Pulumi.yaml, else the document), the stack file, the project file of --program; a
     document outside the repository by its file name; standard input as STDIN_URI."""
-    candidates = [result.program_dir / result.main_file] if result.main_file else []
+    # Without a main file this is the directory itself, which is no file.
+    candidates = [result.program_dir / result.main_file]
     if result.stack_file is not None:
         candidates.append(result.stack_file)
     candidates += [result.program_dir / "Pulumi.yaml", result.program_dir / "Pulumi.yml"]

@@ -162,6 +162,10 @@ def test_a_policy_entry_without_a_level_keeps_the_level_all_gave_it():
     assert settings["strict"] == PolicySettings(EnforcementLevel.MANDATORY, {})
 
 
+def test_a_policy_without_a_schema_takes_a_level_in_an_object():
+    assert _ours({"plain": {"enforcementLevel": "advisory"}})["plain"] == PolicySettings(EnforcementLevel.ADVISORY, {})
+
+
 def test_a_policy_entry_with_a_level_and_properties_merges_over_the_defaults():
     settings = _ours({"tuned": {"enforcementLevel": "remediate", "names": ["a"]}})
     assert settings["tuned"] == PolicySettings(EnforcementLevel.REMEDIATE, {"limit": 3, "names": ["a"]})

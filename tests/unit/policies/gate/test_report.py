@@ -487,6 +487,8 @@ def test_github_annotations_exactly(tmp_path):
         _v("d", "advisory", waived=Waiver("one", "ok")),
         _v("e", baselined=True),
         _v("f", baselined=True, waived=Waiver("one", "both")),
+        _v("g", baselined=True),
+        _v("h", "advisory", urn="urn:nowhere"),
     ]
     config = tmp_path / "policy.json"
     unmatched = [UnmatchedWaiver("s3-versioning", Waiver("gone", "r"))]
@@ -510,12 +512,13 @@ def test_github_annotations_exactly(tmp_path):
         f"::notice {at},title=c::{ACL} one: c says no%0Awaived: ok, until 2030-01-02",
         f"::notice {at},title=d::{ACL} one: d says no%0Awaived: ok",
         f"::notice {at},title=f::{ACL} one: f says no%0Awaived: both",
-        f"::notice title=baseline::{PROJECT}/dev: 1 finding(s) hidden by the baseline, 3 recorded finding(s) gone",
+        f"::warning file=__main__.py,line=1,title=h::{ACL} urn:nowhere: h says no",
+        f"::notice title=baseline::{PROJECT}/dev: 2 finding(s) hidden by the baseline, 3 recorded finding(s) gone",
         "::warning file=policy.json,title=waiver::note: the waiver of 'gone' for s3-versioning in policy.json "
         "matches no finding: remove it, or correct the resource",
         "::warning title=not judged::not seen: x",
         f"FAIL stateless-guard {PROJECT}/dev: 1 resources judged, 0 component(s) not judged, 1 mandatory, "
-        "1 advisory violation(s) (3 waived, 1 baselined)",
+        "2 advisory violation(s) (3 waived, 2 baselined)",
     ]
     elsewhere = dataclasses.replace(
         result, violations=[], policy_config=Path("/elsewhere/p.json"), baseline_gone=None, notes=[]

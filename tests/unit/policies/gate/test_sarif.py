@@ -385,6 +385,7 @@ def test_sarif_notifications(tmp_path):
     }
     configured = _run(tmp_path, [], policy_config=tmp_path / "p.json")["invocations"][0]
     assert configured["toolConfigurationNotifications"] == []
+    assert as_sarif([], POLICIES_HERE, TEXTS).startswith('{\n  "$schema": ')
     doc = json.loads(as_sarif([], POLICIES_HERE, TEXTS))
     assert doc == {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": []}
 
