@@ -328,6 +328,15 @@ def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None
             self.unknown_inputs: dict[str, list[str]] = {}
             self.urns: set[str] = set()
 
+        def make_urn(self, parent: str, type_: str, name: str) -> str:
+            # As the engine writes it: a child of the root stack has no parent type in its URN
+            # (pulumi/pulumi sdk/go/common/resource/urn.go New, 80-93: the parent type is left out when
+            # it is the root stack's). The SDK's MockMonitor.make_urn prefixes `pulumi:pulumi:Stack$`,
+            # which real URNs (`pulumi stack --show-urns`, exports, waivers, baselines) never have.
+            if parent and parent.split("::")[2].split("$")[-1] == "pulumi:pulumi:Stack":
+                parent = ""
+            return str(super().make_urn(parent, type_, name))
+
         def RegisterResource(self, request: Any) -> Any:
             urn = self.make_urn(request.parent, request.type, request.name)
             if request.type == "pulumi:pulumi:Stack":

@@ -218,7 +218,7 @@ def test_a_components_missing_output_asset_is_recorded_too(tmp_path: Path) -> No
     )
     run = run_program(program(tmp_path, body), "dev", assets="lenient")
     assert run.missing_assets == [
-        'outputs of "urn:pulumi:dev::assets-fixture::pulumi:pulumi:Stack$my:c:C::c": property bundle: cannot read '
+        'outputs of "urn:pulumi:dev::assets-fixture::my:c:C::c": property bundle: cannot read '
         f"{tmp_path / 'src' / 'out' / 'bundle.zip'}: No such file or directory"
     ]
 

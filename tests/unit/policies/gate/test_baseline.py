@@ -12,7 +12,7 @@ import pytest
 from policies.gate.baseline import BaselineError, read_baseline, render_baseline
 from tests.unit.policies.gate.helpers import PROGRAMS, gate, valid_report
 
-URN = "urn:pulumi:dev::public_bucket::pulumi:pulumi:Stack$aws:s3/bucketV2:BucketV2::site"
+URN = "urn:pulumi:dev::public_bucket::aws:s3/bucketV2:BucketV2::site"
 
 
 def test_the_file_is_sorted_deduplicated_versioned_and_machine_independent():
@@ -118,7 +118,7 @@ from policies.gate.baseline import _stack_of, apply_baseline, keys_of, write_bas
 from policies.gate.evaluate import Violation  # noqa: E402
 from policies.rules.waivers import Waiver  # noqa: E402
 
-OTHER = "urn:pulumi:prod::public_bucket::pulumi:pulumi:Stack$aws:s3/bucketV2:BucketV2::site"
+OTHER = "urn:pulumi:prod::public_bucket::aws:s3/bucketV2:BucketV2::site"
 
 
 def _violation(policy: str, urn: str, **kw) -> Violation:

@@ -295,7 +295,7 @@ def test_components_the_gate_cannot_see_into_are_reported_not_passed():
     assert {v["enforcement"] for v in doc["violations"]} == {"advisory"}
     by_name = {v["name"]: v for v in doc["violations"]}
     assert by_name["cache"]["urn"] == (
-        "urn:pulumi:dev::unseen_components::pulumi:pulumi:Stack$kubernetes:helm.sh/v4:Chart::cache"
+        "urn:pulumi:dev::unseen_components::kubernetes:helm.sh/v4:Chart::cache"
     )
     assert "its children are created by its provider inside the Pulumi engine" in by_name["cache"]["message"]
     # The local component's child is there and judged; the component itself is not reported.

@@ -11,7 +11,7 @@ from policies.rules import RULES_BY_NAME, waivers
 from policies.rules._core import DOCS_BASE_URL
 from policies.rules.waivers import Waiver, WaiverError, decide, parse_waivers
 
-URN = "urn:pulumi:dev::site::pulumi:pulumi:Stack$aws:s3/bucketAclV2:BucketAclV2::site-bucket"
+URN = "urn:pulumi:dev::site::aws:s3/bucketAclV2:BucketAclV2::site-bucket"
 ON = datetime.date(2027, 6, 30)
 
 
