@@ -18,6 +18,7 @@ from typing import Any
 PULUMI_AWS_VERSION = '7.51.1'
 TERRAFORM_PROVIDER_AWS_REF = '00a35305dc1b297a6fcdecdfbba33f1e63c3da39'
 DERIVED = ['aws:docdb/cluster:Cluster',
+ 'aws:docdb/elasticCluster:ElasticCluster',
  'aws:dynamodb/table:Table',
  'aws:ebs/volume:Volume',
  'aws:efs/fileSystem:FileSystem',
@@ -36,8 +37,7 @@ DERIVED = ['aws:docdb/cluster:Cluster',
  'aws:sqs/queue:Queue',
  'kubernetes:apps/v1:StatefulSet',
  'kubernetes:core/v1:PersistentVolumeClaim']
-TRANSCRIBED = ['aws:docdb/elasticCluster:ElasticCluster',
- 'aws:elasticsearch/domain:Domain',
+TRANSCRIBED = ['aws:elasticsearch/domain:Domain',
  'aws:msk/cluster:Cluster',
  'aws:neptune/cluster:Cluster',
  'aws:opensearch/domain:Domain',
@@ -63,10 +63,11 @@ REPLACE_ON: dict[str, dict[str, Any]] = {'aws:docdb/cluster:Cluster': {'autoName
                                          'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
  'aws:docdb/elasticCluster:ElasticCluster': {'autoNamed': ['name'],
                                              'replaceIf': {},
-                                             'replaceOn': ['name', 'adminUserName', 'authType', 'kmsKeyId'],
-                                             'source': 'transcribed from '
-                                                       'internal/service/docdbelastic/cluster.go (a '
-                                                       'generator run on a full checkout replaces it)'},
+                                             'replaceOn': ['adminUserName', 'authType', 'kmsKeyId', 'name'],
+                                             'source': 'internal/service/docdbelastic/cluster.go@00b7ce004aa26d58382b38359efcdf8a065d7008; '
+                                                       'names/attr_consts_gen.go@8ccb46cffbc63d47c98d8d876de5a1c977ad98e8; '
+                                                       'pulumi-aws '
+                                                       'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
  'aws:dynamodb/table:Table': {'autoNamed': ['name'],
                               'replaceIf': {},
                               'replaceOn': ['hashKey',

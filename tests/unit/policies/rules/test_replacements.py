@@ -75,6 +75,7 @@ def test_the_guards_own_cases_come_from_the_provider():
 DERIVED_FROM_SCHEMA_FILES = {
     "aws:rds/globalCluster:GlobalCluster": ("globalClusterIdentifier", "engine", "storageEncrypted"),
     "aws:docdb/cluster:Cluster": ("clusterIdentifier", "storageEncrypted", "restoreToPointInTime", "port"),
+    "aws:docdb/elasticCluster:ElasticCluster": ("name", "adminUserName", "authType", "kmsKeyId"),
     "aws:elasticache/cluster:Cluster": ("clusterId", "engine", "transitEncryptionEnabled", "networkType"),
     "aws:elasticache/serverlessCache:ServerlessCache": ("name", "snapshotArnsToRestores", "subnetIds"),
     "aws:memorydb/cluster:Cluster": ("name", "namePrefix", "kmsKeyArn", "tlsEnabled", "autoMinorVersionUpgrade"),
