@@ -73,6 +73,7 @@ def test_the_guards_own_cases_come_from_the_provider():
 # Derived from the schema files named in policies/tools/README.md; each path below is a ForceNew /
 # RequiresReplace() attribute of that file (ebs_volume.go needs names.AttrSnapshotID).
 DERIVED_FROM_SCHEMA_FILES = {
+    "aws:rds/cluster:Cluster": ("clusterIdentifier", "engine", "engineMode", "s3Import.bucketName", "dbSystemId"),
     "aws:rds/globalCluster:GlobalCluster": ("globalClusterIdentifier", "engine", "storageEncrypted"),
     "aws:docdb/cluster:Cluster": ("clusterIdentifier", "storageEncrypted", "restoreToPointInTime", "port"),
     "aws:docdb/elasticCluster:ElasticCluster": ("name", "adminUserName", "authType", "kmsKeyId"),
@@ -93,6 +94,8 @@ def test_the_stateful_types_read_from_their_schema_files_are_derived():
     # engine_version.go engineVersionForceNewOnDowngrade; docdb/cluster.go ForceNewIfChange.
     assert set(entries["aws:elasticache/cluster:Cluster"]["replaceIf"]) == {"engineVersion", "nodeType"}
     assert set(entries["aws:docdb/cluster:Cluster"]["replaceIf"]) == {"serverlessV2ScalingConfiguration"}
+    # rds/cluster.go: customdiff.ForceNewIf(storage_type) for engines other than Aurora.
+    assert set(entries["aws:rds/cluster:Cluster"]["replaceIf"]) == {"storageType"}
     # pulumi-aws resource_overrides.go auto-names cluster_id and cluster_name; the bridge names `name`.
     assert entries["aws:elasticache/cluster:Cluster"]["autoNamed"] == ["clusterId"]
     assert entries["aws:msk/serverlessCluster:ServerlessCluster"]["autoNamed"] == ["clusterName"]
