@@ -25,6 +25,7 @@ DERIVED = ['aws:docdb/cluster:Cluster',
  'aws:elasticache/cluster:Cluster',
  'aws:elasticache/replicationGroup:ReplicationGroup',
  'aws:elasticache/serverlessCache:ServerlessCache',
+ 'aws:elasticsearch/domain:Domain',
  'aws:kinesis/stream:Stream',
  'aws:kms/key:Key',
  'aws:memorydb/cluster:Cluster',
@@ -38,10 +39,7 @@ DERIVED = ['aws:docdb/cluster:Cluster',
  'aws:sqs/queue:Queue',
  'kubernetes:apps/v1:StatefulSet',
  'kubernetes:core/v1:PersistentVolumeClaim']
-TRANSCRIBED = ['aws:elasticsearch/domain:Domain',
- 'aws:msk/cluster:Cluster',
- 'aws:neptune/cluster:Cluster',
- 'aws:opensearch/domain:Domain']
+TRANSCRIBED = ['aws:msk/cluster:Cluster', 'aws:neptune/cluster:Cluster', 'aws:opensearch/domain:Domain']
 
 REPLACE_ON: dict[str, dict[str, Any]] = {'aws:docdb/cluster:Cluster': {'autoNamed': [],
                                'replaceIf': {'serverlessV2ScalingConfiguration': 'CustomizeDiff '
@@ -157,10 +155,20 @@ REPLACE_ON: dict[str, dict[str, Any]] = {'aws:docdb/cluster:Cluster': {'autoName
                                                                'pulumi-aws '
                                                                'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
  'aws:elasticsearch/domain:Domain': {'autoNamed': ['domainName'],
-                                     'replaceIf': {},
-                                     'replaceOn': ['domainName'],
-                                     'source': 'transcribed from internal/service/elasticsearch/domain.go (a '
-                                               'generator run on a full checkout replaces it)'},
+                                     'replaceIf': {'elasticsearchVersion': 'CustomizeDiff '
+                                                                           'customdiff.ForceNewIf',
+                                                   'encryptAtRest.enabled': 'CustomizeDiff '
+                                                                            'customdiff.ForceNewIf',
+                                                   'nodeToNodeEncryption.enabled': 'CustomizeDiff '
+                                                                                   'customdiff.ForceNewIf'},
+                                     'replaceOn': ['advancedSecurityOptions.enabled',
+                                                   'domainName',
+                                                   'encryptAtRest.kmsKeyId',
+                                                   'vpcOptions'],
+                                     'source': 'internal/service/elasticsearch/domain.go@00a35305dc1b297a6fcdecdfbba33f1e63c3da39; '
+                                               'names/attr_consts_gen.go@8ccb46cffbc63d47c98d8d876de5a1c977ad98e8; '
+                                               'pulumi-aws '
+                                               'provider/resource_overrides.go@015d343812852f40a045a28e7f6e04bca69548f3'},
  'aws:kinesis/stream:Stream': {'autoNamed': ['name'],
                                'replaceIf': {},
                                'replaceOn': ['name'],

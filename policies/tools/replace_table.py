@@ -406,12 +406,14 @@ def build(
         conditional = {}
         for key, where in found.conditional.items():
             tf_parts = resolve(key, consts).split(".")
-            head = bridge.renames.get(tf_parts[0]) or (
-                plural(camel(tf_parts[0]))
-                if any(m and resolve(k, consts) == tf_parts[0] for k, m in found.many.items())
-                else camel(tf_parts[0])
-            )
-            conditional[".".join([head, *(camel(p) for p in tf_parts[1:])])] = where
+            many = any(m and resolve(k, consts) == tf_parts[0] for k, m in found.many.items())
+            head = bridge.renames.get(tf_parts[0]) or (plural(camel(tf_parts[0])) if many else camel(tf_parts[0]))
+            # Terraform's `block.0.attr` (elasticsearch/domain.go: "encrypt_at_rest.0.enabled") is the
+            # first item of the block: the bridge makes a MaxItems-1 block an object, so the index goes;
+            # in a list of several the path reads every item.
+            if len(tf_parts) > 1 and tf_parts[1].isdigit() and many:
+                head += "[]"
+            conditional[".".join([head, *(camel(p) for p in tf_parts[1:] if not p.isdigit())])] = where
         sources = [f"internal/service/{rel}@{refs.get('internal/service/' + rel, tpa_ref)}" for rel in rels]
         sources.append(f"{consts_rel}@{refs.get(consts_rel, tpa_ref)}")
         if bridge_file:

@@ -81,6 +81,7 @@ DERIVED_FROM_SCHEMA_FILES = {
     "aws:elasticache/serverlessCache:ServerlessCache": ("name", "snapshotArnsToRestores", "subnetIds"),
     "aws:memorydb/cluster:Cluster": ("name", "namePrefix", "kmsKeyArn", "tlsEnabled", "autoMinorVersionUpgrade"),
     "aws:ebs/volume:Volume": ("snapshotId", "encrypted", "multiAttachEnabled"),
+    "aws:elasticsearch/domain:Domain": ("domainName", "encryptAtRest.kmsKeyId", "vpcOptions"),
     "aws:msk/serverlessCluster:ServerlessCluster": ("clusterName", "clientAuthentication", "vpcConfigs"),
 }
 
@@ -94,6 +95,13 @@ def test_the_stateful_types_read_from_their_schema_files_are_derived():
     # engine_version.go engineVersionForceNewOnDowngrade; docdb/cluster.go ForceNewIfChange.
     assert set(entries["aws:elasticache/cluster:Cluster"]["replaceIf"]) == {"engineVersion", "nodeType"}
     assert set(entries["aws:docdb/cluster:Cluster"]["replaceIf"]) == {"serverlessV2ScalingConfiguration"}
+    # elasticsearch/domain.go: ForceNewIf on "encrypt_at_rest.0.enabled", an object to the bridge.
+    assert set(entries["aws:elasticsearch/domain:Domain"]["replaceIf"]) == {
+        "elasticsearchVersion",
+        "encryptAtRest.enabled",
+        "nodeToNodeEncryption.enabled",
+    }
+    assert entries["aws:elasticsearch/domain:Domain"]["autoNamed"] == ["domainName"]
     # rds/cluster.go: customdiff.ForceNewIf(storage_type) for engines other than Aurora.
     assert set(entries["aws:rds/cluster:Cluster"]["replaceIf"]) == {"storageType"}
     # pulumi-aws resource_overrides.go auto-names cluster_id and cluster_name; the bridge names `name`.

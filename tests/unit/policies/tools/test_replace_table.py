@@ -559,3 +559,56 @@ def test_a_customize_diff_step_in_another_file_is_conditional(tmp_path: Path, mo
     assert entry["replaceOn"] == ["clusterId"]
     assert entry["replaceIf"] == {"engineVersion": "CustomizeDiff ResourceDiff.ForceNew"}
     assert entry["autoNamed"] == ["clusterId"]
+
+
+def test_a_condition_on_the_first_item_of_a_block_names_the_bridges_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # elasticsearch/domain.go: customdiff.ForceNewIf("encrypt_at_rest.0.enabled", ...) on a MaxItems-1
+    # block, which the bridge makes an object; in a list of several the path reads every item.
+    tpa = tmp_path / "tpa"
+    (tpa / "names").mkdir(parents=True)
+    (tpa / "names" / "attr_consts_gen.go").write_text('const (\n\tAttrEnabled = "enabled"\n)\n')
+    service = tpa / "internal" / "service" / "widget"
+    service.mkdir(parents=True)
+    (service / "domain.go").write_text(
+        """
+        CustomizeDiff: customdiff.Sequence(
+            customdiff.ForceNewIf("encrypt_at_rest.0.enabled", func(_ context.Context, d *schema.ResourceDiff,
+                meta any) bool {
+                return true
+            }),
+            customdiff.ForceNewIf("rule.0.enabled", func(_ context.Context, d *schema.ResourceDiff, meta any) bool {
+                return true
+            }),
+        ),
+        Schema: map[string]*schema.Schema{
+            "domain_name": {Type: schema.TypeString, Required: true, ForceNew: true},
+            "encrypt_at_rest": {
+                Type:     schema.TypeList,
+                Optional: true,
+                MaxItems: 1,
+                Elem: &schema.Resource{
+                    Schema: map[string]*schema.Schema{
+                        names.AttrEnabled: {Type: schema.TypeBool, Required: true},
+                    },
+                },
+            },
+            "rule": {
+                Type:     schema.TypeList,
+                Optional: true,
+                Elem: &schema.Resource{
+                    Schema: map[string]*schema.Schema{
+                        names.AttrEnabled: {Type: schema.TypeBool, Required: true},
+                    },
+                },
+            },
+        },
+        """
+    )
+    monkeypatch.setattr(replace_table, "AWS_TYPES", {"aws:widget/domain:Domain": ("aws_widget", ("widget/domain.go",))})
+    entry = replace_table.build(tpa, "c0ffee", None, "7.0.0")["aws:widget/domain:Domain"]
+    assert entry["replaceIf"] == {
+        "encryptAtRest.enabled": "CustomizeDiff customdiff.ForceNewIf",
+        "rules[].enabled": "CustomizeDiff customdiff.ForceNewIf",
+    }
