@@ -55,7 +55,11 @@ AWS_TYPES: dict[str, tuple[str, tuple[str, ...]]] = {
         "aws_elasticache_replication_group",
         ("elasticache/replication_group.go",),
     ),
-    "aws:elasticache/cluster:Cluster": ("aws_elasticache_cluster", ("elasticache/cluster.go",)),
+    # Its CustomizeDiff names customizeDiffEngineVersionForceNewOnDowngrade, defined in engine_version.go.
+    "aws:elasticache/cluster:Cluster": (
+        "aws_elasticache_cluster",
+        ("elasticache/cluster.go", "elasticache/engine_version.go"),
+    ),
     "aws:elasticache/serverlessCache:ServerlessCache": (
         "aws_elasticache_serverless_cache",
         ("elasticache/serverless_cache.go",),
@@ -119,8 +123,11 @@ KUBERNETES: dict[str, dict[str, Any]] = {
     },
 }
 
-_KEY = re.compile(r'(names\.Attr\w+|"[a-z0-9_]+")\s*:\s*(?:[\w.]+\s*)?\{')
-_SDK_SCHEMA = re.compile(r"map\[string\]\*schema\.Schema\s*\{")
+# A key, then for terraform-plugin-framework the attribute's type (`schema.ListAttribute`), then its brace.
+_KEY = re.compile(r'(names\.Attr\w+|"[a-z0-9_]+")\s*:\s*(?:([\w.]+)\s*)?\{')
+# A `SchemaFunc: func() map[string]*schema.Schema {` (docdb/cluster.go) is the function's body, not the
+# schema: the map it returns is.
+_SDK_SCHEMA = re.compile(r"(?<!func\(\) )map\[string\]\*schema\.Schema\s*\{")
 _FW_ATTRIBUTES = re.compile(r"Attributes:\s*map\[string\]schema\.Attribute\s*\{")
 _NESTED = re.compile(r"Elem:\s*&schema\.Resource\s*\{|(?:Attributes|Blocks):\s*map\[")
 _CONST = re.compile(r"^\s*(Attr\w+)\s*=\s*\"([a-z0-9_]+)\"", re.MULTILINE)
@@ -162,17 +169,22 @@ def _block_end(text: str, open_brace: int) -> int:
     raise ValueError("unbalanced braces")
 
 
-def top_level_attributes(body: str) -> list[tuple[str, str]]:
-    """(key expression, block text) of the direct children of a schema map body."""
-    out: list[tuple[str, str]] = []
+def _children(body: str) -> list[tuple[str, str, str]]:
+    """(key expression, type expression or "", block text) of the direct children of a schema map body."""
+    out: list[tuple[str, str, str]] = []
     i = 0
     while True:
         m = _KEY.search(body, i)
         if m is None:
             return out
         end = _block_end(body, m.end() - 1)
-        out.append((m.group(1), body[m.end() : end - 1]))
+        out.append((m.group(1), m.group(2) or "", body[m.end() : end - 1]))
         i = end
+
+
+def top_level_attributes(body: str) -> list[tuple[str, str]]:
+    """(key expression, block text) of the direct children of a schema map body."""
+    return [(key, block) for key, _, block in _children(body)]
 
 
 @dataclass(frozen=True)
@@ -218,9 +230,11 @@ def _forces(own: str) -> bool:
 
 
 def _walk(body: str, parents: tuple[str, ...], many: tuple[bool, ...], out: Forcing) -> None:
-    for key, block in top_level_attributes(body):
+    for key, kind, block in _children(body):
         own, nested = _own_part(block)
-        is_many = _is_many(own)
+        # A framework attribute says it is a list in its type, before the brace (elasticache/
+        # serverless_cache.go: `"snapshot_arns_to_restore": schema.ListAttribute{`).
+        is_many = _is_many(f"{kind}{{ {own}" if kind else own)
         if not parents:
             out.many[key] = is_many
         if _forces(own):
@@ -392,12 +406,14 @@ def build(
         conditional = {}
         for key, where in found.conditional.items():
             tf_parts = resolve(key, consts).split(".")
-            head = bridge.renames.get(tf_parts[0]) or (
-                plural(camel(tf_parts[0]))
-                if any(m and resolve(k, consts) == tf_parts[0] for k, m in found.many.items())
-                else camel(tf_parts[0])
-            )
-            conditional[".".join([head, *(camel(p) for p in tf_parts[1:])])] = where
+            many = any(m and resolve(k, consts) == tf_parts[0] for k, m in found.many.items())
+            head = bridge.renames.get(tf_parts[0]) or (plural(camel(tf_parts[0])) if many else camel(tf_parts[0]))
+            # Terraform's `block.0.attr` (elasticsearch/domain.go: "encrypt_at_rest.0.enabled") is the
+            # first item of the block: the bridge makes a MaxItems-1 block an object, so the index goes;
+            # in a list of several the path reads every item.
+            if len(tf_parts) > 1 and tf_parts[1].isdigit() and many:
+                head += "[]"
+            conditional[".".join([head, *(camel(p) for p in tf_parts[1:] if not p.isdigit())])] = where
         sources = [f"internal/service/{rel}@{refs.get('internal/service/' + rel, tpa_ref)}" for rel in rels]
         sources.append(f"{consts_rel}@{refs.get(consts_rel, tpa_ref)}")
         if bridge_file:

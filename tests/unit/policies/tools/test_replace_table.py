@@ -1,8 +1,8 @@
 """The table generator reads ForceNew / RequiresReplace() / CustomizeDiff the way the provider declares
 them; the snippets are modelled on terraform-provider-aws files (sqs/queue.go: a package-level schema
 variable and names.Attr constants; rds/instance.go: MaxItems-1 blocks with nested ForceNew;
-efs/file_system.go: SchemaFunc; elasticache/replication_group.go: customdiff.ForceNewIf) and on
-pulumi-aws provider/resource_overrides.go."""
+efs/file_system.go and docdb/cluster.go: SchemaFunc; elasticache/replication_group.go: customdiff.ForceNewIf;
+elasticache/serverless_cache.go: framework list attributes) and on pulumi-aws provider/resource_overrides.go."""
 
 from __future__ import annotations
 
@@ -413,3 +413,202 @@ def test_rune_literals_and_framework_list_blocks():
     assert replace_table._is_many("schema.SetAttribute{ MaxItems: 1,") is False
     assert replace_table._is_many("Type: schema.TypeString,") is False
     assert replace_table.plural("mesh") == "meshes"
+
+
+# docdb/cluster.go: SchemaFunc returns the schema map; its CustomizeDiff forces a replacement only when
+# a block is removed.
+DOCDB_SCHEMA_FUNC_SOURCE = """
+func resourceCluster() *schema.Resource {
+    return &schema.Resource{
+        SchemaFunc: func() map[string]*schema.Schema {
+            return map[string]*schema.Schema{
+                names.AttrClusterIdentifier: {
+                    Type:          schema.TypeString,
+                    Optional:      true,
+                    Computed:      true,
+                    ForceNew:      true,
+                    ConflictsWith: []string{"cluster_identifier_prefix"},
+                },
+                "master_user_secret": {
+                    Type:     schema.TypeList,
+                    Computed: true,
+                    Elem: &schema.Resource{
+                        Schema: map[string]*schema.Schema{
+                            names.AttrKMSKeyID: {Type: schema.TypeString, Computed: true},
+                        },
+                    },
+                },
+                "serverless_v2_scaling_configuration": {
+                    Type:     schema.TypeList,
+                    Optional: true,
+                    MaxItems: 1,
+                    Elem: &schema.Resource{
+                        Schema: map[string]*schema.Schema{
+                            "min_capacity": {Type: schema.TypeFloat, Required: true},
+                        },
+                    },
+                },
+            }
+        },
+        CustomizeDiff: customdiff.All(
+            customdiff.ForceNewIfChange("serverless_v2_scaling_configuration", func(_ context.Context,
+                old, new, meta any) bool {
+                return old != nil && new == nil
+            }),
+        ),
+    }
+}
+"""
+
+
+def test_a_schema_func_is_read_as_the_map_it_returns():
+    # The function's own `func() map[string]*schema.Schema {` is not the schema: its body starts with
+    # `return`, and reading it as one only worked while no key preceded the returned map.
+    body = replace_table._outermost_maps(DOCDB_SCHEMA_FUNC_SOURCE)[0]
+    assert body.lstrip().startswith("names.AttrClusterIdentifier")
+    found = replace_table.forcing(DOCDB_SCHEMA_FUNC_SOURCE)
+    assert [a.keys for a in found.always] == [("names.AttrClusterIdentifier",)]
+    assert found.conditional == {'"serverless_v2_scaling_configuration"': "CustomizeDiff customdiff.ForceNewIfChange"}
+    assert found.many == {
+        "names.AttrClusterIdentifier": False,
+        '"master_user_secret"': True,
+        '"serverless_v2_scaling_configuration"': False,
+    }
+
+
+# elasticache/serverless_cache.go: a framework attribute's list or set type comes before its brace.
+SERVERLESS_CACHE_SOURCE = """
+func (r *serverlessCacheResource) Schema(ctx context.Context, request resource.SchemaRequest,
+    response *resource.SchemaResponse) {
+    response.Schema = schema.Schema{
+        Attributes: map[string]schema.Attribute{
+            names.AttrName: schema.StringAttribute{
+                Required: true,
+                PlanModifiers: []planmodifier.String{
+                    stringplanmodifier.RequiresReplace(),
+                },
+            },
+            "snapshot_arns_to_restore": schema.ListAttribute{
+                CustomType:  fwtypes.ListOfARNType,
+                ElementType: fwtypes.ARNType,
+                Optional:    true,
+                PlanModifiers: []planmodifier.List{
+                    listplanmodifier.RequiresReplace(),
+                },
+            },
+            names.AttrSubnetIDs: schema.SetAttribute{
+                CustomType:  fwtypes.SetOfStringType,
+                ElementType: types.StringType,
+                Optional:    true,
+                Computed:    true,
+                PlanModifiers: []planmodifier.Set{
+                    setplanmodifier.UseStateForUnknown(),
+                    setplanmodifier.RequiresReplace(),
+                },
+            },
+        },
+    }
+}
+"""
+
+
+def test_a_framework_list_attribute_is_a_list_the_bridge_pluralises():
+    found = replace_table.forcing(SERVERLESS_CACHE_SOURCE)
+    assert [(a.keys, a.many) for a in found.always] == [
+        (("names.AttrName",), (False,)),
+        (('"snapshot_arns_to_restore"',), (True,)),
+        (("names.AttrSubnetIDs",), (True,)),
+    ]
+    consts = {"names.AttrName": "name", "names.AttrSubnetIDs": "subnet_ids"}
+    assert [replace_table.pulumi_path(a, consts, {}) for a in found.always] == [
+        "name",
+        "snapshotArnsToRestores",
+        "subnetIds",
+    ]
+
+
+def test_a_customize_diff_step_in_another_file_is_conditional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # elasticache/cluster.go names customizeDiffEngineVersionForceNewOnDowngrade, which lives in
+    # engine_version.go and calls diff.ForceNew(names.AttrEngineVersion).
+    tpa = tmp_path / "tpa"
+    (tpa / "names").mkdir(parents=True)
+    (tpa / "names" / "attr_consts_gen.go").write_text('const (\n\tAttrEngineVersion = "engine_version"\n)\n')
+    service = tpa / "internal" / "service" / "widget"
+    service.mkdir(parents=True)
+    (service / "cluster.go").write_text(
+        'var s = map[string]*schema.Schema{\n    "cluster_id": {Type: schema.TypeString, ForceNew: true},\n'
+        "    names.AttrEngineVersion: {Type: schema.TypeString, Optional: true},\n}\n"
+    )
+    (service / "engine_version.go").write_text(
+        "func engineVersionForceNewOnDowngrade(diff forceNewDiffer) error {\n"
+        "    return diff.ForceNew(names.AttrEngineVersion)\n}\n"
+    )
+    overrides = tmp_path / "pa" / "provider"
+    overrides.mkdir(parents=True)
+    (overrides / "resource_overrides.go").write_text(
+        '"aws_widget_cluster": {\n    Fields: map[string]*tfbridge.SchemaInfo{\n'
+        '        "cluster_id": tfbridge.AutoNameTransform("clusterId", 50, func(name string) string {\n'
+        "            return strings.ToLower(name)\n        }),\n    },\n},\n"
+    )
+    monkeypatch.setattr(
+        replace_table,
+        "AWS_TYPES",
+        {"aws:widget/cluster:Cluster": ("aws_widget_cluster", ("widget/cluster.go", "widget/engine_version.go"))},
+    )
+    entry = replace_table.build(tpa, "c0ffee", tmp_path / "pa", "7.0.0")["aws:widget/cluster:Cluster"]
+    assert entry["replaceOn"] == ["clusterId"]
+    assert entry["replaceIf"] == {"engineVersion": "CustomizeDiff ResourceDiff.ForceNew"}
+    assert entry["autoNamed"] == ["clusterId"]
+
+
+def test_a_condition_on_the_first_item_of_a_block_names_the_bridges_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # elasticsearch/domain.go: customdiff.ForceNewIf("encrypt_at_rest.0.enabled", ...) on a MaxItems-1
+    # block, which the bridge makes an object; in a list of several the path reads every item.
+    tpa = tmp_path / "tpa"
+    (tpa / "names").mkdir(parents=True)
+    (tpa / "names" / "attr_consts_gen.go").write_text('const (\n\tAttrEnabled = "enabled"\n)\n')
+    service = tpa / "internal" / "service" / "widget"
+    service.mkdir(parents=True)
+    (service / "domain.go").write_text(
+        """
+        CustomizeDiff: customdiff.Sequence(
+            customdiff.ForceNewIf("encrypt_at_rest.0.enabled", func(_ context.Context, d *schema.ResourceDiff,
+                meta any) bool {
+                return true
+            }),
+            customdiff.ForceNewIf("rule.0.enabled", func(_ context.Context, d *schema.ResourceDiff, meta any) bool {
+                return true
+            }),
+        ),
+        Schema: map[string]*schema.Schema{
+            "domain_name": {Type: schema.TypeString, Required: true, ForceNew: true},
+            "encrypt_at_rest": {
+                Type:     schema.TypeList,
+                Optional: true,
+                MaxItems: 1,
+                Elem: &schema.Resource{
+                    Schema: map[string]*schema.Schema{
+                        names.AttrEnabled: {Type: schema.TypeBool, Required: true},
+                    },
+                },
+            },
+            "rule": {
+                Type:     schema.TypeList,
+                Optional: true,
+                Elem: &schema.Resource{
+                    Schema: map[string]*schema.Schema{
+                        names.AttrEnabled: {Type: schema.TypeBool, Required: true},
+                    },
+                },
+            },
+        },
+        """
+    )
+    monkeypatch.setattr(replace_table, "AWS_TYPES", {"aws:widget/domain:Domain": ("aws_widget", ("widget/domain.go",))})
+    entry = replace_table.build(tpa, "c0ffee", None, "7.0.0")["aws:widget/domain:Domain"]
+    assert entry["replaceIf"] == {
+        "encryptAtRest.enabled": "CustomizeDiff customdiff.ForceNewIf",
+        "rules[].enabled": "CustomizeDiff customdiff.ForceNewIf",
+    }
