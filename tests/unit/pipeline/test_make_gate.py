@@ -4,6 +4,7 @@ gate's (the lock of policies/requirements.txt and policies/gate/requirements.txt
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -12,7 +13,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_make_gate_installs_the_program_and_the_gate_alone() -> None:
-    dry = subprocess.run(["make", "-n", "-B", "gate"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # Run from `make test` too: a nested make prints "Entering/Leaving directory" unless told not to.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", "gate"], cwd=ROOT, env=env, capture_output=True, text=True,
+        check=True,
+    ).stdout
     installed = re.findall(r"-r (\S+)", dry)
     assert sorted(installed) == ["infra/requirements.txt", "policies/gate/requirements.lock"]
     assert all("--require-hashes" in line for line in dry.splitlines() if "pip install" in line)
