@@ -137,18 +137,6 @@ def _pinned_rule_references(test_file: Path) -> set[str]:
     return found
 
 
-# Rules whose test files gain their enforcement pins on another branch (issue 25); a rule named here is
-# still checked once its pin lands, and a new rule never gets in here unpinned.
-PINS_PENDING = frozenset(
-    {
-        "rds-storage-encrypted", "rds-not-public", "rds-managed-master-password", "aurora-multi-az",
-        "elasticache-encryption", "elasticache-auth", "elasticache-automatic-failover", "sqs-encryption",
-        "sqs-dead-letter-queue", "no-k8s-host-storage", "no-k8s-persistent-volumes", "no-app-statefulsets",
-        "no-plaintext-secrets", "no-disk-setup-in-user-data", "no-local-datastore-in-user-data",
-    }
-)
-
-
 def test_every_rule_pins_its_default_enforcement_in_its_own_test_file():
     """A rule's default enforcement is a promise (mandatory blocks a deployment, advisory does not), so the
     test file of its module has a test that reads the rule's `enforcement` by the rule's variable or name."""
@@ -163,6 +151,6 @@ def test_every_rule_pins_its_default_enforcement_in_its_own_test_file():
         pinned = _pinned_rule_references(Path(__file__).parent / "rules" / f"test_{path.stem}.py")
         for rule in rules:
             variables = {name for name, value in vars(module).items() if value is rule}
-            if not pinned & (variables | {rule.name}) and rule.name not in PINS_PENDING:
+            if not pinned & (variables | {rule.name}):
                 missing.append(f"{path.stem}: {rule.name}")
     assert missing == []
