@@ -105,3 +105,10 @@ def test_write_defaults_to_every_rule(tmp_path):
 
     write(tmp_path)
     assert {p.stem for p in tmp_path.glob("*.md")} == {r.name for r in ALL_RULES} | {"README"}
+
+
+def test_pages_are_plain_ascii():
+    # Written as UTF-8, read by anything: ASCII pages make the file encoding irrelevant (bench/README.md
+    # lists the encoding mutants of `write` as equivalent on this ground).
+    for text in [render(r) for r in ALL_RULES] + [render_index(ALL_RULES)]:
+        assert text.isascii()
