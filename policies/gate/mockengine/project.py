@@ -132,9 +132,14 @@ def _int_go(loader: Any, node: Any) -> int:
         return sign * int(digits[2:], 16)
     if digits[:2] in ("0b", "0B"):
         return sign * int(digits[2:], 2)
-    # A leading 0 is octal, 0o included (int() takes the prefix with base 8).
+    # A leading 0 is octal, 0o included (int() takes the prefix with base 8). A leading 0 with an 8 or 9
+    # in it is no integer to yaml.v3 (strconv.ParseInt base 0 fails) but matches its float pattern, so it
+    # reads as a float: `08` is 8.0 (gopkg.in/yaml.v3 resolve.go, resolve: ParseInt, then yamlStyleFloat).
     if len(digits) > 1 and digits.startswith("0"):
-        return sign * int(digits, 8)
+        try:
+            return sign * int(digits, 8)
+        except ValueError:
+            return sign * float(digits)  # type: ignore[return-value]
     return sign * int(digits)
 
 

@@ -30,6 +30,9 @@ from policies.gate.mockengine.project import _YAML_LOADER, placeholder_secret
         ("0x1F", 31),
         ("0o17", 15),
         ("017", 15),
+        # Not an octal number: yaml.v3 falls back to its float pattern (resolve.go), never an error.
+        ("08", 8.0),
+        ("-019", -19.0),
         ("1_000", 1000),
         ("-3", -3),
         ("1.5", 1.5),
