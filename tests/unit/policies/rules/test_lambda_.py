@@ -2,6 +2,7 @@
 stack rules over an SQS queue, the function it feeds and the event source mapping between them
 (sqs-event-source-max-concurrency, sqs-visibility-timeout)."""
 
+import pytest
 from pulumi_policy.proxy import UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE
 
 from policies.rules.lambda_ import (
@@ -270,3 +271,76 @@ def test_function_name_from_each_reference_shape():
     assert _function_name(FUNCTION_ARN) == "worker-1a2b"
     assert _function_name(f"{FUNCTION_ARN}:live") == "worker-1a2b"
     assert _function_name("123456789012:function:worker-1a2b") == "worker-1a2b"
+
+
+def _sr(type_, name, props):
+    from policies.rules._core import StackResource
+
+    return StackResource(type_, urn(type_, name), name, props)
+
+
+@pytest.mark.parametrize("key", ["arn", "url", "id"])
+@pytest.mark.parametrize("fn_key", ["arn", "name", "id"])
+def test_a_mapping_finds_its_queue_and_function_by_any_of_their_identifiers(key, fn_key):
+    from policies.rules.lambda_ import sqs_consumers
+
+    queue = _sr(QUEUE_T, "orders", {"arn": "qa", "url": "qu", "id": "qi"})
+    function = _sr(FUNCTION_T, "worker", {"arn": "fa", "name": "fn", "id": "fi"})
+    # Identifiers are compared as given (the queue's ARN-shaped source is not needed when the queue is known).
+    mapping = _sr(MAPPING_T, "m", {"eventSourceArn": queue.props[key], "functionName": function.props[fn_key]})
+    [consumer] = sqs_consumers([queue, function, mapping])
+    assert (consumer.mapping, consumer.queue, consumer.function) == (mapping, queue, function)
+
+
+def test_mappings_of_sqs_queues_outside_the_stack_count_and_other_sources_do_not():
+    from policies.rules.lambda_ import sqs_consumers
+
+    kinesis = _sr(MAPPING_T, "k", {"eventSourceArn": "arn:aws:kinesis:eu-west-1:123456789012:stream/s"})
+    nothing = _sr(MAPPING_T, "n", {"functionName": "worker"})
+    outside = _sr(MAPPING_T, "o", {"eventSourceArn": "arn:aws:sqs:eu-west-1:123456789012:elsewhere"})
+    found = sqs_consumers([kinesis, nothing, outside])
+    assert [(c.mapping.name, c.queue, c.function) for c in found] == [("o", None, None)]
+
+
+SQS_OUTSIDE = "arn:aws:sqs:eu-west-1:123456789012:elsewhere"
+
+
+def test_concurrency_is_required_only_when_configured():
+    from policies.rules.lambda_ import check_event_source_concurrency
+
+    bare = [_sr(MAPPING_T, "m", {"eventSourceArn": SQS_OUTSIDE})]
+    assert check_event_source_concurrency(bare, {}) == []
+    [(where, message)] = check_event_source_concurrency(bare, {"requireMaximumConcurrency": True})
+    assert where == urn(MAPPING_T, "m")
+    assert "when the account's unreserved concurrency runs out" in message
+
+
+def test_every_mapping_is_judged_after_one_not_known_yet_and_a_function_outside_the_stack_is_no_crash():
+    from policies.rules.lambda_ import check_event_source_concurrency
+
+    function = _sr(FUNCTION_T, "worker", {"name": "worker", "reservedConcurrentExecutions": 5})
+    from policies.rules._core import plain
+
+    unknown = {"maximumConcurrency": UNKNOWN_NUMBER_VALUE}
+    later_props = {"eventSourceArn": SQS_OUTSIDE, "scalingConfig": unknown, "functionName": "worker"}
+    later = _sr(MAPPING_T, "later", plain(later_props))
+    bare = _sr(MAPPING_T, "bare", {"eventSourceArn": SQS_OUTSIDE, "functionName": "worker"})
+    capped_props = {"eventSourceArn": SQS_OUTSIDE, "scalingConfig": {"maximumConcurrency": 4}, "functionName": "gone"}
+    capped = _sr(MAPPING_T, "capped", capped_props)
+    stack = [function, later, bare, capped]
+    found = check_event_source_concurrency(stack, {})
+    assert [w for w, _ in found] == [urn(MAPPING_T, "bare")]
+
+
+def test_visibility_uses_the_provider_defaults_and_skips_a_queue_outside_the_stack():
+    from policies.rules.lambda_ import check_visibility_timeout
+
+    function = _sr(FUNCTION_T, "worker", {"name": "worker"})  # timeout unset: the provider's 3 s
+    outside = _sr(MAPPING_T, "outside", {"eventSourceArn": SQS_OUTSIDE, "functionName": "worker"})
+    queue = _sr(QUEUE_T, "orders", {"arn": QUEUE_ARN, "visibilityTimeoutSeconds": 17})
+    mapping = _sr(MAPPING_T, "m", {"eventSourceArn": QUEUE_ARN, "functionName": "worker"})
+    found = check_visibility_timeout([function, outside, queue, mapping], {})
+    assert [w for w, _ in found] == [urn(QUEUE_T, "orders")]
+    assert "(3s)" in found[0][1]
+    enough = _sr(QUEUE_T, "orders", {"arn": QUEUE_ARN, "visibilityTimeoutSeconds": 18})
+    assert check_visibility_timeout([function, outside, enough, mapping], {}) == []
