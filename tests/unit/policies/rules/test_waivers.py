@@ -136,3 +136,27 @@ def test_name_of_is_the_last_part_of_a_urn():
     assert waivers.name_of("urn:pulumi:dev::site::aws:s3/bucket:Bucket::a::b") == "b"
     assert waivers.name_of("site-bucket") == "site-bucket"
     assert waivers.name_of("") == ""
+
+
+def test_errors_name_where_the_waiver_is_even_without_a_location():
+    from policies.rules.waivers import waivers_of
+
+    with pytest.raises(WaiverError) as err:
+        parse_waivers([{"resource": "a", "reason": "r", "owner": "x", "ticket": "y"}])
+    assert str(err.value) == "waivers: waivers[0]: unknown key owner, ticket (a waiver takes resource, reason, expires)"
+    with pytest.raises(WaiverError) as err:
+        waivers_of({"waivers": [{"resource": "a"}]})
+    assert str(err.value).startswith("waivers: waivers[0]: the waiver of 'a' has no reason")
+    for odd in (20270630, "2027-6-30", ["2027-06-30"]):
+        with pytest.raises(WaiverError) as err:
+            parse_waivers([{"resource": "a", "reason": "r", "expires": odd}], "policy.json: rule")
+        assert str(err.value) == f"policy.json: rule: waivers[0]: expires {odd!r} is not a date (YYYY-MM-DD)"
+
+
+def test_a_decision_keeps_the_message_and_says_plainly_whether_it_waives():
+    live = Waiver("site", "reviewed", datetime.date(2027, 6, 30))
+    on = datetime.date(2026, 12, 7)
+    kept = decide([live], "urn:pulumi:dev::p::t::site", "site", "bucket is public", on)
+    assert (kept.waiver, kept.waived, kept.message) == (live, True, "bucket is public")
+    gone = decide([live], "urn:pulumi:dev::p::t::site", "site", "bucket is public", datetime.date(2027, 7, 1))
+    assert gone.waived is False and gone.message.startswith("bucket is public (waiver expired on 2027-06-30")
