@@ -283,3 +283,21 @@ def test_ami_architecture(image, architecture):
     from policies.rules.release import ami_architecture
 
     assert ami_architecture(image) == architecture
+
+
+def test_an_endpoint_without_a_type_is_a_gateway(via_stack_policy):
+    # vpcEndpointType defaults to Gateway (pulumi_aws ec2/vpc_endpoint.py: "Defaults to `Gateway`").
+    untyped = {k: v for k, v in ENDPOINT.items() if k != "vpcEndpointType"}
+    stack = [(RT_T, "app-rt", APP_RT, {}), (ENDPOINT_T, "s3", untyped, {"routeTableIds": ["app-rt"]})]
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, stack) == []
+
+
+def test_route_tables_not_known_yet_are_covered_by_their_dependency_alone(via_stack_policy):
+    unknown = {"routeTableIds": ["04da6b54-80e4-46f7-96ec-b56ff0331ba9"]}
+    # The engine recorded that routeTableIds came from app-rt: the table is covered.
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(endpoint=unknown)) == []
+    # Without the dependency nothing can be said yet (another table may be the one).
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(endpoint=unknown, deps={})) == []
+    # A dependency on another table covers that table only.
+    other = network(endpoint=unknown, deps={"routeTableIds": ["data-rt"]})
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, other) == MISSING
