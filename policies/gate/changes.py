@@ -77,22 +77,6 @@ def urn_parts(urn: str) -> tuple[str, str, str, str]:
     return parts[0], parts[1], parts[2], parts[3]
 
 
-_ROOT_PREFIX = f"{ROOT_STACK_TYPE}$"
-
-
-def normal_urn(urn: str) -> str:
-    """The URN as the engine writes it: a child of the root stack has no parent type in its URN
-    (sdk/go/common/resource/urn/urn.go:80-93, `New`). The SDK's MockMonitor (pulumi/runtime/mocks.py
-    `make_urn`) prefixes `pulumi:pulumi:Stack$`, so a plan captured under mocks is normalised before it
-    is paired with a real export."""
-    if not urn:
-        return urn
-    stack, project, qualified, name = urn_parts(urn)
-    if qualified.startswith(_ROOT_PREFIX):
-        qualified = qualified[len(_ROOT_PREFIX) :]
-    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
-
-
 def create_urn(name: str, type_: str, parent: str, project: str, stack: str) -> str:
     """resource.CreateURN (sdk/go/common/resource/urn.go): the parent's qualified type, `$`, the type."""
     qualified = f"{urn_parts(parent)[2]}${type_}" if parent and not _is_root(parent) else type_
@@ -113,11 +97,11 @@ def alias_urns(r: Resource, project: str, stack: str, old_of: Mapping[str, str])
         if urn and urn not in result:
             result.append(urn)
 
-    parent = normal_urn(r.parent or "")
+    parent = r.parent or ""
 
     def collapse(alias: Any) -> str:
         if isinstance(alias, str):
-            return normal_urn(alias)
+            return alias
         name = alias.get("name") or r.name
         type_ = alias.get("type") or r.type
         alias_parent = alias.get("parentUrn") or ""
@@ -156,17 +140,16 @@ def alias_urns(r: Resource, project: str, stack: str, old_of: Mapping[str, str])
 
 def compare(old: Sequence[Resource], new: Sequence[Resource], project: str, stack: str) -> ChangeSet:
     """What replacing the `old` resources by the `new` plan destroys among the stateful ones."""
-    olds = {normal_urn(r.urn): r for r in old}
+    olds = {r.urn: r for r in old}
     taken: dict[str, str] = {}  # old URN -> new URN
     old_of: dict[str, str] = {}  # new URN -> old URN, when paired through an alias
     pairs: list[tuple[Resource, Resource]] = []
     news_unpaired: list[Resource] = []
     for r in new:
-        urn = normal_urn(r.urn)
+        urn = r.urn
         match = urn if urn in olds and urn not in taken else None
         if match is None:
             for candidate in alias_urns(r, project, stack, old_of):
-                candidate = normal_urn(candidate)
                 if candidate in olds and candidate not in taken:
                     match = candidate
                     old_of[urn] = candidate
@@ -203,12 +186,12 @@ def compare(old: Sequence[Resource], new: Sequence[Resource], project: str, stac
         )
 
     for before in old:
-        if normal_urn(before.urn) in taken or not data_loss.is_stateful(before.type, before.inputs):
+        if before.urn in taken or not data_loss.is_stateful(before.type, before.inputs):
             continue
         successor = _successor(before, news_unpaired)
         if before.options.get("retainOnDelete"):
             what = (
-                f"its URN changes to {normal_urn(successor.urn)} with no alias"
+                f"its URN changes to {successor.urn} with no alias"
                 if successor is not None
                 else "it is no longer in the program"
             )
@@ -230,7 +213,7 @@ def compare(old: Sequence[Resource], new: Sequence[Resource], project: str, stac
                     before.type,
                     before.name,
                     data_loss.moved_message(
-                        before.type, before.name, normal_urn(before.urn), normal_urn(successor.urn), before.protect
+                        before.type, before.name, before.urn, successor.urn, before.protect
                     ),
                 )
             )
@@ -257,8 +240,8 @@ def _successor(before: Resource, unpaired: Sequence[Resource]) -> Resource | Non
     same_name = [r for r in same_type if r.name == before.name]
     if len(same_name) == 1:
         return same_name[0]
-    parent = normal_urn(before.parent or "")
-    siblings = [r for r in same_type if normal_urn(r.parent or "") == parent]
+    parent = before.parent or ""
+    siblings = [r for r in same_type if (r.parent or "") == parent]
     if len(siblings) == 1:
         return siblings[0]
     return None

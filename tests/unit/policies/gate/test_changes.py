@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from policies.gate import run_document, run_gate
-from policies.gate.changes import against_state, compare, from_steps, normal_urn
+from policies.gate.changes import against_state, compare, from_steps
 from policies.gate.documents import parse_steps
 from policies.rules.data_loss import STATEFUL
 
@@ -107,12 +107,12 @@ def export_of(result: Any) -> dict[str, Any]:
     resources: list[dict[str, Any]] = [{"urn": stack_urn, "custom": False, "type": "pulumi:pulumi:Stack"}]
     for r in result.resources:
         state: dict[str, Any] = {
-            "urn": normal_urn(r.urn),
+            "urn": r.urn,
             "custom": r.custom,
             "type": r.type,
             "inputs": dict(r.inputs),
             "outputs": dict(r.outputs or r.inputs),
-            "parent": normal_urn(r.parent) if r.parent else stack_urn,
+            "parent": r.parent or stack_urn,
         }
         if r.custom:
             state["id"] = str((r.outputs or {}).get("id") or f"{r.name}-id")
@@ -455,3 +455,18 @@ def test_a_conditional_replace_forcing_change_is_a_note_beside_the_findings():
         f"{rg} sessions: transitEncryptionEnabled changes: the provider replaces the resource when its condition "
         "holds (CustomizeDiff customdiff.ForceNewIf); not judged"
     ]
+
+
+def test_a_renamed_resource_is_paired_only_with_the_one_new_resource_of_its_type_under_its_parent():
+    from policies.gate.changes import _successor
+    from policies.gate.records import Resource
+
+    def r(name: str, parent: str) -> Resource:
+        t = "aws:s3/bucket:Bucket"
+        return Resource(f"urn:pulumi:dev::p::{t}::{name}", t, name, {}, parent, (), {}, None)
+
+    before = r("old", "urn:pulumi:dev::p::c:x:C::a")
+    same_parent, other_parent = r("new", "urn:pulumi:dev::p::c:x:C::a"), r("other", "urn:pulumi:dev::p::c:x:C::b")
+    assert _successor(before, [same_parent, other_parent]) is same_parent
+    assert _successor(before, [other_parent]) is None
+    assert _successor(before, [same_parent, r("twin", "urn:pulumi:dev::p::c:x:C::a")]) is None
