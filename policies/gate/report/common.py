@@ -114,14 +114,4 @@ def policy_config_label(result: GateResult, root: Path) -> str | None:
     return relative(result.policy_config, root) or str(result.policy_config)
 
 
-def verdict_of(result: GateResult) -> str:
-    """FAIL, PASS, or "PASS (incomplete)" for a run that could not see everything."""
-    return result.verdict
-
-
-def engine_notes(result: GateResult) -> list[str]:
-    """What the run could not see (unrun callbacks, unanswered invokes, stack references), as lines."""
-    return list(result.notes)
-
-
 NO_POLICY_CONFIG = "none applies: every rule at its default enforcement, no waivers"

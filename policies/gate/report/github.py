@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..evaluate import Violation
-from .common import engine_notes, headline, locate, policy_config_label, relative, repository_root, verdict_of
+from .common import headline, locate, policy_config_label, relative, repository_root
 from .text import as_text, unmatched_line
 
 if TYPE_CHECKING:
@@ -77,10 +77,10 @@ def as_github_one(result: GateResult) -> list[str]:
         lines.append(
             command("warning", unmatched_line(item, label or "the policy config"), file=in_repo, title="waiver")
         )
-    for note in engine_notes(result):
+    for note in list(result.notes):
         lines.append(command("warning", note, title="not judged"))
     report = as_text(
-        result.project, result.stack, result.resources, result.violations, result.unjudged, (), verdict_of(result)
+        result.project, result.stack, result.resources, result.violations, result.unjudged, (), result.verdict
     )
     lines.append(report.splitlines()[-1])
     return lines

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..evaluate import UnmatchedWaiver, Violation
 from ..records import Resource
-from .common import engine_notes, policy_config_label, repository_root, summary, verdict_of
+from .common import policy_config_label, repository_root, summary
 
 if TYPE_CHECKING:
     from .. import GateResult
@@ -61,8 +61,8 @@ def stack_doc(
         "summary": summary(resources, violations),
     }
     if result is not None:
-        doc["verdict"] = verdict_of(result)
-        doc["notes"] = engine_notes(result)
+        doc["verdict"] = result.verdict
+        doc["notes"] = list(result.notes)
         doc["policyConfig"] = policy_config_label(result, repository_root(result.program_dir))
         doc["unmatchedWaivers"] = [_unmatched(u) for u in result.unmatched_waivers]
         if result.baseline_gone is not None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..evaluate import UnmatchedWaiver, Violation
 from ..records import Resource
-from .common import NO_POLICY_CONFIG, TOOL_NAME, engine_notes, policy_config_label, repository_root, summary, verdict_of
+from .common import NO_POLICY_CONFIG, TOOL_NAME, policy_config_label, repository_root, summary
 
 if TYPE_CHECKING:
     from .. import GateResult
@@ -71,7 +71,7 @@ def unmatched_line(item: UnmatchedWaiver, where: str) -> str:
 def notes_of(result: GateResult) -> list[str]:
     root = repository_root(result.program_dir)
     label = policy_config_label(result, root)
-    notes = [*engine_notes(result), f"policy config: {label if label else NO_POLICY_CONFIG}"]
+    notes = [*list(result.notes), f"policy config: {label if label else NO_POLICY_CONFIG}"]
     notes += [unmatched_line(item, label or "the policy config") for item in result.unmatched_waivers]
     if result.baseline_gone is not None:
         notes.append(
@@ -89,7 +89,7 @@ def as_text_one(result: GateResult) -> str:
         result.violations,
         result.unjudged,
         notes_of(result),
-        verdict_of(result),
+        result.verdict,
     )
 
 
