@@ -124,7 +124,7 @@ class _GoYamlLoader(_BASE_LOADER):
     yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {}
 
 
-def _int_go(loader: Any, node: Any) -> int:
+def _int_go(loader: Any, node: Any) -> int | float:
     text = loader.construct_scalar(node).replace("_", "")
     sign = -1 if text.startswith("-") else 1
     digits = text.lstrip("+-")
@@ -139,7 +139,7 @@ def _int_go(loader: Any, node: Any) -> int:
         try:
             return sign * int(digits, 8)
         except ValueError:
-            return sign * float(digits)  # type: ignore[return-value]
+            return sign * float(digits)
     return sign * int(digits)
 
 
