@@ -301,3 +301,14 @@ def test_route_tables_not_known_yet_are_covered_by_their_dependency_alone(via_st
     # A dependency on another table covers that table only.
     other = network(endpoint=unknown, deps={"routeTableIds": ["data-rt"]})
     assert via_stack_policy(S3_GATEWAY_ENDPOINT, other) == MISSING
+
+
+def test_the_rule_and_the_program_read_instance_architectures_alike():
+    # The pack cannot import the program (a published pack is its own directory) and the program does
+    # not depend on pulumi_policy, so each keeps its reading of the type name; they must not drift.
+    from infra.lib import arch
+    from policies.rules.release import instance_architecture
+
+    types = ["t3.micro", "t4g.small", "m7gd.large", "c7gn.xlarge", "im4gn.large", "g5g.xlarge", "a1.medium",
+             "a2.large", "mac1.metal", "mac2.metal", "u-6tb1.metal", "x2iedn.xlarge", "inf2.xlarge", "nonsense"]
+    assert [instance_architecture(t) for t in types] == [arch.instance_architecture(t) for t in types]
