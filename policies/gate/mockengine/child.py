@@ -5,27 +5,31 @@ Protocol: one JSON request on stdin, `{"program": DIR, "stacks": [...], "options
 keyword arguments}, "timeout": SECONDS | null, "debug": bool}`; on the result channel (the process's
 original stdout, which nothing else writes to: the program's prints go to stderr), one JSON line per
 stack, `{"stack", "run": ProgramRun as JSON}` or `{"stack", "error": {"kind", "message", "where",
-"traceback"}}`, the first error ending the run, then `{"interpreter": {...}}`. Every stack runs in this one
-process, so the SDK and provider modules are imported once. A run that outlasts the timeout gets its
-threads' stacks dumped on stderr (faulthandler) and the process ends; the gate reads the place from the
-dump.
+"traceback"}}`, the first error ending the run, then `{"interpreter": {...}}`. The first stack runs in
+this process, the others in processes forked from it once it is done (stack_workers.py), so the SDK
+and provider modules are imported once and the stacks share the cores. A run that outlasts the
+timeout gets its threads' stacks dumped on stderr (faulthandler) and the process ends; the gate reads
+the place from the dump.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import faulthandler
 import json
 import os
 import platform
+import signal
 import sys
+import time
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import IO, Any
 
-from . import assets
+from . import assets, stack_workers
 
 ENGINE_DIR = Path(__file__).resolve().parent
 
@@ -106,11 +110,11 @@ def user_frame(exc: BaseException, project_dir: str) -> tuple[str, int] | None:
     return None
 
 
-def _describe_interpreter() -> dict[str, Any]:
+def _describe_interpreter(imported: Iterable[str] = ()) -> dict[str, Any]:
     from importlib import metadata
 
     packages: dict[str, str] = {}
-    for name in sorted({m.split(".", 1)[0] for m in list(sys.modules)}):
+    for name in sorted({*stack_workers.pulumi_packages(), *imported}):
         if name == "pulumi" or name.startswith("pulumi_"):
             dist = name.replace("_", "-")
             try:
@@ -125,60 +129,82 @@ def _emit(out: IO[str], message: Mapping[str, Any]) -> None:
     out.flush()
 
 
+def run_one(program: str, stack: str, options: Mapping[str, Any], project_dir: str) -> dict[str, Any]:
+    """One stack's result line: its run, or the error that ended it."""
+    from .project import ProjectError
+    from .run import ProgramError, run_program
+
+    try:
+        return {"stack": stack, "run": to_json(run_program(program, stack, **options))}
+    except ProjectError as exc:
+        return {"stack": stack, "error": {"kind": "project", "message": str(exc)}}
+    except ProgramError as exc:
+        # The engine's own finding first (a failed callback's frame, a refused registration's
+        # source position), else the innermost frame of the program's files in the traceback.
+        where = exc.where or user_frame(exc, project_dir)
+        return {
+            "stack": stack,
+            "error": {
+                "kind": "program",
+                "message": str(exc),
+                "where": list(where) if where else None,
+                "traceback": "".join(traceback.format_exception(exc)),
+            },
+        }
+    except Exception as exc:  # the engine itself: still one line for the gate, the trace with --debug
+        return {
+            "stack": stack,
+            "error": {
+                "kind": "engine",
+                "message": f"{exc.__class__.__name__}: {exc}",
+                "traceback": "".join(traceback.format_exception(exc)),
+            },
+        }
+
+
 def main(result_fd: int) -> None:
     request = json.load(sys.stdin)
     out = os.fdopen(result_fd, "w", encoding="utf-8")
     timeout = request.get("timeout")
+    deadline = time.monotonic() + float(timeout) if timeout else None
     if timeout:
         # exit=True: the process ends right after the dump, before the gate has to kill it.
         faulthandler.dump_traceback_later(float(timeout), exit=True)
     if not request.get("debug"):
         warnings.simplefilter("ignore")
 
-    from .project import ProjectError
-    from .run import ProgramError, run_program
-
     program = request["program"]
     project_dir = os.path.abspath(request.get("project_dir") or program)
     options = dict(request.get("options") or {})
-    for stack in request["stacks"]:
-        try:
-            run = run_program(program, stack, **options)
-        except ProjectError as exc:
-            _emit(out, {"stack": stack, "error": {"kind": "project", "message": str(exc)}})
-            break
-        except ProgramError as exc:
-            # The engine's own finding first (a failed callback's frame, a refused registration's
-            # source position), else the innermost frame of the program's files in the traceback.
-            where = exc.where or user_frame(exc, project_dir)
-            _emit(
-                out,
-                {
-                    "stack": stack,
-                    "error": {
-                        "kind": "program",
-                        "message": str(exc),
-                        "where": list(where) if where else None,
-                        "traceback": "".join(traceback.format_exception(exc)),
-                    },
-                },
-            )
-            break
-        except Exception as exc:  # the engine itself: still one line for the gate, the trace with --debug
-            _emit(
-                out,
-                {
-                    "stack": stack,
-                    "error": {
-                        "kind": "engine",
-                        "message": f"{exc.__class__.__name__}: {exc}",
-                        "traceback": "".join(traceback.format_exception(exc)),
-                    },
-                },
-            )
-            break
-        _emit(out, {"stack": stack, "run": to_json(run)})
-    if timeout:
+    stacks = list(request["stacks"])
+    imported: set[str] = set()
+    status: int | None = None
+    # The first stack runs here, importing what the program imports; the others start from that.
+    first = run_one(program, stacks[0], options, project_dir) if stacks else None
+    if first is not None:
+        _emit(out, first)
+    if first is not None and "error" not in first:
+        status = stack_workers.run_stacks(
+            stacks[1:],
+            lambda stack: run_one(program, stack, options, project_dir),
+            lambda message: _emit(out, message),
+            deadline=deadline,
+            imported=imported,
+        )
+    if status is None:
         faulthandler.cancel_dump_traceback_later()
-    _emit(out, {"interpreter": _describe_interpreter()})
+        _emit(out, {"interpreter": _describe_interpreter(imported)})
     out.close()
+    # The process ends here without the interpreter's teardown: freeing the SDK's and the provider's
+    # module heap one object at a time takes longer than a stack's run (bench/README.md). The
+    # program's own output is flushed first; nothing else is left to run.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    if status is not None and status < 0:
+        # A worker killed by a signal: this process ends the same way, as one process running the
+        # stacks in turn would have.
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
+            signal.signal(-status, signal.SIG_DFL)
+        os.kill(os.getpid(), -status)
+    os._exit(status or 0)

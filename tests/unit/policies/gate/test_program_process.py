@@ -100,12 +100,17 @@ def test_timeout_must_be_a_positive_number(value: str) -> None:
     assert "--timeout" in out.stderr
 
 
-def test_every_stack_runs_in_one_child_with_the_projects_interpreter(tmp_path: Path) -> None:
+def test_every_stack_runs_with_the_sdk_the_first_imported_in_the_projects_interpreter(tmp_path: Path) -> None:
     main = """
         import importlib.util, os, sys
         import pulumi
         import pulumi_aws as aws
         aws.sqs.Queue("jobs")
+        # Set by the first stack's run on the SDK module itself: a stack that imported the SDK anew
+        # would not see it.
+        if not hasattr(pulumi, "_imported_in"):
+            pulumi._imported_in = os.getpid()
+        pulumi.export("sdk_imported_in", pulumi._imported_in)
         pulumi.export("pid", os.getpid())
         pulumi.export("executable", sys.executable)
         # Nothing of the gate is importable by the program: not its package, not its dependencies' path.
@@ -117,7 +122,8 @@ def test_every_stack_runs_in_one_child_with_the_projects_interpreter(tmp_path: P
     results = run_gates(["a", "b"], directory)
     runs = [r.run for r in results]
     assert all(run is not None for run in runs)
-    assert runs[0].outputs["pid"] == runs[1].outputs["pid"]  # type: ignore[union-attr]
+    assert runs[0].outputs["sdk_imported_in"] == runs[0].outputs["pid"]  # type: ignore[union-attr]
+    assert runs[1].outputs["sdk_imported_in"] == runs[0].outputs["pid"]  # type: ignore[union-attr]
     assert runs[0].outputs["executable"] == str(tmp_path / "venv" / "bin" / "python")  # type: ignore[union-attr]
     assert runs[0].outputs["gate_visible"] == []  # type: ignore[union-attr]
     used = results[0].interpreter

@@ -1,0 +1,236 @@
+"""Runs the stacks after the first one side by side, each in a process forked from the child that ran
+the first (mockengine/child.py), so that every stack starts with the SDK and provider modules already
+imported and the machine's cores share the runs.
+
+- A worker runs one stack and writes its one result line to a pipe of its own; the program's prints
+  and a time-limit dump go to a file of its own. Results are relayed in the order of the stacks, each
+  after its prints, so the gate sees what it would see from one process running them in turn; the
+  first error ends the run and stops the other workers.
+- Forking is for Linux with more than one core and a process with no thread but the main one (the
+  event loop's executor threads are joined first): elsewhere (macOS forbids fork after some system
+  frameworks loaded) the stacks run in turn in this process.
+- Each worker gets a fresh event loop and arms the time limit again for what is left of it; a worker
+  that dies without a result ends the child with the worker's status, after its output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import faulthandler
+import gc
+import json
+import os
+import selectors
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+Message = dict[str, Any]
+# Beyond the time limit, how long a worker gets to write its dump and exit before it is killed.
+KILL_GRACE_SECONDS = 5.0
+
+
+def cores() -> int:
+    """How many stacks may run at once: the cores this process may use; 1 where forking is unsafe."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def pulumi_packages() -> list[str]:
+    """The top-level `pulumi*` modules this process imported (a worker's own, for the interpreter's
+    description: a stack may import a provider the others do not)."""
+    return sorted({name.split(".", 1)[0] for name in list(sys.modules) if name.startswith("pulumi")})
+
+
+@dataclass
+class _Worker:
+    stack: str
+    pid: int
+    result: int  # read end of the worker's result pipe
+    output: IO[bytes]  # the worker's stdout and stderr
+    received: bytearray = field(default_factory=bytearray)
+    status: int | None = None  # exit code (negative: signal) once reaped
+
+    def message(self) -> Message | None:
+        with contextlib.suppress(ValueError):
+            line = self.received.decode("utf-8").strip()
+            if line:
+                message = json.loads(line)
+                if isinstance(message, dict):
+                    return message
+        return None
+
+
+def run_stacks(
+    stacks: Sequence[str],
+    run_one: Callable[[str], Message],
+    emit: Callable[[Message], None],
+    *,
+    deadline: float | None,
+    imported: set[str],
+) -> int | None:
+    """Runs `stacks` and emits their messages in order, up to the first error. `imported` gains the
+    pulumi packages the workers imported. Returns the exit status the child must end with when a
+    worker died without a result (negative: the signal that killed it), else None."""
+    if not stacks:
+        return None
+    if cores() < 2 or not _only_thread():
+        for stack in stacks:
+            message = run_one(stack)
+            emit(message)
+            if "error" in message:
+                break
+        return None
+    return _side_by_side(list(stacks), run_one, emit, deadline, imported, cores())
+
+
+def _only_thread() -> bool:
+    """True once the event loop's executor threads are joined and no other thread is left: a fork
+    copies only the calling thread, and a lock another thread held would stay held in the copy."""
+    loop = asyncio.get_event_loop()
+    if not loop.is_closed() and not loop.is_running():
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    return threading.active_count() == 1
+
+
+def _side_by_side(
+    stacks: list[str],
+    run_one: Callable[[str], Message],
+    emit: Callable[[Message], None],
+    deadline: float | None,
+    imported: set[str],
+    slots: int,
+) -> int | None:
+    # The time limit is the workers' now (each arms it for itself); this process only waits.
+    faulthandler.cancel_dump_traceback_later()
+    # What exists now is shared by every worker: kept out of the collector's passes, it is neither
+    # traversed again in each worker nor copied page by page when the collector touches it.
+    gc.freeze()
+    waiting = list(stacks)
+    running: dict[int, _Worker] = {}
+    finished: dict[str, _Worker] = {}
+    selector = selectors.DefaultSelector()
+    try:
+        for stack in stacks:
+            while stack not in finished:
+                while waiting and len(running) < slots:
+                    worker = _fork(waiting.pop(0), run_one, deadline)
+                    running[worker.result] = worker
+                    selector.register(worker.result, selectors.EVENT_READ)
+                _read(selector, running, finished, deadline)
+            worker = finished[stack]
+            _relay_output(worker)
+            message = worker.message()
+            if message is None:
+                return worker.status or 1
+            imported.update(message.pop("imported", None) or ())
+            emit(message)
+            if "error" in message:
+                return None
+        return None
+    finally:
+        _stop(running.values())
+        selector.close()
+
+
+def _read(
+    selector: selectors.BaseSelector, running: dict[int, _Worker], finished: dict[str, _Worker], deadline: float | None
+) -> None:
+    """Reads what the workers wrote until one finishes (or the time limit and its grace are past: then
+    every running worker is killed and counts as finished without a result)."""
+    timeout = None if deadline is None else deadline + KILL_GRACE_SECONDS - time.monotonic()
+    if timeout is not None and timeout <= 0:
+        for worker in list(running.values()):
+            _kill(worker)
+            _reap(selector, running, finished, worker)
+        return
+    for key, _ in selector.select(timeout):
+        worker = running[int(key.fd)]
+        chunk = os.read(worker.result, 1 << 16)
+        if chunk:
+            worker.received += chunk
+        else:
+            _reap(selector, running, finished, worker)
+
+
+def _reap(
+    selector: selectors.BaseSelector, running: dict[int, _Worker], finished: dict[str, _Worker], worker: _Worker
+) -> None:
+    selector.unregister(worker.result)
+    os.close(worker.result)
+    del running[worker.result]
+    _, status = os.waitpid(worker.pid, 0)
+    worker.status = os.waitstatus_to_exitcode(status)
+    finished[worker.stack] = worker
+
+
+def _fork(stack: str, run_one: Callable[[str], Message], deadline: float | None) -> _Worker:
+    read_end, write_end = os.pipe()
+    output = tempfile.TemporaryFile()  # noqa: SIM115 - the worker's output, read and closed once relayed
+    # Whatever this process still buffers would otherwise be written again by the worker.
+    _flush()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        status = 0
+        try:
+            os.close(read_end)
+            os.dup2(output.fileno(), 1)
+            os.dup2(output.fileno(), 2)
+            asyncio.set_event_loop(asyncio.new_event_loop())
+            if deadline is not None:
+                faulthandler.dump_traceback_later(max(deadline - time.monotonic(), 0.001), exit=True)
+            message = run_one(stack)
+            message["imported"] = pulumi_packages()
+            with os.fdopen(write_end, "w", encoding="utf-8") as out:
+                out.write(json.dumps(message) + "\n")
+        except BaseException:  # whatever it was, the worker ends here with its trace
+            with contextlib.suppress(Exception):
+                traceback.print_exc()
+            status = 70
+        finally:
+            _flush()
+            os._exit(status)
+    os.close(write_end)
+    return _Worker(stack, pid, read_end, output)
+
+
+def _relay_output(worker: _Worker) -> None:
+    """The worker's prints (and dump) to this process's stderr, the gate's view of the program."""
+    worker.output.seek(0)
+    while chunk := worker.output.read(1 << 16):
+        os.write(2, chunk)
+    worker.output.close()
+
+
+def _kill(worker: _Worker) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(worker.pid, signal.SIGKILL)
+
+
+def _stop(workers: Iterable[_Worker]) -> None:
+    for worker in list(workers):
+        _kill(worker)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(worker.pid, 0)
+        with contextlib.suppress(OSError):
+            os.close(worker.result)
+        worker.output.close()
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()

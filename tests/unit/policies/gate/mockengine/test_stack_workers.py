@@ -1,0 +1,191 @@
+"""Stacks after the first run side by side in processes forked from the child that ran the first
+(policies/gate/mockengine/stack_workers.py): what the gate sees is what one process running them in
+turn would give it: results and prints in the order of the stacks, the first error ending the run,
+a dying or hanging stack reported as such, every provider any stack imported named."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policies.gate import GateError, run_gates
+from policies.gate.mockengine import stack_workers
+
+STACKS = ("a", "b", "c")
+
+
+def _project(tmp_path: Path, main: str) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: scratch\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(textwrap.dedent(main))
+    for stack in STACKS:
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(f"config:\n  scratch:size: {len(stack) + ord(stack)}\n")
+    return tmp_path
+
+
+def test_stacks_come_back_in_order_each_with_its_own_config_and_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main = """
+        import os
+        import pulumi
+        import pulumi_aws as aws
+        stack = pulumi.get_stack()
+        print(f"running {stack}")
+        aws.sqs.Queue(f"jobs-{stack}")
+        pulumi.export("size", pulumi.Config().require_int("size"))
+        pulumi.export("pid", os.getpid())
+    """
+    results = run_gates(list(STACKS), _project(tmp_path, main))
+    assert [r.stack for r in results] == list(STACKS)
+    runs = [r.run for r in results]
+    assert [run.outputs["size"] for run in runs if run] == [98, 99, 100]
+    assert [[res.name for res in run.resources if res.type == "aws:sqs/queue:Queue"] for run in runs if run] == [
+        ["jobs-a"],
+        ["jobs-b"],
+        ["jobs-c"],
+    ]
+    printed = [line for line in capsys.readouterr().err.splitlines() if line.startswith("running ")]
+    assert printed == ["running a", "running b", "running c"]
+    # Side by side where the machine has the cores for it; in turn, in one process, where not.
+    pids = [run.outputs["pid"] for run in runs if run]
+    assert (len(set(pids)) == 3) == (stack_workers.cores() >= 2)
+
+
+def test_an_error_in_a_later_stack_ends_the_run_with_that_error(tmp_path: Path) -> None:
+    main = """
+        import pulumi
+        if pulumi.get_stack() == "b":
+            raise ValueError("stack b has no subnets")
+    """
+    with pytest.raises(GateError, match=r"__main__.py:4: the program failed: stack b has no subnets$"):
+        run_gates(list(STACKS), _project(tmp_path, main))
+
+
+def test_a_later_stack_whose_process_dies_is_reported_with_its_status(tmp_path: Path) -> None:
+    main = """
+        import os
+        import pulumi
+        if pulumi.get_stack() == "b":
+            os._exit(7)
+    """
+    with pytest.raises(GateError, match="stopped with status 7 before stack 'b' was done"):
+        run_gates(list(STACKS), _project(tmp_path, main))
+
+
+def test_a_later_stack_killed_by_a_signal_is_reported_with_it(tmp_path: Path) -> None:
+    main = """
+        import os, signal
+        import pulumi
+        if pulumi.get_stack() == "c":
+            os.kill(os.getpid(), signal.SIGKILL)
+    """
+    with pytest.raises(GateError, match="stopped with status -9 before stack 'c' was done"):
+        run_gates(list(STACKS), _project(tmp_path, main))
+
+
+def test_a_later_stack_that_hangs_is_stopped_where_it_waits(tmp_path: Path) -> None:
+    main = """
+        import time
+        import pulumi
+
+        def wait_for_ever():
+            while True:
+                time.sleep(0.05)
+
+        if pulumi.get_stack() == "b":
+            wait_for_ever()
+    """
+    with pytest.raises(
+        GateError,
+        match=r"did not finish within 2 s \(--timeout\) for stack 'b'; it was waiting at \S*__main__.py:7 "
+        r"\(in wait_for_ever\)$",
+    ):
+        run_gates(list(STACKS), _project(tmp_path, main), timeout=2)
+
+
+def test_a_provider_only_a_later_stack_imports_is_named(tmp_path: Path) -> None:
+    main = """
+        import pulumi
+        if pulumi.get_stack() == "c":
+            import pulumi_kubernetes
+    """
+    results = run_gates(list(STACKS), _project(tmp_path, main))
+    used = results[0].interpreter
+    assert used is not None
+    assert "pulumi-kubernetes" in used.packages and "pulumi" in used.packages
+
+
+# In this process: the choice of how many stacks run at once, and the path without forking.
+
+
+def test_cores_are_those_the_process_may_use_on_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert stack_workers.cores() == 3
+
+
+def test_cores_fall_back_to_the_cpu_count_without_affinity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    assert stack_workers.cores() == 6
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert stack_workers.cores() == 1
+
+
+@pytest.mark.parametrize("platform", ["darwin", "win32", "freebsd14"])
+def test_no_fork_outside_linux(monkeypatch: pytest.MonkeyPatch, platform: str) -> None:
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert stack_workers.cores() == 1
+
+
+def test_with_one_core_stacks_run_in_turn_up_to_the_first_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stack_workers, "cores", lambda: 1)
+    ran: list[str] = []
+    emitted: list[dict[str, Any]] = []
+
+    def run_one(stack: str) -> dict[str, Any]:
+        ran.append(stack)
+        return {"stack": stack, "error": {"kind": "program"}} if stack == "b" else {"stack": stack, "run": {}}
+
+    imported: set[str] = set()
+    status = stack_workers.run_stacks(["a", "b", "c"], run_one, emitted.append, deadline=None, imported=imported)
+    assert status is None
+    assert ran == ["a", "b"]
+    assert [m["stack"] for m in emitted] == ["a", "b"]
+    assert imported == set()
+
+
+def test_no_stacks_left_runs_and_emits_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(stack: str) -> dict[str, Any]:
+        raise AssertionError(stack)
+
+    emitted: list[dict[str, Any]] = []
+    assert stack_workers.run_stacks([], never, emitted.append, deadline=None, imported=set()) is None
+    assert emitted == []
+
+
+def test_pulumi_packages_are_the_top_level_pulumi_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pulumi_example.sub.deep", sys)
+    monkeypatch.setitem(sys.modules, "notpulumi", sys)
+    found = stack_workers.pulumi_packages()
+    assert "pulumi_example" in found and "pulumi" in found
+    assert "notpulumi" not in found and all("." not in name for name in found)
+    assert found == sorted(found)
+
+
+@pytest.mark.parametrize("received", [b"", b"not json\n", b"[1, 2]\n", b'{"stack": "a"'])
+def test_a_worker_that_wrote_no_whole_result_has_no_message(received: bytes) -> None:
+    worker = stack_workers._Worker("a", 0, -1, None, bytearray(received))  # type: ignore[arg-type]
+    assert worker.message() is None
+
+
+def test_a_worker_result_is_its_one_line() -> None:
+    worker = stack_workers._Worker("a", 0, -1, None, bytearray(b'{"stack": "a", "run": {}}\n'))  # type: ignore[arg-type]
+    assert worker.message() == {"stack": "a", "run": {}}
