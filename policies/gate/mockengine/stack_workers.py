@@ -6,9 +6,9 @@ imported and the machine's cores share the runs.
   and a time-limit dump go to a file of its own. Results are relayed in the order of the stacks, each
   after its prints, so the gate sees what it would see from one process running them in turn; the
   first error ends the run and stops the other workers.
-- Forking is for Linux with more than one core and a process with no thread but the main one (the
-  event loop's executor threads are joined first): elsewhere (macOS forbids fork after some system
-  frameworks loaded) the stacks run in turn in this process.
+- Forking is for Linux with more than one core and a process with no thread but the main one:
+  elsewhere (macOS forbids fork after some system frameworks loaded) the stacks run in turn in this
+  process.
 - Each worker gets a fresh event loop and arms the time limit again for what is left of it; a worker
   that dies without a result ends the child with the worker's status, after its output.
 """
@@ -96,13 +96,9 @@ def run_stacks(
 
 
 def _only_thread() -> bool:
-    """True once the event loop's executor threads are joined and no other thread is left: a fork
-    copies only the calling thread, and a lock another thread held would stay held in the copy."""
-    loop = asyncio.get_event_loop()
-    if not loop.is_closed() and not loop.is_running():
-        loop.run_until_complete(loop.shutdown_default_executor())
-        loop.close()
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    """A fork copies only the calling thread, and a lock another thread held would stay held in the
+    copy. The engine leaves no thread behind (monitor calls run in the loop's thread: run.py
+    `_InlineExecutor`); a program that started threads of its own has its stacks run in turn."""
     return threading.active_count() == 1
 
 

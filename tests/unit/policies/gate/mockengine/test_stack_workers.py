@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from policies.gate import GateError, run_gates
-from policies.gate.mockengine import stack_workers
+from policies.gate.mockengine import run_program, stack_workers
+from tests.unit.policies.gate.helpers import PROGRAMS
 
 STACKS = ("a", "b", "c")
 
@@ -54,6 +56,20 @@ def test_stacks_come_back_in_order_each_with_its_own_config_and_prints(
     # Side by side where the machine has the cores for it; in turn, in one process, where not.
     pids = [run.outputs["pid"] for run in runs if run]
     assert (len(set(pids)) == 3) == (stack_workers.cores() >= 2)
+
+
+def test_a_program_that_starts_threads_has_its_stacks_run_in_turn(tmp_path: Path) -> None:
+    # A fork would copy only the calling thread: with the program's own thread alive, no fork.
+    main = """
+        import os, threading, time
+        import pulumi
+        if pulumi.get_stack() == "a":
+            threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+        pulumi.export("pid", os.getpid())
+    """
+    results = run_gates(list(STACKS), _project(tmp_path, main))
+    assert len({r.run.outputs["pid"] for r in results if r.run}) == 1
+    assert [r.stack for r in results] == list(STACKS)
 
 
 def test_an_error_in_a_later_stack_ends_the_run_with_that_error(tmp_path: Path) -> None:
@@ -118,6 +134,14 @@ def test_a_provider_only_a_later_stack_imports_is_named(tmp_path: Path) -> None:
     used = results[0].interpreter
     assert used is not None
     assert "pulumi-kubernetes" in used.packages and "pulumi" in used.packages
+
+
+def test_a_run_leaves_no_thread_behind_to_fork_without() -> None:
+    # Monitor calls run in the loop's thread (run.py _InlineExecutor), not in the SDK's pool.
+    before = {thread.ident for thread in threading.enumerate()}
+    run = run_program(PROGRAMS / "compliant_web", "dev", preview=True)
+    assert run.resources
+    assert [thread.name for thread in threading.enumerate() if thread.ident not in before] == []
 
 
 # In this process: the choice of how many stacks run at once, and the path without forking.
