@@ -7,7 +7,7 @@ the Python version and the `pulumi` SDK, loads policies/gate/mockengine under a 
 (as policies/__main__.py loads the pack directory: importlib.util.spec_from_file_location, so nothing
 of the gate's own site-packages joins the program's sys.path) and hands over to mockengine/child.py.
 The request goes on stdin; one JSON result per stack comes back (child.py has the protocol); all the
-stacks of a run share the child, so the SDK is imported once.
+stacks of a run share the child (later stacks in processes it forks), so the SDK is imported once.
 
 `start` returns at once: the gate imports and prepares the judging side while the program runs, and
 calls `results` when it needs the runs. A program that outlasts the time limit is stopped (the child

@@ -1,5 +1,5 @@
 """The program runs in its own interpreter (policies/gate/program_process.py, mockengine/child.py):
-results on a channel of their own, every stack in one child, errors with the program's file and line,
+results on a channel of their own, every stack with the SDK the first imported, errors with the program's file and line,
 a time limit, and exit 2 for a missing interpreter or SDK."""
 
 from __future__ import annotations
