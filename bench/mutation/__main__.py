@@ -16,6 +16,10 @@ A mutant that no test runs ("not covered") counts as not killed: it is a gap lik
 printed beside it. (A test that runs the gate in a subprocess covers nothing here: mutmut sees only
 the tests' own process.)
 
+The results file keeps one row per module, the latest measurement of it, with the commit and date it
+was measured at: a run over one module (`--only`) replaces that module's row and keeps the others. The
+standing printed at the end marks every module below the goal or changed since it was measured.
+
 Usage: python -m bench.mutation [--group rules|gate|app ...] [--only GLOB ...] [--keep DIR]
 """
 
@@ -71,6 +75,9 @@ GROUPS = (
         redis=True,
     ),
 )
+
+# The goal: at least this share of non-equivalent mutants killed in every module (bench/README.md).
+GOAL = 0.95
 
 # mutmut's outcome for each exit status of a mutant's test run (mutmut/stats.py status_by_exit_code).
 KILLED, SURVIVED, NO_TESTS, TIMEOUT = "killed", "survived", "no tests", "timeout"
@@ -138,6 +145,66 @@ def _copy_tree(workdir: Path) -> None:
     schemas = next((d / "shared" / "schemas" for d in ROOT.parents if (d / "shared" / "schemas").is_dir()), None)
     if schemas is not None:
         shutil.copytree(schemas, workdir / "shared" / "schemas")
+
+
+def merge_results(
+    previous: dict[str, Any], groups: dict[str, Any], commit: str, date: str
+) -> dict[str, Any]:
+    """The results file after this run: each module measured now replaces its earlier row and carries
+    the commit and date it was measured at; modules this run did not measure keep theirs. A group's
+    `seconds` is that of its last run over the whole group (an `--only` run is not one)."""
+    merged: dict[str, Any] = {"tool": "mutmut", "groups": {}}
+    for name, group in (previous.get("groups") or {}).items():
+        merged["groups"][name] = {
+            "seconds": group.get("seconds"),
+            "modules": dict(group.get("modules") or {}),
+        }
+    for name, group in groups.items():
+        target = merged["groups"].setdefault(name, {"seconds": None, "modules": {}})
+        if not group.get("partial"):
+            target["seconds"] = group["seconds"]
+        for module, row in group["modules"].items():
+            target["modules"][module] = {**row, "commit": commit, "measured": date}
+        target["modules"] = dict(sorted(target["modules"].items()))
+    return merged
+
+
+def _read_results(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _commit() -> str:
+    """The commit measured, `+` when the working tree differs from it."""
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=ROOT, capture_output=True)
+    return (head.stdout.strip() or "unknown") + ("+" if dirty.returncode else "")
+
+
+def _changed_since(commit: str, module: str) -> bool:
+    base = commit.rstrip("+")
+    if commit.endswith("+") or base == "unknown":
+        return True
+    done = subprocess.run(["git", "diff", "--quiet", base, "--", module], cwd=ROOT, capture_output=True)
+    return done.returncode != 0
+
+
+def _print_standing(results: dict[str, Any]) -> None:
+    """Every module on record, below 95 % or changed since it was measured marked."""
+    print("standing (every module on record):")
+    for name, group in results.get("groups", {}).items():
+        for module, row in group.get("modules", {}).items():
+            rate = row.get("kill_rate")
+            marks = []
+            if rate is None or rate < GOAL:
+                marks.append(f"below {GOAL:.0%}")
+            if _changed_since(str(row.get("commit", "unknown")), module):
+                marks.append("changed since measured")
+            shown = f"{100 * rate:.1f} %" if rate is not None else "-"
+            print(f"  {name:<5} {module:<42} {shown:>8}  {row.get('commit', '?')} {'; '.join(marks)}")
 
 
 def _configure(workdir: Path, group: Group, only: list[str]) -> None:
@@ -208,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="keep the scratch copies (and mutmut's results) under DIR")
     parser.add_argument(
         "--only", action="append", default=[], metavar="GLOB",
-        help="mutate only these files of the group (e.g. policies/rules/s3.py); results are then partial",
+        help="mutate only these files of the group (e.g. policies/rules/s3.py); their rows in the results "
+        "file are replaced, the others kept",
     )
     args = parser.parse_args(argv)
     chosen = [g for g in GROUPS if not args.group or g.name in args.group]
@@ -222,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         outcomes, elapsed = run_group(group, args.keep, only)
         modules = score(outcomes, equivalent)
-        groups[group.name] = {"seconds": round(elapsed, 1), "modules": modules}
+        groups[group.name] = {"seconds": round(elapsed, 1), "modules": modules, "partial": bool(only)}
         print(f"  {len(outcomes)} mutants in {elapsed:.0f} s")
         header = ("module", "mutants", "killed", "survived", "equiv.", "no test", "kill rate")
         print("  {:<42} {:>7} {:>6} {:>8} {:>6} {:>7} {:>9}".format(*header))
@@ -233,14 +301,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['equivalent']:>6} {row['not_covered']:>7} {rate:>9}"
             )
 
-    write_results(
-        RESULTS,
-        {
-            "tool": "mutmut",
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-            "groups": groups,
-        },
-    )
+    commit = _commit()
+    merged = merge_results(_read_results(RESULTS), groups, commit, time.strftime("%Y-%m-%d"))
+    merged["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+    write_results(RESULTS, merged)
+    _print_standing(merged)
     return 0
 
 

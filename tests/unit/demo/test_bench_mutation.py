@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bench.mutation.__main__ import equivalent_mutants, module_of, score
+from bench.mutation.__main__ import equivalent_mutants, merge_results, module_of, score
 
 
 def test_a_mutant_belongs_to_the_module_of_its_function():
@@ -46,3 +46,39 @@ def test_the_kill_rate_leaves_out_equivalent_mutants_and_counts_uncovered_ones_a
         "survivors": ["p.m.x_f__mutmut_4"],
     }
     assert report["p/n.py"]["kill_rate"] == 0.0
+
+
+def _row(rate):
+    return {"mutants": 10, "killed": int(rate * 10), "kill_rate": rate, "survivors": []}
+
+
+def test_a_run_replaces_the_rows_of_the_modules_it_measured_and_keeps_the_others():
+    previous = {
+        "tool": "mutmut",
+        "groups": {
+            "rules": {
+                "seconds": 500.0,
+                "modules": {"p/a.py": {**_row(0.5), "commit": "old"}, "p/b.py": {**_row(0.9), "commit": "old"}},
+            },
+            "app": {"seconds": 80.0, "modules": {"app/x.py": {**_row(1.0), "commit": "old"}}},
+        },
+    }
+    now = {"rules": {"seconds": 12.0, "partial": True, "modules": {"p/a.py": _row(1.0), "p/c.py": _row(0.8)}}}
+    merged = merge_results(previous, now, "abc123", "2026-12-07")
+    rules = merged["groups"]["rules"]
+    assert rules["seconds"] == 500.0  # a run over one module is not a run of the group
+    assert rules["modules"]["p/a.py"] == {**_row(1.0), "commit": "abc123", "measured": "2026-12-07"}
+    assert rules["modules"]["p/b.py"] == {**_row(0.9), "commit": "old"}
+    assert rules["modules"]["p/c.py"]["commit"] == "abc123"
+    assert list(rules["modules"]) == ["p/a.py", "p/b.py", "p/c.py"]
+    assert merged["groups"]["app"] == previous["groups"]["app"]
+    assert "partial" not in rules
+
+
+def test_a_whole_group_run_records_its_time_and_a_first_run_starts_the_file():
+    run = {"gate": {"seconds": 900.0, "partial": False, "modules": {"g/m.py": _row(0.97)}}}
+    merged = merge_results({}, run, "c", "d")
+    assert merged == {
+        "tool": "mutmut",
+        "groups": {"gate": {"seconds": 900.0, "modules": {"g/m.py": {**_row(0.97), "commit": "c", "measured": "d"}}}},
+    }
