@@ -14,11 +14,11 @@ config schema declares `waivers`, and carries its documentation page as the poli
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import gzip
 import ipaddress
 import json
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,7 +144,8 @@ def as_int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    # isdecimal, not isdigit: int() refuses digits such as "²"; one sign only ("--5" is no number).
+    if isinstance(value, str) and value.strip().removeprefix("-").isdecimal():
         return int(value.strip())
     return None
 
@@ -168,19 +169,16 @@ def decoded_texts(value: Any) -> list[str]:
         return []
     texts = [value]
     compact = "".join(value.split())
-    if compact and len(compact) % 4 == 0:
-        try:
+    # Strict base64 only: validate=True refuses other characters, the length check the excess padding
+    # ("QUJD=") b64decode accepts. ValueError covers bad base64 and bad UTF-8; a damaged gzip stream
+    # raises OSError, EOFError or zlib.error.
+    if len(compact) % 4 == 0:
+        with contextlib.suppress(ValueError, OSError, EOFError, zlib.error):
             raw = base64.b64decode(compact, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
-        if raw[:2] == b"\x1f\x8b":
-            try:
+            if raw[:2] == b"\x1f\x8b":
                 raw = gzip.decompress(raw)
-            except (OSError, EOFError):
-                raw = b""
-        if raw:
-            with contextlib.suppress(UnicodeDecodeError):
-                texts.append(raw.decode("utf-8"))
+            if raw:
+                texts.append(raw.decode())
     return texts
 
 
@@ -310,7 +308,7 @@ class Rule:
         for message in self.evaluate(args.resource_type, args.props, config):
             decision = _waivers.decide(waivers, args.urn, args.name, message, on)
             if not decision.waived:
-                report_violation(decision.message, None)
+                report_violation(decision.message)
 
     def _validate_stack(self, args: Any, report_violation: Any) -> None:
         resources = [stack_resource(r) for r in args.resources]

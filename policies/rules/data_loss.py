@@ -112,10 +112,12 @@ def _lookup(inputs: Mapping[str, Any], path: str) -> tuple[bool, Any]:
             rest = ".".join(steps[i + 1 :])
             values = []
             for item in cur:
-                had, value = _lookup(item, rest) if isinstance(item, Mapping) else (False, None)
-                if had and is_unknown(value):
+                # An item not known makes the member's values not known; an item that is no object
+                # holds no member (None).
+                _, value = _lookup(item, rest)
+                if is_unknown(value):
                     return True, UNKNOWN
-                values.append(value if had else None)
+                values.append(value)
             return True, values
     return True, cur
 
@@ -164,7 +166,7 @@ def replace_forcing_changes(
     entry = REPLACE_ON.get(resource_type)
     if entry is None:
         return [], []
-    auto = set(entry.get("autoNamed", ()))
+    auto = set(entry["autoNamed"])
     # The terraform-bridged provider replaces on a value computed during the update; the Kubernetes
     # API server's immutability is judged on known values only.
     computed_forces = resource_type.startswith("aws:")
@@ -173,16 +175,15 @@ def replace_forcing_changes(
     for path in entry["replaceOn"]:
         had, old_value = _lookup(old, path)
         has, new_value = _lookup(new, path)
-        # None in a captured record is a value the mock engine did not know (an unset input is absent).
+        # None in a captured record is a value the mock engine did not know (an unset input is absent,
+        # and _lookup gives None for it).
         old_unknown = had and (old_value is None or is_unknown(old_value))
         new_unknown = has and (new_value is None or is_unknown(new_value))
         if old_unknown or (new_unknown and not computed_forces):
             unknown.append(path)
             continue
         if new_unknown:
-            changes.append(
-                PropertyChange(path, old_value if had else None, UNKNOWN, auto_named=path in auto and not had)
-            )
+            changes.append(PropertyChange(path, old_value, UNKNOWN, auto_named=path in auto and not had))
             continue
         if path in auto:
             if not has:
@@ -190,12 +191,10 @@ def replace_forcing_changes(
             if not had:
                 changes.append(PropertyChange(path, None, new_value, auto_named=True))
                 continue
-        old_cmp = old_value if had else None
-        new_cmp = new_value if has else None
-        if old_cmp in _EMPTY and new_cmp in _EMPTY:
+        if old_value in _EMPTY and new_value in _EMPTY:
             continue
-        if plain(old_cmp) != plain(new_cmp):
-            changes.append(PropertyChange(path, old_cmp, new_cmp))
+        if plain(old_value) != plain(new_value):
+            changes.append(PropertyChange(path, old_value, new_value))
     return changes, unknown
 
 
@@ -210,7 +209,9 @@ def conditional_changes(resource_type: str, old: Mapping[str, Any], new: Mapping
         has, after = _lookup(new, path)
         if not had and not has:
             continue
-        if is_unknown(before) or is_unknown(after) or plain(before) != plain(after):
+        # plain() makes every unknown one value: an unknown before and after compares equal, yet is not known
+        # to be unchanged; an unknown on one side only differs from the other.
+        if is_unknown(after) or plain(before) != plain(after):
             out.append(
                 f"{path} changes: the provider replaces the resource when its condition holds ({where}); not judged"
             )

@@ -36,33 +36,34 @@ def _device(name: Any) -> str:
     return str(name).removeprefix("/dev/")
 
 
-def check_data_volumes(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
-    roots = {_device(d) for d in config.get("rootDeviceNames", [])}
+def _template_volumes(props: dict[str, Any], roots: set[str]) -> list[str]:
     found: list[str] = []
-    if resource_type == LAUNCH_TEMPLATE:
-        for mapping in items(props.get("blockDeviceMappings")):
-            if not isinstance(mapping, dict):
-                continue
-            device = mapping.get("deviceName")
-            if not known(device) or (known(mapping.get("noDevice")) and str(mapping.get("noDevice")) != ""):
-                continue
-            if known(mapping.get("virtualName")):
-                found.append(
-                    f"block device {device} maps instance store {mapping['virtualName']}: "
-                    "instance-store disks are state that dies with the instance"
-                )
-            elif _device(device) not in roots:
-                found.append(
-                    f"block device {device} is an extra EBS volume: launch templates may only configure the root volume"
-                )
-            elif falsy(get(mapping, "ebs", "deleteOnTermination")):
-                found.append(f"root volume {device} has deleteOnTermination false: it outlives the instance")
-        return found
-    if resource_type == SPOT_FLEET:
-        for spec in items(props.get("launchSpecifications")):
-            if isinstance(spec, dict):
-                found.extend(check_data_volumes(INSTANCE, spec, config))
-        return found
+    for mapping in items(props.get("blockDeviceMappings")):
+        if not isinstance(mapping, dict):
+            continue
+        device = mapping.get("deviceName")
+        # The provider sends noDevice only when it is a non-empty string, so "" suppresses nothing
+        # (hashicorp/terraform-provider-aws, internal/service/ec2/ec2_launch_template.go,
+        # expandLaunchTemplateBlockDeviceMappingRequest: `if v, ok := tfMap["no_device"].(string); ok && v != ""`).
+        if not known(device) or (known(mapping.get("noDevice")) and str(mapping.get("noDevice")) != ""):
+            continue
+        if known(mapping.get("virtualName")):
+            found.append(
+                f"block device {device} maps instance store {mapping['virtualName']}: "
+                "instance-store disks are state that dies with the instance"
+            )
+        elif _device(device) not in roots:
+            found.append(
+                f"block device {device} is an extra EBS volume: launch templates may only configure the root volume"
+            )
+        elif falsy(get(mapping, "ebs", "deleteOnTermination")):
+            found.append(f"root volume {device} has deleteOnTermination false: it outlives the instance")
+    return found
+
+
+def _instance_volumes(props: dict[str, Any]) -> list[str]:
+    """Findings on an instance's, launch configuration's or spot launch specification's volumes."""
+    found: list[str] = []
     if falsy(get(props, "rootBlockDevice", "deleteOnTermination")):
         found.append("rootBlockDevice has deleteOnTermination false: the root volume outlives the instance")
     for ebs in items(props.get("ebsBlockDevices")):
@@ -79,6 +80,15 @@ def check_data_volumes(resource_type: str, props: dict[str, Any], config: dict[s
                 "with the instance"
             )
     return found
+
+
+def check_data_volumes(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    if resource_type == LAUNCH_TEMPLATE:
+        return _template_volumes(props, {_device(d) for d in config["rootDeviceNames"]})
+    if resource_type == SPOT_FLEET:
+        specs = [spec for spec in items(props.get("launchSpecifications")) if isinstance(spec, dict)]
+        return [finding for spec in specs for finding in _instance_volumes(spec)]
+    return _instance_volumes(props)
 
 
 def check_ebs_volumes(resource_type: str, props: dict[str, Any], config: dict[str, Any]) -> list[str]:
@@ -138,9 +148,11 @@ def check_ecs_shared_file_systems(resource_type: str, props: dict[str, Any], con
     found = []
     for name, volume in _task_volumes(props):
         efs = volume.get("efsVolumeConfiguration")
-        if isinstance(efs, dict) or known(efs):
-            fs_id = get(efs, "fileSystemId", default="?") if isinstance(efs, dict) else "?"
-            found.append(f"task volume {name} mounts EFS file system {fs_id}: tasks keep no files between runs")
+        if known(efs):
+            found.append(
+                f"task volume {name} mounts EFS file system {get(efs, 'fileSystemId', default='?')}: "
+                "tasks keep no files between runs"
+            )
         if known(volume.get("fsxWindowsFileServerVolumeConfiguration")):
             found.append(f"task volume {name} mounts an FSx for Windows file share: tasks keep no files between runs")
     return found

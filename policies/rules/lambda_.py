@@ -100,7 +100,7 @@ def _setting(props: dict[str, Any], key: str, default: int | None) -> Any:
 def check_event_source_concurrency(
     resources: list[StackResource], config: dict[str, Any]
 ) -> list[tuple[str | None, str]]:
-    require = bool(config.get("requireMaximumConcurrency", False))
+    require = bool(config.get("requireMaximumConcurrency"))
     found: list[tuple[str | None, str]] = []
     totals: dict[str, tuple[StackResource, int]] = {}
     for c in sqs_consumers(resources):
@@ -136,7 +136,7 @@ def check_event_source_concurrency(
                     + ")",
                 )
             )
-        elif maximum is not None and c.function is not None and reserved:
+        elif reserved and maximum is not None and c.function is not None:
             fn, total = totals.get(c.function.urn, (c.function, 0))
             totals[c.function.urn] = (fn, total + maximum)
     for fn, total in totals.values():

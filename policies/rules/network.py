@@ -143,7 +143,10 @@ def _listener_protocol(props: dict[str, Any], balancer: StackResource | None) ->
     gateway load balancer's listener names its own. The load balancer's kind is read from the stack's
     load balancer (`loadBalancerType`, default `application` in pulumi-aws), else from the ARN."""
     protocol = props.get("protocol")
-    if isinstance(protocol, str) and protocol and not holds_unknown(protocol):
+    # A protocol the program sets but preview does not know yet is not unset: it may be HTTPS.
+    if protocol is UNKNOWN or holds_unknown(protocol):
+        not_known("protocol")
+    if isinstance(protocol, str) and protocol:
         return protocol.upper()
     if balancer is not None:
         kind = balancer.props.get("loadBalancerType")
@@ -172,7 +175,7 @@ def _https_redirect(props: dict[str, Any], balancer: StackResource | None) -> li
     )
     if not serving or _listener_protocol(props, balancer) != "HTTP":
         return []
-    explicit = isinstance(props.get("protocol"), str) and props.get("protocol") and not holds_unknown(props["protocol"])
+    explicit = isinstance(props.get("protocol"), str) and props["protocol"]
     unset = "" if explicit else " (no protocol: HTTP, the ALB default)"
     return [
         f"HTTP listener on port {_port(props.get('port'))}{unset} serves traffic (forward) instead of redirecting "

@@ -29,7 +29,7 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from ._core import UNKNOWN, Rule, StackResource, as_int, get, items, known, lb_types, linked, resource_keys, type_set
+from ._core import UNKNOWN, Rule, StackResource, as_int, get, items, lb_types, linked, resource_keys, type_set
 
 LOAD_BALANCERS = lb_types("LoadBalancer")
 LISTENERS = lb_types("Listener")
@@ -49,13 +49,17 @@ def _pattern_matches(pattern: str, path: str) -> bool:
     return re.fullmatch(regex, path) is not None
 
 
-def _terminal_action(actions: Any) -> str | None:
-    listed = [a for a in items(actions) if isinstance(a, dict)]
-    if not listed:
-        return None
-    ordered = sorted(enumerate(listed), key=lambda pair: (as_int(pair[1].get("order")) or 50000, pair[0]))
-    kind = ordered[-1][1].get("type")
-    return kind if isinstance(kind, str) else None
+def _terminal_action(actions: Any) -> Any:
+    """The type of the action performed last: the one with the highest order. An action without an
+    order (or order 0) is given its one-based position in the list (terraform-provider-aws
+    internal/service/elbv2/listener.go, expandListenerAction: `Order: aws.Int32(int32(i + 1))` unless
+    `order` is set and not 0)."""
+    ordered = sorted(
+        (as_int(action.get("order")) or i + 1, i, action)
+        for i, action in enumerate(items(actions))
+        if isinstance(action, dict)
+    )
+    return ordered[-1][2].get("type") if ordered else None
 
 
 def _path_patterns(condition: dict[str, Any]) -> list[str] | None:
@@ -68,9 +72,9 @@ def _path_patterns(condition: dict[str, Any]) -> list[str] | None:
 def _decides(rule: StackResource, path: str) -> tuple[bool, bool]:
     """(matches every request for `path`, matches some request for `path`)."""
     conditions = [c for c in items(rule.props.get("conditions")) if isinstance(c, dict)]
-    path_conditions = [c for c in conditions if "pathPattern" in c and c.get("pathPattern") is not None]
-    if not path_conditions:
-        return False, False
+    path_conditions = [c for c in conditions if c.get("pathPattern") is not None]
+    # A rule without a path condition matches some request for every path (all of them if it has no
+    # condition at all).
     for condition in path_conditions:
         patterns = _path_patterns(condition)
         if patterns is None or not any(_pattern_matches(p, path) for p in patterns):
@@ -220,8 +224,7 @@ def check_s3_gateway_endpoint(resources: list[StackResource], config: dict[str, 
             tables.update(dict.fromkeys(resource_keys(r, "id"), r))
     nat_tables: dict[str, StackResource] = {}
     for table in tables.values():
-        if any(isinstance(route, dict) and known(route.get("natGatewayId")) and route.get("natGatewayId")
-               for route in items(table.props.get("routes"))):
+        if any(isinstance(route, dict) and route.get("natGatewayId") for route in items(table.props.get("routes"))):
             nat_tables[table.urn] = table
     for route in (r for r in resources if r.resource_type == ROUTE):
         routed = linked(route, "routeTableId", tables)
@@ -231,21 +234,21 @@ def check_s3_gateway_endpoint(resources: list[StackResource], config: dict[str, 
         return []
 
     covered: set[str] = set()
-    undecided = False
     endpoints = [r for r in resources if r.resource_type == ENDPOINT]
     gateway_keys: dict[str, StackResource] = {}
     for endpoint in endpoints:
         verdict = _is_s3_gateway(endpoint)
         if verdict is None:
-            undecided = True
-            continue
+            return []  # an endpoint that may be an S3 gateway on any table: cannot judge
         if not verdict:
             continue
         gateway_keys.update(dict.fromkeys(resource_keys(endpoint, "id"), endpoint))
         covered.update(endpoint.property_dependencies.get("routeTableIds", ()))
         ids = endpoint.props.get("routeTableIds")
-        if ids is UNKNOWN or any(i is UNKNOWN for i in items(ids)):
-            undecided = undecided or not endpoint.property_dependencies.get("routeTableIds")
+        if (ids is UNKNOWN or any(i is UNKNOWN for i in items(ids))) and not endpoint.property_dependencies.get(
+            "routeTableIds"
+        ):
+            return []  # the tables it covers are not known yet
         for value in items(ids):
             if isinstance(value, str) and value in tables:
                 covered.add(tables[value].urn)
@@ -254,8 +257,6 @@ def check_s3_gateway_endpoint(resources: list[StackResource], config: dict[str, 
             associated = linked(association, "routeTableId", tables)
             if associated is not None:
                 covered.add(associated.urn)
-    if undecided:
-        return []
     return [
         (table.urn, f"route table {table.name} sends traffic to a NAT gateway and has no S3 gateway endpoint: S3 "
          "(and ECR image layers, served from S3) pays the NAT's per-GB charge and its bandwidth")

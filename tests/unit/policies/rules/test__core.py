@@ -134,6 +134,11 @@ def test_truthy_and_falsy_only_believe_booleans_and_their_spelling(value, is_tru
         (4.5, None),
         (" 12 ", 12),
         ("-7", -7),
+        ("--7", None),
+        ("7-", None),
+        ("X7", None),
+        ("²", None),  # a digit int() does not read
+        ("١٢", 12),  # decimal digits of another script: int() reads them
         ("1.5", None),
         ("x", None),
         ("", None),
@@ -181,6 +186,26 @@ def test_decoded_texts_keeps_only_the_text_when_nothing_decodes():
     not_utf8 = base64.b64encode(b"\xff\xfe\xfd").decode()
     assert decoded_texts(not_utf8) == [not_utf8]
     assert decoded_texts("    ") == ["    "]
+
+
+def test_decoded_texts_takes_strict_base64_only():
+    script = "#!/bin/sh\nmkfs.ext4 /dev/xvdb\n"
+    encoded = base64.b64encode(script.encode()).decode()
+    assert len(encoded) % 4 == 0
+    # b64decode would drop the "!" (validate=False) or accept the excess padding ("QUJD=" is "ABC").
+    spoiled = encoded[:4] + "!!!!" + encoded[4:]
+    assert decoded_texts(spoiled) == [spoiled]
+    assert decoded_texts("QUJD=") == ["QUJD="]
+    assert decoded_texts("QUJD") == ["QUJD", "ABC"]
+
+
+def test_decoded_texts_survives_damaged_or_empty_gzip():
+    damaged = base64.b64encode(gzip.compress(b"echo hi")[:10] + b"\xff" * 20).decode()
+    assert decoded_texts(damaged) == [damaged]
+    truncated = base64.b64encode(gzip.compress(b"echo hi")[:-6]).decode()
+    assert decoded_texts(truncated) == [truncated]
+    empty = base64.b64encode(gzip.compress(b"")).decode()
+    assert decoded_texts(empty) == [empty]
 
 
 @pytest.mark.parametrize(
@@ -380,6 +405,7 @@ def test_stack_adapter_waives_stack_findings_by_the_stacks_name(monkeypatch):
     lone = [("t:m:T", "res", {})]
     about_stack = _rule(check=None, stack_check=lambda r, c: [(None, "m")])
     assert via_stack_policy(about_stack, lone, {"waivers": [{"resource": "res", "reason": "r"}]}) == [(None, "m")]
+    assert via_stack_policy(about_stack, lone, {"waivers": [{"resource": "?*", "reason": "r"}]}) == [(None, "m")]
     assert via_stack_policy(about_stack, lone, {"waivers": [{"resource": "*", "reason": "r"}]}) == []
     with pytest.raises(_core._waivers.WaiverError, match=r"^policy config: test-rule: waivers\[0\]: "):
         via_stack_policy(rule, stack, {"waivers": [{"resource": "res"}]})

@@ -219,6 +219,8 @@ def test_a_conditional_replacement_is_a_note_not_a_finding(monkeypatch):
     assert data_loss.conditional_changes(widget, {"transit": UNKNOWN}, {"transit": UNKNOWN}) == [line]
     assert data_loss.conditional_changes("aws:unknown/type:Type", {"transit": 1}, {"transit": 2}) == []
     assert data_loss.replace_forcing_changes(widget, {"transit": False}, {"transit": True}) == ([], [])
+
+
 # ----------------------------------------------------------------------------- the messages, word for word
 
 DB_T = "aws:rds/instance:Instance"
@@ -337,3 +339,51 @@ def test_protection_reads_the_inputs_of_a_statefulset():
     args = ResourceValidationArgs(sts, claims, "urn:x", "s", _options(False), None, {"required": True}, {})
     policy.validate(args, lambda message, urn=None: found.append(message))
     assert len(found) == 1
+
+
+def test_lookup_walks_the_rest_of_the_path_in_each_item():
+    lookup = data_loss._lookup
+    inputs = {"a": {"b": [{"c": {"d": 1}}, {"c": {}}, {"c": {"d": 2}}]}}
+    assert lookup(inputs, "a.b[].c.d") == (True, [1, None, 2])
+    assert lookup({"b": [{"c": {"d": 1}}]}, "b[].c.d") == (True, [1])
+
+
+def test_an_item_not_known_makes_the_items_values_not_known(monkeypatch):
+    assert data_loss._lookup({"shapes": [{"corner": "x"}, UNKNOWN]}, "shapes[].corner") == (True, UNKNOWN)
+    assert data_loss._lookup({"shapes": [None, {"corner": "x"}]}, "shapes[].corner") == (True, [None, "x"])
+    widget = "test:index/widget:Widget"
+    monkeypatch.setitem(
+        data_loss.REPLACE_ON, widget, {"replaceOn": ["shapes[].corner"], "autoNamed": [], "replaceIf": {}}
+    )
+    old = {"shapes": [{"corner": "round"}, {"corner": "square"}]}
+    new = {"shapes": [{"corner": "round"}, UNKNOWN]}
+    assert data_loss.replace_forcing_changes(widget, old, new) == ([], ["shapes[].corner"])
+
+
+AB = "aws:test/widget:Widget"
+
+
+@pytest.mark.parametrize(
+    ("first_old", "first_new", "first"),
+    [
+        ({"a": UNKNOWN}, {"a": "x"}, ([], ["a"])),  # not judged
+        ({"a": "x"}, {"a": UNKNOWN}, (["a 'x' -> (known after the update)"], [])),  # replaced on a computed value
+        ({"a": "x"}, {}, ([], [])),  # an auto-name left out keeps the prior one
+        ({}, {"a": "y"}, (["a (auto-named) -> 'y'"], [])),  # a name given where the provider made one
+        ({"a": "x"}, {"a": "x"}, ([], [])),
+    ],
+    ids=["old-unknown", "new-unknown", "auto-name-kept", "auto-name-given", "same"],
+)
+def test_each_replace_forcing_path_is_judged_whatever_the_one_before(monkeypatch, first_old, first_new, first):
+    monkeypatch.setitem(data_loss.REPLACE_ON, AB, {"replaceOn": ["a", "b"], "autoNamed": ["a"], "replaceIf": {}})
+    changes, unknown = data_loss.replace_forcing_changes(AB, {**first_old, "b": 1}, {**first_new, "b": 2})
+    assert ([c.describe() for c in changes], unknown) == ([*first[0], "b 1 -> 2"], first[1])
+
+
+def test_each_conditional_path_is_noted_whatever_the_one_before(monkeypatch):
+    where = "CustomizeDiff customdiff.ForceNewIf"
+    entry = {"replaceOn": [], "autoNamed": [], "replaceIf": {"x": where, "y": where}}
+    monkeypatch.setitem(data_loss.REPLACE_ON, AB, entry)
+    assert data_loss.conditional_changes(AB, {"y": 1}, {"y": 2}) == [
+        f"y changes: the provider replaces the resource when its condition holds ({where}); not judged"
+    ]

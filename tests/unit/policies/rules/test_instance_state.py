@@ -298,3 +298,100 @@ def test_warm_pool_reuse_not_known_names_the_property(via_policy):
     with pytest.raises(UnknownValueError) as raised:
         via_policy(NO_WARM_POOL_REUSE, ASG, {"warmPool": pool})
     assert raised.value.props == ["warmPool.instanceReusePolicy.reuseOnScaleIn"]
+
+
+def test_device_names_match_roots_with_or_without_dev_prefix(via_policy):
+    bare = {"blockDeviceMappings": [{"deviceName": "xvda", "ebs": {"volumeSize": 20}}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, bare) == []
+    props = {"blockDeviceMappings": [{"deviceName": "/dev/nvme0n1", "ebs": {"volumeSize": 20}}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, props, {"rootDeviceNames": ["nvme0n1"]}) == []
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, props) == [
+        "block device /dev/nvme0n1 is an extra EBS volume: launch templates may only configure the root volume"
+    ]
+
+
+EXTRA = "block device /dev/xvdb is an extra EBS volume: launch templates may only configure the root volume"
+
+
+@pytest.mark.parametrize(
+    "skipped",
+    [UNKNOWN, "xvdc", {"deviceName": UNKNOWN}, {"deviceName": "/dev/sdc", "noDevice": "true"}],
+    ids=["unknown-mapping", "not-a-mapping", "unknown-device", "suppressed-device"],
+)
+def test_a_skipped_mapping_does_not_hide_the_next_one(skipped):
+    props = copy.deepcopy(ROOT_ONLY_LT)
+    props["blockDeviceMappings"] += [skipped, {"deviceName": "/dev/xvdb", "ebs": {"volumeSize": 500}}]
+    assert NO_INSTANCE_DATA_VOLUMES.evaluate(LT, props) == [EXTRA]
+
+
+def test_an_empty_no_device_suppresses_nothing(via_policy):
+    props = copy.deepcopy(ROOT_ONLY_LT)
+    props["blockDeviceMappings"].append({"deviceName": "/dev/xvdb", "noDevice": "", "ebs": {"volumeSize": 500}})
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, props) == [EXTRA]
+    props["blockDeviceMappings"][-1]["noDevice"] = "1"
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LT, props) == []
+
+
+def test_launch_configuration_ebs_device_suppressed_by_no_device_is_not_flagged(via_policy):
+    ok = {"rootBlockDevice": {"volumeSize": 20}}
+    suppressed = {**ok, "ebsBlockDevices": [{"deviceName": "/dev/sdf", "noDevice": True}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LC, suppressed) == []
+    kept = {**ok, "ebsBlockDevices": [{"deviceName": "/dev/sdf", "noDevice": False}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, LC, kept) == [
+        "ebsBlockDevices adds EBS volume /dev/sdf: instances may only have a root volume"
+    ]
+
+
+def test_unknown_block_device_entries_are_skipped_and_later_ones_judged():
+    props = {
+        "ebsBlockDevices": [UNKNOWN, {"deviceName": "/dev/sdf"}],
+        "ephemeralBlockDevices": [UNKNOWN, {"deviceName": "/dev/sdb", "virtualName": "ephemeral0"}],
+    }
+    assert NO_INSTANCE_DATA_VOLUMES.evaluate(INSTANCE, props) == [
+        "ebsBlockDevices adds EBS volume /dev/sdf: instances may only have a root volume",
+        "ephemeralBlockDevices maps instance store ephemeral0 at /dev/sdb: instance-store disks are state that "
+        "dies with the instance",
+    ]
+
+
+def test_block_devices_without_names_say_so(via_policy):
+    props = {"ebsBlockDevices": [{"volumeSize": 100}], "ephemeralBlockDevices": [{"noDevice": False}]}
+    assert via_policy(NO_INSTANCE_DATA_VOLUMES, INSTANCE, props) == [
+        "ebsBlockDevices adds EBS volume ?: instances may only have a root volume",
+        "ephemeralBlockDevices maps instance store ? at ?: instance-store disks are state that dies with the instance",
+    ]
+
+
+def test_spot_fleet_judges_each_launch_specification_as_an_instance():
+    fleet = "aws:ec2/spotFleetRequest:SpotFleetRequest"
+    props = {
+        "launchSpecifications": [
+            UNKNOWN,
+            # A launch template's key on a specification means nothing: it is judged as an instance.
+            {"blockDeviceMappings": [{"deviceName": "/dev/xvdb"}], "rootBlockDevice": {"deleteOnTermination": False}},
+            {"ephemeralBlockDevices": [{"deviceName": "/dev/sdb", "virtualName": "ephemeral0"}]},
+        ]
+    }
+    assert NO_INSTANCE_DATA_VOLUMES.evaluate(fleet, props) == [
+        "rootBlockDevice has deleteOnTermination false: the root volume outlives the instance",
+        "ephemeralBlockDevices maps instance store ephemeral0 at /dev/sdb: instance-store disks are state that "
+        "dies with the instance",
+    ]
+
+
+def test_task_volumes_without_names_say_so(via_policy):
+    props = {"volumes": [{"hostPath": "/ecs/data"}, {"efsVolumeConfiguration": {"fileSystemId": "fs-1"}}]}
+    assert via_policy(NO_ECS_HOST_VOLUMES, ECS_TASK, props) == [
+        "task volume ? bind-mounts host path /ecs/data on the container instance"
+    ]
+    assert via_policy(NO_ECS_SHARED_FILE_SYSTEMS, ECS_TASK, props) == [
+        "task volume ? mounts EFS file system fs-1: tasks keep no files between runs"
+    ]
+
+
+@pytest.mark.parametrize("efs", [{}, {"rootDirectory": "/uploads"}, "fs-1234"])
+def test_efs_mount_without_a_file_system_id_is_flagged(efs, via_policy):
+    props = {**TASK, "volumes": [{"name": "uploads", "efsVolumeConfiguration": efs}]}
+    assert via_policy(NO_ECS_SHARED_FILE_SYSTEMS, ECS_TASK, props) == [
+        "task volume uploads mounts EFS file system ?: tasks keep no files between runs"
+    ]

@@ -344,3 +344,57 @@ def test_visibility_uses_the_provider_defaults_and_skips_a_queue_outside_the_sta
     assert "(3s)" in found[0][1]
     enough = _sr(QUEUE_T, "orders", {"arn": QUEUE_ARN, "visibilityTimeoutSeconds": 18})
     assert check_visibility_timeout([function, outside, enough, mapping], {}) == []
+
+
+def test_a_function_without_a_reservation_caps_nothing(via_stack_policy):
+    # The provider reports -1 for "no reservation": maximumConcurrency is then above nothing.
+    unreserved = _stack(function={"reservedConcurrentExecutions": -1})
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, unreserved) == []
+    assert via_stack_policy(SQS_EVENT_SOURCE_MAX_CONCURRENCY, _stack(mapping={"scalingConfig": None})) == []
+
+
+def _visibility_findings(*mappings, queues=(("orders", 60),)):
+    from policies.rules import UNKNOWN
+    from policies.rules.lambda_ import check_visibility_timeout
+
+    resources = [
+        _sr(QUEUE_T, name, {"arn": f"arn:aws:sqs:eu-west-1:1:{name}", "visibilityTimeoutSeconds": v})
+        for name, v in queues
+    ]
+    resources += [
+        _sr(FUNCTION_T, "worker", {"name": "worker", "timeout": 30}),
+        _sr(FUNCTION_T, "pending", {"name": "pending", "timeout": UNKNOWN}),
+    ]
+    for i, (queue, function, window) in enumerate(mappings):
+        props = {
+            "eventSourceArn": f"arn:aws:sqs:eu-west-1:1:{queue}",
+            "functionName": function,
+            "maximumBatchingWindowInSeconds": window,
+        }
+        resources.append(_sr(MAPPING_T, f"m{i}", props))
+    return [
+        (where.rpartition("::")[2], message.partition(": ")[0])
+        for where, message in check_visibility_timeout(resources, {})
+    ]
+
+
+def test_visibility_is_judged_after_a_consumer_not_known_yet():
+    assert _visibility_findings(("orders", "pending", 0), ("orders", "worker", 0)) == [
+        (
+            "orders",
+            "queue orders has visibilityTimeoutSeconds 60, below 6 x the timeout of function worker (30s) "
+            "+ the batching window (0s) = 180s",
+        )
+    ]
+
+
+def test_visibility_is_reported_once_per_queue_function_and_window():
+    assert len(_visibility_findings(("orders", "worker", 0), ("orders", "worker", 0))) == 1
+    assert [m[-6:] for _, m in _visibility_findings(("orders", "worker", 0), ("orders", "worker", 10))] == [
+        "= 180s",
+        "= 190s",
+    ]
+    both = _visibility_findings(
+        ("orders", "worker", 0), ("refunds", "worker", 0), queues=(("orders", 60), ("refunds", 60))
+    )
+    assert [where for where, _ in both] == ["orders", "refunds"]

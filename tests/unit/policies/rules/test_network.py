@@ -354,6 +354,7 @@ def test_an_empty_load_balancer_type_is_an_application_load_balancer(via_stack_p
     ("props", "others", "path"),
     [
         ({"protocol": "HT" + UNKNOWN_SENTINEL, "loadBalancerArn": "x", "defaultActions": FORWARD}, [], "protocol"),
+        ({"loadBalancerArn": "x", "defaultActions": FORWARD}, [], "protocol"),  # an ARN that names no kind
         (
             {"loadBalancerArn": "x", "defaultActions": FORWARD},
             [(LB_T, "lb", {"arn": "x", "loadBalancerType": "app" + UNKNOWN_SENTINEL}, {})],
@@ -373,4 +374,54 @@ def test_listener_port_that_is_not_a_number_is_shown_as_given(via_stack_policy):
     props = {"protocol": "HTTP", "port": "eighty", "defaultActions": FORWARD}
     assert _listener(via_stack_policy, "aws:lb/listener:Listener", props) == [
         "HTTP listener on port eighty serves traffic (forward) instead of redirecting to HTTPS"
+    ]
+
+
+@pytest.mark.parametrize("protocol", [UNKNOWN_SENTINEL, "HTTP" + UNKNOWN_SENTINEL])
+def test_listener_protocol_set_but_not_known_is_not_taken_for_unset(protocol, via_stack_policy):
+    """The program sets a protocol preview does not know yet: it may be HTTPS, so even an ALB's
+    HTTP default does not decide it."""
+    from pulumi_policy.proxy import UnknownValueError
+
+    props = {"protocol": protocol, "loadBalancerArn": "x", "port": 80, "defaultActions": FORWARD}
+    balancer = (LB_T, "lb", {"arn": "x", "loadBalancerType": "application"}, {})
+    with pytest.raises(UnknownValueError) as raised:
+        _listener(via_stack_policy, "aws:lb/listener:Listener", props, balancer)
+    assert raised.value.props == ["protocol"]
+
+
+@pytest.mark.parametrize("first", ["authenticate-cognito", "authenticate-oidc"])
+def test_an_authenticating_default_action_serves_traffic(first, via_stack_policy):
+    actions = [{"type": first, "order": 1}, {"type": "fixed-response", "order": 2}]
+    props = {"protocol": "HTTP", "port": 80, "defaultActions": actions}
+    assert _listener(via_stack_policy, "aws:lb/listener:Listener", props) == [
+        "HTTP listener on port 80 serves traffic (forward) instead of redirecting to HTTPS"
+    ]
+    fixed = {**props, "defaultActions": [{"type": "fixed-response"}]}
+    assert _listener(via_stack_policy, "aws:lb/listener:Listener", fixed) == []
+
+
+def test_listener_is_paired_with_its_load_balancer_by_id(via_stack_policy):
+    arn = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/web"
+    props = {"loadBalancerArn": arn, "port": 80, "defaultActions": FORWARD}
+    others = [(LB_T, "lb", {"id": arn, "loadBalancerType": "network"}, {})]
+    assert _listener(via_stack_policy, "aws:lb/listener:Listener", props, *others) == []
+
+
+def test_every_listener_is_judged_whatever_comes_before_it(via_stack_policy):
+    plain = {"protocol": "HTTP", "port": 80, "defaultActions": FORWARD}
+    unknown = {"loadBalancerArn": UNKNOWN_SENTINEL, "defaultActions": FORWARD}
+    found = via_stack_policy(
+        ALB_HTTPS_REDIRECT,
+        [
+            (LB_T, "lb", {"loadBalancerType": "application"}, {}),
+            ("aws:lb/listener:Listener", "a", unknown, {}),
+            ("aws:lb/listener:Listener", "b", plain, {}),
+        ],
+    )
+    assert found == [
+        (
+            "urn:pulumi:t::p::aws:lb/listener:Listener::b",
+            "HTTP listener on port 80 serves traffic (forward) instead of redirecting to HTTPS",
+        )
     ]

@@ -312,3 +312,68 @@ def test_the_rule_and_the_program_read_instance_architectures_alike():
     types = ["t3.micro", "t4g.small", "m7gd.large", "c7gn.xlarge", "im4gn.large", "g5g.xlarge", "a1.medium",
              "a2.large", "mac1.metal", "mac2.metal", "u-6tb1.metal", "x2iedn.xlarge", "inf2.xlarge", "nonsense"]
     assert [instance_architecture(t) for t in types] == [arch.instance_architecture(t) for t in types]
+
+
+@pytest.mark.parametrize(("actions", "leaks"), [
+    # Without an order an action is placed by its one-based position, as the provider sends it.
+    ([{"type": "fixed-response", "order": 3}, {"type": "forward"}], False),
+    ([{"type": "forward", "order": 1}, {"type": "fixed-response"}], False),
+    ([{"type": "fixed-response", "order": 0}, {"type": "forward", "order": 2}], True),
+    ([{"type": "fixed-response"}, {"type": "forward"}], True),
+    ([UNKNOWN_STRING_VALUE, {"type": "forward"}], True),
+    ([{"type": UNKNOWN_STRING_VALUE}], False),
+    ([], False),
+    (UNKNOWN_STRING_VALUE, False),
+])
+def test_the_action_with_the_highest_order_answers(actions, leaks, via_stack_policy):
+    found = via_stack_policy(METRICS_NOT_PUBLIC, edge(listener={"defaultActions": actions}, rules=[]))
+    assert found == (leak() if leaks else [])
+
+
+def test_a_rule_without_a_path_condition_forwards_some_requests_for_every_path(via_stack_policy):
+    host = {"hostHeader": {"values": ["api.example.com"]}, "pathPattern": None}
+    by_host = {**BLOCK, "priority": 0, "conditions": [host], "actions": [{"type": "forward"}]}
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[by_host, BLOCK])) == leak("listener rule edge-rule-0")
+    blocking = {**by_host, "actions": BLOCK["actions"]}
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(rules=[blocking])) == leak()
+
+
+def test_a_path_condition_beside_an_unset_one_decides_alone(via_stack_policy):
+    conditions = [{"pathPattern": {"values": ["/metrics"]}, "hostHeader": None},
+                  {"hostHeader": {"values": ["api.example.com"]}, "pathPattern": None}]
+    narrowed = {**BLOCK, "priority": 0, "conditions": conditions, "actions": [{"type": "forward"}]}
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(listener={"defaultActions": [{"type": "fixed-response"}]},
+                                                     rules=[narrowed])) == leak("listener rule edge-rule-0")
+
+
+def test_a_forwarding_rule_for_other_paths_leaks_nothing(via_stack_policy):
+    api = {**BLOCK, "priority": 0, "conditions": [{"pathPattern": {"values": ["/api/*"]}}],
+           "actions": [{"type": "forward"}]}
+    assert via_stack_policy(METRICS_NOT_PUBLIC, edge(listener={"defaultActions": [{"type": "fixed-response"}]},
+                                                     rules=[api])) == []
+
+
+def test_routes_that_are_not_nat_routes_or_not_known_make_no_nat_table(via_stack_policy):
+    routes = {"id": "rtb-app", "routes": [UNKNOWN_STRING_VALUE, {"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-1"}]}
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, [(RT_T, "app-rt", routes, {})]) == []
+    unknown_then_nat = {**routes, "routes": [UNKNOWN_STRING_VALUE, *APP_RT["routes"]]}
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, [(RT_T, "app-rt", unknown_then_nat, {})]) == MISSING
+
+
+def test_separate_routes_count_only_to_a_nat_gateway_from_a_table_in_the_stack(via_stack_policy):
+    igw = ("aws:ec2/route:Route", "data-igw", {"routeTableId": "rtb-data", "gatewayId": "igw-1"}, {})
+    elsewhere = ("aws:ec2/route:Route", "other-out", {"routeTableId": "rtb-other", "natGatewayId": "nat-1"}, {})
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(extra=[igw, elsewhere])) == []
+
+
+def test_an_endpoint_is_judged_after_one_that_is_no_s3_gateway(via_stack_policy):
+    interface = (ENDPOINT_T, "ssm", {"id": "vpce-0", "vpcEndpointType": "Interface",
+                                     "serviceName": "com.amazonaws.eu-west-1.ssm"}, {})
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, [interface, *network()]) == []
+
+
+def test_endpoint_route_table_ids_outside_the_stack_are_skipped(via_stack_policy):
+    outside = network(endpoint={"routeTableIds": ["rtb-elsewhere", "rtb-app"]}, deps={})
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, outside) == []
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(endpoint={"routeTableIds": ["rtb-elsewhere"]}, deps={})) == (
+        MISSING)
