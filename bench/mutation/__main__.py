@@ -138,6 +138,17 @@ def _copy_tree(workdir: Path) -> None:
     schemas = next((d / "shared" / "schemas" for d in ROOT.parents if (d / "shared" / "schemas").is_dir()), None)
     if schemas is not None:
         shutil.copytree(schemas, workdir / "shared" / "schemas")
+    # The root Pulumi.yaml names `virtualenv: .venv`, and the gate's tests judge the repository's own
+    # stacks from mutants/ (where mutmut runs them): the checkout's virtualenv is linked there, not
+    # copied (mutmut keeps an existing mutants/ and copies `also_copy` into it by following links).
+    # The gate's reports locate findings relative to the checkout (the nearest directory with .git):
+    # mutants/ is made one, empty.
+    mutants = workdir / "mutants"
+    mutants.mkdir()
+    subprocess.run(["git", "init", "--quiet", str(mutants)], check=True)
+    venv = ROOT / ".venv"
+    if venv.exists():
+        (mutants / ".venv").symlink_to(venv.resolve(), target_is_directory=True)
 
 
 def _configure(workdir: Path, group: Group, only: list[str]) -> None:
