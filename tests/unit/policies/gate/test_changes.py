@@ -3,6 +3,7 @@ a git revision; findings in text, JSON and SARIF."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -427,7 +428,7 @@ def test_against_rev_reads_the_base_leniently_and_the_head_strictly(tmp_path):
     assert _policy_findings(done) == {"data"}
     lines = [line for line in done.stderr.splitlines() if "build/layer" in line]
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("note: layered/dev: at HEAD: aws:lambda/layerVersion:LayerVersion \"layer\": ")
+    assert lines[0].startswith('note: layered/dev: at HEAD: aws:lambda/layerVersion:LayerVersion "layer": ')
     assert "property code: couldn't read archive path" in lines[0]
     assert lines[0].endswith("the base plan is compared without it")
     assert "Traceback" not in done.stderr
@@ -470,3 +471,128 @@ def test_a_renamed_resource_is_paired_only_with_the_one_new_resource_of_its_type
     assert _successor(before, [same_parent, other_parent]) is same_parent
     assert _successor(before, [other_parent]) is None
     assert _successor(before, [same_parent, r("twin", "urn:pulumi:dev::p::c:x:C::a")]) is None
+
+
+# ----------------------------------------------------------------------------- --against-rev, in this process
+
+from policies.gate.changes import ChangeError, against_rev  # noqa: E402
+
+
+def test_against_rev_plans_the_revisions_copy_of_the_program_and_removes_it(repo, base, head):
+    seen: list[tuple[Path, str]] = []
+
+    def plan_at(program: Path) -> Any:
+        seen.append((program, (program / "__main__.py").read_text()))
+        missing = dataclasses.replace(base.run, missing_assets=['a "layer": build/layer is gone'])
+        return dataclasses.replace(base, program_dir=program, run=missing)
+
+    result = dataclasses.replace(head, program_dir=repo / "stack")
+    judged, changes = against_rev(result, "HEAD", plan_at)
+    ((program, main),) = seen
+    assert program.name == "stack" and program.parent.name == "tree"
+    assert program.parent.parent.name.startswith("stateless-guard-rev-")
+    # The revision's files, not the work tree's: the base program's main file.
+    assert main == (BASE / "__main__.py").read_text() != (repo / "stack" / "__main__.py").read_text()
+    assert not program.parent.parent.exists()
+    listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
+    assert len(listed.strip().splitlines()) == 1
+    assert {(f.op, f.name) for f in changes.findings} == EXPECTED
+    assert changes.notes[-1] == (
+        'at HEAD: a "layer": build/layer is gone (not in the revision\'s files, e.g. a build output git does not '
+        "keep); the base plan is compared without it"
+    )
+    assert {v.name for v in judged.violations if v.policy == POLICY} == {name for _, name in EXPECTED}
+    assert judged.notes[-1] == changes.notes[-1]
+
+
+def test_against_rev_of_a_stack_the_revision_did_not_have_finds_nothing(repo, head):
+    result = dataclasses.replace(head, program_dir=repo / "stack")
+    judged, changes = against_rev(result, "HEAD", lambda program: None)
+    assert changes.findings == [] and changes.notes == []
+    assert [v for v in judged.violations if v.policy == POLICY] == []
+
+
+def test_against_rev_refuses_what_it_cannot_compare_in_one_sentence(repo, head, tmp_path):
+    result = dataclasses.replace(head, program_dir=repo / "stack")
+
+    def never(program: Path) -> Any:
+        raise AssertionError("not planned")
+
+    with pytest.raises(ChangeError) as err:
+        against_rev(result, "no-such-rev", never)
+    assert str(err.value) == "revision 'no-such-rev': unknown revision"
+    # A tree, not a commit.
+    with pytest.raises(ChangeError) as err:
+        against_rev(result, "HEAD^{tree}", never)
+    assert str(err.value) == (
+        "revision 'HEAD^{tree}': error: HEAD^{tree}^{commit}: expected commit type, but the object dereferences "
+        "to tree type"
+    )
+
+    fresh = repo / "fresh"
+    fresh.mkdir()
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        with pytest.raises(ChangeError) as err:
+            against_rev(dataclasses.replace(head, program_dir=fresh), "HEAD", never)
+        assert str(err.value) == f"fresh does not exist at HEAD ({commit[:12]})"
+    finally:
+        fresh.rmdir()
+    listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
+    assert len(listed.strip().splitlines()) == 1
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with pytest.raises(ChangeError) as err:
+        against_rev(dataclasses.replace(head, program_dir=outside), "HEAD", never)
+    assert str(err.value).startswith("--against-rev needs a git checkout: fatal: not a git repository")
+
+
+def test_git_that_cannot_run_is_named(monkeypatch, tmp_path):
+    from policies.gate import changes
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ChangeError) as err:
+        changes._git(tmp_path, "status", what="git status")
+    assert str(err.value) == "git status: git could not run: [Errno 2] No such file or directory: 'git'"
+
+
+def test_git_is_given_two_minutes_and_a_hang_is_named(monkeypatch, tmp_path):
+    from policies.gate import changes
+
+    calls: list[dict[str, Any]] = []
+
+    def hangs(args: list[str], **kwargs: Any) -> Any:
+        calls.append({"args": args, **kwargs})
+        raise subprocess.TimeoutExpired(args, kwargs["timeout"])
+
+    monkeypatch.setattr(changes.subprocess, "run", hangs)
+    with pytest.raises(ChangeError) as err:
+        changes._git(tmp_path, "fetch", what="git fetch")
+    assert (
+        str(err.value)
+        == f"git fetch: git could not run: Command '['git', '-C', '{tmp_path}', 'fetch']' timed out after 120 seconds"
+    )
+    assert calls == [
+        {
+            "args": ["git", "-C", str(tmp_path), "fetch"],
+            "capture_output": True,
+            "text": True,
+            "check": False,
+            "timeout": 120,
+        }
+    ]
+
+
+def test_git_output_is_stripped_and_a_failure_says_what_git_said(tmp_path):
+    from policies.gate import changes
+
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "first")
+    assert changes._git(tmp_path, "rev-parse", "--abbrev-ref", "HEAD", what="x") == "main"
+    assert changes._git_root(tmp_path / ".git" / "..") == tmp_path.resolve()
+    with pytest.raises(ChangeError) as err:
+        changes._git(tmp_path, "rev-parse", "--verify", "nothing", what="the base")
+    assert str(err.value) == "the base: fatal: Needed a single revision"
