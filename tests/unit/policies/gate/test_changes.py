@@ -603,3 +603,144 @@ def test_git_output_is_stripped_and_a_failure_says_what_git_said(tmp_path):
     with pytest.raises(ChangeError) as err:
         changes._git(tmp_path, "rev-parse", "--verify", "nothing", what="the base")
     assert str(err.value) == "the base: fatal: Needed a single revision"
+
+
+# ----------------------------------------------------------------------------- preview steps, exactly
+
+from policies.gate.changes import Finding  # noqa: E402
+from policies.gate.documents import Step  # noqa: E402
+from policies.gate.records import Resource as _Resource  # noqa: E402
+
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_URN = f"urn:pulumi:dev::changes::{BUCKET}::b"
+KEPT = "the bucket and its objects"
+
+
+def _bucket(inputs: dict[str, Any] | None = None, **options: Any) -> _Resource:
+    protect = bool(options.pop("protect", False))
+    return _Resource(BUCKET_URN, BUCKET, "b", inputs or {}, None, (), {}, None, protect=protect, options=options)
+
+
+def _s(op: str, old: _Resource | None, new: _Resource | None, **extra: Any) -> Step:
+    return Step(op, BUCKET_URN, BUCKET, "b", old, new, **extra)
+
+
+def test_each_kind_of_preview_finding_exactly():
+    replaced = from_steps([_s("replace", _bucket(protect=True), _bucket(), replace_reasons=("bucket",))])
+    deleted = from_steps([_s("delete", _bucket(protect=True), None)])
+    retained = from_steps([_s("delete", _bucket(retainOnDelete=True), None)])
+    assert replaced.findings == [
+        Finding(
+            "replace",
+            BUCKET_URN,
+            BUCKET,
+            "b",
+            f"{BUCKET} b would be replaced: bucket changes forces a new bucket; the old one and its objects are "
+            "deleted after the new one is created; it is protected, so the update fails at that step",
+        )
+    ]
+    assert deleted.findings == [
+        Finding(
+            "delete",
+            BUCKET_URN,
+            BUCKET,
+            "b",
+            f"{BUCKET} b would be deleted: the preview deletes it; {KEPT} are deleted; it is protected, so the "
+            "update fails at that step",
+        )
+    ]
+    assert retained.findings == [
+        Finding(
+            "retain",
+            BUCKET_URN,
+            BUCKET,
+            "b",
+            f"{BUCKET} b would be left behind, no longer managed (the preview deletes it; retainOnDelete keeps "
+            f"{KEPT} in the cloud, outside the stack)",
+            advisory=True,
+        )
+    ]
+    assert replaced.notes == deleted.notes == retained.notes == []
+
+
+def test_a_step_without_states_is_judged_by_the_type_of_its_urn():
+    (finding,) = from_steps([_s("delete", None, None)]).findings
+    assert (finding.op, finding.type, finding.name) == ("delete", BUCKET, "b")
+    assert finding.message.endswith(f"{KEPT} are deleted")
+    # A replacement with only the new state: its reasons are named, without values.
+    (finding,) = from_steps(
+        [_s("create-replacement", None, _bucket({"bucket": "x"}), replace_reasons=("bucket",))]
+    ).findings
+    assert finding.message.startswith(f"{BUCKET} b would be replaced: bucket changes forces a new bucket; ")
+
+
+def test_a_stateless_resource_does_not_stop_the_steps_after_it():
+    log = "aws:cloudwatch/logGroup:LogGroup"
+    log_urn = f"urn:pulumi:dev::changes::{log}::logs"
+    stateless = Step("delete", log_urn, log, "logs", None, None)
+    found = from_steps([stateless, _s("delete", _bucket(), None)]).findings
+    assert [(f.op, f.name) for f in found] == [("delete", "b")]
+
+
+def test_the_replacement_order_decides_delete_before_replace():
+    old, new = _bucket(), _bucket()
+    create, replace, delete = (_s(op, old, new) for op in ("create-replacement", "replace", "delete-replaced"))
+    after = "are deleted after the new one is created"
+    before = "are deleted before the new one exists (deleteBeforeReplace)"
+    for steps, expected in (
+        ([create, replace, delete], after),
+        ([delete, replace, create], before),
+        ([replace, delete], before),
+        ([replace, create], after),
+        ([replace], after),
+    ):
+        (finding,) = from_steps(steps).findings
+        assert finding.message.endswith(expected), [s.op for s in steps]
+
+
+def _reasons(*steps: Step) -> str:
+    (finding,) = from_steps(list(steps)).findings
+    head = f"{BUCKET} b would be replaced: "
+    assert finding.message.startswith(head)
+    return finding.message[len(head) :].split(" force")[0]
+
+
+def test_replace_reasons_come_first_and_each_once():
+    old, new = _bucket({"bucket": "a", "acl": "x"}), _bucket({"bucket": "b", "acl": "y"})
+    steps = (
+        _s(
+            "create-replacement",
+            old,
+            new,
+            replace_reasons=("bucket",),
+            detailed_diff={"acl": {"kind": "update-replace"}},
+        ),
+        _s("replace", old, new, replace_reasons=("bucket", "acl")),
+    )
+    assert _reasons(*steps) == "bucket 'a' -> 'b' and acl 'x' -> 'y'"
+
+
+def test_without_replace_reasons_the_replacing_entries_of_the_detailed_diff_are_the_reasons():
+    old, new = _bucket({"bucket": "a", "tags": {"t": "1"}}), _bucket({"bucket": "b", "tags": {"t": "2"}})
+    diff = {"tags": {"kind": "update"}, "bucket": {"kind": "update-replace"}, "policy": {"inputDiff": True}}
+    steps = (
+        _s("create-replacement", old, new, detailed_diff=diff),
+        _s("replace", old, new, detailed_diff={"bucket": {"kind": "update-replace"}, "acl": {"kind": "add-replace"}}),
+    )
+    assert _reasons(*steps) == "bucket 'a' -> 'b' and acl changes"
+    assert (
+        _reasons(_s("replace", old, new, detailed_diff={"tags": {"kind": "update"}}))
+        == "the provider replaces the bucket; the old one and its objects are deleted after the new one is created"
+    )
+
+
+def test_reasons_show_values_only_when_the_states_know_them():
+    from policies.gate.mockengine.records import UNKNOWN
+
+    old = _bucket({"bucket": "a", "region": "r1"})
+    new = _bucket({"bucket": UNKNOWN, "region": "r1", "acl": "private"})
+    reasons = ("bucket", "acl", "gone", "region")
+    assert _reasons(_s("replace", old, new, replace_reasons=reasons)) == (
+        "bucket changes and acl (unset) -> 'private' and gone changes and region 'r1' -> 'r1'"
+    )
+    assert _reasons(_s("replace", old, None, replace_reasons=("bucket",))) == "bucket changes"
