@@ -378,7 +378,8 @@ def against_state(result: GateResult, source: str) -> tuple[GateResult, ChangeSe
 
     try:
         where, doc = read_json(source)
-        old = parse_state(doc, result.stack, where, result.program_dir, result.project)
+        # Only the resources are compared: no source positions, no project name needed.
+        old = parse_state(doc, result.stack, where)
     except DocumentError as exc:
         raise ChangeError(str(exc)) from exc
     changes = compare(old.resources, result.resources, result.project, result.stack)

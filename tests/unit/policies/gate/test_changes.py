@@ -744,3 +744,98 @@ def test_reasons_show_values_only_when_the_states_know_them():
         "bucket changes and acl (unset) -> 'private' and gone changes and region 'r1' -> 'r1'"
     )
     assert _reasons(_s("replace", old, None, replace_reasons=("bucket",))) == "bucket changes"
+
+
+# ----------------------------------------------------------------------------- URNs, judging
+
+from pulumi_policy import EnforcementLevel  # noqa: E402
+
+from policies.gate.changes import ChangeSet, judged, urn_parts, violations  # noqa: E402
+from policies.gate.config import PolicySettings  # noqa: E402
+from policies.gate.evaluate import Violation  # noqa: E402
+from policies.rules import RULES_BY_NAME  # noqa: E402
+from policies.rules.waivers import Waiver, WaiverError  # noqa: E402
+
+
+def test_urn_parts_as_the_engine_reads_them():
+    assert urn_parts("urn:pulumi:dev::p::aws:s3/bucket:Bucket::b") == ("dev", "p", "aws:s3/bucket:Bucket", "b")
+    # The name is the rest, "::" and all.
+    assert urn_parts("urn:pulumi:dev::p::c:x:C$aws:s3/bucket:Bucket::a::b") == (
+        "dev",
+        "p",
+        "c:x:C$aws:s3/bucket:Bucket",
+        "a::b",
+    )
+    assert urn_parts("dev::p::t::n") == ("dev", "p", "t", "n")
+    with pytest.raises(ChangeError) as err:
+        urn_parts("urn:pulumi:dev::p::t")
+    assert str(err.value) == "'urn:pulumi:dev::p::t' is not a Pulumi URN"
+
+
+def _findings() -> ChangeSet:
+    return ChangeSet(
+        [
+            Finding("replace", BUCKET_URN, BUCKET, "b", "b is replaced"),
+            Finding(
+                "retain", "urn:pulumi:dev::changes::aws:s3/bucket:Bucket::k", BUCKET, "k", "k stays", advisory=True
+            ),
+        ],
+        ["a note"],
+    )
+
+
+def test_change_findings_are_violations_at_the_rules_level():
+    remediation = RULES_BY_NAME[POLICY].remediation
+    assert remediation
+    expected = [
+        Violation(POLICY, "mandatory", BUCKET_URN, BUCKET, "b", "b is replaced", remediation),
+        Violation(
+            POLICY, "advisory", "urn:pulumi:dev::changes::aws:s3/bucket:Bucket::k", BUCKET, "k", "k stays", remediation
+        ),
+    ]
+    # Not configured: mandatory, as the rule ships.
+    assert violations(_findings(), {}) == expected
+    for level, first in (
+        (EnforcementLevel.REMEDIATE, "mandatory"),
+        (EnforcementLevel.MANDATORY, "mandatory"),
+        (EnforcementLevel.ADVISORY, "advisory"),
+    ):
+        got = violations(_findings(), {POLICY: PolicySettings(level, {})})
+        assert [v.enforcement for v in got] == [first, "advisory"]
+        assert [dataclasses.replace(v, enforcement="x") for v in got] == [
+            dataclasses.replace(v, enforcement="x") for v in expected
+        ]
+    assert violations(_findings(), {POLICY: PolicySettings(EnforcementLevel.DISABLED, {})}) == []
+
+
+def test_change_findings_are_decided_against_the_rules_waivers():
+    waivers = [{"resource": "b", "reason": "migrated"}, {"resource": "k", "reason": "old", "expires": "2000-01-02"}]
+    got = violations(_findings(), {POLICY: PolicySettings(EnforcementLevel.MANDATORY, {"waivers": waivers})})
+    assert [(v.name, v.waived, v.message) for v in got] == [
+        ("b", Waiver("b", "migrated"), "b is replaced"),
+        ("k", None, "k stays (waiver expired on 2000-01-02: old)"),
+    ]
+    with pytest.raises(WaiverError) as err:
+        violations(_findings(), {POLICY: PolicySettings(EnforcementLevel.MANDATORY, {"waivers": [{"resource": "b"}]})})
+    assert str(err.value).startswith(f"policy config: {POLICY}: waivers[0]: ")
+
+
+def test_a_judged_result_adds_the_findings_the_notes_and_the_waivers_they_leave_unmatched(head):
+    settings = {
+        **head.settings,
+        POLICY: PolicySettings(EnforcementLevel.MANDATORY, {"waivers": [{"resource": "gone", "reason": "r"}]}),
+    }
+    before = dataclasses.replace(head, settings=settings, notes=["run note"])
+    after = judged(before, _findings())
+    assert after.violations[: len(head.violations)] == head.violations
+    assert [(v.policy, v.name) for v in after.violations[len(head.violations) :]] == [(POLICY, "b"), (POLICY, "k")]
+    assert after.notes == ["run note", "a note"]
+    assert [(u.policy, u.waiver.resource) for u in after.unmatched_waivers] == [(POLICY, "gone")]
+
+
+def test_an_export_that_cannot_be_read_is_a_change_error_naming_it(head, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"steps": []}')
+    with pytest.raises(ChangeError) as err:
+        against_state(head, str(bad))
+    assert str(err.value) == f"{bad}: this is `pulumi preview --json` output; judge it with --preview"
