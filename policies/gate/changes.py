@@ -269,22 +269,21 @@ def from_steps(steps: Sequence[Step]) -> ChangeSet:
             by_urn.setdefault(step.urn, []).append(step)
     for urn, group in by_urn.items():
         first = group[0]
+        # The step's type is its states' (they share the URN, so the type), else the URN's.
+        type_, name = first.type, first.name
         state = first.old or first.new
-        type_ = state.type if state is not None else first.type
-        inputs = state.inputs if state is not None else {}
-        if not data_loss.is_stateful(type_, inputs):
+        if not data_loss.is_stateful(type_, state.inputs if state is not None else {}):
             continue
-        name = first.name
         ops = [s.op for s in group]
         old = next((s.old for s in group if s.old is not None), None)
         new = next((s.new for s in group if s.new is not None), None)
         protected = bool(old is not None and old.protect)
         retained = bool(old is not None and old.options.get("retainOnDelete"))
         if any(op in _REPLACE_OPS for op in ops):
-            reasons = _step_reasons(group, type_, old, new)
-            dbr = "delete-replaced" in ops and (
-                "create-replacement" not in ops or ops.index("delete-replaced") < ops.index("create-replacement")
-            )
+            reasons = _step_reasons(group, old, new)
+            # The old one goes first when delete-replaced comes before any create-replacement.
+            first_of = next((op for op in ops if op in ("delete-replaced", "create-replacement")), None)
+            dbr = first_of == "delete-replaced"
             message = data_loss.replace_message(type_, name, reasons, dbr, protected)
             out.findings.append(Finding("replace", urn, type_, name, message))
         elif retained:
@@ -296,7 +295,7 @@ def from_steps(steps: Sequence[Step]) -> ChangeSet:
     return out
 
 
-def _step_reasons(group: Sequence[Step], type_: str, old: Resource | None, new: Resource | None) -> list[str]:
+def _step_reasons(group: Sequence[Step], old: Resource | None, new: Resource | None) -> list[str]:
     """The properties that cause the replacement, as the engine writes them: `replaceReasons`, else the
     `detailedDiff` entries of a `*-replace` kind (pkg/display/json.go:51-76); with their old and new
     values when the states carry them."""
@@ -308,20 +307,19 @@ def _step_reasons(group: Sequence[Step], type_: str, old: Resource | None, new: 
     if not keys:
         for step in group:
             for key, diff in step.detailed_diff.items():
-                if str(diff.get("kind", "")).endswith("-replace") and key not in keys:
+                if str(diff.get("kind")).endswith("-replace") and key not in keys:
                     keys.append(key)
     reasons = []
     for key in keys:
         if old is not None and new is not None:
+            # An absent path reads as (False, None): shown as unset.
             had, before = data_loss._lookup(old.inputs, key)
             has, after = data_loss._lookup(new.inputs, key)
             if (had or has) and not data_loss.is_unknown(after):
-                change = data_loss.PropertyChange(key, before if had else None, after if has else None)
-                reasons.append(change.describe())
+                reasons.append(data_loss.PropertyChange(key, before, after).describe())
                 continue
-        reasons.append(f"{key} changes, which")
-    # "x changes, which forces a new ..." reads on; drop the helper word when values are shown.
-    return [r[: -len(", which")] if r.endswith(", which") else r for r in reasons]
+        reasons.append(f"{key} changes")
+    return reasons
 
 
 # ----------------------------------------------------------------------------- judging
@@ -380,7 +378,8 @@ def against_state(result: GateResult, source: str) -> tuple[GateResult, ChangeSe
 
     try:
         where, doc = read_json(source)
-        old = parse_state(doc, result.stack, where, result.program_dir, result.project)
+        # Only the resources are compared: no source positions, no project name needed.
+        old = parse_state(doc, result.stack, where)
     except DocumentError as exc:
         raise ChangeError(str(exc)) from exc
     changes = compare(old.resources, result.resources, result.project, result.stack)

@@ -3,6 +3,7 @@ a git revision; findings in text, JSON and SARIF."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -191,6 +192,7 @@ def test_an_intended_replacement_is_waived_like_any_finding(head, base, tmp_path
     assert [(u.policy, u.waiver.resource) for u in judged.unmatched_waivers] == [(POLICY, "no-such-db")]
 
 
+@pytest.mark.process
 def test_a_bad_export_is_one_clear_error(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"steps": []}')
@@ -200,6 +202,7 @@ def test_a_bad_export_is_one_clear_error(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.process
 def test_against_flags_do_not_combine_with_documents(tmp_path):
     done = gate("--stack", "dev", "--preview", "-", "--against-rev", "HEAD", stdin="{}")
     assert done.returncode == 2
@@ -233,6 +236,7 @@ def repo(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.mark.process
 def test_against_rev_compares_with_the_plan_at_the_revision(repo):
     done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--format", "json", cwd=repo)
     assert done.returncode == 1, done.stderr
@@ -252,6 +256,7 @@ def _policy_findings(done: subprocess.CompletedProcess[str]) -> set[str]:
     return {v["name"] for v in violations if v["policy"] == POLICY}
 
 
+@pytest.mark.process
 def test_against_rev_of_the_same_program_finds_nothing(repo):
     _git(repo, "stash", "-q")
     try:
@@ -262,6 +267,7 @@ def test_against_rev_of_the_same_program_finds_nothing(repo):
     assert _policy_findings(same) == set()
 
 
+@pytest.mark.process
 def test_an_unknown_revision_is_one_clear_error(repo):
     done = gate("--stack", "dev", "--program", "stack", "--against-rev", "no-such-rev", cwd=repo)
     assert done.returncode == 2
@@ -269,6 +275,7 @@ def test_an_unknown_revision_is_one_clear_error(repo):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.process
 def test_a_stack_that_did_not_exist_at_the_revision_has_nothing_to_lose(repo):
     program = repo / "stack"
     (program / "Pulumi.dev.yaml").write_text("config: {}\n")
@@ -405,6 +412,7 @@ aws.s3.Bucket("data", bucket="{bucket}")
 """
 
 
+@pytest.mark.process
 def test_against_rev_reads_the_base_leniently_and_the_head_strictly(tmp_path):
     """The base commit references build/layer, which git does not keep (.gitignore): the base's plan is
     compared without it (a note), the head still needs it as the engine does."""
@@ -427,7 +435,7 @@ def test_against_rev_reads_the_base_leniently_and_the_head_strictly(tmp_path):
     assert _policy_findings(done) == {"data"}
     lines = [line for line in done.stderr.splitlines() if "build/layer" in line]
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("note: layered/dev: at HEAD: aws:lambda/layerVersion:LayerVersion \"layer\": ")
+    assert lines[0].startswith('note: layered/dev: at HEAD: aws:lambda/layerVersion:LayerVersion "layer": ')
     assert "property code: couldn't read archive path" in lines[0]
     assert lines[0].endswith("the base plan is compared without it")
     assert "Traceback" not in done.stderr
@@ -470,3 +478,364 @@ def test_a_renamed_resource_is_paired_only_with_the_one_new_resource_of_its_type
     assert _successor(before, [same_parent, other_parent]) is same_parent
     assert _successor(before, [other_parent]) is None
     assert _successor(before, [same_parent, r("twin", "urn:pulumi:dev::p::c:x:C::a")]) is None
+
+
+# ----------------------------------------------------------------------------- --against-rev, in this process
+
+from policies.gate.changes import ChangeError, against_rev  # noqa: E402
+
+
+def test_against_rev_plans_the_revisions_copy_of_the_program_and_removes_it(repo, base, head):
+    seen: list[tuple[Path, str]] = []
+
+    def plan_at(program: Path) -> Any:
+        seen.append((program, (program / "__main__.py").read_text()))
+        missing = dataclasses.replace(base.run, missing_assets=['a "layer": build/layer is gone'])
+        return dataclasses.replace(base, program_dir=program, run=missing)
+
+    result = dataclasses.replace(head, program_dir=repo / "stack")
+    judged, changes = against_rev(result, "HEAD", plan_at)
+    ((program, main),) = seen
+    assert program.name == "stack" and program.parent.name == "tree"
+    assert program.parent.parent.name.startswith("stateless-guard-rev-")
+    # The revision's files, not the work tree's: the base program's main file.
+    assert main == (BASE / "__main__.py").read_text() != (repo / "stack" / "__main__.py").read_text()
+    assert not program.parent.parent.exists()
+    listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
+    assert len(listed.strip().splitlines()) == 1
+    assert {(f.op, f.name) for f in changes.findings} == EXPECTED
+    assert changes.notes[-1] == (
+        'at HEAD: a "layer": build/layer is gone (not in the revision\'s files, e.g. a build output git does not '
+        "keep); the base plan is compared without it"
+    )
+    assert {v.name for v in judged.violations if v.policy == POLICY} == {name for _, name in EXPECTED}
+    assert judged.notes[-1] == changes.notes[-1]
+
+
+def test_against_rev_of_a_stack_the_revision_did_not_have_finds_nothing(repo, head):
+    result = dataclasses.replace(head, program_dir=repo / "stack")
+    judged, changes = against_rev(result, "HEAD", lambda program: None)
+    assert changes.findings == [] and changes.notes == []
+    assert [v for v in judged.violations if v.policy == POLICY] == []
+
+
+def test_against_rev_refuses_what_it_cannot_compare_in_one_sentence(repo, head, tmp_path):
+    result = dataclasses.replace(head, program_dir=repo / "stack")
+
+    def never(program: Path) -> Any:
+        raise AssertionError("not planned")
+
+    with pytest.raises(ChangeError) as err:
+        against_rev(result, "no-such-rev", never)
+    assert str(err.value) == "revision 'no-such-rev': unknown revision"
+    # A tree, not a commit.
+    with pytest.raises(ChangeError) as err:
+        against_rev(result, "HEAD^{tree}", never)
+    assert str(err.value) == (
+        "revision 'HEAD^{tree}': error: HEAD^{tree}^{commit}: expected commit type, but the object dereferences "
+        "to tree type"
+    )
+
+    fresh = repo / "fresh"
+    fresh.mkdir()
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        with pytest.raises(ChangeError) as err:
+            against_rev(dataclasses.replace(head, program_dir=fresh), "HEAD", never)
+        assert str(err.value) == f"fresh does not exist at HEAD ({commit[:12]})"
+    finally:
+        fresh.rmdir()
+    listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
+    assert len(listed.strip().splitlines()) == 1
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with pytest.raises(ChangeError) as err:
+        against_rev(dataclasses.replace(head, program_dir=outside), "HEAD", never)
+    assert str(err.value).startswith("--against-rev needs a git checkout: fatal: not a git repository")
+
+
+def test_git_that_cannot_run_is_named(monkeypatch, tmp_path):
+    from policies.gate import changes
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ChangeError) as err:
+        changes._git(tmp_path, "status", what="git status")
+    assert str(err.value) == "git status: git could not run: [Errno 2] No such file or directory: 'git'"
+
+
+def test_git_is_given_two_minutes_and_a_hang_is_named(monkeypatch, tmp_path):
+    from policies.gate import changes
+
+    calls: list[dict[str, Any]] = []
+
+    def hangs(args: list[str], **kwargs: Any) -> Any:
+        calls.append({"args": args, **kwargs})
+        raise subprocess.TimeoutExpired(args, kwargs["timeout"])
+
+    monkeypatch.setattr(changes.subprocess, "run", hangs)
+    with pytest.raises(ChangeError) as err:
+        changes._git(tmp_path, "fetch", what="git fetch")
+    assert (
+        str(err.value)
+        == f"git fetch: git could not run: Command '['git', '-C', '{tmp_path}', 'fetch']' timed out after 120 seconds"
+    )
+    assert calls == [
+        {
+            "args": ["git", "-C", str(tmp_path), "fetch"],
+            "capture_output": True,
+            "text": True,
+            "check": False,
+            "timeout": 120,
+        }
+    ]
+
+
+def test_git_output_is_stripped_and_a_failure_says_what_git_said(tmp_path):
+    from policies.gate import changes
+
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "first")
+    assert changes._git(tmp_path, "rev-parse", "--abbrev-ref", "HEAD", what="x") == "main"
+    assert changes._git_root(tmp_path / ".git" / "..") == tmp_path.resolve()
+    with pytest.raises(ChangeError) as err:
+        changes._git(tmp_path, "rev-parse", "--verify", "nothing", what="the base")
+    assert str(err.value) == "the base: fatal: Needed a single revision"
+
+
+# ----------------------------------------------------------------------------- preview steps, exactly
+
+from policies.gate.changes import Finding  # noqa: E402
+from policies.gate.documents import Step  # noqa: E402
+from policies.gate.records import Resource as _Resource  # noqa: E402
+
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_URN = f"urn:pulumi:dev::changes::{BUCKET}::b"
+KEPT = "the bucket and its objects"
+
+
+def _bucket(inputs: dict[str, Any] | None = None, **options: Any) -> _Resource:
+    protect = bool(options.pop("protect", False))
+    return _Resource(BUCKET_URN, BUCKET, "b", inputs or {}, None, (), {}, None, protect=protect, options=options)
+
+
+def _s(op: str, old: _Resource | None, new: _Resource | None, **extra: Any) -> Step:
+    return Step(op, BUCKET_URN, BUCKET, "b", old, new, **extra)
+
+
+def test_each_kind_of_preview_finding_exactly():
+    replaced = from_steps([_s("replace", _bucket(protect=True), _bucket(), replace_reasons=("bucket",))])
+    deleted = from_steps([_s("delete", _bucket(protect=True), None)])
+    retained = from_steps([_s("delete", _bucket(retainOnDelete=True), None)])
+    assert replaced.findings == [
+        Finding(
+            "replace",
+            BUCKET_URN,
+            BUCKET,
+            "b",
+            f"{BUCKET} b would be replaced: bucket changes forces a new bucket; the old one and its objects are "
+            "deleted after the new one is created; it is protected, so the update fails at that step",
+        )
+    ]
+    assert deleted.findings == [
+        Finding(
+            "delete",
+            BUCKET_URN,
+            BUCKET,
+            "b",
+            f"{BUCKET} b would be deleted: the preview deletes it; {KEPT} are deleted; it is protected, so the "
+            "update fails at that step",
+        )
+    ]
+    assert retained.findings == [
+        Finding(
+            "retain",
+            BUCKET_URN,
+            BUCKET,
+            "b",
+            f"{BUCKET} b would be left behind, no longer managed (the preview deletes it; retainOnDelete keeps "
+            f"{KEPT} in the cloud, outside the stack)",
+            advisory=True,
+        )
+    ]
+    assert replaced.notes == deleted.notes == retained.notes == []
+
+
+def test_a_step_without_states_is_judged_by_the_type_of_its_urn():
+    (finding,) = from_steps([_s("delete", None, None)]).findings
+    assert (finding.op, finding.type, finding.name) == ("delete", BUCKET, "b")
+    assert finding.message.endswith(f"{KEPT} are deleted")
+    # A replacement with only the new state: its reasons are named, without values.
+    (finding,) = from_steps(
+        [_s("create-replacement", None, _bucket({"bucket": "x"}), replace_reasons=("bucket",))]
+    ).findings
+    assert finding.message.startswith(f"{BUCKET} b would be replaced: bucket changes forces a new bucket; ")
+
+
+def test_a_stateless_resource_does_not_stop_the_steps_after_it():
+    log = "aws:cloudwatch/logGroup:LogGroup"
+    log_urn = f"urn:pulumi:dev::changes::{log}::logs"
+    stateless = Step("delete", log_urn, log, "logs", None, None)
+    found = from_steps([stateless, _s("delete", _bucket(), None)]).findings
+    assert [(f.op, f.name) for f in found] == [("delete", "b")]
+
+
+def test_the_replacement_order_decides_delete_before_replace():
+    old, new = _bucket(), _bucket()
+    create, replace, delete = (_s(op, old, new) for op in ("create-replacement", "replace", "delete-replaced"))
+    after = "are deleted after the new one is created"
+    before = "are deleted before the new one exists (deleteBeforeReplace)"
+    for steps, expected in (
+        ([create, replace, delete], after),
+        ([delete, replace, create], before),
+        ([replace, delete], before),
+        ([replace, create], after),
+        ([replace], after),
+    ):
+        (finding,) = from_steps(steps).findings
+        assert finding.message.endswith(expected), [s.op for s in steps]
+
+
+def _reasons(*steps: Step) -> str:
+    (finding,) = from_steps(list(steps)).findings
+    head = f"{BUCKET} b would be replaced: "
+    assert finding.message.startswith(head)
+    return finding.message[len(head) :].split(" force")[0]
+
+
+def test_replace_reasons_come_first_and_each_once():
+    old, new = _bucket({"bucket": "a", "acl": "x"}), _bucket({"bucket": "b", "acl": "y"})
+    steps = (
+        _s(
+            "create-replacement",
+            old,
+            new,
+            replace_reasons=("bucket",),
+            detailed_diff={"acl": {"kind": "update-replace"}},
+        ),
+        _s("replace", old, new, replace_reasons=("bucket", "acl")),
+    )
+    assert _reasons(*steps) == "bucket 'a' -> 'b' and acl 'x' -> 'y'"
+
+
+def test_without_replace_reasons_the_replacing_entries_of_the_detailed_diff_are_the_reasons():
+    old, new = _bucket({"bucket": "a", "tags": {"t": "1"}}), _bucket({"bucket": "b", "tags": {"t": "2"}})
+    diff = {"tags": {"kind": "update"}, "bucket": {"kind": "update-replace"}, "policy": {"inputDiff": True}}
+    steps = (
+        _s("create-replacement", old, new, detailed_diff=diff),
+        _s("replace", old, new, detailed_diff={"bucket": {"kind": "update-replace"}, "acl": {"kind": "add-replace"}}),
+    )
+    assert _reasons(*steps) == "bucket 'a' -> 'b' and acl changes"
+    assert (
+        _reasons(_s("replace", old, new, detailed_diff={"tags": {"kind": "update"}}))
+        == "the provider replaces the bucket; the old one and its objects are deleted after the new one is created"
+    )
+
+
+def test_reasons_show_values_only_when_the_states_know_them():
+    from policies.gate.mockengine.records import UNKNOWN
+
+    old = _bucket({"bucket": "a", "region": "r1"})
+    new = _bucket({"bucket": UNKNOWN, "region": "r1", "acl": "private"})
+    reasons = ("bucket", "acl", "gone", "region")
+    assert _reasons(_s("replace", old, new, replace_reasons=reasons)) == (
+        "bucket changes and acl (unset) -> 'private' and gone changes and region 'r1' -> 'r1'"
+    )
+    assert _reasons(_s("replace", old, None, replace_reasons=("bucket",))) == "bucket changes"
+
+
+# ----------------------------------------------------------------------------- URNs, judging
+
+from pulumi_policy import EnforcementLevel  # noqa: E402
+
+from policies.gate.changes import ChangeSet, judged, urn_parts, violations  # noqa: E402
+from policies.gate.config import PolicySettings  # noqa: E402
+from policies.gate.evaluate import Violation  # noqa: E402
+from policies.rules import RULES_BY_NAME  # noqa: E402
+from policies.rules.waivers import Waiver, WaiverError  # noqa: E402
+
+
+def test_urn_parts_as_the_engine_reads_them():
+    assert urn_parts("urn:pulumi:dev::p::aws:s3/bucket:Bucket::b") == ("dev", "p", "aws:s3/bucket:Bucket", "b")
+    # The name is the rest, "::" and all.
+    assert urn_parts("urn:pulumi:dev::p::c:x:C$aws:s3/bucket:Bucket::a::b") == (
+        "dev",
+        "p",
+        "c:x:C$aws:s3/bucket:Bucket",
+        "a::b",
+    )
+    assert urn_parts("dev::p::t::n") == ("dev", "p", "t", "n")
+    with pytest.raises(ChangeError) as err:
+        urn_parts("urn:pulumi:dev::p::t")
+    assert str(err.value) == "'urn:pulumi:dev::p::t' is not a Pulumi URN"
+
+
+def _findings() -> ChangeSet:
+    return ChangeSet(
+        [
+            Finding("replace", BUCKET_URN, BUCKET, "b", "b is replaced"),
+            Finding(
+                "retain", "urn:pulumi:dev::changes::aws:s3/bucket:Bucket::k", BUCKET, "k", "k stays", advisory=True
+            ),
+        ],
+        ["a note"],
+    )
+
+
+def test_change_findings_are_violations_at_the_rules_level():
+    remediation = RULES_BY_NAME[POLICY].remediation
+    assert remediation
+    expected = [
+        Violation(POLICY, "mandatory", BUCKET_URN, BUCKET, "b", "b is replaced", remediation),
+        Violation(
+            POLICY, "advisory", "urn:pulumi:dev::changes::aws:s3/bucket:Bucket::k", BUCKET, "k", "k stays", remediation
+        ),
+    ]
+    # Not configured: mandatory, as the rule ships.
+    assert violations(_findings(), {}) == expected
+    for level, first in (
+        (EnforcementLevel.REMEDIATE, "mandatory"),
+        (EnforcementLevel.MANDATORY, "mandatory"),
+        (EnforcementLevel.ADVISORY, "advisory"),
+    ):
+        got = violations(_findings(), {POLICY: PolicySettings(level, {})})
+        assert [v.enforcement for v in got] == [first, "advisory"]
+        assert [dataclasses.replace(v, enforcement="x") for v in got] == [
+            dataclasses.replace(v, enforcement="x") for v in expected
+        ]
+    assert violations(_findings(), {POLICY: PolicySettings(EnforcementLevel.DISABLED, {})}) == []
+
+
+def test_change_findings_are_decided_against_the_rules_waivers():
+    waivers = [{"resource": "b", "reason": "migrated"}, {"resource": "k", "reason": "old", "expires": "2000-01-02"}]
+    got = violations(_findings(), {POLICY: PolicySettings(EnforcementLevel.MANDATORY, {"waivers": waivers})})
+    assert [(v.name, v.waived, v.message) for v in got] == [
+        ("b", Waiver("b", "migrated"), "b is replaced"),
+        ("k", None, "k stays (waiver expired on 2000-01-02: old)"),
+    ]
+    with pytest.raises(WaiverError) as err:
+        violations(_findings(), {POLICY: PolicySettings(EnforcementLevel.MANDATORY, {"waivers": [{"resource": "b"}]})})
+    assert str(err.value).startswith(f"policy config: {POLICY}: waivers[0]: ")
+
+
+def test_a_judged_result_adds_the_findings_the_notes_and_the_waivers_they_leave_unmatched(head):
+    settings = {
+        **head.settings,
+        POLICY: PolicySettings(EnforcementLevel.MANDATORY, {"waivers": [{"resource": "gone", "reason": "r"}]}),
+    }
+    before = dataclasses.replace(head, settings=settings, notes=["run note"])
+    after = judged(before, _findings())
+    assert after.violations[: len(head.violations)] == head.violations
+    assert [(v.policy, v.name) for v in after.violations[len(head.violations) :]] == [(POLICY, "b"), (POLICY, "k")]
+    assert after.notes == ["run note", "a note"]
+    assert [(u.policy, u.waiver.resource) for u in after.unmatched_waivers] == [(POLICY, "gone")]
+
+
+def test_an_export_that_cannot_be_read_is_a_change_error_naming_it(head, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"steps": []}')
+    with pytest.raises(ChangeError) as err:
+        against_state(head, str(bad))
+    assert str(err.value) == f"{bad}: this is `pulumi preview --json` output; judge it with --preview"
