@@ -162,17 +162,14 @@ def run_one(program: str, stack: str, options: Mapping[str, Any], project_dir: s
         }
 
 
-def main(result_fd: int) -> None:
-    request = json.load(sys.stdin)
-    out = os.fdopen(result_fd, "w", encoding="utf-8")
+def serve(request: Mapping[str, Any], out: IO[str]) -> int | None:
+    """Answers one request on `out` (the protocol above). Returns the exit status the process must end
+    with when a later stack's process died without a result (negative: the signal), else None."""
     timeout = request.get("timeout")
     deadline = time.monotonic() + float(timeout) if timeout else None
     if timeout:
         # exit=True: the process ends right after the dump, before the gate has to kill it.
         faulthandler.dump_traceback_later(float(timeout), exit=True)
-    if not request.get("debug"):
-        warnings.simplefilter("ignore")
-
     program = request["program"]
     project_dir = os.path.abspath(request.get("project_dir") or program)
     options = dict(request.get("options") or {})
@@ -191,9 +188,18 @@ def main(result_fd: int) -> None:
             deadline=deadline,
             imported=imported,
         )
+    faulthandler.cancel_dump_traceback_later()
     if status is None:
-        faulthandler.cancel_dump_traceback_later()
         _emit(out, {"interpreter": _describe_interpreter(imported)})
+    return status
+
+
+def main(result_fd: int) -> None:
+    request = json.load(sys.stdin)
+    if not request.get("debug"):
+        warnings.simplefilter("ignore")
+    out = os.fdopen(result_fd, "w", encoding="utf-8")
+    status = serve(request, out)
     out.close()
     # The process ends here without the interpreter's teardown: freeing the SDK's and the provider's
     # module heap one object at a time takes longer than a stack's run (bench/README.md). The

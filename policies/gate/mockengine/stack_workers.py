@@ -140,6 +140,7 @@ def _side_by_side(
     finally:
         _stop(running.values())
         selector.close()
+        gc.unfreeze()
 
 
 def _read(

@@ -9,6 +9,7 @@ import os
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,125 @@ def test_a_worker_that_wrote_no_whole_result_has_no_message(received: bytes) -> 
 def test_a_worker_result_is_its_one_line() -> None:
     worker = stack_workers._Worker("a", 0, -1, None, bytearray(b'{"stack": "a", "run": {}}\n'))  # type: ignore[arg-type]
     assert worker.message() == {"stack": "a", "run": {}}
+
+
+# The forked path in this process, with a stand-in for the program's run: forced on (two cores, no
+# other thread to worry about) whatever the machine, so that it is measured everywhere.
+
+
+@pytest.fixture
+def forking(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not hasattr(os, "fork"):
+        pytest.fail("the gate's stack workers need os.fork on this platform")
+    monkeypatch.setattr(stack_workers, "cores", lambda: 2)
+    monkeypatch.setattr(stack_workers, "_only_thread", lambda: True)
+
+
+def _run(stacks: list[str], run_one: Any, deadline: float | None = None) -> tuple[int | None, list[dict[str, Any]]]:
+    emitted: list[dict[str, Any]] = []
+    imported: set[str] = set()
+    status = stack_workers.run_stacks(stacks, run_one, emitted.append, deadline=deadline, imported=imported)
+    assert "pulumi" in imported or status is not None or not emitted
+    return status, emitted
+
+
+@pytest.mark.usefixtures("forking")
+def test_forked_stacks_relay_results_and_prints_in_stack_order(capfd: pytest.CaptureFixture[str]) -> None:
+    # The program's prints reach the process's descriptors 1 and 2 (in the child, sys.stdout and
+    # sys.stderr are those; under pytest they are pytest's own objects).
+    def run_one(stack: str) -> dict[str, Any]:
+        os.write(1, f"printed by {stack}\n".encode())
+        os.write(2, f"warned by {stack}\n".encode())
+        return {"stack": stack, "run": {"pid": os.getpid(), "size": len(stack) * "x" * 50_000}}
+
+    status, emitted = _run(["a", "bb", "ccc"], run_one)
+    assert status is None
+    assert [m["stack"] for m in emitted] == ["a", "bb", "ccc"]
+    assert [len(m["run"]["size"]) for m in emitted] == [50_000, 100_000, 150_000]  # beyond a pipe's buffer
+    assert len({m["run"]["pid"] for m in emitted} | {os.getpid()}) == 4
+    assert all("imported" not in m for m in emitted)
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.endswith(("a", "bb", "ccc"))]
+    assert lines == ["printed by a", "warned by a", "printed by bb", "warned by bb", "printed by ccc", "warned by ccc"]
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_forked_stack_error_ends_the_run_after_it() -> None:
+    def run_one(stack: str) -> dict[str, Any]:
+        if stack == "b":
+            return {"stack": stack, "error": {"kind": "program", "message": "no"}}
+        return {"stack": stack, "run": {}}
+
+    status, emitted = _run(["a", "b", "c", "d"], run_one)
+    assert status is None
+    assert [m["stack"] for m in emitted] == ["a", "b"]
+    assert emitted[1]["error"] == {"kind": "program", "message": "no"}
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_forked_stack_that_exits_ends_the_run_with_its_status(capfd: pytest.CaptureFixture[str]) -> None:
+    def run_one(stack: str) -> dict[str, Any]:
+        if stack == "b":
+            os.write(1, b"last words of b\n")
+            os._exit(7)
+        return {"stack": stack, "run": {}}
+
+    status, emitted = _run(["a", "b", "c"], run_one)
+    assert status == 7
+    assert [m["stack"] for m in emitted] == ["a"]
+    assert "last words of b" in capfd.readouterr().err
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_forked_stack_that_raises_ends_with_its_trace(capfd: pytest.CaptureFixture[str]) -> None:
+    def run_one(stack: str) -> dict[str, Any]:
+        raise RuntimeError(f"engine broke on {stack}")
+
+    status, emitted = _run(["a", "b"], run_one)
+    assert status == 70 and emitted == []
+    err = capfd.readouterr().err
+    assert "RuntimeError: engine broke on a" in err
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_forked_stack_past_the_time_limit_dumps_where_it_waits(capfd: pytest.CaptureFixture[str]) -> None:
+    def run_one(stack: str) -> dict[str, Any]:
+        if stack == "b":
+            time.sleep(60)
+        return {"stack": stack, "run": {}}
+
+    started = time.monotonic()
+    status, emitted = _run(["a", "b"], run_one, deadline=time.monotonic() + 1.0)
+    assert status == 1 and [m["stack"] for m in emitted] == ["a"]
+    err = capfd.readouterr().err
+    assert "Timeout (" in err and "in run_one" in err
+    assert time.monotonic() - started < stack_workers.KILL_GRACE_SECONDS + 30
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_forked_stack_that_outlasts_the_grace_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A worker whose dump never comes (the time limit cannot fire) is killed once the grace is over.
+    monkeypatch.setattr(stack_workers.faulthandler, "dump_traceback_later", lambda *a, **k: None)
+    monkeypatch.setattr(stack_workers, "KILL_GRACE_SECONDS", 0.5)
+
+    def run_one(stack: str) -> dict[str, Any]:
+        time.sleep(60)
+        return {"stack": stack, "run": {}}
+
+    status, emitted = _run(["a", "b", "c"], run_one, deadline=time.monotonic() + 0.5)
+    assert status == -9 and emitted == []
+
+
+@pytest.mark.usefixtures("forking")
+def test_stacks_waiting_for_a_core_start_as_one_frees(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stack_workers, "cores", lambda: 2)
+    started: list[str] = []
+    real_fork = stack_workers._fork
+
+    def counting_fork(stack: str, run_one: Any, deadline: float | None) -> Any:
+        started.append(stack)
+        return real_fork(stack, run_one, deadline)
+
+    monkeypatch.setattr(stack_workers, "_fork", counting_fork)
+    status, emitted = _run(["a", "b", "c", "d", "e"], lambda s: {"stack": s, "run": {}})
+    assert status is None and [m["stack"] for m in emitted] == ["a", "b", "c", "d", "e"]
+    assert started == ["a", "b", "c", "d", "e"]

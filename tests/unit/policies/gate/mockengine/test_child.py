@@ -1,0 +1,107 @@
+"""The child's side of the protocol (policies/gate/mockengine/child.py), in this process: one line per
+stack (its run or the error that ended it) and then the interpreter, whatever happened."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policies.gate.mockengine import ProgramRun, child, run_program, stack_workers
+from policies.gate.program_process import from_json
+from tests.unit.policies.gate.helpers import PROGRAMS
+
+
+def _serve(program: Path, stacks: list[str], **extra: Any) -> tuple[int | None, list[dict[str, Any]]]:
+    out = io.StringIO()
+    request = {"program": str(program), "stacks": stacks, "options": {"preview": True}, **extra}
+    status = child.serve(request, out)
+    return status, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_one_stack_is_its_run_then_the_interpreter() -> None:
+    status, lines = _serve(PROGRAMS / "compliant_web", ["dev"])
+    assert status is None
+    assert [next(iter(k for k in line if k != "stack")) for line in lines] == ["run", "interpreter"]
+    assert lines[0]["stack"] == "dev"
+    run = from_json(ProgramRun, lines[0]["run"])
+    expected = run_program(PROGRAMS / "compliant_web", "dev", preview=True)
+    assert [r.urn for r in run.resources] == [r.urn for r in expected.resources]
+    interpreter = lines[1]["interpreter"]
+    assert interpreter["executable"] == sys.executable
+    assert interpreter["python"] == platform.python_version()
+    assert {"pulumi", "pulumi-aws"} <= set(interpreter["packages"])
+    assert all(name == "pulumi" or name.startswith("pulumi-") for name in interpreter["packages"])
+
+
+def test_stacks_come_in_order_when_run_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stack_workers, "cores", lambda: 1)
+    status, lines = _serve(PROGRAMS / "stack_isolation", ["dev", "prod", "dev"])
+    assert status is None
+    assert [line.get("stack") for line in lines] == ["dev", "prod", "dev", None]
+    assert "interpreter" in lines[-1]
+
+
+def test_a_stack_file_that_cannot_be_read_is_a_project_error_and_ends_the_run() -> None:
+    status, lines = _serve(PROGRAMS / "bad_stack_config", ["dev", "prod"])
+    assert status is None
+    assert lines[0]["stack"] == "dev"
+    assert lines[0]["error"] == {
+        "kind": "project",
+        "message": f"{PROGRAMS / 'bad_stack_config' / 'stacks' / 'Pulumi.dev.yaml'}: not valid YAML (line 3): "
+        "did not find expected ',' or ']'",
+    }
+    assert "interpreter" in lines[1] and len(lines) == 2
+
+
+def test_a_program_error_names_the_users_file_and_line() -> None:
+    status, lines = _serve(PROGRAMS / "raises_in_module", ["dev"])
+    error = lines[0]["error"]
+    assert status is None
+    assert error["kind"] == "program"
+    assert error["message"] == "azs must be at least 1"
+    assert error["where"] == [str(PROGRAMS / "raises_in_module" / "sizing.py"), 3]
+    assert "Traceback" in error["traceback"] and "subnet_count" in error["traceback"]
+    assert "interpreter" in lines[1]
+
+
+def test_a_failure_of_the_engine_itself_is_one_line_with_its_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("state")
+
+    monkeypatch.setattr("policies.gate.mockengine.run.run_program", broken)
+    _, lines = _serve(PROGRAMS / "compliant_web", ["dev"])
+    assert lines[0]["error"]["kind"] == "engine"
+    assert lines[0]["error"]["message"] == "KeyError: 'state'"
+    assert "broken" in lines[0]["error"]["traceback"]
+
+
+def test_no_stacks_is_only_the_interpreter() -> None:
+    status, lines = _serve(PROGRAMS / "compliant_web", [])
+    assert status is None and len(lines) == 1 and "interpreter" in lines[0]
+
+
+def test_the_project_directory_locates_the_users_frames(tmp_path: Path) -> None:
+    # The run's error is placed in the project's files; a frame outside the project directory is not
+    # the user's.
+    _, lines = _serve(PROGRAMS / "raises_in_module", ["dev"], project_dir=str(tmp_path))
+    assert lines[0]["error"]["where"] == [str(PROGRAMS / "raises_in_module" / "sizing.py"), 3]
+    assert os.path.isabs(lines[0]["error"]["where"][0])
+
+
+def test_the_time_limit_is_disarmed_once_the_run_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    armed: list[float] = []
+    cancelled: list[bool] = []
+    monkeypatch.setattr(child.faulthandler, "dump_traceback_later", lambda t, exit=False: armed.append(t))
+    monkeypatch.setattr(child.faulthandler, "cancel_dump_traceback_later", lambda: cancelled.append(True))
+    _serve(PROGRAMS / "compliant_web", ["dev"], timeout=30)
+    assert armed == [30.0] and cancelled == [True]
+    armed.clear()
+    _serve(PROGRAMS / "compliant_web", ["dev"], timeout=None)
+    assert armed == []
