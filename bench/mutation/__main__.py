@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import re
@@ -205,6 +206,11 @@ def _changed_since(commit: str, module: str) -> bool:
     return done.returncode != 0
 
 
+def _percent(rate: float | None) -> str:
+    """A rate to one decimal, rounded down: 94.97 % is not shown as the 95.0 % it misses."""
+    return "-" if rate is None else f"{math.floor(rate * 1000) / 10:.1f} %"
+
+
 def _print_standing(results: dict[str, Any]) -> None:
     """Every module on record, below 95 % or changed since it was measured marked."""
     print("standing (every module on record):")
@@ -216,7 +222,7 @@ def _print_standing(results: dict[str, Any]) -> None:
                 marks.append(f"below {GOAL:.0%}")
             if _changed_since(str(row.get("commit", "unknown")), module):
                 marks.append("changed since measured")
-            shown = f"{100 * rate:.1f} %" if rate is not None else "-"
+            shown = _percent(rate)
             print(f"  {name:<5} {module:<42} {shown:>8}  {row.get('commit', '?')} {'; '.join(marks)}")
 
 
@@ -308,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         header = ("module", "mutants", "killed", "survived", "equiv.", "no test", "kill rate")
         print("  {:<42} {:>7} {:>6} {:>8} {:>6} {:>7} {:>9}".format(*header))
         for module, row in modules.items():
-            rate = f"{100 * row['kill_rate']:.1f} %" if row["kill_rate"] is not None else "-"
+            rate = _percent(row["kill_rate"])
             print(
                 f"  {module:<42} {row['mutants']:>7} {row['killed']:>6} {row['survived']:>8} "
                 f"{row['equivalent']:>6} {row['not_covered']:>7} {rate:>9}"

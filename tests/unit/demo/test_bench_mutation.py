@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bench.mutation.__main__ import equivalent_mutants, merge_results, module_of, score
+from bench.mutation.__main__ import _percent, equivalent_mutants, merge_results, module_of, score
 
 
 def test_a_mutant_belongs_to_the_module_of_its_function():
@@ -82,3 +82,10 @@ def test_a_whole_group_run_records_its_time_and_a_first_run_starts_the_file():
         "tool": "mutmut",
         "groups": {"gate": {"seconds": 900.0, "modules": {"g/m.py": {**_row(0.97), "commit": "c", "measured": "d"}}}},
     }
+
+
+def test_rates_are_shown_rounded_down_so_a_miss_never_reads_as_the_goal():
+    assert _percent(0.9497) == "94.9 %"
+    assert _percent(0.95) == "95.0 %"
+    assert _percent(1.0) == "100.0 %"
+    assert _percent(None) == "-"
