@@ -21,7 +21,7 @@ from .waivers import WAIVERS_KEY
 
 def _module(rule: Rule) -> str:
     check = rule.check or rule.stack_check
-    return (getattr(check, "__module__", "") or "").rsplit(".", 1)[-1]
+    return (check.__module__ or "").rpartition(".")[2]
 
 
 def _types(rule: Rule) -> str:

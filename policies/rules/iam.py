@@ -27,6 +27,11 @@ def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _services(statement: dict[str, Any]) -> list[Any]:
+    principal = statement.get("Principal")
+    return _listed(principal.get("Service") if isinstance(principal, dict) else None)
+
+
 def _held_to_a_source(condition: Any) -> bool:
     if not isinstance(condition, dict):
         return False
@@ -43,23 +48,19 @@ def check_service_source_condition(resource_type: str, props: dict[str, Any], co
         not_known("assumeRolePolicy")
     if not isinstance(doc, dict):
         return []
-    unknown = False
     services = {s.lower() for s in config.get("services", DEFAULT_SERVICES) if isinstance(s, str)}
+    allowing = [st for st in _listed(doc.get("Statement")) if isinstance(st, dict) and st.get("Effect") == "Allow"]
     found = []
-    for statement in _listed(doc.get("Statement")):
-        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
-            continue
-        principal = statement.get("Principal")
-        listed = _listed(principal.get("Service") if isinstance(principal, dict) else None)
-        unknown = unknown or holds_unknown(principal) or any(holds_unknown(s) for s in listed)
-        named = [s for s in listed if isinstance(s, str) and s.lower() in services]
+    for statement in allowing:
+        named = [s for s in _services(statement) if isinstance(s, str) and s.lower() in services]
         if named and not _held_to_a_source(statement.get("Condition")):
             found.append(
                 f"the trust policy lets {', '.join(named)} assume the role without an aws:SourceAccount or "
                 "aws:SourceArn condition: the service could be made to use it on another account's behalf "
                 "(confused deputy)"
             )
-    if unknown and not found:
+    # A principal not known yet may name one of the services; a finding elsewhere stands regardless.
+    if not found and any(holds_unknown(p) for st in allowing for p in (st.get("Principal"), *_services(st))):
         not_known("assumeRolePolicy.Statement.Principal.Service")
     return found
 

@@ -101,3 +101,47 @@ def test_every_statement_is_read(via_policy):
     assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, props, config) == [
         CONFUSED.replace(FLOW_LOGS, f"{FLOW_LOGS}, delivery.logs.amazonaws.com")
     ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "path"),
+    [
+        (UNKNOWN_STRING_VALUE, "assumeRolePolicy"),
+        ('{"Statement": [{"Effect": "Allow", "Principal": "' + UNKNOWN_STRING_VALUE, "assumeRolePolicy"),
+        (
+            json.dumps({"Statement": [{"Effect": "Allow", "Principal": UNKNOWN_STRING_VALUE}]}),
+            "assumeRolePolicy.Statement.Principal.Service",
+        ),
+        (
+            json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"Service": [UNKNOWN_STRING_VALUE]}}]}),
+            "assumeRolePolicy.Statement.Principal.Service",
+        ),
+    ],
+)
+def test_what_is_not_known_is_named(policy, path, via_policy):
+    from pulumi_policy.proxy import UnknownValueError
+
+    with pytest.raises(UnknownValueError) as raised:
+        via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, {"assumeRolePolicy": policy})
+    assert raised.value.props == [path]
+
+
+def test_a_finding_stands_beside_a_principal_not_known_yet(via_policy):
+    statements = [
+        {"Effect": "Allow", "Principal": {"Service": UNKNOWN_STRING_VALUE}, "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"Service": FLOW_LOGS}, "Action": "sts:AssumeRole"},
+    ]
+    props = {"assumeRolePolicy": json.dumps({"Statement": statements})}
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, props) == [CONFUSED]
+
+
+@pytest.mark.parametrize("policy", [None, "not json", "[]", json.dumps({"Statement": []})])
+def test_a_trust_policy_that_is_missing_or_unreadable_judges_nothing(policy, via_policy):
+    props = {} if policy is None else {"assumeRolePolicy": policy}
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, props) == []
+
+
+def test_a_denying_statement_not_known_yet_is_not_waited_for(via_policy):
+    statements = [{"Effect": "Deny", "Principal": {"Service": UNKNOWN_STRING_VALUE}, "Action": "sts:AssumeRole"}]
+    props = {"assumeRolePolicy": json.dumps({"Statement": statements})}
+    assert via_policy(SERVICE_ROLE_SOURCE_CONDITION, ROLE_T, props) == []

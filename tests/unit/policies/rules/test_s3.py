@@ -286,8 +286,16 @@ UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 def test_bucket_policy_not_known_is_not_judged(props, via_policy):
     from pulumi_policy.proxy import UnknownValueError
 
-    with pytest.raises(UnknownValueError):
+    with pytest.raises(UnknownValueError) as raised:
         via_policy(S3_NO_PUBLIC_ACCESS, "aws:s3/bucketPolicy:BucketPolicy", props)
+    assert raised.value.props == ["policy"]
+
+
+@pytest.mark.parametrize("statements", [[], [{"Effect": "Deny", "Principal": "*"}], ["not a statement"]])
+def test_a_policy_without_public_statements_says_all_is_known(statements):
+    from policies.rules.s3 import _public_statements
+
+    assert _public_statements(json.dumps({"Statement": statements})) == ([], False)
 
 
 def test_public_acl_is_reported_beside_an_unknown_policy(via_policy):

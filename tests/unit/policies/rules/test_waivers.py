@@ -160,3 +160,19 @@ def test_a_decision_keeps_the_message_and_says_plainly_whether_it_waives():
     assert (kept.waiver, kept.waived, kept.message) == (live, True, "bucket is public")
     gone = decide([live], "urn:pulumi:dev::p::t::site", "site", "bucket is public", datetime.date(2027, 7, 1))
     assert gone.waived is False and gone.message.startswith("bucket is public (waiver expired on 2027-06-30")
+
+
+def test_today_is_the_utc_date(monkeypatch):
+    """Waivers expire on the UTC date, so a CI runner and a laptop agree."""
+    from types import SimpleNamespace
+
+    class Clock(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            # 23:30 on 2030-01-01 in UTC is already 2030-01-02 east of it.
+            if tz is datetime.UTC:
+                return datetime.datetime(2030, 1, 1, 23, 30, tzinfo=datetime.UTC)
+            return datetime.datetime(2030, 1, 2, 1, 30)
+
+    monkeypatch.setattr(waivers, "datetime", SimpleNamespace(datetime=Clock, UTC=datetime.UTC))
+    assert waivers.today() == datetime.date(2030, 1, 1)
