@@ -299,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     chosen = [g for g in GROUPS if not args.group or g.name in args.group]
+    # The commit of the tree the scratch copies are made from, before anything can move HEAD.
+    commit = _commit()
     equivalent = equivalent_mutants()
 
     groups: dict[str, Any] = {}
@@ -320,7 +322,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['equivalent']:>6} {row['not_covered']:>7} {rate:>9}"
             )
 
-    commit = _commit()
     merged = merge_results(_read_results(RESULTS), groups, commit, time.strftime("%Y-%m-%d"))
     merged["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     write_results(RESULTS, merged)
