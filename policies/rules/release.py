@@ -217,6 +217,13 @@ def _is_s3_gateway(endpoint: StackResource) -> bool | None:
     return (kind or "Gateway") == "Gateway" and isinstance(service, str) and service.endswith(".s3")
 
 
+def _to_nat(route: dict[str, Any]) -> bool:
+    """A route to a NAT gateway: `natGatewayId` holds nothing else, so one the program set but preview
+    does not know yet (the NAT gateway of a new stack) is one too."""
+    target = route.get("natGatewayId")
+    return target is UNKNOWN or bool(target)
+
+
 def check_s3_gateway_endpoint(resources: list[StackResource], config: dict[str, Any]) -> list[tuple[str | None, str]]:
     tables: dict[str, StackResource] = {}
     for r in resources:
@@ -224,11 +231,11 @@ def check_s3_gateway_endpoint(resources: list[StackResource], config: dict[str, 
             tables.update(dict.fromkeys(resource_keys(r, "id"), r))
     nat_tables: dict[str, StackResource] = {}
     for table in tables.values():
-        if any(isinstance(route, dict) and route.get("natGatewayId") for route in items(table.props.get("routes"))):
+        if any(isinstance(route, dict) and _to_nat(route) for route in items(table.props.get("routes"))):
             nat_tables[table.urn] = table
     for route in (r for r in resources if r.resource_type == ROUTE):
         routed = linked(route, "routeTableId", tables)
-        if routed is not None and route.props.get("natGatewayId"):
+        if routed is not None and _to_nat(route.props):
             nat_tables[routed.urn] = routed
     if not nat_tables:
         return []

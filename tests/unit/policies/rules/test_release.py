@@ -360,6 +360,16 @@ def test_routes_that_are_not_nat_routes_or_not_known_make_no_nat_table(via_stack
     assert via_stack_policy(S3_GATEWAY_ENDPOINT, [(RT_T, "app-rt", unknown_then_nat, {})]) == MISSING
 
 
+def test_a_route_to_a_nat_gateway_preview_does_not_know_yet_is_a_nat_route(via_stack_policy):
+    # A new stack's preview: the NAT gateway's id is unknown, but natGatewayId names nothing else.
+    inline = {"id": "rtb-app", "routes": [{"cidrBlock": "0.0.0.0/0", "natGatewayId": UNKNOWN_STRING_VALUE}]}
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, [(RT_T, "app-rt", inline, {})]) == MISSING
+    route = ("aws:ec2/route:Route", "data-out", {"routeTableId": "rtb-data", "natGatewayId": UNKNOWN_STRING_VALUE},
+             {})
+    assert via_stack_policy(S3_GATEWAY_ENDPOINT, network(extra=[route])) == [
+        (urn(RT_T, "data-rt"), MISSING[0][1].replace("app-rt", "data-rt"))]
+
+
 def test_separate_routes_count_only_to_a_nat_gateway_from_a_table_in_the_stack(via_stack_policy):
     igw = ("aws:ec2/route:Route", "data-igw", {"routeTableId": "rtb-data", "gatewayId": "igw-1"}, {})
     elsewhere = ("aws:ec2/route:Route", "other-out", {"routeTableId": "rtb-other", "natGatewayId": "nat-1"}, {})
