@@ -239,7 +239,8 @@ def _configure(workdir: Path, group: Group, only: list[str]) -> None:
         f"also_copy = {json.dumps(others)}",
         f"only_mutate = {json.dumps(only or list(group.modules))}",
         f"pytest_add_cli_args_test_selection = {json.dumps(list(group.tests))}",
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]',
+        # The processes tests start do not inherit mutmut's stats mode (children.py).
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-p", "bench.mutation.children"]',
         "",
     ]
     with (workdir / "pyproject.toml").open("a", encoding="utf-8") as f:

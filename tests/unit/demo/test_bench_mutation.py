@@ -1,5 +1,6 @@
 """Pure parts of bench.mutation: which module a mutant belongs to, the equivalent-mutant list, the score."""
 
+import os
 from pathlib import Path
 
 from bench.mutation.__main__ import _percent, equivalent_mutants, merge_results, module_of, score
@@ -89,3 +90,33 @@ def test_rates_are_shown_rounded_down_so_a_miss_never_reads_as_the_goal():
     assert _percent(0.95) == "95.0 %"
     assert _percent(1.0) == "100.0 %"
     assert _percent(None) == "-"
+
+
+def test_children_of_the_stats_run_do_not_inherit_the_mode_while_this_process_keeps_it(monkeypatch):
+    from types import SimpleNamespace
+
+    from mutmut.mutation import trampoline
+
+    from bench.mutation import children
+
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "stats")
+    monkeypatch.setattr(trampoline, "_mutant_under_test", None)
+    session = SimpleNamespace(config=SimpleNamespace())
+    children.pytest_sessionstart(session)
+    assert "MUTANT_UNDER_TEST" not in os.environ
+    assert trampoline.get_mutant_under_test() == "stats"
+    children.pytest_sessionfinish(session)
+    assert os.environ["MUTANT_UNDER_TEST"] == "stats"
+
+
+def test_a_mutants_run_keeps_the_variable_for_its_children(monkeypatch):
+    from types import SimpleNamespace
+
+    from bench.mutation import children
+
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "policies.gate.evaluate.x_judge__mutmut_3")
+    session = SimpleNamespace(config=SimpleNamespace())
+    children.pytest_sessionstart(session)
+    assert os.environ["MUTANT_UNDER_TEST"] == "policies.gate.evaluate.x_judge__mutmut_3"
+    children.pytest_sessionfinish(session)
+    assert os.environ["MUTANT_UNDER_TEST"] == "policies.gate.evaluate.x_judge__mutmut_3"
