@@ -213,15 +213,18 @@ def _relay_output(worker: _Worker) -> None:
 
 
 def _kill(worker: _Worker) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(worker.pid, signal.SIGKILL)
+    # Only a worker's own pid: 0 or a negative number would signal a whole process group.
+    if worker.pid > 0:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGKILL)
 
 
 def _stop(workers: Iterable[_Worker]) -> None:
     for worker in list(workers):
         _kill(worker)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(worker.pid, 0)
+        if worker.pid > 0:  # waitpid(0) would wait for any child of the group
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(worker.pid, 0)
         with contextlib.suppress(OSError):
             os.close(worker.result)
         worker.output.close()

@@ -6,7 +6,9 @@ a dying or hanging stack reported as such, every provider any stack imported nam
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -336,3 +338,29 @@ def test_stacks_waiting_for_a_core_start_as_one_frees(monkeypatch: pytest.Monkey
     status, emitted = _run(["a", "b", "c", "d", "e"], lambda s: {"stack": s, "run": {}})
     assert status is None and [m["stack"] for m in emitted] == ["a", "b", "c", "d", "e"]
     assert started == ["a", "b", "c", "d", "e"]
+
+
+@pytest.mark.parametrize("pid", [0, -1, -4242])
+def test_stopping_never_signals_or_waits_for_a_process_group(monkeypatch: pytest.MonkeyPatch, pid: int) -> None:
+    calls: list[tuple[str, int]] = []
+    monkeypatch.setattr(os, "kill", lambda p, s: calls.append(("kill", p)))
+    monkeypatch.setattr(os, "waitpid", lambda p, o: calls.append(("waitpid", p)) or (p, 0))
+    read_end, write_end = os.pipe()
+    os.close(write_end)
+    with tempfile.TemporaryFile() as output:
+        stack_workers._stop([stack_workers._Worker("a", pid, read_end, output)])
+        assert output.closed
+    assert calls == []
+
+
+def test_stopping_kills_and_reaps_a_worker_by_its_pid(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, int, int]] = []
+    monkeypatch.setattr(os, "kill", lambda p, s: calls.append(("kill", p, s)))
+    monkeypatch.setattr(os, "waitpid", lambda p, o: calls.append(("waitpid", p, o)) or (p, 0))
+    read_end, write_end = os.pipe()
+    os.close(write_end)
+    with tempfile.TemporaryFile() as output:
+        stack_workers._stop([stack_workers._Worker("a", 4242, read_end, output)])
+    assert calls == [("kill", 4242, int(signal.SIGKILL)), ("waitpid", 4242, 0)]
+    with pytest.raises(OSError):
+        os.fstat(read_end)
