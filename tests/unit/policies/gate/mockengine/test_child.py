@@ -105,3 +105,49 @@ def test_the_time_limit_is_disarmed_once_the_run_is_done(monkeypatch: pytest.Mon
     armed.clear()
     _serve(PROGRAMS / "compliant_web", ["dev"], timeout=None)
     assert armed == []
+
+
+class _Ended(Exception):
+    pass
+
+
+def _main(
+    monkeypatch: pytest.MonkeyPatch, request: dict[str, Any], status: int | None = None
+) -> tuple[list[dict[str, Any]], list[tuple[str, int]]]:
+    """child.main in this process: the request on stdin, the results read back from the descriptor it
+    was given; how the process would have ended is recorded instead."""
+    ended: list[tuple[str, int]] = []
+
+    def exit_(code: int) -> None:
+        ended.append(("exit", code))
+        raise _Ended
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(request)))
+    monkeypatch.setattr(child.os, "_exit", exit_)
+    monkeypatch.setattr(child.os, "kill", lambda pid, sig: ended.append(("kill", sig)))
+    monkeypatch.setattr(child.signal, "signal", lambda sig, handler: ended.append(("reset", sig)))
+    if status is not None:
+        monkeypatch.setattr(child, "serve", lambda req, out: status)
+    read_end, write_end = os.pipe()
+    with pytest.raises(_Ended):
+        child.main(write_end)
+    with os.fdopen(read_end, encoding="utf-8") as results:
+        lines = [json.loads(line) for line in results.read().splitlines()]
+    return lines, ended
+
+
+def test_main_answers_on_the_descriptor_it_is_given_and_ends_with_status_0(monkeypatch: pytest.MonkeyPatch) -> None:
+    request = {"program": str(PROGRAMS / "compliant_web"), "stacks": ["dev"], "options": {"preview": True}}
+    lines, ended = _main(monkeypatch, request)
+    assert [("run" in line, "interpreter" in line) for line in lines] == [(True, False), (False, True)]
+    assert ended == [("exit", 0)]
+
+
+def test_main_ends_with_a_dead_workers_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ended = _main(monkeypatch, {"stacks": []}, status=7)
+    assert ended == [("exit", 7)]
+
+
+def test_main_ends_by_the_signal_that_killed_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ended = _main(monkeypatch, {"stacks": []}, status=-15)
+    assert ended == [("reset", 15), ("kill", 15), ("exit", -15)]
