@@ -22,6 +22,7 @@ import gc
 import json
 import os
 import selectors
+import shutil
 import signal
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 Message = dict[str, Any]
+_CHUNK = 1 << 16
 # Beyond the time limit, how long a worker gets to write its dump and exit before it is killed.
 KILL_GRACE_SECONDS = 5.0
 
@@ -50,7 +52,7 @@ def cores() -> int:
 def pulumi_packages() -> list[str]:
     """The top-level `pulumi*` modules this process imported (a worker's own, for the interpreter's
     description: a stack may import a provider the others do not)."""
-    return sorted({name.split(".", 1)[0] for name in list(sys.modules) if name.startswith("pulumi")})
+    return sorted({name.partition(".")[0] for name in list(sys.modules) if name.startswith("pulumi")})
 
 
 @dataclass
@@ -64,7 +66,7 @@ class _Worker:
 
     def message(self) -> Message | None:
         with contextlib.suppress(ValueError):
-            line = self.received.decode("utf-8").strip()
+            line = self.received.decode().strip()
             if line:
                 message = json.loads(line)
                 if isinstance(message, dict):
@@ -90,7 +92,7 @@ def run_stacks(
             message = run_one(stack)
             emit(message)
             if "error" in message:
-                break
+                return None
         return None
     return _side_by_side(list(stacks), run_one, emit, deadline, imported, cores())
 
@@ -132,7 +134,7 @@ def _side_by_side(
             message = worker.message()
             if message is None:
                 return worker.status or 1
-            imported.update(message.pop("imported", None) or ())
+            imported.update(message.pop("imported"))
             emit(message)
             if "error" in message:
                 return None
@@ -156,7 +158,7 @@ def _read(
         return
     for key, _ in selector.select(timeout):
         worker = running[int(key.fd)]
-        chunk = os.read(worker.result, 1 << 16)
+        chunk = os.read(worker.result, _CHUNK)
         if chunk:
             worker.received += chunk
         else:
@@ -181,22 +183,22 @@ def _fork(stack: str, run_one: Callable[[str], Message], deadline: float | None)
     _flush()
     pid = os.fork()
     if pid == 0:  # the worker
-        status = 0
+        status = 70  # unless it gets as far as its result
         try:
             os.close(read_end)
             os.dup2(output.fileno(), 1)
             os.dup2(output.fileno(), 2)
+            # The inherited loop shares its selector and wake-up pipe with every other worker.
             asyncio.set_event_loop(asyncio.new_event_loop())
             if deadline is not None:
                 faulthandler.dump_traceback_later(max(deadline - time.monotonic(), 0.001), exit=True)
             message = run_one(stack)
             message["imported"] = pulumi_packages()
-            with os.fdopen(write_end, "w", encoding="utf-8") as out:
-                out.write(json.dumps(message) + "\n")
+            with os.fdopen(write_end, "wb") as out:
+                out.write((json.dumps(message) + "\n").encode())
+            status = 0
         except BaseException:  # whatever it was, the worker ends here with its trace
-            with contextlib.suppress(Exception):
-                traceback.print_exc()
-            status = 70
+            traceback.print_exc()
         finally:
             _flush()
             os._exit(status)
@@ -207,8 +209,8 @@ def _fork(stack: str, run_one: Callable[[str], Message], deadline: float | None)
 def _relay_output(worker: _Worker) -> None:
     """The worker's prints (and dump) to this process's stderr, the gate's view of the program."""
     worker.output.seek(0)
-    while chunk := worker.output.read(1 << 16):
-        os.write(2, chunk)
+    with os.fdopen(2, "wb", closefd=False) as stderr:
+        shutil.copyfileobj(worker.output, stderr)
     worker.output.close()
 
 

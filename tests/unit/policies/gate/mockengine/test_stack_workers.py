@@ -5,6 +5,7 @@ a dying or hanging stack reported as such, every provider any stack imported nam
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -353,14 +354,108 @@ def test_stopping_never_signals_or_waits_for_a_process_group(monkeypatch: pytest
     assert calls == []
 
 
-def test_stopping_kills_and_reaps_a_worker_by_its_pid(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("pid", [1, 4242])
+def test_stopping_kills_and_reaps_a_worker_by_its_pid(monkeypatch: pytest.MonkeyPatch, pid: int) -> None:
     calls: list[tuple[str, int, int]] = []
     monkeypatch.setattr(os, "kill", lambda p, s: calls.append(("kill", p, s)))
     monkeypatch.setattr(os, "waitpid", lambda p, o: calls.append(("waitpid", p, o)) or (p, 0))
     read_end, write_end = os.pipe()
     os.close(write_end)
     with tempfile.TemporaryFile() as output:
-        stack_workers._stop([stack_workers._Worker("a", 4242, read_end, output)])
-    assert calls == [("kill", 4242, int(signal.SIGKILL)), ("waitpid", 4242, 0)]
+        stack_workers._stop([stack_workers._Worker("a", pid, read_end, output)])
+    assert calls == [("kill", pid, int(signal.SIGKILL)), ("waitpid", pid, 0)]
     with pytest.raises(OSError):
         os.fstat(read_end)
+
+
+@pytest.mark.parametrize(("threads", "alone"), [(1, True), (2, False), (5, False)])
+def test_fork_only_with_no_thread_but_this_one(monkeypatch: pytest.MonkeyPatch, threads: int, alone: bool) -> None:
+    monkeypatch.setattr(threading, "active_count", lambda: threads)
+    assert stack_workers._only_thread() is alone
+
+
+@pytest.mark.usefixtures("forking")
+def test_no_more_stacks_run_at_once_than_there_are_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    running: list[int] = []
+    most: list[int] = [0]
+    fork, reap = stack_workers._fork, stack_workers._reap
+
+    def counting_fork(*args: Any) -> Any:
+        running.append(1)
+        most[0] = max(most[0], len(running))
+        return fork(*args)
+
+    def counting_reap(*args: Any) -> None:
+        running.pop()
+        reap(*args)
+
+    monkeypatch.setattr(stack_workers, "_fork", counting_fork)
+    monkeypatch.setattr(stack_workers, "_reap", counting_reap)
+    status, emitted = _run(["a", "b", "c", "d"], lambda s: {"stack": s, "run": {}})
+    assert status is None and len(emitted) == 4
+    assert most[0] == 2
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_worker_that_exits_cleanly_without_a_result_still_ends_the_run_as_failed() -> None:
+    def run_one(stack: str) -> dict[str, Any]:
+        if stack == "b":
+            os._exit(0)
+        return {"stack": stack, "run": {}}
+
+    status, emitted = _run(["a", "b"], run_one)
+    assert status == 1 and [m["stack"] for m in emitted] == ["a"]
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_worker_finishing_within_the_grace_is_not_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stack_workers.faulthandler, "dump_traceback_later", lambda *a, **k: None)
+    monkeypatch.setattr(stack_workers, "KILL_GRACE_SECONDS", 0.9)
+
+    def run_one(stack: str) -> dict[str, Any]:
+        time.sleep(0.2)
+        return {"stack": stack, "run": {}}
+
+    status, emitted = _run(["a"], run_one, deadline=time.monotonic())
+    assert status is None and [m["stack"] for m in emitted] == ["a"]
+
+
+@pytest.mark.usefixtures("forking")
+def test_each_worker_runs_on_an_event_loop_of_its_own() -> None:
+    import asyncio
+
+    parent = asyncio.new_event_loop()
+    asyncio.set_event_loop(parent)
+    try:
+        status, emitted = _run(["a", "b"], lambda s: {"stack": s, "run": {"loop": id(asyncio.get_event_loop())}})
+    finally:
+        asyncio.set_event_loop(None)
+        parent.close()
+    assert status is None
+    assert all(m["run"]["loop"] != id(parent) for m in emitted)
+
+
+def _reaped_pid() -> int:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def test_stopping_a_worker_already_gone_and_closed_raises_nothing() -> None:
+    with tempfile.TemporaryFile() as output:
+        read_end, write_end = os.pipe()  # closed at once: a number no open file has
+        os.close(write_end)
+        os.close(read_end)
+        worker = stack_workers._Worker("a", _reaped_pid(), read_end, output)
+        stack_workers._kill(worker)
+        stack_workers._stop([worker])
+        assert output.closed
+
+
+def test_flushing_a_closed_stream_raises_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stdout", closed)
+    stack_workers._flush()
