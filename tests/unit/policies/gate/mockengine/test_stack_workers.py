@@ -429,7 +429,8 @@ def test_each_worker_runs_on_an_event_loop_of_its_own() -> None:
     try:
         status, emitted = _run(["a", "b"], lambda s: {"stack": s, "run": {"loop": id(asyncio.get_event_loop())}})
     finally:
-        asyncio.set_event_loop(None)
+        # The tests after this one run programs on the current loop: they get a fresh one.
+        asyncio.set_event_loop(asyncio.new_event_loop())
         parent.close()
     assert status is None
     assert all(m["run"]["loop"] != id(parent) for m in emitted)
