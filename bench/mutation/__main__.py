@@ -162,10 +162,11 @@ def _copy_tree(workdir: Path) -> None:
 
 
 def merge_results(
-    previous: dict[str, Any], groups: dict[str, Any], commit: str, date: str
+    previous: dict[str, Any], groups: dict[str, Any], commit: str, date: str, changed: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
     """The results file after this run: each module measured now replaces its earlier row and carries
-    the commit and date it was measured at; modules this run did not measure keep theirs. A group's
+    the commit and date it was measured at (`+` when the working tree changed that module); modules
+    this run did not measure keep theirs. A group's
     `seconds` is that of its last run over the whole group (an `--only` run is not one)."""
     merged: dict[str, Any] = {"tool": "mutmut", "groups": {}}
     for name, group in (previous.get("groups") or {}).items():
@@ -178,7 +179,8 @@ def merge_results(
         if not group.get("partial"):
             target["seconds"] = group["seconds"]
         for module, row in group["modules"].items():
-            target["modules"][module] = {**row, "commit": commit, "measured": date}
+            at = commit + ("+" if module in changed else "")
+            target["modules"][module] = {**row, "commit": at, "measured": date}
         target["modules"] = dict(sorted(target["modules"].items()))
     return merged
 
@@ -191,11 +193,12 @@ def _read_results(path: Path) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-def _commit() -> str:
-    """The commit measured, `+` when the working tree differs from it."""
+def _commit() -> tuple[str, frozenset[str]]:
+    """The commit measured and the files the working tree changes against it (a module among them is
+    recorded as `<commit>+`)."""
     head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=ROOT, capture_output=True)
-    return (head.stdout.strip() or "unknown") + ("+" if dirty.returncode else "")
+    changed = subprocess.run(["git", "diff", "--name-only", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return (head.stdout.strip() or "unknown"), frozenset(changed.stdout.split())
 
 
 def _changed_since(commit: str, module: str) -> bool:
@@ -301,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = [g for g in GROUPS if not args.group or g.name in args.group]
     # The commit of the tree the scratch copies are made from, before anything can move HEAD.
-    commit = _commit()
+    commit, changed = _commit()
     equivalent = equivalent_mutants()
 
     groups: dict[str, Any] = {}
@@ -323,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['equivalent']:>6} {row['not_covered']:>7} {rate:>9}"
             )
 
-    merged = merge_results(_read_results(RESULTS), groups, commit, time.strftime("%Y-%m-%d"))
+    merged = merge_results(_read_results(RESULTS), groups, commit, time.strftime("%Y-%m-%d"), changed)
     merged["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
     write_results(RESULTS, merged)
     _print_standing(merged)

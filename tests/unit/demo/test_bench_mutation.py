@@ -120,3 +120,10 @@ def test_a_mutants_run_keeps_the_variable_for_its_children(monkeypatch):
     assert os.environ["MUTANT_UNDER_TEST"] == "policies.gate.evaluate.x_judge__mutmut_3"
     children.pytest_sessionfinish(session)
     assert os.environ["MUTANT_UNDER_TEST"] == "policies.gate.evaluate.x_judge__mutmut_3"
+
+
+def test_a_module_the_working_tree_changed_is_recorded_against_its_commit_with_a_plus():
+    run = {"rules": {"seconds": 1.0, "partial": True, "modules": {"p/a.py": _row(1.0), "p/b.py": _row(1.0)}}}
+    merged = merge_results({}, run, "abc", "d", frozenset({"p/b.py", "README.md"}))
+    assert merged["groups"]["rules"]["modules"]["p/a.py"]["commit"] == "abc"
+    assert merged["groups"]["rules"]["modules"]["p/b.py"]["commit"] == "abc+"
