@@ -151,3 +151,92 @@ def test_main_ends_with_a_dead_workers_status(monkeypatch: pytest.MonkeyPatch) -
 def test_main_ends_by_the_signal_that_killed_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     _, ended = _main(monkeypatch, {"stacks": []}, status=-15)
     assert ended == [("reset", 15), ("kill", 15), ("exit", -15)]
+
+
+# What a run's values become on the way to the gate, and where an error is placed.
+
+
+def test_assets_and_archives_travel_as_the_engine_serializes_them() -> None:
+    import pulumi
+
+    from policies.gate.mockengine import assets
+
+    sig = assets.SIG_KEY
+    assert child.to_json(pulumi.FileAsset("app.zip")) == {sig: assets.ASSET_SIG, "path": "app.zip"}
+    assert child.to_json(pulumi.StringAsset("hi")) == {sig: assets.ASSET_SIG, "text": "hi"}
+    assert child.to_json(pulumi.RemoteAsset("https://example.test/a")) == {
+        sig: assets.ASSET_SIG,
+        "uri": "https://example.test/a",
+    }
+    assert child.to_json(pulumi.FileArchive("build")) == {sig: assets.ARCHIVE_SIG, "path": "build"}
+    assert child.to_json(pulumi.AssetArchive({"index.py": pulumi.StringAsset("x = 1")})) == {
+        sig: assets.ARCHIVE_SIG,
+        "assets": {"index.py": {sig: assets.ASSET_SIG, "text": "x = 1"}},
+    }
+
+
+def test_plain_values_travel_as_they_are_and_anything_else_as_its_text() -> None:
+    assert child.to_json({"a": (1, 2.5), 3: [None, True, "s"]}) == {"a": [1, 2.5], "3": [None, True, "s"]}
+    assert child.to_json(Path("/x/y")) == "/x/y"
+    assert child.to_json({"b", "a", 3}) == sorted(["b", "a", 3], key=repr)
+    assert child.to_json(frozenset({("k", 1)})) == [["k", 1]]
+
+    class Thing:
+        def __str__(self) -> str:
+            return "a thing"
+
+    assert child.to_json(Thing()) == "a thing"
+
+
+def _raise_from(path: Path, source: str) -> BaseException:
+    """What running `source` as the file `path` raises (written there, run as a program file is)."""
+    import runpy
+
+    path.write_text(source)
+    try:
+        runpy.run_path(str(path))
+    except Exception as exc:
+        return exc
+    raise AssertionError("the source did not raise")
+
+
+def test_the_users_frame_is_the_innermost_in_the_project(tmp_path: Path) -> None:
+    source = "def inner():\n    raise ValueError('x')\n\ndef outer():\n    inner()\n\nouter()\n"
+    exc = _raise_from(tmp_path / "main.py", source)
+    assert child.user_frame(exc, str(tmp_path)) == (str(tmp_path / "main.py"), 2)
+    assert child.user_frame(exc, str(tmp_path / "elsewhere")) is None
+
+
+def test_the_users_frame_is_found_in_what_an_error_was_raised_from(tmp_path: Path) -> None:
+    cause = _raise_from(tmp_path / "main.py", "raise KeyError('k')\n")
+    try:
+        raise RuntimeError("wrapped") from cause
+    except RuntimeError as exc:
+        wrapped = exc
+    assert child.user_frame(wrapped, str(tmp_path)) == (str(tmp_path / "main.py"), 1)
+
+
+def test_installed_code_inside_the_project_is_not_the_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / ".venv" / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+    exc = _raise_from(site / "lib.py", "raise ValueError('in a package')\n")
+    assert child.user_frame(exc, str(tmp_path)) is None
+    assert child.is_user_file(str(tmp_path / "main.py"), str(tmp_path))
+    assert not child.is_user_file(str(site / "lib.py"), str(tmp_path))
+    assert not child.is_user_file(str(child.ENGINE_DIR / "run.py"), str(child.ENGINE_DIR.parent))
+    assert not child.is_user_file(str(tmp_path.parent / "other.py"), str(tmp_path))
+
+
+def test_inside_compares_whole_path_parts(tmp_path: Path) -> None:
+    assert child._inside(str(tmp_path / "a" / "b.py"), str(tmp_path / "a"))
+    assert not child._inside(str(tmp_path / "ab" / "b.py"), str(tmp_path / "a"))
+    # A directory given relative cannot be compared with an absolute path: not inside.
+    assert not child._inside(str(tmp_path / "a.py"), "relative")
+
+
+def test_debian_dist_packages_are_installed_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dist = tmp_path / "usr" / "lib" / "python3" / "dist-packages"
+    monkeypatch.setattr(sys, "path", [*sys.path, str(dist)])
+    assert str(dist) in child._foreign_dirs()
+    assert not child.is_user_file(str(dist / "x.py"), str(tmp_path))
