@@ -84,7 +84,9 @@ def create_urn(name: str, type_: str, parent: str, project: str, stack: str) -> 
 
 
 def _is_root(urn: str) -> bool:
-    return bool(urn) and urn_parts(urn)[2].split("$")[-1] == ROOT_STACK_TYPE
+    # As the engine tells the root stack: `parent.QualifiedType() == resource.RootStackType`
+    # (pkg/resource/deploy/step_generator.go, generateAliases); the root has no parent to qualify it.
+    return bool(urn) and urn_parts(urn)[2] == ROOT_STACK_TYPE
 
 
 def alias_urns(r: Resource, project: str, stack: str, old_of: Mapping[str, str]) -> list[str]:

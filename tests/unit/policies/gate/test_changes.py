@@ -839,3 +839,75 @@ def test_an_export_that_cannot_be_read_is_a_change_error_naming_it(head, tmp_pat
     with pytest.raises(ChangeError) as err:
         against_state(head, str(bad))
     assert str(err.value) == f"{bad}: this is `pulumi preview --json` output; judge it with --preview"
+
+
+from policies.gate.changes import alias_urns, create_urn  # noqa: E402
+from policies.gate.records import Resource as _Res  # noqa: E402
+
+_STACK_ROOT = "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"
+_COMP = "urn:pulumi:dev::p::c:x:C::comp"
+
+
+def test_create_urn_qualifies_the_type_by_a_parent_other_than_the_stack():
+    assert create_urn("n", "t:m:T", _COMP, "p", "dev") == "urn:pulumi:dev::p::c:x:C$t:m:T::n"
+    assert create_urn("n", "t:m:T", _STACK_ROOT, "p", "dev") == "urn:pulumi:dev::p::t:m:T::n"
+    assert create_urn("n", "t:m:T", "", "q", "s") == "urn:pulumi:s::q::t:m:T::n"
+
+
+def test_each_field_of_an_alias_spec_and_each_alias_once():
+    literal = "urn:pulumi:dev::p::c:x:C$t:m:T::literal"
+    aliases = [
+        {"name": "x"},
+        {"type": "t:m:U"},
+        {"parentUrn": _STACK_ROOT},
+        {"noParent": True},  # the same URN as the one before: listed once
+        {"project": "q", "stack": "s"},
+        literal,
+        literal,
+        "",
+    ]
+    child = _Res(
+        "urn:pulumi:dev::p::c:x:C$t:m:T::comp-role",
+        "t:m:T",
+        "comp-role",
+        {},
+        _COMP,
+        (),
+        {},
+        None,
+        options={"aliases": aliases},
+    )
+    assert alias_urns(child, "p", "dev", {})[-1] == literal  # an empty alias is none
+    aliases.pop()
+    assert alias_urns(child, "p", "dev", {}) == [
+        "urn:pulumi:dev::p::c:x:C$t:m:T::x",
+        "urn:pulumi:dev::p::c:x:C$t:m:U::comp-role",
+        "urn:pulumi:dev::p::t:m:T::comp-role",
+        "urn:pulumi:s::q::c:x:C$t:m:T::comp-role",
+        literal,
+    ]
+    # The parent went by an alias: the child inherits it, renamed after the parent's old name.
+    assert alias_urns(child, "p", "dev", {_COMP: "urn:pulumi:dev::p::c:x:C::old"})[5:] == [
+        "urn:pulumi:dev::p::c:x:C$t:m:T::old-role",
+        "urn:pulumi:dev::p::c:x:C$t:m:U::old-role",
+    ]
+
+
+def test_an_alias_of_a_top_level_resource_and_an_alias_parent_that_was_itself_aliased():
+    new_parent = "urn:pulumi:dev::p::c:x:D::new"
+    top = _Res(
+        "urn:pulumi:dev::p::t:m:T::a",
+        "t:m:T",
+        "a",
+        {},
+        None,
+        (),
+        {},
+        None,
+        options={"aliases": [{"name": "b"}, {"parentUrn": new_parent}]},
+    )
+    assert alias_urns(top, "p", "dev", {}) == ["urn:pulumi:dev::p::t:m:T::b", "urn:pulumi:dev::p::c:x:D$t:m:T::a"]
+    assert alias_urns(top, "p", "dev", {new_parent: "urn:pulumi:dev::p::c:x:E::older"}) == [
+        "urn:pulumi:dev::p::t:m:T::b",
+        "urn:pulumi:dev::p::c:x:E$t:m:T::a",
+    ]
