@@ -46,3 +46,25 @@ def test_the_kill_rate_leaves_out_equivalent_mutants_and_counts_uncovered_ones_a
         "survivors": ["p.m.x_f__mutmut_4"],
     }
     assert report["p/n.py"]["kill_rate"] == 0.0
+
+
+def test_a_mutants_tests_run_its_modules_own_tests_first_then_the_fastest():
+    from bench.mutation.order import own_test_file, sort_key
+
+    assert own_test_file("policies.gate.config.x_reconcile__mutmut_3") == "test_config.py"
+    assert own_test_file("app.edge.xǁEdgeǁ__call____mutmut_13") == "test_edge.py"
+    assert own_test_file("stats") == own_test_file("") == ""
+    durations = {
+        "tests/a/test_cli.py::t": 0.1,
+        "tests/a/test_config.py::slow": 3.0,
+        "tests/a/test_config.py::fast": 1.0,
+    }
+    ids = [*durations, "tests/a/test_other.py::unknown"]
+    ordered = sorted(ids, key=lambda n: sort_key(n, durations, "test_config.py"))
+    assert ordered == [
+        "tests/a/test_config.py::fast",
+        "tests/a/test_config.py::slow",
+        "tests/a/test_cli.py::t",
+        "tests/a/test_other.py::unknown",
+    ]
+    assert sorted(ids, key=lambda n: sort_key(n, durations, ""))[0] == "tests/a/test_cli.py::t"
