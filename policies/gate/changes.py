@@ -405,16 +405,16 @@ def against_rev(
     scratch = Path(tempfile.mkdtemp(prefix="stateless-guard-rev-"))
     tree = scratch / "tree"
     try:
-        _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit, what="git worktree add")
+        # A commit id is checked out detached (no branch is made); --quiet leaves only the error in
+        # what _git reports.
+        _git(repo, "worktree", "add", "--quiet", str(tree), commit, what="git worktree add")
         program = tree / relative
         if not program.is_dir():
             raise ChangeError(f"{relative} does not exist at {rev} ({commit[:12]})")
         old = plan_at(program)
     finally:
-        subprocess.run(
-            ["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True, check=False
-        )
         shutil.rmtree(scratch, ignore_errors=True)
+        # The checkout forgets a worktree whose directory is gone.
         subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True, check=False)
     changes = compare(old.resources if old is not None else [], result.resources, result.project, result.stack)
     if old is not None and old.run is not None:

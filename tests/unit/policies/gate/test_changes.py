@@ -503,6 +503,8 @@ def test_against_rev_plans_the_revisions_copy_of_the_program_and_removes_it(repo
     assert not program.parent.parent.exists()
     listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
     assert len(listed.strip().splitlines()) == 1
+    branches = subprocess.run(["git", "branch", "--format=%(refname:short)"], cwd=repo, capture_output=True, text=True)
+    assert branches.stdout.split() == ["main"]
     assert {(f.op, f.name) for f in changes.findings} == EXPECTED
     assert changes.notes[-1] == (
         'at HEAD: a "layer": build/layer is gone (not in the revision\'s files, e.g. a build output git does not '
@@ -911,3 +913,18 @@ def test_an_alias_of_a_top_level_resource_and_an_alias_parent_that_was_itself_al
         "urn:pulumi:dev::p::t:m:T::b",
         "urn:pulumi:dev::p::c:x:E$t:m:T::a",
     ]
+
+
+def test_a_worktree_that_cannot_be_added_is_named_and_leaves_nothing(repo, head, tmp_path, monkeypatch):
+    from policies.gate import changes
+
+    scratch = tmp_path / "scratch"
+    (scratch / "tree").mkdir(parents=True)
+    (scratch / "tree" / "taken").write_text("x")
+    monkeypatch.setattr(changes.tempfile, "mkdtemp", lambda prefix: str(scratch))
+    with pytest.raises(ChangeError) as err:
+        against_rev(dataclasses.replace(head, program_dir=repo / "stack"), "HEAD", lambda program: None)
+    assert str(err.value) == f"git worktree add: fatal: '{scratch / 'tree'}' already exists"
+    assert not scratch.exists()
+    listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
+    assert len(listed.strip().splitlines()) == 1
