@@ -112,9 +112,14 @@ def alias_urns(r: Resource, project: str, stack: str, old_of: Mapping[str, str])
         elif alias_parent in old_of:
             # The parent went by an alias too: its old URN is this resource's old parent.
             alias_parent = old_of[alias_parent]
-        if alias.get("noParent") or _is_root(alias_parent):
-            alias_parent = ""
-        return create_urn(name, type_, alias_parent, alias.get("project") or project, alias.get("stack") or stack)
+        # create_urn leaves the root stack out of the type as it leaves out no parent.
+        return create_urn(
+            name,
+            type_,
+            "" if alias.get("noParent") else alias_parent,
+            alias.get("project") or project,
+            alias.get("stack") or stack,
+        )
 
     specs = list(r.options.get("aliases") or [])
     for alias in specs:

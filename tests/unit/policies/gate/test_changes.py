@@ -928,3 +928,17 @@ def test_a_worktree_that_cannot_be_added_is_named_and_leaves_nothing(repo, head,
     assert not scratch.exists()
     listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
     assert len(listed.strip().splitlines()) == 1
+
+
+def test_a_renamed_top_level_resource_is_paired_with_the_one_new_top_level_resource_of_its_type():
+    from policies.gate.changes import _successor
+
+    t = "aws:s3/bucket:Bucket"
+
+    def r(name: str, parent: str | None) -> _Res:
+        return _Res(f"urn:pulumi:dev::p::{t}::{name}", t, name, {}, parent, (), {}, None)
+
+    before, renamed = r("old", None), r("new", None)
+    assert _successor(before, [renamed, r("child", _COMP)]) is renamed
+    assert _successor(r("old", _COMP), [renamed]) is None
+    assert _successor(r("old", _COMP), [renamed, r("child", _COMP)]).name == "child"
