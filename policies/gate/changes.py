@@ -148,7 +148,7 @@ def alias_urns(r: Resource, project: str, stack: str, old_of: Mapping[str, str])
 def compare(old: Sequence[Resource], new: Sequence[Resource], project: str, stack: str) -> ChangeSet:
     """What replacing the `old` resources by the `new` plan destroys among the stateful ones."""
     olds = {r.urn: r for r in old}
-    taken: dict[str, str] = {}  # old URN -> new URN
+    taken: set[str] = set()  # old URNs paired with a new resource
     old_of: dict[str, str] = {}  # new URN -> old URN, when paired through an alias
     pairs: list[tuple[Resource, Resource]] = []
     news_unpaired: list[Resource] = []
@@ -164,7 +164,7 @@ def compare(old: Sequence[Resource], new: Sequence[Resource], project: str, stac
         if match is None:
             news_unpaired.append(r)
             continue
-        taken[match] = urn
+        taken.add(match)
         pairs.append((olds[match], r))
 
     out = ChangeSet()

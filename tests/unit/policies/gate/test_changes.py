@@ -942,3 +942,113 @@ def test_a_renamed_top_level_resource_is_paired_with_the_one_new_top_level_resou
     assert _successor(before, [renamed, r("child", _COMP)]) is renamed
     assert _successor(r("old", _COMP), [renamed]) is None
     assert _successor(r("old", _COMP), [renamed, r("child", _COMP)]).name == "child"
+
+
+# ----------------------------------------------------------------------------- plan against plan, exactly
+
+from policies.gate.mockengine.records import UNKNOWN as _UNKNOWN  # noqa: E402
+from policies.rules import data_loss  # noqa: E402
+
+SS = "kubernetes:apps/v1:StatefulSet"
+VCT = [{"metadata": {"name": "data"}}]
+
+
+def _r(type_: str, name: str, inputs: dict[str, Any] | None = None, parent: str | None = None, **kw: Any) -> _Res:
+    protect = bool(kw.pop("protect", False))
+    qualified = f"{urn_parts(parent)[2]}${type_}" if parent else type_
+    return _Res(
+        f"urn:pulumi:dev::p::{qualified}::{name}",
+        type_,
+        name,
+        inputs or {},
+        parent,
+        (),
+        {},
+        None,
+        protect=protect,
+        options=kw,
+    )
+
+
+def test_a_pair_is_judged_when_either_side_is_stateful():
+    claims = _r(SS, "s", {"spec": {"serviceName": "b", "volumeClaimTemplates": VCT}})
+    plain = _r(SS, "s", {"spec": {"serviceName": "a"}})
+    grew = compare([plain], [claims], "p", "dev").findings
+    shrank = compare([claims], [plain], "p", "dev").findings
+    assert [(f.op, f.name) for f in grew] == [("replace", "s")]
+    assert [(f.op, f.name) for f in shrank] == [("replace", "s")]
+    assert "spec.serviceName 'a' -> 'b'" in grew[0].message and "spec.serviceName 'b' -> 'a'" in shrank[0].message
+    assert compare([plain], [_r(SS, "s", {"spec": {"serviceName": "c"}})], "p", "dev").findings == []
+    # A StatefulSet with volume claims that is gone is a delete; one without is nothing.
+    assert [(f.op, f.name) for f in compare([claims], [], "p", "dev").findings] == [("delete", "s")]
+    assert compare([plain], [], "p", "dev").findings == []
+
+
+def test_each_kind_of_plan_finding_exactly():
+    db = "aws:rds/instance:Instance"
+    comp = "urn:pulumi:dev::p::c:x:C::comp"
+    old = [
+        _r(db, "db", {"identifier": "a"}, protect=True),
+        _r(BUCKET, "kept", {"bucket": "k"}, retainOnDelete=True),
+        _r(BUCKET, "gone", protect=True),
+        _r(BUCKET, "moved", protect=True),
+        _r(BUCKET, "left", retainOnDelete=True),
+    ]
+    moved, left = _r(BUCKET, "moved", parent=comp), _r(BUCKET, "left", parent=comp)
+    new = [_r(db, "db", {"identifier": "b"}), moved, left]
+    changes = compare(old, new, "p", "dev")
+    reason = ["identifier 'a' -> 'b'"]
+    assert changes.findings == [
+        Finding("replace", old[0].urn, db, "db", data_loss.replace_message(db, "db", reason, False, True)),
+        Finding(
+            "retain",
+            old[1].urn,
+            BUCKET,
+            "kept",
+            data_loss.retained_message(BUCKET, "kept", "it is no longer in the program"),
+            advisory=True,
+        ),
+        Finding(
+            "delete",
+            old[2].urn,
+            BUCKET,
+            "gone",
+            data_loss.delete_message(BUCKET, "gone", "it is no longer in the program", True),
+        ),
+        Finding(
+            "delete-create",
+            old[3].urn,
+            BUCKET,
+            "moved",
+            data_loss.moved_message(BUCKET, "moved", old[3].urn, moved.urn, True),
+        ),
+        Finding(
+            "retain",
+            old[4].urn,
+            BUCKET,
+            "left",
+            data_loss.retained_message(BUCKET, "left", f"its URN changes to {left.urn} with no alias"),
+            advisory=True,
+        ),
+    ]
+    assert "it is protected, so the update fails at that step" in changes.findings[0].message
+    assert changes.notes == []
+
+
+def test_notes_name_what_the_plan_cannot_judge():
+    rg = "aws:elasticache/replicationGroup:ReplicationGroup"
+    unknown_before = compare([_r(BUCKET, "b", {"bucket": _UNKNOWN})], [_r(BUCKET, "b", {"bucket": "x"})], "p", "dev")
+    assert unknown_before.findings == []
+    assert unknown_before.notes == [f"{BUCKET} b: bucket is not known before the update; not judged"]
+    same = {"replicationGroupId": "g", "transitEncryptionEnabled": True}
+    assert compare([_r(rg, "g", same)], [_r(rg, "g", dict(same))], "p", "dev").notes == []
+
+
+def test_a_resource_is_paired_once():
+    # Two new resources aliasing the same old one: the first takes it, the second is new.
+    old = _r(BUCKET, "old", {"bucket": "x"})
+    first = _r(BUCKET, "first", {"bucket": "x"}, aliases=[{"name": "old"}])
+    second = _r(BUCKET, "second", {"bucket": "y"}, aliases=[{"name": "old"}])
+    assert compare([old], [first, second], "p", "dev").findings == []
+    # The same resource under its own URN is not paired twice either.
+    assert compare([old], [_r(BUCKET, "old", {"bucket": "x"}), second], "p", "dev").findings == []
