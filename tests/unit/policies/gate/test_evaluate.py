@@ -469,6 +469,9 @@ def test_what_a_stack_policy_sees_of_each_resource():
         None,
         None,
     )
+    assert (root.opts.aliases, root.opts.additional_secret_outputs) == ([], [])
+    timeouts = root.opts.custom_timeouts
+    assert (timeouts.create_seconds, timeouts.update_seconds, timeouts.delete_seconds) == (0, 0, 0)
     assert dict(root.props) == {}
     assert got["bare"].props["k"] == "in"
     assert got["bare"].parent is root
