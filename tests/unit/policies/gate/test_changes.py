@@ -1052,3 +1052,23 @@ def test_a_resource_is_paired_once():
     assert compare([old], [first, second], "p", "dev").findings == []
     # The same resource under its own URN is not paired twice either.
     assert compare([old], [_r(BUCKET, "old", {"bucket": "x"}), second], "p", "dev").findings == []
+
+
+def test_cleaning_up_after_the_revision_neither_fails_nor_prints(head, tmp_path, capfd):
+    """The revision's plan may leave the scratch copy gone, or the checkout itself (a CI job's workspace
+    removed under it): the comparison still ends with its result, and git's complaints stay out of the
+    report's streams."""
+    root = tmp_path / "repo"
+    (root / "stack").mkdir(parents=True)
+    (root / "stack" / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "base")
+
+    def vanish(program: Path) -> None:
+        shutil.rmtree(program.parent.parent)
+        shutil.rmtree(root / ".git")
+
+    judged, changes = against_rev(dataclasses.replace(head, program_dir=root / "stack"), "HEAD", vanish)
+    assert changes.findings == [] and judged.violations == head.violations
+    assert capfd.readouterr() == ("", "")
