@@ -243,7 +243,8 @@ def _policy_resources(
     resources: Sequence[Resource], project: str, stack: str, by_urn: Mapping[str, Resource]
 ) -> list[PolicyResource]:
     root_urn = stack_urn(project, stack)
-    root_opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+    # The root stack has no parent (the options' default).
+    root_opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
     root = PolicyResource(
         STACK_TYPE, unknown_checking_proxy({}), root_urn, f"{project}-{stack}", root_opts, None, None, [], {}
     )
