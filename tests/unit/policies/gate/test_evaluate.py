@@ -533,3 +533,12 @@ def test_a_policy_may_change_its_config_without_changing_the_settings():
     }
     evaluate([_res("a")], [policy, stack], settings, "p", "dev")
     assert (settings["greedy"].properties, settings["greedy-stack"].properties) == ({"limit": 1}, {"limit": 2})
+
+
+def test_a_bad_waiver_given_to_unmatched_waivers_names_its_policy():
+    from policies.rules.waivers import WaiverError
+
+    settings = {"sized": PolicySettings(EnforcementLevel.MANDATORY, {"waivers": [{"reason": "r"}]})}
+    with pytest.raises(WaiverError) as err:
+        unmatched_waivers(settings, [])
+    assert str(err.value).startswith("policy config: sized: waivers[0]: ")
