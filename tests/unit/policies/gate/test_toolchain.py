@@ -178,3 +178,96 @@ def test_this_repository_runs_with_the_virtualenv_its_project_file_names() -> No
 def test_for_project_without_a_project_file(tmp_path: Path) -> None:
     with pytest.raises(ToolchainError, match="no Pulumi.yaml"):
         for_project(tmp_path)
+
+
+# ----------------------------------------------------------------------------- uv and poetry, exactly
+
+import subprocess  # noqa: E402
+
+from policies.gate.toolchains.common import Interpreter, activate  # noqa: E402
+
+
+def test_uv_finds_exactly_and_takes_absolute_paths_as_they_are(tmp_path: Path) -> None:
+    executable(tmp_path / "tools" / "uv")
+    env = {"PATH": str(tmp_path / "tools"), "PYTHONHOME": "x"}
+    absolute = venv(tmp_path / "elsewhere" / "env")
+    found = find_interpreter(options(tmp_path / "proj", virtualenv=str(absolute), toolchain="uv"), env)
+    assert found == Interpreter(
+        absolute / "bin" / "python",
+        "uv",
+        f"uv's virtualenv {absolute}",
+        absolute,
+        {},
+        f"uv sync (in {tmp_path / 'proj'})",
+    )
+    assert found.env == activate(env, absolute) and "PYTHONHOME" not in found.env
+    given = {**env, "UV_PROJECT_ENVIRONMENT": str(absolute)}
+    assert find_interpreter(options(tmp_path / "proj", toolchain="uv"), given).virtualenv == absolute
+
+
+def test_uv_refusals_exactly(tmp_path: Path) -> None:
+    with pytest.raises(ToolchainError) as err:
+        find_interpreter(options(tmp_path, toolchain="uv"), {"PATH": str(tmp_path)})
+    assert str(err.value) == (
+        "the program uses uv (Pulumi.yaml toolchain, or a uv.lock) but no `uv` is on PATH: install uv, "
+        "or set the toolchain option in Pulumi.yaml to `pip`"
+    )
+
+
+def test_poetry_is_asked_in_the_program_directory_with_the_given_environment(tmp_path: Path) -> None:
+    program = tmp_path / "prog"
+    env_dir = venv(program / "from-env")
+    executable(tmp_path / "tools" / "poetry", '#!/bin/sh\necho "$(pwd)/$VENV_NAME"\n')
+    env = {"PATH": str(tmp_path / "tools"), "VENV_NAME": "from-env"}
+    found = find_interpreter(options(tmp_path, program_dir=str(program), toolchain="poetry"), env)
+    assert found == Interpreter(
+        env_dir / "bin" / "python",
+        "poetry",
+        f"poetry's virtualenv {env_dir}",
+        env_dir,
+        {},
+        f"poetry install (in {program})",
+    )
+    assert found.env == activate(env, env_dir)
+
+
+def test_poetry_refusals_exactly(tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    env = {"PATH": str(tools)}
+    with pytest.raises(ToolchainError) as err:
+        find_interpreter(options(tmp_path, toolchain="poetry"), env)
+    assert str(err.value) == (
+        "the program uses poetry (Pulumi.yaml toolchain, or a poetry.lock) but no `poetry` is on PATH: "
+        "install poetry, or set the toolchain option in Pulumi.yaml to `pip`"
+    )
+    no_env = f"poetry has no virtualenv for {tmp_path}: run `poetry install` there"
+    for body in ("#!/bin/sh\nexit 0\n", f"#!/bin/sh\necho {tmp_path}\nexit 1\n"):
+        executable(tools / "poetry", body)
+        with pytest.raises(ToolchainError) as err:
+            find_interpreter(options(tmp_path, toolchain="poetry"), env)
+        assert str(err.value) == no_env
+    executable(tools / "poetry", f"#!/bin/sh\necho {tmp_path / 'plain'}\n")
+    with pytest.raises(ToolchainError) as err:
+        find_interpreter(options(tmp_path, toolchain="poetry"), env)
+    assert str(err.value) == f"'{tmp_path / 'plain'}' is not a virtualenv: run `poetry install` in {tmp_path}"
+    broken = executable(tools / "poetry", "#!/nonexistent/interpreter\n")
+    with pytest.raises(ToolchainError) as err:
+        find_interpreter(options(tmp_path, toolchain="poetry"), env)
+    assert str(err.value) == f"`poetry env info --path` failed: [Errno 2] No such file or directory: '{broken}'"
+
+
+def test_poetry_is_given_a_minute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from policies.gate.toolchains import poetry
+
+    executable(tmp_path / "tools" / "poetry")
+
+    def hangs(args: list[str], **kwargs: object) -> object:
+        raise subprocess.TimeoutExpired(args, kwargs["timeout"])  # type: ignore[arg-type]
+
+    monkeypatch.setattr(poetry.subprocess, "run", hangs)
+    with pytest.raises(ToolchainError) as err:
+        find_interpreter(options(tmp_path, toolchain="poetry"), {"PATH": str(tmp_path / "tools")})
+    assert str(err.value) == (
+        f"`poetry env info --path` failed: Command '['{tmp_path / 'tools' / 'poetry'}', 'env', 'info', '--path']' "
+        "timed out after 60 seconds"
+    )
