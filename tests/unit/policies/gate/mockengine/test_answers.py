@@ -582,9 +582,9 @@ def test_ssm_parameters_that_name_an_image_answer_an_ami_and_others_their_own_na
     token = "aws:ssm/getParameter:getParameter"
     bottlerocket = "/aws/service/bottlerocket/aws-k8s-1.29/x86_64/latest/image_id"
     assert _invoke(token, {"name": bottlerocket})["value"] == "ami-0abcdef1234567890"
-    own = _invoke(token, {"name": "/app/config/"})
-    assert (own["value"], own["insecureValue"]) == ("mock-parameter-app-config", "mock-parameter-app-config")
-    assert own["arn"].endswith(":parameter/app/config/")
+    own = _invoke(token, {"name": "/Xapp/LAX/"})
+    assert (own["value"], own["insecureValue"]) == ("mock-parameter-Xapp-LAX", "mock-parameter-Xapp-LAX")
+    assert own["arn"].endswith(":parameter/Xapp/LAX/")
 
 
 def test_a_zone_name_ends_in_one_dot() -> None:
