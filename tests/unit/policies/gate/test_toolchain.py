@@ -271,3 +271,14 @@ def test_poetry_is_given_a_minute(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         f"`poetry env info --path` failed: Command '['{tmp_path / 'tools' / 'poetry'}', 'env', 'info', '--path']' "
         "timed out after 60 seconds"
     )
+
+
+def test_activation_whatever_the_case_of_the_variables(tmp_path: Path) -> None:
+    env_dir = tmp_path / "env"
+    given = {"Path": "/usr/bin", "virtual_env": "/old", "PythonHome": "/x", "HOME": "/root"}
+    assert activate(given, env_dir) == {
+        "Path": f"{env_dir / 'bin'}{os.pathsep}/usr/bin",
+        "VIRTUAL_ENV": str(env_dir),
+        "HOME": "/root",
+    }
+    assert activate({}, env_dir) == {"PATH": str(env_dir / "bin"), "VIRTUAL_ENV": str(env_dir)}
