@@ -282,3 +282,9 @@ def test_activation_whatever_the_case_of_the_variables(tmp_path: Path) -> None:
         "HOME": "/root",
     }
     assert activate({}, env_dir) == {"PATH": str(env_dir / "bin"), "VIRTUAL_ENV": str(env_dir)}
+
+
+def test_a_project_file_may_be_named_pulumi_yml(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yml").write_text("name: p\nruntime:\n  name: python\n  options:\n    virtualenv: env\n")
+    env_dir = venv(tmp_path / "env")
+    assert for_project(tmp_path).virtualenv == env_dir
