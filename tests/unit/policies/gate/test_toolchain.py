@@ -288,3 +288,26 @@ def test_a_project_file_may_be_named_pulumi_yml(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yml").write_text("name: p\nruntime:\n  name: python\n  options:\n    virtualenv: env\n")
     env_dir = venv(tmp_path / "env")
     assert for_project(tmp_path).virtualenv == env_dir
+
+
+def test_a_project_file_that_cannot_be_used_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.yaml"
+    path.write_text("name: [\n")
+    with pytest.raises(ToolchainError) as err:
+        for_project(tmp_path)
+    assert str(err.value).startswith(f"{path}: cannot be read: ")
+    path.write_text("- a list\n")
+    with pytest.raises(ToolchainError) as err:
+        for_project(tmp_path)
+    assert str(err.value) == f"{path}: not a project file"
+
+
+def test_the_program_directory_is_the_one_main_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    executable(tmp_path / "tools" / "uv")
+    monkeypatch.setenv("PATH", str(tmp_path / "tools"))
+    monkeypatch.delenv("UV_PROJECT_ENVIRONMENT", raising=False)
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: p\nmain: src\nruntime:\n  name: python\n  options:\n    toolchain: uv\n"
+    )
+    env_dir = venv(tmp_path / "src" / ".venv")
+    assert for_project(tmp_path).virtualenv == env_dir
