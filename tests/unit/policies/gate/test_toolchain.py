@@ -64,7 +64,7 @@ def test_a_missing_virtualenv_says_how_to_create_it(tmp_path: Path, make: bool, 
         (tmp_path / "venv").mkdir()
     with pytest.raises(ToolchainError) as err:
         find_interpreter(options(tmp_path, virtualenv="venv"), {"PATH": ""})
-    assert state in str(err.value)
+    assert f"is set to 'venv', but {tmp_path / 'venv'} {state}" in str(err.value)
     assert f"python3 -m venv {tmp_path / 'venv'}" in str(err.value)
     assert "pip install -r requirements.txt" in str(err.value)
 
@@ -311,3 +311,11 @@ def test_the_program_directory_is_the_one_main_names(tmp_path: Path, monkeypatch
     )
     env_dir = venv(tmp_path / "src" / ".venv")
     assert for_project(tmp_path).virtualenv == env_dir
+
+
+def test_a_refused_runtime_option_names_the_project_file(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.yaml"
+    path.write_text("name: p\nruntime:\n  name: python\n  options:\n    toolchain: conda\n")
+    with pytest.raises(ToolchainError) as err:
+        for_project(tmp_path)
+    assert str(err.value).startswith(f"{path}: ")
