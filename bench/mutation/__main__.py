@@ -242,8 +242,10 @@ def _configure(workdir: Path, group: Group, only: list[str]) -> None:
         f"also_copy = {json.dumps(others)}",
         f"only_mutate = {json.dumps(only or list(group.modules))}",
         f"pytest_add_cli_args_test_selection = {json.dumps(list(group.tests))}",
-        # The processes tests start do not inherit mutmut's stats mode (children.py).
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-p", "bench.mutation.children"]',
+        # The processes tests start do not inherit mutmut's stats mode (children.py); a mutant's covering
+        # tests run with its module's own tests first, then fastest first (order.py).
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-p", "bench.mutation.children", '
+        '"-p", "bench.mutation.order"]',
         "",
     ]
     with (workdir / "pyproject.toml").open("a", encoding="utf-8") as f:

@@ -84,7 +84,9 @@ def create_urn(name: str, type_: str, parent: str, project: str, stack: str) -> 
 
 
 def _is_root(urn: str) -> bool:
-    return bool(urn) and urn_parts(urn)[2].split("$")[-1] == ROOT_STACK_TYPE
+    # As the engine tells the root stack: `parent.QualifiedType() == resource.RootStackType`
+    # (pkg/resource/deploy/step_generator.go, generateAliases); the root has no parent to qualify it.
+    return bool(urn) and urn_parts(urn)[2] == ROOT_STACK_TYPE
 
 
 def alias_urns(r: Resource, project: str, stack: str, old_of: Mapping[str, str]) -> list[str]:
@@ -110,9 +112,14 @@ def alias_urns(r: Resource, project: str, stack: str, old_of: Mapping[str, str])
         elif alias_parent in old_of:
             # The parent went by an alias too: its old URN is this resource's old parent.
             alias_parent = old_of[alias_parent]
-        if alias.get("noParent") or _is_root(alias_parent):
-            alias_parent = ""
-        return create_urn(name, type_, alias_parent, alias.get("project") or project, alias.get("stack") or stack)
+        # create_urn leaves the root stack out of the type as it leaves out no parent.
+        return create_urn(
+            name,
+            type_,
+            "" if alias.get("noParent") else alias_parent,
+            alias.get("project") or project,
+            alias.get("stack") or stack,
+        )
 
     specs = list(r.options.get("aliases") or [])
     for alias in specs:
@@ -141,7 +148,7 @@ def alias_urns(r: Resource, project: str, stack: str, old_of: Mapping[str, str])
 def compare(old: Sequence[Resource], new: Sequence[Resource], project: str, stack: str) -> ChangeSet:
     """What replacing the `old` resources by the `new` plan destroys among the stateful ones."""
     olds = {r.urn: r for r in old}
-    taken: dict[str, str] = {}  # old URN -> new URN
+    taken: set[str] = set()  # old URNs paired with a new resource
     old_of: dict[str, str] = {}  # new URN -> old URN, when paired through an alias
     pairs: list[tuple[Resource, Resource]] = []
     news_unpaired: list[Resource] = []
@@ -157,7 +164,7 @@ def compare(old: Sequence[Resource], new: Sequence[Resource], project: str, stac
         if match is None:
             news_unpaired.append(r)
             continue
-        taken[match] = urn
+        taken.add(match)
         pairs.append((olds[match], r))
 
     out = ChangeSet()
@@ -403,16 +410,16 @@ def against_rev(
     scratch = Path(tempfile.mkdtemp(prefix="stateless-guard-rev-"))
     tree = scratch / "tree"
     try:
-        _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), commit, what="git worktree add")
+        # A commit id is checked out detached (no branch is made); --quiet leaves only the error in
+        # what _git reports.
+        _git(repo, "worktree", "add", "--quiet", str(tree), commit, what="git worktree add")
         program = tree / relative
         if not program.is_dir():
             raise ChangeError(f"{relative} does not exist at {rev} ({commit[:12]})")
         old = plan_at(program)
     finally:
-        subprocess.run(
-            ["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True, check=False
-        )
         shutil.rmtree(scratch, ignore_errors=True)
+        # The checkout forgets a worktree whose directory is gone.
         subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True, check=False)
     changes = compare(old.resources if old is not None else [], result.resources, result.project, result.stack)
     if old is not None and old.run is not None:

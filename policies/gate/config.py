@@ -36,9 +36,13 @@ class PolicySettings:
 
 def read_policy_config(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise PolicyConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PolicyConfigError(f"{path}: not UTF-8 text") from None
     try:
         doc = json.loads(text)
     except ValueError as exc:

@@ -143,7 +143,7 @@ def evaluate(
         def report_violation(message: str, urn: str | None = None) -> None:
             if message and not isinstance(message, str):
                 raise TypeError("Expected message to be a string")
-            target = default if default is not None else by_urn.get(urn or "")
+            target = default if default is not None else (by_urn.get(urn) if urn else None)
             source = None if target is None else target.source
             if target is None:
                 subject_urn, subject_type, subject_name = urn or root_urn, STACK_TYPE, f"{project}-{stack}"
@@ -194,10 +194,10 @@ def evaluate(
         # the analyzer's fresh copy per policy and keeps evaluation linear in the number of resources.
         props = unknown_checking_proxy(dict(r.inputs))
         for policy, level in resource_policies:
-            config = waiver_rules.without_waivers(settings[policy.name].properties)
-            args = ResourceValidationArgs(
-                r.type, props, r.urn, r.name, options, provider, dict(config) if config else None, {}
-            )
+            # A copy, so that no policy changes another's; no stack tags are known (the analyzer's
+            # args read an absent config or tags as empty).
+            config = dict(waiver_rules.without_waivers(settings[policy.name].properties))
+            args = ResourceValidationArgs(r.type, props, r.urn, r.name, options, provider, config)
             try:
                 _run(policy.validate(args, reporter(policy, level, r)))
             except UnknownValueError as err:
@@ -210,8 +210,8 @@ def evaluate(
     if stack_policies:
         stack_resources = _policy_resources(resources, project, stack, by_urn)
         for stack_policy, level in stack_policies:
-            config = waiver_rules.without_waivers(settings[stack_policy.name].properties)
-            stack_args = StackValidationArgs(stack_resources, dict(config) if config else None, {})
+            config = dict(waiver_rules.without_waivers(settings[stack_policy.name].properties))
+            stack_args = StackValidationArgs(stack_resources, config)
             try:
                 _run(stack_policy.validate(stack_args, reporter(stack_policy, level, None)))
             except UnknownValueError as err:
@@ -243,7 +243,8 @@ def _policy_resources(
     resources: Sequence[Resource], project: str, stack: str, by_urn: Mapping[str, Resource]
 ) -> list[PolicyResource]:
     root_urn = stack_urn(project, stack)
-    root_opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+    # The root stack has no parent (the options' default).
+    root_opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
     root = PolicyResource(
         STACK_TYPE, unknown_checking_proxy({}), root_urn, f"{project}-{stack}", root_opts, None, None, [], {}
     )
@@ -255,8 +256,11 @@ def _policy_resources(
             r.type, unknown_checking_proxy(props), r.urn, r.name, _options(r), _provider(r, by_urn), None, [], {}
         )
     for r in resources:
+        # Linked once every resource has its object.
         pr = out[r.urn]
         pr.parent = out.get(r.parent or root_urn)
-        pr.dependencies = [out[d] for d in r.dependencies if d in out]
-        pr.property_dependencies = {k: [out[d] for d in v if d in out] for k, v in r.property_dependencies.items()}
+        pr.dependencies.extend(out[d] for d in r.dependencies if d in out)
+        pr.property_dependencies.update(
+            {k: [out[d] for d in v if d in out] for k, v in r.property_dependencies.items()}
+        )
     return list(out.values())

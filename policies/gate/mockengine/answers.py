@@ -383,9 +383,10 @@ def _session_context(args: Mapping[str, Any], region: str) -> dict[str, Any]:
     arn = str(args.get("arn") or "")
     issuer = arn
     if ":assumed-role/" in arn:
-        role = arn.split(":assumed-role/", 1)[1].rsplit("/", 1)[0]
+        # arn:aws:sts::<account>:assumed-role/<role name>/<session name>: neither name holds a "/".
+        role = arn.partition(":assumed-role/")[2].partition("/")[0]
         issuer = f"arn:aws:iam::{arn.split(':')[4]}:role/{role}"
-    return {"arn": arn, "issuerArn": issuer, "issuerName": issuer.rsplit("/", 1)[-1], "id": arn}
+    return {"arn": arn, "issuerArn": issuer, "issuerName": issuer.rpartition("/")[2], "id": arn}
 
 
 def _vpc_lookup(args: Mapping[str, Any], region: str) -> dict[str, Any]:

@@ -22,8 +22,8 @@ NAME = "pip"
 
 def find(options: PythonOptions, environ: Mapping[str, str]) -> Interpreter:
     if options.virtualenv:
-        venv = Path(options.virtualenv)
-        venv = venv if venv.is_absolute() else options.root / venv
+        # An absolute path stays itself when joined to a directory (pathlib), as the CLI keeps it.
+        venv = options.root / options.virtualenv
         python = virtualenv_python(venv)
         if not is_virtualenv(venv):
             state = "does not exist" if not venv.exists() else "is not a virtual environment (no bin/python)"

@@ -21,13 +21,12 @@ NAME = "uv"
 
 def virtualenv_of(options: PythonOptions, environ: Mapping[str, str]) -> Path:
     if options.virtualenv:
-        venv = Path(options.virtualenv)
-        return venv if venv.is_absolute() else options.root / venv
+        # An absolute path stays itself when joined to a directory (pathlib), as the CLI keeps it.
+        return options.root / options.virtualenv
     root = options.program_dir
     project_dir = searchup(root, "uv.lock") or searchup(root, "pyproject.toml") or root
     given = environ.get("UV_PROJECT_ENVIRONMENT")
-    venv = Path(given) if given else Path(".venv")
-    return venv if venv.is_absolute() else project_dir / venv
+    return project_dir / (given or ".venv")
 
 
 def find(options: PythonOptions, environ: Mapping[str, str]) -> Interpreter:

@@ -127,3 +127,25 @@ def test_a_module_the_working_tree_changed_is_recorded_against_its_commit_with_a
     merged = merge_results({}, run, "abc", "d", frozenset({"p/b.py", "README.md"}))
     assert merged["groups"]["rules"]["modules"]["p/a.py"]["commit"] == "abc"
     assert merged["groups"]["rules"]["modules"]["p/b.py"]["commit"] == "abc+"
+
+
+def test_a_mutants_tests_run_its_modules_own_tests_first_then_the_fastest():
+    from bench.mutation.order import own_test_file, sort_key
+
+    assert own_test_file("policies.gate.config.x_reconcile__mutmut_3") == "test_config.py"
+    assert own_test_file("app.edge.xǁEdgeǁ__call____mutmut_13") == "test_edge.py"
+    assert own_test_file("stats") == own_test_file("") == ""
+    durations = {
+        "tests/a/test_cli.py::t": 0.1,
+        "tests/a/test_config.py::slow": 3.0,
+        "tests/a/test_config.py::fast": 1.0,
+    }
+    ids = [*durations, "tests/a/test_other.py::unknown"]
+    ordered = sorted(ids, key=lambda n: sort_key(n, durations, "test_config.py"))
+    assert ordered == [
+        "tests/a/test_config.py::fast",
+        "tests/a/test_config.py::slow",
+        "tests/a/test_cli.py::t",
+        "tests/a/test_other.py::unknown",
+    ]
+    assert sorted(ids, key=lambda n: sort_key(n, durations, ""))[0] == "tests/a/test_cli.py::t"

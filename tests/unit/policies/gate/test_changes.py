@@ -503,6 +503,8 @@ def test_against_rev_plans_the_revisions_copy_of_the_program_and_removes_it(repo
     assert not program.parent.parent.exists()
     listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
     assert len(listed.strip().splitlines()) == 1
+    branches = subprocess.run(["git", "branch", "--format=%(refname:short)"], cwd=repo, capture_output=True, text=True)
+    assert branches.stdout.split() == ["main"]
     assert {(f.op, f.name) for f in changes.findings} == EXPECTED
     assert changes.notes[-1] == (
         'at HEAD: a "layer": build/layer is gone (not in the revision\'s files, e.g. a build output git does not '
@@ -839,3 +841,234 @@ def test_an_export_that_cannot_be_read_is_a_change_error_naming_it(head, tmp_pat
     with pytest.raises(ChangeError) as err:
         against_state(head, str(bad))
     assert str(err.value) == f"{bad}: this is `pulumi preview --json` output; judge it with --preview"
+
+
+from policies.gate.changes import alias_urns, create_urn  # noqa: E402
+from policies.gate.records import Resource as _Res  # noqa: E402
+
+_STACK_ROOT = "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"
+_COMP = "urn:pulumi:dev::p::c:x:C::comp"
+
+
+def test_create_urn_qualifies_the_type_by_a_parent_other_than_the_stack():
+    assert create_urn("n", "t:m:T", _COMP, "p", "dev") == "urn:pulumi:dev::p::c:x:C$t:m:T::n"
+    assert create_urn("n", "t:m:T", _STACK_ROOT, "p", "dev") == "urn:pulumi:dev::p::t:m:T::n"
+    assert create_urn("n", "t:m:T", "", "q", "s") == "urn:pulumi:s::q::t:m:T::n"
+
+
+def test_each_field_of_an_alias_spec_and_each_alias_once():
+    literal = "urn:pulumi:dev::p::c:x:C$t:m:T::literal"
+    aliases = [
+        {"name": "x"},
+        {"type": "t:m:U"},
+        {"parentUrn": _STACK_ROOT},
+        {"noParent": True},  # the same URN as the one before: listed once
+        {"project": "q", "stack": "s"},
+        literal,
+        literal,
+        "",
+    ]
+    child = _Res(
+        "urn:pulumi:dev::p::c:x:C$t:m:T::comp-role",
+        "t:m:T",
+        "comp-role",
+        {},
+        _COMP,
+        (),
+        {},
+        None,
+        options={"aliases": aliases},
+    )
+    assert alias_urns(child, "p", "dev", {})[-1] == literal  # an empty alias is none
+    aliases.pop()
+    assert alias_urns(child, "p", "dev", {}) == [
+        "urn:pulumi:dev::p::c:x:C$t:m:T::x",
+        "urn:pulumi:dev::p::c:x:C$t:m:U::comp-role",
+        "urn:pulumi:dev::p::t:m:T::comp-role",
+        "urn:pulumi:s::q::c:x:C$t:m:T::comp-role",
+        literal,
+    ]
+    # The parent went by an alias: the child inherits it, renamed after the parent's old name.
+    assert alias_urns(child, "p", "dev", {_COMP: "urn:pulumi:dev::p::c:x:C::old"})[5:] == [
+        "urn:pulumi:dev::p::c:x:C$t:m:T::old-role",
+        "urn:pulumi:dev::p::c:x:C$t:m:U::old-role",
+    ]
+
+
+def test_an_alias_of_a_top_level_resource_and_an_alias_parent_that_was_itself_aliased():
+    new_parent = "urn:pulumi:dev::p::c:x:D::new"
+    top = _Res(
+        "urn:pulumi:dev::p::t:m:T::a",
+        "t:m:T",
+        "a",
+        {},
+        None,
+        (),
+        {},
+        None,
+        options={"aliases": [{"name": "b"}, {"parentUrn": new_parent}]},
+    )
+    assert alias_urns(top, "p", "dev", {}) == ["urn:pulumi:dev::p::t:m:T::b", "urn:pulumi:dev::p::c:x:D$t:m:T::a"]
+    assert alias_urns(top, "p", "dev", {new_parent: "urn:pulumi:dev::p::c:x:E::older"}) == [
+        "urn:pulumi:dev::p::t:m:T::b",
+        "urn:pulumi:dev::p::c:x:E$t:m:T::a",
+    ]
+
+
+def test_a_worktree_that_cannot_be_added_is_named_and_leaves_nothing(repo, head, tmp_path, monkeypatch):
+    from policies.gate import changes
+
+    scratch = tmp_path / "scratch"
+    (scratch / "tree").mkdir(parents=True)
+    (scratch / "tree" / "taken").write_text("x")
+    monkeypatch.setattr(changes.tempfile, "mkdtemp", lambda prefix: str(scratch))
+    with pytest.raises(ChangeError) as err:
+        against_rev(dataclasses.replace(head, program_dir=repo / "stack"), "HEAD", lambda program: None)
+    assert str(err.value) == f"git worktree add: fatal: '{scratch / 'tree'}' already exists"
+    assert not scratch.exists()
+    listed = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True).stdout
+    assert len(listed.strip().splitlines()) == 1
+
+
+def test_a_renamed_top_level_resource_is_paired_with_the_one_new_top_level_resource_of_its_type():
+    from policies.gate.changes import _successor
+
+    t = "aws:s3/bucket:Bucket"
+
+    def r(name: str, parent: str | None) -> _Res:
+        return _Res(f"urn:pulumi:dev::p::{t}::{name}", t, name, {}, parent, (), {}, None)
+
+    before, renamed = r("old", None), r("new", None)
+    assert _successor(before, [renamed, r("child", _COMP)]) is renamed
+    assert _successor(r("old", _COMP), [renamed]) is None
+    assert _successor(r("old", _COMP), [renamed, r("child", _COMP)]).name == "child"
+
+
+# ----------------------------------------------------------------------------- plan against plan, exactly
+
+from policies.gate.mockengine.records import UNKNOWN as _UNKNOWN  # noqa: E402
+from policies.rules import data_loss  # noqa: E402
+
+SS = "kubernetes:apps/v1:StatefulSet"
+VCT = [{"metadata": {"name": "data"}}]
+
+
+def _r(type_: str, name: str, inputs: dict[str, Any] | None = None, parent: str | None = None, **kw: Any) -> _Res:
+    protect = bool(kw.pop("protect", False))
+    qualified = f"{urn_parts(parent)[2]}${type_}" if parent else type_
+    return _Res(
+        f"urn:pulumi:dev::p::{qualified}::{name}",
+        type_,
+        name,
+        inputs or {},
+        parent,
+        (),
+        {},
+        None,
+        protect=protect,
+        options=kw,
+    )
+
+
+def test_a_pair_is_judged_when_either_side_is_stateful():
+    claims = _r(SS, "s", {"spec": {"serviceName": "b", "volumeClaimTemplates": VCT}})
+    plain = _r(SS, "s", {"spec": {"serviceName": "a"}})
+    grew = compare([plain], [claims], "p", "dev").findings
+    shrank = compare([claims], [plain], "p", "dev").findings
+    assert [(f.op, f.name) for f in grew] == [("replace", "s")]
+    assert [(f.op, f.name) for f in shrank] == [("replace", "s")]
+    assert "spec.serviceName 'a' -> 'b'" in grew[0].message and "spec.serviceName 'b' -> 'a'" in shrank[0].message
+    assert compare([plain], [_r(SS, "s", {"spec": {"serviceName": "c"}})], "p", "dev").findings == []
+    # A StatefulSet with volume claims that is gone is a delete; one without is nothing.
+    assert [(f.op, f.name) for f in compare([claims], [], "p", "dev").findings] == [("delete", "s")]
+    assert compare([plain], [], "p", "dev").findings == []
+
+
+def test_each_kind_of_plan_finding_exactly():
+    db = "aws:rds/instance:Instance"
+    comp = "urn:pulumi:dev::p::c:x:C::comp"
+    old = [
+        _r(db, "db", {"identifier": "a"}, protect=True),
+        _r(BUCKET, "kept", {"bucket": "k"}, retainOnDelete=True),
+        _r(BUCKET, "gone", protect=True),
+        _r(BUCKET, "moved", protect=True),
+        _r(BUCKET, "left", retainOnDelete=True),
+    ]
+    moved, left = _r(BUCKET, "moved", parent=comp), _r(BUCKET, "left", parent=comp)
+    new = [_r(db, "db", {"identifier": "b"}), moved, left]
+    changes = compare(old, new, "p", "dev")
+    reason = ["identifier 'a' -> 'b'"]
+    assert changes.findings == [
+        Finding("replace", old[0].urn, db, "db", data_loss.replace_message(db, "db", reason, False, True)),
+        Finding(
+            "retain",
+            old[1].urn,
+            BUCKET,
+            "kept",
+            data_loss.retained_message(BUCKET, "kept", "it is no longer in the program"),
+            advisory=True,
+        ),
+        Finding(
+            "delete",
+            old[2].urn,
+            BUCKET,
+            "gone",
+            data_loss.delete_message(BUCKET, "gone", "it is no longer in the program", True),
+        ),
+        Finding(
+            "delete-create",
+            old[3].urn,
+            BUCKET,
+            "moved",
+            data_loss.moved_message(BUCKET, "moved", old[3].urn, moved.urn, True),
+        ),
+        Finding(
+            "retain",
+            old[4].urn,
+            BUCKET,
+            "left",
+            data_loss.retained_message(BUCKET, "left", f"its URN changes to {left.urn} with no alias"),
+            advisory=True,
+        ),
+    ]
+    assert "it is protected, so the update fails at that step" in changes.findings[0].message
+    assert changes.notes == []
+
+
+def test_notes_name_what_the_plan_cannot_judge():
+    rg = "aws:elasticache/replicationGroup:ReplicationGroup"
+    unknown_before = compare([_r(BUCKET, "b", {"bucket": _UNKNOWN})], [_r(BUCKET, "b", {"bucket": "x"})], "p", "dev")
+    assert unknown_before.findings == []
+    assert unknown_before.notes == [f"{BUCKET} b: bucket is not known before the update; not judged"]
+    same = {"replicationGroupId": "g", "transitEncryptionEnabled": True}
+    assert compare([_r(rg, "g", same)], [_r(rg, "g", dict(same))], "p", "dev").notes == []
+
+
+def test_a_resource_is_paired_once():
+    # Two new resources aliasing the same old one: the first takes it, the second is new.
+    old = _r(BUCKET, "old", {"bucket": "x"})
+    first = _r(BUCKET, "first", {"bucket": "x"}, aliases=[{"name": "old"}])
+    second = _r(BUCKET, "second", {"bucket": "y"}, aliases=[{"name": "old"}])
+    assert compare([old], [first, second], "p", "dev").findings == []
+    # The same resource under its own URN is not paired twice either.
+    assert compare([old], [_r(BUCKET, "old", {"bucket": "x"}), second], "p", "dev").findings == []
+
+
+def test_cleaning_up_after_the_revision_neither_fails_nor_prints(head, tmp_path, capfd):
+    """The revision's plan may leave the scratch copy gone, or the checkout itself (a CI job's workspace
+    removed under it): the comparison still ends with its result, and git's complaints stay out of the
+    report's streams."""
+    root = tmp_path / "repo"
+    (root / "stack").mkdir(parents=True)
+    (root / "stack" / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "base")
+
+    def vanish(program: Path) -> None:
+        shutil.rmtree(program.parent.parent)
+        shutil.rmtree(root / ".git")
+
+    judged, changes = against_rev(dataclasses.replace(head, program_dir=root / "stack"), "HEAD", vanish)
+    assert changes.findings == [] and judged.violations == head.violations
+    assert capfd.readouterr() == ("", "")

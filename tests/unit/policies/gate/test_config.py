@@ -244,3 +244,11 @@ def test_a_file_is_read_as_utf8(tmp_path):
     path = tmp_path / "policy.json"
     path.write_bytes(json.dumps({"tuned": {"mode": "é"}}, ensure_ascii=False).encode("utf-8"))
     assert read_policy_config(path) == {"tuned": {"mode": "é"}}
+
+
+def test_a_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path):
+    path = tmp_path / "policy.json"
+    path.write_bytes('{"tuned": {"mode": "é"}}'.encode("latin-1"))
+    with pytest.raises(PolicyConfigError) as err:
+        read_policy_config(path)
+    assert str(err.value) == f"{path}: not UTF-8 text"

@@ -469,6 +469,9 @@ def test_what_a_stack_policy_sees_of_each_resource():
         None,
         None,
     )
+    assert (root.opts.aliases, root.opts.additional_secret_outputs, root.property_dependencies) == ([], [], {})
+    timeouts = root.opts.custom_timeouts
+    assert (timeouts.create_seconds, timeouts.update_seconds, timeouts.delete_seconds) == (0, 0, 0)
     assert dict(root.props) == {}
     assert got["bare"].props["k"] == "in"
     assert got["bare"].parent is root
@@ -506,3 +509,36 @@ def test_a_finding_counts_unless_waived_or_baselined():
     assert v.counts
     assert not dataclasses.replace(v, baselined=True).counts
     assert not dataclasses.replace(v, waived=Waiver("n", "r")).counts
+
+
+def test_a_bad_waiver_given_to_evaluate_names_its_policy():
+    from policies.rules.waivers import WaiverError
+
+    policy = ResourceValidationPolicy("sized", "x", validate=lambda a, r: r("m"), config_schema=WAIVABLE)
+    settings = {"sized": PolicySettings(EnforcementLevel.MANDATORY, {"waivers": [{"resource": "a"}]})}
+    with pytest.raises(WaiverError) as err:
+        evaluate([_res("a")], [policy], settings, "p", "dev")
+    assert str(err.value).startswith("policy config: sized: waivers[0]: ")
+
+
+def test_a_policy_may_change_its_config_without_changing_the_settings():
+    def greedy(args, report):
+        args.get_config()["limit"] = 99
+
+    policy = ResourceValidationPolicy("greedy", "x", validate=greedy, config_schema=WAIVABLE)
+    stack = StackValidationPolicy("greedy-stack", "x", validate=greedy, config_schema=WAIVABLE)
+    settings = {
+        "greedy": PolicySettings(EnforcementLevel.MANDATORY, {"limit": 1}),
+        "greedy-stack": PolicySettings(EnforcementLevel.MANDATORY, {"limit": 2}),
+    }
+    evaluate([_res("a")], [policy, stack], settings, "p", "dev")
+    assert (settings["greedy"].properties, settings["greedy-stack"].properties) == ({"limit": 1}, {"limit": 2})
+
+
+def test_a_bad_waiver_given_to_unmatched_waivers_names_its_policy():
+    from policies.rules.waivers import WaiverError
+
+    settings = {"sized": PolicySettings(EnforcementLevel.MANDATORY, {"waivers": [{"reason": "r"}]})}
+    with pytest.raises(WaiverError) as err:
+        unmatched_waivers(settings, [])
+    assert str(err.value).startswith("policy config: sized: waivers[0]: ")

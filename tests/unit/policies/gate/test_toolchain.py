@@ -64,7 +64,7 @@ def test_a_missing_virtualenv_says_how_to_create_it(tmp_path: Path, make: bool, 
         (tmp_path / "venv").mkdir()
     with pytest.raises(ToolchainError) as err:
         find_interpreter(options(tmp_path, virtualenv="venv"), {"PATH": ""})
-    assert state in str(err.value)
+    assert f"is set to 'venv', but {tmp_path / 'venv'} {state}" in str(err.value)
     assert f"python3 -m venv {tmp_path / 'venv'}" in str(err.value)
     assert "pip install -r requirements.txt" in str(err.value)
 
@@ -178,3 +178,144 @@ def test_this_repository_runs_with_the_virtualenv_its_project_file_names() -> No
 def test_for_project_without_a_project_file(tmp_path: Path) -> None:
     with pytest.raises(ToolchainError, match="no Pulumi.yaml"):
         for_project(tmp_path)
+
+
+# ----------------------------------------------------------------------------- uv and poetry, exactly
+
+import subprocess  # noqa: E402
+
+from policies.gate.toolchains.common import Interpreter, activate  # noqa: E402
+
+
+def test_uv_finds_exactly_and_takes_absolute_paths_as_they_are(tmp_path: Path) -> None:
+    executable(tmp_path / "tools" / "uv")
+    env = {"PATH": str(tmp_path / "tools"), "PYTHONHOME": "x"}
+    absolute = venv(tmp_path / "elsewhere" / "env")
+    found = find_interpreter(options(tmp_path / "proj", virtualenv=str(absolute), toolchain="uv"), env)
+    assert found == Interpreter(
+        absolute / "bin" / "python",
+        "uv",
+        f"uv's virtualenv {absolute}",
+        absolute,
+        {},
+        f"uv sync (in {tmp_path / 'proj'})",
+    )
+    assert found.env == activate(env, absolute) and "PYTHONHOME" not in found.env
+    given = {**env, "UV_PROJECT_ENVIRONMENT": str(absolute)}
+    assert find_interpreter(options(tmp_path / "proj", toolchain="uv"), given).virtualenv == absolute
+
+
+def test_uv_refusals_exactly(tmp_path: Path) -> None:
+    with pytest.raises(ToolchainError) as err:
+        find_interpreter(options(tmp_path, toolchain="uv"), {"PATH": str(tmp_path)})
+    assert str(err.value) == (
+        "the program uses uv (Pulumi.yaml toolchain, or a uv.lock) but no `uv` is on PATH: install uv, "
+        "or set the toolchain option in Pulumi.yaml to `pip`"
+    )
+
+
+def test_poetry_is_asked_in_the_program_directory_with_the_given_environment(tmp_path: Path) -> None:
+    program = tmp_path / "prog"
+    env_dir = venv(program / "from-env")
+    executable(tmp_path / "tools" / "poetry", '#!/bin/sh\necho "$(pwd)/$VENV_NAME"\n')
+    env = {"PATH": str(tmp_path / "tools"), "VENV_NAME": "from-env"}
+    found = find_interpreter(options(tmp_path, program_dir=str(program), toolchain="poetry"), env)
+    assert found == Interpreter(
+        env_dir / "bin" / "python",
+        "poetry",
+        f"poetry's virtualenv {env_dir}",
+        env_dir,
+        {},
+        f"poetry install (in {program})",
+    )
+    assert found.env == activate(env, env_dir)
+
+
+def test_poetry_refusals_exactly(tmp_path: Path) -> None:
+    tools = tmp_path / "tools"
+    env = {"PATH": str(tools)}
+    with pytest.raises(ToolchainError) as err:
+        find_interpreter(options(tmp_path, toolchain="poetry"), env)
+    assert str(err.value) == (
+        "the program uses poetry (Pulumi.yaml toolchain, or a poetry.lock) but no `poetry` is on PATH: "
+        "install poetry, or set the toolchain option in Pulumi.yaml to `pip`"
+    )
+    no_env = f"poetry has no virtualenv for {tmp_path}: run `poetry install` there"
+    for body in ("#!/bin/sh\nexit 0\n", f"#!/bin/sh\necho {tmp_path}\nexit 1\n"):
+        executable(tools / "poetry", body)
+        with pytest.raises(ToolchainError) as err:
+            find_interpreter(options(tmp_path, toolchain="poetry"), env)
+        assert str(err.value) == no_env
+    executable(tools / "poetry", f"#!/bin/sh\necho {tmp_path / 'plain'}\n")
+    with pytest.raises(ToolchainError) as err:
+        find_interpreter(options(tmp_path, toolchain="poetry"), env)
+    assert str(err.value) == f"'{tmp_path / 'plain'}' is not a virtualenv: run `poetry install` in {tmp_path}"
+    broken = executable(tools / "poetry", "#!/nonexistent/interpreter\n")
+    with pytest.raises(ToolchainError) as err:
+        find_interpreter(options(tmp_path, toolchain="poetry"), env)
+    assert str(err.value) == f"`poetry env info --path` failed: [Errno 2] No such file or directory: '{broken}'"
+
+
+def test_poetry_is_given_a_minute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from policies.gate.toolchains import poetry
+
+    executable(tmp_path / "tools" / "poetry")
+
+    def hangs(args: list[str], **kwargs: object) -> object:
+        raise subprocess.TimeoutExpired(args, kwargs["timeout"])  # type: ignore[arg-type]
+
+    monkeypatch.setattr(poetry.subprocess, "run", hangs)
+    with pytest.raises(ToolchainError) as err:
+        find_interpreter(options(tmp_path, toolchain="poetry"), {"PATH": str(tmp_path / "tools")})
+    assert str(err.value) == (
+        f"`poetry env info --path` failed: Command '['{tmp_path / 'tools' / 'poetry'}', 'env', 'info', '--path']' "
+        "timed out after 60 seconds"
+    )
+
+
+def test_activation_whatever_the_case_of_the_variables(tmp_path: Path) -> None:
+    env_dir = tmp_path / "env"
+    given = {"Path": "/usr/bin", "virtual_env": "/old", "PythonHome": "/x", "HOME": "/root"}
+    assert activate(given, env_dir) == {
+        "Path": f"{env_dir / 'bin'}{os.pathsep}/usr/bin",
+        "VIRTUAL_ENV": str(env_dir),
+        "HOME": "/root",
+    }
+    assert activate({}, env_dir) == {"PATH": str(env_dir / "bin"), "VIRTUAL_ENV": str(env_dir)}
+
+
+def test_a_project_file_may_be_named_pulumi_yml(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yml").write_text("name: p\nruntime:\n  name: python\n  options:\n    virtualenv: env\n")
+    env_dir = venv(tmp_path / "env")
+    assert for_project(tmp_path).virtualenv == env_dir
+
+
+def test_a_project_file_that_cannot_be_used_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.yaml"
+    path.write_text("name: [\n")
+    with pytest.raises(ToolchainError) as err:
+        for_project(tmp_path)
+    assert str(err.value).startswith(f"{path}: cannot be read: ")
+    path.write_text("- a list\n")
+    with pytest.raises(ToolchainError) as err:
+        for_project(tmp_path)
+    assert str(err.value) == f"{path}: not a project file"
+
+
+def test_the_program_directory_is_the_one_main_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    executable(tmp_path / "tools" / "uv")
+    monkeypatch.setenv("PATH", str(tmp_path / "tools"))
+    monkeypatch.delenv("UV_PROJECT_ENVIRONMENT", raising=False)
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: p\nmain: src\nruntime:\n  name: python\n  options:\n    toolchain: uv\n"
+    )
+    env_dir = venv(tmp_path / "src" / ".venv")
+    assert for_project(tmp_path).virtualenv == env_dir
+
+
+def test_a_refused_runtime_option_names_the_project_file(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.yaml"
+    path.write_text("name: p\nruntime:\n  name: python\n  options:\n    toolchain: conda\n")
+    with pytest.raises(ToolchainError) as err:
+        for_project(tmp_path)
+    assert str(err.value).startswith(f"{path}: ")

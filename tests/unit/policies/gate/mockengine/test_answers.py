@@ -576,3 +576,18 @@ def test_kubernetes_manifests_are_decoded_as_the_provider_decodes_them() -> None
         _decode_manifests("a: [")
     assert str(err.value).startswith("kubernetes:yaml:decode: the manifest is not valid YAML: ")
     assert mock_invoke("kubernetes:yaml:other", {}, R) is None
+
+
+def test_ssm_parameters_that_name_an_image_answer_an_ami_and_others_their_own_name() -> None:
+    token = "aws:ssm/getParameter:getParameter"
+    bottlerocket = "/aws/service/bottlerocket/aws-k8s-1.29/x86_64/latest/image_id"
+    assert _invoke(token, {"name": bottlerocket})["value"] == "ami-0abcdef1234567890"
+    own = _invoke(token, {"name": "/Xapp/LAX/"})
+    assert (own["value"], own["insecureValue"]) == ("mock-parameter-Xapp-LAX", "mock-parameter-Xapp-LAX")
+    assert own["arn"].endswith(":parameter/Xapp/LAX/")
+
+
+def test_a_zone_name_ends_in_one_dot() -> None:
+    token = "aws:route53/getZone:getZone"
+    assert _invoke(token, {"name": "LAX"})["name"] == "LAX."
+    assert _invoke(token, {"name": "LAX."})["name"] == "LAX."
