@@ -176,18 +176,27 @@ def serve(request: Mapping[str, Any], out: IO[str]) -> int | None:
     stacks = list(request["stacks"])
     imported: set[str] = set()
     status: int | None = None
-    # The first stack runs here, importing what the program imports; the others start from that.
-    first = run_one(program, stacks[0], options, project_dir) if stacks else None
+
+    def run_here(stack: str) -> dict[str, Any]:
+        return run_one(program, stack, options, project_dir)
+
+    # The second stack starts ahead on another core; the first runs here, importing what the program
+    # imports; the others start from that.
+    ahead = stack_workers.start_ahead(stacks[1], run_here, deadline) if len(stacks) > 1 else None
+    first = run_here(stacks[0]) if stacks else None
     if first is not None:
         _emit(out, first)
     if first is not None and "error" not in first:
         status = stack_workers.run_stacks(
             stacks[1:],
-            lambda stack: run_one(program, stack, options, project_dir),
+            run_here,
             lambda message: _emit(out, message),
             deadline=deadline,
             imported=imported,
+            ahead=ahead,
         )
+    else:
+        stack_workers.abandon(ahead)
     faulthandler.cancel_dump_traceback_later()
     if status is None:
         _emit(out, {"interpreter": _describe_interpreter(imported)})

@@ -11,6 +11,9 @@ imported and the machine's cores share the runs.
   process.
 - Each worker gets a fresh event loop and arms the time limit again for what is left of it; a worker
   that dies without a result ends the child with the worker's status, after its output.
+- The second stack's worker may start ahead of the first stack's run (`start_ahead`): it imports
+  its program's modules on the second core while the child imports them for the first, the import
+  that is most of a stack's time.
 """
 
 from __future__ import annotations
@@ -74,6 +77,27 @@ class _Worker:
         return None
 
 
+def start_ahead(stack: str, run_one: Callable[[str], Message], deadline: float | None) -> _Worker | None:
+    """The second stack's worker, forked before the first stack runs here: it imports what its program
+    imports on another core while this process imports the same for the first (the later stacks fork
+    from this process once those imports are done). None where forking is not for this machine."""
+    if cores() < 2 or not _only_thread():
+        return None
+    # The time limit's watcher is a thread: a fork while it is armed would copy its held locks.
+    faulthandler.cancel_dump_traceback_later()
+    try:
+        return _fork(stack, run_one, deadline)
+    finally:
+        if deadline is not None:
+            faulthandler.dump_traceback_later(max(deadline - time.monotonic(), 0.001), exit=True)
+
+
+def abandon(worker: _Worker | None) -> None:
+    """A worker started ahead whose result is not wanted (the first stack failed): stopped and reaped."""
+    if worker is not None:
+        _stop([worker])
+
+
 def run_stacks(
     stacks: Sequence[str],
     run_one: Callable[[str], Message],
@@ -81,20 +105,24 @@ def run_stacks(
     *,
     deadline: float | None,
     imported: set[str],
+    ahead: _Worker | None = None,
 ) -> int | None:
-    """Runs `stacks` and emits their messages in order, up to the first error. `imported` gains the
-    pulumi packages the workers imported. Returns the exit status the child must end with when a
-    worker died without a result (negative: the signal that killed it), else None."""
+    """Runs `stacks` and emits their messages in order, up to the first error; `ahead` is the worker
+    start_ahead started for the first of them. `imported` gains the pulumi packages the workers
+    imported. Returns the exit status the child must end with when a worker died without a result
+    (negative: the signal that killed it), else None."""
     if not stacks:
         return None
     if cores() < 2 or not _only_thread():
+        # The program started threads of its own: no fork from here, and one started ahead is let go.
+        abandon(ahead)
         for stack in stacks:
             message = run_one(stack)
             emit(message)
             if "error" in message:
                 return None
         return None
-    return _side_by_side(list(stacks), run_one, emit, deadline, imported, cores())
+    return _side_by_side(list(stacks), run_one, emit, deadline, imported, cores(), ahead)
 
 
 def _only_thread() -> bool:
@@ -111,16 +139,20 @@ def _side_by_side(
     deadline: float | None,
     imported: set[str],
     slots: int,
+    ahead: _Worker | None,
 ) -> int | None:
     # The time limit is the workers' now (each arms it for itself); this process only waits.
     faulthandler.cancel_dump_traceback_later()
     # What exists now is shared by every worker: kept out of the collector's passes, it is neither
     # traversed again in each worker nor copied page by page when the collector touches it.
     gc.freeze()
-    waiting = list(stacks)
     running: dict[int, _Worker] = {}
     finished: dict[str, _Worker] = {}
     selector = selectors.DefaultSelector()
+    if ahead is not None:
+        running[ahead.result] = ahead
+        selector.register(ahead.result, selectors.EVENT_READ)
+    waiting = [stack for stack in stacks if ahead is None or stack != ahead.stack]
     try:
         for stack in stacks:
             while stack not in finished:

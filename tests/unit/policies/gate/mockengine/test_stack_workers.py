@@ -231,11 +231,14 @@ def forking(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stack_workers, "_only_thread", lambda: True)
 
 
-def _run(stacks: list[str], run_one: Any, deadline: float | None = None) -> tuple[int | None, list[dict[str, Any]]]:
+def _run(
+    stacks: list[str], run_one: Any, deadline: float | None = None, ahead: Any = None
+) -> tuple[int | None, list[dict[str, Any]]]:
     emitted: list[dict[str, Any]] = []
     imported: set[str] = set()
-    status = stack_workers.run_stacks(stacks, run_one, emitted.append, deadline=deadline, imported=imported)
-    assert "pulumi" in imported or status is not None or not emitted
+    status = stack_workers.run_stacks(
+        stacks, run_one, emitted.append, deadline=deadline, imported=imported, ahead=ahead
+    )
     return status, emitted
 
 
@@ -460,3 +463,80 @@ def test_flushing_a_closed_stream_raises_nothing(monkeypatch: pytest.MonkeyPatch
     closed.close()
     monkeypatch.setattr(sys, "stdout", closed)
     stack_workers._flush()
+
+
+@pytest.mark.usefixtures("forking")
+def test_the_packages_forked_stacks_imported_are_gathered() -> None:
+    imported: set[str] = set()
+    emitted: list[dict[str, Any]] = []
+    status = stack_workers.run_stacks(
+        ["a", "b"], lambda s: {"stack": s, "run": {}}, emitted.append, deadline=None, imported=imported
+    )
+    assert status is None and len(emitted) == 2
+    assert "pulumi" in imported and all(name.startswith("pulumi") for name in imported)
+
+
+# A worker started ahead of the first stack's run.
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_stack_started_ahead_comes_back_in_its_place() -> None:
+    def run_one(stack: str) -> dict[str, Any]:
+        return {"stack": stack, "run": {"pid": os.getpid()}}
+
+    ahead = stack_workers.start_ahead("b", run_one, None)
+    assert ahead is not None and ahead.stack == "b"
+    status, emitted = _run(["b", "c", "d"], run_one, ahead=ahead)
+    assert status is None
+    assert [m["stack"] for m in emitted] == ["b", "c", "d"]
+    assert emitted[0]["run"]["pid"] == ahead.pid
+    assert len({m["run"]["pid"] for m in emitted} | {os.getpid()}) == 4
+
+
+@pytest.mark.usefixtures("forking")
+def test_a_stack_started_ahead_and_not_wanted_is_stopped_and_reaped() -> None:
+    ahead = stack_workers.start_ahead("b", lambda s: time.sleep(60) or {"stack": s, "run": {}}, None)
+    assert ahead is not None
+    stack_workers.abandon(ahead)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(ahead.pid, os.WNOHANG)
+    stack_workers.abandon(None)
+
+
+@pytest.mark.usefixtures("forking")
+def test_threads_after_the_first_stack_let_the_one_started_ahead_go_and_run_in_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ahead = stack_workers.start_ahead("b", lambda s: time.sleep(60) or {"stack": s, "run": {}}, None)
+    assert ahead is not None
+    monkeypatch.setattr(stack_workers, "_only_thread", lambda: False)
+    status, emitted = _run(["b", "c"], lambda s: {"stack": s, "run": {"pid": os.getpid()}}, ahead=ahead)
+    assert status is None
+    assert [(m["stack"], m["run"]["pid"]) for m in emitted] == [("b", os.getpid()), ("c", os.getpid())]
+    with pytest.raises(ChildProcessError):
+        os.waitpid(ahead.pid, os.WNOHANG)
+
+
+def test_nothing_starts_ahead_where_forking_is_not_for_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stack_workers, "cores", lambda: 1)
+    assert stack_workers.start_ahead("b", lambda s: {"stack": s}, None) is None
+    monkeypatch.setattr(stack_workers, "cores", lambda: 2)
+    monkeypatch.setattr(stack_workers, "_only_thread", lambda: False)
+    assert stack_workers.start_ahead("b", lambda s: {"stack": s}, None) is None
+
+
+@pytest.mark.usefixtures("forking")
+def test_starting_ahead_rearms_this_process_time_limit_for_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Any] = []
+    monkeypatch.setattr(stack_workers.faulthandler, "cancel_dump_traceback_later", lambda: calls.append("cancel"))
+    monkeypatch.setattr(
+        stack_workers.faulthandler, "dump_traceback_later", lambda t, exit=False: calls.append(("arm", t, exit))
+    )
+    deadline = time.monotonic() + 30
+    ahead = stack_workers.start_ahead("b", lambda s: {"stack": s, "run": {}}, deadline)
+    stack_workers.abandon(ahead)
+    assert calls[0] == "cancel"
+    assert calls[1][0] == "arm" and 25 < calls[1][1] <= 30 and calls[1][2] is True
+    calls.clear()
+    stack_workers.abandon(stack_workers.start_ahead("b", lambda s: {"stack": s, "run": {}}, None))
+    assert calls == ["cancel"]
