@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,9 @@ def test_a_program_error_names_the_users_file_and_line() -> None:
     assert error["kind"] == "program"
     assert error["message"] == "azs must be at least 1"
     assert error["where"] == [str(PROGRAMS / "raises_in_module" / "sizing.py"), 3]
-    assert "Traceback" in error["traceback"] and "subnet_count" in error["traceback"]
-    assert "interpreter" in lines[1]
+    assert error["traceback"].startswith("Traceback (most recent call last):\n")
+    assert "subnet_count" in error["traceback"]
+    assert lines[0]["stack"] == "dev" and "interpreter" in lines[1]
 
 
 def test_a_failure_of_the_engine_itself_is_one_line_with_its_trace(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,8 +79,10 @@ def test_a_failure_of_the_engine_itself_is_one_line_with_its_trace(monkeypatch: 
 
     monkeypatch.setattr("policies.gate.mockengine.run.run_program", broken)
     _, lines = _serve(PROGRAMS / "compliant_web", ["dev"])
+    assert lines[0]["stack"] == "dev"
     assert lines[0]["error"]["kind"] == "engine"
     assert lines[0]["error"]["message"] == "KeyError: 'state'"
+    assert lines[0]["error"]["traceback"].startswith("Traceback (most recent call last):\n")
     assert "broken" in lines[0]["error"]["traceback"]
 
 
@@ -98,7 +102,9 @@ def test_the_project_directory_locates_the_users_frames(tmp_path: Path) -> None:
 def test_the_time_limit_is_disarmed_once_the_run_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
     armed: list[float] = []
     cancelled: list[bool] = []
-    monkeypatch.setattr(child.faulthandler, "dump_traceback_later", lambda t, exit=False: armed.append(t))
+    monkeypatch.setattr(
+        child.faulthandler, "dump_traceback_later", lambda t, exit=False: armed.append(t) if exit is True else None
+    )
     monkeypatch.setattr(child.faulthandler, "cancel_dump_traceback_later", lambda: cancelled.append(True))
     _serve(PROGRAMS / "compliant_web", ["dev"], timeout=30)
     assert armed == [30.0] and cancelled == [True]
@@ -240,3 +246,59 @@ def test_debian_dist_packages_are_installed_code(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(sys, "path", [*sys.path, str(dist)])
     assert str(dist) in child._foreign_dirs()
     assert not child.is_user_file(str(dist / "x.py"), str(tmp_path))
+
+
+def test_the_run_options_reach_the_run_and_default_to_an_update() -> None:
+    _, preview = _serve(PROGRAMS / "compliant_web", ["dev"])
+    assert from_json(ProgramRun, preview[0]["run"]).preview is True
+    out = io.StringIO()
+    child.serve({"program": str(PROGRAMS / "compliant_web"), "stacks": ["dev"]}, out)
+    update = json.loads(out.getvalue().splitlines()[0])
+    assert from_json(ProgramRun, update["run"]).preview is False
+
+
+def test_later_stacks_get_the_time_limit_and_the_same_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def run_stacks(stacks: list[str], run_one: Any, emit: Any, **kwargs: Any) -> None:
+        seen.update(kwargs, stacks=stacks, later=run_one(stacks[0]))
+
+    monkeypatch.setattr(stack_workers, "run_stacks", run_stacks)
+    monkeypatch.setattr(stack_workers, "start_ahead", lambda *a: None)
+    started = time.monotonic()
+    _serve(PROGRAMS / "compliant_web", ["dev", "prod"], timeout=40)
+    assert seen["stacks"] == ["prod"]
+    assert started + 39 < seen["deadline"] <= time.monotonic() + 40
+    assert seen["imported"] == set() and seen["ahead"] is None
+    assert seen["later"]["stack"] == "prod" and from_json(ProgramRun, seen["later"]["run"]).preview is True
+
+
+def _failing_program(tmp_path: Path) -> Any:
+    """A stand-in run whose failure has no place of its own: the child looks for it in the traceback."""
+    import runpy
+
+    from policies.gate.mockengine.run import ProgramError
+
+    script = tmp_path / "main.py"
+    script.write_text("def check():\n    raise ValueError('no subnets')\n\ncheck()\n")
+
+    def run_program(program: str, stack: str, **options: Any) -> Any:
+        try:
+            runpy.run_path(str(script))
+        except ValueError as exc:
+            raise ProgramError(str(exc)) from exc
+
+    return run_program
+
+
+def test_an_error_without_a_place_is_placed_in_the_project_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("policies.gate.mockengine.run.run_program", _failing_program(tmp_path))
+    _, lines = _serve(tmp_path, ["dev"])
+    assert lines[0]["error"]["where"] == [str(tmp_path / "main.py"), 2]
+    _, named = _serve(tmp_path / "sub", ["dev"], project_dir=str(tmp_path))
+    assert named[0]["error"]["where"] == [str(tmp_path / "main.py"), 2]
+    _, outside = _serve(tmp_path, ["dev"], project_dir=str(tmp_path / "elsewhere"))
+    assert outside[0]["error"]["where"] is None
+    assert outside[0]["error"]["message"] == "no subnets"
