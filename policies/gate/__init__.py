@@ -310,7 +310,8 @@ def run_gates(
 ) -> list[GateResult]:
     """Several stacks of one program, run in the program's own interpreter (toolchain.py) by one child
     process (program_process.py; later stacks in processes forked from it, mockengine/stack_workers.py):
-    the SDK and provider modules are imported once, the program itself
+    the SDK is imported once, the provider modules once for all but a second stack started ahead
+    on another core; the program itself
     runs afresh for each stack (mockengine.run_program re-imports its modules and resets the runtime's
     settings, config and mocks). The child starts first; this process prepares the judging side
     (policy pack, policy config) while the program runs. `interpreter` (a toolchains Interpreter)

@@ -6,8 +6,10 @@ keyword arguments}, "timeout": SECONDS | null, "debug": bool}`; on the result ch
 original stdout, which nothing else writes to: the program's prints go to stderr), one JSON line per
 stack, `{"stack", "run": ProgramRun as JSON}` or `{"stack", "error": {"kind", "message", "where",
 "traceback"}}`, the first error ending the run, then `{"interpreter": {...}}`. The first stack runs in
-this process, the others in processes forked from it once it is done (stack_workers.py), so the SDK
-and provider modules are imported once and the stacks share the cores. A run that outlasts the
+this process; the second may start ahead in a process forked before that run, and the others run in
+processes forked from this one once the first is done (stack_workers.py): the SDK is imported once,
+the program's provider modules once for the first stack and every stack after the second, and the
+stacks share the cores. A run that outlasts the
 timeout gets its threads' stacks dumped on stderr (faulthandler) and the process ends; the gate reads
 the place from the dump.
 """
