@@ -1,6 +1,6 @@
-"""Runs the stacks after the first one side by side, each in a process forked from the child that ran
-the first (mockengine/child.py), so that every stack starts with the SDK and provider modules already
-imported and the machine's cores share the runs.
+"""Runs the stacks after the first one side by side, in processes forked from the child
+(mockengine/child.py), so that they start with the SDK imported (and, after the second, the first
+stack's provider modules too) and the machine's cores share the runs.
 
 - A worker runs one stack and writes its one result line to a pipe of its own; the program's prints
   and a time-limit dump go to a file of its own. Results are relayed in the order of the stacks, each
