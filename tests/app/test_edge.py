@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -18,6 +19,13 @@ from app.edge import Edge
 from app.logs import ACCESS_LOGGER, AccessLog
 from app.metrics import Metrics
 from tests.app.support import run_on_a_new_loop
+
+
+async def nothing_more(limit: float = 30.0) -> None:
+    """A client that sends nothing more: waits for a message that never comes, at most `limit` seconds.
+    The edge's own deadline ends the wait long before; the limit keeps a broken edge from hanging."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.Event().wait(), limit)
 
 
 class CountingStream(io.StringIO):
@@ -250,8 +258,8 @@ def test_a_body_that_does_not_arrive_in_time_is_a_json_408_and_never_reaches_the
     async def receive() -> dict[str, Any]:
         if chunks:
             return chunks.pop()
-        await asyncio.sleep(3600)  # the client sends nothing more
-        raise AssertionError("unreachable")
+        await nothing_more()
+        raise AssertionError("the edge waited longer than its body timeout")
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -418,7 +426,7 @@ class Client:
         if self.messages:
             return self.messages.pop(0)
         if self.then_hang:
-            await asyncio.sleep(3600)
+            await nothing_more()
         return {"type": "http.disconnect"}
 
     async def send(self, message: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,8 @@ def test_a_program_that_starts_threads_has_its_stacks_run_in_turn(tmp_path: Path
         import os, threading, time
         import pulumi
         if pulumi.get_stack() == "a":
-            threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+            # Waits on an event nobody sets, for at most 30 s: alive for the whole run.
+            threading.Thread(target=threading.Event().wait, args=(30,), daemon=True).start()
         pulumi.export("pid", os.getpid())
     """
     results = run_gates(list(STACKS), _project(tmp_path, main))
@@ -224,6 +226,22 @@ def test_a_worker_result_is_its_one_line() -> None:
 
 
 @pytest.fixture
+def released(tmp_path: Path) -> Iterator[Path]:
+    """A flag a stand-in stack waits for (see _wait_for): set when the test is over, so that a worker
+    the test did not stop ends soon after."""
+    flag = tmp_path / "released"
+    yield flag
+    flag.touch()
+
+
+def _wait_for(flag: Path, limit: float = 30.0) -> None:
+    """A stack that hangs: blocks until `flag` exists, for at most `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while not flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.fixture
 def forking(monkeypatch: pytest.MonkeyPatch) -> None:
     if not hasattr(os, "fork"):
         pytest.fail("the gate's stack workers need os.fork on this platform")
@@ -300,10 +318,12 @@ def test_a_forked_stack_that_raises_ends_with_its_trace(capfd: pytest.CaptureFix
 
 
 @pytest.mark.usefixtures("forking")
-def test_a_forked_stack_past_the_time_limit_dumps_where_it_waits(capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_forked_stack_past_the_time_limit_dumps_where_it_waits(
+    capfd: pytest.CaptureFixture[str], released: Path
+) -> None:
     def run_one(stack: str) -> dict[str, Any]:
         if stack == "b":
-            time.sleep(60)
+            _wait_for(released)
         return {"stack": stack, "run": {}}
 
     started = time.monotonic()
@@ -315,13 +335,13 @@ def test_a_forked_stack_past_the_time_limit_dumps_where_it_waits(capfd: pytest.C
 
 
 @pytest.mark.usefixtures("forking")
-def test_a_forked_stack_that_outlasts_the_grace_is_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_forked_stack_that_outlasts_the_grace_is_killed(monkeypatch: pytest.MonkeyPatch, released: Path) -> None:
     # A worker whose dump never comes (the time limit cannot fire) is killed once the grace is over.
     monkeypatch.setattr(stack_workers.faulthandler, "dump_traceback_later", lambda *a, **k: None)
     monkeypatch.setattr(stack_workers, "KILL_GRACE_SECONDS", 0.5)
 
     def run_one(stack: str) -> dict[str, Any]:
-        time.sleep(60)
+        _wait_for(released)
         return {"stack": stack, "run": {}}
 
     status, emitted = _run(["a", "b", "c"], run_one, deadline=time.monotonic() + 0.5)
@@ -494,8 +514,8 @@ def test_a_stack_started_ahead_comes_back_in_its_place() -> None:
 
 
 @pytest.mark.usefixtures("forking")
-def test_a_stack_started_ahead_and_not_wanted_is_stopped_and_reaped() -> None:
-    ahead = stack_workers.start_ahead("b", lambda s: time.sleep(60) or {"stack": s, "run": {}}, None)
+def test_a_stack_started_ahead_and_not_wanted_is_stopped_and_reaped(released: Path) -> None:
+    ahead = stack_workers.start_ahead("b", lambda s: _wait_for(released) or {"stack": s, "run": {}}, None)
     assert ahead is not None
     stack_workers.abandon(ahead)
     with pytest.raises(ChildProcessError):
@@ -505,9 +525,9 @@ def test_a_stack_started_ahead_and_not_wanted_is_stopped_and_reaped() -> None:
 
 @pytest.mark.usefixtures("forking")
 def test_threads_after_the_first_stack_let_the_one_started_ahead_go_and_run_in_turn(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, released: Path
 ) -> None:
-    ahead = stack_workers.start_ahead("b", lambda s: time.sleep(60) or {"stack": s, "run": {}}, None)
+    ahead = stack_workers.start_ahead("b", lambda s: _wait_for(released) or {"stack": s, "run": {}}, None)
     assert ahead is not None
     monkeypatch.setattr(stack_workers, "_only_thread", lambda: False)
     status, emitted = _run(["b", "c"], lambda s: {"stack": s, "run": {"pid": os.getpid()}}, ahead=ahead)
