@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,11 +22,35 @@ class ProcessError(RuntimeError):
     """A process could not be started, identified or stopped."""
 
 
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel gives outgoing connections (and `bind(0)`): Linux's ip_local_port_range,
+    32768-60999 unless the machine says otherwise."""
+    try:
+        low, high = (int(part) for part in EPHEMERAL_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        return 32768, 60999
+    return low, high
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now, below the ephemeral range.
+
+    A port from `bind(0)` lies in the range the kernel also hands to outgoing connections, so between
+    the pick and the server's bind any client on the machine (a test's HTTP client, a driver's pool) can
+    take it as its source port and the server fails with "already in use". Ports below the range are
+    never given out that way; the ones this process handed out are not handed out again."""
+    low, _ = ephemeral_range()
+    first = max(1024, low // 2)
+    for _ in range(200):
+        port = random.randrange(first, low)  # noqa: S311 - spreading picks, not a secret
+        if port not in _handed_out and port_is_free(port):
+            _handed_out.add(port)
+            return port
+    raise ProcessError(f"no free port on 127.0.0.1 between {first} and {low - 1}")
 
 
 def port_is_free(port: int) -> bool:

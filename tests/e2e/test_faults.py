@@ -479,6 +479,12 @@ def test_a_request_a_replica_answers_503_reaches_a_replica_once(whole: LocalEnvi
 # --- worker -------------------------------------------------------------------------------------------
 
 
+def outbox_rows(conn: psycopg.Connection[Any]) -> str:
+    """What the outbox still holds (rows waiting for SQS, their attempts and last error), for failure messages."""
+    rows = conn.execute("SELECT id, attempts, last_error FROM outbox ORDER BY id LIMIT 20").fetchall()
+    return "\n".join(str(row) for row in rows) or "(empty)"
+
+
 def test_worker_killed_mid_batch_gives_every_order_exactly_one_receipt(
     whole: LocalEnvironment, show: Callable[[str], None]
 ):
@@ -511,7 +517,13 @@ def test_worker_killed_mid_batch_gives_every_order_exactly_one_receipt(
         proc = procs.spawn(app_process.worker_command(), log_path=log_path, env=whole.app_env(),
                            cwd=app_process.REPO_ROOT)
         try:
-            wait_for(lambda: ready_count(conn) >= 1, "the worker to start on the batch", 30, interval=0.005)
+            try:
+                wait_for(lambda: ready_count(conn) >= 1, "the worker to start on the batch", 30, interval=0.005)
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"{exc}\n--- outbox ---\n{outbox_rows(conn)}\n--- worker-crashing.log ---\n"
+                    f"{whole.log_tail('worker-crashing', lines=40)}"
+                ) from None
         finally:
             procs.stop_group(proc.pid, first=signal.SIGKILL, timeout=10)
             proc.wait(5)

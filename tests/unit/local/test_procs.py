@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -96,6 +97,45 @@ def test_free_port_is_free():
     port = procs.free_port()
     assert procs.port_is_free(port)
     assert not procs.port_answers(port)
+
+
+def test_free_ports_lie_below_the_ephemeral_range_and_are_not_handed_out_twice():
+    low, high = procs.ephemeral_range()
+    assert 1024 < low <= high
+    ports = [procs.free_port() for _ in range(50)]
+    # An outgoing connection's source port is drawn from [low, high]: none of these can be taken that way.
+    assert all(max(1024, low // 2) <= port < low for port in ports)
+    assert len(set(ports)) == len(ports)
+
+
+def test_free_port_passes_over_a_port_a_server_holds(monkeypatch):
+    with socket.socket() as held, socket.socket() as spare:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        spare.bind(("127.0.0.1", 0))
+        taken, free = held.getsockname()[1], spare.getsockname()[1]
+        spare.close()
+        monkeypatch.setattr(procs, "ephemeral_range", lambda: (60999, 60999))
+        draws = iter([taken, taken, free])
+        monkeypatch.setattr(procs.random, "randrange", lambda first, last: next(draws))
+        assert procs.free_port() == free
+
+
+def test_the_ephemeral_range_is_read_from_the_kernel_and_defaults_to_linux_s(tmp_path, monkeypatch):
+    range_file = tmp_path / "ip_local_port_range"
+    range_file.write_text("40000\t50000\n")
+    monkeypatch.setattr(procs, "EPHEMERAL_RANGE_FILE", range_file)
+    assert procs.ephemeral_range() == (40000, 50000)
+    range_file.write_text("garbage\n")
+    assert procs.ephemeral_range() == (32768, 60999)
+    monkeypatch.setattr(procs, "EPHEMERAL_RANGE_FILE", tmp_path / "missing")
+    assert procs.ephemeral_range() == (32768, 60999)
+
+
+def test_free_port_says_so_when_no_port_is_free(monkeypatch):
+    monkeypatch.setattr(procs, "port_is_free", lambda port: False)
+    with pytest.raises(procs.ProcessError, match="no free port on 127.0.0.1 between"):
+        procs.free_port()
 
 
 def test_process_tree_holds_the_descendants_of_a_session_leader(tmp_path) -> None:
