@@ -221,7 +221,7 @@ def main(result_fd: int) -> None:
     if status is not None and status < 0:
         # A worker killed by a signal: this process ends the same way, as one process running the
         # stacks in turn would have.
-        with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP have no handler to reset
+        with contextlib.suppress(OSError):  # SIGKILL and SIGSTOP have no handler to reset
             signal.signal(-status, signal.SIG_DFL)
         os.kill(os.getpid(), -status)
     os._exit(status or 0)

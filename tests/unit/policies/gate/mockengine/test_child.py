@@ -7,8 +7,11 @@ import io
 import json
 import os
 import platform
+import signal
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,8 @@ def test_a_program_error_names_the_users_file_and_line() -> None:
     assert error["message"] == "azs must be at least 1"
     assert error["where"] == [str(PROGRAMS / "raises_in_module" / "sizing.py"), 3]
     assert error["traceback"].startswith("Traceback (most recent call last):\n")
+    # The trace is Python's own text, its lines joined as they are.
+    assert error["traceback"].splitlines()[1].startswith("  File ")
     assert "subnet_count" in error["traceback"]
     assert lines[0]["stack"] == "dev" and "interpreter" in lines[1]
 
@@ -83,6 +88,7 @@ def test_a_failure_of_the_engine_itself_is_one_line_with_its_trace(monkeypatch: 
     assert lines[0]["error"]["kind"] == "engine"
     assert lines[0]["error"]["message"] == "KeyError: 'state'"
     assert lines[0]["error"]["traceback"].startswith("Traceback (most recent call last):\n")
+    assert lines[0]["error"]["traceback"].splitlines()[1].startswith("  File ")
     assert "broken" in lines[0]["error"]["traceback"]
 
 
@@ -128,10 +134,20 @@ def _main(
         ended.append(("exit", code))
         raise _Ended
 
+    def kill(pid: int, sig: int) -> None:
+        assert pid == os.getpid(), "the child signals itself, nothing else"
+        ended.append(("kill", sig))
+
+    def reset(sig: int, handler: Any) -> None:
+        assert handler is signal.SIG_DFL
+        ended.append(("reset", sig))
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            raise OSError(22, "Invalid argument")  # as signal.signal answers for these two
+
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(request)))
     monkeypatch.setattr(child.os, "_exit", exit_)
-    monkeypatch.setattr(child.os, "kill", lambda pid, sig: ended.append(("kill", sig)))
-    monkeypatch.setattr(child.signal, "signal", lambda sig, handler: ended.append(("reset", sig)))
+    monkeypatch.setattr(child.os, "kill", kill)
+    monkeypatch.setattr(child.signal, "signal", reset)
     if status is not None:
         monkeypatch.setattr(child, "serve", lambda req, out: status)
     read_end, write_end = os.pipe()
@@ -157,6 +173,36 @@ def test_main_ends_with_a_dead_workers_status(monkeypatch: pytest.MonkeyPatch) -
 def test_main_ends_by_the_signal_that_killed_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     _, ended = _main(monkeypatch, {"stacks": []}, status=-15)
     assert ended == [("reset", 15), ("kill", 15), ("exit", -15)]
+
+
+def test_main_ends_by_a_signal_that_has_no_handler_to_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ended = _main(monkeypatch, {"stacks": []}, status=-signal.SIGKILL)
+    assert ended == [("reset", signal.SIGKILL), ("kill", signal.SIGKILL), ("exit", -signal.SIGKILL)]
+
+
+def test_a_status_of_0_from_a_worker_is_no_signal(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ended = _main(monkeypatch, {"stacks": []}, status=0)
+    assert ended == [("exit", 0)]
+
+
+def test_main_ends_even_when_the_programs_streams_cannot_be_flushed(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Closed(io.StringIO):
+        def flush(self) -> None:
+            raise ValueError("I/O operation on closed file.")
+
+    monkeypatch.setattr(sys, "stdout", Closed())
+    monkeypatch.setattr(sys, "stderr", Closed())
+    _, ended = _main(monkeypatch, {"stacks": []}, status=3)
+    assert ended == [("exit", 3)]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_warnings_are_silenced_unless_debugging(monkeypatch: pytest.MonkeyPatch, debug: bool) -> None:
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        _main(monkeypatch, {"stacks": [], "debug": debug}, status=1)
+        silenced = [f for f in warnings.filters if f[0] == "ignore" and f[2] is Warning and f[1] is None]
+    assert bool(silenced) is not debug
 
 
 # What a run's values become on the way to the gate, and where an error is placed.
@@ -234,6 +280,29 @@ def test_installed_code_inside_the_project_is_not_the_users(tmp_path: Path, monk
     assert not child.is_user_file(str(tmp_path.parent / "other.py"), str(tmp_path))
 
 
+def test_a_cycle_of_causes_ends_the_search(tmp_path: Path) -> None:
+    first = _raise_from(tmp_path / "a.py", "raise KeyError('a')\n")
+    second = _raise_from(tmp_path / "b.py", "raise KeyError('b')\n")
+    first.__context__, second.__context__ = second, first
+    found: list[Any] = []
+    # In a thread, so that a search that never ends fails the test instead of hanging the run.
+    searcher = threading.Thread(target=lambda: found.append(child.user_frame(first, str(tmp_path / "x"))), daemon=True)
+    searcher.start()
+    searcher.join(10)
+    assert found == [None], "the search did not end on a cycle of causes"
+
+
+def test_the_interpreter_names_the_installed_pulumi_packages_with_their_versions() -> None:
+    from importlib import metadata
+
+    described = child._describe_interpreter({"pulumi_aaa_not_installed", "pulumi_aws", "boto3"})
+    packages = described["packages"]
+    # A module without a distribution is left out, and the ones after it are still named.
+    assert packages["pulumi-aws"] == metadata.version("pulumi-aws")
+    assert packages["pulumi"] == metadata.version("pulumi")
+    assert "pulumi-aaa-not-installed" not in packages and "boto3" not in packages
+
+
 def test_inside_compares_whole_path_parts(tmp_path: Path) -> None:
     assert child._inside(str(tmp_path / "a" / "b.py"), str(tmp_path / "a"))
     assert not child._inside(str(tmp_path / "ab" / "b.py"), str(tmp_path / "a"))
@@ -255,6 +324,39 @@ def test_the_run_options_reach_the_run_and_default_to_an_update() -> None:
     child.serve({"program": str(PROGRAMS / "compliant_web"), "stacks": ["dev"]}, out)
     update = json.loads(out.getvalue().splitlines()[0])
     assert from_json(ProgramRun, update["run"]).preview is False
+
+
+def test_the_second_stack_starts_ahead_and_its_worker_goes_to_the_later_stacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ahead = object()
+    started: list[tuple[str, Any, float | None]] = []
+    handed: list[Any] = []
+    monkeypatch.setattr(stack_workers, "start_ahead", lambda stack, run, deadline: started.append(
+        (stack, run, deadline)) or ahead)
+    monkeypatch.setattr(stack_workers, "run_stacks", lambda stacks, run, emit, **kw: handed.append(kw["ahead"]))
+    before = time.monotonic()
+    _serve(PROGRAMS / "compliant_web", ["dev", "prod"], timeout=40)
+    [(stack, run_here, deadline)] = started
+    assert stack == "prod" and handed == [ahead]
+    assert deadline is not None and before + 39 < deadline <= time.monotonic() + 40
+    assert run_here("prod")["stack"] == "prod"
+
+
+def test_a_failed_first_stack_lets_the_worker_started_ahead_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    ahead = object()
+    abandoned: list[Any] = []
+    monkeypatch.setattr(stack_workers, "start_ahead", lambda *args: ahead)
+    monkeypatch.setattr(stack_workers, "abandon", abandoned.append)
+    status, lines = _serve(PROGRAMS / "bad_stack_config", ["dev", "prod"])
+    assert abandoned == [ahead] and status is None
+    assert [("error" in line, "interpreter" in line) for line in lines] == [(True, False), (False, True)]
+
+
+def test_one_stack_starts_nothing_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stack_workers, "start_ahead", lambda *args: pytest.fail("started a worker ahead"))
+    status, lines = _serve(PROGRAMS / "compliant_web", ["dev"])
+    assert status is None and "run" in lines[0]
 
 
 def test_later_stacks_get_the_time_limit_and_the_same_run(monkeypatch: pytest.MonkeyPatch) -> None:
