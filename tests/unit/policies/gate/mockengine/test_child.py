@@ -332,8 +332,12 @@ def test_the_second_stack_starts_ahead_and_its_worker_goes_to_the_later_stacks(
     ahead = object()
     started: list[tuple[str, Any, float | None]] = []
     handed: list[Any] = []
-    monkeypatch.setattr(stack_workers, "start_ahead", lambda stack, run, deadline: started.append(
-        (stack, run, deadline)) or ahead)
+
+    def start_ahead(stack: str, run: Any, deadline: float | None) -> object:
+        started.append((stack, run, deadline))
+        return ahead
+
+    monkeypatch.setattr(stack_workers, "start_ahead", start_ahead)
     monkeypatch.setattr(stack_workers, "run_stacks", lambda stacks, run, emit, **kw: handed.append(kw["ahead"]))
     before = time.monotonic()
     _serve(PROGRAMS / "compliant_web", ["dev", "prod"], timeout=40)
