@@ -84,6 +84,8 @@ GOAL = 0.95
 
 # mutmut's outcome for each exit status of a mutant's test run (mutmut/stats.py status_by_exit_code).
 KILLED, SURVIVED, NO_TESTS, TIMEOUT = "killed", "survived", "no tests", "timeout"
+# mutmut's CPU limit per mutant is (its tests' usual seconds + 1) x multiplier x 2.
+TIMEOUT_MULTIPLIER = 5
 
 
 def equivalent_mutants(readme: Path = README) -> dict[str, str]:
@@ -246,6 +248,10 @@ def _configure(workdir: Path, group: Group, only: list[str]) -> None:
         # tests run with its module's own tests first, then fastest first (order.py).
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "-p", "bench.mutation.children", '
         '"-p", "bench.mutation.order"]',
+        # A mutant whose tests take ten times their usual CPU time (plus 2 s) has changed what the code
+        # does: it counts as killed (a timeout) then, not after mutmut's default thirty times, which
+        # spends minutes on each mutant that makes an archive walk a whole directory tree.
+        f"timeout_multiplier = {TIMEOUT_MULTIPLIER}",
         "",
     ]
     with (workdir / "pyproject.toml").open("a", encoding="utf-8") as f:

@@ -149,3 +149,27 @@ def test_a_mutants_tests_run_its_modules_own_tests_first_then_the_fastest():
         "tests/a/test_other.py::unknown",
     ]
     assert sorted(ids, key=lambda n: sort_key(n, durations, ""))[0] == "tests/a/test_cli.py::t"
+
+
+def test_the_scratch_copys_configuration_names_what_to_mutate_what_to_copy_and_the_time_limit(tmp_path: Path):
+    import tomllib
+
+    from bench.mutation.__main__ import GROUPS, TIMEOUT_MULTIPLIER, _configure
+
+    gate = next(group for group in GROUPS if group.name == "gate")
+    for name in ("mutants", "tests", "shared", "policies", "infra", "stacks"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "Pulumi.yaml").write_text("name: x\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    _configure(tmp_path, gate, ["policies/gate/config.py"])
+    settings = tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["mutmut"]
+    assert settings["source_paths"] == ["policies/"]
+    assert settings["only_mutate"] == ["policies/gate/config.py"]
+    assert settings["also_copy"] == ["Pulumi.yaml", "infra", "pyproject.toml", "stacks"]
+    assert settings["pytest_add_cli_args_test_selection"] == ["tests/unit/policies/gate", "-m", "not process"]
+    assert settings["timeout_multiplier"] == TIMEOUT_MULTIPLIER == 5
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    (whole / "pyproject.toml").write_text("")
+    _configure(whole, gate, [])
+    assert tomllib.loads((whole / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"] == list(gate.modules)
