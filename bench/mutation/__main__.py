@@ -14,7 +14,8 @@ bench/README.md ("Equivalent mutants"), each with one line of why; the kill rate
 
 A mutant that no test runs ("not covered") counts as not killed: it is a gap like a survivor, and is
 printed beside it. (A test that runs the gate in a subprocess covers nothing here: mutmut sees only
-the tests' own process; the gate's tests that do nothing else are marked `process` and left out.)
+the tests' own process: the gate's command-line tests call its `main` in process, and the one test
+of the entry point as a child process is marked `process` and left out.)
 
 The results file keeps one row per module, the latest measurement of it, with the commit and date it
 was measured at: a run over one module (`--only`) replaces that module's row and keeps the others. The

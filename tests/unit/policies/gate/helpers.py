@@ -1,14 +1,18 @@
-"""Shared by the gate's command-line tests: run `python -m policies.gate` in a fresh process, and check
-every SARIF document it writes against the official SARIF 2.1.0 schema."""
+"""Shared by the gate's command-line tests: run the gate's command (in this process, or as `python -m
+policies.gate` in a fresh one), and check every SARIF document it writes against the official SARIF
+2.1.0 schema."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import gc
+import io
 import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +163,36 @@ def activated_env(**extra: str) -> dict[str, str]:
 def gate(
     *args: str, cwd: Path = ROOT, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """The gate's command with these arguments, in this process (its `main`): what it prints, what it
+    writes on stderr and its exit status, as from the command. The program still runs in a child process
+    of its own interpreter, as always; only the command's side is here, where a test can see into it.
+    With `env`, the command runs in a fresh process with that environment (gate_process)."""
+    if env is not None:
+        return gate_process(*args, cwd=cwd, stdin=stdin, env=env)
+    from policies.gate.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    threshold = gc.get_threshold()
+    saved_stdin = sys.stdin
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        with warnings.catch_warnings(), contextlib.chdir(cwd), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: usage errors (2) and --help (0), its message on stderr
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    finally:
+        sys.stdin = saved_stdin
+        # main() tunes the collector for a short-lived process; this one goes on.
+        gc.set_threshold(*threshold)
+    return subprocess.CompletedProcess(["policies.gate", *args], code, out.getvalue(), err.getvalue())
+
+
+def gate_process(
+    *args: str, cwd: Path = ROOT, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m policies.gate` in a fresh process: the entry point itself (its ending, its streams)."""
     return subprocess.run(
         [sys.executable, "-m", "policies.gate", *args],
         cwd=cwd,

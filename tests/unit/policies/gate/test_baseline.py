@@ -64,7 +64,6 @@ def _json(*args: str, program: Path) -> tuple[int, dict]:
     return out.returncode, valid_report(out.stdout)
 
 
-@pytest.mark.process
 def test_a_baseline_hides_exactly_the_recorded_findings_and_a_new_one_fails(program, tmp_path):
     baseline = tmp_path / "baseline.json"
     code, doc = _json("--write-baseline", str(baseline), program=program)
@@ -101,7 +100,6 @@ def test_a_baseline_hides_exactly_the_recorded_findings_and_a_new_one_fails(prog
     assert baseline.read_text() == again != written
 
 
-@pytest.mark.process
 def test_a_broken_or_missing_baseline_is_exit_2(program, tmp_path):
     broken = tmp_path / "baseline.json"
     broken.write_text('{"findings": []}')

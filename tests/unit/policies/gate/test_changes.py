@@ -192,7 +192,6 @@ def test_an_intended_replacement_is_waived_like_any_finding(head, base, tmp_path
     assert [(u.policy, u.waiver.resource) for u in judged.unmatched_waivers] == [(POLICY, "no-such-db")]
 
 
-@pytest.mark.process
 def test_a_bad_export_is_one_clear_error(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"steps": []}')
@@ -202,7 +201,6 @@ def test_a_bad_export_is_one_clear_error(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.process
 def test_against_flags_do_not_combine_with_documents(tmp_path):
     done = gate("--stack", "dev", "--preview", "-", "--against-rev", "HEAD", stdin="{}")
     assert done.returncode == 2
@@ -236,7 +234,6 @@ def repo(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.process
 def test_against_rev_compares_with_the_plan_at_the_revision(repo):
     done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--format", "json", cwd=repo)
     assert done.returncode == 1, done.stderr
@@ -256,7 +253,6 @@ def _policy_findings(done: subprocess.CompletedProcess[str]) -> set[str]:
     return {v["name"] for v in violations if v["policy"] == POLICY}
 
 
-@pytest.mark.process
 def test_against_rev_of_the_same_program_finds_nothing(repo):
     _git(repo, "stash", "-q")
     try:
@@ -267,7 +263,6 @@ def test_against_rev_of_the_same_program_finds_nothing(repo):
     assert _policy_findings(same) == set()
 
 
-@pytest.mark.process
 def test_an_unknown_revision_is_one_clear_error(repo):
     done = gate("--stack", "dev", "--program", "stack", "--against-rev", "no-such-rev", cwd=repo)
     assert done.returncode == 2
@@ -275,7 +270,6 @@ def test_an_unknown_revision_is_one_clear_error(repo):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.process
 def test_a_stack_that_did_not_exist_at_the_revision_has_nothing_to_lose(repo):
     program = repo / "stack"
     (program / "Pulumi.dev.yaml").write_text("config: {}\n")
@@ -412,7 +406,6 @@ aws.s3.Bucket("data", bucket="{bucket}")
 """
 
 
-@pytest.mark.process
 def test_against_rev_reads_the_base_leniently_and_the_head_strictly(tmp_path):
     """The base commit references build/layer, which git does not keep (.gitignore): the base's plan is
     compared without it (a note), the head still needs it as the engine does."""

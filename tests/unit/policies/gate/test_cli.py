@@ -1,7 +1,8 @@
 """The offline gate's command line on fixture programs and on this repository's stacks.
 
-Every run is a fresh `python -m policies.gate` process: the real entry point, and no Pulumi runtime
-state shared between programs.
+The command's side runs in this process (`main`, helpers.gate), the program in a child process of its
+own interpreter as always, so no Pulumi runtime state is shared between programs; the entry point
+itself, `python -m policies.gate`, is run as a fresh process at the end.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.unit.policies.gate.helpers import GATE_JSON_SCHEMA, PROGRAMS, ROOT, gate, valid_sarif
+from tests.unit.policies.gate.helpers import GATE_JSON_SCHEMA, PROGRAMS, ROOT, gate, gate_process, valid_sarif
 
 
 def gate_json(program: str, *args: str) -> tuple[int, dict]:
@@ -28,7 +29,6 @@ def found(doc: dict) -> set[tuple[str, str, str]]:
     return {(v["policy"], v["name"], v["enforcement"]) for v in doc["violations"]}
 
 
-@pytest.mark.process
 @pytest.mark.parametrize("program", ["compliant_web", "compliant_k8s"])
 def test_compliant_programs_pass_with_no_violation_at_all(program):
     code, doc = gate_json(program)
@@ -39,7 +39,6 @@ def test_compliant_programs_pass_with_no_violation_at_all(program):
     assert all(r["type"] != "pulumi:pulumi:Stack" for r in doc["resources"])
 
 
-@pytest.mark.process
 def test_compliant_web_resources_are_all_listed():
     _, doc = gate_json("compliant_web")
     types = {r["type"] for r in doc["resources"]}
@@ -53,7 +52,6 @@ def test_compliant_web_resources_are_all_listed():
     assert doc["project"] == "compliant-web" and doc["stack"] == "dev"
 
 
-@pytest.mark.process
 @pytest.mark.parametrize(
     ("program", "expected"),
     [
@@ -158,7 +156,6 @@ def test_violating_programs_fail(program, expected):
     assert all(v["urn"] in urns for v in doc["violations"])
 
 
-@pytest.mark.process
 @pytest.mark.parametrize(
     ("program", "fragment"),
     [
@@ -176,28 +173,24 @@ def test_broken_programs_exit_2_with_one_clear_line(program, fragment):
     assert out.stderr.strip().count("\n") == 0
 
 
-@pytest.mark.process
 def test_debug_shows_the_traceback():
     out = gate("--stack", "dev", "--program", str(PROGRAMS / "raises"), "--debug")
     assert out.returncode == 2
     assert "Traceback" in out.stderr and "ValueError" in out.stderr
 
 
-@pytest.mark.process
 def test_unknown_stack_when_the_project_has_stack_files():
     out = gate("--stack", "qa", "--program", str(PROGRAMS / "compliant_web"))
     assert out.returncode == 2
     assert "unknown stack 'qa'" in out.stderr and "(stacks: dev)" in out.stderr
 
 
-@pytest.mark.process
 def test_program_without_any_stack_file_runs_on_declared_defaults():
     out = gate("--stack", "anything", "--program", str(PROGRAMS / "compliant_k8s"), "--format", "json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["stack"] == "anything"
 
 
-@pytest.mark.process
 @pytest.mark.parametrize(
     "args",
     [[], ["--stack", "dev", "--format", "xml"], ["--stack", "dev", "--bogus"]],
@@ -208,7 +201,6 @@ def test_bad_arguments_exit_2(args):
     assert "usage:" in out.stderr
 
 
-@pytest.mark.process
 def test_missing_config_file_and_bad_stack_name_exit_2():
     out = gate("--stack", "dev", "--program", str(PROGRAMS / "compliant_web"), "--config-file", "/nonexistent.yaml")
     assert out.returncode == 2 and "config file not found" in out.stderr
@@ -216,7 +208,6 @@ def test_missing_config_file_and_bad_stack_name_exit_2():
     assert out.returncode == 2 and "invalid stack name" in out.stderr
 
 
-@pytest.mark.process
 def test_explicit_config_file_replaces_the_stack_file(tmp_path):
     cfg = tmp_path / "other.yaml"
     cfg.write_text("config:\n  compliant-web:dbInstanceClass: db.r6g.large\n")
@@ -224,7 +215,6 @@ def test_explicit_config_file_replaces_the_stack_file(tmp_path):
     assert out.returncode == 0, out.stderr
 
 
-@pytest.mark.process
 def test_policy_config_overrides_enforcement(tmp_path):
     config = tmp_path / "policy.json"
     config.write_text(
@@ -252,7 +242,6 @@ def test_policy_config_overrides_enforcement(tmp_path):
     assert "no-standalone-instances" in {v["policy"] for v in doc["violations"]}
 
 
-@pytest.mark.process
 def test_bad_policy_config_exits_2(tmp_path):
     config = tmp_path / "policy.json"
     config.write_text(json.dumps({"rds-backups-enabled": {"minRetentionDays": "a week"}}))
@@ -261,7 +250,6 @@ def test_bad_policy_config_exits_2(tmp_path):
     assert "rds-backups-enabled.minRetentionDays: 'a week' is not of type 'integer'" in out.stderr
 
 
-@pytest.mark.process
 def test_sarif_report():
     out = gate("--stack", "dev", "--program", str(PROGRAMS / "public_bucket"), "--format", "sarif")
     assert out.returncode == 1
@@ -279,7 +267,6 @@ def test_sarif_report():
         assert logical["fullyQualifiedName"].startswith("urn:pulumi:dev::public_bucket::")
 
 
-@pytest.mark.process
 def test_text_report_groups_by_resource_and_ends_with_the_summary():
     out = gate("--stack", "dev", "--program", str(PROGRAMS / "plaintext_db_password"))
     assert out.returncode == 1
@@ -301,7 +288,6 @@ UNSEEN = {
 }
 
 
-@pytest.mark.process
 def test_components_the_gate_cannot_see_into_are_reported_not_passed():
     # A Redis from a Helm v4 chart used to PASS with 0 mandatory, 0 advisory and exit 0.
     code, doc = gate_json("unseen_components")
@@ -323,7 +309,6 @@ def test_components_the_gate_cannot_see_into_are_reported_not_passed():
     )
 
 
-@pytest.mark.process
 def test_unjudged_components_can_be_made_mandatory_or_disabled(tmp_path):
     config = tmp_path / "policy.json"
     config.write_text(json.dumps({"no-unjudged-components": "mandatory"}))
@@ -340,7 +325,6 @@ def test_unjudged_components_can_be_made_mandatory_or_disabled(tmp_path):
     ]
 
 
-@pytest.mark.process
 def test_output_file(tmp_path):
     target = tmp_path / "report.json"
     out = gate(
@@ -358,7 +342,6 @@ REPOSITORY_STACKS = sorted(
 )
 
 
-@pytest.mark.process
 @pytest.mark.parametrize("stack", REPOSITORY_STACKS)
 def test_repository_stacks_have_no_mandatory_violation(stack):
     out = gate("--stack", stack, "--format", "json")
@@ -370,7 +353,6 @@ def test_repository_stacks_have_no_mandatory_violation(stack):
     assert doc["summary"]["resources"] > 20
 
 
-@pytest.mark.process
 def test_missing_required_config_is_one_line(tmp_path):
     program = tmp_path / "needs-config"
     program.mkdir()
@@ -382,7 +364,6 @@ def test_missing_required_config_is_one_line(tmp_path):
     assert "Missing required configuration variable 'needs-config:minSize'" in out.stderr
 
 
-@pytest.mark.process
 def test_a_v1_yaml_manifest_is_decoded_as_the_provider_decodes_it(tmp_path):
     program = tmp_path / "manifests"
     shutil.copytree(PROGRAMS / "yaml_manifest", program)
@@ -402,7 +383,6 @@ def test_a_v1_yaml_manifest_is_decoded_as_the_provider_decodes_it(tmp_path):
     assert "kubernetes:yaml:decode: the manifest is not valid YAML" in out.stderr
 
 
-@pytest.mark.process
 def test_day_two_findings_stop_at_the_overrides():
     # The second cluster and the mail consumer keep the secure defaults (10 s x 6 = the queue's 60 s).
     _, doc = gate_json("day_two")
@@ -410,7 +390,6 @@ def test_day_two_findings_stop_at_the_overrides():
     assert [v["policy"] for v in doc["violations"] if v["name"] == "mailer"] == ["sqs-event-source-max-concurrency"]
 
 
-@pytest.mark.process
 def test_stack_reference_outputs_come_from_the_given_file(tmp_path: Path) -> None:
     program = PROGRAMS / "stack_reference"
     outputs = tmp_path / "network.json"
@@ -429,7 +408,6 @@ def test_stack_reference_outputs_come_from_the_given_file(tmp_path: Path) -> Non
     assert "stack reference acme/network/prod: outputs unknown" in bare.stderr
 
 
-@pytest.mark.process
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -448,3 +426,16 @@ def test_a_bad_stack_reference_is_one_clear_error(tmp_path: Path, value: str, me
     assert done.returncode == 2
     assert done.stderr.startswith("policies.gate: error: --stack-reference") and message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.process
+def test_the_entry_point_reports_and_ends_with_mains_status():
+    # `python -m policies.gate` is command(): main(), its output flushed, then the process ends with
+    # main's status (0 pass, 1 mandatory findings, 2 broken), argparse's usage errors included.
+    passed = gate_process("--stack", "dev", "--program", str(PROGRAMS / "compliant_web"), "--format", "json")
+    assert passed.returncode == 0, passed.stderr
+    assert json.loads(passed.stdout)["stacks"][0]["verdict"] == "PASS"
+    failed = gate_process("--stack", "dev", "--program", str(PROGRAMS / "sticky_sessions"))
+    assert failed.returncode == 1 and "no-sticky-sessions" in failed.stdout
+    usage = gate_process("--stack", "dev", "--format", "xml")
+    assert usage.returncode == 2 and "usage:" in usage.stderr and usage.stdout == ""

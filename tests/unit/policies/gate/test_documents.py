@@ -133,7 +133,6 @@ SAFE_DB = {
 }
 
 
-@pytest.mark.process
 def test_an_encrypted_secret_is_unknown_and_a_shown_one_is_judged(tmp_path):
     state = _state(
         _r("pulumi:providers:aws", "default_7_0_0", {"region": "us-east-1"}),
@@ -146,7 +145,6 @@ def test_an_encrypted_secret_is_unknown_and_a_shown_one_is_judged(tmp_path):
     assert [r["name"] for r in doc["resources"]] == ["encrypted", "shown"]
 
 
-@pytest.mark.process
 def test_components_in_a_state(tmp_path):
     chart = "kubernetes:helm.sh/v4:Chart"
     chart_urn = f"urn:pulumi:dev::shop::{chart}::cache"
@@ -174,7 +172,6 @@ def test_components_in_a_state(tmp_path):
     assert ("no-unjudged-components", "cache") not in found
 
 
-@pytest.mark.process
 def test_deleted_and_read_resources_are_not_judged(tmp_path):
     state = _state(
         _r("aws:ebs/volume:Volume", "old", {"size": 8}, delete=True),
@@ -196,7 +193,6 @@ def _step(op: str, type_: str, name: str, inputs: dict[str, Any] | None) -> dict
     return step
 
 
-@pytest.mark.process
 def test_preview_unknowns_secrets_deletes_and_replacements(tmp_path):
     preview = {
         "steps": [
@@ -225,7 +221,6 @@ def test_preview_unknowns_secrets_deletes_and_replacements(tmp_path):
     assert [r["name"] for r in doc["resources"]] == ["web", "db", "api"]
 
 
-@pytest.mark.process
 def test_documents_from_standard_input_and_as_sarif(tmp_path):
     state = _state(_r(VOLUME, "data", {"size": 8}, sourcePosition="project:///infra/storage.py#12,5"))
     out = gate("--state", "-", "--stack", "dev", "--format", "sarif", stdin=json.dumps(state))
@@ -271,7 +266,6 @@ BROKEN = [
 ]
 
 
-@pytest.mark.process
 @pytest.mark.parametrize(("kind", "text", "fragment"), BROKEN)
 def test_a_document_that_is_not_what_the_cli_writes_is_exit_2(kind, text, fragment, tmp_path):
     path = tmp_path / "doc.json"
@@ -282,7 +276,6 @@ def test_a_document_that_is_not_what_the_cli_writes_is_exit_2(kind, text, fragme
     assert out.stderr.count("\n") == 1
 
 
-@pytest.mark.process
 @pytest.mark.parametrize(
     "args",
     [
@@ -297,7 +290,6 @@ def test_document_arguments_that_cannot_work_are_exit_2(args):
     assert out.returncode == 2 and "usage:" in out.stderr
 
 
-@pytest.mark.process
 def test_without_source_positions_sarif_points_at_the_project_file(tmp_path):
     state = _state(_r(VOLUME, "data", {"size": 8}, project="stateless-stack"), project="stateless-stack")
     path = tmp_path / "state.json"

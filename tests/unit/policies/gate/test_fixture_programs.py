@@ -64,7 +64,6 @@ def test_the_fixture_set_covers_the_engine_patterns() -> None:
     } <= names
 
 
-@pytest.mark.process
 @pytest.mark.parametrize("program", FIXTURES, ids=[p.name for p in FIXTURES])
 def test_fixture_program_gets_its_expected_verdict(program: Path) -> None:
     expected = _expected(program)
@@ -85,7 +84,6 @@ def test_fixture_program_gets_its_expected_verdict(program: Path) -> None:
         assert stack["verdict"] == "FAIL"
 
 
-@pytest.mark.process
 def test_a_resource_passed_as_an_input_gives_the_same_result_ten_times() -> None:
     program = PROGRAMS / RACY
     expected = _expected(program)

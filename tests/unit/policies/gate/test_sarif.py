@@ -25,7 +25,6 @@ def _line_of(path: Path, text: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
-@pytest.mark.process
 def test_prod_stack_sarif_is_valid_and_rated_for_github():
     out = gate("--stack", "prod", "--format", "sarif")
     assert out.returncode == 0, out.stderr
@@ -39,7 +38,6 @@ def test_prod_stack_sarif_is_valid_and_rated_for_github():
     assert levels["no-unjudged-components"] == "error"
 
 
-@pytest.mark.process
 def test_findings_point_at_the_declaring_lines_of_a_program_in_a_subdirectory():
     program = PROGRAMS / "public_bucket"
     main = program / "__main__.py"
@@ -63,7 +61,6 @@ def test_findings_point_at_the_declaring_lines_of_a_program_in_a_subdirectory():
         assert public == {acl, policy}
 
 
-@pytest.mark.process
 def test_resources_of_components_point_into_the_component_and_at_the_stack_setting():
     out = gate("--stack", "dev", "--format", "sarif")
     results = {r["ruleId"]: r for r in _results(valid_sarif(out.stdout))}
@@ -80,7 +77,6 @@ def test_resources_of_components_point_into_the_component_and_at_the_stack_setti
     assert "relatedLocations" not in results["alb-https-redirect"]
 
 
-@pytest.mark.process
 def test_the_stack_name_in_resource_names_does_not_relate_other_settings():
     # dev-eks names its database dev-eks-db-postgres; eksDeletionProtection is not behind its finding.
     out = gate("--stack", "dev-eks", "--format", "sarif")
@@ -89,7 +85,6 @@ def test_the_stack_name_in_resource_names_does_not_relate_other_settings():
     assert related == ["stack setting stateless-stack:dbDeletionProtection"]
 
 
-@pytest.mark.process
 def test_two_resources_on_one_line_are_two_alerts():
     out = gate("--stack", "dev", "--program", str(PROGRAMS / "same_line"), "--format", "sarif")
     results = _results(valid_sarif(out.stdout))
@@ -99,7 +94,6 @@ def test_two_resources_on_one_line_are_two_alerts():
     assert len(fingerprints) == 2
 
 
-@pytest.mark.process
 def test_fingerprints_survive_unrelated_edits(tmp_path):
     checkout = tmp_path / "repo"
     program = checkout / "deploy"
@@ -122,7 +116,6 @@ def test_fingerprints_survive_unrelated_edits(tmp_path):
         assert after[fingerprint] == (uri, line + 3)
 
 
-@pytest.mark.process
 def test_objects_a_library_component_creates_point_at_the_component():
     # The StatefulSet is registered from inside pulumi_kubernetes (installed in .venv, inside the checkout).
     program = PROGRAMS / "yaml_manifest"
@@ -140,7 +133,6 @@ import hashlib  # noqa: E402
 import json  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
-import pytest  # noqa: E402
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, Severity  # noqa: E402
 
 from policies.gate import GateResult  # noqa: E402

@@ -4,7 +4,6 @@ the exit status is the worst one."""
 from __future__ import annotations
 
 import jsonschema
-import pytest
 
 from tests.unit.policies.gate.helpers import PROGRAMS, ROOT, STACK_JSON_SCHEMA, gate, valid_report, valid_sarif
 
@@ -26,7 +25,6 @@ def _normal(doc: dict) -> dict:
     }
 
 
-@pytest.mark.process
 def test_each_stack_runs_as_if_alone():
     out = gate("--stack", "a", "--stack", "b", "--program", ISOLATION, "--format", "json")
     assert out.returncode == 1, out.stderr  # b opens its public access block
@@ -41,7 +39,6 @@ def test_each_stack_runs_as_if_alone():
     assert {(v["policy"], v["name"]) for v in docs[1]["violations"]} == {("s3-public-access-block", "b-data-pab")}
 
 
-@pytest.mark.process
 def test_the_order_of_stacks_changes_nothing_but_the_order():
     forward = valid_report(gate("--stack", "a", "--stack", "b", "--program", ISOLATION, "--format", "json").stdout)[
         "stacks"
@@ -52,14 +49,12 @@ def test_the_order_of_stacks_changes_nothing_but_the_order():
     assert [_normal(d) for d in forward] == [_normal(d) for d in backward[::-1]]
 
 
-@pytest.mark.process
 def test_one_stack_is_a_list_of_one_with_its_keys_also_at_the_top_level():
     out = gate("--stack", "a", "--program", ISOLATION, "--format", "json")
     doc = valid_report(out.stdout)
     assert [s["stack"] for s in doc["stacks"]] == ["a"] and doc["stack"] == "a"
 
 
-@pytest.mark.process
 def test_text_has_a_section_per_stack_and_the_overall_verdict():
     out = gate("--all-stacks", "--program", ISOLATION)
     assert out.returncode == 1
@@ -73,7 +68,6 @@ def test_text_has_a_section_per_stack_and_the_overall_verdict():
     assert lines[-1] == "FAIL (b) stateless-guard: 2 stacks"
 
 
-@pytest.mark.process
 def test_all_repository_stacks_in_one_run_match_each_alone():
     out = gate("--all-stacks", "--format", "json")
     assert out.returncode == 0, out.stderr
@@ -84,7 +78,6 @@ def test_all_repository_stacks_in_one_run_match_each_alone():
         assert _normal(doc) == _alone(doc["stack"], str(ROOT)), doc["stack"]
 
 
-@pytest.mark.process
 def test_sarif_has_one_run_per_stack():
     out = gate("--stack", "a", "--stack", "b", "--program", ISOLATION, "--format", "sarif")
     doc = valid_sarif(out.stdout)
@@ -95,7 +88,6 @@ def test_sarif_has_one_run_per_stack():
     assert [len(run["results"]) for run in doc["runs"]] == [0, 1]
 
 
-@pytest.mark.process
 def test_the_worst_exit_status_wins(tmp_path):
     # A stack that cannot be judged makes the run exit 2, whatever the others say.
     out = gate("--stack", "a", "--stack", "missing", "--program", ISOLATION)

@@ -48,7 +48,6 @@ def _policy(path: Path, doc: dict) -> Path:
     return path
 
 
-@pytest.mark.process
 def test_the_programs_own_policy_file_waives_and_an_expired_waiver_fails(program):
     waiver = {"resource": "site", "reason": "public website, reviewed", "expires": "2999-06-30"}
     _policy(program / "policy.dev.json", {"s3-no-public-access": {"waivers": [waiver]}, "all": "advisory"})
@@ -72,7 +71,6 @@ def test_the_programs_own_policy_file_waives_and_an_expired_waiver_fails(program
     assert "(waiver expired on 2020-06-30: public website, reviewed)" in out.stdout
 
 
-@pytest.mark.process
 def test_a_waiver_without_a_reason_is_exit_2_naming_the_file_and_the_policy(program):
     path = _policy(program / "policy.dev.json", {"s3-no-public-access": {"waivers": [{"resource": "site"}]}})
     out = gate("--stack", "dev", "--program", str(program))
@@ -83,7 +81,6 @@ def test_a_waiver_without_a_reason_is_exit_2_naming_the_file_and_the_policy(prog
     assert out.returncode == 2 and "expires 'soon' is not a date (YYYY-MM-DD)" in out.stderr
 
 
-@pytest.mark.process
 def test_policy_config_applies_to_a_document_from_standard_input(tmp_path):
     # Another project's preview, judged from a directory that is no project: its SARIF is located.
     out = gate("--preview", "-", "--stack", "dev", "--format", "sarif", stdin=_preview(), cwd=tmp_path)
@@ -114,7 +111,6 @@ def test_policy_config_applies_to_a_document_from_standard_input(tmp_path):
     assert doc["stacks"][0]["policyConfig"] == "policy.json"
 
 
-@pytest.mark.process
 def test_github_format_points_at_the_declaring_lines(program):
     out = gate("--stack", "dev", "--program", str(program), "--format", "github", cwd=program)
     assert out.returncode == 1, out.stderr
