@@ -5,16 +5,20 @@ round-trips through JSON."""
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import json
 import re
 import textwrap
+import typing
 from pathlib import Path
 
+import pulumi
 import pytest
 
 from policies.gate.mockengine import ProgramError, ProgramRun, run_program
 from policies.gate.mockengine.records import UNKNOWN
+from policies.gate.mockengine.run import UNANSWERED_MARK, _stand_in
 
 
 def _program(tmp_path: Path, source: str, stack_config: str = "config:\n  aws:region: eu-west-1\n") -> Path:
@@ -236,3 +240,65 @@ def test_a_custom_resource_with_a_malformed_type_token_is_refused(tmp_path: Path
     refused = r"Type 'acme:Thing' is not a valid type token \(must have format '\*:\*:\*'\)"
     with pytest.raises(ProgramError, match=refused):
         run_program(_program(tmp_path, source), "dev", preview=True)
+
+
+# The stand-in a plain invoke the gate cannot answer returns: the result type's shape, every string a
+# marker naming the invoke and the property.
+
+
+
+@pulumi.output_type
+class _Leaf:
+    def __init__(self, arn: str) -> None:
+        pulumi.set(self, "arn", arn)
+
+    @property
+    @pulumi.getter
+    def arn(self) -> str:
+        return typing.cast(str, pulumi.get(self, "arn"))
+
+
+@pulumi.output_type
+class _Outer:
+    def __init__(self, leaf: _Leaf) -> None:
+        pulumi.set(self, "leaf", leaf)
+
+    @property
+    @pulumi.getter
+    def leaf(self) -> _Leaf:
+        return typing.cast(_Leaf, pulumi.get(self, "leaf"))
+
+
+def test_an_unanswered_invokes_stand_in_has_the_result_types_shape() -> None:
+    token = "aws:ec2/getAmi:getAmi"
+    assert _stand_in(str, token, "image_id") == f"{UNANSWERED_MARK}{token}:image_id" == (
+        "unanswered-invoke:aws:ec2/getAmi:getAmi:image_id")
+    assert _stand_in(bool, token, "x") is False
+    assert _stand_in(int, token, "x") == 0 and type(_stand_in(int, token, "x")) is int
+    assert _stand_in(float, token, "x") == 0
+    for empty_list in (list, list[str], typing.List[str], typing.Sequence[str], collections.abc.Sequence[str]):  # noqa: UP006
+        assert _stand_in(empty_list, token, "x") == [], empty_list
+    for empty_map in (dict, dict[str, str], typing.Dict[str, str], typing.Mapping[str, int]):  # noqa: UP006
+        assert _stand_in(empty_map, token, "x") == {}, empty_map
+    assert _stand_in(typing.Any, token, "x") is None
+    assert _stand_in(typing.Optional[str], token, "x") is None  # noqa: UP045 - the SDK's own spelling
+    assert _stand_in(_Leaf, token, "") == {"arn": f"{UNANSWERED_MARK}{token}:arn"}
+    assert _stand_in(_Leaf, token, "outer") == {"arn": f"{UNANSWERED_MARK}{token}:outer.arn"}
+    # Nested output types are followed three levels down, then left None.
+    assert _stand_in(_Leaf, token, "p", depth=2) == {"arn": f"{UNANSWERED_MARK}{token}:p.arn"}
+    assert _stand_in(_Leaf, token, "p", depth=3) is None
+    assert _stand_in(_Outer, token, "", depth=1) == {"leaf": {"arn": f"{UNANSWERED_MARK}{token}:leaf.arn"}}
+    assert _stand_in(_Outer, token, "", depth=2) == {"leaf": None}
+
+
+def test_an_error_the_program_logs_fails_the_run_and_a_warning_does_not(tmp_path: Path) -> None:
+    # The CLI fails an update whose program logged an error (`pulumi.log.error`), whatever else ran.
+    (tmp_path / "error").mkdir()
+    (tmp_path / "warn").mkdir()
+    failing = _program(tmp_path / "error", 'import pulumi\npulumi.log.warn("w")\npulumi.log.error("first")\n'
+                       'pulumi.log.error("second")\n')
+    with pytest.raises(ProgramError) as raised:
+        run_program(failing, "dev", preview=True)
+    assert str(raised.value) == "first"
+    warned = _program(tmp_path / "warn", 'import pulumi\npulumi.log.warn("only a warning")\npulumi.export("x", 1)\n')
+    assert run_program(warned, "dev", preview=True).outputs == {"x": 1}
