@@ -10,7 +10,7 @@ The request goes on stdin; one JSON result per stack comes back (child.py has th
 stacks of a run share the child (later stacks in processes it forks), so the SDK is imported once.
 
 `start` returns at once: the gate imports and prepares the judging side while the program runs, and
-calls `results` when it needs the runs. A program that outlasts the time limit is stopped (the child
+iterates `runs` as each stack's result comes in. A program that outlasts the time limit is stopped (the child
 dumps its threads' stacks and exits; the gate kills it if it does not) and reported with the place in
 the program where it was waiting.
 """
@@ -321,11 +321,6 @@ class ProgramProcess:
             f"stack {missing[0]!r} was done" + (f": {last}" if last else ""),
             err,
         )
-
-    def results(self, run_type: Any) -> tuple[list[Any], InterpreterUsed | None]:
-        """Every stack's run in order, and the interpreter the program ran with."""
-        runs = [run for _, run in self.runs(run_type)]
-        return runs, self.used
 
     def _error(self, error: Mapping[str, Any]) -> ProgramProcessError:
         kind = error.get("kind")
