@@ -7,8 +7,10 @@ itself, `python -m policies.gate`, is run as a fresh process at the end.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -439,3 +441,55 @@ def test_the_entry_point_reports_and_ends_with_mains_status():
     assert failed.returncode == 1 and "no-sticky-sessions" in failed.stdout
     usage = gate_process("--stack", "dev", "--format", "xml")
     assert usage.returncode == 2 and "usage:" in usage.stderr and usage.stdout == ""
+
+
+class _Ended(Exception):
+    pass
+
+
+def _command(monkeypatch, outcome, streams=None) -> tuple[list[int], str]:
+    """command() in this process: main() gives `outcome` (a status, or an exception it raises); the status
+    the process would end with is recorded instead of ending it."""
+    from policies.gate import __main__ as entry
+
+    ended: list[int] = []
+
+    def main() -> int:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def exit_(code: int) -> None:
+        ended.append(code)
+        raise _Ended
+
+    monkeypatch.setattr(entry, "main", main)
+    monkeypatch.setattr(entry.os, "_exit", exit_)
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    for name, stream in (streams or {}).items():
+        monkeypatch.setattr(sys, name, stream)
+    with pytest.raises(_Ended):
+        entry.command()
+    return ended, err.getvalue()
+
+
+@pytest.mark.parametrize("status", [0, 1, 2])
+def test_the_command_ends_with_mains_status(monkeypatch, status):
+    assert _command(monkeypatch, status) == ([status], "")
+
+
+def test_the_command_ends_with_argparses_status_and_message(monkeypatch):
+    assert _command(monkeypatch, SystemExit(2)) == ([2], "")
+    assert _command(monkeypatch, SystemExit(None)) == ([0], "")  # --help
+    assert _command(monkeypatch, SystemExit("bad arguments")) == ([2], "bad arguments\n")
+
+
+@pytest.mark.parametrize("error", [OSError(32, "Broken pipe"), ValueError("I/O operation on closed file.")])
+def test_the_command_ends_with_its_status_when_a_stream_cannot_be_flushed(monkeypatch, error):
+    class Gone(io.StringIO):
+        def flush(self) -> None:
+            raise error
+
+    ended, _ = _command(monkeypatch, 1, streams={"stdout": Gone()})
+    assert ended == [1]
