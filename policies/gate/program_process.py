@@ -149,9 +149,11 @@ def _display(path: str) -> str:
 
 
 def _is_program_file(path: str, project_dir: Path, venv: Path | None) -> bool:
-    """A file of the program itself: under the project, not in its virtualenv or any site-packages."""
+    """A file of the program itself: under the project (an absolute path, as the gate resolves it), not in
+    its virtualenv or any site-packages. Frames faulthandler names `<frozen ...>` or `<string>` are
+    under no directory."""
     file = Path(path)
-    if not file.is_absolute() or "site-packages" in file.parts or "dist-packages" in file.parts:
+    if "site-packages" in file.parts or "dist-packages" in file.parts:
         return False
     if venv is not None and file.is_relative_to(venv):
         return False

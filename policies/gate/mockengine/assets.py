@@ -75,8 +75,8 @@ def _local(uri: str) -> Path | None:
 
 
 def _resolve(path: str, workdir: Path) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() else workdir / p
+    # An absolute path stays itself: pathlib's join starts over at an absolute part.
+    return workdir / path
 
 
 def _read_asset(value: Mapping[str, Any], workdir: Path, hasher: Any) -> None:
@@ -130,15 +130,14 @@ def _directory_files(root: Path) -> Iterator[Path]:
     def fail(exc: OSError) -> None:
         raise _Unreadable(f"cannot read {exc.filename}: {exc.strerror}")
 
+    # A link to a directory is listed among the directories and not followed: neither walked nor read.
+    # A link to a file is read as the file it names.
     for directory, dirs, files in os.walk(root, onerror=fail, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if d != BOOKKEEPING_DIR and not Path(directory, d).is_symlink())
+        dirs[:] = sorted(d for d in dirs if d != BOOKKEEPING_DIR)
         for name in sorted(files):
             if name == BOOKKEEPING_DIR:
                 continue
-            path = Path(directory, name)
-            if path.is_symlink() and path.is_dir():
-                continue
-            yield path
+            yield Path(directory, name)
 
 
 def _walk(value: Any, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:

@@ -226,3 +226,46 @@ def test_a_components_missing_output_asset_is_recorded_too(tmp_path: Path) -> No
 def test_an_unknown_assets_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="assets must be 'strict' or 'lenient', not 'loose'"):
         run_program(program(tmp_path, 'aws.s3.Bucket("b")\n'), "dev", assets="loose")
+
+
+def test_a_directory_is_walked_in_order_past_bookkeeping_and_links_to_directories(tmp_path: Path) -> None:
+    root = tmp_path / "layer"
+    (root / "sub").mkdir(parents=True)
+    (root / ".pulumi").mkdir()
+    (root / ".pulumi" / "state").write_text("x")
+    for name in ("b.txt", "a.txt", "sub/c.txt", "sub/z.txt", "sub/.pulumi"):
+        (root / name).write_text(name)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "outside.txt").write_text("o")
+    (root / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (root / "alias.txt").symlink_to(root / "a.txt")
+    walked = [p.relative_to(root).as_posix() for p in assets._directory_files(root)]
+    # A file named like the bookkeeping directory is skipped, and the files after it are still read.
+    assert walked == ["a.txt", "alias.txt", "b.txt", "sub/c.txt", "sub/z.txt"]
+
+
+def test_a_directory_that_cannot_be_walked_is_unreadable_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(assets._Unreadable) as raised:
+        list(assets._directory_files(tmp_path / "gone"))
+    assert str(raised.value) == f"cannot read {tmp_path / 'gone'}: No such file or directory"
+
+
+def test_file_uris_name_a_local_file_on_this_host_only(tmp_path: Path) -> None:
+    assert assets._local(f"file://localhost{tmp_path}/a.txt") == tmp_path / "a.txt"
+    assert assets._local(f"file://{tmp_path}/a.txt") == tmp_path / "a.txt"
+    assert assets._local("https://example.invalid/a.zip") is None
+    with pytest.raises(assets._Unreadable) as raised:
+        assets._local("file://build-host/srv/a.txt")
+    assert str(raised.value) == "file:// host 'build-host' not supported (only localhost) in file://build-host/srv/a.txt"
+
+
+def test_an_absolute_path_is_read_where_it_is(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("one")
+    absolute = {assets.SIG_KEY: assets.ASSET_SIG, "path": str(tmp_path / "a.txt")}
+    relative = {assets.SIG_KEY: assets.ASSET_SIG, "path": "a.txt"}
+    elsewhere = tmp_path / "program"
+    elsewhere.mkdir()
+    assert assets.read_registered("t", "n", {"p": absolute}, elsewhere) == assets.read_registered(
+        "t", "n", {"p": relative}, tmp_path
+    )

@@ -493,3 +493,19 @@ def test_the_command_ends_with_its_status_when_a_stream_cannot_be_flushed(monkey
 
     ended, _ = _command(monkeypatch, 1, streams={"stdout": Gone()})
     assert ended == [1]
+
+
+def test_version_and_the_rules_are_listed_without_running_anything():
+    from policies import __version__
+    from policies.pack import PACK_ENFORCEMENT, POLICIES
+
+    version = gate("--version")
+    assert (version.returncode, version.stdout) == (0, f"stateless-guard {__version__}\n")
+    listed = gate("--list-rules")
+    assert listed.returncode == 0
+    lines = listed.stdout.splitlines()
+    assert len(lines) == len(POLICIES)
+    width = max(len(p.name) for p in POLICIES)
+    for line, policy in zip(lines, POLICIES, strict=True):
+        level = (policy.enforcement_level or PACK_ENFORCEMENT).value
+        assert line == f"{policy.name.ljust(width)}  {level.ljust(9)}  {policy.description}"

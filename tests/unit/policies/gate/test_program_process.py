@@ -93,11 +93,24 @@ def test_a_program_that_hangs_is_stopped_where_it_waits() -> None:
     )
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "soon"])
-def test_timeout_must_be_a_positive_number(value: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("0", "must be more than 0 seconds: '0'"),
+        ("-1", "must be more than 0 seconds: '-1'"),
+        ("soon", "not a number of seconds: 'soon'"),
+    ],
+)
+def test_timeout_must_be_a_positive_number(value: str, why: str) -> None:
     out = gate("--stack", "dev", "--program", str(PROGRAMS / "compliant_web"), "--timeout", value)
     assert out.returncode == 2
-    assert "--timeout" in out.stderr
+    assert out.stderr.splitlines()[-1].endswith(f"error: argument --timeout: {why}")
+
+
+def test_a_timeout_under_a_second_is_a_time_limit() -> None:
+    out = gate("--stack", "dev", "--program", str(PROGRAMS / "hangs"), "--timeout", "0.5")
+    assert out.returncode == 2
+    assert "error: the program did not finish within 0.5 s (--timeout) for stack 'dev'" in out.stderr
 
 
 def test_stacks_after_the_second_run_with_what_the_first_imported_in_the_projects_interpreter(
@@ -163,3 +176,46 @@ def test_the_gate_runs_from_any_directory_on_any_project(tmp_path: Path) -> None
     out = gate("--stack", "dev", "--program", str(PROGRAMS / "compliant_web"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert ROOT.name  # the checkout is on PYTHONPATH only, never the program's cwd
+
+
+def test_a_program_file_is_under_the_project_and_outside_installed_code(tmp_path: Path) -> None:
+    from policies.gate.program_process import ENGINE_DIR, _is_program_file
+
+    project = tmp_path / "proj"
+    assert _is_program_file(str(project / "main.py"), project, None)
+    assert _is_program_file(str(project / "pkg" / "net.py"), project, None)
+    assert not _is_program_file(str(tmp_path / "other" / "main.py"), project, None)
+    assert not _is_program_file("<frozen importlib._bootstrap>", project, None)
+    assert not _is_program_file("main.py", project, None)
+    assert not _is_program_file(str(project / ".venv" / "lib" / "python3.11" / "site-packages" / "x.py"), project, None)
+    assert not _is_program_file(str(project / "vendor" / "dist-packages" / "y.py"), project, None)
+    # The virtualenv the program runs in is not the program, wherever it is and whatever its layout.
+    assert _is_program_file(str(project / "env" / "lib" / "x.py"), project, None)
+    assert not _is_program_file(str(project / "env" / "lib" / "x.py"), project, project / "env")
+    assert _is_program_file(str(project / "main.py"), project, project / "env")
+    # The engine's own files, even inside the project directory given.
+    assert not _is_program_file(str(ENGINE_DIR / "run.py"), ENGINE_DIR.parent.parent, None)
+    assert _is_program_file(str(ENGINE_DIR.parent / "evaluate.py"), ENGINE_DIR.parent.parent, None)
+
+
+def test_the_waiting_place_is_the_programs_innermost_frame_else_the_main_threads(tmp_path: Path) -> None:
+    from policies.gate.program_process import _waiting_place
+
+    project = tmp_path / "proj"
+    site = project / ".venv" / "lib" / "python3.11" / "site-packages" / "pulumi" / "output.py"
+    dump = (
+        "Thread 0x00007f0000000001 (most recent call first):\n"
+        f'  File "{site}", line 10 in wait\n'
+        f'  File "{project / "worker.py"}", line 4 in poll\n'
+        "\n"
+        "Current thread 0x00007f0000000002 (most recent call first):\n"
+        '  File "/usr/lib/python3.11/asyncio/base_events.py", line 600 in run_forever\n'
+        f'  File "{project / "__main__.py"}", line 9 in <module>\n'
+    )
+    assert _waiting_place(dump, project).endswith("proj/worker.py:4 (in poll)")
+    elsewhere = tmp_path / "elsewhere"
+    assert _waiting_place(dump, elsewhere) == (
+        "/usr/lib/python3.11/asyncio/base_events.py:600 (in run_forever): no frame of the program was running, "
+        "so it was waiting for an Output that never resolves or a call that never returns"
+    )
+    assert _waiting_place("", project) == "an unknown place (the interpreter wrote no stack dump)"
