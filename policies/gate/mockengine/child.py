@@ -98,17 +98,15 @@ def is_user_file(path: str, project_dir: str) -> bool:
 def user_frame(exc: BaseException, project_dir: str) -> tuple[str, int] | None:
     """The innermost frame of the program's own files in the traceback of the exception the program
     raised (the one whose message is reported), else of the exceptions it was raised from."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    from .run import exception_chain
+
+    for current in exception_chain(exc):
         found = None
         for frame, line in traceback.walk_tb(current.__traceback__):
             if is_user_file(frame.f_code.co_filename, project_dir):
                 found = (frame.f_code.co_filename, line)
         if found is not None:
             return found
-        current = current.__cause__ or current.__context__
     return None
 
 

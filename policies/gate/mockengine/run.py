@@ -666,16 +666,19 @@ def run_program(
     )
 
 
-def _engine_refusal(exc: BaseException) -> ProgramError | None:
-    """The engine's refusal raised in the monitor, however the SDK wrapped it on the way out."""
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, then what it was raised from (else during), each once: a chain can loop."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, ProgramError):
-            return current
         seen.add(id(current))
+        yield current
         current = current.__cause__ or current.__context__
-    return None
+
+
+def _engine_refusal(exc: BaseException) -> ProgramError | None:
+    """The engine's refusal raised in the monitor, however the SDK wrapped it on the way out."""
+    return next((e for e in exception_chain(exc) if isinstance(e, ProgramError)), None)
 
 
 _WHERE = "_stateless_program_frame"
@@ -697,14 +700,11 @@ def _user_frame(exc: BaseException, project_dir: Path) -> tuple[str, int] | None
     """Where in the program a failure came from, as the CLI shows the program's traceback rather than
     the SDK's: the frame a failed callback recorded, else the innermost program frame of the error
     or of what caused it."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        where = getattr(current, _WHERE, None) or _program_frame(current.__traceback__, project_dir)
+    for current in exception_chain(exc):
+        recorded: tuple[str, int] | None = getattr(current, _WHERE, None)
+        where = recorded or _program_frame(current.__traceback__, project_dir)
         if where is not None:
-            return typing.cast("tuple[str, int]", where)
-        current = current.__cause__ or current.__context__
+            return where
     return None
 
 

@@ -302,3 +302,145 @@ def test_an_error_the_program_logs_fails_the_run_and_a_warning_does_not(tmp_path
     assert str(raised.value) == "first"
     warned = _program(tmp_path / "warn", 'import pulumi\npulumi.log.warn("only a warning")\npulumi.export("x", 1)\n')
     assert run_program(warned, "dev", preview=True).outputs == {"x": 1}
+
+
+# Where a failure is placed, and what a failed run leaves behind.
+
+
+def _raised(path: Path, source: str) -> BaseException:
+    """What running `source` as the file `path` raises."""
+    import runpy
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    try:
+        runpy.run_path(str(path))
+    except Exception as exc:
+        return exc
+    raise AssertionError("the source did not raise")
+
+
+def test_an_exception_chain_follows_causes_then_contexts_once_each() -> None:
+    from policies.gate.mockengine.run import exception_chain
+
+    first, cause, context = KeyError("a"), ValueError("b"), TypeError("c")
+    first.__cause__, first.__context__ = cause, context
+    assert list(exception_chain(first)) == [first, cause]
+    cause.__context__ = context
+    assert list(exception_chain(first)) == [first, cause, context]
+    context.__context__ = first  # a loop
+    assert list(exception_chain(first)) == [first, cause, context]
+    assert list(exception_chain(context)) == [context, first, cause]
+
+
+def test_an_engine_refusal_is_found_however_deep_it_was_wrapped() -> None:
+    from policies.gate.mockengine.run import _engine_refusal
+
+    refusal = ProgramError("Duplicate resource URN")
+    wrapped = RuntimeError("grpc")
+    wrapped.__context__ = refusal
+    outer = Exception("sdk")
+    outer.__cause__ = wrapped
+    assert _engine_refusal(outer) is refusal
+    assert _engine_refusal(refusal) is refusal
+    assert _engine_refusal(RuntimeError("plain")) is None
+
+
+def test_the_programs_frame_is_the_innermost_in_the_project_outside_installed_code(tmp_path: Path) -> None:
+    from policies.gate.mockengine.run import _program_frame
+
+    project = tmp_path / "proj"
+    (project / "helpers.py").parent.mkdir(parents=True)
+    (project / "helpers.py").write_text("def check(n):\n    if n < 1:\n        raise ValueError('n')\n")
+    library = project / ".venv" / "lib" / "site-packages" / "lib.py"
+    library.parent.mkdir(parents=True)
+    library.write_text("def call(f, n):\n    return f(n)\n")
+    outside = tmp_path / "shared" / "util.py"
+    outside.parent.mkdir(parents=True)
+    outside.write_text("def boom():\n    raise KeyError('x')\n")
+    source = f"""
+        import sys
+        sys.path[:0] = [{str(project)!r}, {str(library.parent)!r}, {str(outside.parent)!r}]
+        import helpers, lib
+        lib.call(helpers.check, 0)
+    """
+    exc = _raised(project / "__main__.py", source)
+    assert _program_frame(exc.__traceback__, project) == (str(project / "helpers.py"), 3)
+    # A library inside the project's virtualenv is not the program, and a frame outside the project is
+    # not either, even innermost.
+    exc = _raised(project / "main2.py", f"""
+        import sys
+        sys.path[:0] = [{str(library.parent)!r}, {str(outside.parent)!r}]
+        import lib, util
+        lib.call(lambda n: util.boom(), 0)
+    """)
+    assert _program_frame(exc.__traceback__, project) == (str(project / "main2.py"), 5)
+    assert _program_frame(exc.__traceback__, tmp_path / "elsewhere") is None
+    # A directory that only starts like the project's is not it.
+    assert _program_frame(exc.__traceback__, Path(str(project)[:-1])) is None
+
+
+def test_a_failure_is_placed_at_the_recorded_frame_else_in_what_raised_it(tmp_path: Path) -> None:
+    from policies.gate.mockengine.run import _WHERE, _user_frame
+
+    program_error = _raised(tmp_path / "main.py", "raise ValueError('bad size')\n")
+    wrapper = RuntimeError("the SDK's wrapper")
+    assert _user_frame(wrapper, tmp_path) is None
+    wrapper.__cause__ = program_error
+    assert _user_frame(wrapper, tmp_path) == (str(tmp_path / "main.py"), 1)
+    wrapper.__cause__, wrapper.__context__ = None, program_error
+    assert _user_frame(wrapper, tmp_path) == (str(tmp_path / "main.py"), 1)
+    setattr(wrapper, _WHERE, (str(tmp_path / "cb.py"), 7))
+    assert _user_frame(wrapper, tmp_path) == (str(tmp_path / "cb.py"), 7)
+
+
+def test_one_resource_is_found_by_type_and_name_or_the_lookup_says_how_many(tmp_path: Path) -> None:
+    two_queues = _program(tmp_path, """
+        import pulumi_aws as aws
+        aws.sqs.Queue("a")
+        aws.sqs.Queue("b")
+    """)
+    run = run_program(two_queues, "dev", preview=True)
+    assert run.one("aws:sqs/queue:Queue", "b").name == "b"
+    with pytest.raises(LookupError) as many:
+        run.one("aws:sqs/queue:Queue")
+    assert str(many.value) == "expected one aws:sqs/queue:Queue named None, found 2"
+    with pytest.raises(LookupError, match="^expected one aws:sqs/queue:Queue named 'c', found 0$"):
+        run.one("aws:sqs/queue:Queue", "c")
+
+
+def test_a_failed_run_is_settled_its_tasks_finished_its_errors_read_and_its_outputs_let_go() -> None:
+    import asyncio
+    import gc
+
+    from pulumi.runtime import settings as runtime_settings
+
+    from policies.gate.mockengine.run import settle_failed_run
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        unread: list[str] = []
+        loop.set_exception_handler(lambda _loop, context: unread.append(context["message"]))
+        finished = asyncio.Event()
+
+        async def in_flight() -> None:
+            await asyncio.sleep(0)
+            finished.set()
+
+        task = loop.create_task(in_flight())
+        failed = loop.create_future()
+        failed.set_exception(ValueError("a registration failed"))
+        cancelled = loop.create_future()
+        cancelled.cancel()
+        runtime_settings.SETTINGS.outputs.add(failed)
+        settle_failed_run()
+        assert task.done() and finished.is_set()
+        assert not runtime_settings.SETTINGS.outputs
+        del failed
+        gc.collect()
+        assert unread == [], "a failed future's exception was left unread"
+        assert cancelled.cancelled()
+    finally:
+        loop.close()
+        asyncio.set_event_loop(asyncio.new_event_loop())
