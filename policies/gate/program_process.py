@@ -145,7 +145,9 @@ def from_json(tp: Any, value: Any) -> Any:
 def _display(path: str) -> str:
     """A path as a CI log shows it best: relative to the working directory when under it."""
     rel = os.path.relpath(path)
-    return path if rel.startswith("..") else rel
+    # Outside it, the path starts with a `..` part (a directory named `..data` inside it does not).
+    outside = rel == os.pardir or rel.startswith(os.pardir + os.sep)
+    return path if outside else rel
 
 
 def _is_program_file(path: str, project_dir: Path, venv: Path | None) -> bool:
@@ -305,7 +307,7 @@ class ProgramProcess:
         before, _, dump = err.partition("Timeout (") if dumped else (err, "", "")
         _forward(before)
         if error is not None:
-            raise self._error(error)
+            raise process_error(self.interpreter, error)
         missing = [s for s in self.stacks if s not in done]
         if not missing:
             return
@@ -324,27 +326,29 @@ class ProgramProcess:
             err,
         )
 
-    def _error(self, error: Mapping[str, Any]) -> ProgramProcessError:
-        kind = error.get("kind")
-        message = str(error.get("message") or "")
-        interp = f"{self.interpreter.executable} ({self.interpreter.how})"
-        if kind == "sdk":
-            return ProgramProcessError(
-                f"the program's interpreter {interp} has no Pulumi SDK ({message}); install the program's "
-                f"packages into it: {self.interpreter.install_hint}"
-            )
-        if kind == "python":
-            version = ".".join(str(n) for n in MIN_PYTHON)
-            return ProgramProcessError(
-                f"the program's interpreter {interp} is {message}; the gate runs programs on Python {version} or newer"
-            )
-        if kind == "program":
-            where = error.get("where")
-            location = f"{_display(where[0])}:{where[1]}: " if where else ""
-            return ProgramProcessError(f"{location}the program failed: {message}", error.get("traceback") or "")
-        if kind == "engine":
-            return ProgramProcessError(f"the mock engine failed: {message}", error.get("traceback") or "")
-        return ProgramProcessError(message)
+
+def process_error(interpreter: Interpreter, error: Mapping[str, Any]) -> ProgramProcessError:
+    """The gate's one line (and, for --debug, the program's traceback) for an error line of the child."""
+    kind = error.get("kind")
+    message = str(error.get("message") or "")
+    interp = f"{interpreter.executable} ({interpreter.how})"
+    if kind == "sdk":
+        return ProgramProcessError(
+            f"the program's interpreter {interp} has no Pulumi SDK ({message}); install the program's "
+            f"packages into it: {interpreter.install_hint}"
+        )
+    if kind == "python":
+        version = ".".join(str(n) for n in MIN_PYTHON)
+        return ProgramProcessError(
+            f"the program's interpreter {interp} is {message}; the gate runs programs on Python {version} or newer"
+        )
+    if kind == "program":
+        where = error.get("where")
+        location = f"{_display(where[0])}:{where[1]}: " if where else ""
+        return ProgramProcessError(f"{location}the program failed: {message}", error.get("traceback") or "")
+    if kind == "engine":
+        return ProgramProcessError(f"the mock engine failed: {message}", error.get("traceback") or "")
+    return ProgramProcessError(message)
 
 
 def _write_and_close(stream: IO[bytes] | None, data: bytes) -> None:

@@ -199,12 +199,8 @@ def _decrypted(value: Any, name: str) -> tuple[Any, bool]:
     if isinstance(value, dict):
         if set(value) == {"secure"} and isinstance(value["secure"], str):
             return placeholder_secret(name), True
-        out: dict[Any, Any] = {}
-        secret = False
-        for k, v in value.items():
-            out[k], inner = _decrypted(v, str(k))
-            secret = secret or inner
-        return out, secret
+        pairs = {k: _decrypted(v, str(k)) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
     if isinstance(value, list):
         items = [_decrypted(v, name) for v in value]
         return [v for v, _ in items], any(s for _, s in items)

@@ -269,3 +269,45 @@ def test_an_absolute_path_is_read_where_it_is(tmp_path: Path) -> None:
     assert assets.read_registered("t", "n", {"p": absolute}, elsewhere) == assets.read_registered(
         "t", "n", {"p": relative}, tmp_path
     )
+
+
+def test_an_archive_uri_is_read_when_local_left_alone_when_remote_and_refused_when_not_an_archive(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    bundle = tmp_path / "bundle.zip"
+    bundle.write_bytes(b"zip bytes")
+
+    def archive(uri: str) -> dict[str, str]:
+        return assets.read_registered("t", "n", {"code": {assets.SIG_KEY: assets.ARCHIVE_SIG, "uri": uri}}, tmp_path)
+
+    assert archive(bundle.as_uri()) == {"code": hashlib.sha256(b"zip bytes").hexdigest()}
+    # A remote archive is not fetched (preview does not either): judged on its URI alone.
+    assert archive("https://example.invalid/bundle.zip") == {"code": hashlib.sha256().hexdigest()}
+    with pytest.raises(assets.AssetError) as refused:
+        archive("https://example.invalid/page.html")
+    assert str(refused.value).startswith(
+        't "n": property code: file at URL https://example.invalid/page.html is not a recognized archive format'
+    )
+    with pytest.raises(assets.AssetError, match=r"property code: cannot read .*gone\.zip"):
+        archive((tmp_path / "gone.zip").as_uri())
+
+
+def test_a_text_asset_is_digested_by_its_text() -> None:
+    import hashlib
+
+    def text(value: str) -> dict[str, str]:
+        return assets.read_registered("t", "n", {"p": {assets.SIG_KEY: assets.ASSET_SIG, "text": value}}, Path("."))
+
+    assert text("print(1)\n") == {"p": hashlib.sha256(b"print(1)\n").hexdigest()}
+    assert text("") == {"p": hashlib.sha256(b"").hexdigest()}
+
+
+def test_an_archive_member_that_is_neither_asset_nor_archive_is_refused_naming_it(tmp_path: Path) -> None:
+    value = {assets.SIG_KEY: assets.ARCHIVE_SIG, "assets": {"app.py": {"text": "x"}}}
+    with pytest.raises(assets.AssetError) as refused:
+        assets.read_registered("t", "n", {"code": value}, tmp_path)
+    assert str(refused.value).startswith(
+        "t \"n\": property code: archive member 'app.py': it is not an asset or archive"
+    )

@@ -481,6 +481,8 @@ def test_the_command_ends_with_mains_status(monkeypatch, status):
 
 def test_the_command_ends_with_argparses_status_and_message(monkeypatch):
     assert _command(monkeypatch, SystemExit(2)) == ([2], "")
+    assert _command(monkeypatch, SystemExit(0)) == ([0], "")  # argparse's own --help
+    assert _command(monkeypatch, SystemExit(3)) == ([3], "")
     assert _command(monkeypatch, SystemExit(None)) == ([0], "")  # --help
     assert _command(monkeypatch, SystemExit("bad arguments")) == ([2], "bad arguments\n")
 

@@ -3,6 +3,8 @@ first asked for, and a name the package does not have is an AttributeError that 
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 import policies.gate as gate
@@ -55,6 +57,8 @@ def test_the_stacks_of_a_project_are_its_stack_files_in_order(tmp_path) -> None:
     (tmp_path / "stacks" / "Pulumi.qa.yml").write_text("config: {}\n")  # the CLI reads .yaml only
     (tmp_path / "Pulumi.beside.yaml").write_text("config: {}\n")  # outside stackConfigDir
     assert gate.stack_names(tmp_path) == ["dev", "dev.eu", "prod"]
+    with contextlib.chdir(tmp_path):
+        assert gate.stack_names() == ["dev", "dev.eu", "prod"]  # the working directory by default
 
 
 def test_a_project_without_stack_files_or_project_file_is_a_gate_error(tmp_path) -> None:

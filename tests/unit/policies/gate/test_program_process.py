@@ -219,3 +219,53 @@ def test_the_waiting_place_is_the_programs_innermost_frame_else_the_main_threads
         "so it was waiting for an Output that never resolves or a call that never returns"
     )
     assert _waiting_place("", project) == "an unknown place (the interpreter wrote no stack dump)"
+    # The program's virtualenv, wherever it is, is not the program.
+    env_frame = (
+        "Current thread 0x00007f0000000002 (most recent call first):\n"
+        f'  File "{project / "env" / "lib" / "hook.py"}", line 2 in wait\n'
+        f'  File "{project / "__main__.py"}", line 9 in <module>\n'
+    )
+    assert _waiting_place(env_frame, project, project / "env").endswith("proj/__main__.py:9 (in <module>)")
+    assert _waiting_place(env_frame, project).endswith("proj/env/lib/hook.py:2 (in wait)")
+
+
+def test_each_kind_of_error_from_the_child_is_its_own_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from policies.gate.program_process import process_error
+    from policies.gate.toolchains.common import Interpreter
+
+    monkeypatch.chdir(tmp_path)
+    interpreter = Interpreter(Path("/venv/bin/python"), "pip", "Pulumi.yaml virtualenv venv",
+                              install_hint="/venv/bin/python -m pip install -r requirements.txt")
+
+    def line(**error: Any) -> tuple[str, str]:
+        exc = process_error(interpreter, error)
+        return str(exc), exc.detail
+
+    assert line(kind="sdk", message="ModuleNotFoundError: No module named 'pulumi'") == (
+        "the program's interpreter /venv/bin/python (Pulumi.yaml virtualenv venv) has no Pulumi SDK "
+        "(ModuleNotFoundError: No module named 'pulumi'); install the program's packages into it: "
+        "/venv/bin/python -m pip install -r requirements.txt", "")
+    assert line(kind="python", message="Python 3.8.10") == (
+        "the program's interpreter /venv/bin/python (Pulumi.yaml virtualenv venv) is Python 3.8.10; "
+        "the gate runs programs on Python 3.10 or newer", "")
+    assert line(kind="program", message="bad size", where=[str(tmp_path / "main.py"), 4], traceback="TB") == (
+        "main.py:4: the program failed: bad size", "TB")
+    assert line(kind="program", message="bad size", where=None) == ("the program failed: bad size", "")
+    engine = ("the mock engine failed: KeyError: 'x'", "TB")
+    assert line(kind="engine", message="KeyError: 'x'", traceback="TB") == engine
+    assert line(kind="engine") == ("the mock engine failed: ", "")
+    assert line(kind="project", message="Pulumi.dev.yaml: not valid YAML") == ("Pulumi.dev.yaml: not valid YAML", "")
+    assert line(kind="project") == ("", "")
+
+
+def test_paths_are_shown_relative_under_the_working_directory_else_as_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policies.gate.program_process import _display
+
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    assert _display(str(tmp_path / "work" / "src" / "main.py")) == "src/main.py"
+    assert _display(str(tmp_path / "other" / "main.py")) == str(tmp_path / "other" / "main.py")
+    assert _display(str(tmp_path / "work" / "..data" / "x.py")) == "..data/x.py"
+    assert _display(str(tmp_path)) == str(tmp_path)

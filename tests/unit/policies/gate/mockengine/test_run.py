@@ -269,6 +269,17 @@ class _Outer:
         return typing.cast(_Leaf, pulumi.get(self, "leaf"))
 
 
+@pulumi.output_type
+class _Top:
+    def __init__(self, outer: _Outer) -> None:
+        pulumi.set(self, "outer", outer)
+
+    @property
+    @pulumi.getter
+    def outer(self) -> _Outer:
+        return typing.cast(_Outer, pulumi.get(self, "outer"))
+
+
 def test_an_unanswered_invokes_stand_in_has_the_result_types_shape() -> None:
     token = "aws:ec2/getAmi:getAmi"
     assert _stand_in(str, token, "image_id") == f"{UNANSWERED_MARK}{token}:image_id" == (
@@ -289,6 +300,8 @@ def test_an_unanswered_invokes_stand_in_has_the_result_types_shape() -> None:
     assert _stand_in(_Leaf, token, "p", depth=3) is None
     assert _stand_in(_Outer, token, "", depth=1) == {"leaf": {"arn": f"{UNANSWERED_MARK}{token}:leaf.arn"}}
     assert _stand_in(_Outer, token, "", depth=2) == {"leaf": None}
+    # From the top, three levels of output types are filled in.
+    assert _stand_in(_Top, token, "") == {"outer": {"leaf": {"arn": f"{UNANSWERED_MARK}{token}:outer.leaf.arn"}}}
 
 
 def test_an_error_the_program_logs_fails_the_run_and_a_warning_does_not(tmp_path: Path) -> None:
