@@ -12,6 +12,7 @@ import re
 import textwrap
 import typing
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pytest
@@ -359,38 +360,40 @@ def test_an_engine_refusal_is_found_however_deep_it_was_wrapped() -> None:
     assert _engine_refusal(RuntimeError("plain")) is None
 
 
+def _module(path: Path, source: str) -> Any:
+    """`source` written to `path` and loaded from there under a name no other module has (sys.path and
+    sys.modules untouched), so its frames carry that file name."""
+    import importlib.util
+    import uuid
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(f"frame_probe_{uuid.uuid4().hex}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_programs_frame_is_the_innermost_in_the_project_outside_installed_code(tmp_path: Path) -> None:
     from policies.gate.mockengine.run import _program_frame
 
     project = tmp_path / "proj"
-    (project / "helpers.py").parent.mkdir(parents=True)
-    (project / "helpers.py").write_text("def check(n):\n    if n < 1:\n        raise ValueError('n')\n")
-    library = project / ".venv" / "lib" / "site-packages" / "lib.py"
-    library.parent.mkdir(parents=True)
-    library.write_text("def call(f, n):\n    return f(n)\n")
-    outside = tmp_path / "shared" / "util.py"
-    outside.parent.mkdir(parents=True)
-    outside.write_text("def boom():\n    raise KeyError('x')\n")
-    source = f"""
-        import sys
-        sys.path[:0] = [{str(project)!r}, {str(library.parent)!r}, {str(outside.parent)!r}]
-        import helpers, lib
+    helpers = _module(project / "helpers.py", "def check(n):\n    if n < 1:\n        raise ValueError('n')\n")
+    lib = _module(project / ".venv" / "lib" / "site-packages" / "lib.py", "def call(f, n):\n    return f(n)\n")
+    util = _module(tmp_path / "shared" / "util.py", "def boom():\n    raise KeyError('x')\n")
+    main = _module(project / "main.py", "def run(lib, util):\n    lib.call(lambda n: util.boom(), 0)\n")
+    with pytest.raises(ValueError) as checked:
         lib.call(helpers.check, 0)
-    """
-    exc = _raised(project / "__main__.py", source)
-    assert _program_frame(exc.__traceback__, project) == (str(project / "helpers.py"), 3)
-    # A library inside the project's virtualenv is not the program, and a frame outside the project is
-    # not either, even innermost.
-    exc = _raised(project / "main2.py", f"""
-        import sys
-        sys.path[:0] = [{str(library.parent)!r}, {str(outside.parent)!r}]
-        import lib, util
-        lib.call(lambda n: util.boom(), 0)
-    """)
-    assert _program_frame(exc.__traceback__, project) == (str(project / "main2.py"), 5)
-    assert _program_frame(exc.__traceback__, tmp_path / "elsewhere") is None
+    # The library in the project's virtualenv is not the program: its innermost frame is.
+    assert _program_frame(checked.value.__traceback__, project) == (str(project / "helpers.py"), 3)
+    with pytest.raises(KeyError) as boomed:
+        main.run(lib, util)
+    # A frame outside the project is not the program's either, even innermost.
+    assert _program_frame(boomed.value.__traceback__, project) == (str(project / "main.py"), 2)
+    assert _program_frame(boomed.value.__traceback__, tmp_path / "elsewhere") is None
     # A directory that only starts like the project's is not it.
-    assert _program_frame(exc.__traceback__, Path(str(project)[:-1])) is None
+    assert _program_frame(boomed.value.__traceback__, Path(str(project)[:-1])) is None
 
 
 def test_a_failure_is_placed_at_the_recorded_frame_else_in_what_raised_it(tmp_path: Path) -> None:
