@@ -394,6 +394,12 @@ def test_the_programs_frame_is_the_innermost_in_the_project_outside_installed_co
     assert _program_frame(boomed.value.__traceback__, tmp_path / "elsewhere") is None
     # A directory that only starts like the project's is not it.
     assert _program_frame(boomed.value.__traceback__, Path(str(project)[:-1])) is None
+    # Innermost in the project's virtualenv: the program's frame that called it.
+    failing = _module(project / ".venv" / "lib" / "site-packages" / "fails.py", "def now():\n    raise OSError(5)\n")
+    caller = _module(project / "caller.py", "def go(lib):\n    lib.now()\n")
+    with pytest.raises(OSError) as failed:
+        caller.go(failing)
+    assert _program_frame(failed.value.__traceback__, project) == (str(project / "caller.py"), 2)
 
 
 def test_a_failure_is_placed_at_the_recorded_frame_else_in_what_raised_it(tmp_path: Path) -> None:
@@ -460,3 +466,52 @@ def test_a_failed_run_is_settled_its_tasks_finished_its_errors_read_and_its_outp
     finally:
         loop.close()
         asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def test_a_provider_sees_secrets_unwrapped_and_resources_as_their_id_else_urn() -> None:
+    from pulumi.runtime import rpc
+
+    from policies.gate.mockengine.run import _provider_view
+
+    sig = rpc._special_sig_key
+    secret = {sig: rpc._special_secret_sig, "value": {"password": "pw"}}
+    role = {sig: rpc._special_resource_sig, "urn": "urn:role", "id": "role-123"}
+    component = {sig: rpc._special_resource_sig, "urn": "urn:component", "id": ""}
+    view = _provider_view({"db": secret, "roles": [role, component, "plain"], "n": 3})
+    assert view == {"db": {"password": "pw"}, "roles": ["role-123", "urn:component", "plain"], "n": 3}
+
+
+def test_aliases_reach_the_record_as_old_urns_and_specs() -> None:
+    from pulumi.runtime.proto import alias_pb2, resource_pb2
+
+    from policies.gate.mockengine.run import _aliases
+
+    spec = alias_pb2.Alias.Spec(name="old", type="aws:s3/bucket:Bucket", stack="dev", project="shop",
+                                parentUrn="urn:parent")
+    request = resource_pb2.RegisterResourceRequest(
+        aliasURNs=["urn:first"], aliases=[alias_pb2.Alias(urn="urn:second"), alias_pb2.Alias(spec=spec),
+                                          alias_pb2.Alias(spec=alias_pb2.Alias.Spec(noParent=True))]
+    )
+    assert _aliases(request) == [
+        "urn:first",
+        "urn:second",
+        {"name": "old", "type": "aws:s3/bucket:Bucket", "stack": "dev", "project": "shop",
+         "parentUrn": "urn:parent", "noParent": False},
+        {"name": "", "type": "", "stack": "", "project": "", "parentUrn": "", "noParent": True},
+    ]
+    assert _aliases(resource_pb2.RegisterResourceRequest()) == []
+
+
+def test_a_value_json_cannot_hold_reaches_the_engine_as_its_text() -> None:
+    from policies.gate.mockengine.run import _struct, _struct_to_python
+
+    assert _struct_to_python(_struct({"path": Path("/srv/app"), "port": 5432})) == {"path": "/srv/app", "port": 5432}
+
+
+def test_a_secret_stack_output_is_kept_as_its_value(tmp_path: Path) -> None:
+    secret = _program(tmp_path, """
+        import pulumi
+        pulumi.export("password", pulumi.Output.secret("pw"))
+        pulumi.export("nested", {"token": pulumi.Output.secret("t"), "plain": 1})
+    """)
+    assert run_program(secret, "dev", preview=True).outputs == {"password": "pw", "nested": {"token": "t", "plain": 1}}
