@@ -515,3 +515,27 @@ def test_a_secret_stack_output_is_kept_as_its_value(tmp_path: Path) -> None:
         pulumi.export("nested", {"token": pulumi.Output.secret("t"), "plain": 1})
     """)
     assert run_program(secret, "dev", preview=True).outputs == {"password": "pw", "nested": {"token": "t", "plain": 1}}
+
+
+def test_unwrapping_records_where_secrets_and_unknowns_were() -> None:
+    from pulumi.runtime import rpc
+
+    from policies.gate.mockengine.run import _unwrap
+
+    sig = rpc._special_sig_key
+
+    def secret(value: Any) -> dict[str, Any]:
+        return {sig: rpc._special_secret_sig, "value": value}
+
+    secrets: list[str] = []
+    unknowns: list[str] = []
+    value = {"a": secret({"b": UNKNOWN}), "l": [1, secret("x"), f"{UNANSWERED_MARK}aws:x:y:id"], "n": None}
+    assert _unwrap(value, "", secrets, unknowns) == {"a": {"b": UNKNOWN}, "l": [1, "x", UNKNOWN], "n": None}
+    assert secrets == ["a", "l[1]"]
+    assert unknowns == ["a.b", "l[2]"]
+    secrets.clear()
+    unknowns.clear()
+    assert _unwrap(secret(UNKNOWN), "", secrets, unknowns) == UNKNOWN
+    assert (secrets, unknowns) == (["."], ["."])
+    assert _unwrap({"tags": [secret("t")]}, "props", secrets, unknowns) == {"tags": ["t"]}
+    assert secrets == [".", "props.tags[0]"]
