@@ -320,14 +320,12 @@ def _counting_applies(findings: _Findings, project_dir: Path) -> Iterator[None]:
         pulumi.runtime.invoke = original_invoke
 
 
-def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None) -> Any:
-    found = findings if findings is not None else _Findings({})
+def _make_monitor(mocks: Mocks, workdir: Path, found: _Findings) -> Any:
 
     class CapturingMonitor(MockMonitor):
         def __init__(self) -> None:
             super().__init__(mocks)
             self.captured: list[Resource] = []
-            self.stack_outputs: dict[str, Any] = {}
             self.unknown_inputs: dict[str, list[str]] = {}
             self.urns: set[str] = set()
 
@@ -336,7 +334,7 @@ def _make_monitor(mocks: Mocks, workdir: Path, findings: _Findings | None = None
             # (pulumi/pulumi sdk/go/common/resource/urn.go New, 80-93: the parent type is left out when
             # it is the root stack's). The SDK's MockMonitor.make_urn prefixes `pulumi:pulumi:Stack$`,
             # which real URNs (`pulumi stack --show-urns`, exports, waivers, baselines) never have.
-            if parent and parent.split("::")[2].split("$")[-1] == "pulumi:pulumi:Stack":
+            if parent and parent.split("::")[2] == "pulumi:pulumi:Stack":
                 parent = ""
             return str(super().make_urn(parent, type_, name))
 

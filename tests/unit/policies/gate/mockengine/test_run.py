@@ -539,3 +539,70 @@ def test_unwrapping_records_where_secrets_and_unknowns_were() -> None:
     assert (secrets, unknowns) == (["."], ["."])
     assert _unwrap({"tags": [secret("t")]}, "props", secrets, unknowns) == {"tags": ["t"]}
     assert secrets == [".", "props.tags[0]"]
+
+
+def test_refused_registrations_are_placed_where_the_program_declared_them(tmp_path: Path) -> None:
+    def line_of(program: Path, text: str) -> int:
+        lines = (program / "__main__.py").read_text().splitlines()
+        return next(n for n, line in enumerate(lines, 1) if text in line)
+
+    malformed = _program(tmp_path / "malformed", """
+    import pulumi
+
+    class Thing(pulumi.CustomResource):
+        def __init__(self, name):
+            super().__init__("acme:Thing", name, {})
+
+    Thing("t")
+    """) if (tmp_path / "malformed").mkdir() is None else None
+    with pytest.raises(ProgramError) as refused:
+        run_program(malformed, "dev", preview=True)
+    assert refused.value.where == (str(malformed / "__main__.py"), line_of(malformed, 'Thing("t")'))
+
+
+def test_top_level_resources_are_children_of_the_stack_and_their_urns_leave_its_type_out(tmp_path: Path) -> None:
+    run = run_program(_program(tmp_path, """
+    import pulumi
+    import pulumi_aws as aws
+
+    class Web(pulumi.ComponentResource):
+        def __init__(self, name):
+            super().__init__("acme:web:Web", name)
+            aws.sqs.Queue("inner", opts=pulumi.ResourceOptions(parent=self))
+
+    aws.sqs.Queue("q")
+    Web("w")
+    """), "dev", preview=True)
+    queue = run.one("aws:sqs/queue:Queue", "q")
+    assert queue.urn == "urn:pulumi:dev::demo::aws:sqs/queue:Queue::q"
+    assert queue.parent == "urn:pulumi:dev::demo::pulumi:pulumi:Stack::demo-dev"
+    inner = run.one("aws:sqs/queue:Queue", "inner")
+    assert inner.urn == "urn:pulumi:dev::demo::acme:web:Web$aws:sqs/queue:Queue::inner"
+    assert inner.parent == "urn:pulumi:dev::demo::acme:web:Web::w"
+
+
+def test_a_source_position_is_a_local_file_and_a_line_from_1() -> None:
+    from pulumi.runtime.proto import resource_pb2, source_pb2
+
+    from policies.gate.mockengine.run import _source_position
+
+    def at(uri: str, line: int) -> Any:
+        return _source_position(resource_pb2.RegisterResourceRequest(
+            sourcePosition=source_pb2.SourcePosition(uri=uri, line=line)))
+
+    assert at("file:///srv/app/__main__.py", 1) == ("/srv/app/__main__.py", 1)
+    assert at("file:///srv/app/main%20file.py", 12) == ("/srv/app/main file.py", 12)
+    assert at("file:///srv/app/__main__.py", 0) is None
+    assert at("https://example.invalid/main.py", 3) is None
+    assert _source_position(resource_pb2.RegisterResourceRequest()) is None
+
+
+def test_program_code_is_outside_the_sdk_and_the_provider_packages() -> None:
+    from policies.gate.mockengine.run import _is_program_code
+
+    assert _is_program_code("/proj/__main__.py")
+    assert _is_program_code("/proj/pulumi_helpers.py")  # the program's own module, named so
+    assert not _is_program_code("/venv/lib/site-packages/pulumi_aws/s3/bucket.py")
+    assert not _is_program_code("/venv/lib/site-packages/pulumi_eks/nodegroup/group.py")
+    assert not _is_program_code("/venv/lib/site-packages/pulumi_random/__init__.py")
+    assert not _is_program_code(pulumi.__file__)
