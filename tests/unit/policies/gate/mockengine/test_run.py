@@ -606,3 +606,34 @@ def test_program_code_is_outside_the_sdk_and_the_provider_packages() -> None:
     assert not _is_program_code("/venv/lib/site-packages/pulumi_eks/nodegroup/group.py")
     assert not _is_program_code("/venv/lib/site-packages/pulumi_random/__init__.py")
     assert not _is_program_code(pulumi.__file__)
+
+
+def test_a_registration_is_recorded_with_its_options_provider_place_and_outputs(tmp_path: Path) -> None:
+    program = _program(tmp_path, """
+    import pulumi
+    import pulumi_aws as aws
+
+    prov = aws.Provider("p", region="eu-west-1")
+    b = aws.s3.Bucket("b", tags={"a": "1"}, opts=pulumi.ResourceOptions(
+        provider=prov, protect=True, ignore_changes=["tags"], delete_before_replace=True,
+        retain_on_delete=True, additional_secret_outputs=["arn"], aliases=[pulumi.Alias(name="old")]))
+    q = aws.sqs.Queue("q", opts=pulumi.ResourceOptions(deleted_with=b))
+    """)
+    run = run_program(program, "dev", preview=True)
+    bucket, queue = run.one("aws:s3/bucket:Bucket", "b"), run.one("aws:sqs/queue:Queue", "q")
+    assert bucket.custom and bucket.protect and not queue.protect
+    assert bucket.provider == "urn:pulumi:dev::demo::pulumi:providers:aws::p::p-id" and queue.provider is None
+    assert bucket.inputs == {"tags": {"a": "1"}}
+    assert bucket.options["ignoreChanges"] == ["tags"]
+    assert (bucket.options["deleteBeforeReplace"], bucket.options["retainOnDelete"]) == (True, True)
+    assert bucket.options["additionalSecretOutputs"] == ["arn"]
+    assert bucket.options["deletedWith"] is None
+    assert bucket.options["aliases"][0] == {"name": "old", "type": "", "stack": "", "project": "", "parentUrn": "",
+                                            "noParent": False}
+    assert queue.options == {"ignoreChanges": [], "deleteBeforeReplace": False, "retainOnDelete": False,
+                             "additionalSecretOutputs": [], "deletedWith": bucket.urn, "aliases": []}
+    lines = (program / "__main__.py").read_text().splitlines()
+    assert bucket.source == (str(program / "__main__.py"), next(n for n, t in enumerate(lines, 1) if '"b"' in t))
+    assert queue.source == (str(program / "__main__.py"), next(n for n, t in enumerate(lines, 1) if '"q"' in t))
+    assert {"arn", "bucket", "id"} <= set(bucket.outputs) and bucket.outputs["bucket"]
+    assert {"arn", "url", "id"} <= set(queue.outputs)
