@@ -37,20 +37,28 @@ def ephemeral_range() -> tuple[int, int]:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now, below the ephemeral range.
+    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ephemeral range.
 
     A port from `bind(0)` lies in the range the kernel also hands to outgoing connections, so between
     the pick and the server's bind any client on the machine (a test's HTTP client, a driver's pool) can
-    take it as its source port and the server fails with "already in use". Ports below the range are
-    never given out that way; the ones this process handed out are not handed out again."""
-    low, _ = ephemeral_range()
-    first = max(1024, low // 2)
+    take it as its source port and the server fails with "already in use". Ports outside the range are
+    never given out that way: below it (from half its start), or above it when the machine's range
+    starts too low to leave room; the kernel's own pick when it spans every port. The ones this process
+    handed out are not handed out again."""
+    low, high = ephemeral_range()
+    first, last = max(1024, low // 2), low
+    if last - first < 1000:
+        first, last = high + 1, 65536
+    if last - first < 1000:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
     for _ in range(200):
-        port = random.randrange(first, low)  # noqa: S311 - spreading picks, not a secret
+        port = random.randrange(first, last)  # noqa: S311 - spreading picks, not a secret
         if port not in _handed_out and port_is_free(port):
             _handed_out.add(port)
             return port
-    raise ProcessError(f"no free port on 127.0.0.1 between {first} and {low - 1}")
+    raise ProcessError(f"no free port on 127.0.0.1 between {first} and {last - 1}")
 
 
 def port_is_free(port: int) -> bool:

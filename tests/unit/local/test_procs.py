@@ -115,10 +115,19 @@ def test_free_port_passes_over_a_port_a_server_holds(monkeypatch):
         spare.bind(("127.0.0.1", 0))
         taken, free = held.getsockname()[1], spare.getsockname()[1]
         spare.close()
-        monkeypatch.setattr(procs, "ephemeral_range", lambda: (60999, 60999))
+        monkeypatch.setattr(procs, "ephemeral_range", lambda: (40000, 40000))
         draws = iter([taken, taken, free])
         monkeypatch.setattr(procs.random, "randrange", lambda first, last: next(draws))
         assert procs.free_port() == free
+
+
+def test_a_range_starting_low_leaves_the_ports_above_it_and_one_spanning_all_the_kernels_pick(monkeypatch):
+    monkeypatch.setattr(procs, "ephemeral_range", lambda: (1024, 60999))
+    above = [procs.free_port() for _ in range(20)]
+    assert all(61000 <= port <= 65535 for port in above)
+    monkeypatch.setattr(procs, "ephemeral_range", lambda: (1024, 65000))
+    picked = procs.free_port()
+    assert procs.port_is_free(picked) and not procs.port_answers(picked)
 
 
 def test_the_ephemeral_range_is_read_from_the_kernel_and_defaults_to_linux_s(tmp_path, monkeypatch):
