@@ -15,6 +15,7 @@ import sys
 import warnings
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import jsonschema
 
@@ -163,30 +164,41 @@ def activated_env(**extra: str) -> dict[str, str]:
 def gate(
     *args: str, cwd: Path = ROOT, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The gate's command with these arguments, in this process (its `main`): what it prints, what it
-    writes on stderr and its exit status, as from the command. The program still runs in a child process
-    of its own interpreter, as always; only the command's side is here, where a test can see into it.
-    With `env`, the command runs in a fresh process with that environment (gate_process)."""
+    """The gate's command with these arguments, in this process (its entry point, `command`, with the
+    process's ending recorded instead): what it prints, what it writes on stderr and its exit status, as
+    from the command. The program still runs in a child process of its own interpreter, as always; only
+    the command's side is here, where a test can see into it. With `env`, the command runs in a fresh
+    process with that environment (gate_process)."""
     if env is not None:
         return gate_process(*args, cwd=cwd, stdin=stdin, env=env)
-    from policies.gate.__main__ import main
+    from policies.gate import __main__ as entry
+
+    def end(code: int) -> None:
+        raise _Ended(code)
 
     out, err = io.StringIO(), io.StringIO()
     threshold = gc.get_threshold()
-    saved_stdin = sys.stdin
-    sys.stdin = io.StringIO(stdin or "")
+    code = None
     try:
         with warnings.catch_warnings(), contextlib.chdir(cwd), contextlib.redirect_stdout(out), \
-                contextlib.redirect_stderr(err):
-            try:
-                code = main(list(args))
-            except SystemExit as exc:  # argparse: usage errors (2) and --help (0), its message on stderr
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+                contextlib.redirect_stderr(err), mock.patch.object(sys, "stdin", io.StringIO(stdin or "")), \
+                mock.patch.object(sys, "argv", [entry.PROG, *args]), mock.patch.object(entry.os, "_exit", end):
+            entry.command()
+    except _Ended as ended:
+        code = ended.code
     finally:
-        sys.stdin = saved_stdin
         # main() tunes the collector for a short-lived process; this one goes on.
         gc.set_threshold(*threshold)
+    assert code is not None, "the command returned instead of ending the process"
     return subprocess.CompletedProcess(["policies.gate", *args], code, out.getvalue(), err.getvalue())
+
+
+class _Ended(Exception):
+    """How the command would have ended its process."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 def gate_process(
