@@ -321,7 +321,6 @@ def _counting_applies(findings: _Findings, project_dir: Path) -> Iterator[None]:
 
 
 def _make_monitor(mocks: Mocks, workdir: Path, found: _Findings) -> Any:
-
     class CapturingMonitor(MockMonitor):
         def __init__(self) -> None:
             super().__init__(mocks)
