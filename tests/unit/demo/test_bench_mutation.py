@@ -130,11 +130,20 @@ def test_a_module_the_working_tree_changed_is_recorded_against_its_commit_with_a
 
 
 def test_a_mutants_tests_run_its_modules_own_tests_first_then_the_fastest():
-    from bench.mutation.order import own_test_file, sort_key
+    from bench.mutation.order import own_test_file, own_test_files, sort_key
 
-    assert own_test_file("policies.gate.config.x_reconcile__mutmut_3") == "test_config.py"
-    assert own_test_file("app.edge.xǁEdgeǁ__call____mutmut_13") == "test_edge.py"
-    assert own_test_file("stats") == own_test_file("") == ""
+    assert own_test_files("policies.gate.config.x_reconcile__mutmut_3") == ("test_config.py", "test_gate.py")
+    assert own_test_files("app.edge.xǁEdgeǁ__call____mutmut_13") == ("test_edge.py", "test_app.py")
+    assert own_test_files("policies.gate.__init__.x_stack_names__mutmut_1") == ("test_gate.py",)
+    assert own_test_files("policies.gate.__main__.x_command__mutmut_2") == ("test_cli.py", "test_gate.py")
+    assert own_test_files("policies.gate.report.text.x_render__mutmut_4") == ("test_text.py", "test_report.py")
+    assert own_test_files("edge.x_f__mutmut_1") == ("test_edge.py",)
+    assert own_test_files("stats") == own_test_files("") == ()
+    # The first of them the covering tests are in; none when they are in none.
+    present = {"test_report.py", "test_sarif.py"}
+    assert own_test_file("policies.gate.report.text.x_render__mutmut_4", present) == "test_report.py"
+    assert own_test_file("policies.gate.report.sarif.x_run__mutmut_4", present) == "test_sarif.py"
+    assert own_test_file("policies.gate.config.x_reconcile__mutmut_3", present) == ""
     durations = {
         "tests/a/test_cli.py::t": 0.1,
         "tests/a/test_config.py::slow": 3.0,
@@ -149,6 +158,41 @@ def test_a_mutants_tests_run_its_modules_own_tests_first_then_the_fastest():
         "tests/a/test_other.py::unknown",
     ]
     assert sorted(ids, key=lambda n: sort_key(n, durations, ""))[0] == "tests/a/test_cli.py::t"
+
+
+def test_the_plugin_orders_a_mutants_covering_tests_and_leaves_the_coverage_pass_alone(tmp_path, monkeypatch):
+    import json
+    from types import SimpleNamespace
+
+    from bench.mutation.order import pytest_collection_modifyitems
+
+    ids = [
+        "tests/g/test_other.py::slow",
+        "tests/g/test_cli.py::slow",
+        "tests/g/test_other.py::fast",
+        "tests/g/test_cli.py::fast",
+    ]
+    durations = {"tests/g/test_other.py::slow": 2.0, "tests/g/test_cli.py::slow": 3.0,
+                 "tests/g/test_other.py::fast": 0.1, "tests/g/test_cli.py::fast": 0.5}
+
+    def run() -> list[str]:
+        items = [SimpleNamespace(nodeid=nodeid) for nodeid in ids]
+        pytest_collection_modifyitems(None, None, items)
+        return [item.nodeid for item in items]
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "policies.gate.__main__.x_command__mutmut_2")
+    assert run() == ids  # no stats file: the coverage pass itself, pytest's order
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": durations}))
+    assert run() == [
+        "tests/g/test_cli.py::fast", "tests/g/test_cli.py::slow",
+        "tests/g/test_other.py::fast", "tests/g/test_other.py::slow",
+    ]
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "policies.gate.config.x_reconcile__mutmut_3")
+    assert run() == [
+        "tests/g/test_other.py::fast", "tests/g/test_cli.py::fast",
+        "tests/g/test_other.py::slow", "tests/g/test_cli.py::slow",
+    ]
 
 
 def test_the_scratch_copys_configuration_names_what_to_mutate_what_to_copy_and_the_time_limit(tmp_path: Path):
