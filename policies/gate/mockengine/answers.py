@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -379,14 +380,21 @@ def _ecr_credentials(args: Mapping[str, Any], region: str) -> dict[str, Any]:
 
 
 def _session_context(args: Mapping[str, Any], region: str) -> dict[str, Any]:
-    # An IAM user's or role's own ARN comes back as its issuer; an assumed-role session maps to its role.
+    # As aws_iam_session_context reads it (terraform-provider-aws internal/service/iam/
+    # session_context_data_source.go, RoleNameSessionFromARN): an sts ARN whose resource matches
+    # ^assumed-role/.{1,}/.{2,} names a role (the part before the last "/") and a session (the last
+    # part), and the issuer is that role, found by name; any other ARN is its own issuer, with empty
+    # issuer id, issuer name and session name. The role's path cannot be known offline: none is given.
     arn = str(args.get("arn") or "")
-    issuer = arn
-    if ":assumed-role/" in arn:
-        # arn:aws:sts::<account>:assumed-role/<role name>/<session name>: neither name holds a "/".
-        role = arn.partition(":assumed-role/")[2].partition("/")[0]
-        issuer = f"arn:aws:iam::{arn.split(':')[4]}:role/{role}"
-    return {"arn": arn, "issuerArn": issuer, "issuerName": issuer.rpartition("/")[2], "id": arn}
+    fields = arn.split(":", 5)
+    resource = fields[5] if len(fields) == 6 else ""
+    if fields[2:3] == ["sts"] and re.match(r"assumed-role/.+/.{2,}", resource):
+        *_, role, session = resource.split("/")
+        issuer = f"arn:{fields[1]}:iam::{fields[4]}:role/{role}"
+        role_id = "AROA" + hashlib.sha256(role.encode()).hexdigest()[:17].upper()
+        return {"arn": arn, "issuerArn": issuer, "issuerId": role_id, "issuerName": role, "sessionName": session,
+                "id": arn}
+    return {"arn": arn, "issuerArn": arn, "issuerId": "", "issuerName": "", "sessionName": "", "id": arn}
 
 
 def _vpc_lookup(args: Mapping[str, Any], region: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ def test_session_context_maps_an_assumed_role_session_to_its_role() -> None:
     session = "arn:aws:sts::123456789012:assumed-role/deploy-prod/ci-run-42"
     answer = mock_invoke("aws:iam/getSessionContext:getSessionContext", {"arn": session}, "us-east-1")
     assert answer["issuerArn"] == "arn:aws:iam::123456789012:role/deploy-prod"
+    assert (answer["issuerName"], answer["sessionName"]) == ("deploy-prod", "ci-run-42")
     user = "arn:aws:iam::123456789012:user/ci"
     assert mock_invoke("aws:iam/getSessionContext:getSessionContext", {"arn": user}, "us-east-1")["issuerArn"] == user
 
@@ -440,16 +441,35 @@ def test_registry_answers() -> None:
 
 def test_session_context_answers_exactly() -> None:
     token = "aws:iam/getSessionContext:getSessionContext"
-    arn = "arn:aws:sts::210987654321:assumed-role/path-role/session"
-    assert _invoke(token, {"arn": arn}) == {
+    arn = "arn:aws-cn:sts::210987654321:assumed-role/path-role/session"
+    answer = _invoke(token, {"arn": arn})
+    assert re.fullmatch(r"AROA[0-9A-F]{17}", answer.pop("issuerId"))
+    assert answer == {
         "arn": arn,
-        "issuerArn": "arn:aws:iam::210987654321:role/path-role",
+        "issuerArn": "arn:aws-cn:iam::210987654321:role/path-role",
         "issuerName": "path-role",
+        "sessionName": "session",
         "id": arn,
     }
+    # The role is the part before the last "/", the session the last part (RoleNameSessionFromARN).
+    deep = _invoke(token, {"arn": "arn:aws:sts::1:assumed-role/a/deploy/run-7"})
+    assert (deep["issuerArn"], deep["issuerName"], deep["sessionName"]) == (
+        "arn:aws:iam::1:role/deploy", "deploy", "run-7"
+    )
+    other = _invoke(token, {"arn": arn.replace("path-role", "other")})
+    assert other["issuerId"] != _invoke(token, {"arn": arn})["issuerId"]
+    not_a_session = {"issuerId": "", "issuerName": "", "sessionName": ""}
     user = f"arn:aws:iam::{ACCT}:user/team/ci"
-    assert _invoke(token, {"arn": user}) == {"arn": user, "issuerArn": user, "issuerName": "ci", "id": user}
-    assert _invoke(token) == {"arn": "", "issuerArn": "", "issuerName": "", "id": ""}
+    for own_issuer in (
+        user,
+        "arn:aws:sts::1:assumed-role/deploy",  # no session
+        "arn:aws:sts::1:assumed-role/deploy/x",  # a session name of one character does not match
+        "arn:aws:iam::1:assumed-role/deploy/run",  # not sts
+        "assumed-role/deploy/run",  # not an ARN
+    ):
+        assert _invoke(token, {"arn": own_issuer}) == {"arn": own_issuer, "issuerArn": own_issuer, "id": own_issuer,
+                                                        **not_a_session}, own_issuer
+    assert _invoke(token) == {"arn": "", "issuerArn": "", "id": "", **not_a_session}
 
 
 def test_network_lookups() -> None:
