@@ -85,6 +85,11 @@ GOAL = 0.95
 
 # mutmut's outcome for each exit status of a mutant's test run (mutmut/stats.py status_by_exit_code).
 KILLED, SURVIVED, NO_TESTS, TIMEOUT = "killed", "survived", "no tests", "timeout"
+# The tests' process ended as no passing pytest run ends: a status pytest never gives ("suspicious",
+# e.g. a mutant that let a forked worker return into the test session, which then exited with the
+# worker's status) or a signal ("segfault", which mutmut also names a SIGKILL). The tests did not pass,
+# so the mutant was noticed: it counts as killed, like a timeout.
+ENDED_OTHERWISE = frozenset({"suspicious", "segfault"})
 # mutmut's CPU limit per mutant is (its tests' usual seconds + 1) x multiplier x 2.
 TIMEOUT_MULTIPLIER = 5
 
@@ -120,7 +125,7 @@ def score(outcomes: dict[str, str], equivalent: dict[str, str]) -> dict[str, dic
         survivors = sorted(m for m, outcome in mutants if outcome == SURVIVED and m not in equivalent)
         listed = sum(1 for m, outcome in mutants if outcome == SURVIVED and m in equivalent)
         judged = len(mutants) - listed
-        killed = counts[KILLED] + counts[TIMEOUT]
+        killed = counts[KILLED] + counts[TIMEOUT] + sum(counts[outcome] for outcome in ENDED_OTHERWISE)
         report[module] = {
             "mutants": len(mutants),
             "killed": killed,

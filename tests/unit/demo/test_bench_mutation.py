@@ -49,6 +49,17 @@ def test_the_kill_rate_leaves_out_equivalent_mutants_and_counts_uncovered_ones_a
     assert report["p/n.py"]["kill_rate"] == 0.0
 
 
+def test_tests_that_ended_as_no_passing_run_ends_killed_the_mutant_and_unfinished_runs_did_not():
+    outcomes = {
+        "p.m.x_f__mutmut_1": "suspicious",  # an exit status pytest never gives
+        "p.m.x_f__mutmut_2": "segfault",  # a signal
+        "p.m.x_f__mutmut_3": "not checked",
+        "p.m.x_f__mutmut_4": "check was interrupted by user",
+    }
+    row = score(outcomes, {})["p/m.py"]
+    assert (row["killed"], row["other"], row["kill_rate"]) == (2, 2, 0.5)
+
+
 def _row(rate):
     return {"mutants": 10, "killed": int(rate * 10), "kill_rate": rate, "survivors": []}
 
