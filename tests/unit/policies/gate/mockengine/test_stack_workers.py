@@ -5,6 +5,7 @@ a dying or hanging stack reported as such, every provider any stack imported nam
 
 from __future__ import annotations
 
+import faulthandler
 import io
 import os
 import signal
@@ -546,6 +547,26 @@ def test_nothing_starts_ahead_where_forking_is_not_for_this_machine(monkeypatch:
 
 
 @pytest.mark.usefixtures("forking")
+def test_a_stack_started_ahead_that_hangs_past_the_time_limit_dumps_where_it_waits(
+    capfd: pytest.CaptureFixture[str], released: Path
+) -> None:
+    def run_one(stack: str) -> dict[str, Any]:
+        _wait_for(released)
+        return {"stack": stack, "run": {}}
+
+    deadline = time.monotonic() + 1.0
+    ahead = stack_workers.start_ahead("b", run_one, deadline)
+    # start_ahead armed this process's own time limit again (with exit): this process is the test's.
+    faulthandler.cancel_dump_traceback_later()
+    assert ahead is not None
+    status, emitted = _run(["b"], run_one, deadline=deadline, ahead=ahead)
+    # The worker's own time limit fired (status 1, the place it waited): not the kill after the grace.
+    assert status == 1 and emitted == []
+    err = capfd.readouterr().err
+    assert "Timeout (" in err and "in run_one" in err
+
+
+@pytest.mark.usefixtures("forking")
 def test_starting_ahead_rearms_this_process_time_limit_for_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[Any] = []
     monkeypatch.setattr(stack_workers.faulthandler, "cancel_dump_traceback_later", lambda: calls.append("cancel"))
@@ -560,3 +581,7 @@ def test_starting_ahead_rearms_this_process_time_limit_for_what_is_left(monkeypa
     calls.clear()
     stack_workers.abandon(stack_workers.start_ahead("b", lambda s: {"stack": s, "run": {}}, None))
     assert calls == ["cancel"]
+    # A time limit already past fires at once, not a second later.
+    calls.clear()
+    stack_workers.abandon(stack_workers.start_ahead("b", lambda s: {"stack": s, "run": {}}, time.monotonic() - 5))
+    assert calls == ["cancel", ("arm", 0.001, True)]
