@@ -336,6 +336,17 @@ def test_a_forked_stack_past_the_time_limit_dumps_where_it_waits(
 
 
 @pytest.mark.usefixtures("forking")
+def test_a_stack_forked_once_the_time_limit_is_past_is_stopped_at_once(capfd: pytest.CaptureFixture[str]) -> None:
+    def run_one(stack: str) -> dict[str, Any]:
+        time.sleep(0.3)  # a short stack, that only a time limit already past stops
+        return {"stack": stack, "run": {}}
+
+    status, emitted = _run(["a"], run_one, deadline=time.monotonic() - 1.0)
+    assert status == 1 and emitted == []
+    assert "Timeout (" in capfd.readouterr().err
+
+
+@pytest.mark.usefixtures("forking")
 def test_a_forked_stack_that_outlasts_the_grace_is_killed(monkeypatch: pytest.MonkeyPatch, released: Path) -> None:
     # A worker whose dump never comes (the time limit cannot fire) is killed once the grace is over.
     monkeypatch.setattr(stack_workers.faulthandler, "dump_traceback_later", lambda *a, **k: None)
@@ -479,11 +490,24 @@ def test_stopping_a_worker_already_gone_and_closed_raises_nothing() -> None:
         assert output.closed
 
 
-def test_flushing_a_closed_stream_raises_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    closed = io.StringIO()
-    closed.close()
-    monkeypatch.setattr(sys, "stdout", closed)
+def test_a_stream_that_cannot_be_flushed_raises_nothing_and_the_other_is_still_flushed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flushed: list[str] = []
+
+    class Gone(io.StringIO):
+        def flush(self) -> None:
+            flushed.append("stdout")
+            raise BrokenPipeError("the reading end is gone")
+
+    class Kept(io.StringIO):
+        def flush(self) -> None:
+            flushed.append("stderr")
+
+    monkeypatch.setattr(sys, "stdout", Gone())
+    monkeypatch.setattr(sys, "stderr", Kept())
     stack_workers._flush()
+    assert flushed == ["stdout", "stderr"]
 
 
 @pytest.mark.usefixtures("forking")
