@@ -26,8 +26,8 @@ def _arn(service: str, region: str, resource: str) -> str:
     return f"arn:aws:{service}:{region}:{MOCK_ACCOUNT_ID}:{resource}"
 
 
-def _short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+def _short_hash(text: str, length: int = 12) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 @dataclass
@@ -45,7 +45,7 @@ class _Registration:
         return _arn(service, self.region, resource)
 
     def tag(self, length: int = 12) -> str:
-        return _short_hash(self.name)[:length]
+        return _short_hash(self.name, length)
 
 
 # Each answer fills in the computed attributes programs commonly read and returns the resource's id
@@ -283,10 +283,10 @@ def mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
     state = dict(inputs)
     package, module, kind = [*type_.split(":"), "", ""][:3]
     service = module.split("/")[0] if module else package
-    physical = inputs.get("name") or inputs.get("bucket") or f"{name}-{_short_hash(type_ + name)[:7]}"
+    physical = inputs.get("name") or inputs.get("bucket") or f"{name}-{_short_hash(type_ + name, 7)}"
     if not inputs.get("name") and isinstance(inputs.get("namePrefix"), str):
         # The provider appends a unique suffix to name_prefix (terraform-provider-aws create.Name).
-        physical = inputs["namePrefix"] + _short_hash(type_ + name)[:12]
+        physical = inputs["namePrefix"] + _short_hash(type_ + name)
     if not isinstance(physical, str):
         physical = name
     state.setdefault("arn", _arn(service, region, f"{kind.lower()}/{physical}"))
