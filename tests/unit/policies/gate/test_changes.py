@@ -289,6 +289,34 @@ def test_a_stack_that_did_not_exist_at_the_revision_has_nothing_to_lose(repo):
         shutil.copy(HEAD / "__main__.py", program / "__main__.py")
 
 
+def test_against_rev_reads_a_project_named_pulumi_yml_at_the_revision(tmp_path):
+    program = tmp_path / "stack"
+    shutil.copytree(BASE, program, ignore=shutil.ignore_patterns("__pycache__"))
+    (program / "Pulumi.yaml").rename(program / "Pulumi.yml")
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-q", "-m", "base")
+    shutil.copy(HEAD / "__main__.py", program / "__main__.py")
+    done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "app-db" in _policy_findings(done)
+
+
+def test_a_program_directory_without_a_project_at_the_revision_is_one_clear_error(tmp_path):
+    program = tmp_path / "stack"
+    shutil.copytree(BASE, program, ignore=shutil.ignore_patterns("__pycache__"))
+    project = (program / "Pulumi.yaml").read_text()
+    (program / "Pulumi.yaml").unlink()
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-q", "-m", "the program before it was a project")
+    (program / "Pulumi.yaml").write_text(project)
+    done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--against-rev HEAD: no Pulumi.yaml in the program's directory there" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 # ----------------------------------------------------------------------------- --preview steps
 
 
