@@ -21,7 +21,12 @@ The results file keeps one row per module, the latest measurement of it, with th
 was measured at: a run over one module (`--only`) replaces that module's row and keeps the others. The
 standing printed at the end marks every module below the goal or changed since it was measured.
 
+A run stopped before its end (Ctrl-C, or a time limit of one's own) loses nothing it measured when its
+scratch copy was kept (`--keep DIR`): `--score DIR` records the modules it reached, each row saying how
+many of its mutants were not reached (`mutmut run` inside that copy goes on where it stopped).
+
 Usage: python -m bench.mutation [--group rules|gate|app ...] [--only GLOB ...] [--keep DIR]
+       python -m bench.mutation --score DIR
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ GOAL = 0.95
 
 # mutmut's outcome for each exit status of a mutant's test run (mutmut/stats.py status_by_exit_code).
 KILLED, SURVIVED, NO_TESTS, TIMEOUT = "killed", "survived", "no tests", "timeout"
+NOT_CHECKED = "not checked"  # a run stopped before it reached the mutant
 # The tests' process ended as no passing pytest run ends: a status pytest never gives ("suspicious",
 # e.g. a mutant that let a forked worker return into the test session, which then exited with the
 # worker's status) or a signal ("segfault", which mutmut also names a SIGKILL). The tests did not pass,
@@ -115,7 +121,9 @@ def module_of(mutant: str) -> str:
 
 
 def score(outcomes: dict[str, str], equivalent: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Per module: counts by outcome, the equivalent mutants left out, the kill rate and the survivors."""
+    """Per module: counts by outcome, the equivalent mutants left out, the kill rate and the survivors.
+    Mutants a stopped run did not reach are counted apart (`not_reached`) and left out of the rate: it
+    is the rate of those measured, and the row says how many were not."""
     by_module: dict[str, list[tuple[str, str]]] = {}
     for mutant, outcome in outcomes.items():
         by_module.setdefault(module_of(mutant), []).append((mutant, outcome))
@@ -124,7 +132,7 @@ def score(outcomes: dict[str, str], equivalent: dict[str, str]) -> dict[str, dic
         counts = Counter(outcome for _, outcome in mutants)
         survivors = sorted(m for m, outcome in mutants if outcome == SURVIVED and m not in equivalent)
         listed = sum(1 for m, outcome in mutants if outcome == SURVIVED and m in equivalent)
-        judged = len(mutants) - listed
+        judged = len(mutants) - listed - counts[NOT_CHECKED]
         killed = counts[KILLED] + counts[TIMEOUT] + sum(counts[outcome] for outcome in ENDED_OTHERWISE)
         report[module] = {
             "mutants": len(mutants),
@@ -132,7 +140,8 @@ def score(outcomes: dict[str, str], equivalent: dict[str, str]) -> dict[str, dic
             "survived": len(survivors),
             "equivalent": listed,
             "not_covered": counts[NO_TESTS],
-            "other": len(mutants) - killed - counts[SURVIVED] - counts[NO_TESTS],
+            "not_reached": counts[NOT_CHECKED],
+            "other": len(mutants) - killed - counts[SURVIVED] - counts[NO_TESTS] - counts[NOT_CHECKED],
             "kill_rate": round(killed / judged, 4) if judged else None,
             "survivors": survivors,
         }
@@ -231,6 +240,8 @@ def _print_standing(results: dict[str, Any]) -> None:
             marks = []
             if rate is None or rate < GOAL:
                 marks.append(f"below {GOAL:.0%}")
+            if row.get("not_reached"):
+                marks.append(f"{row['not_reached']} of {row.get('mutants')} not reached")
             if _changed_since(str(row.get("commit", "unknown")), module):
                 marks.append("changed since measured")
             shown = _percent(rate)
@@ -275,13 +286,52 @@ def _outcomes(workdir: Path) -> dict[str, str]:
     return outcomes
 
 
-def run_group(group: Group, keep: Path | None, only: list[str]) -> tuple[dict[str, str], float]:
+MEASURED_AT = "measured-at.json"  # in a scratch copy: the commit it was copied from, for --score
+
+
+def kept_runs(directory: Path) -> list[tuple[str, Path]]:
+    """The scratch copies under `directory` (or `directory` itself), with their group's name."""
+    names = {group.name for group in GROUPS}
+    found = []
+    for path in [directory, *sorted(directory.glob("mutation-*"))]:
+        match = re.fullmatch(r"mutation-(\w+)-\w+", path.name)
+        if match and match.group(1) in names and (path / "mutants").is_dir() and (path / MEASURED_AT).is_file():
+            found.append((match.group(1), path))
+    return found
+
+
+def score_kept(directory: Path, equivalent: dict[str, str]) -> tuple[dict[str, Any], str, frozenset[str]]:
+    """The groups measured in kept scratch copies (finished or stopped), as `main` records a run, and the
+    commit they were copied from."""
+    runs = kept_runs(directory)
+    if not runs:
+        raise SystemExit(f"no kept mutation run under {directory} (python -m bench.mutation --keep DIR makes one)")
+    groups: dict[str, Any] = {}
+    commits = set()
+    changed: set[str] = set()
+    for name, path in runs:
+        measured = json.loads((path / MEASURED_AT).read_text(encoding="utf-8"))
+        commits.add(measured["commit"])
+        changed.update(measured["changed"])
+        # A module the run never reached (left out by --only, or not begun) keeps its earlier row.
+        scored = score(_outcomes(path), equivalent)
+        modules = {module: row for module, row in scored.items() if row["not_reached"] < row["mutants"]}
+        groups[name] = {"seconds": None, "modules": modules, "partial": True}
+    if len(commits) != 1:
+        raise SystemExit(f"the kept runs under {directory} were copied from different commits: {sorted(commits)}")
+    return groups, commits.pop(), frozenset(changed)
+
+
+def run_group(
+    group: Group, keep: Path | None, only: list[str], commit: str = "unknown", changed: frozenset[str] = frozenset()
+) -> tuple[dict[str, str], float]:
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"mutation-{group.name}-", dir=keep))
     try:
         _copy_tree(workdir)
         _configure(workdir, group, only)
+        (workdir / MEASURED_AT).write_text(json.dumps({"commit": commit, "changed": sorted(changed)}), encoding="utf-8")
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         log = workdir / "mutmut.log"
         started = time.monotonic()
@@ -306,10 +356,26 @@ def run_group(group: Group, keep: Path | None, only: list[str]) -> tuple[dict[st
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _print_group(name: str, modules: dict[str, dict[str, Any]]) -> None:
+    header = ("module", "mutants", "killed", "survived", "equiv.", "no test", "not reached", "kill rate")
+    print(f"  {name}")
+    print("  {:<42} {:>7} {:>6} {:>8} {:>6} {:>7} {:>11} {:>9}".format(*header))
+    for module, row in modules.items():
+        rate = _percent(row["kill_rate"])
+        print(
+            f"  {module:<42} {row['mutants']:>7} {row['killed']:>6} {row['survived']:>8} "
+            f"{row['equivalent']:>6} {row['not_covered']:>7} {row['not_reached']:>11} {rate:>9}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.mutation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--group", action="append", choices=[g.name for g in GROUPS], help="default: all")
     parser.add_argument("--keep", type=Path, help="keep the scratch copies (and mutmut's results) under DIR")
+    parser.add_argument(
+        "--score", type=Path, metavar="DIR",
+        help="record what the runs kept under DIR measured (also runs stopped before their end); runs nothing",
+    )
     parser.add_argument(
         "--only", action="append", default=[], metavar="GLOB",
         help="mutate only these files of the group (e.g. policies/rules/s3.py); their rows in the results "
@@ -322,23 +388,21 @@ def main(argv: list[str] | None = None) -> int:
     equivalent = equivalent_mutants()
 
     groups: dict[str, Any] = {}
+    if args.score is not None:
+        groups, commit, changed = score_kept(args.score, equivalent)
+        for name, group_result in groups.items():
+            _print_group(name, group_result["modules"])
+        chosen = []
     for group in chosen:
         print(f"mutating {group.name}: {', '.join(group.modules)} against {' '.join(group.tests)}", flush=True)
         only = [g for g in args.only if any(Path(g).match(m) or g.startswith(m.split("*")[0]) for m in group.modules)]
         if args.only and not only:
             continue
-        outcomes, elapsed = run_group(group, args.keep, only)
+        outcomes, elapsed = run_group(group, args.keep, only, commit, changed)
         modules = score(outcomes, equivalent)
         groups[group.name] = {"seconds": round(elapsed, 1), "modules": modules, "partial": bool(only)}
         print(f"  {len(outcomes)} mutants in {elapsed:.0f} s")
-        header = ("module", "mutants", "killed", "survived", "equiv.", "no test", "kill rate")
-        print("  {:<42} {:>7} {:>6} {:>8} {:>6} {:>7} {:>9}".format(*header))
-        for module, row in modules.items():
-            rate = _percent(row["kill_rate"])
-            print(
-                f"  {module:<42} {row['mutants']:>7} {row['killed']:>6} {row['survived']:>8} "
-                f"{row['equivalent']:>6} {row['not_covered']:>7} {rate:>9}"
-            )
+        _print_group(group.name, modules)
 
     merged = merge_results(_read_results(RESULTS), groups, commit, time.strftime("%Y-%m-%d"), changed)
     merged["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}

@@ -42,6 +42,7 @@ def test_the_kill_rate_leaves_out_equivalent_mutants_and_counts_uncovered_ones_a
         "survived": 1,
         "equivalent": 1,
         "not_covered": 1,
+        "not_reached": 0,
         "other": 0,
         "kill_rate": 0.6,
         "survivors": ["p.m.x_f__mutmut_4"],
@@ -57,7 +58,53 @@ def test_tests_that_ended_as_no_passing_run_ends_killed_the_mutant_and_unfinishe
         "p.m.x_f__mutmut_4": "check was interrupted by user",
     }
     row = score(outcomes, {})["p/m.py"]
-    assert (row["killed"], row["other"], row["kill_rate"]) == (2, 2, 0.5)
+    # Not reached by a stopped run: counted apart and left out of the rate; an interrupted check is other.
+    assert (row["killed"], row["not_reached"], row["other"], row["kill_rate"]) == (2, 1, 1, round(2 / 3, 4))
+
+
+def _kept(root: Path, group: str, commit: str, exit_codes: dict[str, dict[str, int | None]]) -> Path:
+    """A scratch copy as `--keep` leaves it: mutmut's .meta files and the commit it was copied from."""
+    import json
+
+    path = root / f"mutation-{group}-abc123"
+    for module, codes in exit_codes.items():
+        meta = path / "mutants" / (module + ".meta")
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps({"exit_code_by_key": codes}))
+    (path / "measured-at.json").write_text(json.dumps({"commit": commit, "changed": ["p/n.py"]}))
+    return path
+
+
+def test_a_stopped_kept_run_is_recorded_for_the_modules_it_reached(tmp_path: Path):
+    from bench.mutation.__main__ import kept_runs, score_kept
+
+    _kept(tmp_path, "gate", "abc", {
+        "p/m.py": {"p.m.x_f__mutmut_1": 1, "p.m.x_f__mutmut_2": 0, "p.m.x_f__mutmut_3": None},
+        "p/n.py": {"p.n.x_g__mutmut_1": None},  # never reached: its earlier row stays
+    })
+    (tmp_path / "mutation-nogroup-x1").mkdir()
+    (tmp_path / "unrelated").mkdir()
+    assert [name for name, _ in kept_runs(tmp_path)] == ["gate"]
+    groups, commit, changed = score_kept(tmp_path, {"p.m.x_f__mutmut_2": "why"})
+    assert (commit, changed) == ("abc", frozenset({"p/n.py"}))
+    assert list(groups) == ["gate"] and groups["gate"]["partial"] is True and groups["gate"]["seconds"] is None
+    row = groups["gate"]["modules"]["p/m.py"]
+    assert (row["killed"], row["equivalent"], row["not_reached"], row["kill_rate"]) == (1, 1, 1, 1.0)
+    assert list(groups["gate"]["modules"]) == ["p/m.py"]
+
+
+def test_scoring_needs_kept_runs_of_one_commit(tmp_path: Path):
+    import pytest
+
+    from bench.mutation.__main__ import score_kept
+
+    with pytest.raises(SystemExit, match="no kept mutation run"):
+        score_kept(tmp_path, {})
+    _kept(tmp_path, "gate", "abc", {"p/m.py": {"p.m.x_f__mutmut_1": 1}})
+    other = _kept(tmp_path / "x", "rules", "def", {"p/r.py": {"p.r.x_f__mutmut_1": 1}})
+    other.rename(tmp_path / other.name)
+    with pytest.raises(SystemExit, match="different commits"):
+        score_kept(tmp_path, {})
 
 
 def _row(rate):
