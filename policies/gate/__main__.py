@@ -174,19 +174,16 @@ def _one_line(message: str) -> str:
 
 def _against(result: Any, args: argparse.Namespace) -> Any:
     """The result with the data-loss guard's findings (policies/gate/changes.py); notes on stderr."""
-    from . import GateError, run_gate
+    from . import GateError, _interpreter, run_gate
     from .changes import ChangeError, against_rev, against_state
-    from .toolchain import ToolchainError, for_project
 
     def plan_at(program: Path) -> Any:
         # The revision's own stack file; a stack that did not exist there has nothing deployed to lose.
         if not any((program / n).is_file() for n in ("Pulumi.yaml", "Pulumi.yml")):
             raise GateError(f"--against-rev {args.against_rev}: no Pulumi.yaml in the program's directory there")
-        try:
-            # The checkout's interpreter: the revision's tree has no virtualenv of its own.
-            interpreter = for_project(Path(args.program).resolve())
-        except ToolchainError as exc:
-            raise GateError(str(exc)) from exc
+        # The checkout's interpreter (the head's run has just found it): the revision's tree has no
+        # virtualenv of its own.
+        interpreter = _interpreter(Path(args.program).resolve())
         try:
             # The base is a reconstruction of what is deployed: build outputs git does not keep (a
             # Lambda layer's directory) are left unread there, with a note; the head stays strict.

@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +317,61 @@ def test_a_program_directory_without_a_project_at_the_revision_is_one_clear_erro
     assert done.returncode == 2
     assert "--against-rev HEAD: no Pulumi.yaml in the program's directory there" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _history(root: Path, base: str, head: str, project: str = "name: scratch\nruntime: python\n") -> Path:
+    """A repository whose one commit holds `base` as stack/__main__.py, with `head` in the work tree."""
+    program = root / "stack"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text(project)
+    (program / "__main__.py").write_text(textwrap.dedent(base))
+    (root / ".gitignore").write_text("venv\n")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "base")
+    (program / "__main__.py").write_text(textwrap.dedent(head))
+    return program
+
+
+_BUCKET_FROM_A_REFERENCE = """
+    import pulumi
+    import pulumi_aws as aws
+    bucket = pulumi.StackReference("acme/names/dev").get_output("bucket")
+    aws.s3.Bucket("receipts", bucket=bucket{suffix})
+"""
+
+
+def test_against_rev_gives_the_revision_the_same_stack_references(tmp_path):
+    _history(tmp_path, _BUCKET_FROM_A_REFERENCE.format(suffix=""),
+             _BUCKET_FROM_A_REFERENCE.format(suffix='.apply(lambda b: b + "-v2")'))
+    outputs = tmp_path / "names.json"
+    outputs.write_text(json.dumps({"bucket": "receipts-0001"}))
+    done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--format", "json",
+                "--stack-reference", f"acme/names/dev={outputs}", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    messages = [v["message"] for v in doc["stacks"][0]["violations"] if v["policy"] == POLICY]
+    assert len(messages) == 1 and "bucket 'receipts-0001' -> 'receipts-0001-v2'" in messages[0]
+
+
+def test_against_rev_holds_the_revision_to_the_same_time_limit(tmp_path):
+    _history(tmp_path, "import time\ntime.sleep(30)\n", "import pulumi\n")
+    done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--timeout", "2", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("policies.gate: error: --against-rev HEAD: ")
+    assert "did not finish within 2 s (--timeout)" in done.stderr
+
+
+def test_against_rev_runs_the_revision_with_the_checkouts_virtualenv(tmp_path):
+    # git keeps no virtualenv: the revision's tree has none, and the checkout's is the one to use.
+    project = "name: scratch\nruntime:\n  name: python\n  options:\n    virtualenv: venv\n"
+    program = _history(tmp_path, "import pulumi_aws as aws\naws.s3.Bucket('receipts', bucket='receipts-0001')\n",
+                       "import pulumi_aws as aws\naws.s3.Bucket('receipts', bucket='receipts-0002')\n", project)
+    (program / "venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    assert [v["name"] for v in doc["stacks"][0]["violations"] if v["policy"] == POLICY] == ["receipts"]
 
 
 # ----------------------------------------------------------------------------- --preview steps
