@@ -4,6 +4,7 @@ first asked for, and a name the package does not have is an AttributeError that 
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 
@@ -72,3 +73,57 @@ def test_a_project_without_stack_files_or_project_file_is_a_gate_error(tmp_path)
     with pytest.raises(gate.GateError) as missing:
         gate.stack_names(empty)
     assert str(missing.value) == f"{empty}: no Pulumi.yaml (is this a Pulumi project directory?)"
+
+
+# --- run_document: a state or preview document judged without running anything -----------------------
+
+
+def _public_bucket_state(tmp_path, project: str = "site") -> str:
+    bucket = {"acl": "public-read", "bucket": "site-content"}
+    doc = {
+        "version": 3,
+        "deployment": {
+            "resources": [
+                {
+                    "urn": f"urn:pulumi:dev::{project}::aws:s3/bucket:Bucket::content",
+                    "custom": True,
+                    "type": "aws:s3/bucket:Bucket",
+                    "inputs": bucket,
+                    "outputs": bucket,
+                }
+            ]
+        },
+    }
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_a_document_is_judged_by_the_policies_given_and_only_those(tmp_path) -> None:
+    from policies.pack import POLICIES
+
+    state = _public_bucket_state(tmp_path)
+    everything = gate.run_document("state", state, "dev", tmp_path)
+    assert "s3-no-public-access" in {v.policy for v in everything.violations}
+    assert len({v.policy for v in everything.violations}) > 1
+    only = [p for p in POLICIES if p.name == "s3-no-public-access"]
+    judged = gate.run_document("state", state, "dev", tmp_path, policies=only)
+    assert {v.policy for v in judged.violations} == {"s3-no-public-access"}
+
+
+def test_a_document_is_judged_with_the_policy_config_of_the_project_in_the_working_directory(
+    tmp_path, monkeypatch
+) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: site\nruntime: python\n")
+    (tmp_path / "policy.dev.json").write_text(json.dumps({"s3-no-public-access": "advisory"}))
+    monkeypatch.chdir(tmp_path)
+    result = gate.run_document("state", _public_bucket_state(tmp_path), "dev")
+    assert [v.enforcement for v in result.violations if v.policy == "s3-no-public-access"] == ["advisory"]
+
+
+def test_a_malformed_document_is_an_error_naming_its_file(tmp_path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps({"version": 3, "deployment": {"resources": {}}}))
+    with pytest.raises(gate.GateError) as raised:
+        gate.run_document("state", str(path), "dev", tmp_path)
+    assert str(raised.value) == f"{path}: deployment.resources must be a list"
