@@ -204,6 +204,22 @@ def default_policy_config(stack_config_dir: Path, stack: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def _settings(pack: Sequence[Any], policy_path: Path | None) -> dict[str, Any]:
+    """Each policy's enforcement level and properties: the pack's defaults, with the policy config file
+    (when there is one) applied over them."""
+    from ..pack import PACK_ENFORCEMENT
+    from .config import PolicyConfigError, read_policy_config, reconcile
+
+    if policy_path is None:
+        return reconcile(pack, PACK_ENFORCEMENT, None)
+    if not policy_path.is_file():
+        raise GateError(f"{policy_path}: policy config file not found")
+    try:
+        return reconcile(pack, PACK_ENFORCEMENT, read_policy_config(policy_path), str(policy_path))
+    except PolicyConfigError as exc:
+        raise GateError(str(exc)) from exc
+
+
 def check_stack_name(stack: str) -> None:
     if not _STACK_NAME.match(stack):
         raise GateError(f"invalid stack name {stack!r}: use letters, digits, '-', '_' or '.'")
@@ -335,9 +351,8 @@ def run_gates(
     except ProgramProcessError as exc:
         raise GateError(str(exc), exc.detail) from exc
     try:
-        from ..pack import PACK_ENFORCEMENT, POLICIES
+        from ..pack import POLICIES
         from . import mockengine
-        from .config import PolicyConfigError, read_policy_config, reconcile
 
         pack = list(policies) if policies is not None else POLICIES
         project = _load_project(program)
@@ -349,16 +364,7 @@ def run_gates(
                 if policy_config is not None
                 else default_policy_config(project.stack_config_dir, stack)
             )
-            if policy_path is not None and not policy_path.is_file():
-                raise GateError(f"{policy_path}: policy config file not found")
-            try:
-                given = read_policy_config(policy_path) if policy_path is not None else None
-                settings = reconcile(
-                    pack, PACK_ENFORCEMENT, given, str(policy_path) if policy_path else "policy config"
-                )
-            except PolicyConfigError as exc:
-                raise GateError(str(exc)) from exc
-            prepared[stack] = (policy_path, settings)
+            prepared[stack] = (policy_path, _settings(pack, policy_path))
         try:
             main_file = str((project.main_dir / "__main__.py").relative_to(program))
         except ValueError:
@@ -430,8 +436,7 @@ def run_document(
 ) -> GateResult:
     """Judges a `pulumi stack export` (kind "state") or `pulumi preview --json` (kind "preview")
     document; `program_dir` is the project it came from (policy config default, source positions)."""
-    from ..pack import PACK_ENFORCEMENT, POLICIES
-    from .config import PolicyConfigError, read_policy_config, reconcile
+    from ..pack import POLICIES
     from .documents import DocumentError, parse_preview, parse_state, read_json
     from .evaluate import unmatched_waivers
 
@@ -443,19 +448,16 @@ def run_document(
         where, doc = read_json(source)
         parse = parse_state if kind == "state" else parse_preview
         parsed = parse(doc, stack, where, program, project_name)
-        # The project's stack and policy files apply only to its own stacks' documents.
-        same_project = bool(project_name) and parsed.project == project_name
-        policy_path = (
-            Path(policy_config)
-            if policy_config is not None
-            else (default_policy_config(stack_config_dir, stack) if same_project else None)
-        )
-        if policy_path is not None and not policy_path.is_file():
-            raise GateError(f"{policy_path}: policy config file not found")
-        given = read_policy_config(policy_path) if policy_path is not None else None
-        settings = reconcile(pack, PACK_ENFORCEMENT, given, str(policy_path) if policy_path else "policy config")
-    except (DocumentError, PolicyConfigError) as exc:
+    except DocumentError as exc:
         raise GateError(str(exc)) from exc
+    # The project's stack and policy files apply only to its own stacks' documents.
+    same_project = bool(project_name) and parsed.project == project_name
+    policy_path = (
+        Path(policy_config)
+        if policy_config is not None
+        else (default_policy_config(stack_config_dir, stack) if same_project else None)
+    )
+    settings = _settings(pack, policy_path)
     violations, settings, unjudged = judge(
         parsed.resources, pack, settings, parsed.project, stack, parsed.providers
     )

@@ -127,3 +127,60 @@ def test_a_malformed_document_is_an_error_naming_its_file(tmp_path) -> None:
     with pytest.raises(gate.GateError) as raised:
         gate.run_document("state", str(path), "dev", tmp_path)
     assert str(raised.value) == f"{path}: deployment.resources must be a list"
+
+
+def test_another_projects_document_is_not_judged_with_this_projects_policy_config(tmp_path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: site\nruntime: python\n")
+    (tmp_path / "policy.dev.json").write_text(json.dumps({"s3-no-public-access": "advisory"}))
+    result = gate.run_document("state", _public_bucket_state(tmp_path, project="other"), "dev", tmp_path)
+    assert result.policy_config is None
+    assert [v.enforcement for v in result.violations if v.policy == "s3-no-public-access"] == ["mandatory"]
+
+
+def test_a_document_without_resources_belongs_to_the_project_it_is_judged_in(tmp_path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: site\nruntime: python\n")
+    path = tmp_path / "empty.json"
+    path.write_text(json.dumps({"version": 3, "deployment": {"resources": []}}))
+    assert gate.run_document("state", str(path), "dev", tmp_path).project == "site"
+
+
+def test_a_policy_config_that_is_missing_or_wrong_is_an_error_naming_its_file(tmp_path) -> None:
+    state = _public_bucket_state(tmp_path)
+    missing = tmp_path / "nowhere.json"
+    with pytest.raises(gate.GateError) as raised:
+        gate.run_document("state", state, "dev", tmp_path, policy_config=missing)
+    assert str(raised.value) == f"{missing}: policy config file not found"
+    wrong = tmp_path / "policy.json"
+    wrong.write_text(json.dumps({"no-such-policy": "advisory"}))
+    with pytest.raises(gate.GateError) as raised:
+        gate.run_document("state", state, "dev", tmp_path, policy_config=wrong)
+    assert str(raised.value).startswith(f"{wrong}: no policy named 'no-such-policy' in this pack")
+
+
+def test_a_policy_that_names_no_level_takes_the_packs(tmp_path) -> None:
+    from pulumi_policy import ResourceValidationPolicy
+
+    from policies.pack import PACK_ENFORCEMENT
+
+    def validate(args, report) -> None:
+        report("a finding")
+
+    policy = ResourceValidationPolicy("levelless", "names no level", validate=validate)
+    assert policy.enforcement_level is None
+    result = gate.run_document("state", _public_bucket_state(tmp_path), "dev", tmp_path, policies=[policy])
+    assert result.settings["levelless"].enforcement == PACK_ENFORCEMENT
+    assert [(v.policy, v.enforcement) for v in result.violations] == [("levelless", PACK_ENFORCEMENT.value)]
+
+
+def test_a_stack_policys_finding_on_a_document_names_the_documents_stack(tmp_path) -> None:
+    from pulumi_policy import EnforcementLevel, StackValidationPolicy
+
+    def validate(args, report) -> None:
+        report("about the whole stack")
+
+    policy = StackValidationPolicy("whole-stack", "judges the stack", validate, EnforcementLevel.MANDATORY)
+    result = gate.run_document("state", _public_bucket_state(tmp_path, project="shop"), "dev", tmp_path,
+                               policies=[policy])
+    assert [(v.urn, v.name) for v in result.violations] == [
+        ("urn:pulumi:dev::shop::pulumi:pulumi:Stack::shop-dev", "shop-dev")
+    ]
