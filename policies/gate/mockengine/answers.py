@@ -34,7 +34,6 @@ def _short_hash(text: str, length: int = 12) -> str:
 class _Registration:
     """One resource being answered: what the program registered and the state being built."""
 
-    type: str
     name: str
     inputs: Mapping[str, Any]
     region: str
@@ -293,7 +292,7 @@ def mock_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) -> 
     if "name" not in inputs and package == "aws":
         state["name"] = physical
     answer = _BY_TYPE.get(type_) or _BY_MODULE.get(module) or _BY_PACKAGE.get(package)
-    rid = answer(_Registration(type_, name, inputs, region, physical, state)) if answer is not None else None
+    rid = answer(_Registration(name, inputs, region, physical, state)) if answer is not None else None
     if rid is None:
         rid = f"{name}-id"
     # The id the engine hands to dependents is the one returned here; the state agrees with it.

@@ -140,7 +140,7 @@ def _directory_files(root: Path) -> Iterator[Path]:
             yield Path(directory, name)
 
 
-def _walk(value: Any, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def _walk(value: Any, where: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:
     if isinstance(value, Mapping):
         if value.get(SIG_KEY) in (ASSET_SIG, ARCHIVE_SIG):
             yield where, value
@@ -166,7 +166,7 @@ def read_registered(
     and left without a digest instead.
     """
     digests: dict[str, str] = {}
-    for where, value in _walk(props, ""):
+    for where, value in _walk(props):
         if value.get("hash"):
             continue
         hasher = hashlib.sha256()

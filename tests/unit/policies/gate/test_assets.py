@@ -122,6 +122,34 @@ def test_nested_properties_secrets_and_hashes(tmp_path: Path) -> None:
         assets.read_registered("t", "n", props, tmp_path)
 
 
+def test_an_asset_that_has_its_hash_is_passed_over_and_the_rest_still_read(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("one")
+    sig = assets.SIG_KEY
+    props = {
+        "hashed": {sig: assets.ASSET_SIG, "path": "missing", "hash": "00"},
+        "after": {sig: assets.ASSET_SIG, "path": "a.txt"},
+    }
+    assert set(assets.read_registered("t", "n", props, tmp_path)) == {"after"}
+
+
+def test_a_plain_map_keeps_a_key_named_value_in_the_property_path(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("one")
+    sig = assets.SIG_KEY
+    props = {
+        "plain": {"value": {sig: assets.ASSET_SIG, "path": "a.txt"}},
+        "secret": {sig: "1b47061264138c4ac30d75fd1eb44270", "value": {sig: assets.ASSET_SIG, "path": "a.txt"}},
+    }
+    assert set(assets.read_registered("t", "n", props, tmp_path)) == {"plain.value", "secret"}
+
+
+@pytest.mark.parametrize(("signature", "kind"), [(assets.ASSET_SIG, "assets"), (assets.ARCHIVE_SIG, "archives")])
+def test_an_unreadable_asset_or_archive_says_which_the_engine_reads(tmp_path: Path, signature: str, kind: str) -> None:
+    props = {"code": {assets.SIG_KEY: signature, "path": "gone"}}
+    with pytest.raises(assets.AssetError) as raised:
+        assets.read_registered("t", "n", props, tmp_path)
+    assert f"(the engine reads {kind} relative to the program directory {tmp_path} when" in str(raised.value)
+
+
 def a_uri(directory: Path) -> str:
     return (directory / "a.txt").as_uri()
 

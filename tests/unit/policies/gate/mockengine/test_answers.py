@@ -32,6 +32,23 @@ def test_a_name_prefix_gets_a_unique_suffix_and_never_stays_bare() -> None:
     _, state = mock_outputs("aws:cloudwatch/logGroup:LogGroup", "w-logs", {"namePrefix": "/aws/lambda/w-"}, "us-east-1")
     assert state["name"].startswith("/aws/lambda/w-") and state["name"] != "/aws/lambda/w-"
     assert state["arn"].endswith(f"log-group:{state['name']}")
+    # The suffix is 12 characters drawn from the type and the resource's name.
+    import hashlib
+
+    token = "aws:cloudwatch/logGroup:LogGroup"
+    assert state["name"] == "/aws/lambda/w-" + hashlib.sha256((token + "w-logs").encode()).hexdigest()[:12]
+    # Both given: the provider's schema refuses the pair (name ConflictsWith name_prefix); the stand-in
+    # judges nothing there and takes the name, the value the program spelled out.
+    _, named = mock_outputs(token, "w-logs", {"name": "/aws/lambda/exact", "namePrefix": "/aws/lambda/w-"}, "us-east-1")
+    assert named["name"] == "/aws/lambda/exact" and named["arn"].endswith("log-group:/aws/lambda/exact")
+
+
+def test_an_aws_resources_state_echoes_a_name_input_that_is_not_text() -> None:
+    # A name the program set, whatever its shape, is the provider's to judge: the state echoes it.
+    _, state = mock_outputs("aws:sqs/queue:Queue", "jobs", {"name": 42}, "us-east-1")
+    assert state["name"] == 42 and state["arn"].endswith(":jobs")
+    _, generated = mock_outputs("aws:sqs/queue:Queue", "jobs", {}, "us-east-1")
+    assert generated["name"].startswith("jobs-")
 
 
 def test_a_secret_version_has_a_version_id_that_follows_its_value() -> None:
