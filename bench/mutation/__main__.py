@@ -114,10 +114,12 @@ def equivalent_mutants(readme: Path = README) -> dict[str, str]:
     return found
 
 
-def module_of(mutant: str) -> str:
-    """`policies.rules.s3.x_check__mutmut_3` -> `policies/rules/s3.py`."""
+def module_of(mutant: str, root: Path = ROOT) -> str:
+    """`policies.rules.s3.x_check__mutmut_3` -> `policies/rules/s3.py`; a package's own functions
+    (`policies.gate.x_run_gate__mutmut_1`: mutmut leaves `__init__` out of the name) -> its `__init__.py`."""
     dotted = mutant.split(".x", 1)[0] if ".x_" in mutant else mutant.rsplit(".", 1)[0]
-    return dotted.replace(".", "/") + ".py"
+    path = dotted.replace(".", "/")
+    return f"{path}/__init__.py" if (root / path).is_dir() else f"{path}.py"
 
 
 def score(outcomes: dict[str, str], equivalent: dict[str, str]) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,9 @@ def test_a_mutant_belongs_to_the_module_of_its_function():
     assert module_of("policies.rules.s3.x_check_public_access_block__mutmut_15") == "policies/rules/s3.py"
     assert module_of("policies.rules.s3.x__bucket_keys__mutmut_4") == "policies/rules/s3.py"
     assert module_of("app.edge.xǁEdgeǁ__call____mutmut_3") == "app/edge.py"
+    # mutmut names a package's own functions without `__init__`.
+    assert module_of("policies.gate.x_run_document__mutmut_1") == "policies/gate/__init__.py"
+    assert module_of("policies.gate.__main__.x_main__mutmut_1") == "policies/gate/__main__.py"
 
 
 def test_equivalent_mutants_are_read_from_their_readme_section(tmp_path: Path):
