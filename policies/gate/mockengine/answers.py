@@ -385,10 +385,9 @@ def _session_context(args: Mapping[str, Any], region: str) -> dict[str, Any]:
     # part), and the issuer is that role, found by name; any other ARN is its own issuer, with empty
     # issuer id, issuer name and session name. The role's path cannot be known offline: none is given.
     arn = str(args.get("arn") or "")
-    fields = arn.split(":", 5)
-    resource = fields[5] if len(fields) == 6 else ""
-    if fields[2:3] == ["sts"] and re.match(r"assumed-role/.+/.{2,}", resource):
-        *_, role, session = resource.split("/")
+    fields = arn.split(":", 5)  # arn.Parse: six sections, the resource keeps any further ":"
+    if len(fields) == 6 and fields[2] == "sts" and re.match(r"assumed-role/.+/.{2,}", fields[5]):
+        *_, role, session = fields[5].split("/")
         issuer = f"arn:{fields[1]}:iam::{fields[4]}:role/{role}"
         role_id = "AROA" + hashlib.sha256(role.encode()).hexdigest()[:17].upper()
         return {"arn": arn, "issuerArn": issuer, "issuerId": role_id, "issuerName": role, "sessionName": session,

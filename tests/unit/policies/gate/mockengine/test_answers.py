@@ -490,6 +490,9 @@ def test_session_context_answers_exactly() -> None:
     assert (deep["issuerArn"], deep["issuerName"], deep["sessionName"]) == (
         "arn:aws:iam::1:role/deploy", "deploy", "run-7"
     )
+    # The ARN has six sections; the resource keeps any further ":" (aws-sdk-go arn.Parse).
+    colon = _invoke(token, {"arn": "arn:aws:sts::1:assumed-role/deploy/run:7"})
+    assert (colon["issuerName"], colon["sessionName"]) == ("deploy", "run:7")
     other = _invoke(token, {"arn": arn.replace("path-role", "other")})
     assert other["issuerId"] != _invoke(token, {"arn": arn})["issuerId"]
     not_a_session = {"issuerId": "", "issuerName": "", "sessionName": ""}
