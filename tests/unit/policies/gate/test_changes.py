@@ -355,8 +355,19 @@ def test_against_rev_gives_the_revision_the_same_stack_references(tmp_path):
 
 
 def test_against_rev_holds_the_revision_to_the_same_time_limit(tmp_path):
-    _history(tmp_path, "import time\ntime.sleep(30)\n", "import pulumi\n")
-    done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--timeout", "2", cwd=tmp_path)
+    # The revision's program waits for a flag the test sets only afterwards (at most 30 s).
+    released = tmp_path / "released"
+    hangs = f"""
+        import pathlib, time
+        deadline = time.monotonic() + 30
+        while not pathlib.Path({str(released)!r}).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    """
+    _history(tmp_path, hangs, "import pulumi\n")
+    try:
+        done = gate("--stack", "dev", "--program", "stack", "--against-rev", "HEAD", "--timeout", "2", cwd=tmp_path)
+    finally:
+        released.touch()
     assert done.returncode == 2
     assert done.stderr.startswith("policies.gate: error: --against-rev HEAD: ")
     assert "did not finish within 2 s (--timeout)" in done.stderr
